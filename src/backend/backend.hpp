@@ -1,0 +1,90 @@
+// Backend: the numerical kernels every layer, loss and optimizer runs on, for one device. Layers
+// never touch BLAS or loops over raw memory themselves; they call backend(device).<op>(...), so a
+// CUDA backend is one more implementation of this interface, and a "population" of same-shaped
+// models can use gemm_strided_batched without rewriting the layers.
+//
+// Conventions: matrices are row-major; `rows x cols` with leading dimension `ld` (elements between
+// the starts of two rows). Pointers are device pointers of this backend's device.
+#pragma once
+
+#include <cstdint>
+
+#include "core/device.hpp"
+
+namespace krill::backend {
+
+enum class Transpose { No, Yes };
+
+struct AdamStep {
+  float lr, beta1, beta2, eps, weight_decay;
+  float bias_correction1, bias_correction2;  // 1 - beta^t
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual Device device() const = 0;
+
+  // Threads used by this backend's kernels (BLAS and element-wise), set once per trial.
+  virtual void set_threads(int threads) = 0;
+  virtual int threads() const = 0;
+
+  // C[m,n] = alpha * op(A)[m,k] * op(B)[k,n] + beta * C
+  virtual void gemm(Transpose ta, Transpose tb, int64_t m, int64_t n, int64_t k, float alpha,
+                    const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+                    int64_t ldc) = 0;
+  // `count` independent GEMMs, the i-th at a + i*stride_a etc. (population mode).
+  virtual void gemm_strided_batched(Transpose ta, Transpose tb, int64_t m, int64_t n, int64_t k,
+                                    float alpha, const float* a, int64_t lda, int64_t stride_a,
+                                    const float* b, int64_t ldb, int64_t stride_b, float beta,
+                                    float* c, int64_t ldc, int64_t stride_c, int64_t count) = 0;
+
+  // y[r, :] = v for every row (initialises C before a GEMM with beta = 1, i.e. adds a bias).
+  virtual void broadcast_rows(const float* v, int64_t rows, int64_t cols, float* y) = 0;
+  // out[c] = beta * out[c] + sum_r x[r, c]   (bias gradient)
+  virtual void column_sums(const float* x, int64_t rows, int64_t cols, float beta, float* out) = 0;
+
+  // Activations. Backward passes take the forward *output* y.
+  virtual void relu_forward(const float* x, float* y, int64_t n) = 0;
+  virtual void relu_backward(const float* y, const float* dy, float* dx, int64_t n) = 0;
+  virtual void sigmoid_forward(const float* x, float* y, int64_t n) = 0;
+  virtual void sigmoid_backward(const float* y, const float* dy, float* dx, int64_t n) = 0;
+  virtual void tanh_forward(const float* x, float* y, int64_t n) = 0;
+  virtual void tanh_backward(const float* y, const float* dy, float* dx, int64_t n) = 0;
+  // Inverted dropout: mask[i] = keep ? 1/(1-p) : 0, y = x * mask; mask drawn from `seed`.
+  virtual void dropout_forward(const float* x, float* y, float* mask, int64_t n, float p,
+                               uint64_t seed) = 0;
+  // y = x * mask (dropout backward; also any element-wise product)
+  virtual void multiply(const float* x, const float* mask, float* y, int64_t n) = 0;
+
+  // Softmax cross-entropy over rows of `logits`, numerically stable (max subtracted, log-sum-exp).
+  // Writes the probabilities and returns the summed (not averaged) loss; labels in [0, cols).
+  virtual double softmax_cross_entropy(const float* logits, const int32_t* labels, int64_t rows,
+                                       int64_t cols, float* probs) = 0;
+  // dlogits = scale * (probs - onehot(labels))
+  virtual void softmax_cross_entropy_backward(const float* probs, const int32_t* labels,
+                                              int64_t rows, int64_t cols, float scale,
+                                              float* dlogits) = 0;
+  // Returns sum((pred - target)^2); diff = pred - target.
+  virtual double squared_error(const float* pred, const float* target, int64_t n, float* diff) = 0;
+  // y = alpha * x
+  virtual void scale(const float* x, float alpha, float* y, int64_t n) = 0;
+  // Row-wise argmax; counts rows whose argmax equals the label.
+  virtual int64_t count_correct(const float* scores, const int32_t* labels, int64_t rows,
+                                int64_t cols) = 0;
+
+  // Optimizer updates, fused (one pass over the parameter).
+  // SGD with momentum mu, dampening 0, weight decay wd (PyTorch's torch.optim.SGD semantics):
+  //   g = grad + wd*w; v = mu*v + g; w -= lr * (nesterov ? g + mu*v : v)   (v unused if mu == 0)
+  virtual void sgd_update(float* w, const float* grad, float* velocity, int64_t n, float lr,
+                          float momentum, float weight_decay, bool nesterov) = 0;
+  // Adam (torch.optim.Adam semantics, L2 weight decay added to the gradient).
+  virtual void adam_update(float* w, const float* grad, float* m, float* v, int64_t n,
+                           const AdamStep& step) = 0;
+};
+
+// The backend of a device. Throws krill::Error naming what is missing when the device's backend
+// was not built.
+Backend& backend(Device device);
+
+}  // namespace krill::backend

@@ -1,0 +1,21 @@
+// IDX files (the format of MNIST, Fashion-MNIST, KMNIST): a 4-byte magic (0, 0, type, rank), the
+// dimensions as big-endian uint32, then the values. krill reads unsigned-byte IDX, raw or
+// gzip-compressed (detected by content, not by the file name).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <vector>
+
+namespace krill::data {
+
+struct IdxArray {
+  std::vector<int64_t> dims;     // e.g. {60000, 28, 28} or {60000}
+  std::vector<uint8_t> values;   // product(dims) bytes
+};
+
+// Throws DataError naming the file and what was wrong: missing file, wrong magic, unsupported
+// element type, truncated data, trailing bytes, corrupt gzip stream.
+IdxArray read_idx(const std::filesystem::path& file);
+
+}  // namespace krill::data

@@ -1,0 +1,45 @@
+// DataLoader: hands out batches of a Dataset in a seeded random order (a new permutation each
+// epoch, derived from the seed and the epoch number, so epoch e is the same whatever happened
+// before). Batches are gathered into buffers the loader owns and reuses: no allocation per step.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/tensor.hpp"
+#include "data/dataset.hpp"
+
+namespace krill::data {
+
+struct Batch {
+  Tensor x;                     // [size, features], float in [0, 1]
+  std::vector<int32_t> labels;  // size
+  int64_t size() const { return static_cast<int64_t>(labels.size()); }
+};
+
+struct LoaderOptions {
+  int64_t batch = 32;
+  uint64_t seed = 0;
+  bool shuffle = true;
+  bool drop_last = false;  // drop a last, smaller batch
+};
+
+class DataLoader {
+ public:
+  DataLoader(const Dataset& data, LoaderOptions options);
+
+  // Starts epoch `epoch` (0-based): positions are permuted with Rng(Rng::derive(seed, epoch)).
+  void start_epoch(int64_t epoch);
+  // Fills `batch` with the next batch of the epoch; false when the epoch is over.
+  bool next(Batch& batch);
+  int64_t batches_per_epoch() const;
+  const Dataset& dataset() const { return data_; }
+
+ private:
+  Dataset data_;
+  LoaderOptions options_;
+  std::vector<int64_t> order_;
+  int64_t cursor_ = 0;
+};
+
+}  // namespace krill::data
