@@ -1,1 +1,61 @@
-// placeholder: being written
+#include "nn/sequential.hpp"
+
+#include "core/error.hpp"
+
+namespace krill::nn {
+
+void Sequential::add(std::unique_ptr<Module> module) {
+  const size_t index = modules_.size();
+  for (Parameter* p : module->parameters()) p->name = std::to_string(index) + "." + p->name;
+  // The first module never needs dL/dx (x is the data); later ones do.
+  module->set_needs_input_grad(index > 0 || needs_input_grad_);
+  modules_.push_back(std::move(module));
+}
+
+const Tensor& Sequential::forward(const Tensor& x, Mode mode) {
+  if (modules_.empty()) throw Error("Sequential::forward on an empty model");
+  const Tensor* h = &x;
+  for (auto& m : modules_) h = &m->forward(*h, mode);
+  return *h;
+}
+
+const Tensor& Sequential::backward(const Tensor& grad_output) {
+  const Tensor* g = &grad_output;
+  for (size_t i = modules_.size(); i-- > 0;) {
+    g = &modules_[i]->backward(*g);
+  }
+  return *g;
+}
+
+std::vector<Parameter*> Sequential::parameters() {
+  std::vector<Parameter*> all;
+  for (auto& m : modules_) {
+    for (Parameter* p : m->parameters()) all.push_back(p);
+  }
+  return all;
+}
+
+std::string Sequential::describe() const {
+  std::string s;
+  for (size_t i = 0; i < modules_.size(); ++i) {
+    s += std::to_string(i) + ": " + modules_[i]->describe() + "\n";
+  }
+  return s;
+}
+
+void Sequential::set_needs_input_grad(bool needed) {
+  needs_input_grad_ = needed;
+  if (!modules_.empty()) modules_.front()->set_needs_input_grad(needed);
+}
+
+void Sequential::reset(Rng& rng) {
+  for (auto& m : modules_) m->reset(rng);
+}
+
+int64_t Sequential::parameter_count() {
+  int64_t n = 0;
+  for (Parameter* p : parameters()) n += p->value.numel();
+  return n;
+}
+
+}  // namespace krill::nn

@@ -1,0 +1,47 @@
+// Module: a layer with a forward and a backward pass over batches (rows = samples). A module owns
+// its output and input-gradient buffers and reuses them step after step (no allocation once the
+// batch size is stable), in the style of llm.c's <layer>_forward / <layer>_backward pairs.
+//
+// Contract:
+//  - forward(x) returns the output, valid until the next forward; x must stay alive and unchanged
+//    until backward (modules keep a pointer to it, not a copy).
+//  - backward(dy) takes dL/d(output of the last forward), *overwrites* the gradients of the
+//    module's parameters (no zero_grad needed) and returns dL/dx, or an empty tensor when
+//    set_needs_input_grad(false) (the first layer of a network: saves a GEMM per step).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/rng.hpp"
+#include "core/tensor.hpp"
+#include "nn/parameter.hpp"
+
+namespace krill::nn {
+
+enum class Mode { Train, Eval };
+
+class Module {
+ public:
+  virtual ~Module() = default;
+  Module() = default;
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
+  Module(Module&&) = default;
+  Module& operator=(Module&&) = default;
+
+  virtual const Tensor& forward(const Tensor& x, Mode mode) = 0;
+  virtual const Tensor& backward(const Tensor& grad_output) = 0;
+  virtual std::vector<Parameter*> parameters() { return {}; }
+  virtual std::string describe() const = 0;  // "Dense(784 -> 512)"
+  // Draws initial parameters (and, for dropout, the mask stream) from rng.
+  virtual void reset(Rng& rng) { (void)rng; }
+
+  virtual void set_needs_input_grad(bool needed) { needs_input_grad_ = needed; }
+  bool needs_input_grad() const { return needs_input_grad_; }
+
+ protected:
+  bool needs_input_grad_ = true;
+};
+
+}  // namespace krill::nn

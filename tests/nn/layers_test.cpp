@@ -1,0 +1,147 @@
+// Gradient checks of every layer against finite differences, and the forward values they must
+// produce.
+#include <gtest/gtest.h>
+
+#include "core/error.hpp"
+#include "grad_check.hpp"
+#include "nn/activations.hpp"
+#include "nn/dense.hpp"
+#include "nn/dropout.hpp"
+#include "nn/sequential.hpp"
+
+namespace krill::nn {
+namespace {
+
+using testing::expect_gradients_match;
+using testing::random_tensor;
+
+TEST(Dense, ForwardIsXWTransposedPlusBias) {
+  Dense d(3, 2);
+  // W = [[1, 2, 3], [4, 5, 6]], b = [0.5, -1]; x = [[1, 0, -1], [2, 1, 0]]
+  d.weight().value = Tensor::from({2, 3}, std::vector<float>{1, 2, 3, 4, 5, 6});
+  d.bias().value = Tensor::from({2}, std::vector<float>{0.5f, -1.0f});
+  Tensor x = Tensor::from({2, 3}, std::vector<float>{1, 0, -1, 2, 1, 0});
+  const Tensor& y = d.forward(x, Mode::Eval);
+  ASSERT_EQ(y.shape(), Shape({2, 2}));
+  EXPECT_FLOAT_EQ(y[0], 1 - 3 + 0.5f);   // -1.5
+  EXPECT_FLOAT_EQ(y[1], 4 - 6 - 1.0f);   // -3
+  EXPECT_FLOAT_EQ(y[2], 2 + 2 + 0.5f);   // 4.5
+  EXPECT_FLOAT_EQ(y[3], 8 + 5 - 1.0f);   // 12
+}
+
+TEST(Dense, GradientCheck) {
+  Dense d(5, 4);
+  Rng rng(3);
+  d.reset(rng);
+  expect_gradients_match(d, random_tensor({3, 5}, 7));
+}
+
+TEST(Dense, WithoutInputGradientReturnsEmptyButStillFillsWeights) {
+  Dense d(4, 3);
+  d.set_needs_input_grad(false);
+  Tensor x = random_tensor({2, 4}, 1);
+  d.forward(x, Mode::Train);
+  const Tensor& gx = d.backward(random_tensor({2, 3}, 2));
+  EXPECT_TRUE(gx.empty());
+  double norm = 0;
+  for (float g : d.weight().grad.values()) norm += std::abs(g);
+  EXPECT_GT(norm, 0.0);
+}
+
+TEST(Dense, RejectsWrongInputWidth) {
+  Dense d(4, 3);
+  Tensor x({2, 5});
+  EXPECT_THROW(d.forward(x, Mode::Eval), ShapeError);
+}
+
+TEST(Activations, ForwardValues) {
+  Tensor x = Tensor::from({1, 3}, std::vector<float>{-2.0f, 0.0f, 1.5f});
+  Relu relu;
+  Sigmoid sigmoid;
+  Tanh tanh_layer;
+  const Tensor& r = relu.forward(x, Mode::Eval);
+  EXPECT_FLOAT_EQ(r[0], 0.0f);
+  EXPECT_FLOAT_EQ(r[2], 1.5f);
+  const Tensor& s = sigmoid.forward(x, Mode::Eval);
+  EXPECT_NEAR(s[0], 1.0 / (1.0 + std::exp(2.0)), 1e-7);
+  EXPECT_FLOAT_EQ(s[1], 0.5f);
+  const Tensor& t = tanh_layer.forward(x, Mode::Eval);
+  EXPECT_NEAR(t[2], std::tanh(1.5), 1e-7);
+}
+
+TEST(Activations, GradientChecks) {
+  // Inputs kept away from 0, where ReLU has no derivative.
+  Tensor x = random_tensor({4, 6}, 11, 0.05f, 1.0f);
+  for (int64_t i = 0; i < x.numel(); i += 2) x[i] = -x[i];
+  Relu relu;
+  expect_gradients_match(relu, x, 2e-3, 1e-3f);
+  Sigmoid sigmoid;
+  expect_gradients_match(sigmoid, random_tensor({4, 6}, 12, -3, 3));
+  Tanh tanh_layer;
+  expect_gradients_match(tanh_layer, random_tensor({4, 6}, 13, -2, 2));
+}
+
+TEST(Dropout, EvalIsIdentityAndTrainScalesKeptInputs) {
+  Dropout drop(0.25f);
+  Rng rng(5);
+  drop.reset(rng);
+  Tensor x = random_tensor({50, 40}, 3, 0.5f, 1.0f);
+  const Tensor& e = drop.forward(x, Mode::Eval);
+  for (int64_t i = 0; i < x.numel(); ++i) ASSERT_EQ(e[i], x[i]);
+  const Tensor& y = drop.forward(x, Mode::Train);
+  int64_t zeros = 0;
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    if (y[i] == 0.0f) {
+      ++zeros;
+    } else {
+      ASSERT_FLOAT_EQ(y[i], x[i] / 0.75f);
+    }
+  }
+  // 2000 Bernoulli(0.25) draws: 500 expected, sd ~19.4; 5 sd either side.
+  EXPECT_NEAR(static_cast<double>(zeros), 500.0, 97.0);
+}
+
+TEST(Dropout, GradientFollowsTheMask) {
+  Dropout drop(0.5f);
+  Rng rng(8);
+  drop.reset(rng);
+  Tensor x = random_tensor({3, 4}, 9);
+  Tensor y = drop.forward(x, Mode::Train);
+  Tensor ones({3, 4});
+  ones.fill(1.0f);
+  const Tensor& g = drop.backward(ones);
+  for (int64_t i = 0; i < x.numel(); ++i) EXPECT_FLOAT_EQ(g[i], y[i] == 0.0f ? 0.0f : 2.0f);
+}
+
+TEST(Dropout, RejectsBadProbability) {
+  EXPECT_THROW(Dropout(1.0f), InvalidArgument);
+  EXPECT_THROW(Dropout(-0.1f), InvalidArgument);
+}
+
+TEST(Sequential, GradientCheckThroughAStack) {
+  Sequential net{Dense(6, 5), Tanh(), Dense(5, 4), Sigmoid(), Dense(4, 3)};
+  net.set_needs_input_grad(true);
+  Rng rng(21);
+  net.reset(rng);
+  expect_gradients_match(net, random_tensor({3, 6}, 22));
+}
+
+TEST(Sequential, NamesParametersByPosition) {
+  Sequential net{Dense(4, 3), Relu(), Dense(3, 2)};
+  auto params = net.parameters();
+  ASSERT_EQ(params.size(), 4u);
+  EXPECT_EQ(params[0]->name, "0.weight");
+  EXPECT_EQ(params[1]->name, "0.bias");
+  EXPECT_EQ(params[2]->name, "2.weight");
+  EXPECT_EQ(net.parameter_count(), 4 * 3 + 3 + 3 * 2 + 2);
+}
+
+TEST(Sequential, TopLevelSkipsTheInputGradient) {
+  Sequential net{Dense(4, 3), Relu(), Dense(3, 2)};
+  Tensor x = random_tensor({2, 4}, 4);
+  net.forward(x, Mode::Train);
+  EXPECT_TRUE(net.backward(random_tensor({2, 2}, 5)).empty());
+}
+
+}  // namespace
+}  // namespace krill::nn
