@@ -1,1 +1,28 @@
-int main() { return 0; }
+// krill's command line: `krill train` today; `tune`, `show`, `export`, `report` as they land.
+#include <fmt/core.h>
+
+#include <CLI/CLI.hpp>
+#include <exception>
+
+#include "core/error.hpp"
+#include "train_command.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"krill: tune the hyperparameters of neural networks, from a laptop to MPI ranks"};
+  app.set_version_flag("--version", "krill 0.1.0");
+  app.require_subcommand(1);
+  int exit_code = 0;
+  krill::cli::add_train_command(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const krill::Error& e) {
+    fmt::print(stderr, "krill: error: {}\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "krill: internal error: {}\n", e.what());
+    return 70;
+  }
+  return exit_code;
+}

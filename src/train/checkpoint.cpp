@@ -1,1 +1,120 @@
-// placeholder: being written
+#include "train/checkpoint.hpp"
+
+#include <zlib.h>
+
+#include <cstring>
+#include <fstream>
+#include <iterator>
+
+#include "core/error.hpp"
+#include "core/serialize.hpp"
+
+namespace krill::train {
+
+namespace {
+constexpr char kMagic[8] = {'K', 'R', 'I', 'L', 'L', 'C', 'K', 'P'};
+constexpr size_t kHeaderBytes = 8 + 4 + 8 + 4;
+
+uint32_t checksum(std::span<const uint8_t> bytes) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  // zlib takes uInt lengths: feed large payloads in chunks.
+  for (size_t off = 0; off < bytes.size(); off += 1u << 30) {
+    const size_t n = std::min<size_t>(bytes.size() - off, 1u << 30);
+    crc = crc32(crc, bytes.data() + off, static_cast<uInt>(n));
+  }
+  return static_cast<uint32_t>(crc);
+}
+}  // namespace
+
+std::vector<uint8_t> save_checkpoint(nn::Module& model, const optim::Optimizer& optimizer,
+                                     const TrainState& state) {
+  BinaryWriter payload;
+  auto params = model.parameters();
+  payload.u32(static_cast<uint32_t>(params.size()));
+  for (const nn::Parameter* p : params) {
+    payload.string(p->name);
+    payload.tensor(p->value);
+  }
+  optimizer.save_state(payload);
+  payload.i64(state.iteration);
+  payload.f64(state.base_lr);
+
+  BinaryWriter out;
+  out.bytes({reinterpret_cast<const uint8_t*>(kMagic), sizeof kMagic});
+  out.u32(kCheckpointVersion);
+  out.u64(payload.buffer().size());
+  out.u32(checksum(payload.buffer()));
+  out.bytes(payload.buffer());
+  return out.take();
+}
+
+TrainState load_checkpoint(std::span<const uint8_t> bytes, nn::Module& model,
+                           optim::Optimizer& optimizer, const std::string& source) {
+  BinaryReader header(bytes, source);
+  if (bytes.size() < sizeof kMagic || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0) {
+    header.fail("not a krill checkpoint (the file does not start with KRILLCKP)");
+  }
+  header.bytes(sizeof kMagic, "magic");
+  const uint32_t version = header.u32("version");
+  if (version != kCheckpointVersion) {
+    header.fail("checkpoint format version " + std::to_string(version) +
+                ", this krill reads version " + std::to_string(kCheckpointVersion));
+  }
+  const uint64_t size = header.u64("payload size");
+  const uint32_t crc = header.u32("checksum");
+  if (size != header.remaining()) {
+    header.fail(size > header.remaining()
+                    ? "truncated: header promises " + std::to_string(size) + " payload bytes, " +
+                          std::to_string(header.remaining()) + " present"
+                    : "trailing bytes after the payload");
+  }
+  auto payload_bytes = bytes.subspan(kHeaderBytes);
+  if (checksum(payload_bytes) != crc) header.fail("corrupt: checksum mismatch");
+
+  // Read everything into copies first, so that a bad checkpoint leaves the model untouched.
+  BinaryReader in(payload_bytes, source);
+  auto params = model.parameters();
+  const uint32_t count = in.u32("parameter count");
+  if (count != params.size()) {
+    in.fail("checkpoint has " + std::to_string(count) + " parameters, the model has " +
+            std::to_string(params.size()) + " (another architecture?)");
+  }
+  std::vector<Tensor> values;
+  values.reserve(count);
+  for (const nn::Parameter* p : params) {
+    const std::string name = in.string("parameter name");
+    if (name != p->name) in.fail("parameter '" + name + "' where the model has '" + p->name + "'");
+    values.emplace_back(p->value.shape());
+    in.tensor_into(values.back(), name.c_str());
+  }
+  optimizer.load_state(in);
+  TrainState state;
+  state.iteration = in.i64("iteration");
+  state.base_lr = in.f64("base learning rate");
+  for (size_t i = 0; i < params.size(); ++i) params[i]->value = std::move(values[i]);
+  return state;
+}
+
+void save_checkpoint_file(const std::filesystem::path& file, nn::Module& model,
+                          const optim::Optimizer& optimizer, const TrainState& state) {
+  const auto bytes = save_checkpoint(model, optimizer, state);
+  std::filesystem::path tmp = file;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw DataError(tmp.string() + ": cannot open for writing");
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    if (!out.flush()) throw DataError(tmp.string() + ": write failed (disk full?)");
+  }
+  std::filesystem::rename(tmp, file);
+}
+
+TrainState load_checkpoint_file(const std::filesystem::path& file, nn::Module& model,
+                                optim::Optimizer& optimizer) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw DataError(file.string() + ": cannot open checkpoint (no such file?)");
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return load_checkpoint(bytes, model, optimizer, file.string());
+}
+
+}  // namespace krill::train

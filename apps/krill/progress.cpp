@@ -1,0 +1,42 @@
+#include "progress.hpp"
+
+#include <fmt/core.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+namespace krill::cli {
+
+Progress::Progress(std::string label, bool quiet)
+    : label_(std::move(label)), quiet_(quiet), tty_(isatty(fileno(stderr)) != 0) {}
+
+void Progress::update(int64_t done, int64_t total, const std::string& detail) {
+  if (quiet_ || total <= 0) return;
+  const auto now = Clock::now();
+  const auto interval = tty_ ? std::chrono::milliseconds(100) : std::chrono::milliseconds(5000);
+  if (done < total && now - last_draw_ < interval) return;
+  last_draw_ = now;
+  const double elapsed = std::chrono::duration<double>(now - start_).count();
+  const double frac = static_cast<double>(done) / static_cast<double>(total);
+  const double eta = done > 0 ? elapsed * (1.0 - frac) / frac : 0.0;
+  if (tty_) {
+    constexpr int kWidth = 28;
+    const int filled = static_cast<int>(frac * kWidth);
+    std::string bar(static_cast<size_t>(filled), '=');
+    if (filled < kWidth) bar += '>' + std::string(static_cast<size_t>(kWidth - filled - 1), ' ');
+    fmt::print(stderr, "\r{} [{}] {}/{} {:3.0f}% {} {:.1f}s ETA {:.1f}s\x1b[K", label_, bar, done,
+               total, 100 * frac, detail, elapsed, eta);
+    drawn_ = true;
+  } else {
+    fmt::print(stderr, "{} {}/{} ({:.0f}%) {} elapsed {:.1f}s ETA {:.1f}s\n", label_, done, total,
+               100 * frac, detail, elapsed, eta);
+  }
+  std::fflush(stderr);
+}
+
+void Progress::finish() {
+  if (drawn_) fmt::print(stderr, "\n");
+  drawn_ = false;
+}
+
+}  // namespace krill::cli

@@ -1,0 +1,263 @@
+#include "train_command.hpp"
+
+#include <fmt/core.h>
+#include <sys/resource.h>
+
+#include <cmath>
+#include <memory>
+#include <thread>
+
+#include "backend/backend.hpp"
+#include "core/error.hpp"
+#include "data/dataset.hpp"
+#include "json_writer.hpp"
+#include "nn/model_spec.hpp"
+#include "optim/adam.hpp"
+#include "optim/sgd.hpp"
+#include "progress.hpp"
+#include "train/checkpoint.hpp"
+#include "train/trainer.hpp"
+
+namespace krill::cli {
+
+namespace {
+
+struct TrainArgs {
+  std::string data = "fashion-mnist";
+  std::string model = "mlp:512,256";
+  std::string activation = "relu";
+  std::string init;  // default by activation
+  float dropout = 0.0f;
+  std::string loss = "cross-entropy";
+  std::string optimizer = "sgd";
+  double lr = 0.01;
+  double momentum = 0.0;
+  bool nesterov = false;
+  double weight_decay = 0.0;
+  int64_t batch = 32;
+  int64_t epochs = 1;
+  int64_t iterations = 0;
+  std::string schedule = "constant";
+  double validation = 0.1;
+  int64_t eval_every = 0;
+  uint64_t seed = 1;
+  int threads = 0;
+  bool json = false;
+  bool quiet = false;
+  std::string save;
+  std::string resume;
+};
+
+double peak_rss_mb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+}
+
+void check(bool ok, const std::string& option, const std::string& what) {
+  if (!ok) throw InvalidArgument(option + ": " + what);
+}
+
+void validate(const TrainArgs& a) {
+  check(std::isfinite(a.lr) && a.lr > 0, "--lr", fmt::format("must be a positive number, got {}", a.lr));
+  check(a.momentum >= 0 && a.momentum < 1, "--momentum", fmt::format("must be in [0, 1), got {}", a.momentum));
+  check(a.weight_decay >= 0, "--weight-decay", fmt::format("must be >= 0, got {}", a.weight_decay));
+  check(a.batch > 0, "--batch", fmt::format("must be positive, got {}", a.batch));
+  check(a.epochs > 0, "--epochs", fmt::format("must be positive, got {}", a.epochs));
+  check(a.iterations >= 0, "--iterations", fmt::format("must be >= 0, got {}", a.iterations));
+  check(a.validation >= 0 && a.validation < 1, "--validation",
+        fmt::format("must be a fraction in [0, 1), got {}", a.validation));
+  check(a.dropout >= 0 && a.dropout < 1, "--dropout", fmt::format("must be in [0, 1), got {}", a.dropout));
+  check(a.threads >= 0, "--threads", fmt::format("must be >= 1 (0 = all cores), got {}", a.threads));
+  check(a.optimizer == "sgd" || a.optimizer == "adam", "--optimizer",
+        "expected sgd or adam, got '" + a.optimizer + "'");
+  check(!a.nesterov || a.momentum > 0, "--nesterov", "needs --momentum > 0");
+}
+
+// Prefixes errors from parsers with the option they came from.
+template <class F>
+auto parse_option(const char* option, F&& parse) {
+  try {
+    return parse();
+  } catch (const InvalidArgument& e) {
+    throw InvalidArgument(std::string(option) + ": " + e.what());
+  }
+}
+
+void write_result(const TrainArgs& a, const nn::ModelSpec& spec, int64_t params, int threads,
+                  const train::History& h, const train::Evaluation& test, int64_t train_size,
+                  int64_t val_size) {
+  const double epochs_done =
+      static_cast<double>(h.iterations) / std::ceil(static_cast<double>(train_size) / a.batch);
+  if (a.json) {
+    JsonWriter j;
+    j.begin_object();
+    j.field("model", spec.to_string());
+    j.field("parameters", params);
+    j.field("data", a.data);
+    j.field("train_size", train_size);
+    j.field("validation_size", val_size);
+    j.field("batch", a.batch);
+    j.field("optimizer", a.optimizer);
+    j.field("lr", a.lr);
+    j.field("schedule", a.schedule);
+    j.field("seed", static_cast<int64_t>(a.seed));
+    j.field("threads", threads);
+    j.field("status", train::to_string(h.status));
+    j.field("iterations", h.iterations);
+    if (h.diverged_at >= 0) j.field("diverged_at", h.diverged_at);
+    j.field("train_seconds", h.train_seconds);
+    j.field("epoch_seconds", epochs_done > 0 ? h.train_seconds / epochs_done : 0.0);
+    j.field("final_train_loss", h.final_train_loss);
+    j.field("val_loss", h.validation ? h.validation->loss : NAN);
+    j.field("val_accuracy", h.validation ? h.validation->accuracy : NAN);
+    j.field("test_loss", test.count ? test.loss : NAN);
+    j.field("test_accuracy", test.count ? test.accuracy : NAN);
+    j.field("peak_rss_mb", peak_rss_mb());
+    j.key("curve");
+    j.begin_array();
+    for (const auto& p : h.curve) {
+      j.begin_object();
+      j.field("iteration", p.iteration);
+      j.field("epoch", p.epoch);
+      j.field("train_loss", p.train_loss);
+      j.field("val_loss", p.val_loss);
+      j.field("val_accuracy", p.val_accuracy);
+      j.field("lr", p.lr);
+      j.field("seconds", p.seconds);
+      j.end_object();
+    }
+    j.end_array();
+    j.end_object();
+    fmt::print("{}\n", j.str());
+    return;
+  }
+  fmt::print("status          {}{}\n", train::to_string(h.status),
+             h.diverged_at >= 0 ? fmt::format(" (loss not finite at iteration {})", h.diverged_at)
+                                : "");
+  fmt::print("iterations      {} ({:.2f} epochs)\n", h.iterations, epochs_done);
+  fmt::print("train time      {:.2f} s ({:.3f} ms/step, {} threads)\n", h.train_seconds,
+             h.iterations ? 1e3 * h.train_seconds / h.iterations : 0.0, threads);
+  fmt::print("train loss      {:.4f}\n", h.final_train_loss);
+  if (h.validation) {
+    fmt::print("validation      loss {:.4f}  accuracy {:.2f}%\n", h.validation->loss,
+               100 * h.validation->accuracy);
+  }
+  if (test.count) fmt::print("test            loss {:.4f}  accuracy {:.2f}%\n", test.loss, 100 * test.accuracy);
+  fmt::print("peak memory     {:.0f} MB\n", peak_rss_mb());
+}
+
+int run_train(const TrainArgs& a) {
+  validate(a);
+  nn::ModelSpec spec = parse_option("--model", [&] { return nn::parse_model_spec(a.model); });
+  spec.activation = parse_option("--activation", [&] { return nn::parse_activation(a.activation); });
+  spec.dropout = a.dropout;
+  if (!a.init.empty()) spec.init = parse_option("--init", [&] { return nn::parse_init(a.init); });
+  const auto loss_kind = parse_option("--loss", [&] { return nn::parse_loss(a.loss); });
+  const auto schedule = parse_option("--schedule", [&] { return optim::parse_schedule(a.schedule); });
+
+  const int threads = a.threads > 0 ? a.threads
+                                    : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  backend::backend(Device::Cpu).set_threads(threads);
+
+  const auto folder = data::resolve_data(a.data);
+  auto [full_train, test] = data::load_idx(folder);
+  auto [train_set, val_set] = full_train.split(a.validation, a.seed);
+
+  auto model = nn::build_model(spec, train_set.features(), train_set.classes(), a.seed);
+  std::unique_ptr<optim::Optimizer> opt;
+  if (a.optimizer == "sgd") {
+    opt = std::make_unique<optim::Sgd>(model->parameters(),
+                                       optim::SgdOptions{.lr = a.lr,
+                                                         .momentum = a.momentum,
+                                                         .weight_decay = a.weight_decay,
+                                                         .nesterov = a.nesterov});
+  } else {
+    opt = std::make_unique<optim::Adam>(model->parameters(),
+                                        optim::AdamOptions{.lr = a.lr, .weight_decay = a.weight_decay});
+  }
+  auto loss = nn::make_loss(loss_kind);
+
+  int64_t start = 0;
+  if (!a.resume.empty()) {
+    const auto state = train::load_checkpoint_file(a.resume, *model, *opt);
+    start = state.iteration;
+    opt->set_lr(state.base_lr);
+  }
+
+  train::Trainer trainer({.epochs = a.epochs,
+                          .iterations = a.iterations,
+                          .batch = a.batch,
+                          .schedule = schedule,
+                          .eval_every = a.eval_every,
+                          .seed = a.seed,
+                          .start_iteration = start});
+  if (!a.json && !a.quiet) {
+    fmt::print(stderr, "krill train: {} ({} parameters) on {} ({} train, {} validation, {} test), {} threads\n",
+               spec.to_string(), model->parameter_count(), folder.string(), train_set.size(),
+               val_set.size(), test.size(), threads);
+  }
+  Progress progress("train", a.quiet || a.json);
+  trainer.on_step([&](int64_t done, int64_t total, double step_loss) {
+    progress.update(done, total, fmt::format("loss {:.4f}", step_loss));
+  });
+  trainer.on_report([&](const train::CurvePoint& p) {
+    if (!a.quiet && !a.json && !std::isnan(p.val_accuracy)) {
+      progress.finish();
+      fmt::print(stderr, "  iteration {:>7}  epoch {:5.2f}  train loss {:.4f}  val loss {:.4f}  val acc {:.2f}%  lr {:.5g}\n",
+                 p.iteration, p.epoch, p.train_loss, p.val_loss, 100 * p.val_accuracy, p.lr);
+    }
+    return true;
+  });
+  const train::History h = trainer.fit(*model, *opt, *loss, train_set, &val_set);
+  progress.finish();
+
+  if (!a.save.empty()) {
+    train::save_checkpoint_file(a.save, *model, *opt, {.iteration = h.iterations, .base_lr = opt->lr()});
+  }
+  train::Evaluation test_eval;
+  if (h.status != train::RunStatus::Diverged) test_eval = train::evaluate(*model, *loss, test);
+  write_result(a, spec, model->parameter_count(), threads, h, test_eval, train_set.size(),
+               val_set.size());
+  return h.status == train::RunStatus::Diverged ? 3 : 0;
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<TrainArgs>();
+  CLI::App* cmd = app.add_subcommand("train", "Train one network and report its metrics");
+  cmd->add_option("--data", args->data,
+                  "'fashion-mnist' (Debian's dataset-fashion-mnist), 'mnist' ($KRILL_MNIST_DIR) or "
+                  "a folder of IDX files")->capture_default_str();
+  cmd->add_option("--model", args->model, "mlp:W1,W2,... (hidden widths) or linear")->capture_default_str();
+  cmd->add_option("--activation", args->activation, "relu, sigmoid or tanh")->capture_default_str();
+  cmd->add_option("--init", args->init, "he, glorot or torch (default: he for relu, else glorot)");
+  cmd->add_option("--dropout", args->dropout, "dropout after each hidden layer")->capture_default_str();
+  cmd->add_option("--loss", args->loss, "cross-entropy or mse")->capture_default_str();
+  cmd->add_option("--optimizer", args->optimizer, "sgd or adam")->capture_default_str();
+  cmd->add_option("--lr", args->lr, "initial learning rate")->capture_default_str();
+  cmd->add_option("--momentum", args->momentum, "SGD momentum")->capture_default_str();
+  cmd->add_flag("--nesterov", args->nesterov, "Nesterov momentum");
+  cmd->add_option("--weight-decay", args->weight_decay, "L2 weight decay")->capture_default_str();
+  cmd->add_option("--batch", args->batch, "batch size")->capture_default_str();
+  cmd->add_option("--epochs", args->epochs, "epochs (ignored with --iterations)")->capture_default_str();
+  cmd->add_option("--iterations", args->iterations, "train exactly this many steps");
+  cmd->add_option("--schedule", args->schedule,
+                  "constant | step:EVERY:FACTOR | exp:GAMMA | cosine:WARMUP[:TOTAL[:MIN]]; the "
+                  "poster's dynamic rate is step:100:0.95")->capture_default_str();
+  cmd->add_option("--validation", args->validation, "fraction of the training set held out")
+      ->capture_default_str();
+  cmd->add_option("--eval-every", args->eval_every,
+                  "a learning-curve point every N iterations (0: every epoch)")->capture_default_str();
+  cmd->add_option("--seed", args->seed, "seed for initialisation, split and data order")
+      ->capture_default_str();
+  cmd->add_option("--threads", args->threads, "threads (0: all cores)")->capture_default_str();
+  cmd->add_flag("--json", args->json, "print the result as one JSON object");
+  cmd->add_flag("--quiet,-q", args->quiet, "no progress output");
+  cmd->add_option("--save", args->save, "write a checkpoint (weights + optimizer state) here");
+  cmd->add_option("--resume", args->resume, "continue from a checkpoint written by --save");
+  cmd->callback([args, &exit_code] { exit_code = run_train(*args); });
+}
+
+}  // namespace krill::cli

@@ -1,0 +1,41 @@
+// Checkpoints: a model's weights, its optimizer's state and the training progress, as bytes (PBT
+// moves them between members, threads or ranks) or as a file (written atomically: a temporary
+// file renamed into place). The format is versioned and checksummed; truncated, corrupt or foreign
+// bytes, or a checkpoint of another architecture, are refused with a DataError that says why.
+//
+// Layout (little-endian): "KRILLCKP" | u32 version | u64 payload bytes | u32 crc32(payload) |
+// payload = u32 parameter count, (name, tensor) each | optimizer state | i64 iteration |
+// f64 base learning rate.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "nn/module.hpp"
+#include "optim/optimizer.hpp"
+
+namespace krill::train {
+
+inline constexpr uint32_t kCheckpointVersion = 1;
+
+struct TrainState {
+  int64_t iteration = 0;  // steps done
+  double base_lr = 0;     // the learning rate before the schedule
+};
+
+std::vector<uint8_t> save_checkpoint(nn::Module& model, const optim::Optimizer& optimizer,
+                                     const TrainState& state);
+// Loads into an existing model and optimizer of the same architecture; `source` names the bytes
+// in errors.
+TrainState load_checkpoint(std::span<const uint8_t> bytes, nn::Module& model,
+                           optim::Optimizer& optimizer, const std::string& source = "checkpoint");
+
+void save_checkpoint_file(const std::filesystem::path& file, nn::Module& model,
+                          const optim::Optimizer& optimizer, const TrainState& state);
+TrainState load_checkpoint_file(const std::filesystem::path& file, nn::Module& model,
+                                optim::Optimizer& optimizer);
+
+}  // namespace krill::train

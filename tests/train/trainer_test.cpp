@@ -1,0 +1,119 @@
+// The training loop: it learns, it is reproducible, it reports a learning curve, a callback can
+// stop it, and a NaN loss ends the run as diverged instead of crashing.
+#include "train/trainer.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "backend/backend.hpp"
+#include "core/error.hpp"
+#include "nn/model_spec.hpp"
+#include "optim/sgd.hpp"
+#include "synthetic.hpp"
+
+namespace krill::train {
+namespace {
+
+struct Net {
+  std::unique_ptr<nn::Sequential> model;
+  std::unique_ptr<optim::Sgd> sgd;
+  nn::SoftmaxCrossEntropy loss;
+  Net(uint64_t seed, double lr) {
+    model = nn::build_model(nn::parse_model_spec("mlp:16"), 16, 3, seed);
+    sgd = std::make_unique<optim::Sgd>(model->parameters(), optim::SgdOptions{.lr = lr, .momentum = 0.9});
+  }
+};
+
+class TrainerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { backend::backend(Device::Cpu).set_threads(1); }
+  data::Dataset train_ = testing::synthetic_dataset(600, 3, 1);
+  data::Dataset val_ = testing::synthetic_dataset(300, 3, 2);
+};
+
+TEST_F(TrainerTest, LearnsASeparableProblem) {
+  Net s(1, 0.05);
+  Trainer t({.epochs = 5, .batch = 16, .seed = 3});
+  History h = t.fit(*s.model, *s.sgd, s.loss, train_, &val_);
+  EXPECT_EQ(h.status, RunStatus::Completed);
+  EXPECT_EQ(h.iterations, 5 * 38);  // ceil(600 / 16) = 38 batches an epoch
+  ASSERT_EQ(h.curve.size(), 5u);     // one point per epoch by default
+  EXPECT_GT(h.curve.front().train_loss, h.curve.back().train_loss);
+  ASSERT_TRUE(h.validation);
+  EXPECT_GT(h.validation->accuracy, 0.95);
+}
+
+TEST_F(TrainerTest, SameSeedGivesBitIdenticalRuns) {
+  auto run = [&](uint64_t seed) {
+    Net s(seed, 0.05);
+    Trainer t({.iterations = 50, .batch = 8, .eval_every = 10, .seed = seed});
+    History h = t.fit(*s.model, *s.sgd, s.loss, train_, &val_);
+    std::vector<double> out;
+    for (const auto& p : h.curve) out.insert(out.end(), {p.train_loss, p.val_loss});
+    for (auto* p : s.model->parameters()) out.insert(out.end(), p->value.values().begin(), p->value.values().end());
+    return out;
+  };
+  auto a = run(7), b = run(7), c = run(8);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) ASSERT_EQ(a[i], b[i]) << i;  // bit-identical
+  EXPECT_NE(a, c);
+}
+
+TEST_F(TrainerTest, CurvePointsFollowEvalEveryAndTheSchedule) {
+  Net s(1, 0.1);
+  Trainer t({.iterations = 45, .batch = 10, .schedule = optim::StepDecay{.every = 10, .factor = 0.5},
+             .eval_every = 20});
+  History h = t.fit(*s.model, *s.sgd, s.loss, train_, &val_);
+  ASSERT_EQ(h.curve.size(), 3u);  // 20, 40 and the last step, 45
+  EXPECT_EQ(h.curve[0].iteration, 20);
+  EXPECT_EQ(h.curve[2].iteration, 45);
+  EXPECT_DOUBLE_EQ(h.curve[0].lr, 0.1 * 0.5);           // step 19 (0-based) is in the 2nd decay
+  EXPECT_DOUBLE_EQ(h.curve[2].lr, 0.1 * 0.5 * 0.5 * 0.5 * 0.5);  // step 44
+  EXPECT_DOUBLE_EQ(s.sgd->lr(), 0.1);                     // base rate restored
+  for (const auto& p : h.curve) {
+    EXPECT_TRUE(std::isfinite(p.val_accuracy));
+    EXPECT_GE(p.seconds, 0.0);
+  }
+}
+
+TEST_F(TrainerTest, ACallbackCanStopTheRun) {
+  Net s(1, 0.05);
+  Trainer t({.iterations = 100, .batch = 10, .eval_every = 10});
+  int calls = 0;
+  t.on_report([&](const CurvePoint&) { return ++calls < 2; });
+  History h = t.fit(*s.model, *s.sgd, s.loss, train_, &val_);
+  EXPECT_EQ(h.status, RunStatus::Stopped);
+  EXPECT_EQ(h.iterations, 20);
+  EXPECT_EQ(h.curve.size(), 2u);
+}
+
+TEST_F(TrainerTest, ANonFiniteLossIsADivergedRunNotACrash) {
+  Net s(1, 1e30);
+  Trainer t({.iterations = 200, .batch = 10, .eval_every = 10});
+  History h = t.fit(*s.model, *s.sgd, s.loss, train_, &val_);
+  EXPECT_EQ(h.status, RunStatus::Diverged);
+  EXPECT_GT(h.diverged_at, 0);
+  EXPECT_LT(h.diverged_at, 200);
+  EXPECT_EQ(h.iterations, h.diverged_at);
+  EXPECT_FALSE(h.validation);
+}
+
+TEST_F(TrainerTest, RejectsBadOptions) {
+  EXPECT_THROW(Trainer({.batch = 0}), InvalidArgument);
+  EXPECT_THROW(Trainer({.epochs = 0}), InvalidArgument);
+  EXPECT_THROW(Trainer({.iterations = -1}), InvalidArgument);
+}
+
+TEST_F(TrainerTest, EvaluateCountsCorrectRows) {
+  Net s(1, 0.05);
+  Evaluation before = evaluate(*s.model, s.loss, val_, 64);
+  EXPECT_EQ(before.count, 300);
+  Trainer({.epochs = 3, .batch = 16}).fit(*s.model, *s.sgd, s.loss, train_);
+  Evaluation after = evaluate(*s.model, s.loss, val_, 64);
+  EXPECT_LT(after.loss, before.loss);
+  EXPECT_GT(after.accuracy, before.accuracy);
+}
+
+}  // namespace
+}  // namespace krill::train
