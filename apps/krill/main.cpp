@@ -15,8 +15,15 @@ int main(int argc, char** argv) {
   krill::cli::add_train_command(app, exit_code);
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    fmt::print(stderr, "krill: error: {} (see krill --help)\n", e.what());
+    return 2;
   } catch (const krill::Error& e) {
     fmt::print(stderr, "krill: error: {}\n", e.what());
     return 2;

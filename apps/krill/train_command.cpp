@@ -227,6 +227,7 @@ int run_train(const TrainArgs& a) {
 void add_train_command(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<TrainArgs>();
   CLI::App* cmd = app.add_subcommand("train", "Train one network and report its metrics");
+  cmd->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   cmd->add_option("--data", args->data,
                   "'fashion-mnist' (Debian's dataset-fashion-mnist), 'mnist' ($KRILL_MNIST_DIR) or "
                   "a folder of IDX files")->capture_default_str();

@@ -1,0 +1,183 @@
+// `krill train` as a user runs it: a small real run, reproducibility, and one clear line of error
+// (naming the file or option) with a non-zero exit for each kind of bad input.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "data/dataset.hpp"
+#include "train/synthetic.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+struct Result {
+  int exit_code;
+  std::string output;  // stdout and stderr
+};
+
+Result run(const std::string& args) {
+  const std::string cmd = std::string(KRILL_BINARY) + " " + args + " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (!pipe) return {-1, "popen failed"};
+  std::string out;
+  std::array<char, 4096> buf;
+  while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+void put_be32(std::ofstream& f, uint32_t v) {
+  const char b[4] = {char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
+  f.write(b, 4);
+}
+
+void write_idx(const fs::path& file, const std::vector<uint32_t>& dims, const std::vector<uint8_t>& values,
+               uint32_t magic_override = 0) {
+  std::ofstream f(file, std::ios::binary);
+  put_be32(f, magic_override ? magic_override : 0x00000800u | static_cast<uint32_t>(dims.size()));
+  for (uint32_t d : dims) put_be32(f, d);
+  f.write(reinterpret_cast<const char*>(values.data()), static_cast<std::streamsize>(values.size()));
+}
+
+// A folder of IDX files holding the synthetic 4x4, 3-class problem.
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("krill_cli_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+    write_split("train", 400, 1);
+    write_split("t10k", 100, 2);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  void write_split(const std::string& prefix, int64_t count, uint64_t seed, int64_t label_count = -1) {
+    auto d = krill::testing::synthetic_dataset(count, 3, seed);
+    const auto& s = d.images();
+    write_idx(dir_ / (prefix + "-images-idx3-ubyte"), {uint32_t(count), 4, 4}, s.pixels);
+    std::vector<uint8_t> labels(s.labels.begin(), s.labels.end());
+    if (label_count >= 0) labels.resize(static_cast<size_t>(label_count));
+    write_idx(dir_ / (prefix + "-labels-idx1-ubyte"), {uint32_t(labels.size())}, labels);
+  }
+  std::string train_args(const std::string& extra = "") {
+    return "train --data " + dir_.string() + " --model mlp:16 --lr 0.05 --batch 16 --epochs 2 "
+           "--threads 1 --quiet " + extra;
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(CliTest, TrainsAndReportsJson) {
+  Result r = run(train_args("--json"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("\"status\":\"completed\""));
+  EXPECT_THAT(r.output, HasSubstr("\"iterations\":46"));  // 2 epochs of ceil(360 / 16) = 23
+  EXPECT_THAT(r.output, HasSubstr("\"test_accuracy\":"));
+  EXPECT_THAT(r.output, HasSubstr("\"curve\":[{\"iteration\":23"));
+}
+
+TEST_F(CliTest, SameSeedOneThreadIsBitIdentical) {
+  auto strip_times = [](std::string s) {
+    // Drop the timing and memory fields, which legitimately vary.
+    for (const char* key : {"\"train_seconds\":", "\"epoch_seconds\":", "\"peak_rss_mb\":", "\"seconds\":"}) {
+      for (size_t pos = s.find(key); pos != std::string::npos; pos = s.find(key, pos + 1)) {
+        size_t end = s.find_first_of(",}", pos);
+        s.erase(pos, end - pos);
+      }
+    }
+    return s;
+  };
+  Result a = run(train_args("--json --seed 5"));
+  Result b = run(train_args("--json --seed 5"));
+  Result c = run(train_args("--json --seed 6"));
+  ASSERT_EQ(a.exit_code, 0) << a.output;
+  EXPECT_EQ(strip_times(a.output), strip_times(b.output));
+  EXPECT_NE(strip_times(a.output), strip_times(c.output));
+}
+
+TEST_F(CliTest, SaveAndResume) {
+  const std::string ckpt = (dir_ / "run.ckpt").string();
+  Result first = run(train_args("--save " + ckpt));
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  ASSERT_TRUE(fs::exists(ckpt));
+  Result resumed = run(train_args("--epochs 3 --json --resume " + ckpt));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_THAT(resumed.output, HasSubstr("\"iterations\":69"));
+  EXPECT_THAT(resumed.output, HasSubstr("\"curve\":[{\"iteration\":69"));
+}
+
+// Each bad input: exit code 2, one line "krill: error: ..." with the given words, no crash.
+void expect_error(const Result& r, std::initializer_list<std::string> words) {
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("krill: error: "));
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+  for (const auto& w : words) EXPECT_THAT(r.output, HasSubstr(w));
+}
+
+TEST_F(CliTest, MissingDataFolder) {
+  expect_error(run("train --data /nonexistent/krill-data"), {"/nonexistent/krill-data", "no such folder"});
+}
+
+TEST_F(CliTest, WrongMagic) {
+  write_idx(dir_ / "train-images-idx3-ubyte", {400, 4, 4}, std::vector<uint8_t>(6400), 0x12345678);
+  expect_error(run(train_args()), {"train-images-idx3-ubyte", "magic"});
+}
+
+TEST_F(CliTest, TruncatedFile) {
+  write_idx(dir_ / "train-images-idx3-ubyte", {400, 4, 4}, std::vector<uint8_t>(100));
+  expect_error(run(train_args()), {"train-images-idx3-ubyte", "truncated"});
+}
+
+TEST_F(CliTest, ImageAndLabelCountsDiffer) {
+  write_split("train", 400, 1, 399);
+  expect_error(run(train_args()), {"train-labels-idx1-ubyte", "400", "399"});
+}
+
+TEST_F(CliTest, LabelOutsideTheClasses) {
+  auto d = krill::testing::synthetic_dataset(400, 3, 1);
+  std::vector<uint8_t> labels(d.images().labels.begin(), d.images().labels.end());
+  labels[17] = 12;
+  write_idx(dir_ / "train-labels-idx1-ubyte", {400}, labels);
+  expect_error(run(train_args()), {"train-labels-idx1-ubyte", "12", "17"});
+}
+
+TEST_F(CliTest, UnknownModelSpec) {
+  expect_error(run(train_args("--model resnet50")), {"--model", "resnet50", "mlp:"});
+}
+
+TEST_F(CliTest, NegativeLearningRate) {
+  expect_error(run(train_args("--lr -0.1")), {"--lr", "-0.1"});
+}
+
+TEST_F(CliTest, BadSchedule) {
+  expect_error(run(train_args("--schedule step:0:0.95")), {"--schedule", "step:0:0.95"});
+}
+
+TEST_F(CliTest, DivergedRunIsAResultNotACrash) {
+  Result r = run(train_args("--lr 1e30 --json"));
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("\"status\":\"diverged\""));
+  EXPECT_THAT(r.output, HasSubstr("\"diverged_at\":"));
+  EXPECT_THAT(r.output, Not(HasSubstr("internal error")));
+}
+
+TEST(Cli, HelpListsTheOptions) {
+  Result r = run("train --help");
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* opt : {"--data", "--model", "--lr", "--batch", "--epochs", "--schedule", "--seed",
+                          "--threads", "--json"}) {
+    EXPECT_THAT(r.output, HasSubstr(opt));
+  }
+}
+
+}  // namespace
