@@ -17,6 +17,7 @@ enum class Transpose { No, Yes };
 
 struct AdamStep {
   float lr, beta1, beta2, eps, weight_decay;
+  float one_minus_beta1, one_minus_beta2;    // computed in double: 1 - 0.999f is not 0.001f
   float bias_correction1, bias_correction2;  // 1 - beta^t
 };
 

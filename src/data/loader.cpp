@@ -1,1 +1,53 @@
-// placeholder: being written
+#include "data/loader.hpp"
+
+#include <algorithm>
+#include <numeric>
+#include <span>
+#include <string>
+
+#include "core/error.hpp"
+#include "core/rng.hpp"
+
+namespace krill::data {
+
+DataLoader::DataLoader(const Dataset& data, LoaderOptions options)
+    : data_(data), options_(options) {
+  if (options_.batch <= 0) {
+    throw InvalidArgument("DataLoader: batch size " + std::to_string(options_.batch) +
+                          ", expected at least 1");
+  }
+  order_.resize(static_cast<size_t>(data_.size()));
+  start_epoch(0);
+}
+
+void DataLoader::start_epoch(int64_t epoch) {
+  std::iota(order_.begin(), order_.end(), int64_t{0});
+  if (options_.shuffle) {
+    Rng(Rng::derive(options_.seed, static_cast<uint64_t>(epoch)))
+        .shuffle(std::span<int64_t>(order_));
+  }
+  cursor_ = 0;
+}
+
+bool DataLoader::next(Batch& batch) {
+  const int64_t left = data_.size() - cursor_;
+  if (left <= 0 || (options_.drop_last && left < options_.batch)) {
+    cursor_ = data_.size();
+    return false;
+  }
+  const int64_t b = std::min(options_.batch, left);
+  batch.x.resize(Shape{b, data_.features()});
+  batch.labels.resize(static_cast<size_t>(b));
+  data_.gather(std::span<const int64_t>(order_).subspan(static_cast<size_t>(cursor_),
+                                                        static_cast<size_t>(b)),
+               batch.x.data(), batch.labels.data());
+  cursor_ += b;
+  return true;
+}
+
+int64_t DataLoader::batches_per_epoch() const {
+  const int64_t n = data_.size();
+  return options_.drop_last ? n / options_.batch : (n + options_.batch - 1) / options_.batch;
+}
+
+}  // namespace krill::data

@@ -196,8 +196,8 @@ void CpuBackend::adam_update(float* w, const float* grad, float* m, float* v, in
   const float inv_sqrt_bc2 = 1.0f / std::sqrt(s.bias_correction2);
   for_each_index(n, [=](int64_t i) {
     float g = grad[i] + s.weight_decay * w[i];
-    m[i] = s.beta1 * m[i] + (1.0f - s.beta1) * g;
-    v[i] = s.beta2 * v[i] + (1.0f - s.beta2) * g * g;
+    m[i] = s.beta1 * m[i] + s.one_minus_beta1 * g;
+    v[i] = s.beta2 * v[i] + s.one_minus_beta2 * g * g;
     w[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + s.eps);
   });
 }
