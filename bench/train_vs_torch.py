@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""krill vs PyTorch: one epoch of the 784-512-256-10 MLP on Fashion-MNIST, side by side.
+
+For each batch size it runs, in one session on one machine:
+  - `krill train` with 1 and 2 threads (best kept), PyTorch's initialisation, plain SGD lr 0.01;
+  - ../shared/baselines/torch_train.py with the same settings under four thread settings
+    (torch threads x OPENBLAS_NUM_THREADS in {1, 2}), best kept;
+  - the OpenBLAS GEMM-only floor: krill_bench's BM_GemmFloor (the GEMMs of one step) times the
+    steps of an epoch, with the thread count of krill's best run.
+Times are the minimum over --repeats runs (seeds 1..R); accuracies are their mean. Peak resident
+memory is measured per process (wait4). Prints a Markdown table and writes JSON to --out.
+
+Usage: bench/run.sh [--repeats 3] [--batches 32,128,256]  (builds, installs python3-torch)
+"""
+import argparse, json, os, subprocess, sys, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+KRILL = os.path.join(ROOT, "build", "apps", "krill", "krill")
+BENCH = os.path.join(ROOT, "build", "bench", "krill_bench")
+TORCH = os.path.join(ROOT, "..", "shared", "baselines", "torch_train.py")
+N_TRAIN = 60000
+
+
+def run_measured(cmd, env=None):
+    """Runs cmd; returns (stdout, peak RSS in MB of that process, from wait4)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.dup2(w, 1)
+        os.close(r)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.execve(cmd[0], cmd, env if env is not None else os.environ)
+    os.close(w)
+    chunks = []
+    while True:
+        b = os.read(r, 65536)
+        if not b:
+            break
+        chunks.append(b)
+    os.close(r)
+    _, status, usage = os.wait4(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"bench: {' '.join(cmd)} failed with status {status}")
+    return b"".join(chunks).decode(), usage.ru_maxrss / 1024.0
+
+
+def krill_epoch(batch, threads, seed, data):
+    cmd = [KRILL, "train", "--data", data, "--model", "mlp:512,256", "--init", "torch",
+           "--lr", "0.01", "--batch", str(batch), "--epochs", "1", "--validation", "0",
+           "--threads", str(threads), "--seed", str(seed), "--json", "--quiet"]
+    out, rss = run_measured(cmd)
+    d = json.loads(out)
+    return dict(seconds=d["train_seconds"], accuracy=d["test_accuracy"], rss_mb=rss)
+
+
+def torch_epoch(batch, threads, blas_threads, seed, data):
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(blas_threads))
+    cmd = ["/usr/bin/python3", TORCH, "--data", data, "--model", "mlp:512,256", "--batch",
+           str(batch), "--epochs", "1", "--lr", "0.01", "--threads", str(threads), "--seed", str(seed)]
+    out, rss = run_measured(cmd, env)
+    d = json.loads(out.strip().splitlines()[-1])
+    return dict(seconds=d["train_s"], accuracy=d["test_acc"], rss_mb=rss)
+
+
+def gemm_floor_step_seconds(batch, threads):
+    env = dict(os.environ, KRILL_THREADS=str(threads))
+    out, _ = run_measured([BENCH, f"--benchmark_filter=BM_GemmFloor/{batch}$",
+                           "--benchmark_format=json", "--benchmark_min_time=1",
+                           "--benchmark_repetitions=3"], env)
+    runs = [b for b in json.loads(out)["benchmarks"] if b.get("run_type") == "iteration"]
+    return min(b["real_time"] for b in runs) * 1e-6  # time_unit is us
+
+
+def best(results):
+    return dict(seconds=min(r["seconds"] for r in results),
+                accuracy=sum(r["accuracy"] for r in results) / len(results),
+                rss_mb=max(r["rss_mb"] for r in results))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--batches", default="32,128,256")
+    ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "train_vs_torch.json"))
+    a = ap.parse_args()
+    for f in (KRILL, BENCH, TORCH):
+        if not os.path.exists(f):
+            sys.exit(f"bench: {f} is missing (run bench/run.sh, which builds krill)")
+
+    rows = []
+    for batch in (int(b) for b in a.batches.split(",")):
+        krill = {t: best([krill_epoch(batch, t, s, a.data) for s in range(1, a.repeats + 1)])
+                 for t in (1, 2)}
+        torch = {(t, bt): best([torch_epoch(batch, t, bt, s, a.data) for s in range(1, a.repeats + 1)])
+                 for t in (1, 2) for bt in (1, 2)}
+        kt = min(krill, key=lambda t: krill[t]["seconds"])
+        tt = min(torch, key=lambda k: torch[k]["seconds"])
+        floor = gemm_floor_step_seconds(batch, kt) * N_TRAIN / batch
+        row = dict(batch=batch, krill_threads=kt, krill=krill[kt],
+                   krill_by_threads={str(t): v for t, v in krill.items()},
+                   torch_setting=dict(torch_threads=tt[0], openblas_threads=tt[1]),
+                   torch=torch[tt], torch_by_setting={f"{t}x{bt}": v for (t, bt), v in torch.items()},
+                   gemm_floor_seconds=floor,
+                   ratio_krill_over_torch=krill[kt]["seconds"] / torch[tt]["seconds"],
+                   floor_over_krill=floor / krill[kt]["seconds"])
+        rows.append(row)
+        print(f"batch {batch}: krill {krill[kt]['seconds']:.3f}s ({kt} thr), torch "
+              f"{torch[tt]['seconds']:.3f}s ({tt[0]} thr, OPENBLAS_NUM_THREADS={tt[1]}), "
+              f"floor {floor:.3f}s", file=sys.stderr)
+
+    meta = dict(date=time.strftime("%Y-%m-%d %H:%M"), repeats=a.repeats,
+                openblas_coretype=os.environ.get("OPENBLAS_CORETYPE", "<unset>"),
+                openblas_l2_size=os.environ.get("OPENBLAS_L2_SIZE", "<unset>"),
+                cpu=next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
+                          if l.startswith("model name")), "?"), cores=os.cpu_count())
+    os.makedirs(os.path.dirname(a.out), exist_ok=True)
+    with open(a.out, "w") as f:
+        json.dump(dict(meta=meta, rows=rows), f, indent=1)
+
+    print(f"OPENBLAS_CORETYPE={meta['openblas_coretype']}, {meta['cpu']}, {meta['cores']} cores, "
+          f"min of {a.repeats} runs\n")
+    print("| batch | krill s/epoch (threads) | PyTorch best s/epoch (torch thr x BLAS thr) | krill / PyTorch "
+          "| GEMM floor s | floor / krill | test acc krill | test acc PyTorch | peak RSS krill MB | peak RSS PyTorch MB |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        s = r["torch_setting"]
+        print(f"| {r['batch']} | {r['krill']['seconds']:.3f} ({r['krill_threads']}) | "
+              f"{r['torch']['seconds']:.3f} ({s['torch_threads']}x{s['openblas_threads']}) | "
+              f"{r['ratio_krill_over_torch']:.2f} | {r['gemm_floor_seconds']:.3f} | "
+              f"{r['floor_over_krill']:.2f} | {100 * r['krill']['accuracy']:.2f} | "
+              f"{100 * r['torch']['accuracy']:.2f} | {r['krill']['rss_mb']:.0f} | {r['torch']['rss_mb']:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
