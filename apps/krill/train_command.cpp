@@ -59,16 +59,20 @@ void check(bool ok, const std::string& option, const std::string& what) {
 }
 
 void validate(const TrainArgs& a) {
-  check(std::isfinite(a.lr) && a.lr > 0, "--lr", fmt::format("must be a positive number, got {}", a.lr));
-  check(a.momentum >= 0 && a.momentum < 1, "--momentum", fmt::format("must be in [0, 1), got {}", a.momentum));
+  check(std::isfinite(a.lr) && a.lr > 0, "--lr",
+        fmt::format("must be a positive number, got {}", a.lr));
+  check(a.momentum >= 0 && a.momentum < 1, "--momentum",
+        fmt::format("must be in [0, 1), got {}", a.momentum));
   check(a.weight_decay >= 0, "--weight-decay", fmt::format("must be >= 0, got {}", a.weight_decay));
   check(a.batch > 0, "--batch", fmt::format("must be positive, got {}", a.batch));
   check(a.epochs > 0, "--epochs", fmt::format("must be positive, got {}", a.epochs));
   check(a.iterations >= 0, "--iterations", fmt::format("must be >= 0, got {}", a.iterations));
   check(a.validation >= 0 && a.validation < 1, "--validation",
         fmt::format("must be a fraction in [0, 1), got {}", a.validation));
-  check(a.dropout >= 0 && a.dropout < 1, "--dropout", fmt::format("must be in [0, 1), got {}", a.dropout));
-  check(a.threads >= 0, "--threads", fmt::format("must be >= 1 (0 = all cores), got {}", a.threads));
+  check(a.dropout >= 0 && a.dropout < 1, "--dropout",
+        fmt::format("must be in [0, 1), got {}", a.dropout));
+  check(a.threads >= 0, "--threads",
+        fmt::format("must be >= 1 (0 = all cores), got {}", a.threads));
   check(a.optimizer == "sgd" || a.optimizer == "adam", "--optimizer",
         "expected sgd or adam, got '" + a.optimizer + "'");
   check(!a.nesterov || a.momentum > 0, "--nesterov", "needs --momentum > 0");
@@ -132,9 +136,9 @@ void write_result(const TrainArgs& a, const nn::ModelSpec& spec, int64_t params,
     fmt::print("{}\n", j.str());
     return;
   }
-  fmt::print("status          {}{}\n", train::to_string(h.status),
-             h.diverged_at >= 0 ? fmt::format(" (loss not finite at iteration {})", h.diverged_at)
-                                : "");
+  fmt::print(
+      "status          {}{}\n", train::to_string(h.status),
+      h.diverged_at >= 0 ? fmt::format(" (loss not finite at iteration {})", h.diverged_at) : "");
   fmt::print("iterations      {} ({:.2f} epochs)\n", h.iterations, epochs_done);
   fmt::print("train time      {:.2f} s ({:.3f} ms/step, {} threads)\n", h.train_seconds,
              h.iterations ? 1e3 * h.train_seconds / h.iterations : 0.0, threads);
@@ -143,21 +147,25 @@ void write_result(const TrainArgs& a, const nn::ModelSpec& spec, int64_t params,
     fmt::print("validation      loss {:.4f}  accuracy {:.2f}%\n", h.validation->loss,
                100 * h.validation->accuracy);
   }
-  if (test.count) fmt::print("test            loss {:.4f}  accuracy {:.2f}%\n", test.loss, 100 * test.accuracy);
+  if (test.count)
+    fmt::print("test            loss {:.4f}  accuracy {:.2f}%\n", test.loss, 100 * test.accuracy);
   fmt::print("peak memory     {:.0f} MB\n", peak_rss_mb());
 }
 
 int run_train(const TrainArgs& a) {
   validate(a);
   nn::ModelSpec spec = parse_option("--model", [&] { return nn::parse_model_spec(a.model); });
-  spec.activation = parse_option("--activation", [&] { return nn::parse_activation(a.activation); });
+  spec.activation =
+      parse_option("--activation", [&] { return nn::parse_activation(a.activation); });
   spec.dropout = a.dropout;
   if (!a.init.empty()) spec.init = parse_option("--init", [&] { return nn::parse_init(a.init); });
   const auto loss_kind = parse_option("--loss", [&] { return nn::parse_loss(a.loss); });
-  const auto schedule = parse_option("--schedule", [&] { return optim::parse_schedule(a.schedule); });
+  const auto schedule =
+      parse_option("--schedule", [&] { return optim::parse_schedule(a.schedule); });
 
-  const int threads = a.threads > 0 ? a.threads
-                                    : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  const int threads = a.threads > 0
+                          ? a.threads
+                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   backend::backend(Device::Cpu).set_threads(threads);
 
   const auto folder = data::resolve_data(a.data);
@@ -173,8 +181,8 @@ int run_train(const TrainArgs& a) {
                                                          .weight_decay = a.weight_decay,
                                                          .nesterov = a.nesterov});
   } else {
-    opt = std::make_unique<optim::Adam>(model->parameters(),
-                                        optim::AdamOptions{.lr = a.lr, .weight_decay = a.weight_decay});
+    opt = std::make_unique<optim::Adam>(
+        model->parameters(), optim::AdamOptions{.lr = a.lr, .weight_decay = a.weight_decay});
   }
   auto loss = nn::make_loss(loss_kind);
 
@@ -193,9 +201,11 @@ int run_train(const TrainArgs& a) {
                           .seed = a.seed,
                           .start_iteration = start});
   if (!a.json && !a.quiet) {
-    fmt::print(stderr, "krill train: {} ({} parameters) on {} ({} train, {} validation, {} test), {} threads\n",
-               spec.to_string(), model->parameter_count(), folder.string(), train_set.size(),
-               val_set.size(), test.size(), threads);
+    fmt::print(
+        stderr,
+        "krill train: {} ({} parameters) on {} ({} train, {} validation, {} test), {} threads\n",
+        spec.to_string(), model->parameter_count(), folder.string(), train_set.size(),
+        val_set.size(), test.size(), threads);
   }
   Progress progress("train", a.quiet || a.json);
   trainer.on_step([&](int64_t done, int64_t total, double step_loss) {
@@ -204,7 +214,9 @@ int run_train(const TrainArgs& a) {
   trainer.on_report([&](const train::CurvePoint& p) {
     if (!a.quiet && !a.json && !std::isnan(p.val_accuracy)) {
       progress.finish();
-      fmt::print(stderr, "  iteration {:>7}  epoch {:5.2f}  train loss {:.4f}  val loss {:.4f}  val acc {:.2f}%  lr {:.5g}\n",
+      fmt::print(stderr,
+                 "  iteration {:>7}  epoch {:5.2f}  train loss {:.4f}  val loss {:.4f}  val acc "
+                 "{:.2f}%  lr {:.5g}\n",
                  p.iteration, p.epoch, p.train_loss, p.val_loss, 100 * p.val_accuracy, p.lr);
     }
     return true;
@@ -213,7 +225,8 @@ int run_train(const TrainArgs& a) {
   progress.finish();
 
   if (!a.save.empty()) {
-    train::save_checkpoint_file(a.save, *model, *opt, {.iteration = h.iterations, .base_lr = opt->lr()});
+    train::save_checkpoint_file(a.save, *model, *opt,
+                                {.iteration = h.iterations, .base_lr = opt->lr()});
   }
   train::Evaluation test_eval;
   if (h.status != train::RunStatus::Diverged) test_eval = train::evaluate(*model, *loss, test);
@@ -230,11 +243,14 @@ void add_train_command(CLI::App& app, int& exit_code) {
   cmd->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   cmd->add_option("--data", args->data,
                   "'fashion-mnist' (Debian's dataset-fashion-mnist), 'mnist' ($KRILL_MNIST_DIR) or "
-                  "a folder of IDX files")->capture_default_str();
-  cmd->add_option("--model", args->model, "mlp:W1,W2,... (hidden widths) or linear")->capture_default_str();
+                  "a folder of IDX files")
+      ->capture_default_str();
+  cmd->add_option("--model", args->model, "mlp:W1,W2,... (hidden widths) or linear")
+      ->capture_default_str();
   cmd->add_option("--activation", args->activation, "relu, sigmoid or tanh")->capture_default_str();
   cmd->add_option("--init", args->init, "he, glorot or torch (default: he for relu, else glorot)");
-  cmd->add_option("--dropout", args->dropout, "dropout after each hidden layer")->capture_default_str();
+  cmd->add_option("--dropout", args->dropout, "dropout after each hidden layer")
+      ->capture_default_str();
   cmd->add_option("--loss", args->loss, "cross-entropy or mse")->capture_default_str();
   cmd->add_option("--optimizer", args->optimizer, "sgd or adam")->capture_default_str();
   cmd->add_option("--lr", args->lr, "initial learning rate")->capture_default_str();
@@ -242,15 +258,18 @@ void add_train_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--nesterov", args->nesterov, "Nesterov momentum");
   cmd->add_option("--weight-decay", args->weight_decay, "L2 weight decay")->capture_default_str();
   cmd->add_option("--batch", args->batch, "batch size")->capture_default_str();
-  cmd->add_option("--epochs", args->epochs, "epochs (ignored with --iterations)")->capture_default_str();
+  cmd->add_option("--epochs", args->epochs, "epochs (ignored with --iterations)")
+      ->capture_default_str();
   cmd->add_option("--iterations", args->iterations, "train exactly this many steps");
   cmd->add_option("--schedule", args->schedule,
                   "constant | step:EVERY:FACTOR | exp:GAMMA | cosine:WARMUP[:TOTAL[:MIN]]; the "
-                  "poster's dynamic rate is step:100:0.95")->capture_default_str();
+                  "poster's dynamic rate is step:100:0.95")
+      ->capture_default_str();
   cmd->add_option("--validation", args->validation, "fraction of the training set held out")
       ->capture_default_str();
   cmd->add_option("--eval-every", args->eval_every,
-                  "a learning-curve point every N iterations (0: every epoch)")->capture_default_str();
+                  "a learning-curve point every N iterations (0: every epoch)")
+      ->capture_default_str();
   cmd->add_option("--seed", args->seed, "seed for initialisation, split and data order")
       ->capture_default_str();
   cmd->add_option("--threads", args->threads, "threads (0: all cores)")->capture_default_str();

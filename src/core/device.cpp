@@ -26,7 +26,9 @@ std::array<Allocator*, 2> allocators{&cpu_allocator, nullptr};
 
 }  // namespace
 
-std::string_view to_string(Device d) { return d == Device::Cpu ? "cpu" : "cuda"; }
+std::string_view to_string(Device d) {
+  return d == Device::Cpu ? "cpu" : "cuda";
+}
 
 Allocator& allocator(Device d) {
   Allocator* a = allocators[static_cast<size_t>(d)];
@@ -37,6 +39,8 @@ Allocator& allocator(Device d) {
   return *a;
 }
 
-void set_allocator(Device d, Allocator* a) { allocators[static_cast<size_t>(d)] = a; }
+void set_allocator(Device d, Allocator* a) {
+  allocators[static_cast<size_t>(d)] = a;
+}
 
 }  // namespace krill

@@ -13,7 +13,9 @@ uint64_t splitmix64(uint64_t& x) {
   return z ^ (z >> 31);
 }
 
-uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+uint64_t rotl(uint64_t x, int k) {
+  return (x << k) | (x >> (64 - k));
+}
 
 }  // namespace
 
@@ -33,10 +35,14 @@ uint64_t Rng::next_u64() {
   return result;
 }
 
-double Rng::uniform() { return static_cast<double>(next_u64() >> 11) * 0x1.0p-53; }
+double Rng::uniform() {
+  return static_cast<double>(next_u64() >> 11) * 0x1.0p-53;
+}
 
 float Rng::uniform(float lo, float hi) {
-  return lo + static_cast<float>(uniform()) * (hi - lo);
+  // In double, then rounded to float: the rounding can reach hi, which [lo, hi) excludes.
+  const float r = static_cast<float>(lo + uniform() * (static_cast<double>(hi) - lo));
+  return r < hi ? r : std::nextafter(hi, lo);
 }
 
 uint64_t Rng::below(uint64_t n) {

@@ -13,10 +13,10 @@ class Rng {
   explicit Rng(uint64_t seed = 0);
 
   uint64_t next_u64();
-  double uniform();                        // [0, 1)
-  float uniform(float lo, float hi);       // [lo, hi)
-  uint64_t below(uint64_t n);              // [0, n), unbiased; n > 0
-  double normal();                         // mean 0, standard deviation 1
+  double uniform();                   // [0, 1)
+  float uniform(float lo, float hi);  // [lo, hi)
+  uint64_t below(uint64_t n);         // [0, n), unbiased; n > 0
+  double normal();                    // mean 0, standard deviation 1
   template <class T>
   void shuffle(std::span<T> v) {  // Fisher-Yates
     for (size_t i = v.size(); i > 1; --i) {
@@ -26,7 +26,8 @@ class Rng {
       v[j] = tmp;
     }
   }
-  // A generator for a sub-stream (e.g. one per epoch or per layer), independent of this one's state.
+  // A generator for a sub-stream (e.g. one per epoch or per layer), independent of this one's
+  // state.
   static uint64_t derive(uint64_t seed, uint64_t stream);
 
  private:

@@ -8,7 +8,8 @@
 
 namespace krill {
 
-static_assert(std::endian::native == std::endian::little, "krill's binary formats assume little-endian");
+static_assert(std::endian::native == std::endian::little,
+              "krill's binary formats assume little-endian");
 
 namespace {
 template <class T>
@@ -19,10 +20,18 @@ void put(std::vector<uint8_t>& buf, T v) {
 }
 }  // namespace
 
-void BinaryWriter::u8(uint8_t v) { buf_.push_back(v); }
-void BinaryWriter::u32(uint32_t v) { put(buf_, v); }
-void BinaryWriter::u64(uint64_t v) { put(buf_, v); }
-void BinaryWriter::f64(double v) { put(buf_, v); }
+void BinaryWriter::u8(uint8_t v) {
+  buf_.push_back(v);
+}
+void BinaryWriter::u32(uint32_t v) {
+  put(buf_, v);
+}
+void BinaryWriter::u64(uint64_t v) {
+  put(buf_, v);
+}
+void BinaryWriter::f64(double v) {
+  put(buf_, v);
+}
 
 void BinaryWriter::string(const std::string& s) {
   u32(static_cast<uint32_t>(s.size()));
@@ -41,7 +50,9 @@ void BinaryWriter::tensor(const Tensor& t) {
   floats(t.values());
 }
 
-void BinaryWriter::bytes(std::span<const uint8_t> v) { buf_.insert(buf_.end(), v.begin(), v.end()); }
+void BinaryWriter::bytes(std::span<const uint8_t> v) {
+  buf_.insert(buf_.end(), v.begin(), v.end());
+}
 
 BinaryReader::BinaryReader(std::span<const uint8_t> bytes, std::string source)
     : bytes_(bytes), source_(std::move(source)) {}
@@ -94,9 +105,12 @@ std::string BinaryReader::string(const char* field) {
 
 std::vector<float> BinaryReader::floats(const char* field) {
   uint64_t n = u64(field);
-  if (n > remaining() / sizeof(float)) need(n * sizeof(float), field);
+  if (n > remaining() / sizeof(float)) {
+    fail(std::string("truncated: ") + field + " promises " + std::to_string(n) + " floats, only " +
+         std::to_string(remaining()) + " bytes left");
+  }
   std::vector<float> v(n);
-  std::memcpy(v.data(), bytes_.data() + pos_, n * sizeof(float));
+  if (n > 0) std::memcpy(v.data(), bytes_.data() + pos_, n * sizeof(float));
   pos_ += n * sizeof(float);
   return v;
 }
@@ -105,7 +119,10 @@ void BinaryReader::tensor_into(Tensor& into, const char* field) {
   uint32_t rank = u32(field);
   if (rank > 8) fail(std::string(field) + ": rank " + std::to_string(rank) + " is not plausible");
   std::vector<int64_t> dims(rank);
-  for (auto& d : dims) d = i64(field);
+  for (auto& d : dims) {
+    d = i64(field);
+    if (d < 0) fail(std::string(field) + ": negative dimension " + std::to_string(d));
+  }
   Shape shape(dims);
   if (!(shape == into.shape())) {
     fail(std::string(field) + ": shape " + shape.to_string() + " does not match the expected " +
@@ -114,7 +131,7 @@ void BinaryReader::tensor_into(Tensor& into, const char* field) {
   uint64_t n = u64(field);
   if (n != static_cast<uint64_t>(into.numel())) fail(std::string(field) + ": wrong value count");
   need(n * sizeof(float), field);
-  std::memcpy(into.data(), bytes_.data() + pos_, n * sizeof(float));
+  if (n > 0) std::memcpy(into.data(), bytes_.data() + pos_, n * sizeof(float));
   pos_ += n * sizeof(float);
 }
 

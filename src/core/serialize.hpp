@@ -20,8 +20,8 @@ class BinaryWriter {
   void i64(int64_t v) { u64(static_cast<uint64_t>(v)); }
   void f64(double v);
   void string(const std::string& s);
-  void floats(std::span<const float> v);  // length-prefixed
-  void tensor(const Tensor& t);           // shape then values
+  void floats(std::span<const float> v);   // length-prefixed
+  void tensor(const Tensor& t);            // shape then values
   void bytes(std::span<const uint8_t> v);  // raw, no length
 
   const std::vector<uint8_t>& buffer() const { return buf_; }

@@ -43,13 +43,13 @@ Tensor::Tensor(Tensor&& other) noexcept
       device_(other.device_),
       data_(std::exchange(other.data_, nullptr)),
       capacity_(std::exchange(other.capacity_, 0)) {
-  other.shape_ = Shape();
+  other.shape_ = Shape{0};
 }
 
 Tensor& Tensor::operator=(Tensor&& other) noexcept {
   if (this != &other) {
     release();
-    shape_ = std::exchange(other.shape_, Shape());
+    shape_ = std::exchange(other.shape_, Shape{0});
     device_ = other.device_;
     data_ = std::exchange(other.data_, nullptr);
     capacity_ = std::exchange(other.capacity_, 0);
@@ -57,7 +57,9 @@ Tensor& Tensor::operator=(Tensor&& other) noexcept {
   return *this;
 }
 
-Tensor::~Tensor() { release(); }
+Tensor::~Tensor() {
+  release();
+}
 
 void Tensor::release() noexcept {
   if (data_) allocator(device_).deallocate(data_);
@@ -69,7 +71,8 @@ void Tensor::resize(const Shape& shape) {
   int64_t n = shape.numel();
   if (n > capacity_) {
     release();
-    data_ = static_cast<float*>(allocator(device_).allocate(static_cast<size_t>(n) * sizeof(float)));
+    data_ =
+        static_cast<float*>(allocator(device_).allocate(static_cast<size_t>(n) * sizeof(float)));
     capacity_ = n;
   }
   shape_ = shape;

@@ -48,7 +48,7 @@ class Tensor {
  private:
   void release() noexcept;
 
-  Shape shape_;
+  Shape shape_{0};  // empty (a rank-0 Shape() would be a 1-element scalar)
   Device device_ = Device::Cpu;
   float* data_ = nullptr;
   int64_t capacity_ = 0;

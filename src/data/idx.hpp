@@ -10,8 +10,8 @@
 namespace krill::data {
 
 struct IdxArray {
-  std::vector<int64_t> dims;     // e.g. {60000, 28, 28} or {60000}
-  std::vector<uint8_t> values;   // product(dims) bytes
+  std::vector<int64_t> dims;    // e.g. {60000, 28, 28} or {60000}
+  std::vector<uint8_t> values;  // product(dims) bytes
 };
 
 // Throws DataError naming the file and what was wrong: missing file, wrong magic, unsupported

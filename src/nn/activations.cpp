@@ -15,18 +15,24 @@ Activation parse_activation(std::string_view name) {
 
 std::string to_string(Activation a) {
   switch (a) {
-    case Activation::Relu: return "relu";
-    case Activation::Sigmoid: return "sigmoid";
-    case Activation::Tanh: return "tanh";
+    case Activation::Relu:
+      return "relu";
+    case Activation::Sigmoid:
+      return "sigmoid";
+    case Activation::Tanh:
+      return "tanh";
   }
   return "?";
 }
 
 std::string ActivationLayer::describe() const {
   switch (kind_) {
-    case Activation::Relu: return "ReLU";
-    case Activation::Sigmoid: return "Sigmoid";
-    case Activation::Tanh: return "Tanh";
+    case Activation::Relu:
+      return "ReLU";
+    case Activation::Sigmoid:
+      return "Sigmoid";
+    case Activation::Tanh:
+      return "Tanh";
   }
   return "?";
 }
@@ -35,9 +41,15 @@ const Tensor& ActivationLayer::forward(const Tensor& x, Mode) {
   output_.resize(x.shape());
   auto& be = backend::backend(x.device());
   switch (kind_) {
-    case Activation::Relu: be.relu_forward(x.data(), output_.data(), x.numel()); break;
-    case Activation::Sigmoid: be.sigmoid_forward(x.data(), output_.data(), x.numel()); break;
-    case Activation::Tanh: be.tanh_forward(x.data(), output_.data(), x.numel()); break;
+    case Activation::Relu:
+      be.relu_forward(x.data(), output_.data(), x.numel());
+      break;
+    case Activation::Sigmoid:
+      be.sigmoid_forward(x.data(), output_.data(), x.numel());
+      break;
+    case Activation::Tanh:
+      be.tanh_forward(x.data(), output_.data(), x.numel());
+      break;
   }
   return output_;
 }
@@ -51,11 +63,15 @@ const Tensor& ActivationLayer::backward(const Tensor& dy) {
   auto& be = backend::backend(dy.device());
   const float* y = output_.data();
   switch (kind_) {
-    case Activation::Relu: be.relu_backward(y, dy.data(), grad_input_.data(), dy.numel()); break;
+    case Activation::Relu:
+      be.relu_backward(y, dy.data(), grad_input_.data(), dy.numel());
+      break;
     case Activation::Sigmoid:
       be.sigmoid_backward(y, dy.data(), grad_input_.data(), dy.numel());
       break;
-    case Activation::Tanh: be.tanh_backward(y, dy.data(), grad_input_.data(), dy.numel()); break;
+    case Activation::Tanh:
+      be.tanh_backward(y, dy.data(), grad_input_.data(), dy.numel());
+      break;
   }
   return grad_input_;
 }

@@ -18,7 +18,9 @@ Dense::Dense(int64_t in_features, int64_t out_features, Init init) : init_(init)
   reset(rng);
 }
 
-void Dense::reset(Rng& rng) { initialize(init_, weight_.value, bias_.value, rng); }
+void Dense::reset(Rng& rng) {
+  initialize(init_, weight_.value, bias_.value, rng);
+}
 
 std::string Dense::describe() const {
   return "Dense(" + std::to_string(in_features()) + " -> " + std::to_string(out_features()) + ")";
@@ -55,8 +57,8 @@ const Tensor& Dense::backward(const Tensor& dy) {
     return grad_input_;
   }
   grad_input_.resize({batch, in});
-  be.gemm(Transpose::No, Transpose::No, batch, in, out, 1.0f, dy.data(), out,
-          weight_.value.data(), in, 0.0f, grad_input_.data(), in);
+  be.gemm(Transpose::No, Transpose::No, batch, in, out, 1.0f, dy.data(), out, weight_.value.data(),
+          in, 0.0f, grad_input_.data(), in);
   return grad_input_;
 }
 

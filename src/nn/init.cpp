@@ -16,9 +16,12 @@ Init parse_init(std::string_view name) {
 
 std::string to_string(Init init) {
   switch (init) {
-    case Init::He: return "he";
-    case Init::Glorot: return "glorot";
-    case Init::FanInUniform: return "torch";
+    case Init::He:
+      return "he";
+    case Init::Glorot:
+      return "glorot";
+    case Init::FanInUniform:
+      return "torch";
   }
   return "?";
 }

@@ -14,9 +14,8 @@ void check_labels(const Tensor& prediction, std::span<const int32_t> labels, con
   const int64_t classes = prediction.dim(1);
   for (size_t i = 0; i < labels.size(); ++i) {
     if (labels[i] < 0 || labels[i] >= classes) {
-      throw InvalidArgument(std::string(who) + ": label " + std::to_string(labels[i]) +
-                            " of row " + std::to_string(i) + " is outside [0, " +
-                            std::to_string(classes) + ")");
+      throw InvalidArgument(std::string(who) + ": label " + std::to_string(labels[i]) + " of row " +
+                            std::to_string(i) + " is outside [0, " + std::to_string(classes) + ")");
     }
   }
 }
@@ -57,7 +56,8 @@ double MeanSquaredError::forward(const Tensor& prediction, std::span<const int32
   one_hot_.resize(prediction.shape());
   one_hot_.zero();
   const int64_t cols = prediction.dim(1);
-  for (size_t i = 0; i < labels.size(); ++i) one_hot_[static_cast<int64_t>(i) * cols + labels[i]] = 1.0f;
+  for (size_t i = 0; i < labels.size(); ++i)
+    one_hot_[static_cast<int64_t>(i) * cols + labels[i]] = 1.0f;
   return forward(prediction, one_hot_);
 }
 
@@ -67,9 +67,9 @@ double MeanSquaredError::forward(const Tensor& prediction, const Tensor& target)
                      target.shape().to_string() + " differ");
   }
   diff_.resize(prediction.shape());
-  const double total = backend::backend(prediction.device())
-                           .squared_error(prediction.data(), target.data(), prediction.numel(),
-                                          diff_.data());
+  const double total =
+      backend::backend(prediction.device())
+          .squared_error(prediction.data(), target.data(), prediction.numel(), diff_.data());
   return total / static_cast<double>(prediction.numel());
 }
 

@@ -17,12 +17,12 @@
 namespace krill::nn {
 
 struct ModelSpec {
-  std::vector<int64_t> hidden;                // widths of the hidden layers
+  std::vector<int64_t> hidden;  // widths of the hidden layers
   Activation activation = Activation::Relu;
-  float dropout = 0.0f;                       // after each hidden activation, when > 0
-  std::optional<Init> init;                   // default: He for ReLU, Glorot otherwise
+  float dropout = 0.0f;      // after each hidden activation, when > 0
+  std::optional<Init> init;  // default: He for ReLU, Glorot otherwise
 
-  std::string to_string() const;              // "mlp:512,256" (the form parse_model_spec reads)
+  std::string to_string() const;  // "mlp:512,256" (the form parse_model_spec reads)
 };
 
 // Throws InvalidArgument quoting the spec and the accepted forms.

@@ -103,7 +103,8 @@ void save_checkpoint_file(const std::filesystem::path& file, nn::Module& model,
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) throw DataError(tmp.string() + ": cannot open for writing");
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    out.write(reinterpret_cast<const char*>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
     if (!out.flush()) throw DataError(tmp.string() + ": write failed (disk full?)");
   }
   std::filesystem::rename(tmp, file);
@@ -113,7 +114,8 @@ TrainState load_checkpoint_file(const std::filesystem::path& file, nn::Module& m
                                 optim::Optimizer& optimizer) {
   std::ifstream in(file, std::ios::binary);
   if (!in) throw DataError(file.string() + ": cannot open checkpoint (no such file?)");
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
   return load_checkpoint(bytes, model, optimizer, file.string());
 }
 

@@ -21,9 +21,12 @@ double seconds_since(Clock::time_point t0) {
 
 std::string to_string(RunStatus status) {
   switch (status) {
-    case RunStatus::Completed: return "completed";
-    case RunStatus::Stopped: return "stopped";
-    case RunStatus::Diverged: return "diverged";
+    case RunStatus::Completed:
+      return "completed";
+    case RunStatus::Stopped:
+      return "stopped";
+    case RunStatus::Diverged:
+      return "diverged";
   }
   return "?";
 }
@@ -124,10 +127,10 @@ History Trainer::fit(nn::Module& model, optim::Optimizer& optimizer, nn::Loss& l
   h.iterations = it;
   h.train_seconds = train_seconds;
   if (h.status != RunStatus::Diverged && validation && validation->size() > 0) {
-    h.validation = h.curve.empty() || h.curve.back().iteration != it
-                       ? evaluate(model, loss, *validation, options_.eval_batch)
-                       : Evaluation{h.curve.back().val_loss, h.curve.back().val_accuracy,
-                                    validation->size()};
+    h.validation =
+        h.curve.empty() || h.curve.back().iteration != it
+            ? evaluate(model, loss, *validation, options_.eval_batch)
+            : Evaluation{h.curve.back().val_loss, h.curve.back().val_accuracy, validation->size()};
   }
   return h;
 }

@@ -24,9 +24,9 @@ struct TrainOptions {
   int64_t iterations = 0;  // > 0: train exactly this many steps instead of `epochs` epochs
   int64_t batch = 32;
   optim::Schedule schedule = optim::Constant{};
-  int64_t eval_every = 0;    // a curve point every N iterations; 0: at the end of each epoch
-  int64_t eval_batch = 1000;  // rows per forward pass when evaluating
-  uint64_t seed = 0;          // data order; epoch e uses Rng::derive(seed, e)
+  int64_t eval_every = 0;       // a curve point every N iterations; 0: at the end of each epoch
+  int64_t eval_batch = 1000;    // rows per forward pass when evaluating
+  uint64_t seed = 0;            // data order; epoch e uses Rng::derive(seed, e)
   int64_t start_iteration = 0;  // resume: skip this many steps (data order stays exact)
 };
 
@@ -51,12 +51,12 @@ std::string to_string(RunStatus status);
 
 struct History {
   RunStatus status = RunStatus::Completed;
-  int64_t iterations = 0;         // steps done (including start_iteration)
-  int64_t total_iterations = 0;   // steps planned
-  int64_t diverged_at = -1;       // the step whose loss was not finite
+  int64_t iterations = 0;        // steps done (including start_iteration)
+  int64_t total_iterations = 0;  // steps planned
+  int64_t diverged_at = -1;      // the step whose loss was not finite
   std::vector<CurvePoint> curve;
   double train_seconds = 0;
-  double final_train_loss = 0;    // mean over the last curve interval
+  double final_train_loss = 0;           // mean over the last curve interval
   std::optional<Evaluation> validation;  // at the end
 };
 

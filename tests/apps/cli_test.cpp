@@ -40,12 +40,13 @@ void put_be32(std::ofstream& f, uint32_t v) {
   f.write(b, 4);
 }
 
-void write_idx(const fs::path& file, const std::vector<uint32_t>& dims, const std::vector<uint8_t>& values,
-               uint32_t magic_override = 0) {
+void write_idx(const fs::path& file, const std::vector<uint32_t>& dims,
+               const std::vector<uint8_t>& values, uint32_t magic_override = 0) {
   std::ofstream f(file, std::ios::binary);
   put_be32(f, magic_override ? magic_override : 0x00000800u | static_cast<uint32_t>(dims.size()));
   for (uint32_t d : dims) put_be32(f, d);
-  f.write(reinterpret_cast<const char*>(values.data()), static_cast<std::streamsize>(values.size()));
+  f.write(reinterpret_cast<const char*>(values.data()),
+          static_cast<std::streamsize>(values.size()));
 }
 
 // A folder of IDX files holding the synthetic 4x4, 3-class problem.
@@ -61,7 +62,8 @@ class CliTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  void write_split(const std::string& prefix, int64_t count, uint64_t seed, int64_t label_count = -1) {
+  void write_split(const std::string& prefix, int64_t count, uint64_t seed,
+                   int64_t label_count = -1) {
     auto d = krill::testing::synthetic_dataset(count, 3, seed);
     const auto& s = d.images();
     write_idx(dir_ / (prefix + "-images-idx3-ubyte"), {uint32_t(count), 4, 4}, s.pixels);
@@ -70,8 +72,10 @@ class CliTest : public ::testing::Test {
     write_idx(dir_ / (prefix + "-labels-idx1-ubyte"), {uint32_t(labels.size())}, labels);
   }
   std::string train_args(const std::string& extra = "") {
-    return "train --data " + dir_.string() + " --model mlp:16 --lr 0.05 --batch 16 --epochs 2 "
-           "--threads 1 --quiet " + extra;
+    return "train --data " + dir_.string() +
+           " --model mlp:16 --lr 0.05 --batch 16 --epochs 2 "
+           "--threads 1 --quiet " +
+           extra;
   }
 
   fs::path dir_;
@@ -89,7 +93,8 @@ TEST_F(CliTest, TrainsAndReportsJson) {
 TEST_F(CliTest, SameSeedOneThreadIsBitIdentical) {
   auto strip_times = [](std::string s) {
     // Drop the timing and memory fields, which legitimately vary.
-    for (const char* key : {"\"train_seconds\":", "\"epoch_seconds\":", "\"peak_rss_mb\":", "\"seconds\":"}) {
+    for (const char* key :
+         {"\"train_seconds\":", "\"epoch_seconds\":", "\"peak_rss_mb\":", "\"seconds\":"}) {
       for (size_t pos = s.find(key); pos != std::string::npos; pos = s.find(key, pos + 1)) {
         size_t end = s.find_first_of(",}", pos);
         s.erase(pos, end - pos);
@@ -125,7 +130,8 @@ void expect_error(const Result& r, std::initializer_list<std::string> words) {
 }
 
 TEST_F(CliTest, MissingDataFolder) {
-  expect_error(run("train --data /nonexistent/krill-data"), {"/nonexistent/krill-data", "no such folder"});
+  expect_error(run("train --data /nonexistent/krill-data"),
+               {"/nonexistent/krill-data", "no such folder"});
 }
 
 TEST_F(CliTest, WrongMagic) {
@@ -174,8 +180,8 @@ TEST_F(CliTest, DivergedRunIsAResultNotACrash) {
 TEST(Cli, HelpListsTheOptions) {
   Result r = run("train --help");
   EXPECT_EQ(r.exit_code, 0);
-  for (const char* opt : {"--data", "--model", "--lr", "--batch", "--epochs", "--schedule", "--seed",
-                          "--threads", "--json"}) {
+  for (const char* opt : {"--data", "--model", "--lr", "--batch", "--epochs", "--schedule",
+                          "--seed", "--threads", "--json"}) {
     EXPECT_THAT(r.output, HasSubstr(opt));
   }
 }

@@ -55,7 +55,8 @@ inline void expect_gradients_match(Module& m, Tensor x, double tol = 2e-3, float
   };
   if (check_input) check(x, grad_x, "input");
   auto params = m.parameters();
-  for (size_t k = 0; k < params.size(); ++k) check(params[k]->value, grad_params[k], params[k]->name);
+  for (size_t k = 0; k < params.size(); ++k)
+    check(params[k]->value, grad_params[k], params[k]->name);
 }
 
 }  // namespace krill::nn::testing

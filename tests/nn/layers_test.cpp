@@ -23,10 +23,10 @@ TEST(Dense, ForwardIsXWTransposedPlusBias) {
   Tensor x = Tensor::from({2, 3}, std::vector<float>{1, 0, -1, 2, 1, 0});
   const Tensor& y = d.forward(x, Mode::Eval);
   ASSERT_EQ(y.shape(), Shape({2, 2}));
-  EXPECT_FLOAT_EQ(y[0], 1 - 3 + 0.5f);   // -1.5
-  EXPECT_FLOAT_EQ(y[1], 4 - 6 - 1.0f);   // -3
-  EXPECT_FLOAT_EQ(y[2], 2 + 2 + 0.5f);   // 4.5
-  EXPECT_FLOAT_EQ(y[3], 8 + 5 - 1.0f);   // 12
+  EXPECT_FLOAT_EQ(y[0], 1 - 3 + 0.5f);  // -1.5
+  EXPECT_FLOAT_EQ(y[1], 4 - 6 - 1.0f);  // -3
+  EXPECT_FLOAT_EQ(y[2], 2 + 2 + 0.5f);  // 4.5
+  EXPECT_FLOAT_EQ(y[3], 8 + 5 - 1.0f);  // 12
 }
 
 TEST(Dense, GradientCheck) {

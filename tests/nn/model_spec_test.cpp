@@ -18,8 +18,8 @@ TEST(ModelSpec, ParsesMlpWidths) {
 }
 
 TEST(ModelSpec, RejectsBadSpecsWithTheSpecInTheMessage) {
-  for (const char* bad : {"mlp:", "mlp:0", "mlp:-5", "mlp:12a", "mlp:64,", "resnet", "mlp:,4",
-                          "cnn", ""}) {
+  for (const char* bad :
+       {"mlp:", "mlp:0", "mlp:-5", "mlp:12a", "mlp:64,", "resnet", "mlp:,4", "cnn", ""}) {
     try {
       parse_model_spec(bad);
       ADD_FAILURE() << "accepted '" << bad << "'";

@@ -29,7 +29,8 @@ struct Member {
   }
   std::vector<float> weights() {
     std::vector<float> w;
-    for (auto* p : model->parameters()) w.insert(w.end(), p->value.values().begin(), p->value.values().end());
+    for (auto* p : model->parameters())
+      w.insert(w.end(), p->value.values().begin(), p->value.values().end());
     return w;
   }
 };
@@ -38,7 +39,8 @@ class CheckpointTest : public ::testing::Test {
  protected:
   void SetUp() override { backend::backend(Device::Cpu).set_threads(1); }
   data::Dataset data_ = testing::synthetic_dataset(200, 3, 5);
-  TrainOptions options_{.iterations = 40, .batch = 8, .schedule = optim::StepDecay{5, 0.9}, .seed = 4};
+  TrainOptions options_{
+      .iterations = 40, .batch = 8, .schedule = optim::StepDecay{5, 0.9}, .seed = 4};
 };
 
 TEST_F(CheckpointTest, ResumingContinuesBitIdentically) {
@@ -49,7 +51,8 @@ TEST_F(CheckpointTest, ResumingContinuesBitIdentically) {
   TrainOptions half = options_;
   half.iterations = 17;  // stops mid-epoch: the loader must resume at the right batch
   Trainer(half).fit(*first_half.model, *first_half.adam, first_half.loss, data_);
-  auto bytes = save_checkpoint(*first_half.model, *first_half.adam, {.iteration = 17, .base_lr = 0.01});
+  auto bytes =
+      save_checkpoint(*first_half.model, *first_half.adam, {.iteration = 17, .base_lr = 0.01});
 
   Member resumed(/*spec=*/"mlp:8", /*seed=*/99);  // different initial weights, overwritten
   TrainState state = load_checkpoint(bytes, *resumed.model, *resumed.adam);

@@ -24,7 +24,8 @@ inline data::Dataset synthetic_dataset(int64_t count, int classes, uint64_t seed
     for (int p = 0; p < 16; ++p) {
       const bool lit = p % classes == label;
       const int noise = static_cast<int>(rng.below(80));
-      set->pixels[static_cast<size_t>(i * 16 + p)] = static_cast<uint8_t>(lit ? 175 + noise : noise);
+      set->pixels[static_cast<size_t>(i * 16 + p)] =
+          static_cast<uint8_t>(lit ? 175 + noise : noise);
     }
   }
   return data::Dataset(set);

@@ -21,7 +21,8 @@ struct Net {
   nn::SoftmaxCrossEntropy loss;
   Net(uint64_t seed, double lr) {
     model = nn::build_model(nn::parse_model_spec("mlp:16"), 16, 3, seed);
-    sgd = std::make_unique<optim::Sgd>(model->parameters(), optim::SgdOptions{.lr = lr, .momentum = 0.9});
+    sgd = std::make_unique<optim::Sgd>(model->parameters(),
+                                       optim::SgdOptions{.lr = lr, .momentum = 0.9});
   }
 };
 
@@ -38,7 +39,7 @@ TEST_F(TrainerTest, LearnsASeparableProblem) {
   History h = t.fit(*s.model, *s.sgd, s.loss, train_, &val_);
   EXPECT_EQ(h.status, RunStatus::Completed);
   EXPECT_EQ(h.iterations, 5 * 38);  // ceil(600 / 16) = 38 batches an epoch
-  ASSERT_EQ(h.curve.size(), 5u);     // one point per epoch by default
+  ASSERT_EQ(h.curve.size(), 5u);    // one point per epoch by default
   EXPECT_GT(h.curve.front().train_loss, h.curve.back().train_loss);
   ASSERT_TRUE(h.validation);
   EXPECT_GT(h.validation->accuracy, 0.95);
@@ -51,7 +52,8 @@ TEST_F(TrainerTest, SameSeedGivesBitIdenticalRuns) {
     History h = t.fit(*s.model, *s.sgd, s.loss, train_, &val_);
     std::vector<double> out;
     for (const auto& p : h.curve) out.insert(out.end(), {p.train_loss, p.val_loss});
-    for (auto* p : s.model->parameters()) out.insert(out.end(), p->value.values().begin(), p->value.values().end());
+    for (auto* p : s.model->parameters())
+      out.insert(out.end(), p->value.values().begin(), p->value.values().end());
     return out;
   };
   auto a = run(7), b = run(7), c = run(8);
@@ -62,15 +64,17 @@ TEST_F(TrainerTest, SameSeedGivesBitIdenticalRuns) {
 
 TEST_F(TrainerTest, CurvePointsFollowEvalEveryAndTheSchedule) {
   Net s(1, 0.1);
-  Trainer t({.iterations = 45, .batch = 10, .schedule = optim::StepDecay{.every = 10, .factor = 0.5},
+  Trainer t({.iterations = 45,
+             .batch = 10,
+             .schedule = optim::StepDecay{.every = 10, .factor = 0.5},
              .eval_every = 20});
   History h = t.fit(*s.model, *s.sgd, s.loss, train_, &val_);
   ASSERT_EQ(h.curve.size(), 3u);  // 20, 40 and the last step, 45
   EXPECT_EQ(h.curve[0].iteration, 20);
   EXPECT_EQ(h.curve[2].iteration, 45);
-  EXPECT_DOUBLE_EQ(h.curve[0].lr, 0.1 * 0.5);           // step 19 (0-based) is in the 2nd decay
+  EXPECT_DOUBLE_EQ(h.curve[0].lr, 0.1 * 0.5);  // step 19 (0-based) is in the 2nd decay
   EXPECT_DOUBLE_EQ(h.curve[2].lr, 0.1 * 0.5 * 0.5 * 0.5 * 0.5);  // step 44
-  EXPECT_DOUBLE_EQ(s.sgd->lr(), 0.1);                     // base rate restored
+  EXPECT_DOUBLE_EQ(s.sgd->lr(), 0.1);                            // base rate restored
   for (const auto& p : h.curve) {
     EXPECT_TRUE(std::isfinite(p.val_accuracy));
     EXPECT_GE(p.seconds, 0.0);

@@ -21,7 +21,9 @@ constexpr int64_t kParallelMin = 1 << 15;
 // The OpenMP thread count is per calling thread (each trial of a study sets its own).
 thread_local int tl_threads = 1;
 
-CBLAS_TRANSPOSE cblas(Transpose t) { return t == Transpose::Yes ? CblasTrans : CblasNoTrans; }
+CBLAS_TRANSPOSE cblas(Transpose t) {
+  return t == Transpose::Yes ? CblasTrans : CblasNoTrans;
+}
 
 template <class F>
 void for_each_index(int64_t n, F f) {
@@ -35,10 +37,13 @@ void for_each_index(int64_t n, F f) {
 
 }  // namespace
 
-CpuBackend::CpuBackend() { set_threads(1); }
+CpuBackend::CpuBackend() {
+  set_threads(1);
+}
 
 void CpuBackend::set_threads(int threads) {
-  if (threads < 1) throw InvalidArgument("threads must be at least 1, got " + std::to_string(threads));
+  if (threads < 1)
+    throw InvalidArgument("threads must be at least 1, got " + std::to_string(threads));
   tl_threads = threads;
   threads_ = threads;
   omp_set_num_threads(threads);
@@ -48,9 +53,9 @@ void CpuBackend::set_threads(int threads) {
 void CpuBackend::gemm(Transpose ta, Transpose tb, int64_t m, int64_t n, int64_t k, float alpha,
                       const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
                       float* c, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, cblas(ta), cblas(tb), static_cast<blasint>(m),
-              static_cast<blasint>(n), static_cast<blasint>(k), alpha, a, static_cast<blasint>(lda),
-              b, static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
+  cblas_sgemm(CblasRowMajor, cblas(ta), cblas(tb), static_cast<blasint>(m), static_cast<blasint>(n),
+              static_cast<blasint>(k), alpha, a, static_cast<blasint>(lda), b,
+              static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
 }
 
 void CpuBackend::gemm_strided_batched(Transpose ta, Transpose tb, int64_t m, int64_t n, int64_t k,

@@ -39,8 +39,8 @@ class CpuBackend final : public Backend {
   void scale(const float* x, float alpha, float* y, int64_t n) override;
   int64_t count_correct(const float* scores, const int32_t* labels, int64_t rows,
                         int64_t cols) override;
-  void sgd_update(float* w, const float* grad, float* velocity, int64_t n, float lr,
-                  float momentum, float weight_decay, bool nesterov) override;
+  void sgd_update(float* w, const float* grad, float* velocity, int64_t n, float lr, float momentum,
+                  float weight_decay, bool nesterov) override;
   void adam_update(float* w, const float* grad, float* m, float* v, int64_t n,
                    const AdamStep& step) override;
 
