@@ -7,7 +7,8 @@ For each batch size it runs, in one session on one machine:
     (torch threads x OPENBLAS_NUM_THREADS in {1, 2}), best kept;
   - the OpenBLAS GEMM-only floor: krill_bench's BM_GemmFloor (the GEMMs of one step) times the
     steps of an epoch, with the thread count of krill's best run.
-Times are the minimum over --repeats runs (seeds 1..R); accuracies are their mean. Peak resident
+Every setting runs once per round, rounds interleaved (noise on a shared machine hits all
+settings alike); times are the minimum over --repeats rounds (seeds 1..R), accuracies the mean. Peak resident
 memory is measured per process (wait4). Prints a Markdown table and writes JSON to --out.
 
 Usage: bench/run.sh [--repeats 3] [--batches 32,128,256]  (builds, installs python3-torch)
@@ -66,8 +67,7 @@ def torch_epoch(batch, threads, blas_threads, seed, data):
 def gemm_floor_step_seconds(batch, threads):
     env = dict(os.environ, KRILL_THREADS=str(threads))
     out, _ = run_measured([BENCH, f"--benchmark_filter=BM_GemmFloor/{batch}$",
-                           "--benchmark_format=json", "--benchmark_min_time=1",
-                           "--benchmark_repetitions=3"], env)
+                           "--benchmark_format=json", "--benchmark_min_time=0.5"], env)
     runs = [b for b in json.loads(out)["benchmarks"] if b.get("run_type") == "iteration"]
     return min(b["real_time"] for b in runs) * 1e-6  # time_unit is us
 
@@ -91,13 +91,21 @@ def main():
 
     rows = []
     for batch in (int(b) for b in a.batches.split(",")):
-        krill = {t: best([krill_epoch(batch, t, s, a.data) for s in range(1, a.repeats + 1)])
-                 for t in (1, 2)}
-        torch = {(t, bt): best([torch_epoch(batch, t, bt, s, a.data) for s in range(1, a.repeats + 1)])
-                 for t in (1, 2) for bt in (1, 2)}
+        # Rounds interleave every setting, so that a noisy spell on a shared machine hits them all.
+        krill = {t: [] for t in (1, 2)}
+        torch = {(t, bt): [] for t in (1, 2) for bt in (1, 2)}
+        floor_step = {t: [] for t in (1, 2)}
+        for seed in range(1, a.repeats + 1):
+            for t in krill:
+                krill[t].append(krill_epoch(batch, t, seed, a.data))
+                floor_step[t].append(gemm_floor_step_seconds(batch, t))
+            for t, bt in torch:
+                torch[(t, bt)].append(torch_epoch(batch, t, bt, seed, a.data))
+        krill = {t: best(v) for t, v in krill.items()}
+        torch = {k: best(v) for k, v in torch.items()}
         kt = min(krill, key=lambda t: krill[t]["seconds"])
         tt = min(torch, key=lambda k: torch[k]["seconds"])
-        floor = gemm_floor_step_seconds(batch, kt) * N_TRAIN / batch
+        floor = min(floor_step[kt]) * N_TRAIN / batch
         row = dict(batch=batch, krill_threads=kt, krill=krill[kt],
                    krill_by_threads={str(t): v for t, v in krill.items()},
                    torch_setting=dict(torch_threads=tt[0], openblas_threads=tt[1]),
