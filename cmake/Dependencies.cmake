@@ -4,6 +4,10 @@ find_package(OpenMP REQUIRED)
 find_package(ZLIB REQUIRED)
 find_package(fmt REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
+find_package(SQLite3 REQUIRED)
+find_package(yaml-cpp REQUIRED)
+find_package(Boost 1.71 REQUIRED)  # header-only: Boost.Random's sobol engine
+find_package(Threads REQUIRED)
 
 # OpenBLAS: prefer Debian's OpenMP build (libopenblas-openmp-dev), so that BLAS and krill's own
 # element-wise loops share one OpenMP thread pool and never oversubscribe the cores. The pthread

@@ -7,6 +7,7 @@ packages=(
   cmake ninja-build g++ pkg-config
   libopenblas-openmp-dev  # BLAS (OpenMP build: one thread pool shared with krill's loops)
   zlib1g-dev libfmt-dev libcli11-dev
+  libsqlite3-dev libyaml-cpp-dev libboost-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   dataset-fashion-mnist   # the default data set, in /usr/share/datasets/fashion-mnist
   "$@"

@@ -1,0 +1,70 @@
+// Trials: one sample of every hyperparameter and what became of it. TrialRecord is the stored
+// data; Trial is the handle an objective function receives (its parameters, and report() for the
+// learning curve).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hpo/param.hpp"
+
+namespace krill::hpo {
+
+enum class TrialState { Running, Completed, Stopped, Failed, Diverged };
+std::string to_string(TrialState s);
+TrialState parse_trial_state(const std::string& s);  // throws InvalidArgument
+inline bool is_finished(TrialState s) { return s != TrialState::Running; }
+
+struct Report {
+  int64_t step = 0;
+  double value = 0;
+};
+
+struct TrialRecord {
+  int64_t number = 0;  // 0, 1, 2... within the study; the sampler's index
+  Params params;
+  TrialState state = TrialState::Running;
+  std::vector<Report> reports;        // the learning curve
+  std::optional<double> value;        // the objective, for Completed/Stopped trials
+  std::string error;                  // why it failed or diverged
+  std::map<std::string, double> attrs;  // extra results (e.g. test_accuracy, iterations)
+  double started = 0;                 // seconds since the epoch
+  double finished = 0;
+  int worker = -1;
+};
+
+// The objective's view of its trial.
+class Trial {
+ public:
+  // `on_report` persists a report and returns false when the trial should stop (a stopper's
+  // decision; always true until stoppers exist).
+  Trial(int64_t number, Params params, std::function<bool(const Report&)> on_report);
+
+  int64_t number() const { return number_; }
+  const Params& params() const { return params_; }
+  // Typed access; throws InvalidArgument naming the parameter when it is missing or of another
+  // type (an integer is accepted where a float is asked).
+  double float_param(const std::string& name) const;
+  int64_t int_param(const std::string& name) const;
+  std::string string_param(const std::string& name) const;
+  bool has(const std::string& name) const { return params_.contains(name); }
+
+  // Records one point of the learning curve; returns false when the trial should stop.
+  bool report(int64_t step, double value);
+  bool should_stop() const { return stop_; }
+  void set_attr(const std::string& key, double value) { attrs_[key] = value; }
+  const std::map<std::string, double>& attrs() const { return attrs_; }
+
+ private:
+  int64_t number_;
+  Params params_;
+  std::function<bool(const Report&)> on_report_;
+  std::map<std::string, double> attrs_;
+  bool stop_ = false;
+};
+
+}  // namespace krill::hpo

@@ -1,0 +1,44 @@
+// Study files: a tuning study written in YAML (docs/STUDY-FILE.md), parsed with yaml-cpp into a
+// StudyFile. Every error names the file, the line and column, and what was expected; an unknown
+// key suggests the nearest known one.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "hpo/param.hpp"
+#include "hpo/search_space.hpp"
+#include "hpo/storage.hpp"
+
+namespace krill::tune {
+
+struct StudyFile {
+  std::filesystem::path path;       // the file itself (empty when parsed from text)
+  std::string name;                 // `study:`; default: the file's stem
+  std::filesystem::path storage;    // `storage:`; relative paths are relative to the file's
+                                    // folder; default: <name>.db beside the file
+  std::string data = "fashion-mnist";  // `data:` as krill train --data
+  double validation = 0.1;          // `validation:` fraction held out of the training set
+  int64_t subset = 0;               // `subset:` use only the first N training images (0: all)
+  std::string objective = "val_accuracy";  // `objective:` val_accuracy | val_loss
+  hpo::Direction direction = hpo::Direction::Maximize;  // implied by the objective
+  int64_t trials = 20;              // `trials:`
+  int workers = 0;                  // `workers:` trials at once (0: as many as the cores allow)
+  uint64_t seed = 0;                // `seed:`
+  std::string sampler = "random";   // `sampler:` random | sobol | grid
+  hpo::Params fixed;                // values under `model:` and `training:`, by parameter name
+  hpo::SearchSpace space;           // `search:`
+
+  // The settings that define the study (everything but trials, workers and storage), as
+  // canonical text: a resumed study must have the same.
+  std::string canonical() const;
+};
+
+// Throws krill::InvalidArgument "<file>:<line>:<column>: <what>, expected <what>" (or
+// DataError when the file cannot be read).
+StudyFile load_study_file(const std::filesystem::path& file);
+// `source` names the text in errors.
+StudyFile parse_study_file(const std::string& yaml_text, const std::string& source);
+
+}  // namespace krill::tune
