@@ -1,1 +1,110 @@
-// placeholder: being written
+#include "hpo/sampler.hpp"
+
+#include <boost/random/sobol.hpp>
+#include <cstdint>
+#include <limits>
+
+#include "core/error.hpp"
+#include "core/rng.hpp"
+
+namespace krill::hpo {
+
+namespace {
+
+// The stream of the Sobol sampler's random shift: any constant that trial numbers (the streams of
+// the random draws) will not reach in practice.
+constexpr uint64_t kSobolShiftStream = 0x50B01;
+
+void check_number(const char* sampler, int64_t number) {
+  if (number < 0) {
+    throw InvalidArgument(std::string(sampler) + " sampler: trial number " +
+                          std::to_string(number) + " is negative");
+  }
+}
+
+std::string with_seed(const char* name, uint64_t seed) {
+  return std::string(name) + "(seed=" + std::to_string(seed) + ")";
+}
+
+}  // namespace
+
+std::optional<Params> RandomSampler::sample(const SearchSpace& space, int64_t number,
+                                            const std::vector<TrialRecord>& /*history*/) {
+  check_number("random", number);
+  Rng rng(Rng::derive(seed_, static_cast<uint64_t>(number)));
+  std::vector<double> u(space.size());
+  for (double& x : u) x = rng.uniform();
+  return space.from_unit(u);
+}
+
+std::string RandomSampler::describe() const {
+  return with_seed("random", seed_);
+}
+
+std::vector<double> sobol_point(size_t dim, int64_t index) {
+  check_number("sobol", index);
+  using Engine = boost::random::sobol;  // 64-bit, Joe and Kuo's direction numbers
+  static_assert(Engine::min() == 0 && Engine::max() == std::numeric_limits<uint64_t>::max(),
+                "the conversion to [0, 1) below assumes outputs over all of uint64");
+  constexpr size_t kMaxDim = boost::random::default_sobol_table::max_dimension;
+  if (dim > kMaxDim) {
+    throw InvalidArgument("sobol sampler: at most " + std::to_string(kMaxDim) +
+                          " dimensions, the search space has " + std::to_string(dim));
+  }
+  std::vector<double> u(dim, 0.0);
+  // Boost's engine skips the origin: its vector k is point k + 1 of the sequence. The origin is
+  // put back so that points 0 .. 2^m - 1 are the net that makes Sobol points even (Owen, "On
+  // dropping the first Sobol' point", 2020); the sampler's shift moves it off the corner anyway.
+  if (dim == 0 || index == 0) return u;
+  Engine engine(dim);
+  engine.seed(static_cast<uint64_t>(index - 1));  // a Gray-code jump, O(64 * dim), not a replay
+  // (x - min) / (max - min + 1) = x / 2^64, truncated to the 53 bits of a double so that it
+  // stays below 1 (exact for the first 2^53 points, which use no lower bits).
+  for (double& x : u) x = static_cast<double>(engine() >> 11) * 0x1p-53;
+  return u;
+}
+
+std::optional<Params> SobolSampler::sample(const SearchSpace& space, int64_t number,
+                                           const std::vector<TrialRecord>& /*history*/) {
+  std::vector<double> u = sobol_point(space.size(), number);
+  // Cranley-Patterson rotation: one random shift per dimension, modulo 1, the same for every
+  // point, so the design keeps its evenness and each seed gives another one.
+  Rng shift(Rng::derive(seed_, kSobolShiftStream));
+  for (double& x : u) {
+    x += shift.uniform();
+    if (x >= 1) x -= 1;
+  }
+  return space.from_unit(u);
+}
+
+std::string SobolSampler::describe() const {
+  return with_seed("sobol", seed_);
+}
+
+std::optional<Params> GridSampler::sample(const SearchSpace& space, int64_t number,
+                                          const std::vector<TrialRecord>& /*history*/) {
+  check_number("grid", number);
+  if (number >= space.grid_size()) return std::nullopt;
+  // The other dimensions as the random sampler draws them, one draw per non-grid dimension.
+  Rng rng(Rng::derive(seed_, static_cast<uint64_t>(number)));
+  std::vector<double> u(space.size(), 0.0);
+  for (size_t i = 0; i < u.size(); ++i) {
+    if (!std::holds_alternative<GridDim>(space.dimensions()[i].second)) u[i] = rng.uniform();
+  }
+  Params params = space.from_unit(u);
+  for (auto& [name, value] : space.grid_point(number)) params[name] = std::move(value);
+  return params;
+}
+
+std::string GridSampler::describe() const {
+  return with_seed("grid", seed_);
+}
+
+std::unique_ptr<Sampler> make_sampler(const std::string& name, uint64_t seed) {
+  if (name == "random") return std::make_unique<RandomSampler>(seed);
+  if (name == "sobol") return std::make_unique<SobolSampler>(seed);
+  if (name == "grid") return std::make_unique<GridSampler>(seed);
+  throw InvalidArgument("unknown sampler '" + name + "', expected random, sobol or grid");
+}
+
+}  // namespace krill::hpo

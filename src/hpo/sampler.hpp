@@ -63,6 +63,11 @@ class GridSampler final : public Sampler {
   uint64_t seed_;
 };
 
+// Point `index` of the unscrambled Sobol sequence in [0, 1)^dim, counted from the origin as in
+// the literature (0, 0.5, 0.75, 0.25, 0.375... in the first dimension), so that the first 2^m
+// points form a net. SobolSampler shifts these points; they are exposed for tests.
+std::vector<double> sobol_point(size_t dim, int64_t index);
+
 // "random", "sobol", "grid"; throws InvalidArgument listing them.
 std::unique_ptr<Sampler> make_sampler(const std::string& name, uint64_t seed);
 

@@ -1,1 +1,295 @@
-// placeholder: being written
+#include "hpo/search_space.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <limits>
+
+#include "core/error.hpp"
+
+namespace krill::hpo {
+
+namespace {
+
+[[noreturn]] void fail(const std::string& name, const std::string& what) {
+  throw InvalidArgument("search space: '" + name + "': " + what);
+}
+
+std::string num(double x) {
+  return to_string(ParamValue{x});
+}
+std::string num(int64_t x) {
+  return std::to_string(x);
+}
+
+bool is_nan(const ParamValue& v) {
+  const auto* d = std::get_if<double>(&v);
+  return d && std::isnan(*d);
+}
+
+// A value list (choices or grid values) must be non-empty and free of NaN, which equals nothing
+// and so could never be found again in stored trials or compared in a fingerprint.
+void check_values(const std::string& name, const std::vector<ParamValue>& values,
+                  const char* kind) {
+  if (values.empty()) fail(name, std::string("empty ") + kind + " list");
+  for (const ParamValue& v : values) {
+    if (is_nan(v)) fail(name, std::string("a ") + kind + " value is NaN");
+  }
+}
+
+void validate(const std::string& name, const Dimension& dim) {
+  if (name.empty()) throw InvalidArgument("search space: a dimension needs a name");
+  if (const auto* f = std::get_if<FloatDim>(&dim)) {
+    if (!std::isfinite(f->low) || !std::isfinite(f->high)) {
+      fail(name, "bounds must be finite, got [" + num(f->low) + ", " + num(f->high) + "]");
+    }
+    if (f->low > f->high) fail(name, "low " + num(f->low) + " > high " + num(f->high));
+    if (f->log && f->low <= 0) fail(name, "a log range needs low > 0, got " + num(f->low));
+  } else if (const auto* i = std::get_if<IntDim>(&dim)) {
+    if (i->low > i->high) fail(name, "low " + num(i->low) + " > high " + num(i->high));
+    if (i->log && i->low <= 0) fail(name, "a log range needs low > 0, got " + num(i->low));
+  } else if (const auto* c = std::get_if<CategoricalDim>(&dim)) {
+    check_values(name, c->choices, "choice");
+  } else {
+    const auto& values = std::get<GridDim>(dim).values;
+    check_values(name, values, "grid");
+    // The grid promises each point once.
+    for (size_t a = 0; a < values.size(); ++a) {
+      for (size_t b = a + 1; b < values.size(); ++b) {
+        if (values[a] == values[b]) fail(name, "duplicate grid value " + to_string(values[a]));
+      }
+    }
+  }
+}
+
+double float_from_unit(const FloatDim& d, double u) {
+  // The ends exactly: exp(log(low)) may miss low by an ulp, and lr = 1e-4 should read 1e-4.
+  if (u <= 0) return d.low;
+  if (u >= 1) return d.high;
+  // std::lerp is low + u * (high - low) without overflow for ranges wider than DBL_MAX, and exact
+  // at both ends; the clamp guards against the last rounding of exp().
+  const double x = d.log ? std::exp(std::lerp(std::log(d.low), std::log(d.high), u))
+                         : std::lerp(d.low, d.high, u);
+  return std::clamp(x, d.low, d.high);
+}
+
+int64_t int_from_unit(const IntDim& d, double u) {
+  if (d.log) {
+    // Log-int: x is log-uniform on [low, high + 1) and the value is floor(x), so integer k is
+    // drawn with probability log((k + 1) / k) / log((high + 1) / low): each integer owns the
+    // interval [k, k + 1) of the continuous log-uniform law (1 is as likely as 2 and 3 together).
+    const double x = std::floor(std::exp(std::lerp(
+        std::log(static_cast<double>(d.low)), std::log(static_cast<double>(d.high) + 1.0), u)));
+    if (x <= static_cast<double>(d.low)) return d.low;
+    if (x >= static_cast<double>(d.high)) return d.high;
+    return static_cast<int64_t>(x);
+  }
+  // Uniform over low..high: floor(low + u * count). The count is computed unsigned, so that even
+  // the full int64 range (a count of 2^64, which wraps to 0) cannot overflow.
+  const uint64_t count = static_cast<uint64_t>(d.high) - static_cast<uint64_t>(d.low) + 1;
+  const double n = count == 0 ? 0x1p64 : static_cast<double>(count);
+  const double offset = std::floor(u * n);
+  const uint64_t k = offset >= n ? count - 1 : static_cast<uint64_t>(offset);
+  return static_cast<int64_t>(static_cast<uint64_t>(d.low) + k);
+}
+
+const ParamValue& pick(const std::vector<ParamValue>& values, double u) {
+  const size_t index = static_cast<size_t>(u * static_cast<double>(values.size()));
+  return values[std::min(index, values.size() - 1)];
+}
+
+ParamValue value_from_unit(const Dimension& dim, double u) {
+  if (const auto* f = std::get_if<FloatDim>(&dim)) return float_from_unit(*f, u);
+  if (const auto* i = std::get_if<IntDim>(&dim)) return int_from_unit(*i, u);
+  if (const auto* c = std::get_if<CategoricalDim>(&dim)) return pick(c->choices, u);
+  return pick(std::get<GridDim>(dim).values, u);
+}
+
+// --- Canonical text (fingerprints) ---
+
+std::string quoted(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out + '"';
+}
+
+// Plain names are written as they are, others quoted: a plain name never starts with a quote,
+// so the text still tells every name apart.
+std::string canonical_name(const std::string& name) {
+  const bool plain = std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+  });
+  return plain && !name.empty() ? name : quoted(name);
+}
+
+// Values with their type: choices 1 and 1.0 are different parameters.
+std::string canonical_value(const ParamValue& v) {
+  if (std::holds_alternative<double>(v)) return "float " + to_string(v);
+  if (std::holds_alternative<int64_t>(v)) return "int " + to_string(v);
+  return "string " + quoted(std::get<std::string>(v));
+}
+
+std::string list(const std::vector<ParamValue>& values, std::string (*text)(const ParamValue&)) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) out += (i ? ", " : "") + text(values[i]);
+  return out + "}";
+}
+
+std::string plain_value(const ParamValue& v) {
+  return to_string(v);
+}
+
+std::string canonical(const Dimension& dim) {
+  if (const auto* f = std::get_if<FloatDim>(&dim)) {
+    return std::string("float ") + (f->log ? "log" : "linear") + " [" + num(f->low) + ", " +
+           num(f->high) + "]";
+  }
+  if (const auto* i = std::get_if<IntDim>(&dim)) {
+    return std::string("int ") + (i->log ? "log" : "linear") + " [" + num(i->low) + ", " +
+           num(i->high) + "]";
+  }
+  if (const auto* c = std::get_if<CategoricalDim>(&dim)) {
+    return "categorical " + list(c->choices, canonical_value);
+  }
+  return "grid " + list(std::get<GridDim>(dim).values, canonical_value);
+}
+
+const Dimension* find(const SearchSpace& space, const std::string& name) {
+  for (const auto& [n, dim] : space.dimensions()) {
+    if (n == name) return &dim;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+SearchSpace::SearchSpace(std::initializer_list<std::pair<std::string, Dimension>> dims) {
+  for (const auto& [name, dim] : dims) add(name, dim);
+}
+
+SearchSpace& SearchSpace::add(std::string name, Dimension dim) {
+  validate(name, dim);
+  if (find(*this, name)) fail(name, "duplicate name");
+  dims_.emplace_back(std::move(name), std::move(dim));
+  return *this;
+}
+
+Params SearchSpace::from_unit(std::span<const double> u) const {
+  if (u.size() != dims_.size()) {
+    throw InvalidArgument("search space: " + std::to_string(u.size()) + " unit coordinates for " +
+                          std::to_string(dims_.size()) + " dimensions");
+  }
+  Params params;
+  for (size_t i = 0; i < dims_.size(); ++i) {
+    // 1 itself is accepted (and mapped to the top of the range): a sampler's rounding may reach it.
+    if (!(u[i] >= 0 && u[i] <= 1)) {
+      fail(dims_[i].first, "unit coordinate " + num(u[i]) + " is outside [0, 1]");
+    }
+    params.emplace(dims_[i].first, value_from_unit(dims_[i].second, u[i]));
+  }
+  return params;
+}
+
+int64_t SearchSpace::grid_size() const {
+  int64_t size = 1;
+  std::string names;
+  for (const auto& [name, dim] : dims_) {
+    const auto* grid = std::get_if<GridDim>(&dim);
+    if (!grid) continue;
+    names += (names.empty() ? "'" : ", '") + name + "'";
+    const auto n = static_cast<int64_t>(grid->values.size());
+    if (size > std::numeric_limits<int64_t>::max() / n) {
+      throw InvalidArgument("search space: the grid of " + names +
+                            " has more points than an int64 can count");
+    }
+    size *= n;
+  }
+  return size;
+}
+
+Params SearchSpace::grid_point(int64_t index) const {
+  const int64_t size = grid_size();
+  if (index < 0 || index >= size) {
+    throw InvalidArgument("search space: grid point " + std::to_string(index) + " is outside [0, " +
+                          std::to_string(size) + ")");
+  }
+  // Mixed radix, the last grid dimension the fastest digit.
+  Params params;
+  for (auto it = dims_.rbegin(); it != dims_.rend(); ++it) {
+    const auto* grid = std::get_if<GridDim>(&it->second);
+    if (!grid) continue;
+    const auto n = static_cast<int64_t>(grid->values.size());
+    params.emplace(it->first, grid->values[static_cast<size_t>(index % n)]);
+    index /= n;
+  }
+  return params;
+}
+
+std::string SearchSpace::fingerprint() const {
+  // One line per dimension, so that a refused resume can show the lines that differ.
+  std::string text;
+  for (const auto& [name, dim] : dims_) {
+    if (!text.empty()) text += '\n';
+    text += canonical_name(name) + ": " + canonical(dim);
+  }
+  return text;
+}
+
+std::string SearchSpace::describe(const Dimension& dim) {
+  if (const auto* f = std::get_if<FloatDim>(&dim)) {
+    return std::string(f->log ? "log-uniform" : "uniform") + " [" + num(f->low) + ", " +
+           num(f->high) + "]";
+  }
+  if (const auto* i = std::get_if<IntDim>(&dim)) {
+    return std::string(i->log ? "log-int" : "int") + " [" + num(i->low) + ", " + num(i->high) + "]";
+  }
+  if (const auto* c = std::get_if<CategoricalDim>(&dim)) {
+    return "choice " + list(c->choices, plain_value);
+  }
+  return "grid " + list(std::get<GridDim>(dim).values, plain_value);
+}
+
+std::string SearchSpace::difference(const SearchSpace& before, const SearchSpace& after) {
+  std::vector<std::string> changes;
+  std::vector<std::string> order_before, order_after;  // the names both spaces have
+  for (const auto& [name, dim] : after.dims_) {
+    const Dimension* old = find(before, name);
+    if (!old) {
+      changes.push_back("'" + name + "' added");
+      continue;
+    }
+    order_after.push_back(name);
+    if (canonical(*old) == canonical(dim)) continue;
+    // The readable form, unless only the types of values differ (choice {1} vs {1.0}).
+    std::string a = describe(*old), b = describe(dim);
+    if (a == b) a = canonical(*old), b = canonical(dim);
+    changes.push_back("'" + name + "': " + a + " -> " + b);
+  }
+  for (const auto& [name, dim] : before.dims_) {
+    if (!find(after, name)) {
+      changes.push_back("'" + name + "' removed");
+    } else {
+      order_before.push_back(name);
+    }
+  }
+  if (order_before != order_after) {
+    auto join = [](const std::vector<std::string>& names) {
+      std::string out;
+      for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+      return out;
+    };
+    changes.push_back("order " + join(order_before) + " -> " + join(order_after));
+  }
+  std::string text;
+  for (const auto& change : changes) text += (text.empty() ? "" : "; ") + change;
+  return text;
+}
+
+}  // namespace krill::hpo

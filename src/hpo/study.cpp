@@ -1,1 +1,226 @@
-// placeholder: being written
+#include "hpo/study.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <sstream>
+
+namespace krill::hpo {
+
+namespace {
+
+double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// "field: stored 'a', now 'b'" for each field that differs; for multi-line texts (the space's
+// fingerprint), the lines that differ.
+void compare(std::vector<std::string>& changes, const std::string& field, const std::string& stored,
+             const std::string& now) {
+  if (stored == now) return;
+  auto lines = [](const std::string& s) {
+    std::vector<std::string> out;
+    std::istringstream in(s);
+    for (std::string line; std::getline(in, line);) out.push_back(line);
+    return out;
+  };
+  const auto a = lines(stored), b = lines(now);
+  if (a.size() <= 1 && b.size() <= 1) {
+    changes.push_back(field + ": stored '" + stored + "', now '" + now + "'");
+    return;
+  }
+  std::string text = field + ":";
+  for (const auto& line : a) {
+    if (std::find(b.begin(), b.end(), line) == b.end()) text += " -'" + line + "'";
+  }
+  for (const auto& line : b) {
+    if (std::find(a.begin(), a.end(), line) == a.end()) text += " +'" + line + "'";
+  }
+  changes.push_back(text);
+}
+
+}  // namespace
+
+Study::Study(StudyRecord record, SearchSpace space, std::unique_ptr<Sampler> sampler,
+             Storage& storage)
+    : record_(std::move(record)), space_(std::move(space)), sampler_(std::move(sampler)),
+      storage_(storage) {
+  if (record_.name.empty()) throw InvalidArgument("a study needs a name");
+  if (record_.n_trials < 0) throw InvalidArgument("a study's number of trials must be >= 0");
+  if (!sampler_) throw InvalidArgument("study '" + record_.name + "' has no sampler");
+  record_.space = space_.fingerprint();
+  record_.sampler = sampler_->describe();
+
+  if (auto stored = storage_.find_study(record_.name)) {
+    std::vector<std::string> changes;
+    compare(changes, "search space", stored->space, record_.space);
+    compare(changes, "sampler", stored->sampler, record_.sampler);
+    compare(changes, "objective", stored->objective, record_.objective);
+    compare(changes, "direction", to_string(stored->direction), to_string(record_.direction));
+    compare(changes, "settings", stored->config, record_.config);
+    if (!changes.empty()) {
+      std::string msg = "study '" + record_.name + "' already exists with other settings (";
+      for (size_t i = 0; i < changes.size(); ++i) msg += (i ? "; " : "") + changes[i];
+      throw InvalidArgument(msg + "): use another study name or storage file to start afresh");
+    }
+    const int64_t budget = record_.n_trials;
+    record_ = *stored;
+    if (budget != record_.n_trials) {
+      storage_.set_trial_budget(record_.id, budget);
+      record_.n_trials = budget;
+    }
+    requeue_ = storage_.take_interrupted(record_.id);
+    for (const TrialRecord& t : storage_.trials(record_.id)) {
+      next_number_ = std::max(next_number_, t.number + 1);
+      ++finished_;
+      if (t.state == TrialState::Failed || t.state == TrialState::Diverged) ++failed_;
+      if (t.state == TrialState::Completed && t.value && (!best_ || better(*t.value, *best_))) {
+        best_ = t.value;
+      }
+      history_.push_back(t);
+    }
+    for (int64_t n : requeue_) next_number_ = std::max(next_number_, n + 1);
+  } else {
+    record_.created = now_seconds();
+    record_.id = storage_.create_study(record_);
+  }
+}
+
+bool Study::better(double a, double b) const {
+  return record_.direction == Direction::Maximize ? a > b : a < b;
+}
+
+bool Study::cancelled() const { return active_ && active_->cancel && active_->cancel->load(); }
+
+std::optional<TrialRecord> Study::ask(int worker) {
+  std::lock_guard lock(mutex_);
+  if (exhausted_ || cancelled() || finished_ + running_ >= record_.n_trials) return std::nullopt;
+  const bool requeued = !requeue_.empty();
+  const int64_t number = requeued ? requeue_.front() : next_number_;
+  auto params = sampler_->sample(space_, number, history_);
+  if (!params) {
+    exhausted_ = true;
+    return std::nullopt;
+  }
+  if (requeued) {
+    requeue_.erase(requeue_.begin());
+  } else {
+    ++next_number_;
+  }
+  TrialRecord t;
+  t.number = number;
+  t.params = std::move(*params);
+  t.state = TrialState::Running;
+  t.started = now_seconds();
+  t.worker = worker;
+  storage_.start_trial(record_.id, t);
+  ++running_;
+  return t;
+}
+
+void Study::tell(TrialRecord trial) {
+  if (trial.state == TrialState::Running) {
+    throw InvalidArgument("tell(): trial " + std::to_string(trial.number) + " is still running");
+  }
+  if (trial.finished == 0) trial.finished = now_seconds();
+  StudyProgress p;
+  {
+    std::lock_guard lock(mutex_);
+    storage_.finish_trial(record_.id, trial);
+    --running_;
+    ++finished_;
+    if (trial.state == TrialState::Failed || trial.state == TrialState::Diverged) ++failed_;
+    if (trial.state == TrialState::Completed && trial.value &&
+        (!best_ || better(*trial.value, *best_))) {
+      best_ = trial.value;
+    }
+    history_.push_back(std::move(trial));
+    p = progress_locked();
+  }
+  if (active_ && active_->on_progress) active_->on_progress(p);
+}
+
+bool Study::report(int64_t number, const Report& report) {
+  storage_.add_report(record_.id, number, report);
+  return true;
+}
+
+void Study::run_trial(TrialRecord rec, const Objective& objective, int threads) {
+  Trial trial(rec.number, rec.params,
+              [this, number = rec.number](const Report& r) { return report(number, r); });
+  trial.set_resources(rec.worker, threads);
+  try {
+    const double value = objective(trial);
+    if (!std::isfinite(value)) {
+      rec.state = TrialState::Diverged;
+      rec.error = "the objective returned " + std::to_string(value);
+    } else {
+      rec.state = trial.should_stop() ? TrialState::Stopped : TrialState::Completed;
+      rec.value = value;
+    }
+  } catch (const Diverged& e) {
+    rec.state = TrialState::Diverged;
+    rec.error = e.what();
+  } catch (const std::exception& e) {
+    rec.state = TrialState::Failed;
+    rec.error = e.what();
+  }
+  rec.attrs = trial.attrs();
+  rec.finished = now_seconds();
+  tell(std::move(rec));
+}
+
+void Study::optimize(const Objective& objective, const OptimizeOptions& options) {
+  {
+    std::lock_guard lock(mutex_);
+    if (active_) throw InvalidArgument("study '" + record_.name + "' is already being optimized");
+    active_ = &options;
+    started_at_ = now_seconds();
+    finished_at_start_ = finished_;
+  }
+  struct Reset {
+    Study* s;
+    ~Reset() {
+      std::lock_guard lock(s->mutex_);
+      s->active_ = nullptr;
+    }
+  } reset{this};
+  if (options.executor) {
+    options.executor->run(*this, objective);
+  } else {
+    while (auto t = ask(0)) run_trial(std::move(*t), objective, 1);
+  }
+}
+
+std::vector<TrialRecord> Study::trials() const { return storage_.trials(record_.id); }
+
+std::optional<TrialRecord> Study::best_trial() const {
+  std::optional<TrialRecord> best;
+  for (const TrialRecord& t : trials()) {
+    if (t.state != TrialState::Completed || !t.value) continue;
+    if (!best || better(*t.value, *best->value)) best = t;
+  }
+  return best;
+}
+
+StudyProgress Study::progress() const {
+  std::lock_guard lock(mutex_);
+  return progress_locked();
+}
+
+StudyProgress Study::progress_locked() const {
+  StudyProgress p;
+  p.finished = finished_;
+  p.failed = failed_;
+  p.running = running_;
+  p.total = record_.n_trials;
+  p.best = best_;
+  if (active_) {
+    p.elapsed = now_seconds() - started_at_;
+    const int64_t done_here = finished_ - finished_at_start_;
+    const int64_t left = std::max<int64_t>(0, record_.n_trials - finished_);
+    p.eta = done_here > 0 ? p.elapsed / static_cast<double>(done_here) * static_cast<double>(left) : 0;
+  }
+  return p;
+}
+
+}  // namespace krill::hpo

@@ -9,6 +9,7 @@
 // hpo::Diverged a Diverged one; the study goes on.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -85,13 +86,15 @@ class Study {
 
  private:
   bool better(double a, double b) const;
+  StudyProgress progress_locked() const;
 
   StudyRecord record_;
   SearchSpace space_;
   std::unique_ptr<Sampler> sampler_;
   Storage& storage_;
   mutable std::mutex mutex_;
-  std::vector<int64_t> requeue_;  // interrupted trial numbers to run again
+  std::vector<int64_t> requeue_;      // interrupted trial numbers to run again
+  std::vector<TrialRecord> history_;  // finished trials, for samplers that learn from them
   int64_t next_number_ = 0;
   int64_t running_ = 0;
   int64_t finished_ = 0;

@@ -1,1 +1,84 @@
-// placeholder: being written
+#include "hpo/trial.hpp"
+
+#include <array>
+#include <utility>
+
+#include "core/error.hpp"
+
+namespace krill::hpo {
+
+namespace {
+
+constexpr std::array<std::pair<TrialState, const char*>, 5> kStateNames{{
+    {TrialState::Running, "running"},
+    {TrialState::Completed, "completed"},
+    {TrialState::Stopped, "stopped"},
+    {TrialState::Failed, "failed"},
+    {TrialState::Diverged, "diverged"},
+}};
+
+const char* type_name(const ParamValue& v) {
+  if (std::holds_alternative<double>(v)) return "a float";
+  if (std::holds_alternative<int64_t>(v)) return "an integer";
+  return "a string";
+}
+
+// Looks up `name`, or throws naming the trial, the parameter and the ones it does have.
+const ParamValue& find_param(int64_t number, const Params& params, const std::string& name) {
+  const auto it = params.find(name);
+  if (it != params.end()) return it->second;
+  std::string known;
+  for (const auto& [key, value] : params) known += (known.empty() ? "" : ", ") + key;
+  throw InvalidArgument("trial " + std::to_string(number) + ": parameter '" + name +
+                        "' is missing (it has: " + (known.empty() ? "none" : known) + ")");
+}
+
+}  // namespace
+
+std::string to_string(TrialState s) {
+  for (const auto& [state, name] : kStateNames) {
+    if (state == s) return name;
+  }
+  return "unknown";  // unreachable for a valid enumerator
+}
+
+TrialState parse_trial_state(const std::string& s) {
+  for (const auto& [state, name] : kStateNames) {
+    if (s == name) return state;
+  }
+  throw InvalidArgument("unknown trial state '" + s +
+                        "', expected running, completed, stopped, failed or diverged");
+}
+
+Trial::Trial(int64_t number, Params params, std::function<bool(const Report&)> on_report)
+    : number_(number), params_(std::move(params)), on_report_(std::move(on_report)) {}
+
+double Trial::float_param(const std::string& name) const {
+  const ParamValue& v = find_param(number_, params_, name);
+  if (const auto* d = std::get_if<double>(&v)) return *d;
+  if (const auto* i = std::get_if<int64_t>(&v)) return static_cast<double>(*i);
+  throw InvalidArgument("trial " + std::to_string(number_) + ": parameter '" + name + "' is " +
+                        type_name(v) + ", not a float");
+}
+
+int64_t Trial::int_param(const std::string& name) const {
+  const ParamValue& v = find_param(number_, params_, name);
+  if (const auto* i = std::get_if<int64_t>(&v)) return *i;
+  throw InvalidArgument("trial " + std::to_string(number_) + ": parameter '" + name + "' is " +
+                        type_name(v) + ", not an integer");
+}
+
+std::string Trial::string_param(const std::string& name) const {
+  const ParamValue& v = find_param(number_, params_, name);
+  if (const auto* s = std::get_if<std::string>(&v)) return *s;
+  throw InvalidArgument("trial " + std::to_string(number_) + ": parameter '" + name + "' is " +
+                        type_name(v) + ", not a string");
+}
+
+bool Trial::report(int64_t step, double value) {
+  const bool go_on = on_report_ ? on_report_(Report{.step = step, .value = value}) : true;
+  stop_ = !go_on;
+  return go_on;
+}
+
+}  // namespace krill::hpo

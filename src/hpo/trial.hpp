@@ -56,6 +56,13 @@ class Trial {
   // Records one point of the learning curve; returns false when the trial should stop.
   bool report(int64_t step, double value);
   bool should_stop() const { return stop_; }
+  // Resources given by the executor: the worker running the trial and the threads it may use.
+  int worker() const { return worker_; }
+  int threads() const { return threads_; }
+  void set_resources(int worker, int threads) {
+    worker_ = worker;
+    threads_ = threads;
+  }
   void set_attr(const std::string& key, double value) { attrs_[key] = value; }
   const std::map<std::string, double>& attrs() const { return attrs_; }
 
@@ -65,6 +72,8 @@ class Trial {
   std::function<bool(const Report&)> on_report_;
   std::map<std::string, double> attrs_;
   bool stop_ = false;
+  int worker_ = 0;
+  int threads_ = 1;
 };
 
 }  // namespace krill::hpo
