@@ -1,1 +1,51 @@
-// placeholder: being written
+#include "exec/local_executor.hpp"
+
+#include <sched.h>
+
+#include <exception>
+#include <thread>
+#include <vector>
+
+#include "core/error.hpp"
+
+namespace krill::exec {
+
+int available_cores() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+}
+
+LocalExecutor::LocalExecutor(LocalOptions options) {
+  if (options.workers < 0 || options.threads_per_worker < 0) {
+    throw InvalidArgument("workers and threads per worker must be >= 0 (0: automatic)");
+  }
+  const int cores = available_cores();
+  workers_ = options.workers > 0 ? options.workers : cores;
+  threads_ = options.threads_per_worker > 0 ? options.threads_per_worker
+                                            : std::max(1, cores / workers_);
+}
+
+void LocalExecutor::run(hpo::Study& study, const hpo::Objective& objective) {
+  if (workers_ == 1) {
+    while (auto t = study.ask(0)) study.run_trial(std::move(*t), objective, threads_);
+    return;
+  }
+  std::vector<std::thread> pool;
+  std::vector<std::exception_ptr> errors(static_cast<size_t>(workers_));
+  for (int w = 0; w < workers_; ++w) {
+    pool.emplace_back([&, w] {
+      try {
+        while (auto t = study.ask(w)) study.run_trial(std::move(*t), objective, threads_);
+      } catch (...) {  // a storage failure, not a trial's: trials' exceptions are results
+        errors[static_cast<size_t>(w)] = std::current_exception();
+      }
+    });
+  }
+  for (auto& t : pool) t.join();
+  for (auto& e : errors) {
+    if (e) std::rethrow_exception(e);
+  }
+}
+
+}  // namespace krill::exec

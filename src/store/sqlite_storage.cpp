@@ -1,1 +1,405 @@
-// placeholder: being written
+#include "store/sqlite_storage.hpp"
+
+#include <array>
+#include <cmath>
+#include <limits>
+#include <type_traits>
+#include <variant>
+
+#include "core/error.hpp"
+#include "store/sqlite_db.hpp"
+#include "store/sqlite_schema.hpp"
+
+namespace krill::store {
+
+using hpo::Report;
+using hpo::StudyRecord;
+using hpo::TrialRecord;
+using hpo::TrialState;
+using sqlite::kSql;
+using sqlite::Sql;
+using enum sqlite::Sql;
+using sqlite::Statement;
+using sqlite::Use;
+
+namespace {
+
+constexpr int kBusyTimeoutMs = 5000;
+
+// What a file holds, before krill uses it.
+enum class Contents { Empty, Krill, Foreign };
+
+Contents inspect(const sqlite::Connection& db, std::string& version) {
+  // The first read of a file that is not SQLite fails here with SQLITE_NOTADB.
+  Statement objects(db, "SELECT count(*) FROM sqlite_master", false);
+  objects.step();
+  if (objects.int64(0) == 0) return Contents::Empty;
+  // Another program may have a `meta` table of its own, with other columns.
+  Statement columns(
+      db, "SELECT count(*) FROM pragma_table_info('meta') WHERE name IN ('key', 'value')", false);
+  columns.step();
+  if (columns.int64(0) != 2) return Contents::Foreign;
+  Statement meta(db, "SELECT key, value FROM meta WHERE key IN ('program', 'schema_version')",
+                 false);
+  bool krill = false;
+  version = "(none)";
+  while (meta.step()) {
+    if (meta.text(0) == "program") krill = meta.text(1) == "krill";
+    if (meta.text(0) == "schema_version") version = meta.text(1);
+  }
+  return krill ? Contents::Krill : Contents::Foreign;
+}
+
+double real_or_nan(const Statement& s, int col) {
+  return s.is_null(col) ? std::numeric_limits<double>::quiet_NaN() : s.real(col);
+}
+
+// Child rows (params, attrs, reports) come ordered by trial number, as the trials do, so finding
+// each row's trial is a cursor that only moves forward.
+class TrialCursor {
+ public:
+  explicit TrialCursor(std::vector<TrialRecord>& trials) : trials_(trials) {}
+  TrialRecord* find(int64_t number) {
+    while (i_ < trials_.size() && trials_[i_].number < number) ++i_;
+    return i_ < trials_.size() && trials_[i_].number == number ? &trials_[i_] : nullptr;
+  }
+
+ private:
+  std::vector<TrialRecord>& trials_;
+  size_t i_ = 0;
+};
+
+}  // namespace
+
+namespace detail {
+
+struct SqliteDb {
+  sqlite::Connection db;
+  std::array<std::unique_ptr<Statement>, kSqlCount> cache;  // destroyed before db
+
+  explicit SqliteDb(const std::string& file) : db(file) {}
+
+  Statement& stmt(Sql id) {
+    if (!cache[id]) cache[id] = std::make_unique<Statement>(db, kSql[id]);
+    return *cache[id];
+  }
+  [[noreturn]] void fail(const std::string& what) const {
+    throw DataError(db.file() + ": " + what);
+  }
+  [[noreturn]] void invalid(const std::string& what) const {
+    throw InvalidArgument(db.file() + ": " + what);
+  }
+};
+
+}  // namespace detail
+
+namespace {
+
+// One Storage call: BEGIN (IMMEDIATE for writes, so a writer waits for the lock up front rather
+// than failing to upgrade a read), COMMIT by commit(), ROLLBACK when left by an exception.
+class Transaction {
+ public:
+  // ROLLBACK is prepared before BEGIN, so that the destructor never has to prepare (or throw).
+  Transaction(detail::SqliteDb& impl, bool write) : impl_(impl), rollback_(impl.stmt(kRollback)) {
+    impl_.stmt(write ? kBeginWrite : kBegin).run();
+  }
+  ~Transaction() {
+    if (!done_ && !sqlite3_get_autocommit(impl_.db.get())) {
+      rollback_.step_code();  // errors ignored: SQLite may have rolled back already
+      rollback_.reset();
+    }
+  }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  void commit() {
+    impl_.stmt(kCommit).run();
+    done_ = true;
+  }
+
+ private:
+  detail::SqliteDb& impl_;
+  Statement& rollback_;
+  bool done_ = false;
+};
+
+std::string no_study(int64_t id) {
+  return "no study with id " + std::to_string(id);
+}
+std::string trial_name(int64_t study_id, int64_t number) {
+  return "trial " + std::to_string(number) + " of study with id " + std::to_string(study_id);
+}
+
+}  // namespace
+
+SqliteStorage::SqliteStorage(const std::filesystem::path& path) : path_(path) {
+  const std::string file = path.string();
+  const std::filesystem::path folder = path.has_parent_path() ? path.parent_path() : ".";
+  std::error_code ec;
+  if (!std::filesystem::is_directory(folder, ec)) {
+    throw DataError(file + ": folder " + folder.string() + " does not exist");
+  }
+  impl_ = std::make_unique<detail::SqliteDb>(file);
+  sqlite::Connection& db = impl_->db;
+  sqlite3_busy_timeout(db.get(), kBusyTimeoutMs);
+
+  // Look before touching: another program's database is left exactly as it was.
+  std::string version;
+  db.exec("BEGIN");
+  Contents contents = inspect(db, version);
+  db.exec("COMMIT");
+  if (contents == Contents::Empty) {
+    db.exec("BEGIN IMMEDIATE");  // two processes creating the same file: the second waits
+    contents = inspect(db, version);
+    if (contents == Contents::Empty) {
+      db.exec(sqlite::kSchema);
+      contents = Contents::Krill;
+      version = std::to_string(kSchemaVersion);
+    }
+    db.exec("COMMIT");
+  }
+  if (contents == Contents::Foreign) {
+    throw DataError(file + ": not a krill study database (no krill meta table)");
+  }
+  if (version != std::to_string(kSchemaVersion)) {
+    throw DataError(file + ": krill database schema version " + version +
+                    ", this krill reads version " + std::to_string(kSchemaVersion));
+  }
+  // WAL is a property of the file (kept once set); the others are per connection.
+  db.exec("PRAGMA journal_mode = WAL");
+  db.exec("PRAGMA synchronous = NORMAL");
+  db.exec("PRAGMA foreign_keys = ON");
+}
+
+SqliteStorage::~SqliteStorage() = default;
+
+namespace {
+
+StudyRecord read_study(const detail::SqliteDb& impl, const Statement& s) {
+  StudyRecord r;
+  r.id = s.int64(0);
+  r.name = s.text(1);
+  try {
+    r.direction = hpo::parse_direction(s.text(2));
+  } catch (const Error& e) {
+    impl.fail("study '" + r.name + "': " + e.what());
+  }
+  r.objective = s.text(3);
+  r.space = s.text(4);
+  r.sampler = s.text(5);
+  r.config = s.text(6);
+  r.n_trials = s.int64(7);
+  r.created = s.real(8);
+  return r;
+}
+
+}  // namespace
+
+std::optional<StudyRecord> SqliteStorage::find_study(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  Transaction tx(*impl_, false);
+  std::optional<StudyRecord> found;
+  {
+    Use q(impl_->stmt(kFindStudy));
+    q->bind(1, name);
+    if (q->step()) found = read_study(*impl_, *q);
+  }
+  tx.commit();
+  return found;
+}
+
+std::vector<StudyRecord> SqliteStorage::studies() {
+  std::lock_guard lock(mutex_);
+  Transaction tx(*impl_, false);
+  std::vector<StudyRecord> out;
+  {
+    Use q(impl_->stmt(kListStudies));
+    while (q->step()) out.push_back(read_study(*impl_, *q));
+  }
+  tx.commit();
+  return out;
+}
+
+int64_t SqliteStorage::create_study(const StudyRecord& study) {
+  std::lock_guard lock(mutex_);
+  Transaction tx(*impl_, true);
+  {
+    Use q(impl_->stmt(kInsertStudy));
+    q->bind(1, study.name)
+        .bind(2, hpo::to_string(study.direction))
+        .bind(3, study.objective)
+        .bind(4, study.space)
+        .bind(5, study.sampler)
+        .bind(6, study.config)
+        .bind(7, study.n_trials)
+        .bind(8, study.created);
+    const int rc = q->step_code();
+    if (rc == SQLITE_CONSTRAINT_UNIQUE) impl_->invalid("study '" + study.name + "' already exists");
+    if (rc != SQLITE_DONE) q->fail(rc);
+  }
+  const int64_t id = sqlite3_last_insert_rowid(impl_->db.get());
+  tx.commit();
+  return id;
+}
+
+void SqliteStorage::set_trial_budget(int64_t study_id, int64_t n_trials) {
+  std::lock_guard lock(mutex_);
+  Transaction tx(*impl_, true);
+  impl_->stmt(kSetBudget).bind(1, study_id).bind(2, n_trials).run();
+  if (impl_->db.changes() == 0) impl_->invalid(no_study(study_id));
+  tx.commit();
+}
+
+void SqliteStorage::start_trial(int64_t study_id, const TrialRecord& trial) {
+  std::lock_guard lock(mutex_);
+  Transaction tx(*impl_, true);
+  {
+    Use q(impl_->stmt(kInsertTrial));
+    q->bind(1, study_id)
+        .bind(2, trial.number)
+        .bind(3, hpo::to_string(TrialState::Running))
+        .bind(4, trial.started)
+        .bind(5, trial.worker);
+    const int rc = q->step_code();
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+      impl_->invalid(trial_name(study_id, trial.number) + " already exists");
+    }
+    if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) impl_->invalid(no_study(study_id));
+    if (rc != SQLITE_DONE) q->fail(rc);
+  }
+  Statement& insert = impl_->stmt(kInsertParam);
+  for (const auto& [name, value] : trial.params) {
+    insert.bind(1, study_id).bind(2, trial.number).bind(3, name);
+    std::visit(
+        [&](const auto& v) {
+          using T = std::decay_t<decltype(v)>;
+          const char* kind = std::is_same_v<T, double>    ? "float"
+                             : std::is_same_v<T, int64_t> ? "int"
+                                                          : "string";
+          insert.bind(4, kind).bind(5, v);
+        },
+        value);
+    insert.run();
+  }
+  tx.commit();
+}
+
+void SqliteStorage::add_report(int64_t study_id, int64_t number, const Report& report) {
+  std::lock_guard lock(mutex_);
+  Transaction tx(*impl_, true);
+  {
+    Use q(impl_->stmt(kUpsertReport));
+    q->bind(1, study_id).bind(2, number).bind(3, report.step).bind(4, report.value);
+    const int rc = q->step_code();
+    if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) impl_->invalid("no " + trial_name(study_id, number));
+    if (rc != SQLITE_DONE) q->fail(rc);
+  }
+  tx.commit();
+}
+
+void SqliteStorage::finish_trial(int64_t study_id, const TrialRecord& trial) {
+  std::lock_guard lock(mutex_);
+  Transaction tx(*impl_, true);
+  impl_->stmt(kFinishTrial)
+      .bind(1, study_id)
+      .bind(2, trial.number)
+      .bind(3, hpo::to_string(trial.state))
+      .bind(4, trial.value)  // NaN binds as NULL: no value
+      .bind(5, trial.error)
+      .bind(6, trial.finished)
+      .run();
+  if (impl_->db.changes() == 0) impl_->invalid("no " + trial_name(study_id, trial.number));
+  impl_->stmt(kDeleteAttrs).bind(1, study_id).bind(2, trial.number).run();
+  Statement& insert = impl_->stmt(kInsertAttr);
+  for (const auto& [key, value] : trial.attrs) {
+    insert.bind(1, study_id).bind(2, trial.number).bind(3, key).bind(4, value).run();
+  }
+  tx.commit();
+}
+
+std::vector<TrialRecord> SqliteStorage::trials(int64_t study_id) {
+  std::lock_guard lock(mutex_);
+  Transaction tx(*impl_, false);  // one snapshot for the four queries
+  std::vector<TrialRecord> out;
+  {
+    Use q(impl_->stmt(kSelectTrials));
+    q->bind(1, study_id);
+    while (q->step()) {
+      TrialRecord& t = out.emplace_back();
+      t.number = q->int64(0);
+      try {
+        t.state = hpo::parse_trial_state(q->text(1));
+      } catch (const Error& e) {
+        impl_->fail(trial_name(study_id, t.number) + ": " + e.what());
+      }
+      if (!q->is_null(2)) t.value = q->real(2);
+      t.error = q->text(3);
+      t.started = q->real(4);
+      t.finished = q->real(5);
+      t.worker = static_cast<int>(q->int64(6));
+    }
+  }
+  if (!out.empty()) {
+    Use q(impl_->stmt(kSelectParams));
+    q->bind(1, study_id);
+    TrialCursor cursor(out);
+    while (q->step()) {
+      TrialRecord* t = cursor.find(q->int64(0));
+      if (!t) continue;
+      std::string name = q->text(1);
+      const std::string kind = q->text(2);
+      if (kind == "float") {
+        t->params.emplace(std::move(name), real_or_nan(*q, 3));
+      } else if (kind == "int") {
+        t->params.emplace(std::move(name), q->int64(3));
+      } else if (kind == "string") {
+        t->params.emplace(std::move(name), q->text(3));
+      } else {
+        impl_->fail(trial_name(study_id, t->number) + ": parameter '" + name +
+                    "' of unknown kind '" + kind + "'");
+      }
+    }
+  }
+  if (!out.empty()) {
+    Use q(impl_->stmt(kSelectAttrs));
+    q->bind(1, study_id);
+    TrialCursor cursor(out);
+    while (q->step()) {
+      if (TrialRecord* t = cursor.find(q->int64(0))) t->attrs[q->text(1)] = real_or_nan(*q, 2);
+    }
+  }
+  if (!out.empty()) {
+    Use q(impl_->stmt(kSelectReports));
+    q->bind(1, study_id);
+    TrialCursor cursor(out);
+    while (q->step()) {
+      if (TrialRecord* t = cursor.find(q->int64(0))) {
+        t->reports.push_back({.step = q->int64(1), .value = real_or_nan(*q, 2)});
+      }
+    }
+  }
+  tx.commit();
+  return out;
+}
+
+std::vector<int64_t> SqliteStorage::take_interrupted(int64_t study_id) {
+  std::lock_guard lock(mutex_);
+  const std::string running = hpo::to_string(TrialState::Running);
+  Transaction tx(*impl_, true);
+  std::vector<int64_t> numbers;
+  {
+    Use q(impl_->stmt(kSelectRunning));
+    q->bind(1, study_id).bind(2, running);
+    while (q->step()) numbers.push_back(q->int64(0));
+  }
+  if (!numbers.empty()) {
+    // Children first: the foreign keys refuse to orphan them.
+    for (Sql id : {kDeleteRunningParams, kDeleteRunningAttrs, kDeleteRunningReports,
+                   kDeleteRunningDecisions, kDeleteRunningTrials}) {
+      impl_->stmt(id).bind(1, study_id).bind(2, running).run();
+    }
+  }
+  tx.commit();
+  return numbers;
+}
+
+}  // namespace krill::store

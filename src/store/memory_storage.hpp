@@ -1,0 +1,43 @@
+// MemoryStorage: a Storage that keeps everything in this process's memory, guarded by a mutex.
+// It is what tests (and `open_storage(":memory:")`) use: no file, nothing survives the object.
+// It behaves exactly as SqliteStorage does, including its errors and its treatment of NaN (a NaN
+// final value is stored as no value), so one test suite runs against both.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hpo/storage.hpp"
+
+namespace krill::store {
+
+class MemoryStorage final : public hpo::Storage {
+ public:
+  std::optional<hpo::StudyRecord> find_study(const std::string& name) override;
+  std::vector<hpo::StudyRecord> studies() override;
+  int64_t create_study(const hpo::StudyRecord& study) override;
+  void set_trial_budget(int64_t study_id, int64_t n_trials) override;
+
+  void start_trial(int64_t study_id, const hpo::TrialRecord& trial) override;
+  void add_report(int64_t study_id, int64_t number, const hpo::Report& report) override;
+  void finish_trial(int64_t study_id, const hpo::TrialRecord& trial) override;
+
+  std::vector<hpo::TrialRecord> trials(int64_t study_id) override;
+  std::vector<int64_t> take_interrupted(int64_t study_id) override;
+
+ private:
+  using TrialMap = std::map<int64_t, hpo::TrialRecord>;  // by number
+  // Both throw InvalidArgument naming the missing study or trial. Callers hold mutex_.
+  TrialMap& study_trials(int64_t study_id);
+  hpo::TrialRecord& trial(int64_t study_id, int64_t number);
+
+  std::mutex mutex_;
+  std::vector<hpo::StudyRecord> studies_;  // ordered by id; id = index + 1
+  std::map<int64_t, TrialMap> trials_;     // by study id
+};
+
+}  // namespace krill::store

@@ -1,0 +1,66 @@
+// SqliteStorage: the Storage of real studies, one SQLite file (schema in sqlite_storage.cpp).
+// WAL mode with synchronous=NORMAL: every Storage call is one transaction, committed before it
+// returns, so a killed process loses nothing it was told was stored; readers (`krill show`) read
+// while `krill tune` writes, and wait up to a few seconds (busy_timeout) rather than fail on a
+// lock. One object may be used from several threads (a mutex serialises the calls); statements
+// are prepared once per connection, so a trial's start + reports + finish costs tens of
+// microseconds. The SQLite headers stay out of this file (pimpl).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hpo/storage.hpp"
+
+namespace krill::store {
+
+namespace detail {
+struct SqliteDb;  // the connection and its prepared statements (sqlite_storage.cpp)
+}  // namespace detail
+
+// The layout of the tables, stored in the `meta` table; a file of another version is refused.
+inline constexpr int kSchemaVersion = 1;
+
+class SqliteStorage final : public hpo::Storage {
+ public:
+  // Opens `path`, creating the file and the schema when it is missing or empty. Throws DataError
+  // naming the file when its folder does not exist, or it is not a SQLite database, or not a
+  // krill one, or one of another schema version.
+  explicit SqliteStorage(const std::filesystem::path& path);
+  ~SqliteStorage() override;
+  SqliteStorage(const SqliteStorage&) = delete;
+  SqliteStorage& operator=(const SqliteStorage&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+
+  std::optional<hpo::StudyRecord> find_study(const std::string& name) override;
+  std::vector<hpo::StudyRecord> studies() override;
+  // Throws InvalidArgument when the name is taken.
+  int64_t create_study(const hpo::StudyRecord& study) override;
+  void set_trial_budget(int64_t study_id, int64_t n_trials) override;
+
+  // Stores number, params, started and worker, as Running. Throws InvalidArgument when the study
+  // is missing or the number taken.
+  void start_trial(int64_t study_id, const hpo::TrialRecord& trial) override;
+  // A repeated step replaces the value stored for it.
+  void add_report(int64_t study_id, int64_t number, const hpo::Report& report) override;
+  // Stores state, value, error, attrs (replacing earlier ones) and finished. A NaN value is
+  // stored as no value (SQLite has no NaN); NaN reports, attrs and float params round-trip.
+  void finish_trial(int64_t study_id, const hpo::TrialRecord& trial) override;
+
+  // Loaded with one query per table for the whole study.
+  std::vector<hpo::TrialRecord> trials(int64_t study_id) override;
+  std::vector<int64_t> take_interrupted(int64_t study_id) override;
+
+ private:
+  std::filesystem::path path_;
+  std::mutex mutex_;
+  std::unique_ptr<detail::SqliteDb> impl_;
+};
+
+}  // namespace krill::store

@@ -1,0 +1,229 @@
+// Study: ask/tell bookkeeping, failures as results, determinism, and resuming from storage
+// (finished trials kept, interrupted ones run again, the total exactly as asked).
+#include "hpo/study.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <set>
+
+#include "exec/local_executor.hpp"
+#include "store/memory_storage.hpp"
+
+namespace krill::hpo {
+namespace {
+
+using ::testing::HasSubstr;
+
+SearchSpace space() {
+  return SearchSpace{{"x", FloatDim{-2.0, 2.0}}, {"lr", FloatDim{1e-4, 1e-1, true}},
+                     {"width", IntDim{8, 64}}};
+}
+
+StudyRecord record(int64_t trials, const std::string& name = "toy") {
+  StudyRecord r;
+  r.name = name;
+  r.direction = Direction::Maximize;
+  r.objective = "score";
+  r.config = "toy v1";
+  r.n_trials = trials;
+  return r;
+}
+
+// Maximum 1 at x = 0.5; reports a short curve.
+double toy(Trial& t) {
+  const double x = t.float_param("x");
+  for (int step = 1; step <= 3; ++step) t.report(step, -(x - 0.5) * (x - 0.5) * step / 3.0);
+  return 1.0 - (x - 0.5) * (x - 0.5);
+}
+
+TEST(Study, RunsTheBudgetAndFindsTheBest) {
+  store::MemoryStorage storage;
+  Study study(record(25), space(), make_sampler("random", 1), storage);
+  study.optimize(toy);
+  auto trials = study.trials();
+  ASSERT_EQ(trials.size(), 25u);
+  double best = -1e9;
+  for (size_t i = 0; i < trials.size(); ++i) {
+    EXPECT_EQ(trials[i].number, static_cast<int64_t>(i));
+    EXPECT_EQ(trials[i].state, TrialState::Completed);
+    EXPECT_EQ(trials[i].reports.size(), 3u);
+    best = std::max(best, *trials[i].value);
+  }
+  ASSERT_TRUE(study.best_trial());
+  EXPECT_EQ(*study.best_trial()->value, best);
+  EXPECT_EQ(study.progress().finished, 25);
+  EXPECT_EQ(study.progress().best, best);
+}
+
+TEST(Study, FailuresAndDivergenceAreResultsNotCrashes) {
+  store::MemoryStorage storage;
+  Study study(record(6), space(), make_sampler("random", 2), storage);
+  study.optimize([](Trial& t) -> double {
+    switch (t.number() % 3) {
+      case 0: throw std::runtime_error("out of cheese");
+      case 1: return std::nan("");
+      default: throw Diverged("loss not finite at iteration 7");
+    }
+  });
+  auto trials = study.trials();
+  ASSERT_EQ(trials.size(), 6u);
+  EXPECT_EQ(trials[0].state, TrialState::Failed);
+  EXPECT_THAT(trials[0].error, HasSubstr("out of cheese"));
+  EXPECT_EQ(trials[1].state, TrialState::Diverged);
+  EXPECT_EQ(trials[2].state, TrialState::Diverged);
+  EXPECT_THAT(trials[2].error, HasSubstr("iteration 7"));
+  EXPECT_FALSE(study.best_trial());
+  EXPECT_EQ(study.progress().failed, 6);
+}
+
+TEST(Study, AFixedSeedProposesTheSameTrials) {
+  store::MemoryStorage a, b, c;
+  Study sa(record(10), space(), make_sampler("random", 7), a);
+  Study sb(record(10), space(), make_sampler("random", 7), b);
+  Study sc(record(10), space(), make_sampler("random", 8), c);
+  sa.optimize(toy);
+  sb.optimize(toy);
+  sc.optimize(toy);
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(sa.trials()[i].params, sb.trials()[i].params);
+    EXPECT_NE(sa.trials()[i].params, sc.trials()[i].params);
+  }
+}
+
+TEST(Study, ResumesAfterACancelWithExactlyTheBudget) {
+  store::MemoryStorage storage;
+  std::atomic<bool> cancel{false};
+  {
+    Study study(record(10), space(), make_sampler("random", 3), storage);
+    OptimizeOptions options;
+    options.cancel = &cancel;
+    options.on_progress = [&](const StudyProgress& p) {
+      if (p.finished == 4) cancel = true;
+    };
+    study.optimize(toy, options);
+    EXPECT_EQ(study.trials().size(), 4u);
+  }
+  Study resumed(record(10), space(), make_sampler("random", 3), storage);
+  EXPECT_EQ(resumed.progress().finished, 4);
+  resumed.optimize(toy);
+  auto trials = resumed.trials();
+  ASSERT_EQ(trials.size(), 10u);
+
+  store::MemoryStorage fresh_storage;
+  Study fresh(record(10), space(), make_sampler("random", 3), fresh_storage);
+  fresh.optimize(toy);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(trials[i].params, fresh.trials()[i].params) << i;
+}
+
+TEST(Study, InterruptedTrialsRunAgainWithTheirNumbersAndParams) {
+  store::MemoryStorage storage;
+  Params first_params;
+  {
+    Study crashed(record(5), space(), make_sampler("random", 4), storage);
+    auto t0 = crashed.ask();
+    auto t1 = crashed.ask();
+    ASSERT_TRUE(t0 && t1);
+    first_params = t0->params;
+    crashed.run_trial(std::move(*t1), toy);  // trial 1 finished, trial 0 "was running"
+  }
+  Study resumed(record(5), space(), make_sampler("random", 4), storage);
+  EXPECT_EQ(resumed.progress().finished, 1);
+  auto next = resumed.ask();
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->number, 0);
+  EXPECT_EQ(next->params, first_params);
+  resumed.run_trial(std::move(*next), toy);
+  resumed.optimize(toy);
+  auto trials = resumed.trials();
+  ASSERT_EQ(trials.size(), 5u);
+  std::set<int64_t> numbers;
+  for (const auto& t : trials) {
+    numbers.insert(t.number);
+    EXPECT_EQ(t.state, TrialState::Completed);
+  }
+  EXPECT_EQ(numbers, (std::set<int64_t>{0, 1, 2, 3, 4}));
+}
+
+TEST(Study, RefusesToResumeWithAnotherSpaceOrSampler) {
+  store::MemoryStorage storage;
+  Study(record(3), space(), make_sampler("random", 1), storage).optimize(toy);
+  SearchSpace other = space();
+  other.add("momentum", FloatDim{0.0, 0.9});
+  try {
+    Study(record(3), other, make_sampler("random", 1), storage);
+    ADD_FAILURE() << "accepted a changed space";
+  } catch (const InvalidArgument& e) {
+    EXPECT_THAT(e.what(), HasSubstr("search space"));
+    EXPECT_THAT(e.what(), HasSubstr("momentum"));
+  }
+  try {
+    Study(record(3), space(), make_sampler("random", 2), storage);
+    ADD_FAILURE() << "accepted a changed sampler";
+  } catch (const InvalidArgument& e) {
+    EXPECT_THAT(e.what(), HasSubstr("sampler"));
+  }
+  StudyRecord more = record(5);
+  Study bigger(more, space(), make_sampler("random", 1), storage);  // a larger budget is fine
+  bigger.optimize(toy);
+  EXPECT_EQ(bigger.trials().size(), 5u);
+}
+
+TEST(Study, GridStopsWhenExhausted) {
+  store::MemoryStorage storage;
+  SearchSpace grid{{"a", GridDim{{int64_t{1}, int64_t{2}, int64_t{3}}}},
+                   {"b", GridDim{{std::string("x"), std::string("y")}}}};
+  Study study(record(100), grid, make_sampler("grid", 0), storage);
+  study.optimize([](Trial& t) { return static_cast<double>(t.int_param("a")); });
+  auto trials = study.trials();
+  ASSERT_EQ(trials.size(), 6u);
+  std::set<Params> seen;
+  for (const auto& t : trials) seen.insert(t.params);
+  EXPECT_EQ(seen.size(), 6u);
+}
+
+TEST(LocalExecutor, RunsTrialsOnWorkersEachOnce) {
+  store::MemoryStorage storage;
+  Study study(record(40), space(), make_sampler("sobol", 5), storage);
+  exec::LocalExecutor executor({.workers = 4, .threads_per_worker = 1});
+  std::atomic<int> concurrent{0}, peak{0};
+  OptimizeOptions options;
+  options.executor = &executor;
+  study.optimize(
+      [&](Trial& t) {
+        const int now = ++concurrent;
+        int p = peak.load();
+        while (now > p && !peak.compare_exchange_weak(p, now)) {
+        }
+        EXPECT_EQ(t.threads(), 1);
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        --concurrent;
+        return toy(t);
+      },
+      options);
+  auto trials = study.trials();
+  ASSERT_EQ(trials.size(), 40u);
+  std::set<int64_t> numbers;
+  std::set<int> workers;
+  for (const auto& t : trials) {
+    numbers.insert(t.number);
+    workers.insert(t.worker);
+    EXPECT_EQ(t.state, TrialState::Completed);
+  }
+  EXPECT_EQ(numbers.size(), 40u);
+  EXPECT_GT(peak.load(), 1);
+  EXPECT_LE(peak.load(), 4);
+  EXPECT_GT(workers.size(), 1u);
+}
+
+TEST(LocalExecutor, SplitsTheCoresBetweenWorkers) {
+  exec::LocalExecutor one({.workers = 1});
+  EXPECT_EQ(one.threads_per_worker(), exec::available_cores());
+  exec::LocalExecutor many({.workers = exec::available_cores() * 2});
+  EXPECT_EQ(many.threads_per_worker(), 1);
+}
+
+}  // namespace
+}  // namespace krill::hpo

@@ -1,0 +1,294 @@
+// What only the SQLite storage promises: the file persists, a second connection reads while the
+// first writes (WAL), the schema is what DESIGN.md says, and a file that is not a krill database
+// of this version is refused with a message naming it.
+#include "store/sqlite_storage.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/error.hpp"
+#include "store/memory_storage.hpp"
+#include "store/open.hpp"
+#include "store_test_util.hpp"
+
+namespace krill::store {
+namespace {
+
+using hpo::TrialRecord;
+using hpo::TrialState;
+using testing::expect_same_study;
+using testing::expect_same_trial;
+using ::testing::HasSubstr;
+using testing::sample_study;
+using testing::sample_trial;
+using testing::TempDb;
+
+// Runs SQL on the file with the plain C API, as another program would; returns the first
+// column of the first row ("" when none).
+std::string raw_sql(const std::filesystem::path& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  std::string first;
+  auto keep_first = [](void* out, int n, char** values, char**) {
+    auto* s = static_cast<std::string*>(out);
+    if (s->empty() && n > 0 && values[0]) *s = values[0];
+    return 0;
+  };
+  char* error = nullptr;
+  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), keep_first, &first, &error), SQLITE_OK)
+      << (error ? error : "");
+  sqlite3_free(error);
+  sqlite3_close(db);
+  return first;
+}
+
+// The message of the DataError that opening `path` throws ("" and a failure when none).
+std::string open_error(const std::filesystem::path& path) {
+  try {
+    SqliteStorage storage(path);
+  } catch (const DataError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "opening " << path << " did not throw";
+  return "";
+}
+
+TrialRecord finished_trial(int64_t number) {
+  TrialRecord t = sample_trial(number);
+  t.reports = {{10, 0.5}, {20, 0.25}};
+  t.state = TrialState::Completed;
+  t.value = 0.75 + static_cast<double>(number);
+  t.attrs = {{"test_accuracy", 0.8}};
+  t.finished = t.started + 60;
+  return t;
+}
+
+void store(hpo::Storage& storage, int64_t study, const TrialRecord& t) {
+  storage.start_trial(study, t);
+  for (const hpo::Report& r : t.reports) storage.add_report(study, t.number, r);
+  storage.finish_trial(study, t);
+}
+
+TEST(SqliteStorage, PersistsAcrossReopening) {
+  TempDb db;
+  hpo::StudyRecord study = sample_study("s");
+  {
+    SqliteStorage storage(db.path());
+    study.id = storage.create_study(study);
+    for (int64_t n = 0; n < 3; ++n) store(storage, study.id, finished_trial(n));
+    storage.start_trial(study.id, sample_trial(3));  // still running when the process ends
+  }
+  SqliteStorage storage(db.path());
+  ASSERT_EQ(storage.studies().size(), 1u);
+  expect_same_study(*storage.find_study("s"), study);
+  auto trials = storage.trials(study.id);
+  ASSERT_EQ(trials.size(), 4u);
+  for (int64_t n = 0; n < 3; ++n) expect_same_trial(trials[n], finished_trial(n));
+  expect_same_trial(trials[3], sample_trial(3));
+  EXPECT_EQ(storage.take_interrupted(study.id), std::vector<int64_t>{3});
+}
+
+TEST(SqliteStorage, HasTheVersionedSchemaInWalMode) {
+  TempDb db;
+  SqliteStorage storage(db.path());
+  EXPECT_EQ(raw_sql(db.path(), "SELECT value FROM meta WHERE key = 'program'"), "krill");
+  EXPECT_EQ(raw_sql(db.path(), "SELECT value FROM meta WHERE key = 'schema_version'"), "1");
+  EXPECT_EQ(raw_sql(db.path(), "PRAGMA journal_mode"), "wal");
+  for (const char* table : {"studies", "trials", "params", "attrs", "reports", "decisions"}) {
+    EXPECT_EQ(raw_sql(db.path(), std::string("SELECT count(*) FROM sqlite_master WHERE "
+                                             "type = 'table' AND name = '") +
+                                     table + "'"),
+              "1")
+        << table;
+  }
+}
+
+TEST(SqliteStorage, StoresParamsInTheirOwnStorageClass) {
+  TempDb db;
+  SqliteStorage storage(db.path());
+  const int64_t id = storage.create_study(sample_study("s"));
+  TrialRecord t = sample_trial(0);
+  t.params = {{"f", 2.0}, {"i", int64_t{2}}, {"s", std::string("2")}};
+  storage.start_trial(id, t);
+  auto type_of = [&](const char* name) {
+    return raw_sql(db.path(), std::string("SELECT kind || ' ' || typeof(value) FROM params "
+                                          "WHERE name = '") +
+                                  name + "'");
+  };
+  EXPECT_EQ(type_of("f"), "float real");
+  EXPECT_EQ(type_of("i"), "int integer");
+  EXPECT_EQ(type_of("s"), "string text");
+}
+
+TEST(SqliteStorage, SecondConnectionReadsWhileFirstWrites) {
+  TempDb db;
+  SqliteStorage writer(db.path());
+  const int64_t id = writer.create_study(sample_study("s"));
+  constexpr int kTrials = 200;
+  std::atomic<bool> done{false};
+  std::thread writing([&] {
+    for (int n = 0; n < kTrials; ++n) store(writer, id, finished_trial(n));
+    done = true;
+  });
+  // `krill show` while `krill tune` writes: opening and reading never fail on a lock.
+  auto reader = std::make_unique<SqliteStorage>(db.path());
+  size_t last = 0;
+  int reads = 0;
+  bool whole = true;
+  while ((!done || last < kTrials) && whole) {
+    if (++reads % 20 == 0) reader = std::make_unique<SqliteStorage>(db.path());
+    auto trials = reader->trials(id);
+    EXPECT_GE(trials.size(), last);
+    for (const TrialRecord& t : trials) {
+      // A trial is seen whole or not at all: every Storage call is one transaction.
+      whole = whole && (t.state == TrialState::Running || t.attrs.size() == 1);
+    }
+    last = trials.size();
+  }
+  writing.join();
+  EXPECT_TRUE(whole);
+  EXPECT_EQ(last, static_cast<size_t>(kTrials));
+  EXPECT_GT(reads, 1);
+}
+
+// A process killed with SIGKILL loses nothing that a Storage call had returned from.
+TEST(SqliteStorage, KeepsWhatWasStoredWhenTheProcessIsKilled) {
+  TempDb db;
+  int64_t id = 0;
+  {
+    SqliteStorage storage(db.path());
+    id = storage.create_study(sample_study("s"));
+  }
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {  // stores trials until killed, telling the parent each one it has stored
+    ::close(pipe_fds[0]);
+    try {
+      SqliteStorage storage(db.path());
+      for (int64_t n = 0;; ++n) {
+        store(storage, id, finished_trial(n));
+        storage.start_trial(id, sample_trial(n + 1'000'000));  // left running
+        if (::write(pipe_fds[1], &n, sizeof n) != sizeof n) ::_exit(1);
+      }
+    } catch (...) {
+      ::_exit(1);
+    }
+  }
+  ::close(pipe_fds[1]);
+  int64_t acknowledged = -1, n = 0;
+  while (acknowledged < 30 && ::read(pipe_fds[0], &n, sizeof n) == sizeof n) acknowledged = n;
+  ::kill(child, SIGKILL);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  while (::read(pipe_fds[0], &n, sizeof n) == sizeof n) acknowledged = n;
+  ::close(pipe_fds[0]);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the writer ended by itself";
+  ASSERT_GE(acknowledged, 30);
+
+  SqliteStorage storage(db.path());
+  std::map<int64_t, TrialRecord> stored;
+  for (TrialRecord& t : storage.trials(id)) stored[t.number] = std::move(t);
+  for (int64_t k = 0; k <= acknowledged; ++k) {
+    ASSERT_TRUE(stored.contains(k)) << k;
+    expect_same_trial(stored[k], finished_trial(k));
+    ASSERT_TRUE(stored.contains(k + 1'000'000)) << k;
+  }
+  const auto interrupted = storage.take_interrupted(id);
+  EXPECT_GE(interrupted.size(), static_cast<size_t>(acknowledged + 1));
+}
+
+TEST(SqliteStorage, WritersOnTwoConnectionsWaitForEachOther) {
+  TempDb db;
+  SqliteStorage first(db.path());
+  SqliteStorage second(db.path());
+  const int64_t id = first.create_study(sample_study("s"));
+  std::thread a([&] {
+    for (int n = 0; n < 100; n += 2) store(first, id, finished_trial(n));
+  });
+  std::thread b([&] {
+    for (int n = 1; n < 100; n += 2) store(second, id, finished_trial(n));
+  });
+  a.join();
+  b.join();
+  EXPECT_EQ(first.trials(id).size(), 100u);
+}
+
+TEST(SqliteStorage, EmptyFileGetsTheSchema) {
+  TempDb db;
+  std::ofstream(db.path()).close();
+  SqliteStorage storage(db.path());
+  EXPECT_TRUE(storage.studies().empty());
+  EXPECT_EQ(raw_sql(db.path(), "SELECT value FROM meta WHERE key = 'program'"), "krill");
+}
+
+TEST(SqliteStorage, RefusesAnotherSchemaVersion) {
+  TempDb db;
+  { SqliteStorage storage(db.path()); }
+  raw_sql(db.path(), "UPDATE meta SET value = '7' WHERE key = 'schema_version'");
+  EXPECT_EQ(open_error(db.path()),
+            db.path().string() + ": krill database schema version 7, this krill reads version 1");
+}
+
+TEST(SqliteStorage, RefusesAnotherProgramsDatabase) {
+  TempDb db;
+  raw_sql(db.path(), "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)");
+  const std::string expected =
+      db.path().string() + ": not a krill study database (no krill meta table)";
+  EXPECT_EQ(open_error(db.path()), expected);
+  // Left as it was: still in its own journal mode, no krill tables added.
+  EXPECT_EQ(raw_sql(db.path(), "PRAGMA journal_mode"), "delete");
+  EXPECT_EQ(raw_sql(db.path(), "SELECT count(*) FROM sqlite_master"), "1");
+  // A `meta` table of its own does not make it a krill database.
+  raw_sql(db.path(),
+          "CREATE TABLE meta (key TEXT, value TEXT); "
+          "INSERT INTO meta VALUES ('program', 'other')");
+  EXPECT_EQ(open_error(db.path()), expected);
+  raw_sql(db.path(), "DROP TABLE meta; CREATE TABLE meta (id INTEGER, blob BLOB)");
+  EXPECT_EQ(open_error(db.path()), expected);
+}
+
+TEST(SqliteStorage, RefusesAFileThatIsNotSqlite) {
+  for (size_t size : {size_t{10}, size_t{100}, size_t{5000}}) {
+    TempDb db;
+    {
+      std::ofstream out(db.path(), std::ios::binary);
+      for (size_t i = 0; i < size; ++i) out.put(static_cast<char>("not a database\n"[i % 15]));
+    }
+    EXPECT_EQ(open_error(db.path()), db.path().string() + ": not a SQLite database") << size;
+    EXPECT_EQ(std::filesystem::file_size(db.path()), size);  // untouched
+  }
+}
+
+TEST(SqliteStorage, RefusesAMissingFolderWithoutCreatingIt) {
+  TempDb db;
+  const std::filesystem::path folder = db.path().string() + "_missing";
+  const std::filesystem::path path = folder / "study.db";
+  const std::string message = open_error(path);
+  EXPECT_THAT(message, HasSubstr(path.string()));
+  EXPECT_THAT(message, HasSubstr("folder " + folder.string() + " does not exist"));
+  EXPECT_FALSE(std::filesystem::exists(folder));
+}
+
+TEST(OpenStorage, MemoryOrSqliteByPath) {
+  TempDb db;
+  EXPECT_NE(dynamic_cast<MemoryStorage*>(open_storage(":memory:").get()), nullptr);
+  EXPECT_NE(dynamic_cast<SqliteStorage*>(open_storage(db.path()).get()), nullptr);
+  EXPECT_TRUE(std::filesystem::exists(db.path()));
+}
+
+}  // namespace
+}  // namespace krill::store
