@@ -1,4 +1,4 @@
-// krill's command line: `krill train` today; `tune`, `show`, `export`, `report` as they land.
+// krill's command line: train, tune, show, export.
 #include <fmt/core.h>
 
 #include <CLI/CLI.hpp>
@@ -6,6 +6,7 @@
 
 #include "core/error.hpp"
 #include "train_command.hpp"
+#include "tune_command.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"krill: tune the hyperparameters of neural networks, from a laptop to MPI ranks"};
@@ -13,6 +14,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int exit_code = 0;
   krill::cli::add_train_command(app, exit_code);
+  krill::cli::add_tune_command(app, exit_code);
+  krill::cli::add_show_command(app, exit_code);
+  krill::cli::add_export_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

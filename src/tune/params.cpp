@@ -30,7 +30,9 @@ constexpr std::array<ParamInfo, 21> kParams{{
 }};
 }  // namespace
 
-std::span<const ParamInfo> training_params() { return kParams; }
+std::span<const ParamInfo> training_params() {
+  return kParams;
+}
 
 const ParamInfo* find_training_param(const std::string& name) {
   for (const auto& p : kParams) {

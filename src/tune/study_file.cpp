@@ -1,1 +1,414 @@
-// placeholder: being written
+#include "tune/study_file.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <sstream>
+#include <vector>
+
+#include "core/error.hpp"
+#include "tune/params.hpp"
+#include "tune/yaml_util.hpp"
+
+namespace krill::tune {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using yaml::describe;
+using yaml::Entry;
+using yaml::one_of;
+using Strings = std::vector<std::string>;
+
+const Strings kTopKeys{"study",     "storage",  "data",    "validation", "subset",
+                       "objective", "trials",   "workers", "seed",       "sampler",
+                       "model",     "training", "search"};
+const Strings kDimKeys{"type", "low", "high", "log", "values"};
+const Strings kDimTypes{"float", "int", "choice", "grid"};
+const Strings kObjectives{"val_accuracy", "val_loss"};
+const Strings kSamplers{"random", "sobol", "grid"};
+
+// The parameters a schedule needs besides itself.
+Strings schedule_needs(const std::string& schedule) {
+  if (schedule == "step") return {"decay_every", "decay_factor"};
+  if (schedule == "exp") return {"gamma"};
+  return {};
+}
+
+Strings param_names(const std::string& section) {  // "" for all
+  Strings out;
+  for (const auto& p : training_params()) {
+    if (section.empty() || section == p.section) out.emplace_back(p.name);
+  }
+  return out;
+}
+
+double to_double(const hpo::ParamValue& v) {
+  if (const auto* i = std::get_if<int64_t>(&v)) return static_cast<double>(*i);
+  return std::get<double>(v);
+}
+
+class Parser {
+ public:
+  // Relative paths (storage, a data folder) are resolved against `base`; a data folder is made
+  // absolute only when `absolute_data` (a study read from a file may be resumed from elsewhere).
+  Parser(std::string source, fs::path base, bool absolute_data)
+      : src_(std::move(source)), base_(std::move(base)), absolute_data_(absolute_data) {}
+
+  StudyFile parse(const std::string& text, const std::string& default_name);
+
+ private:
+  YAML::Node load(const std::string& text) const;
+  const Entry* find(const char* key) const;
+
+  std::string text(const Entry& e, const std::string& expected) const;
+  std::string one_of_values(const Entry& e, const Strings& options) const;
+  int64_t integer(const Entry& e, int64_t min) const;
+  double fraction(const Entry& e) const;
+
+  void read_fixed(const Entry& section);
+  void read_search(const Entry& search);
+  hpo::Dimension read_dimension(const ParamInfo& info, const Entry& dim);
+  hpo::ParamValue value_of(const ParamInfo& info, const YAML::Node& node, const YAML::Node& at,
+                           const std::string& label) const {
+    return yaml::param_value(src_, info, node, at, label);
+  }
+  void check_combinations(const YAML::Node& root) const;
+  bool has(const std::string& name) const { return where_.contains(name); }
+
+  yaml::Source src_;
+  fs::path base_;
+  bool absolute_data_;
+  std::map<std::string, Entry> top_;
+  StudyFile out_;
+  std::map<std::string, YAML::Node> fixed_at_;                      // key nodes
+  std::map<std::string, YAML::Node> where_;                         // fixed value / searched key
+  std::map<std::string, std::vector<hpo::ParamValue>> candidates_;  // fixed value or choices
+  int64_t grid_points_ = 1;
+  bool has_grid_ = false;
+};
+
+StudyFile Parser::parse(const std::string& text, const std::string& default_name) {
+  const YAML::Node root = load(text);
+  for (const auto& e : yaml::entries(src_, root, "study file")) {
+    yaml::check_known(src_, e, kTopKeys);
+    top_.emplace(e.key, e);
+  }
+  out_.name = default_name;
+  if (const auto* e = find("study")) out_.name = this->text(*e, "a study name");
+  const auto* data = find("data");
+  if (!data) {
+    src_.fail(root, "missing key 'data', expected the data set: fashion-mnist, mnist or a folder");
+  }
+  out_.data = this->text(*data, "fashion-mnist, mnist or a folder");
+  if (out_.data != "fashion-mnist" && out_.data != "mnist" && fs::path(out_.data).is_relative()) {
+    const fs::path folder = base_ / out_.data;
+    out_.data = (absolute_data_ ? fs::absolute(folder) : folder).lexically_normal().string();
+  }
+  if (const auto* e = find("validation")) out_.validation = fraction(*e);
+  if (const auto* e = find("subset")) out_.subset = integer(*e, 0);
+  if (const auto* e = find("objective")) out_.objective = one_of_values(*e, kObjectives);
+  out_.direction =
+      out_.objective == "val_loss" ? hpo::Direction::Minimize : hpo::Direction::Maximize;
+  if (const auto* e = find("workers")) {
+    const int64_t workers = integer(*e, 0);
+    if (workers > std::numeric_limits<int>::max()) {
+      src_.fail(e->at(), "'workers' is " + describe(e->value) + ", expected an integer from 0 to " +
+                             std::to_string(std::numeric_limits<int>::max()));
+    }
+    out_.workers = static_cast<int>(workers);
+  }
+  if (const auto* e = find("seed")) {
+    const auto seed = yaml::is_plain(e->value) ? yaml::parse_uint(e->value.Scalar()) : std::nullopt;
+    if (!seed) src_.fail(e->at(), "'seed' is " + describe(e->value) + ", expected an integer >= 0");
+    out_.seed = *seed;
+  }
+  if (const auto* e = find("sampler")) out_.sampler = one_of_values(*e, kSamplers);
+  if (const auto* e = find("model")) read_fixed(*e);
+  if (const auto* e = find("training")) read_fixed(*e);
+  if (const auto* e = find("search")) read_search(*e);
+  check_combinations(root);
+
+  if (const auto* e = find("trials")) {
+    out_.trials = integer(*e, 1);
+  } else if (out_.sampler == "grid") {
+    out_.trials = grid_points_;
+  } else {
+    src_.fail(root, "missing key 'trials', expected the number of trials (an integer >= 1)");
+  }
+  const fs::path storage = find("storage") ? fs::path(this->text(*find("storage"), "a file name"))
+                                           : fs::path(out_.name + ".db");
+  out_.storage = storage == ":memory:" || storage.is_absolute()
+                     ? storage
+                     : (base_ / storage).lexically_normal();
+  return out_;
+}
+
+YAML::Node Parser::load(const std::string& text) const {
+  std::vector<YAML::Node> documents;
+  try {
+    documents = YAML::LoadAll(text);
+  } catch (const YAML::Exception& e) {
+    src_.fail(e.mark, "YAML syntax error: " + e.msg);
+  }
+  if (documents.empty() || documents[0].IsNull()) {
+    src_.fail(YAML::Mark::null_mark(),
+              "the study file is empty, expected a map of settings (see docs/STUDY-FILE.md)");
+  }
+  if (documents.size() > 1) {
+    src_.fail(documents[1], "a second YAML document, expected one study per file");
+  }
+  if (!documents[0].IsMap()) {
+    src_.fail(documents[0],
+              "the study file is " + describe(documents[0]) + ", expected a map of settings");
+  }
+  return documents[0];
+}
+
+const Entry* Parser::find(const char* key) const {
+  const auto it = top_.find(key);
+  return it == top_.end() ? nullptr : &it->second;
+}
+
+std::string Parser::text(const Entry& e, const std::string& expected) const {
+  if (!e.value.IsScalar() || e.value.Scalar().empty()) {
+    src_.fail(e.at(), "'" + e.key + "' is " + describe(e.value) + ", expected " + expected);
+  }
+  return e.value.Scalar();
+}
+
+std::string Parser::one_of_values(const Entry& e, const Strings& options) const {
+  const std::string value = text(e, one_of(options));
+  if (std::find(options.begin(), options.end(), value) == options.end()) {
+    src_.fail(e.at(), "'" + e.key + "' is " + describe(e.value) + ", expected " + one_of(options));
+  }
+  return value;
+}
+
+int64_t Parser::integer(const Entry& e, int64_t min) const {
+  const auto v = yaml::is_plain(e.value) ? yaml::parse_int(e.value.Scalar()) : std::nullopt;
+  if (!v || *v < min) {
+    src_.fail(e.at(), "'" + e.key + "' is " + describe(e.value) +
+                          ", expected an integer >= " + std::to_string(min));
+  }
+  return *v;
+}
+
+double Parser::fraction(const Entry& e) const {  // `validation`
+  const auto v = yaml::is_plain(e.value) ? yaml::parse_number(e.value.Scalar()) : std::nullopt;
+  if (!v || *v <= 0 || *v >= 1) {
+    src_.fail(e.at(), "'" + e.key + "' is " + describe(e.value) +
+                          ", expected a number in (0, 1): the validation objective needs one");
+  }
+  return *v;
+}
+
+void Parser::read_fixed(const Entry& section) {
+  const Strings known = param_names(section.key);
+  for (const auto& e : yaml::entries(src_, section.value, section.key)) {
+    const ParamInfo* info = find_training_param(e.key);
+    if (!info) yaml::unknown_key(src_, e, known);
+    if (info->section != section.key) {
+      src_.fail(e.key_node, "'" + e.key + "' is a " + info->section +
+                                " parameter, expected it under " + info->section + ":");
+    }
+    const hpo::ParamValue value = value_of(*info, e.value, e.at(), "'" + e.key + "'");
+    out_.fixed[e.key] = value;
+    fixed_at_[e.key] = e.key_node;
+    where_[e.key] = e.at();
+    candidates_[e.key] = {value};
+  }
+}
+
+void Parser::read_search(const Entry& search) {
+  const Strings known = param_names("");
+  for (const auto& e : yaml::entries(src_, search.value, "search")) {
+    const ParamInfo* info = find_training_param(e.key);
+    if (!info) yaml::unknown_key(src_, e, known);
+    if (const auto it = fixed_at_.find(e.key); it != fixed_at_.end()) {
+      src_.fail(e.key_node, "'" + e.key + "' is searched here and fixed at " +
+                                yaml::line_column(it->second.Mark()) + " under " + info->section +
+                                ":, expected one or the other");
+    }
+    const hpo::Dimension dim = read_dimension(*info, e);
+    try {
+      out_.space.add(e.key, dim);
+    } catch (const InvalidArgument& error) {
+      src_.fail(e.value, error.what());
+    }
+    where_[e.key] = e.key_node;
+  }
+}
+
+hpo::Dimension Parser::read_dimension(const ParamInfo& info, const Entry& dim) {
+  const std::string name = "'" + dim.key + "'";
+  if (!dim.value.IsMap()) {
+    src_.fail(dim.at(), "search " + name + " is " + describe(dim.value) +
+                            ", expected a dimension such as {type: float, low: 0.001, high: 0.1}");
+  }
+  const auto fields = yaml::entries(src_, dim.value, dim.key);
+  const auto field = [&](const std::string& key) -> const Entry* {
+    for (const auto& f : fields) {
+      if (f.key == key) return &f;
+    }
+    return nullptr;
+  };
+  for (const auto& f : fields) yaml::check_known(src_, f, kDimKeys);
+  const Entry* type_entry = field("type");
+  if (!type_entry) {
+    src_.fail(dim.value, "search " + name + " has no 'type', expected type: " + one_of(kDimTypes));
+  }
+  const std::string type = one_of_values(*type_entry, kDimTypes);
+  const Strings fit = info.kind == ParamKind::Float ? Strings{"float", "choice", "grid"}
+                      : info.kind == ParamKind::Int ? Strings{"int", "choice", "grid"}
+                                                    : Strings{"choice", "grid"};
+  if (std::find(fit.begin(), fit.end(), type) == fit.end()) {
+    src_.fail(type_entry->at(), "type '" + type + "' for " + name + ", " +
+                                    yaml::kind_label(info.kind) + " parameter, expected type " +
+                                    one_of(fit));
+  }
+  const bool range = type == "float" || type == "int";
+  const Strings applies = range ? Strings{"type", "low", "high", "log"} : Strings{"type", "values"};
+  for (const auto& f : fields) {
+    if (std::find(applies.begin(), applies.end(), f.key) == applies.end()) {
+      src_.fail(f.key_node, "key '" + f.key + "' does not apply to type " + type + ", expected " +
+                                one_of(Strings(applies.begin() + 1, applies.end())));
+    }
+  }
+  const auto required = [&](const std::string& key) -> const Entry& {
+    const Entry* f = field(key);
+    if (!f) {
+      src_.fail(dim.value, "search " + name + " has no '" + key + "', expected " +
+                               (range ? "low and high" : "values") + " for type " + type);
+    }
+    return *f;
+  };
+
+  if (range) {
+    const Entry& low = required("low");
+    const Entry& high = required("high");
+    bool log = false;
+    if (const Entry* f = field("log")) {
+      const auto b = yaml::is_plain(f->value) ? yaml::parse_bool(f->value.Scalar()) : std::nullopt;
+      if (!b) src_.fail(f->at(), "'log' is " + describe(f->value) + ", expected true or false");
+      log = *b;
+    }
+    const auto bound = [&](const Entry& f) {
+      return value_of(info, f.value, f.at(), "'" + f.key + "' of " + name);
+    };
+    const hpo::ParamValue low_value = bound(low), high_value = bound(high);
+    const double lo = to_double(low_value), hi = to_double(high_value);
+    if (lo > hi) {
+      src_.fail(low.at(), "'low' " + low.value.Scalar() + " is above 'high' " +
+                              high.value.Scalar() + " for " + name + ", expected low <= high");
+    }
+    if (log && lo <= 0) {
+      src_.fail(low.at(), "'low' is " + low.value.Scalar() + " in the log range of " + name +
+                              ", expected low > 0 with log: true");
+    }
+    if (type == "float") return hpo::FloatDim{lo, hi, log};
+    return hpo::IntDim{std::get<int64_t>(low_value), std::get<int64_t>(high_value), log};
+  }
+
+  const Entry& values = required("values");
+  if (!values.value.IsSequence() || values.value.size() == 0) {
+    src_.fail(values.at(), "'values' of " + name + " is " + describe(values.value) +
+                               ", expected a list of at least one value, such as [32, 64]");
+  }
+  std::vector<hpo::ParamValue> list;
+  for (const auto& element : values.value) {
+    hpo::ParamValue v = value_of(info, element, element, "a value of " + name);
+    if (std::find(list.begin(), list.end(), v) != list.end()) {
+      src_.fail(element, "a value of " + name + " is listed twice (" + describe(element) +
+                             "), expected distinct values");
+    }
+    list.push_back(std::move(v));
+  }
+  candidates_[dim.key] = list;
+  if (type == "choice") return hpo::CategoricalDim{std::move(list)};
+  has_grid_ = true;
+  if (grid_points_ > std::numeric_limits<int64_t>::max() / static_cast<int64_t>(list.size())) {
+    src_.fail(values.value, "the grid is too large, expected fewer than 2^63 points");
+  }
+  grid_points_ *= static_cast<int64_t>(list.size());
+  return hpo::GridDim{std::move(list)};
+}
+
+void Parser::check_combinations(const YAML::Node& root) const {
+  if (const auto it = candidates_.find("schedule"); it != candidates_.end()) {
+    for (const auto& schedule : it->second) {
+      const std::string& s = std::get<std::string>(schedule);
+      for (const auto& needed : schedule_needs(s)) {
+        if (!has(needed)) {
+          src_.fail(where_.at("schedule"), "schedule '" + s + "' without '" + needed +
+                                               "', expected " + needed +
+                                               " under training: or search:");
+        }
+      }
+    }
+  }
+  if (has("hidden")) {
+    for (const char* other : {"width", "depth"}) {
+      if (has(other)) {
+        src_.fail(where_.at(other), std::string("'") + other + "' and 'hidden' (at " +
+                                        yaml::line_column(where_.at("hidden").Mark()) +
+                                        ") are both set, expected hidden or width and depth");
+      }
+    }
+  }
+  if (out_.sampler == "grid" && !has_grid_) {
+    src_.fail(find("sampler") ? find("sampler")->value : root,
+              "sampler 'grid' without a dimension of type grid, expected at least one under "
+              "search:");
+  }
+}
+
+}  // namespace
+
+std::string StudyFile::canonical() const {
+  std::string out;
+  const auto line = [&](const std::string& key, const std::string& value) {
+    out += key + ": " + value + "\n";
+  };
+  line("study", yaml::quote(name));
+  line("data", yaml::quote(data));
+  line("validation", yaml::format_double(validation));
+  line("subset", std::to_string(subset));
+  line("objective", yaml::quote(objective));
+  line("sampler", yaml::quote(sampler));
+  line("seed", std::to_string(seed));
+  for (const auto& [param, value] : fixed) line("fixed " + param, yaml::canonical(value));
+  line("space", yaml::quote(space.fingerprint()));
+  return out;
+}
+
+StudyFile load_study_file(const fs::path& file) {
+  const std::string prefix = file.string() + ": cannot read study file (";
+  std::error_code ec;
+  const auto status = fs::status(file, ec);
+  if (!fs::exists(status)) throw DataError(prefix + "no such file)");
+  if (fs::is_directory(status)) throw DataError(prefix + "a folder, expected a YAML file)");
+  std::ifstream in(file, std::ios::binary);
+  std::ostringstream text;
+  if (in) text << in.rdbuf();
+  if (!in || in.bad()) {
+    std::string reason = std::strerror(errno);
+    if (!reason.empty()) reason[0] = static_cast<char>(std::tolower(reason[0]));
+    throw DataError(prefix + reason + ")");
+  }
+  Parser parser(file.string(), file.parent_path(), true);
+  StudyFile study = parser.parse(text.str(), file.stem().string());
+  study.path = file;
+  return study;
+}
+
+StudyFile parse_study_file(const std::string& yaml_text, const std::string& source) {
+  return Parser(source, fs::path(), false).parse(yaml_text, "study");
+}
+
+}  // namespace krill::tune

@@ -2,16 +2,12 @@
 // (naming the file or option) with a non-zero exit for each kind of bad input.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sys/wait.h>
+#include <unistd.h>
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <string>
 
-#include "data/dataset.hpp"
-#include "train/synthetic.hpp"
+#include "apps/cli_util.hpp"
 
 namespace {
 
@@ -19,35 +15,10 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-struct Result {
-  int exit_code;
-  std::string output;  // stdout and stderr
-};
+using Result = krill::testing::CliResult;
+using krill::testing::write_idx;
 
-Result run(const std::string& args) {
-  const std::string cmd = std::string(KRILL_BINARY) + " " + args + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (!pipe) return {-1, "popen failed"};
-  std::string out;
-  std::array<char, 4096> buf;
-  while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-void put_be32(std::ofstream& f, uint32_t v) {
-  const char b[4] = {char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
-  f.write(b, 4);
-}
-
-void write_idx(const fs::path& file, const std::vector<uint32_t>& dims,
-               const std::vector<uint8_t>& values, uint32_t magic_override = 0) {
-  std::ofstream f(file, std::ios::binary);
-  put_be32(f, magic_override ? magic_override : 0x00000800u | static_cast<uint32_t>(dims.size()));
-  for (uint32_t d : dims) put_be32(f, d);
-  f.write(reinterpret_cast<const char*>(values.data()),
-          static_cast<std::streamsize>(values.size()));
-}
+Result run(const std::string& args) { return krill::testing::run_krill(args); }
 
 // A folder of IDX files holding the synthetic 4x4, 3-class problem.
 class CliTest : public ::testing::Test {

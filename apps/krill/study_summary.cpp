@@ -1,0 +1,56 @@
+#include "study_summary.hpp"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <map>
+
+namespace krill::cli {
+
+void print_study_summary(const hpo::StudyRecord& study, const std::vector<hpo::TrialRecord>& trials,
+                         int top) {
+  std::map<hpo::TrialState, int> counts;
+  double compute = 0;
+  for (const auto& t : trials) {
+    ++counts[t.state];
+    if (t.finished > t.started) compute += t.finished - t.started;
+  }
+  fmt::print("study '{}': {} trials of {} ({} {})\n", study.name, trials.size(), study.n_trials,
+             study.objective, hpo::to_string(study.direction));
+  std::string states;
+  for (auto s : {hpo::TrialState::Completed, hpo::TrialState::Stopped, hpo::TrialState::Failed,
+                 hpo::TrialState::Diverged, hpo::TrialState::Running}) {
+    if (counts[s]) states += fmt::format("  {} {}", counts[s], hpo::to_string(s));
+  }
+  fmt::print("states:{}   compute {:.1f} s\n", states.empty() ? " none" : states, compute);
+
+  std::vector<const hpo::TrialRecord*> done;
+  for (const auto& t : trials) {
+    if (t.state == hpo::TrialState::Completed && t.value) done.push_back(&t);
+  }
+  if (done.empty()) {
+    fmt::print("no completed trial yet\n");
+    return;
+  }
+  const bool maximize = study.direction == hpo::Direction::Maximize;
+  std::stable_sort(done.begin(), done.end(), [&](auto* a, auto* b) {
+    return maximize ? *a->value > *b->value : *a->value < *b->value;
+  });
+  fmt::print("\n{:>6}  {:>10}  {:>9}  {:>7}  {}\n", "trial", study.objective, "test_acc", "seconds",
+             "parameters");
+  for (size_t i = 0; i < done.size() && i < static_cast<size_t>(top); ++i) {
+    const auto& t = *done[i];
+    auto test = t.attrs.find("test_accuracy");
+    fmt::print("{:>6}  {:>10.4f}  {:>9}  {:>7.1f}  {}\n", t.number, *t.value,
+               test == t.attrs.end() ? "-" : fmt::format("{:.4f}", test->second),
+               t.finished - t.started, hpo::to_string(t.params));
+  }
+  const auto& best = *done.front();
+  fmt::print("\nbest trial {}: {} = {:.4f}", best.number, study.objective, *best.value);
+  if (auto test = best.attrs.find("test_accuracy"); test != best.attrs.end()) {
+    fmt::print(", test accuracy {:.4f}", test->second);
+  }
+  fmt::print("\nbest parameters: {}\n", hpo::to_string(best.params));
+}
+
+}  // namespace krill::cli

@@ -1,0 +1,99 @@
+#include "tune_command.hpp"
+
+#include <fmt/core.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
+#include <memory>
+
+#include "core/error.hpp"
+#include "exec/local_executor.hpp"
+#include "progress.hpp"
+#include "store/open.hpp"
+#include "study_summary.hpp"
+#include "tune/study_file.hpp"
+#include "tune/trainable.hpp"
+
+namespace krill::cli {
+
+namespace {
+
+struct TuneArgs {
+  std::string file;
+  int64_t trials = 0;
+  int workers = 0;
+  bool quiet = false;
+};
+
+std::atomic<bool> g_cancel{false};
+std::atomic<int> g_interrupts{0};
+
+extern "C" void on_interrupt(int) {
+  // The database holds every finished trial (each is committed as it ends); a second Ctrl-C quits
+  // at once, and the trials that were running are run again when the study resumes.
+  if (g_interrupts.fetch_add(1) >= 1) std::_Exit(130);
+  g_cancel.store(true);
+}
+
+int run_tune(const TuneArgs& a) {
+  tune::StudyFile file = tune::load_study_file(a.file);
+  if (a.trials > 0) file.trials = a.trials;
+  if (a.workers > 0) file.workers = a.workers;
+  auto storage = store::open_storage(file.storage);
+  hpo::StudyRecord record;
+  record.name = file.name;
+  record.direction = file.direction;
+  record.objective = file.objective;
+  record.config = file.canonical();
+  record.n_trials = file.trials;
+  hpo::Study study(record, file.space, hpo::make_sampler(file.sampler, file.seed), *storage);
+  const auto before = study.progress();
+  exec::LocalExecutor executor({.workers = file.workers});
+  if (!a.quiet) {
+    fmt::print(stderr, "krill tune: study '{}' in {} ({} of {} trials done{}), {} workers x {} threads\n",
+               file.name, file.storage.string(), before.finished, before.total,
+               before.finished > 0 ? ", resuming" : "", executor.workers(),
+               executor.threads_per_worker());
+  }
+  auto data = tune::load_study_data(file);
+
+  Progress progress("tune", a.quiet);
+  hpo::OptimizeOptions options;
+  options.executor = &executor;
+  options.cancel = &g_cancel;
+  options.on_progress = [&](const hpo::StudyProgress& p) {
+    progress.update(p.finished, p.total,
+                    fmt::format("running {} failed {} best {}", p.running, p.failed,
+                                p.best ? fmt::format("{:.4f}", *p.best) : "-"));
+  };
+  std::signal(SIGINT, on_interrupt);
+  std::signal(SIGTERM, on_interrupt);
+  study.optimize(tune::training_objective(file, data), options);
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  progress.finish();
+
+  print_study_summary(study.record(), study.trials(), 5);
+  fmt::print("database: {}\n", file.storage.string());
+  if (g_cancel.load()) {
+    fmt::print(stderr, "krill tune: interrupted; run the same command again to resume\n");
+    return 130;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void add_tune_command(CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<TuneArgs>();
+  CLI::App* cmd = app.add_subcommand("tune", "Run or resume the study of a study file (YAML)");
+  cmd->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  cmd->add_option("study", args->file, "the study file (see docs/STUDY-FILE.md)")->required();
+  cmd->add_option("--trials", args->trials, "override the study file's number of trials");
+  cmd->add_option("--workers", args->workers, "override the study file's workers");
+  cmd->add_flag("--quiet,-q", args->quiet, "no progress output");
+  cmd->callback([args, &exit_code] { exit_code = run_tune(*args); });
+}
+
+}  // namespace krill::cli

@@ -1,0 +1,150 @@
+// `krill tune`, `show` and `export` as a user runs them, and the crash test: a study killed with
+// SIGKILL in the middle and run again ends with exactly N finished trials, none lost, none run
+// twice to completion.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "apps/cli_util.hpp"
+#include "store/open.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using krill::testing::run_krill;
+
+class TuneCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("krill_tune_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "data");
+    krill::testing::write_synthetic_split(dir_ / "data", "train", 2000, 1);
+    krill::testing::write_synthetic_split(dir_ / "data", "t10k", 200, 2);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  fs::path write_study(int trials, const std::string& hidden, int iterations) {
+    const fs::path file = dir_ / "study.yaml";
+    std::ofstream(file) << "study: crash\n"
+                        << "data: " << (dir_ / "data").string() << "\n"
+                        << "validation: 0.2\n"
+                        << "objective: val_accuracy\n"
+                        << "trials: " << trials << "\nworkers: 1\nseed: 3\nsampler: random\n"
+                        << "model:\n  hidden: \"" << hidden << "\"\n"
+                        << "training:\n  batch: 16\n  iterations: " << iterations
+                        << "\n  eval_every: " << iterations / 4 << "\n"
+                        << "search:\n  lr: {type: float, low: 0.001, high: 0.1, log: true}\n"
+                        << "  momentum: {type: float, low: 0.0, high: 0.9}\n";
+    return file;
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(TuneCliTest, TunesShowsAndExports) {
+  const fs::path study = write_study(4, "16", 100);
+  auto r = run_krill("tune " + study.string() + " --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("best parameters: lr="));
+  EXPECT_THAT(r.output, HasSubstr((dir_ / "crash.db").string()));
+
+  auto show = run_krill("show " + (dir_ / "crash.db").string());
+  ASSERT_EQ(show.exit_code, 0) << show.output;
+  EXPECT_THAT(show.output, HasSubstr("4 completed"));
+  EXPECT_THAT(show.output, HasSubstr("best trial"));
+
+  auto csv = run_krill("export " + (dir_ / "crash.db").string() + " --format csv");
+  ASSERT_EQ(csv.exit_code, 0) << csv.output;
+  EXPECT_THAT(csv.output, HasSubstr("number,state,value"));
+  EXPECT_EQ(std::count(csv.output.begin(), csv.output.end(), '\n'), 5);  // header + 4 trials
+
+  auto json = run_krill("export " + (dir_ / "crash.db").string() + " --format json");
+  ASSERT_EQ(json.exit_code, 0) << json.output;
+  EXPECT_THAT(json.output, HasSubstr("\"curve\":[[25,"));
+
+  // Running it again: nothing left to do, nothing rerun.
+  auto again = run_krill("tune " + study.string() + " --quiet");
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  auto csv2 = run_krill("export " + (dir_ / "crash.db").string() + " --format csv");
+  EXPECT_EQ(csv2.output, csv.output);
+}
+
+TEST_F(TuneCliTest, KilledWithSigkillThenResumedEndsWithExactlyNTrials) {
+  constexpr int kTrials = 12;
+  const fs::path study = write_study(kTrials, "256,256", 1500);
+  const fs::path db = dir_ / "crash.db";
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    execl(KRILL_BINARY, KRILL_BINARY, "tune", study.c_str(), "--quiet", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // Kill it once at least 3 trials are finished, while another is running.
+  std::map<int64_t, double> finished_before;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (!fs::exists(db)) continue;
+    try {
+      auto storage = krill::store::open_storage(db);
+      auto studies = storage->studies();
+      if (studies.empty()) continue;
+      int done = 0;
+      for (const auto& t : storage->trials(studies[0].id)) done += t.state != krill::hpo::TrialState::Running;
+      if (done >= 3) break;
+    } catch (const std::exception&) {  // the schema may be half-created at this instant
+    }
+  }
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "krill tune finished before it could be killed";
+
+  {
+    auto storage = krill::store::open_storage(db);
+    auto id = storage->studies().at(0).id;
+    for (const auto& t : storage->trials(id)) {
+      if (t.state == krill::hpo::TrialState::Completed) finished_before[t.number] = t.finished;
+    }
+  }
+  ASSERT_GE(finished_before.size(), 3u);
+  ASSERT_LT(finished_before.size(), static_cast<size_t>(kTrials));
+
+  auto resumed = run_krill("tune " + study.string() + " --quiet");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+
+  auto storage = krill::store::open_storage(db);
+  auto trials = storage->trials(storage->studies().at(0).id);
+  ASSERT_EQ(trials.size(), static_cast<size_t>(kTrials));
+  std::set<int64_t> numbers;
+  for (const auto& t : trials) {
+    EXPECT_EQ(t.state, krill::hpo::TrialState::Completed) << "trial " << t.number << ": " << t.error;
+    numbers.insert(t.number);
+    auto before = finished_before.find(t.number);
+    if (before != finished_before.end()) {
+      EXPECT_EQ(t.finished, before->second) << "trial " << t.number << " ran twice";
+    }
+  }
+  EXPECT_EQ(numbers.size(), static_cast<size_t>(kTrials));
+  EXPECT_EQ(*numbers.rbegin(), kTrials - 1);
+}
+
+TEST_F(TuneCliTest, ShowOfAMissingDatabaseIsAClearError) {
+  auto r = run_krill("show " + (dir_ / "nope.db").string());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.output, HasSubstr("nope.db: no such study database"));
+}
+
+}  // namespace

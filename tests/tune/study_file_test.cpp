@@ -1,0 +1,357 @@
+#include "tune/study_file.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <variant>
+
+#include "core/error.hpp"
+
+namespace krill::tune {
+namespace {
+
+namespace fs = std::filesystem;
+
+// KRILL_TEST_DATA_DIR is <repo>/tests/testdata.
+const fs::path kExamples = fs::path(KRILL_TEST_DATA_DIR).parent_path().parent_path() / "examples";
+
+std::string error_of(const std::string& yaml) {
+  try {
+    parse_study_file(yaml, "bad.yaml");
+  } catch (const InvalidArgument& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(StudyFile, ExamplesParse) {
+  for (const char* name : {"quickstart.yaml", "grid.yaml", "sobol.yaml"}) {
+    SCOPED_TRACE(name);
+    const StudyFile study = load_study_file(kExamples / name);
+    EXPECT_EQ(study.path, kExamples / name);
+    EXPECT_EQ(study.data, "fashion-mnist");
+    EXPECT_EQ(study.subset, 10000);
+    EXPECT_EQ(study.fixed.at("epochs"), hpo::ParamValue{int64_t{1}});
+    EXPECT_GE(study.space.size(), 2u);
+    EXPECT_EQ(study.storage.parent_path(), kExamples);
+  }
+  const StudyFile quickstart = load_study_file(kExamples / "quickstart.yaml");
+  EXPECT_EQ(quickstart.name, "fmnist-quickstart");
+  EXPECT_EQ(quickstart.storage, kExamples / "fmnist-quickstart.db");
+  EXPECT_EQ(quickstart.trials, 12);
+  EXPECT_EQ(quickstart.sampler, "random");
+  EXPECT_EQ(quickstart.fixed.at("hidden"), hpo::ParamValue{std::string("512,256")});
+  const StudyFile grid = load_study_file(kExamples / "grid.yaml");
+  EXPECT_EQ(grid.sampler, "grid");
+  EXPECT_EQ(grid.trials, 12);  // 4 learning rates x 3 decay intervals
+  EXPECT_EQ(load_study_file(kExamples / "sobol.yaml").direction, hpo::Direction::Minimize);
+}
+
+TEST(StudyFile, DocumentedExampleParses) {
+  // The first YAML block of docs/STUDY-FILE.md, "A complete example".
+  std::ifstream in(kExamples.parent_path() / "docs" / "STUDY-FILE.md");
+  ASSERT_TRUE(in);
+  std::string line, yaml;
+  bool inside = false;
+  while (std::getline(in, line)) {
+    if (inside && line == "```") break;
+    if (inside) yaml += line + "\n";
+    if (line == "```yaml") inside = true;
+  }
+  const StudyFile s = parse_study_file(yaml, "STUDY-FILE.md");
+  EXPECT_EQ(s.name, "fmnist-quickstart");
+  EXPECT_EQ(s.trials, 20);
+  EXPECT_EQ(s.workers, 2);
+  ASSERT_EQ(s.space.size(), 5u);
+  EXPECT_TRUE(std::holds_alternative<hpo::GridDim>(s.space.dimensions()[4].second));
+}
+
+constexpr const char* kFullFile = R"(# every key
+study: full
+storage: runs/full.db
+data: mnist
+validation: 0.2
+subset: 5000
+objective: val_loss
+trials: 30
+workers: 3
+seed: 42
+sampler: sobol
+model:
+  hidden: [256, 128]
+  activation: tanh
+  dropout: 0.25
+training:
+  optimizer: sgd
+  epochs: 2
+  schedule: step
+  decay_every: 50
+  decay_factor: 0.9
+search:
+  lr: {type: float, low: 1.0e-4, high: 0.1, log: true}
+  momentum:
+    type: float
+    low: 0
+    high: 0.95
+  batch: {type: choice, values: [32, 64, 128]}
+  init: {type: choice, values: [he, glorot]}
+  eval_every: {type: int, low: 10, high: 1000, log: true}
+  nesterov: {type: grid, values: [0, 1]}
+)";
+
+TEST(StudyFile, FullFileRoundTrips) {
+  const StudyFile s = parse_study_file(kFullFile, "full.yaml");
+  EXPECT_EQ(s.path, fs::path());
+  EXPECT_EQ(s.name, "full");
+  EXPECT_EQ(s.storage, fs::path("runs/full.db"));  // parsed text: relative to the current folder
+  EXPECT_EQ(s.data, "mnist");
+  EXPECT_DOUBLE_EQ(s.validation, 0.2);
+  EXPECT_EQ(s.subset, 5000);
+  EXPECT_EQ(s.objective, "val_loss");
+  EXPECT_EQ(s.direction, hpo::Direction::Minimize);
+  EXPECT_EQ(s.trials, 30);
+  EXPECT_EQ(s.workers, 3);
+  EXPECT_EQ(s.seed, 42u);
+  EXPECT_EQ(s.sampler, "sobol");
+  const hpo::Params fixed{{"hidden", std::string("256,128")},
+                          {"activation", std::string("tanh")},
+                          {"dropout", 0.25},
+                          {"optimizer", std::string("sgd")},
+                          {"epochs", int64_t{2}},
+                          {"schedule", std::string("step")},
+                          {"decay_every", int64_t{50}},
+                          {"decay_factor", 0.9}};
+  EXPECT_EQ(s.fixed, fixed);
+
+  const auto& dims = s.space.dimensions();
+  ASSERT_EQ(dims.size(), 6u);
+  EXPECT_EQ(dims[0].first, "lr");
+  const auto& lr = std::get<hpo::FloatDim>(dims[0].second);
+  EXPECT_DOUBLE_EQ(lr.low, 1e-4);
+  EXPECT_DOUBLE_EQ(lr.high, 0.1);
+  EXPECT_TRUE(lr.log);
+  EXPECT_EQ(dims[1].first, "momentum");
+  const auto& momentum = std::get<hpo::FloatDim>(dims[1].second);
+  EXPECT_EQ(momentum.low, 0.0);
+  EXPECT_EQ(momentum.high, 0.95);
+  EXPECT_FALSE(momentum.log);
+  EXPECT_EQ(dims[2].first, "batch");
+  EXPECT_EQ(std::get<hpo::CategoricalDim>(dims[2].second).choices,
+            (std::vector<hpo::ParamValue>{int64_t{32}, int64_t{64}, int64_t{128}}));
+  EXPECT_EQ(dims[3].first, "init");
+  EXPECT_EQ(std::get<hpo::CategoricalDim>(dims[3].second).choices,
+            (std::vector<hpo::ParamValue>{std::string("he"), std::string("glorot")}));
+  EXPECT_EQ(dims[4].first, "eval_every");
+  const auto& eval_every = std::get<hpo::IntDim>(dims[4].second);
+  EXPECT_EQ(eval_every.low, 10);
+  EXPECT_EQ(eval_every.high, 1000);
+  EXPECT_TRUE(eval_every.log);
+  EXPECT_EQ(dims[5].first, "nesterov");
+  EXPECT_EQ(std::get<hpo::GridDim>(dims[5].second).values,
+            (std::vector<hpo::ParamValue>{int64_t{0}, int64_t{1}}));
+}
+
+TEST(StudyFile, DefaultsAndValueForms) {
+  const StudyFile s = parse_study_file(R"(data: ./images
+trials: 1
+model:
+  hidden: 512, 256
+training:
+  lr: 1
+search:
+  activation: {type: choice, values: [relu, tanh]}
+)",
+                                       "text");
+  EXPECT_EQ(s.name, "study");
+  EXPECT_EQ(s.storage, fs::path("study.db"));
+  EXPECT_EQ(s.data, "images");  // parsed text: a relative folder stays relative
+  EXPECT_DOUBLE_EQ(s.validation, 0.1);
+  EXPECT_EQ(s.subset, 0);
+  EXPECT_EQ(s.objective, "val_accuracy");
+  EXPECT_EQ(s.direction, hpo::Direction::Maximize);
+  EXPECT_EQ(s.workers, 0);
+  EXPECT_EQ(s.seed, 0u);
+  EXPECT_EQ(s.sampler, "random");
+  EXPECT_EQ(s.fixed.at("hidden"), hpo::ParamValue{std::string("512,256")});
+  EXPECT_EQ(s.fixed.at("lr"), hpo::ParamValue{1.0});  // a float parameter written as 1
+}
+
+TEST(StudyFile, LoadResolvesPathsBesideTheFile) {
+  const fs::path dir = fs::temp_directory_path() / "krill_study_file_test";
+  fs::remove_all(dir);
+  fs::create_directories(dir / "sub");
+  const fs::path file = dir / "sub" / "my-study.yaml";
+  std::ofstream(file) << "data: ../images\ntrials: 3\n";
+  const StudyFile s = load_study_file(file);
+  EXPECT_EQ(s.path, file);
+  EXPECT_EQ(s.name, "my-study");
+  EXPECT_EQ(s.storage, dir / "sub" / "my-study.db");
+  EXPECT_EQ(s.data, (dir / "images").string());
+
+  std::ofstream(file) << "data: mnist\ntrials: 3\nstorage: ../x.db\n";
+  EXPECT_EQ(load_study_file(file).storage, dir / "x.db");
+  std::ofstream(file) << "data: mnist\ntrials: 3\nstorage: /tmp/abs.db\n";
+  EXPECT_EQ(load_study_file(file).storage, fs::path("/tmp/abs.db"));
+  std::ofstream(file) << "data: mnist\ntrials: x\n";
+  try {
+    load_study_file(file);
+    FAIL() << "no error";
+  } catch (const InvalidArgument& e) {
+    EXPECT_EQ(std::string(e.what()),
+              file.string() + ":2:9: 'trials' is 'x', expected an integer >= 1");
+  }
+  fs::remove_all(dir);
+}
+
+TEST(StudyFile, MissingFileIsADataError) {
+  const std::string missing = "/nonexistent/krill/study.yaml";
+  try {
+    load_study_file(missing);
+    FAIL() << "no error";
+  } catch (const DataError& e) {
+    EXPECT_EQ(std::string(e.what()), missing + ": cannot read study file (no such file)");
+  }
+  EXPECT_THROW(load_study_file(fs::temp_directory_path()), DataError);
+}
+
+TEST(StudyFile, CanonicalTextDefinesTheStudy) {
+  const std::string base = R"(data: fashion-mnist
+trials: 10
+workers: 2
+seed: 1
+training:
+  batch: 32
+search:
+  lr: {type: float, low: 0.001, high: 0.1, log: true}
+)";
+  const std::string canonical = parse_study_file(base, "a").canonical();
+  EXPECT_EQ(parse_study_file(base, "b").canonical(), canonical);
+  EXPECT_NE(canonical.find("batch"), std::string::npos);
+
+  const auto changed = [&](const std::string& from, const std::string& to) {
+    std::string text = base;
+    text.replace(text.find(from), from.size(), to);
+    return parse_study_file(text, "a").canonical();
+  };
+  EXPECT_EQ(changed("trials: 10", "trials: 99"), canonical);
+  EXPECT_EQ(changed("workers: 2", "workers: 1"), canonical);
+  EXPECT_EQ(changed("trials: 10", "trials: 10\nstorage: other.db"), canonical);
+  EXPECT_EQ(changed("batch: 32", "batch: +32"), canonical);  // the same value
+  EXPECT_NE(changed("batch: 32", "batch: 64"), canonical);
+  EXPECT_NE(changed("high: 0.1", "high: 0.2"), canonical);
+  EXPECT_NE(changed("log: true", "log: false"), canonical);
+  EXPECT_NE(changed("seed: 1", "seed: 2"), canonical);
+  EXPECT_NE(changed("data: fashion-mnist", "data: mnist"), canonical);
+  EXPECT_NE(changed("trials: 10", "trials: 10\nsampler: sobol"), canonical);
+  EXPECT_NE(changed("trials: 10", "trials: 10\nvalidation: 0.2"), canonical);
+  EXPECT_NE(changed("trials: 10", "trials: 10\nsubset: 100"), canonical);
+  EXPECT_NE(changed("trials: 10", "trials: 10\nobjective: val_loss"), canonical);
+  EXPECT_NE(changed("trials: 10", "trials: 10\nstudy: other"), canonical);
+}
+
+// One bad file per rule: the message names the problem, and the position is the offending node.
+struct BadFile {
+  const char* name;
+  const char* yaml;
+  const char* where;  // "line:column"
+  const char* message;
+};
+
+const BadFile kBadFiles[] = {
+    {"SyntaxError", "data: mnist\ntrials: 4\nsearch:\n  lr: {type: float, low: 0.1\nseed: 1\n",
+     "5:5", "YAML syntax error: "},
+    {"UnknownTopKeySuggested", "data: mnist\ntrails: 4\n", "2:1",
+     "unknown key 'trails', did you mean 'trials'?"},
+    {"UnknownTopKeyListed", "data: mnist\ntrials: 4\ncolour: red\n", "3:1",
+     "unknown key 'colour', expected one of study, storage, data, validation"},
+    {"UnknownSearchKey",
+     "data: mnist\ntrials: 4\nsearch:\n  learning_rate: {type: float, low: 0.001, high: 0.1}\n",
+     "4:3", "unknown key 'learning_rate', did you mean 'lr'?"},
+    {"UnknownDimensionField",
+     "data: mnist\ntrials: 4\nsearch:\n  lr: {type: float, low: 0.001, hihg: 0.1}\n", "4:33",
+     "unknown key 'hihg', did you mean 'high'?"},
+    {"UnknownDimensionType", "data: mnist\ntrials: 4\nsearch:\n  lr: {type: flaot}\n", "4:14",
+     "'type' is 'flaot', expected float, int, choice or grid"},
+    {"MissingDimensionType", "data: mnist\ntrials: 4\nsearch:\n  lr:\n    low: 0.1\n", "5:5",
+     "search 'lr' has no 'type', expected type: float, int, choice or grid"},
+    {"FieldOfAnotherType", "data: mnist\ntrials: 4\nsearch:\n  lr: {type: float, values: [0.1]}\n",
+     "4:21", "key 'values' does not apply to type float, expected low, high or log"},
+    {"TypeDoesNotFitParameter",
+     "data: mnist\ntrials: 4\nsearch:\n  batch: {type: float, low: 1, high: 2}\n", "4:17",
+     "type 'float' for 'batch', an integer parameter, expected type int, choice or grid"},
+    {"LowAboveHigh", "data: mnist\ntrials: 4\nsearch:\n  lr: {type: float, low: 0.5, high: 0.1}\n",
+     "4:26", "'low' 0.5 is above 'high' 0.1 for 'lr', expected low <= high"},
+    {"LogWithLowZero",
+     "data: mnist\ntrials: 4\nsearch:\n  width: {type: int, low: 0, high: 9, log: true}\n", "4:27",
+     "'low' is 0 in the log range of 'width', expected low > 0 with log: true"},
+    {"EmptyChoice", "data: mnist\ntrials: 4\nsearch:\n  batch: {type: choice, values: []}\n",
+     "4:33", "'values' of 'batch' is an empty list, expected a list of at least one value"},
+    {"ChoiceValueOfWrongKind",
+     "data: mnist\ntrials: 4\nsearch:\n  batch: {type: choice, values: [32, big]}\n", "4:38",
+     "a value of 'batch' is 'big', expected an integer"},
+    {"DuplicateGridValue",
+     "data: mnist\ntrials: 4\nsearch:\n  batch: {type: grid, values: [32, 64, 32]}\n", "4:40",
+     "a value of 'batch' is listed twice ('32'), expected distinct values"},
+    {"WrongTypeForBatch", "data: mnist\ntrials: 4\ntraining:\n  batch: abc\n", "4:10",
+     "'batch' is 'abc', expected an integer"},
+    {"QuotedNumberForBatch", "data: mnist\ntrials: 4\ntraining:\n  batch: \"32\"\n", "4:10",
+     "'batch' is the string \"32\", expected an integer"},
+    {"UnknownActivation", "data: mnist\ntrials: 4\nmodel:\n  activation: rleu\n", "4:15",
+     "'activation' is 'rleu', expected relu, sigmoid or tanh"},
+    {"WrongTypeForValidation", "data: mnist\ntrials: 4\nvalidation: lots\n", "3:13",
+     "'validation' is 'lots', expected a number in (0, 1)"},
+    {"ValidationZero", "data: mnist\ntrials: 4\nvalidation: 0\n", "3:13",
+     "'validation' is '0', expected a number in (0, 1)"},
+    {"UnknownObjective", "data: mnist\ntrials: 4\nobjective: accuracy\n", "3:12",
+     "'objective' is 'accuracy', expected val_accuracy or val_loss"},
+    {"UnknownSampler", "data: mnist\ntrials: 4\nsampler: bayes\n", "3:10",
+     "'sampler' is 'bayes', expected random, sobol or grid"},
+    {"MissingData", "# no data\ntrials: 4\nseed: 1\n", "2:1", "missing key 'data', expected"},
+    {"EmptyData", "data:\ntrials: 4\n", "1:1", "'data' is empty, expected"},
+    {"MissingTrials", "data: mnist\nseed: 1\n", "1:1", "missing key 'trials', expected"},
+    {"NegativeTrials", "data: mnist\ntrials: -3\n", "2:9",
+     "'trials' is '-3', expected an integer >= 1"},
+    {"FixedAndSearched",
+     "data: mnist\ntrials: 4\ntraining:\n  lr: 0.01\nsearch:\n  lr: {type: float, low: 0.001, "
+     "high: 0.1}\n",
+     "6:3", "'lr' is searched here and fixed at 4:3 under training:, expected one or the other"},
+    {"WrongSection", "data: mnist\ntrials: 4\nmodel:\n  lr: 0.01\n", "4:3",
+     "'lr' is a training parameter, expected it under training:"},
+    {"UnknownTrainingKey", "data: mnist\ntrials: 4\ntraining:\n  learning_rate: 0.01\n", "4:3",
+     "unknown key 'learning_rate', did you mean 'lr'?"},
+    {"StepWithoutDecayEvery",
+     "data: mnist\ntrials: 4\ntraining:\n  schedule: step\n  decay_factor: 0.95\n", "4:13",
+     "schedule 'step' without 'decay_every', expected decay_every under training: or search:"},
+    {"SearchedExpWithoutGamma",
+     "data: mnist\ntrials: 4\nsearch:\n  schedule: {type: choice, values: [constant, exp]}\n",
+     "4:3", "schedule 'exp' without 'gamma'"},
+    {"HiddenAndWidth", "data: mnist\ntrials: 4\nmodel:\n  hidden: 64\n  width: 32\n", "5:10",
+     "'width' and 'hidden' (at 4:11) are both set"},
+    {"GridSamplerWithoutGrid",
+     "data: mnist\nsampler: grid\nsearch:\n  lr: {type: float, low: 0.001, high: 0.1}\n", "2:10",
+     "sampler 'grid' without a dimension of type grid, expected at least one under search:"},
+    {"DuplicateKey", "data: mnist\ntrials: 4\ndata: fashion-mnist\n", "3:1",
+     "duplicate key 'data' (first at 1:1), expected each key once"},
+    {"NotAMap", "- data\n- trials\n", "1:1", "the study file is a list, expected a map"},
+    {"Empty", "# nothing\n", "1:1", "the study file is empty"},
+    {"TwoDocuments", "data: mnist\ntrials: 4\n---\nseed: 1\n", "4:1",
+     "a second YAML document, expected one study per file"},
+};
+
+class BadStudyFile : public testing::TestWithParam<BadFile> {};
+
+TEST_P(BadStudyFile, SaysWhatAndWhere) {
+  const BadFile& bad = GetParam();
+  const std::string error = error_of(bad.yaml);
+  EXPECT_EQ(error.rfind(std::string("bad.yaml:") + bad.where + ": ", 0), 0u) << error;
+  EXPECT_NE(error.find(bad.message), std::string::npos) << error;
+  EXPECT_EQ(error.find('\n'), std::string::npos) << error;
+}
+
+INSTANTIATE_TEST_SUITE_P(StudyFile, BadStudyFile, testing::ValuesIn(kBadFiles),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+}  // namespace
+}  // namespace krill::tune
