@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The main job on the embedded default: installs what is missing, builds, and trains the
-# 784-512-256-10 MLP on Fashion-MNIST with the poster's dynamic learning rate (5% less every 100
-# iterations). Extra arguments go to `krill train` (e.g. --epochs 1 --json).
+# The main job on the embedded default: installs what is missing, builds, and runs the quick-start
+# tuning study on Fashion-MNIST (examples/quickstart.yaml: random search over the learning rate,
+# momentum and batch size of the 784-512-256-10 MLP, SQLite storage, local workers). Running it
+# again resumes the study from its database. Extra arguments go to `krill tune`
+# (e.g. --trials 24 to extend it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build.sh
-exec build/apps/krill/krill train --data fashion-mnist --model mlp:512,256 --lr 0.05 \
-  --momentum 0.9 --batch 32 --epochs 5 --schedule step:100:0.95 --seed 1 "$@"
+exec build/apps/krill/krill tune examples/quickstart.yaml "$@"

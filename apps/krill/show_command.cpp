@@ -28,7 +28,9 @@ std::string csv_field(std::string s) {
   return out + "\"";
 }
 
-std::string format_double(double v) { return fmt::format("{}", v); }
+std::string format_double(double v) {
+  return fmt::format("{}", v);
+}
 
 void write_csv(std::ostream& out, const std::vector<hpo::TrialRecord>& trials) {
   std::set<std::string> param_names, attr_names;
@@ -56,7 +58,8 @@ void write_csv(std::ostream& out, const std::vector<hpo::TrialRecord>& trials) {
   }
 }
 
-void write_json(std::ostream& out, const hpo::StudyRecord& s, const std::vector<hpo::TrialRecord>& trials) {
+void write_json(std::ostream& out, const hpo::StudyRecord& s,
+                const std::vector<hpo::TrialRecord>& trials) {
   JsonWriter j;
   j.begin_object();
   j.field("study", s.name);
@@ -71,7 +74,10 @@ void write_json(std::ostream& out, const hpo::StudyRecord& s, const std::vector<
     j.field("number", t.number);
     j.field("state", hpo::to_string(t.state));
     j.key("value");
-    if (t.value) j.value(*t.value); else j.value(std::nan(""));
+    if (t.value)
+      j.value(*t.value);
+    else
+      j.value(std::nan(""));
     if (!t.error.empty()) j.field("error", t.error);
     j.field("started", t.started);
     j.field("finished", t.finished);

@@ -7,6 +7,23 @@
 
 namespace krill::cli {
 
+namespace {
+// Parameters for reading (4 significant digits); exports keep the exact values.
+std::string short_params(const hpo::Params& params) {
+  std::string out;
+  for (const auto& [name, value] : params) {
+    if (!out.empty()) out += ' ';
+    out += name + '=';
+    if (const auto* d = std::get_if<double>(&value)) {
+      out += fmt::format("{:.4g}", *d);
+    } else {
+      out += hpo::to_string(value);
+    }
+  }
+  return out;
+}
+}  // namespace
+
 void print_study_summary(const hpo::StudyRecord& study, const std::vector<hpo::TrialRecord>& trials,
                          int top) {
   std::map<hpo::TrialState, int> counts;
@@ -43,14 +60,14 @@ void print_study_summary(const hpo::StudyRecord& study, const std::vector<hpo::T
     auto test = t.attrs.find("test_accuracy");
     fmt::print("{:>6}  {:>10.4f}  {:>9}  {:>7.1f}  {}\n", t.number, *t.value,
                test == t.attrs.end() ? "-" : fmt::format("{:.4f}", test->second),
-               t.finished - t.started, hpo::to_string(t.params));
+               t.finished - t.started, short_params(t.params));
   }
   const auto& best = *done.front();
   fmt::print("\nbest trial {}: {} = {:.4f}", best.number, study.objective, *best.value);
   if (auto test = best.attrs.find("test_accuracy"); test != best.attrs.end()) {
     fmt::print(", test accuracy {:.4f}", test->second);
   }
-  fmt::print("\nbest parameters: {}\n", hpo::to_string(best.params));
+  fmt::print("\nbest parameters: {}\n", hpo::to_string(best.params));  // exact
 }
 
 }  // namespace krill::cli

@@ -51,10 +51,10 @@ int run_tune(const TuneArgs& a) {
   const auto before = study.progress();
   exec::LocalExecutor executor({.workers = file.workers});
   if (!a.quiet) {
-    fmt::print(stderr, "krill tune: study '{}' in {} ({} of {} trials done{}), {} workers x {} threads\n",
-               file.name, file.storage.string(), before.finished, before.total,
-               before.finished > 0 ? ", resuming" : "", executor.workers(),
-               executor.threads_per_worker());
+    fmt::print(
+        stderr, "krill tune: study '{}' in {} ({} of {} trials done{}), {} workers x {} threads\n",
+        file.name, file.storage.string(), before.finished, before.total,
+        before.finished > 0 ? ", resuming" : "", executor.workers(), executor.threads_per_worker());
   }
   auto data = tune::load_study_data(file);
 

@@ -22,8 +22,8 @@ LocalExecutor::LocalExecutor(LocalOptions options) {
   }
   const int cores = available_cores();
   workers_ = options.workers > 0 ? options.workers : cores;
-  threads_ = options.threads_per_worker > 0 ? options.threads_per_worker
-                                            : std::max(1, cores / workers_);
+  threads_ =
+      options.threads_per_worker > 0 ? options.threads_per_worker : std::max(1, cores / workers_);
 }
 
 void LocalExecutor::run(hpo::Study& study, const hpo::Objective& objective) {

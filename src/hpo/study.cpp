@@ -42,7 +42,9 @@ void compare(std::vector<std::string>& changes, const std::string& field, const 
 
 Study::Study(StudyRecord record, SearchSpace space, std::unique_ptr<Sampler> sampler,
              Storage& storage)
-    : record_(std::move(record)), space_(std::move(space)), sampler_(std::move(sampler)),
+    : record_(std::move(record)),
+      space_(std::move(space)),
+      sampler_(std::move(sampler)),
       storage_(storage) {
   if (record_.name.empty()) throw InvalidArgument("a study needs a name");
   if (record_.n_trials < 0) throw InvalidArgument("a study's number of trials must be >= 0");
@@ -89,7 +91,9 @@ bool Study::better(double a, double b) const {
   return record_.direction == Direction::Maximize ? a > b : a < b;
 }
 
-bool Study::cancelled() const { return active_ && active_->cancel && active_->cancel->load(); }
+bool Study::cancelled() const {
+  return active_ && active_->cancel && active_->cancel->load();
+}
 
 std::optional<TrialRecord> Study::ask(int worker) {
   std::lock_guard lock(mutex_);
@@ -191,7 +195,9 @@ void Study::optimize(const Objective& objective, const OptimizeOptions& options)
   }
 }
 
-std::vector<TrialRecord> Study::trials() const { return storage_.trials(record_.id); }
+std::vector<TrialRecord> Study::trials() const {
+  return storage_.trials(record_.id);
+}
 
 std::optional<TrialRecord> Study::best_trial() const {
   std::optional<TrialRecord> best;
@@ -218,7 +224,8 @@ StudyProgress Study::progress_locked() const {
     p.elapsed = now_seconds() - started_at_;
     const int64_t done_here = finished_ - finished_at_start_;
     const int64_t left = std::max<int64_t>(0, record_.n_trials - finished_);
-    p.eta = done_here > 0 ? p.elapsed / static_cast<double>(done_here) * static_cast<double>(left) : 0;
+    p.eta =
+        done_here > 0 ? p.elapsed / static_cast<double>(done_here) * static_cast<double>(left) : 0;
   }
   return p;
 }

@@ -41,8 +41,8 @@ struct StudyProgress {
   int64_t running = 0;
   int64_t total = 0;
   std::optional<double> best;
-  double elapsed = 0;    // seconds in this optimize() call
-  double eta = 0;        // seconds, estimated from this call's pace
+  double elapsed = 0;  // seconds in this optimize() call
+  double eta = 0;      // seconds, estimated from this call's pace
 };
 
 class Study;
@@ -57,7 +57,7 @@ class Executor {
 struct OptimizeOptions {
   Executor* executor = nullptr;  // nullptr: one trial at a time on the calling thread
   std::function<void(const StudyProgress&)> on_progress;  // after each finished trial
-  const std::atomic<bool>* cancel = nullptr;  // set to stop handing out trials (Ctrl-C)
+  const std::atomic<bool>* cancel = nullptr;              // set to stop handing out trials (Ctrl-C)
 };
 
 class Study {

@@ -18,7 +18,9 @@ using ::testing::Not;
 using Result = krill::testing::CliResult;
 using krill::testing::write_idx;
 
-Result run(const std::string& args) { return krill::testing::run_krill(args); }
+Result run(const std::string& args) {
+  return krill::testing::run_krill(args);
+}
 
 // A folder of IDX files holding the synthetic 4x4, 3-class problem.
 class CliTest : public ::testing::Test {

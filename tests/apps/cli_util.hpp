@@ -41,7 +41,8 @@ inline void write_idx(const std::filesystem::path& file, const std::vector<uint3
   std::ofstream f(file, std::ios::binary);
   put_be32(f, magic_override ? magic_override : 0x00000800u | static_cast<uint32_t>(dims.size()));
   for (uint32_t d : dims) put_be32(f, d);
-  f.write(reinterpret_cast<const char*>(values.data()), static_cast<std::streamsize>(values.size()));
+  f.write(reinterpret_cast<const char*>(values.data()),
+          static_cast<std::streamsize>(values.size()));
 }
 
 // Writes <prefix>-images-idx3-ubyte and <prefix>-labels-idx1-ubyte (labels cut to label_count

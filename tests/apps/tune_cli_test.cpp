@@ -19,8 +19,8 @@
 namespace {
 
 namespace fs = std::filesystem;
-using ::testing::HasSubstr;
 using krill::testing::run_krill;
+using ::testing::HasSubstr;
 
 class TuneCliTest : public ::testing::Test {
  protected:
@@ -88,7 +88,8 @@ TEST_F(TuneCliTest, KilledWithSigkillThenResumedEndsWithExactlyNTrials) {
   const pid_t pid = fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
-    execl(KRILL_BINARY, KRILL_BINARY, "tune", study.c_str(), "--quiet", static_cast<char*>(nullptr));
+    execl(KRILL_BINARY, KRILL_BINARY, "tune", study.c_str(), "--quiet",
+          static_cast<char*>(nullptr));
     _exit(127);
   }
   // Kill it once at least 3 trials are finished, while another is running.
@@ -102,7 +103,8 @@ TEST_F(TuneCliTest, KilledWithSigkillThenResumedEndsWithExactlyNTrials) {
       auto studies = storage->studies();
       if (studies.empty()) continue;
       int done = 0;
-      for (const auto& t : storage->trials(studies[0].id)) done += t.state != krill::hpo::TrialState::Running;
+      for (const auto& t : storage->trials(studies[0].id))
+        done += t.state != krill::hpo::TrialState::Running;
       if (done >= 3) break;
     } catch (const std::exception&) {  // the schema may be half-created at this instant
     }
@@ -130,7 +132,8 @@ TEST_F(TuneCliTest, KilledWithSigkillThenResumedEndsWithExactlyNTrials) {
   ASSERT_EQ(trials.size(), static_cast<size_t>(kTrials));
   std::set<int64_t> numbers;
   for (const auto& t : trials) {
-    EXPECT_EQ(t.state, krill::hpo::TrialState::Completed) << "trial " << t.number << ": " << t.error;
+    EXPECT_EQ(t.state, krill::hpo::TrialState::Completed)
+        << "trial " << t.number << ": " << t.error;
     numbers.insert(t.number);
     auto before = finished_before.find(t.number);
     if (before != finished_before.end()) {
@@ -139,6 +142,58 @@ TEST_F(TuneCliTest, KilledWithSigkillThenResumedEndsWithExactlyNTrials) {
   }
   EXPECT_EQ(numbers.size(), static_cast<size_t>(kTrials));
   EXPECT_EQ(*numbers.rbegin(), kTrials - 1);
+}
+
+TEST_F(TuneCliTest, CtrlCStopsCleanlyAndTheNextRunResumes) {
+  constexpr int kTrials = 10;
+  const fs::path study = write_study(kTrials, "256,256", 1500);
+  const fs::path db = dir_ / "crash.db";
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    execl(KRILL_BINARY, KRILL_BINARY, "tune", study.c_str(), "--quiet",
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  bool started = false;
+  while (!started && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (!fs::exists(db)) continue;
+    try {
+      auto storage = krill::store::open_storage(db);
+      auto studies = storage->studies();
+      started = !studies.empty() && !storage->trials(studies[0].id).empty();
+    } catch (const std::exception&) {
+    }
+  }
+  ASSERT_TRUE(started);
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130);  // interrupted, after the running trial finished
+  {
+    auto storage = krill::store::open_storage(db);
+    auto trials = storage->trials(storage->studies().at(0).id);
+    ASSERT_FALSE(trials.empty());
+    ASSERT_LT(trials.size(), static_cast<size_t>(kTrials));
+    for (const auto& t : trials) EXPECT_NE(t.state, krill::hpo::TrialState::Running);
+  }
+  auto resumed = run_krill("tune " + study.string() + " --quiet");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  auto storage = krill::store::open_storage(db);
+  EXPECT_EQ(storage->trials(storage->studies().at(0).id).size(), static_cast<size_t>(kTrials));
+}
+
+TEST_F(TuneCliTest, ABadStudyFileIsOneLineWithItsPosition) {
+  const fs::path file = dir_ / "bad.yaml";
+  std::ofstream(file) << "study: bad\ndata: fashion-mnist\ntrials: 3\nsearch:\n"
+                      << "  learning_rate: {type: float, low: 0.1, high: 0.01}\n";
+  auto r = run_krill("tune " + file.string());
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("bad.yaml:5:3: unknown key 'learning_rate', did you mean 'lr'?"));
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
 }
 
 TEST_F(TuneCliTest, ShowOfAMissingDatabaseIsAClearError) {

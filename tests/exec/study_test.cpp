@@ -18,8 +18,8 @@ namespace {
 using ::testing::HasSubstr;
 
 SearchSpace space() {
-  return SearchSpace{{"x", FloatDim{-2.0, 2.0}}, {"lr", FloatDim{1e-4, 1e-1, true}},
-                     {"width", IntDim{8, 64}}};
+  return SearchSpace{
+      {"x", FloatDim{-2.0, 2.0}}, {"lr", FloatDim{1e-4, 1e-1, true}}, {"width", IntDim{8, 64}}};
 }
 
 StudyRecord record(int64_t trials, const std::string& name = "toy") {
@@ -63,9 +63,12 @@ TEST(Study, FailuresAndDivergenceAreResultsNotCrashes) {
   Study study(record(6), space(), make_sampler("random", 2), storage);
   study.optimize([](Trial& t) -> double {
     switch (t.number() % 3) {
-      case 0: throw std::runtime_error("out of cheese");
-      case 1: return std::nan("");
-      default: throw Diverged("loss not finite at iteration 7");
+      case 0:
+        throw std::runtime_error("out of cheese");
+      case 1:
+        return std::nan("");
+      default:
+        throw Diverged("loss not finite at iteration 7");
     }
   });
   auto trials = study.trials();
