@@ -55,7 +55,7 @@ def krill_study(data, trials, workers, seed):
     done = [t for t in json.loads(out)["trials"] if t["state"] == "completed"]
     best = max(done, key=lambda t: t["value"])
     return dict(wall_s=wall, completed=len(done), best_val_acc=best["value"],
-                best_test_acc=best["attrs"]["test_accuracy"], workers=workers)
+                best_test_acc=best["attrs"].get("test_accuracy", float("nan")), workers=workers)
 
 
 def optuna_study(data, trials, n_jobs, blas_threads, seed):

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 
 #include "core/error.hpp"
@@ -69,13 +70,31 @@ int run_tune(const TuneArgs& a) {
   };
   std::signal(SIGINT, on_interrupt);
   std::signal(SIGTERM, on_interrupt);
-  study.optimize(tune::training_objective(file, data), options);
+  const auto stored_best = study.best_trial();
+  // Best weights beside the database (none for an in-memory study).
+  const std::filesystem::path prefix = file.storage == ":memory:" ? "" : file.storage;
+  tune::TrainingObjective objective(file, data, prefix,
+                                    stored_best ? stored_best->value : std::nullopt);
+  study.optimize(objective.objective(), options);
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
   progress.finish();
 
+  // The test set scores the best trial only, once, from its saved weights.
+  if (auto best = study.best_trial(); best && !best->attrs.contains("test_accuracy")) {
+    if (auto test = objective.test_best(*best)) {
+      best->attrs["test_accuracy"] = test->accuracy;
+      best->attrs["test_loss"] = test->loss;
+      storage->finish_trial(study.record().id, *best);
+    }
+  }
+
   print_study_summary(study.record(), study.trials(), 5);
   fmt::print("database: {}\n", file.storage.string());
+  if (auto best = study.best_trial();
+      best && std::filesystem::exists(objective.checkpoint_of(best->number))) {
+    fmt::print("best weights: {}\n", objective.checkpoint_of(best->number).string());
+  }
   if (g_cancel.load()) {
     fmt::print(stderr, "krill tune: interrupted; run the same command again to resume\n");
     return 130;

@@ -5,6 +5,7 @@
 #include "backend/backend.hpp"
 #include "core/error.hpp"
 #include "core/rng.hpp"
+#include "train/checkpoint.hpp"
 
 namespace krill::tune {
 
@@ -104,42 +105,86 @@ std::shared_ptr<const StudyData> load_study_data(const StudyFile& file) {
   return std::make_shared<const StudyData>(StudyData{fit, validation, test});
 }
 
-hpo::Objective training_objective(const StudyFile& file, std::shared_ptr<const StudyData> data) {
-  const bool maximize = file.objective == "val_accuracy";
-  return [fixed = file.fixed, seed = file.seed, maximize, data](hpo::Trial& trial) -> double {
-    backend::backend(Device::Cpu).set_threads(trial.threads());
-    hpo::Params all = fixed;
-    for (const auto& [name, value] : trial.params()) all[name] = value;
-    TrialConfig c = make_config(all);
-    c.train.seed = Rng::derive(seed, static_cast<uint64_t>(trial.number()));
+struct TrainingObjective::Run {
+  TrialConfig config;
+  std::unique_ptr<nn::Sequential> model;
+  std::unique_ptr<optim::Optimizer> optimizer;
+};
 
-    auto model =
-        nn::build_model(c.model, data->train.features(), data->train.classes(), c.train.seed);
-    std::unique_ptr<optim::Optimizer> opt;
-    if (c.optimizer == "adam") {
-      opt = std::make_unique<optim::Adam>(model->parameters(), c.adam);
-    } else {
-      opt = std::make_unique<optim::Sgd>(model->parameters(), c.sgd);
+TrainingObjective::TrainingObjective(const StudyFile& file, std::shared_ptr<const StudyData> data,
+                                     std::filesystem::path checkpoint_prefix,
+                                     std::optional<double> best_so_far)
+    : fixed_(file.fixed),
+      seed_(file.seed),
+      maximize_(file.objective == "val_accuracy"),
+      data_(std::move(data)),
+      prefix_(std::move(checkpoint_prefix)),
+      best_(best_so_far) {}
+
+std::filesystem::path TrainingObjective::checkpoint_of(int64_t number) const {
+  std::filesystem::path p = prefix_;
+  p += ".trial-" + std::to_string(number) + ".ckpt";
+  return p;
+}
+
+TrainingObjective::Run TrainingObjective::build(const hpo::Params& all, uint64_t seed) const {
+  Run r{make_config(all), nullptr, nullptr};
+  r.config.train.seed = seed;
+  r.model = nn::build_model(r.config.model, data_->train.features(), data_->train.classes(), seed);
+  if (r.config.optimizer == "adam") {
+    r.optimizer = std::make_unique<optim::Adam>(r.model->parameters(), r.config.adam);
+  } else {
+    r.optimizer = std::make_unique<optim::Sgd>(r.model->parameters(), r.config.sgd);
+  }
+  return r;
+}
+
+double TrainingObjective::operator()(hpo::Trial& trial) {
+  backend::backend(Device::Cpu).set_threads(trial.threads());
+  hpo::Params all = fixed_;
+  for (const auto& [name, value] : trial.params()) all[name] = value;
+  Run run = build(all, Rng::derive(seed_, static_cast<uint64_t>(trial.number())));
+
+  nn::SoftmaxCrossEntropy loss;
+  train::Trainer trainer(run.config.train);
+  trainer.on_report([&](const train::CurvePoint& p) {
+    return trial.report(p.iteration, maximize_ ? p.val_accuracy : p.val_loss);
+  });
+  const train::History h =
+      trainer.fit(*run.model, *run.optimizer, loss, data_->train, &data_->validation);
+  trial.set_attr("iterations", static_cast<double>(h.iterations));
+  trial.set_attr("train_seconds", h.train_seconds);
+  if (h.status == train::RunStatus::Diverged) {
+    throw hpo::Diverged("loss not finite at iteration " + std::to_string(h.diverged_at));
+  }
+  const train::Evaluation val = h.validation.value_or(train::Evaluation{});
+  trial.set_attr("val_accuracy", val.accuracy);
+  trial.set_attr("val_loss", val.loss);
+  const double value = maximize_ ? val.accuracy : val.loss;
+
+  if (h.status == train::RunStatus::Completed && !prefix_.empty()) {
+    std::lock_guard lock(mutex_);
+    if (!best_ || better(value, *best_)) {
+      train::save_checkpoint_file(checkpoint_of(trial.number()), *run.model, *run.optimizer,
+                                  {.iteration = h.iterations, .base_lr = run.optimizer->lr()});
+      if (best_number_ >= 0) std::filesystem::remove(checkpoint_of(best_number_));
+      best_ = value;
+      best_number_ = trial.number();
     }
-    nn::SoftmaxCrossEntropy loss;
-    train::Trainer trainer(c.train);
-    trainer.on_report([&](const train::CurvePoint& p) {
-      return trial.report(p.iteration, maximize ? p.val_accuracy : p.val_loss);
-    });
-    const train::History h = trainer.fit(*model, *opt, loss, data->train, &data->validation);
-    trial.set_attr("iterations", static_cast<double>(h.iterations));
-    trial.set_attr("train_seconds", h.train_seconds);
-    if (h.status == train::RunStatus::Diverged) {
-      throw hpo::Diverged("loss not finite at iteration " + std::to_string(h.diverged_at));
-    }
-    const train::Evaluation val = h.validation.value_or(train::Evaluation{});
-    trial.set_attr("val_accuracy", val.accuracy);
-    trial.set_attr("val_loss", val.loss);
-    const train::Evaluation test = train::evaluate(*model, loss, data->test);
-    trial.set_attr("test_accuracy", test.accuracy);
-    trial.set_attr("test_loss", test.loss);
-    return maximize ? val.accuracy : val.loss;
-  };
+  }
+  return value;
+}
+
+std::optional<train::Evaluation> TrainingObjective::test_best(const hpo::TrialRecord& best) const {
+  if (prefix_.empty()) return std::nullopt;
+  const auto file = checkpoint_of(best.number);
+  if (!std::filesystem::exists(file)) return std::nullopt;
+  hpo::Params all = fixed_;
+  for (const auto& [name, value] : best.params) all[name] = value;
+  Run run = build(all, 0);
+  train::load_checkpoint_file(file, *run.model, *run.optimizer);
+  nn::SoftmaxCrossEntropy loss;
+  return train::evaluate(*run.model, loss, data_->test);
 }
 
 }  // namespace krill::tune

@@ -4,7 +4,10 @@
 // and returns the validation metric. hpo never sees a tensor; train never sees a trial.
 #pragma once
 
+#include <filesystem>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 
 #include "data/dataset.hpp"
@@ -38,8 +41,38 @@ struct StudyData {
 };
 std::shared_ptr<const StudyData> load_study_data(const StudyFile& file);
 
-// Trains one network per trial. Attributes stored with each trial: iterations, train_seconds,
-// val_accuracy, val_loss, test_accuracy, test_loss.
-hpo::Objective training_objective(const StudyFile& file, std::shared_ptr<const StudyData> data);
+// Trains one network per trial and returns its validation metric. Attributes stored with each
+// trial: iterations, train_seconds, val_accuracy, val_loss. The weights of the best trial so far
+// are kept as a checkpoint, `<prefix>.trial-<N>.ckpt` (the previous best's file is removed), so
+// that the test set is scored once, for the best trial only (test_best), as a user would.
+class TrainingObjective {
+ public:
+  // `best_so_far`: the value of the study's best trial when resuming.
+  TrainingObjective(const StudyFile& file, std::shared_ptr<const StudyData> data,
+                    std::filesystem::path checkpoint_prefix, std::optional<double> best_so_far);
+
+  double operator()(hpo::Trial& trial);
+  hpo::Objective objective() {
+    return [this](hpo::Trial& t) { return (*this)(t); };
+  }
+  std::filesystem::path checkpoint_of(int64_t number) const;
+  // Scores the saved weights of trial `best` on the test set; nullopt when its checkpoint is
+  // missing (removed by hand).
+  std::optional<train::Evaluation> test_best(const hpo::TrialRecord& best) const;
+
+ private:
+  struct Run;
+  Run build(const hpo::Params& all, uint64_t seed) const;
+  bool better(double a, double b) const { return maximize_ ? a > b : a < b; }
+
+  hpo::Params fixed_;
+  uint64_t seed_;
+  bool maximize_;
+  std::shared_ptr<const StudyData> data_;
+  std::filesystem::path prefix_;
+  std::mutex mutex_;
+  std::optional<double> best_;
+  int64_t best_number_ = -1;
+};
 
 }  // namespace krill::tune
