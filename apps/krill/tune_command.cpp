@@ -24,6 +24,7 @@ struct TuneArgs {
   std::string file;
   int64_t trials = 0;
   int workers = 0;
+  int threads = 0;
   bool quiet = false;
 };
 
@@ -50,7 +51,7 @@ int run_tune(const TuneArgs& a) {
   record.n_trials = file.trials;
   hpo::Study study(record, file.space, hpo::make_sampler(file.sampler, file.seed), *storage);
   const auto before = study.progress();
-  exec::LocalExecutor executor({.workers = file.workers});
+  exec::LocalExecutor executor({.workers = file.workers, .threads_per_worker = a.threads});
   if (!a.quiet) {
     fmt::print(
         stderr, "krill tune: study '{}' in {} ({} of {} trials done{}), {} workers x {} threads\n",
@@ -111,6 +112,10 @@ void add_tune_command(CLI::App& app, int& exit_code) {
   cmd->add_option("study", args->file, "the study file (see docs/STUDY-FILE.md)")->required();
   cmd->add_option("--trials", args->trials, "override the study file's number of trials");
   cmd->add_option("--workers", args->workers, "override the study file's workers");
+  cmd->add_option("--threads", args->threads,
+                  "threads per trial (default: cores / workers); lower it when other jobs share "
+                  "the cores")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--quiet,-q", args->quiet, "no progress output");
   cmd->callback([args, &exit_code] { exit_code = run_tune(*args); });
 }

@@ -55,7 +55,7 @@ class TuneCliTest : public ::testing::Test {
 
 TEST_F(TuneCliTest, TunesShowsAndExports) {
   const fs::path study = write_study(4, "16", 100);
-  auto r = run_krill("tune " + study.string() + " --quiet");
+  auto r = run_krill("tune " + study.string() + " --quiet --threads 1");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("best parameters: lr="));
   EXPECT_THAT(r.output, HasSubstr((dir_ / "crash.db").string()));
@@ -75,7 +75,7 @@ TEST_F(TuneCliTest, TunesShowsAndExports) {
   EXPECT_THAT(json.output, HasSubstr("\"curve\":[[25,"));
 
   // Running it again: nothing left to do, nothing rerun.
-  auto again = run_krill("tune " + study.string() + " --quiet");
+  auto again = run_krill("tune " + study.string() + " --quiet --threads 1");
   ASSERT_EQ(again.exit_code, 0) << again.output;
   auto csv2 = run_krill("export " + (dir_ / "crash.db").string() + " --format csv");
   EXPECT_EQ(csv2.output, csv.output);
@@ -124,7 +124,7 @@ TEST_F(TuneCliTest, KilledWithSigkillThenResumedEndsWithExactlyNTrials) {
   ASSERT_GE(finished_before.size(), 3u);
   ASSERT_LT(finished_before.size(), static_cast<size_t>(kTrials));
 
-  auto resumed = run_krill("tune " + study.string() + " --quiet");
+  auto resumed = run_krill("tune " + study.string() + " --quiet --threads 1");
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
 
   auto storage = krill::store::open_storage(db);
@@ -180,7 +180,7 @@ TEST_F(TuneCliTest, CtrlCStopsCleanlyAndTheNextRunResumes) {
     ASSERT_LT(trials.size(), static_cast<size_t>(kTrials));
     for (const auto& t : trials) EXPECT_NE(t.state, krill::hpo::TrialState::Running);
   }
-  auto resumed = run_krill("tune " + study.string() + " --quiet");
+  auto resumed = run_krill("tune " + study.string() + " --quiet --threads 1");
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
   auto storage = krill::store::open_storage(db);
   EXPECT_EQ(storage->trials(storage->studies().at(0).id).size(), static_cast<size_t>(kTrials));
