@@ -88,7 +88,7 @@ TEST_F(TuneCliTest, KilledWithSigkillThenResumedEndsWithExactlyNTrials) {
   const pid_t pid = fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
-    execl(KRILL_BINARY, KRILL_BINARY, "tune", study.c_str(), "--quiet",
+    execl(KRILL_BINARY, KRILL_BINARY, "tune", study.c_str(), "--quiet", "--threads", "1",
           static_cast<char*>(nullptr));
     _exit(127);
   }
@@ -151,7 +151,7 @@ TEST_F(TuneCliTest, CtrlCStopsCleanlyAndTheNextRunResumes) {
   const pid_t pid = fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
-    execl(KRILL_BINARY, KRILL_BINARY, "tune", study.c_str(), "--quiet",
+    execl(KRILL_BINARY, KRILL_BINARY, "tune", study.c_str(), "--quiet", "--threads", "1",
           static_cast<char*>(nullptr));
     _exit(127);
   }
