@@ -50,6 +50,39 @@ class TuneCliTest : public ::testing::Test {
     return file;
   }
 
+  // Starts `krill tune study --quiet --threads 1` as a child process.
+  static pid_t spawn_tune(const fs::path& study) {
+    const pid_t pid = fork();
+    if (pid == 0) {
+      execl(KRILL_BINARY, KRILL_BINARY, "tune", study.c_str(), "--quiet", "--threads", "1",
+            static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    return pid;
+  }
+
+  // Polls the study database until at least `n` trials are in it (in any state when
+  // `finished_only` is false, else not Running); false after 60 s.
+  static bool wait_for_trials(const fs::path& db, size_t n, bool finished_only) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      if (!fs::exists(db)) continue;
+      try {
+        auto storage = krill::store::open_storage(db);
+        auto studies = storage->studies();
+        if (studies.empty()) continue;
+        size_t count = 0;
+        for (const auto& t : storage->trials(studies[0].id)) {
+          count += !finished_only || t.state != krill::hpo::TrialState::Running;
+        }
+        if (count >= n) return true;
+      } catch (const std::exception&) {  // the schema may be half-created at this instant
+      }
+    }
+    return false;
+  }
+
   fs::path dir_;
 };
 
@@ -85,30 +118,11 @@ TEST_F(TuneCliTest, KilledWithSigkillThenResumedEndsWithExactlyNTrials) {
   constexpr int kTrials = 12;
   const fs::path study = write_study(kTrials, "256,256", 1500);
   const fs::path db = dir_ / "crash.db";
-  const pid_t pid = fork();
+  const pid_t pid = spawn_tune(study);
   ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    execl(KRILL_BINARY, KRILL_BINARY, "tune", study.c_str(), "--quiet", "--threads", "1",
-          static_cast<char*>(nullptr));
-    _exit(127);
-  }
   // Kill it once at least 3 trials are finished, while another is running.
   std::map<int64_t, double> finished_before;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    if (!fs::exists(db)) continue;
-    try {
-      auto storage = krill::store::open_storage(db);
-      auto studies = storage->studies();
-      if (studies.empty()) continue;
-      int done = 0;
-      for (const auto& t : storage->trials(studies[0].id))
-        done += t.state != krill::hpo::TrialState::Running;
-      if (done >= 3) break;
-    } catch (const std::exception&) {  // the schema may be half-created at this instant
-    }
-  }
+  wait_for_trials(db, 3, /*finished_only=*/true);
   kill(pid, SIGKILL);
   int status = 0;
   waitpid(pid, &status, 0);
@@ -148,25 +162,9 @@ TEST_F(TuneCliTest, CtrlCStopsCleanlyAndTheNextRunResumes) {
   constexpr int kTrials = 10;
   const fs::path study = write_study(kTrials, "256,256", 1500);
   const fs::path db = dir_ / "crash.db";
-  const pid_t pid = fork();
+  const pid_t pid = spawn_tune(study);
   ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    execl(KRILL_BINARY, KRILL_BINARY, "tune", study.c_str(), "--quiet", "--threads", "1",
-          static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  bool started = false;
-  while (!started && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    if (!fs::exists(db)) continue;
-    try {
-      auto storage = krill::store::open_storage(db);
-      auto studies = storage->studies();
-      started = !studies.empty() && !storage->trials(studies[0].id).empty();
-    } catch (const std::exception&) {
-    }
-  }
+  const bool started = wait_for_trials(db, 1, /*finished_only=*/false);
   ASSERT_TRUE(started);
   kill(pid, SIGINT);
   int status = 0;
