@@ -18,15 +18,15 @@ std::string to_string(Direction d);
 Direction parse_direction(const std::string& s);  // "minimize" / "maximize"
 
 struct StudyRecord {
-  int64_t id = -1;            // assigned by the storage
+  int64_t id = -1;  // assigned by the storage
   std::string name;
   Direction direction = Direction::Maximize;
-  std::string objective;      // what the value is, e.g. "val_accuracy"
-  std::string space;          // SearchSpace::fingerprint()
-  std::string sampler;        // e.g. "random(seed=1)"
-  std::string config;         // the study's other settings, canonical text (refused if changed)
-  int64_t n_trials = 0;       // the total asked for
-  double created = 0;         // seconds since the epoch
+  std::string objective;  // what the value is, e.g. "val_accuracy"
+  std::string space;      // SearchSpace::fingerprint()
+  std::string sampler;    // e.g. "random(seed=1)"
+  std::string config;     // the study's other settings, canonical text (refused if changed)
+  int64_t n_trials = 0;   // the total asked for
+  double created = 0;     // seconds since the epoch
 };
 
 class Storage {

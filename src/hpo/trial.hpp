@@ -17,7 +17,9 @@ namespace krill::hpo {
 enum class TrialState { Running, Completed, Stopped, Failed, Diverged };
 std::string to_string(TrialState s);
 TrialState parse_trial_state(const std::string& s);  // throws InvalidArgument
-inline bool is_finished(TrialState s) { return s != TrialState::Running; }
+inline bool is_finished(TrialState s) {
+  return s != TrialState::Running;
+}
 
 struct Report {
   int64_t step = 0;
@@ -28,11 +30,11 @@ struct TrialRecord {
   int64_t number = 0;  // 0, 1, 2... within the study; the sampler's index
   Params params;
   TrialState state = TrialState::Running;
-  std::vector<Report> reports;        // the learning curve
-  std::optional<double> value;        // the objective, for Completed/Stopped trials
-  std::string error;                  // why it failed or diverged
+  std::vector<Report> reports;          // the learning curve
+  std::optional<double> value;          // the objective, for Completed/Stopped trials
+  std::string error;                    // why it failed or diverged
   std::map<std::string, double> attrs;  // extra results (e.g. test_accuracy, iterations)
-  double started = 0;                 // seconds since the epoch
+  double started = 0;                   // seconds since the epoch
   double finished = 0;
   int worker = -1;
 };

@@ -14,21 +14,21 @@
 namespace krill::tune {
 
 struct StudyFile {
-  std::filesystem::path path;       // the file itself (empty when parsed from text)
-  std::string name;                 // `study:`; default: the file's stem
-  std::filesystem::path storage;    // `storage:`; relative paths are relative to the file's
-                                    // folder; default: <name>.db beside the file
+  std::filesystem::path path;          // the file itself (empty when parsed from text)
+  std::string name;                    // `study:`; default: the file's stem
+  std::filesystem::path storage;       // `storage:`; relative paths are relative to the file's
+                                       // folder; default: <name>.db beside the file
   std::string data = "fashion-mnist";  // `data:` as krill train --data
-  double validation = 0.1;          // `validation:` fraction held out of the training set
-  int64_t subset = 0;               // `subset:` use only the first N training images (0: all)
-  std::string objective = "val_accuracy";  // `objective:` val_accuracy | val_loss
+  double validation = 0.1;             // `validation:` fraction held out of the training set
+  int64_t subset = 0;                  // `subset:` use only the first N training images (0: all)
+  std::string objective = "val_accuracy";               // `objective:` val_accuracy | val_loss
   hpo::Direction direction = hpo::Direction::Maximize;  // implied by the objective
-  int64_t trials = 20;              // `trials:`
-  int workers = 0;                  // `workers:` trials at once (0: as many as the cores allow)
-  uint64_t seed = 0;                // `seed:`
-  std::string sampler = "random";   // `sampler:` random | sobol | grid
-  hpo::Params fixed;                // values under `model:` and `training:`, by parameter name
-  hpo::SearchSpace space;           // `search:`
+  int64_t trials = 20;                                  // `trials:`
+  int workers = 0;                 // `workers:` trials at once (0: as many as the cores allow)
+  uint64_t seed = 0;               // `seed:`
+  std::string sampler = "random";  // `sampler:` random | sobol | grid
+  hpo::Params fixed;               // values under `model:` and `training:`, by parameter name
+  hpo::SearchSpace space;          // `search:`
 
   // The settings that define the study (everything but trials, workers and storage), as
   // canonical text: a resumed study must have the same.
