@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <map>
 
+#include "report/text_chart.hpp"
+
 namespace krill::cli {
 
 namespace {
@@ -62,6 +64,7 @@ void print_study_summary(const hpo::StudyRecord& study, const std::vector<hpo::T
                test == t.attrs.end() ? "-" : fmt::format("{:.4f}", test->second),
                t.finished - t.started, short_params(t.params));
   }
+  fmt::print("\n{}", report::best_so_far_chart(trials, study.direction));
   const auto& best = *done.front();
   fmt::print("\nbest trial {}: {} = {:.4f}", best.number, study.objective, *best.value);
   if (auto test = best.attrs.find("test_accuracy"); test != best.attrs.end()) {

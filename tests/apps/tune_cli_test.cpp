@@ -97,6 +97,7 @@ TEST_F(TuneCliTest, TunesShowsAndExports) {
   ASSERT_EQ(show.exit_code, 0) << show.output;
   EXPECT_THAT(show.output, HasSubstr("4 completed"));
   EXPECT_THAT(show.output, HasSubstr("best trial"));
+  EXPECT_THAT(show.output, HasSubstr("* best so far"));
 
   auto csv = run_krill("export " + (dir_ / "crash.db").string() + " --format csv");
   ASSERT_EQ(csv.exit_code, 0) << csv.output;
