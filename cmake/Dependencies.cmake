@@ -45,3 +45,20 @@ endif()
 if(KRILL_BUILD_BENCH)
   find_package(benchmark REQUIRED)
 endif()
+
+# cpp-httplib, for `krill report --serve`. Debian's libcpp-httplib-dev is a compiled library
+# (httplib.h declares, libcpp-httplib.so defines) with a pkg-config file and no CMake config;
+# upstream's install has the CMake config httplib::httplib, used when present.
+find_package(httplib CONFIG QUIET)
+add_library(krill_httplib INTERFACE)
+if(TARGET httplib::httplib)
+  target_link_libraries(krill_httplib INTERFACE httplib::httplib)
+else()
+  find_package(PkgConfig REQUIRED)
+  pkg_check_modules(CPP_HTTPLIB IMPORTED_TARGET cpp-httplib)
+  if(NOT CPP_HTTPLIB_FOUND)
+    message(FATAL_ERROR "cpp-httplib not found: apt-get install libcpp-httplib-dev "
+                        "(or run scripts/install-deps.sh)")
+  endif()
+  target_link_libraries(krill_httplib INTERFACE PkgConfig::CPP_HTTPLIB Threads::Threads)
+endif()

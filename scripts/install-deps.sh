@@ -9,7 +9,9 @@ packages=(
   zlib1g-dev libfmt-dev libcli11-dev
   libsqlite3-dev libyaml-cpp-dev libboost-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libcpp-httplib-dev      # the HTTP server of `krill report --serve`
   dataset-fashion-mnist   # the default data set, in /usr/share/datasets/fashion-mnist
+  chromium                # headless browser for the report test (tests/report/browser)
   "$@"
 )
 
@@ -18,7 +20,27 @@ for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
   [[ "$status" == "install ok installed" ]] || missing+=("$p")
 done
-[[ ${#missing[@]} -eq 0 ]] && exit 0
+# The HTML report's charting library (Apache ECharts), pinned by web/package-lock.json and inlined
+# into every report at build time. Node.js and npm are not Debian packages on every image (this
+# one has NodeSource's), so npm is required rather than installed.
+install_web() {
+  local web
+  web="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/web"
+  [[ -f "$web/node_modules/echarts/dist/echarts.min.js" &&
+     -f "$web/node_modules/playwright-core/package.json" ]] && return 0
+  if ! command -v npm >/dev/null; then
+    echo "krill: npm is needed once to install the report's charting library into web/node_modules" >&2
+    echo "krill: install Node.js with npm (Debian: apt-get install nodejs npm), then run this again" >&2
+    exit 1
+  fi
+  echo "krill: installing web/node_modules (npm ci)" >&2
+  npm ci --prefix "$web" --no-audit --no-fund
+}
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  install_web
+  exit 0
+fi
 
 echo "krill: installing missing packages: ${missing[*]}" >&2
 sudo=""
@@ -29,3 +51,4 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+install_web

@@ -1,10 +1,11 @@
-// krill's command line: train, tune, show, export.
+// krill's command line: train, tune, show, export, report.
 #include <fmt/core.h>
 
 #include <CLI/CLI.hpp>
 #include <exception>
 
 #include "core/error.hpp"
+#include "report_command.hpp"
 #include "train_command.hpp"
 #include "tune_command.hpp"
 
@@ -17,6 +18,7 @@ int main(int argc, char** argv) {
   krill::cli::add_tune_command(app, exit_code);
   krill::cli::add_show_command(app, exit_code);
   krill::cli::add_export_command(app, exit_code);
+  krill::cli::add_report_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -7,7 +7,7 @@
 #include <set>
 
 #include "core/error.hpp"
-#include "json_writer.hpp"
+#include "report/json_writer.hpp"
 #include "store/open.hpp"
 #include "study_summary.hpp"
 #include "tune_command.hpp"
@@ -60,7 +60,7 @@ void write_csv(std::ostream& out, const std::vector<hpo::TrialRecord>& trials) {
 
 void write_json(std::ostream& out, const hpo::StudyRecord& s,
                 const std::vector<hpo::TrialRecord>& trials) {
-  JsonWriter j;
+  report::JsonWriter j;
   j.begin_object();
   j.field("study", s.name);
   j.field("objective", s.objective);
@@ -102,6 +102,26 @@ void write_json(std::ostream& out, const hpo::StudyRecord& s,
       j.end_array();
     }
     j.end_array();
+    std::set<std::string> metric_names;
+    for (const auto& r : t.reports) {
+      for (const auto& [name, v] : r.metrics) metric_names.insert(name);
+    }
+    j.key("metrics");
+    j.begin_object();
+    for (const auto& name : metric_names) {
+      j.key(name);
+      j.begin_array();
+      for (const auto& r : t.reports) {
+        auto it = r.metrics.find(name);
+        if (it == r.metrics.end()) continue;
+        j.begin_array();
+        j.value(r.step);
+        j.value(it->second);
+        j.end_array();
+      }
+      j.end_array();
+    }
+    j.end_object();
     j.end_object();
   }
   j.end_array();

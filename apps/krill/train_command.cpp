@@ -10,11 +10,11 @@
 #include "backend/backend.hpp"
 #include "core/error.hpp"
 #include "data/dataset.hpp"
-#include "json_writer.hpp"
 #include "nn/model_spec.hpp"
 #include "optim/adam.hpp"
 #include "optim/sgd.hpp"
 #include "progress.hpp"
+#include "report/json_writer.hpp"
 #include "train/checkpoint.hpp"
 #include "train/trainer.hpp"
 
@@ -94,7 +94,7 @@ void write_result(const TrainArgs& a, const nn::ModelSpec& spec, int64_t params,
   const double epochs_done =
       static_cast<double>(h.iterations) / std::ceil(static_cast<double>(train_size) / a.batch);
   if (a.json) {
-    JsonWriter j;
+    report::JsonWriter j;
     j.begin_object();
     j.field("model", spec.to_string());
     j.field("parameters", params);

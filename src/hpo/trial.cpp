@@ -75,8 +75,8 @@ std::string Trial::string_param(const std::string& name) const {
                         type_name(v) + ", not a string");
 }
 
-bool Trial::report(int64_t step, double value) {
-  const bool go_on = on_report_ ? on_report_(Report{.step = step, .value = value}) : true;
+bool Trial::report(int64_t step, double value, std::map<std::string, double> metrics) {
+  const bool go_on = on_report_ ? on_report_(Report{step, value, std::move(metrics)}) : true;
   stop_ = !go_on;
   return go_on;
 }

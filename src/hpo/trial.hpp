@@ -22,8 +22,13 @@ inline bool is_finished(TrialState s) {
 }
 
 struct Report {
+  Report() = default;
+  Report(int64_t step, double value, std::map<std::string, double> metrics = {})
+      : step(step), value(value), metrics(std::move(metrics)) {}
+
   int64_t step = 0;
-  double value = 0;
+  double value = 0;                       // the objective's metric at this step
+  std::map<std::string, double> metrics;  // other series at this step: "lr", "train_loss"...
 };
 
 struct TrialRecord {
@@ -55,8 +60,9 @@ class Trial {
   std::string string_param(const std::string& name) const;
   bool has(const std::string& name) const { return params_.contains(name); }
 
-  // Records one point of the learning curve; returns false when the trial should stop.
-  bool report(int64_t step, double value);
+  // Records one point of the learning curve (and other per-step metrics such as the learning
+  // rate); returns false when the trial should stop.
+  bool report(int64_t step, double value, std::map<std::string, double> metrics = {});
   bool should_stop() const { return stop_; }
   // Resources given by the executor: the worker running the trial and the threads it may use.
   int worker() const { return worker_; }

@@ -78,7 +78,7 @@ void MemoryStorage::add_report(int64_t study_id, int64_t number, const Report& r
   auto it = std::lower_bound(reports.begin(), reports.end(), report.step,
                              [](const Report& r, int64_t step) { return r.step < step; });
   if (it != reports.end() && it->step == report.step) {
-    it->value = report.value;  // a repeated step replaces the old value
+    *it = report;  // a repeated step replaces the old value and metrics
   } else {
     reports.insert(it, report);
   }

@@ -1,4 +1,4 @@
-// The SQL of the SQLite storage: the schema (version 1, see kSchemaVersion) and every statement
+// The SQL of the SQLite storage: the schema (version 2, see kSchemaVersion) and every statement
 // SqliteStorage prepares once per connection, indexed by the Sql enum. Kept apart from
 // sqlite_storage.cpp so that the layout of the file can be read in one place.
 #pragma once
@@ -8,17 +8,19 @@
 
 namespace krill::store::sqlite {
 
-// Schema version 1 (its number is written here and in kSchemaVersion, sqlite_storage.hpp; a
-// change of layout bumps both). Values (objective, reports, attrs, float params) live in columns
-// with no declared type: a REAL column would store -0.0 as the integer 0 and lose its sign, while
-// an untyped one keeps the IEEE double as bound. SQLite has no NaN: it stores NULL, which reads
-// back as NaN in params, attrs and reports, and as "no value" in trials.value.
+// Schema version 2 (its number is written here, in kMigrations and in kSchemaVersion,
+// sqlite_storage.hpp; a change of layout bumps them all and adds a migration).
+// Version 2 added report_metrics (per-step series other than the objective: the learning rate).
+// Values (objective, reports, attrs, float params) live in columns with no declared type: a REAL
+// column would store -0.0 as the integer 0 and lose its sign, while an untyped one keeps the IEEE
+// double as bound. SQLite has no NaN: it stores NULL, which reads back as NaN in params, attrs and
+// reports, and as "no value" in trials.value.
 inline constexpr const char* kSchema = R"sql(
 CREATE TABLE meta (
   key   TEXT PRIMARY KEY,
   value TEXT NOT NULL
 );
-INSERT INTO meta (key, value) VALUES ('program', 'krill'), ('schema_version', '1');
+INSERT INTO meta (key, value) VALUES ('program', 'krill'), ('schema_version', '2');
 CREATE TABLE studies (
   id        INTEGER PRIMARY KEY,
   name      TEXT NOT NULL UNIQUE,
@@ -67,6 +69,15 @@ CREATE TABLE reports (
   PRIMARY KEY (study_id, number, step),
   FOREIGN KEY (study_id, number) REFERENCES trials (study_id, number)
 ) WITHOUT ROWID;
+CREATE TABLE report_metrics (
+  study_id INTEGER NOT NULL,
+  number   INTEGER NOT NULL,
+  step     INTEGER NOT NULL,
+  name     TEXT NOT NULL,     -- lr, train_loss, val_loss...
+  value,                    -- REAL
+  PRIMARY KEY (study_id, number, step, name),
+  FOREIGN KEY (study_id, number) REFERENCES trials (study_id, number)
+) WITHOUT ROWID;
 -- Reserved for early stopping: what a stopper decided at a step of a trial, and why.
 CREATE TABLE decisions (
   study_id   INTEGER NOT NULL,
@@ -78,6 +89,20 @@ CREATE TABLE decisions (
   PRIMARY KEY (study_id, number, step),
   FOREIGN KEY (study_id, number) REFERENCES trials (study_id, number)
 ) WITHOUT ROWID;
+)sql";
+
+// Migrations: kMigrations[v] takes a database of version v to version v + 1.
+inline constexpr const char* kMigrateV1ToV2 = R"sql(
+CREATE TABLE report_metrics (
+  study_id INTEGER NOT NULL,
+  number   INTEGER NOT NULL,
+  step     INTEGER NOT NULL,
+  name     TEXT NOT NULL,
+  value,
+  PRIMARY KEY (study_id, number, step, name),
+  FOREIGN KEY (study_id, number) REFERENCES trials (study_id, number)
+) WITHOUT ROWID;
+UPDATE meta SET value = '2' WHERE key = 'schema_version';
 )sql";
 
 // The statements a connection prepares once (on first use) and keeps.
@@ -93,6 +118,7 @@ enum Sql : size_t {
   kInsertTrial,
   kInsertParam,
   kUpsertReport,
+  kUpsertMetric,
   kFinishTrial,
   kDeleteAttrs,
   kInsertAttr,
@@ -100,10 +126,12 @@ enum Sql : size_t {
   kSelectParams,
   kSelectAttrs,
   kSelectReports,
+  kSelectMetrics,
   kSelectRunning,
   kDeleteRunningParams,
   kDeleteRunningAttrs,
   kDeleteRunningReports,
+  kDeleteRunningMetrics,
   kDeleteRunningDecisions,
   kDeleteRunningTrials,
   kSqlCount,
@@ -127,6 +155,8 @@ inline constexpr std::array<const char*, kSqlCount> kSql = {
     "INSERT INTO params (study_id, number, name, kind, value) VALUES (?1, ?2, ?3, ?4, ?5)",
     "INSERT INTO reports (study_id, number, step, value) VALUES (?1, ?2, ?3, ?4) "
     "ON CONFLICT (study_id, number, step) DO UPDATE SET value = excluded.value",
+    "INSERT INTO report_metrics (study_id, number, step, name, value) VALUES (?1, ?2, ?3, ?4, ?5) "
+    "ON CONFLICT (study_id, number, step, name) DO UPDATE SET value = excluded.value",
     "UPDATE trials SET state = ?3, value = ?4, error = ?5, finished = ?6 "
     "WHERE study_id = ?1 AND number = ?2",
     "DELETE FROM attrs WHERE study_id = ?1 AND number = ?2",
@@ -136,10 +166,13 @@ inline constexpr std::array<const char*, kSqlCount> kSql = {
     "SELECT number, name, kind, value FROM params WHERE study_id = ?1 ORDER BY number, name",
     "SELECT number, key, value FROM attrs WHERE study_id = ?1 ORDER BY number, key",
     "SELECT number, step, value FROM reports WHERE study_id = ?1 ORDER BY number, step",
+    "SELECT number, step, name, value FROM report_metrics WHERE study_id = ?1 "
+    "ORDER BY number, step, name",
     "SELECT number FROM trials WHERE study_id = ?1 AND state = ?2 ORDER BY number",
     "DELETE FROM params WHERE study_id = ?1 AND number IN " KRILL_RUNNING_TRIALS,
     "DELETE FROM attrs WHERE study_id = ?1 AND number IN " KRILL_RUNNING_TRIALS,
     "DELETE FROM reports WHERE study_id = ?1 AND number IN " KRILL_RUNNING_TRIALS,
+    "DELETE FROM report_metrics WHERE study_id = ?1 AND number IN " KRILL_RUNNING_TRIALS,
     "DELETE FROM decisions WHERE study_id = ?1 AND number IN " KRILL_RUNNING_TRIALS,
     "DELETE FROM trials WHERE study_id = ?1 AND state = ?2",
 };

@@ -1,5 +1,6 @@
 #include "store/sqlite_storage.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <limits>
@@ -160,6 +161,14 @@ SqliteStorage::SqliteStorage(const std::filesystem::path& path) : path_(path) {
   if (contents == Contents::Foreign) {
     throw DataError(file + ": not a krill study database (no krill meta table)");
   }
+  if (version == "1") {  // an older krill's database: bring it up to date, in one transaction
+    db.exec("BEGIN IMMEDIATE");
+    if (inspect(db, version) == Contents::Krill && version == "1") {
+      db.exec(sqlite::kMigrateV1ToV2);
+      version = "2";
+    }
+    db.exec("COMMIT");
+  }
   if (version != std::to_string(kSchemaVersion)) {
     throw DataError(file + ": krill database schema version " + version +
                     ", this krill reads version " + std::to_string(kSchemaVersion));
@@ -293,6 +302,11 @@ void SqliteStorage::add_report(int64_t study_id, int64_t number, const Report& r
     if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) impl_->invalid("no " + trial_name(study_id, number));
     if (rc != SQLITE_DONE) q->fail(rc);
   }
+  for (const auto& [name, value] : report.metrics) {
+    Use q(impl_->stmt(kUpsertMetric));
+    q->bind(1, study_id).bind(2, number).bind(3, report.step).bind(4, name).bind(5, value);
+    q->run();
+  }
   tx.commit();
 }
 
@@ -373,8 +387,21 @@ std::vector<TrialRecord> SqliteStorage::trials(int64_t study_id) {
     TrialCursor cursor(out);
     while (q->step()) {
       if (TrialRecord* t = cursor.find(q->int64(0))) {
-        t->reports.push_back({.step = q->int64(1), .value = real_or_nan(*q, 2)});
+        t->reports.push_back({q->int64(1), real_or_nan(*q, 2), {}});
       }
+    }
+  }
+  if (!out.empty()) {
+    Use q(impl_->stmt(kSelectMetrics));
+    q->bind(1, study_id);
+    TrialCursor cursor(out);
+    while (q->step()) {
+      TrialRecord* t = cursor.find(q->int64(0));
+      if (!t) continue;
+      const int64_t step = q->int64(1);
+      auto it = std::lower_bound(t->reports.begin(), t->reports.end(), step,
+                                 [](const Report& r, int64_t s) { return r.step < s; });
+      if (it != t->reports.end() && it->step == step) it->metrics[q->text(2)] = real_or_nan(*q, 3);
     }
   }
   tx.commit();
@@ -394,7 +421,7 @@ std::vector<int64_t> SqliteStorage::take_interrupted(int64_t study_id) {
   if (!numbers.empty()) {
     // Children first: the foreign keys refuse to orphan them.
     for (Sql id : {kDeleteRunningParams, kDeleteRunningAttrs, kDeleteRunningReports,
-                   kDeleteRunningDecisions, kDeleteRunningTrials}) {
+                   kDeleteRunningMetrics, kDeleteRunningDecisions, kDeleteRunningTrials}) {
       impl_->stmt(id).bind(1, study_id).bind(2, running).run();
     }
   }

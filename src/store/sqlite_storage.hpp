@@ -24,7 +24,7 @@ struct SqliteDb;  // the connection and its prepared statements (sqlite_storage.
 }  // namespace detail
 
 // The layout of the tables, stored in the `meta` table; a file of another version is refused.
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 class SqliteStorage final : public hpo::Storage {
  public:

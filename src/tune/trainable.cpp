@@ -148,7 +148,11 @@ double TrainingObjective::operator()(hpo::Trial& trial) {
   nn::SoftmaxCrossEntropy loss;
   train::Trainer trainer(run.config.train);
   trainer.on_report([&](const train::CurvePoint& p) {
-    return trial.report(p.iteration, maximize_ ? p.val_accuracy : p.val_loss);
+    return trial.report(p.iteration, maximize_ ? p.val_accuracy : p.val_loss,
+                        {{"lr", p.lr},
+                         {"train_loss", p.train_loss},
+                         {"val_loss", p.val_loss},
+                         {"val_accuracy", p.val_accuracy}});
   });
   const train::History h =
       trainer.fit(*run.model, *run.optimizer, loss, data_->train, &data_->validation);

@@ -104,7 +104,7 @@ TEST(SqliteStorage, HasTheVersionedSchemaInWalMode) {
   TempDb db;
   SqliteStorage storage(db.path());
   EXPECT_EQ(raw_sql(db.path(), "SELECT value FROM meta WHERE key = 'program'"), "krill");
-  EXPECT_EQ(raw_sql(db.path(), "SELECT value FROM meta WHERE key = 'schema_version'"), "1");
+  EXPECT_EQ(raw_sql(db.path(), "SELECT value FROM meta WHERE key = 'schema_version'"), "2");
   EXPECT_EQ(raw_sql(db.path(), "PRAGMA journal_mode"), "wal");
   for (const char* table : {"studies", "trials", "params", "attrs", "reports", "decisions"}) {
     EXPECT_EQ(raw_sql(db.path(), std::string("SELECT count(*) FROM sqlite_master WHERE "
@@ -240,7 +240,27 @@ TEST(SqliteStorage, RefusesAnotherSchemaVersion) {
   { SqliteStorage storage(db.path()); }
   raw_sql(db.path(), "UPDATE meta SET value = '7' WHERE key = 'schema_version'");
   EXPECT_EQ(open_error(db.path()),
-            db.path().string() + ": krill database schema version 7, this krill reads version 1");
+            db.path().string() + ": krill database schema version 7, this krill reads version 2");
+}
+
+TEST(SqliteStorage, MigratesAVersion1Database) {
+  TempDb db;
+  int64_t id = 0;
+  {
+    SqliteStorage storage(db.path());
+    id = storage.create_study(sample_study("old"));
+    storage.start_trial(id, sample_trial(0));
+    storage.add_report(id, 0, {10, 0.5, {}});
+  }
+  // Make it what krill 0.1 wrote: no report_metrics table, schema version 1.
+  raw_sql(db.path(), "DROP TABLE report_metrics");
+  raw_sql(db.path(), "UPDATE meta SET value = '1' WHERE key = 'schema_version'");
+  SqliteStorage storage(db.path());
+  EXPECT_EQ(raw_sql(db.path(), "SELECT value FROM meta WHERE key = 'schema_version'"), "2");
+  ASSERT_EQ(storage.trials(id).size(), 1u);
+  EXPECT_EQ(storage.trials(id)[0].reports.at(0).value, 0.5);
+  storage.add_report(id, 0, {20, 0.6, {{"lr", 0.1}}});
+  EXPECT_EQ(storage.trials(id)[0].reports.at(1).metrics.at("lr"), 0.1);
 }
 
 TEST(SqliteStorage, RefusesAnotherProgramsDatabase) {

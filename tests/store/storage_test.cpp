@@ -189,6 +189,25 @@ TEST_P(StorageTest, FinishReplacesAttrs) {
   EXPECT_EQ(storage_->trials(id).at(0).attrs, (std::map<std::string, double>{{"c", 3}}));
 }
 
+TEST_P(StorageTest, ReportMetricsRoundTripAndAreReplacedWithTheirStep) {
+  const int64_t id = storage_->create_study(sample_study("s"));
+  storage_->start_trial(id, sample_trial(0));
+  storage_->add_report(id, 0, {100, 0.5, {{"lr", 0.01}, {"train_loss", 1.5}}});
+  storage_->add_report(id, 0, {200, 0.6, {{"lr", 0.0095}}});
+  storage_->add_report(id, 0, {300, 0.7, {}});
+  auto reports = storage_->trials(id).at(0).reports;
+  ASSERT_EQ(reports.size(), 3u);
+  EXPECT_EQ(reports[0].metrics, (std::map<std::string, double>{{"lr", 0.01}, {"train_loss", 1.5}}));
+  EXPECT_EQ(reports[1].metrics, (std::map<std::string, double>{{"lr", 0.0095}}));
+  EXPECT_TRUE(reports[2].metrics.empty());
+  storage_->add_report(id, 0, {200, 0.65, {{"lr", 0.009}}});
+  EXPECT_EQ(storage_->trials(id).at(0).reports[1].metrics.at("lr"), 0.009);
+  // An interrupted trial takes its metrics with it.
+  EXPECT_THAT(storage_->take_interrupted(id), ElementsAre(0));
+  storage_->start_trial(id, sample_trial(0));
+  EXPECT_TRUE(storage_->trials(id).at(0).reports.empty());
+}
+
 TEST_P(StorageTest, TakeInterruptedRemovesRunningTrials) {
   const int64_t id = storage_->create_study(sample_study("s"));
   const int64_t other = storage_->create_study(sample_study("other"));

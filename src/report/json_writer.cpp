@@ -1,10 +1,10 @@
-#include "json_writer.hpp"
+#include "report/json_writer.hpp"
 
 #include <fmt/core.h>
 
 #include <cmath>
 
-namespace krill::cli {
+namespace krill::report {
 
 void JsonWriter::separate() {
   if (after_key_) {
@@ -49,6 +49,9 @@ void JsonWriter::value(std::string_view v) {
       case '\t':
         out_ += "\\t";
         break;
+      case '<':  // never "</script>" inside a page
+        out_ += "\\u003c";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           out_ += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
@@ -79,4 +82,10 @@ void JsonWriter::value(bool v) {
   need_comma_ = true;
 }
 
-}  // namespace krill::cli
+void JsonWriter::null() {
+  separate();
+  out_ += "null";
+  need_comma_ = true;
+}
+
+}  // namespace krill::report

@@ -1,0 +1,168 @@
+#include "report/html_report.hpp"
+
+#include <fmt/core.h>
+
+#include <cctype>
+#include <string_view>
+
+#include "report/embedded_assets.hpp"
+#include "report/json_writer.hpp"
+
+namespace krill::report {
+
+namespace {
+
+std::string escape_html(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+// A parameter name as part of an element id: letters, digits, '_', '-', '.'; others become '_'.
+std::string id_part(const std::string& name) {
+  std::string out;
+  for (char c : name) {
+    const bool plain =
+        std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+    out += plain ? c : '_';
+  }
+  return out.empty() ? "_" : out;
+}
+
+struct Chart {
+  std::string name;  // the id without "chart-"
+  std::string kind;  // what report.js draws
+  std::string title;
+  std::string explain;
+  std::string param;  // slices: the parameter
+};
+
+std::vector<Chart> charts_for(const ReportData& data) {
+  const std::string objective = data.study.objective.empty() ? "value" : data.study.objective;
+  const std::string better =
+      data.study.direction == hpo::Direction::Maximize ? "higher is better" : "lower is better";
+  std::vector<Chart> charts;
+  charts.push_back({"history", "history", "Optimization history",
+                    "Each trial's " + objective + " (" + better +
+                        ") by trial number, coloured by state; the line is the best so far.",
+                    ""});
+  charts.push_back({"history-time", "history-time", "Optimization history over time",
+                    "The same against wall time: when each trial finished, in seconds since the "
+                    "first trial started.",
+                    ""});
+  charts.push_back({"curves", "curves", "Learning curves",
+                    "Every trial's reported " + objective +
+                        " by step; dashed: stopped early, red: failed or diverged. Hover a line "
+                        "for its parameters.",
+                    ""});
+  charts.push_back({"parallel", "parallel", "Parallel coordinates",
+                    "One line per finished trial through its parameters and " + objective +
+                        ", coloured by " + objective + ".",
+                    ""});
+  for (const auto& d : data.dims) {
+    std::string scale = d.kind == "choice" || d.kind == "grid" ? "its values" : "a linear axis";
+    if (d.log) scale = "a log axis";
+    charts.push_back(
+        {"slice-" + id_part(d.name), "slice", "Slice: " + d.name,
+         objective + " against " + d.name + " (" + scale + "), every other parameter free.",
+         d.name});
+  }
+  int grid_dims = 0;
+  for (const auto& d : data.dims) grid_dims += d.kind == "grid";
+  if (grid_dims >= 2) {
+    charts.push_back({"heatmap", "heatmap", "Grid heatmap",
+                      std::string("Mean ") + objective + " over the first two grid dimensions" +
+                          (grid_dims >= 3 ? ", one panel per value of the third" : "") +
+                          (grid_dims >= 3 ? " (mean over the others)." : "."),
+                      ""});
+  }
+  charts.push_back({"lr", "lr", "Learning rate",
+                    "The learning rate each trial used, by iteration (its schedule, and any "
+                    "changes made during the run).",
+                    ""});
+  charts.push_back({"timeline", "timeline", "Worker timeline",
+                    "One row per worker, one bar per trial from start to finish, coloured by "
+                    "state: gaps are idle workers.",
+                    ""});
+  return charts;
+}
+
+std::string sections(const ReportData& data) {
+  std::string out;
+  for (const Chart& c : charts_for(data)) {
+    out += fmt::format(
+        "<section class=\"panel\"><h2>{}</h2><p class=\"explain\">{}</p>"
+        "<div class=\"chart\" id=\"chart-{}\" data-chart=\"{}\" data-kind=\"{}\" "
+        "data-param=\"{}\"></div></section>\n",
+        escape_html(c.title), escape_html(c.explain), escape_html(c.name), escape_html(c.name),
+        c.kind, escape_html(c.param));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> chart_names(const ReportData& data) {
+  std::vector<std::string> names;
+  for (const Chart& c : charts_for(data)) names.push_back(c.name);
+  return names;
+}
+
+std::string render_html(const ReportData& data, const HtmlOptions& options) {
+  JsonWriter config;
+  config.begin_object();
+  config.field("refresh_seconds", options.refresh_seconds);
+  config.field("data_url", options.data_url);
+  config.end_object();
+
+  const std::string_view tpl = kReportTemplateHtml;
+  auto fill = [&](std::string_view key) -> std::string {
+    if (key == "TITLE") return escape_html("krill report: " + data.study.name);
+    if (key == "STUDY") return escape_html(data.study.name);
+    if (key == "CSS") return kReportCss;
+    if (key == "SECTIONS") return sections(data);
+    if (key == "ECHARTS") return kEchartsJs;
+    if (key == "DATA") return to_json(data);  // '<' is written \u003c: safe in <script>
+    if (key == "CONFIG") return config.str();
+    if (key == "JS") return kReportJs;
+    return "";
+  };
+  // One pass over the template: "{{NAME}}" markers are replaced, and the inserted text is never
+  // scanned again (the library may contain "{{").
+  std::string out;
+  out.reserve(tpl.size() + std::string_view(kEchartsJs).size() + 4096);
+  size_t pos = 0;
+  while (true) {
+    const size_t open = tpl.find("{{", pos);
+    if (open == std::string_view::npos) break;
+    const size_t close = tpl.find("}}", open);
+    if (close == std::string_view::npos) break;
+    out.append(tpl.substr(pos, open - pos));
+    out += fill(tpl.substr(open + 2, close - open - 2));
+    pos = close + 2;
+  }
+  out.append(tpl.substr(pos));
+  return out;
+}
+
+}  // namespace krill::report

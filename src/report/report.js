@@ -1,0 +1,629 @@
+// The krill HTML report's script (embedded in the page by src/report/html_report.cpp).
+// It reads the study's data (<script id="krill-data">, the JSON of report::to_json), draws one
+// ECharts instance per <div class="chart" data-kind=...>, fills the summary table, and exposes
+//   window.krillReport = {charts: {<name>: echartsInstance}, data: <the JSON>}.
+// A chart with nothing to draw shows a message in its div instead and is absent from `charts`.
+// In live mode (krill report --serve) it fetches the data again every few seconds and updates the
+// charts in place (setOption merges, so zoom and legend selections are kept).
+// It writes nothing to the console.
+(function () {
+  'use strict';
+
+  var STATE_COLORS = {
+    completed: '#3b73c4',
+    stopped: '#e69f00',
+    failed: '#d1495b',
+    diverged: '#8e5bb5',
+    running: '#9aa3b2'
+  };
+  var STATES = ['completed', 'stopped', 'failed', 'diverged', 'running'];
+  var MANY = 500;  // above this many trials, lines are merged into one series per state
+  var NO_FINISHED = 'Nothing to draw: no finished trials yet.';
+
+  var config = JSON.parse(document.getElementById('krill-config').textContent);
+  var report = {charts: {}, data: JSON.parse(document.getElementById('krill-data').textContent)};
+  window.krillReport = report;
+
+  // --- Helpers ---
+
+  function esc(s) {
+    return String(s).replace(/[&<>"']/g, function (c) {
+      return {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'}[c];
+    });
+  }
+
+  function fmt(v) {
+    if (v === null || v === undefined) return '\u2013';
+    if (typeof v !== 'number') return String(v);
+    if (!isFinite(v)) return String(v);
+    var a = Math.abs(v);
+    if (a !== 0 && (a < 1e-3 || a >= 1e6)) return v.toExponential(3);
+    return String(Math.round(v * 1e4) / 1e4);
+  }
+
+  function duration(seconds) {
+    if (!(seconds > 0)) return '0 s';
+    var h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60);
+    var s = seconds % 60;
+    if (h > 0) return h + ' h ' + m + ' min';
+    if (m > 0) return m + ' min ' + Math.round(s) + ' s';
+    return s.toFixed(1) + ' s';
+  }
+
+  function capital(s) {
+    return s.charAt(0).toUpperCase() + s.slice(1);
+  }
+
+  function maximize(d) {
+    return d.study.direction === 'maximize';
+  }
+
+  function objectiveName(d) {
+    return d.study.objective || 'value';
+  }
+
+  function valued(d) {
+    return d.trials.filter(function (t) {
+      return t.value !== null && t.state !== 'running';
+    });
+  }
+
+  // The study's start: the first trial's start (the study record may predate a resume).
+  function studyStart(d) {
+    var t0 = Infinity;
+    d.trials.forEach(function (t) {
+      if (t.started > 0 && t.started < t0) t0 = t.started;
+    });
+    return isFinite(t0) ? t0 : d.study.created;
+  }
+
+  function paramsText(t, sep) {
+    return Object.keys(t.params).map(function (k) {
+      return esc(k) + '=' + esc(fmt(t.params[k]));
+    }).join(sep);
+  }
+
+  function trialTip(d, t) {
+    var lines = ['<b>Trial ' + t.number + '</b> (' + t.state + ')'];
+    if (t.value !== null) lines.push(esc(objectiveName(d)) + ': ' + fmt(t.value));
+    var p = paramsText(t, '<br>');
+    if (p) lines.push(p);
+    if (t.error) lines.push('<i>' + esc(t.error) + '</i>');
+    return lines.join('<br>');
+  }
+
+  function byNumber(d) {
+    var map = {};
+    d.trials.forEach(function (t) { map[t.number] = t; });
+    return map;
+  }
+
+  function isCategorical(dim) {
+    return dim.kind === 'choice' || dim.kind === 'grid';
+  }
+
+  // The distinct values of a parameter, numbers in numeric order, then strings.
+  function distinctValues(d, name) {
+    var seen = {}, values = [];
+    d.trials.forEach(function (t) {
+      if (!(name in t.params)) return;
+      var v = t.params[name], key = typeof v + ':' + v;
+      if (!seen[key]) {
+        seen[key] = true;
+        values.push(v);
+      }
+    });
+    values.sort(function (a, b) {
+      if (typeof a === 'number' && typeof b === 'number') return a - b;
+      if (typeof a === 'number') return -1;
+      if (typeof b === 'number') return 1;
+      return a < b ? -1 : a > b ? 1 : 0;
+    });
+    return values.map(String);
+  }
+
+  function base(d) {
+    return {
+      animation: d.trials.length <= 200,
+      textStyle: {fontFamily: 'system-ui, sans-serif'},
+      grid: {left: 64, right: 24, top: 40, bottom: 56}
+    };
+  }
+
+  function merge(target, extra) {
+    Object.keys(extra).forEach(function (k) { target[k] = extra[k]; });
+    return target;
+  }
+
+  // --- Charts: each returns {option, replace} or {empty: message} ---
+
+  function history(d, byTime) {
+    var trials = valued(d);
+    if (!trials.length) return {empty: NO_FINISHED};
+    var t0 = studyStart(d);
+    var x = byTime ? function (t) { return t.finished - t0; } : function (t) { return t.number; };
+    var max = maximize(d), best = null, bestLine = [];
+    trials.slice().sort(function (a, b) { return x(a) - x(b); }).forEach(function (t) {
+      if (best === null || (max ? t.value > best : t.value < best)) best = t.value;
+      bestLine.push([x(t), best]);
+    });
+    var trialOf = byNumber(d);
+    var series = STATES.filter(function (s) {
+      return trials.some(function (t) { return t.state === s; });
+    }).map(function (s) {
+      return {
+        type: 'scatter', name: capital(s), symbolSize: 7,
+        itemStyle: {color: STATE_COLORS[s], opacity: 0.85},
+        data: trials.filter(function (t) { return t.state === s; }).map(function (t) {
+          return {value: [x(t), t.value], trial: t.number};
+        })
+      };
+    });
+    series.push({
+      type: 'line', name: 'Best so far', step: 'end', showSymbol: false, z: 1,
+      lineStyle: {color: '#1d2330', width: 2}, itemStyle: {color: '#1d2330'}, data: bestLine
+    });
+    return {
+      replace: ['series'],
+      option: merge(base(d), {
+        legend: {top: 0},
+        tooltip: {
+          trigger: 'item',
+          formatter: function (p) {
+            if (p.data && p.data.trial !== undefined) return trialTip(d, trialOf[p.data.trial]);
+            return 'best so far: ' + fmt(p.value[1]);
+          }
+        },
+        dataZoom: [{type: 'inside', xAxisIndex: 0}],
+        xAxis: {type: 'value', name: byTime ? 'seconds since the first start' : 'trial',
+                nameLocation: 'middle', nameGap: 28, scale: !byTime, minInterval: byTime ? 0 : 1},
+        yAxis: {type: 'value', name: objectiveName(d), scale: true},
+        series: series
+      })
+    };
+  }
+
+  function lineStyleFor(t) {
+    switch (t.state) {
+      case 'stopped': return {color: STATE_COLORS.stopped, type: 'dashed', width: 1.2, opacity: 0.8};
+      case 'failed': return {color: STATE_COLORS.failed, type: 'dotted', width: 1.5, opacity: 0.9};
+      case 'diverged': return {color: STATE_COLORS.diverged, type: 'dotted', width: 1.5, opacity: 0.9};
+      case 'running': return {color: STATE_COLORS.running, type: 'solid', width: 1.2, opacity: 0.8};
+      default: return {color: STATE_COLORS.completed, type: 'solid', width: 1.2, opacity: 0.55};
+    }
+  }
+
+  // Lines per trial: `points(t)` gives a trial's [[step, value], ...] (or nothing).
+  function trialLines(d, points, yName, emptyMessage, yLog) {
+    var trials = d.trials.filter(function (t) {
+      var p = points(t);
+      return p && p.length > 0;
+    });
+    if (!trials.length) return {empty: emptyMessage};
+    var total = 0;
+    trials.forEach(function (t) { total += points(t).length; });
+    var positive = yLog && trials.every(function (t) {
+      return points(t).every(function (p) { return p[1] > 0; });
+    });
+    var series, owners = [];  // owners[seriesIndex] = trial, or a per-point array when merged
+    if (trials.length <= MANY) {
+      series = trials.map(function (t) {
+        var style = lineStyleFor(t);
+        owners.push(t);
+        return {
+          type: 'line', name: 'Trial ' + t.number, data: points(t),
+          showSymbol: total <= 5000 || points(t).length === 1, symbolSize: 3,
+          triggerLineEvent: true, lineStyle: style, itemStyle: {color: style.color},
+          emphasis: {lineStyle: {width: 3, opacity: 1}}
+        };
+      });
+    } else {
+      // Thousands of trials: one series per state, the trials' lines separated by empty points.
+      series = [];
+      STATES.forEach(function (s) {
+        var group = trials.filter(function (t) { return t.state === s; });
+        if (!group.length) return;
+        var data = [], who = [];
+        group.forEach(function (t) {
+          points(t).forEach(function (p) {
+            data.push(p);
+            who.push(t);
+          });
+          data.push([null, null]);
+          who.push(null);
+        });
+        var style = lineStyleFor(group[0]);
+        style.width = 1;
+        style.opacity = Math.min(style.opacity, 0.35);
+        owners.push(who);
+        series.push({type: 'line', name: capital(s), data: data, showSymbol: false,
+                     connectNulls: false, triggerLineEvent: true, large: true,
+                     lineStyle: style, itemStyle: {color: style.color}});
+      });
+    }
+    return {
+      replace: ['series'],
+      option: merge(base(d), {
+        tooltip: {
+          trigger: 'item', confine: true,
+          formatter: function (p) {
+            var owner = owners[p.seriesIndex];
+            if (Array.isArray(owner)) owner = owner[p.dataIndex];
+            if (!owner) return '';
+            var at = Array.isArray(p.value) && p.value[0] !== null ?
+                '<br>step ' + p.value[0] + ': ' + fmt(p.value[1]) : '';
+            return trialTip(d, owner) + at;
+          }
+        },
+        dataZoom: [{type: 'inside', xAxisIndex: 0}, {type: 'inside', yAxisIndex: 0}],
+        xAxis: {type: 'value', name: 'step', nameLocation: 'middle', nameGap: 28, scale: true},
+        yAxis: {type: positive ? 'log' : 'value', name: yName, scale: true},
+        series: series
+      })
+    };
+  }
+
+  function curves(d) {
+    return trialLines(d, function (t) { return t.curve; }, objectiveName(d),
+                      'Nothing to draw: no learning curve reported yet.', false);
+  }
+
+  function learningRates(d) {
+    return trialLines(d, function (t) { return t.metrics && t.metrics.lr; }, 'learning rate',
+                      'No trial reported a learning rate (the "lr" metric) yet.', true);
+  }
+
+  function colorRange(lo, hi) {
+    if (lo === hi) return [lo - 1e-9, hi + 1e-9];
+    return [lo, hi];
+  }
+
+  function valueColors(d) {
+    // Good values are dark: blues for both directions, inverted when minimizing.
+    var c = ['#f2e6b5', '#9cc9a0', '#3f8fa6', '#263b8c'];
+    return maximize(d) ? c : c.slice().reverse();
+  }
+
+  function parallel(d) {
+    var trials = valued(d);
+    if (!trials.length) return {empty: NO_FINISHED};
+    var dims = d.dims;
+    var axes = dims.map(function (dim, i) {
+      if (isCategorical(dim)) {
+        return {dim: i, name: dim.name, type: 'category', data: distinctValues(d, dim.name)};
+      }
+      return {dim: i, name: dim.name, type: dim.log ? 'log' : 'value', scale: true};
+    });
+    axes.push({dim: dims.length, name: objectiveName(d), type: 'value', scale: true,
+               nameTextStyle: {fontWeight: 'bold'}});
+    var lo = Infinity, hi = -Infinity;
+    var trialOf = byNumber(d);
+    var data = trials.map(function (t) {
+      lo = Math.min(lo, t.value);
+      hi = Math.max(hi, t.value);
+      var row = dims.map(function (dim) {
+        if (!(dim.name in t.params)) return null;
+        var v = t.params[dim.name];
+        return isCategorical(dim) ? String(v) : v;
+      });
+      row.push(t.value);
+      return {value: row, trial: t.number};
+    });
+    var range = colorRange(lo, hi);
+    return {
+      replace: ['series', 'parallelAxis'],
+      option: merge(base(d), {
+        parallel: {left: 64, right: 130, top: 48, bottom: 32},
+        parallelAxis: axes,
+        tooltip: {trigger: 'item', formatter: function (p) {
+          return p.data && p.data.trial !== undefined ? trialTip(d, trialOf[p.data.trial]) : '';
+        }},
+        visualMap: {type: 'continuous', dimension: dims.length, min: range[0], max: range[1],
+                    calculable: true, precision: 4, right: 8, top: 'middle', itemHeight: 160,
+                    text: [fmt(range[1]), fmt(range[0])], inRange: {color: valueColors(d)}},
+        series: [{type: 'parallel', data: data, smooth: false,
+                  lineStyle: {width: 1.2, opacity: 0.6},
+                  emphasis: {lineStyle: {width: 3, opacity: 1}},
+                  progressive: 500}]
+      })
+    };
+  }
+
+  function slice(d, param) {
+    var dim = null;
+    d.dims.forEach(function (x) { if (x.name === param) dim = x; });
+    var trials = valued(d).filter(function (t) { return param in t.params; });
+    if (!dim || !trials.length) return {empty: NO_FINISHED};
+    var cat = isCategorical(dim);
+    var trialOf = byNumber(d);
+    var series = STATES.filter(function (s) {
+      return trials.some(function (t) { return t.state === s; });
+    }).map(function (s) {
+      return {
+        type: 'scatter', name: capital(s), symbolSize: 7,
+        itemStyle: {color: STATE_COLORS[s], opacity: 0.8},
+        data: trials.filter(function (t) { return t.state === s; }).map(function (t) {
+          var v = t.params[param];
+          return {value: [cat ? String(v) : v, t.value], trial: t.number};
+        })
+      };
+    });
+    var xAxis = cat ? {type: 'category', data: distinctValues(d, param)} :
+        {type: dim.log ? 'log' : 'value', scale: true};
+    xAxis.name = param;
+    xAxis.nameLocation = 'middle';
+    xAxis.nameGap = 28;
+    return {
+      replace: ['series'],
+      option: merge(base(d), {
+        legend: {top: 0},
+        tooltip: {trigger: 'item', formatter: function (p) {
+          return trialTip(d, trialOf[p.data.trial]);
+        }},
+        xAxis: xAxis,
+        yAxis: {type: 'value', name: objectiveName(d), scale: true},
+        series: series
+      })
+    };
+  }
+
+  function heatmap(d) {
+    var grid = d.dims.filter(function (x) { return x.kind === 'grid'; });
+    if (grid.length < 2) return {empty: 'A heatmap needs two grid dimensions.'};
+    var trials = valued(d).filter(function (t) {
+      return grid.slice(0, 3).every(function (g) { return g.name in t.params; });
+    });
+    if (!trials.length) return {empty: NO_FINISHED};
+    var gx = grid[0], gy = grid[1], gf = grid.length >= 3 ? grid[2] : null;
+    var xs = distinctValues(d, gx.name), ys = distinctValues(d, gy.name);
+    var facets = gf ? distinctValues(d, gf.name) : [''];
+    var cells = {};  // facet|x|y -> [sum, count]
+    trials.forEach(function (t) {
+      var key = (gf ? String(t.params[gf.name]) : '') + '\u0001' + String(t.params[gx.name]) +
+                '\u0001' + String(t.params[gy.name]);
+      var c = cells[key] || (cells[key] = [0, 0]);
+      c[0] += t.value;
+      c[1] += 1;
+    });
+    var lo = Infinity, hi = -Infinity;
+    var n = facets.length, gap = 2, width = (100 - 8 - 6 - gap * (n - 1)) / n;
+    var grids = [], xAxes = [], yAxes = [], titles = [], series = [];
+    facets.forEach(function (f, k) {
+      var left = 8 + k * (width + gap);
+      grids.push({left: left + '%', width: width + '%', top: gf ? 48 : 24, bottom: 96});
+      xAxes.push({type: 'category', gridIndex: k, data: xs, name: gx.name, nameLocation: 'middle',
+                  nameGap: 26, splitArea: {show: true}});
+      yAxes.push({type: 'category', gridIndex: k, data: ys, name: k === 0 ? gy.name : '',
+                  axisLabel: {show: k === 0}, splitArea: {show: true}});
+      if (gf) {
+        titles.push({text: gf.name + ' = ' + f, left: (left + width / 2) + '%', top: 16,
+                     textAlign: 'center', textStyle: {fontSize: 12, fontWeight: 'normal'}});
+      }
+      var data = [];
+      xs.forEach(function (x, i) {
+        ys.forEach(function (y, j) {
+          var c = cells[f + '\u0001' + x + '\u0001' + y];
+          if (!c) return;
+          var mean = c[0] / c[1];
+          lo = Math.min(lo, mean);
+          hi = Math.max(hi, mean);
+          data.push({value: [i, j, mean], count: c[1]});
+        });
+      });
+      series.push({type: 'heatmap', name: gf ? gf.name + ' = ' + f : 'mean', xAxisIndex: k,
+                   yAxisIndex: k, data: data,
+                   label: {show: xs.length * ys.length * n <= 120,
+                           formatter: function (p) { return fmt(p.value[2]); }},
+                   emphasis: {itemStyle: {borderColor: '#1d2330', borderWidth: 1}}});
+    });
+    var range = colorRange(lo, hi);
+    return {
+      replace: ['series', 'grid', 'xAxis', 'yAxis', 'title'],
+      option: merge(base(d), {
+        title: titles,
+        grid: grids,
+        xAxis: xAxes,
+        yAxis: yAxes,
+        tooltip: {trigger: 'item', formatter: function (p) {
+          return esc(gx.name) + '=' + esc(xs[p.value[0]]) + ', ' + esc(gy.name) + '=' +
+                 esc(ys[p.value[1]]) + (gf ? '<br>' + esc(p.seriesName) : '') + '<br>mean ' +
+                 esc(objectiveName(d)) + ': ' + fmt(p.value[2]) + ' (' + p.data.count +
+                 (p.data.count === 1 ? ' trial)' : ' trials)');
+        }},
+        visualMap: {type: 'continuous', min: range[0], max: range[1], calculable: true, precision: 4,
+                    orient: 'horizontal', left: 'center', bottom: 4, itemWidth: 12,
+                    text: [fmt(range[1]), fmt(range[0])], inRange: {color: valueColors(d)}},
+        series: series
+      })
+    };
+  }
+
+  function timeline(d) {
+    var trials = d.trials.filter(function (t) { return t.started > 0; });
+    if (!trials.length) return {empty: 'Nothing to draw: no trial started yet.'};
+    var t0 = studyStart(d), now = d.generated;
+    var workers = [];
+    trials.forEach(function (t) { if (workers.indexOf(t.worker) < 0) workers.push(t.worker); });
+    workers.sort(function (a, b) { return a - b; });
+    var trialOf = byNumber(d);
+    var data = trials.map(function (t) {
+      var end = t.finished !== null ? t.finished : Math.max(now, t.started);
+      return {value: [workers.indexOf(t.worker), t.started - t0, end - t0], trial: t.number,
+              itemStyle: {color: STATE_COLORS[t.state] || STATE_COLORS.running}};
+    });
+    var el = document.getElementById('chart-timeline');
+    if (el) el.style.height = Math.max(200, Math.min(900, 90 + 28 * workers.length)) + 'px';
+    return {
+      replace: ['series'],
+      option: merge(base(d), {
+        tooltip: {trigger: 'item', formatter: function (p) {
+          var t = trialOf[p.data.trial];
+          return trialTip(d, t) + '<br>worker ' + t.worker + ', ' +
+                 duration(p.value[2] - p.value[1]);
+        }},
+        dataZoom: [{type: 'inside', xAxisIndex: 0, filterMode: 'weakFilter'}],
+        xAxis: {type: 'value', name: 'seconds since the first start', nameLocation: 'middle',
+                nameGap: 28, min: 0},
+        yAxis: {type: 'category', data: workers.map(function (w) { return 'worker ' + w; }),
+                inverse: true},
+        series: [{
+          type: 'custom', data: data, encode: {x: [1, 2], y: 0},
+          renderItem: function (params, api) {
+            var row = api.value(0);
+            var start = api.coord([api.value(1), row]), end = api.coord([api.value(2), row]);
+            var h = api.size([0, 1])[1] * 0.6;
+            var cs = params.coordSys;
+            var rect = echarts.graphic.clipRectByRect(
+                {x: start[0], y: start[1] - h / 2, width: Math.max(end[0] - start[0], 1), height: h},
+                {x: cs.x, y: cs.y, width: cs.width, height: cs.height});
+            return rect && {type: 'rect', transition: ['shape'], shape: rect,
+                            style: merge(api.style(), {stroke: '#fff', lineWidth: 0.5})};
+          }
+        }]
+      })
+    };
+  }
+
+  var BUILDERS = {
+    'history': function (d) { return history(d, false); },
+    'history-time': function (d) { return history(d, true); },
+    'curves': curves,
+    'parallel': parallel,
+    'slice': slice,
+    'heatmap': heatmap,
+    'lr': learningRates,
+    'timeline': timeline
+  };
+
+  // --- Summary table ---
+
+  function row(label, html) {
+    return '<tr><th>' + esc(label) + '</th><td>' + html + '</td></tr>';
+  }
+
+  function summary(d) {
+    var counts = {};
+    STATES.forEach(function (s) { counts[s] = 0; });
+    var compute = 0;
+    d.trials.forEach(function (t) {
+      counts[t.state] = (counts[t.state] || 0) + 1;
+      if (t.finished !== null && t.started > 0 && t.finished > t.started) {
+        compute += t.finished - t.started;
+      }
+    });
+    var stateRows = STATES.map(function (s) {
+      return row(capital(s), '<span class="state" style="background:' + STATE_COLORS[s] +
+                 '"></span>' + counts[s]);
+    }).join('');
+    stateRows += row('Total', d.trials.length + ' of ' + d.study.n_trials + ' asked');
+
+    var best = null, max = maximize(d);
+    valued(d).forEach(function (t) {
+      if (best === null || (max ? t.value > best.value : t.value < best.value)) best = t;
+    });
+    var bestRows;
+    if (best) {
+      bestRows = row('Trial', String(best.number) + ' (' + best.state + ')') +
+                 row(objectiveName(d), fmt(best.value)) +
+                 row('Parameters', paramsText(best, '<br>') || '\u2013');
+      if (best.attrs && best.attrs.test_accuracy !== undefined && best.attrs.test_accuracy !== null) {
+        bestRows += row('Test accuracy', fmt(best.attrs.test_accuracy));
+      }
+      Object.keys(best.attrs || {}).forEach(function (k) {
+        if (k !== 'test_accuracy' && k !== objectiveName(d)) bestRows += row(k, fmt(best.attrs[k]));
+      });
+    } else {
+      bestRows = '<tr><td>No finished trials yet.</td></tr>';
+    }
+
+    var s = d.study;
+    var created = s.created > 0 ? new Date(s.created * 1000).toLocaleString() : '\u2013';
+    var settings = row('Study', esc(s.name)) +
+                   row('Objective', esc(objectiveName(d)) + ' (' + esc(s.direction) + ')') +
+                   row('Sampler', esc(s.sampler || '\u2013')) +
+                   row('Trials asked', String(s.n_trials)) +
+                   row('Created', esc(created)) +
+                   row('Total compute', duration(compute)) +
+                   row('Search space', '<pre>' + esc(s.space || '\u2013') + '</pre>');
+    if (s.config) settings += row('Settings', '<pre>' + esc(s.config) + '</pre>');
+
+    document.getElementById('summary-body').innerHTML =
+        '<div class="summary-grid">' +
+        '<div><h3>Trials by state</h3><table>' + stateRows + '</table></div>' +
+        '<div><h3>Best trial</h3><table>' + bestRows + '</table></div>' +
+        '<div><h3>Study</h3><table>' + settings + '</table></div></div>';
+  }
+
+  // --- Drawing and live updates ---
+
+  function render(d) {
+    report.data = d;
+    summary(d);
+    var elements = document.querySelectorAll('div.chart');
+    for (var i = 0; i < elements.length; ++i) {
+      var el = elements[i];
+      var name = el.getAttribute('data-chart'), kind = el.getAttribute('data-kind');
+      var builder = BUILDERS[kind];
+      if (!builder) continue;
+      var built = builder(d, el.getAttribute('data-param'));
+      var chart = report.charts[name];
+      if (built.empty) {
+        if (chart) {
+          chart.dispose();
+          delete report.charts[name];
+        }
+        el.classList.add('empty');
+        el.textContent = built.empty;
+        continue;
+      }
+      if (!chart) {
+        el.classList.remove('empty');
+        el.textContent = '';
+        chart = echarts.init(el);
+        report.charts[name] = chart;
+        chart.setOption(built.option);
+      } else {
+        chart.resize();
+        chart.setOption(built.option, {replaceMerge: built.replace});
+      }
+    }
+  }
+
+  function setStatus(text) {
+    document.getElementById('status').textContent = text;
+  }
+
+  function clock(seconds) {
+    return new Date(seconds * 1000).toLocaleString();
+  }
+
+  render(report.data);
+  window.addEventListener('resize', function () {
+    Object.keys(report.charts).forEach(function (k) { report.charts[k].resize(); });
+  });
+
+  if (config.refresh_seconds > 0) {
+    var busy = false;
+    setStatus('Live: updated ' + clock(report.data.generated) + ', every ' +
+              config.refresh_seconds + ' s');
+    setInterval(function () {
+      if (busy) return;
+      busy = true;
+      fetch(config.data_url, {cache: 'no-store'}).then(function (r) {
+        if (!r.ok) throw new Error('HTTP ' + r.status);
+        return r.json();
+      }).then(function (d) {
+        render(d);
+        setStatus('Live: updated ' + clock(d.generated) + ', every ' + config.refresh_seconds +
+                  ' s');
+      }).catch(function (e) {
+        setStatus('Live: the last update failed (' + e.message + '); retrying');
+      }).then(function () {
+        busy = false;
+      });
+    }, config.refresh_seconds * 1000);
+  } else {
+    setStatus('Generated ' + clock(report.data.generated) + ' from ' + report.data.trials.length +
+              ' trials.');
+  }
+})();

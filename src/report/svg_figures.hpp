@@ -1,0 +1,29 @@
+// Static figures for papers (`krill report study.db --png DIR`), written as SVG: vector, exact,
+// and readable without a renderer. Each figure is 720x440 px with a title naming the study, axis
+// labels and a legend; the same data always gives the same bytes.
+#pragma once
+
+#include <filesystem>
+#include <vector>
+
+#include "report/report_data.hpp"
+
+namespace krill::report {
+
+// Writes into `dir` (created when missing):
+//  - history.svg: each finished trial's value (dots coloured by state) and the best so far
+//    (completed trials), against trial number;
+//  - curves.svg: the learning curves of all trials (stopped, failed and diverged ones dashed);
+//  - lr.svg: the learning rate (report metric "lr") against step, per trial; only when some
+//    trial recorded one;
+//  - timeline.svg: a row per worker, a bar per trial from start to finish, coloured by state;
+//  - slice-<param>.svg per dimension: the objective against the parameter (log x for log
+//    dimensions, evenly spaced categories for choices and strings);
+//  - parallel.svg: parallel coordinates of the dimensions and the objective, coloured by value
+//    (only when the space has dimensions).
+// A study without a finished trial gets only summary.svg, saying so. Returns the paths written,
+// in that order. Throws krill::Error naming the path when the folder or a file cannot be written.
+std::vector<std::filesystem::path> write_svg_figures(const ReportData& data,
+                                                     const std::filesystem::path& dir);
+
+}  // namespace krill::report

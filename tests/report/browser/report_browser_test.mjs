@@ -1,0 +1,438 @@
+// Real-browser test of `krill report`: headless Chromium (Debian's /usr/bin/chromium, driven by
+// playwright-core from web/node_modules) opens the report of a small real study and checks that
+// every chart is rendered with data points and that the page logs no error or warning; the same
+// for `krill report --serve`, and for a study with no finished trial.
+//
+// Run by CTest (test `report_browser`), or by hand:
+//   node --test tests/report/browser/report_browser_test.mjs          (with the variables below)
+//   node tests/report/browser/report_browser_test.mjs KRILL_BINARY [WORK_DIR]
+// Environment: KRILL_BINARY (the krill program), KRILL_WEB_DIR (default: <repo>/web, where
+// `npm install` put playwright-core), KRILL_WORK_DIR (default: a fresh temporary folder, removed
+// when every test passed), KRILL_CHROMIUM (default: /usr/bin/chromium).
+//
+// The page contract: `window.krillReport = { charts: {name: echartsInstance}, data: <json> }`,
+// charts "history", "curves", "parallel", "slice-<param>" for each searched parameter, "lr",
+// "timeline", and "heatmap" when the study has two or more grid dimensions; each chart with data
+// has a series with at least one data point.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repoRoot = path.resolve(here, '../../..');
+const resolved = (p) => (p ? path.resolve(p) : p);
+const KRILL = resolved(process.env.KRILL_BINARY || process.argv[2]);
+const WEB_DIR = resolved(process.env.KRILL_WEB_DIR) || path.join(repoRoot, 'web');
+const CHROMIUM = process.env.KRILL_CHROMIUM || '/usr/bin/chromium';
+const givenWorkDir = process.env.KRILL_WORK_DIR || process.argv[3];
+
+// The study: a grid of 2 x 3 points (so the heat map exists) and one float dimension, 6 trials.
+const SEARCH = { lr: 'grid', decay_every: 'grid', momentum: 'float' };
+const TRIALS = 6;
+const EXPECTED_CHARTS = [
+  'history', 'curves', 'parallel',
+  ...Object.keys(SEARCH).map((p) => `slice-${p}`),
+  'lr', 'timeline', 'heatmap',
+];
+
+const STUDY_YAML = `# written by report_browser_test.mjs
+study: browser-test
+storage: study.db
+data: data
+validation: 0.2
+objective: val_accuracy
+workers: 1
+seed: 1
+sampler: grid
+model:
+  width: 8
+training:
+  optimizer: sgd
+  batch: 16
+  iterations: 200
+  eval_every: 20
+  schedule: step
+  decay_factor: 0.9
+search:
+  lr: {type: grid, values: [0.01, 0.1]}
+  decay_every: {type: grid, values: [25, 50, 100]}
+  momentum: {type: float, low: 0.0, high: 0.9}
+`;
+
+// One trial whose value is out of range (dropout must be in [0, 1)): it fails when it starts,
+// so the study holds no finished trial.
+const NONE_YAML = `# written by report_browser_test.mjs
+study: browser-none
+storage: none.db
+data: data
+workers: 1
+trials: 1
+training:
+  iterations: 20
+search:
+  dropout: {type: choice, values: [1.5]}
+`;
+
+const LAUNCH_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+
+let work;
+let browser;
+let studyDb;
+let noneDb;
+let failures = 0;
+
+// ---------------------------------------------------------------------------------------------
+// The synthetic data set of the C++ tests (tests/train/synthetic.hpp): 4x4 images, 3 classes,
+// class c lights the pixels p with p % 3 == c (175 + noise), others are noise below 80.
+
+function writeIdx(file, dims, bytes) {
+  const header = Buffer.alloc(4 + 4 * dims.length);
+  header.writeUInt32BE(0x800 | dims.length, 0);
+  dims.forEach((d, i) => header.writeUInt32BE(d, 4 + 4 * i));
+  fs.writeFileSync(file, Buffer.concat([header, Buffer.from(bytes)]));
+}
+
+function writeSyntheticSplit(dir, prefix, count, seed) {
+  let state = seed >>> 0;
+  const below = (n) => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state % n;
+  };
+  const pixels = new Uint8Array(count * 16);
+  const labels = new Uint8Array(count);
+  for (let i = 0; i < count; ++i) {
+    const label = below(3);
+    labels[i] = label;
+    for (let p = 0; p < 16; ++p) {
+      const noise = below(80);
+      pixels[i * 16 + p] = p % 3 === label ? 175 + noise : noise;
+    }
+  }
+  writeIdx(path.join(dir, `${prefix}-images-idx3-ubyte`), [count, 4, 4], pixels);
+  writeIdx(path.join(dir, `${prefix}-labels-idx1-ubyte`), [count], labels);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function runKrill(args, { allowFailure = false } = {}) {
+  const r = spawnSync(KRILL, args, { cwd: work, encoding: 'utf8', timeout: 60_000 });
+  const said = `\`krill ${args.join(' ')}\`` +
+    ` (exit ${r.status}${r.signal ? `, signal ${r.signal}` : ''}${r.error ? `, ${r.error.message}` : ''})` +
+    `\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
+  if (!allowFailure) assert.equal(r.status, 0, `${said}\nexpected exit 0`);
+  return { ...r, said };
+}
+
+// Opens `url` in a fresh page and records every console error/warning, page error, failed
+// request and the URL of every request.
+async function openPage(url) {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const problems = [];
+  const requests = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') {
+      const loc = m.location();
+      problems.push(`console.${m.type()}: ${m.text()}` +
+        (loc && loc.url ? ` (${loc.url}:${loc.lineNumber})` : ''));
+    }
+  });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('crash', () => problems.push('the page crashed'));
+  page.on('request', (r) => requests.push(r.url()));
+  page.on('requestfailed', (r) =>
+    problems.push(`request failed: ${r.url()} (${r.failure()?.errorText})`));
+  const response = await page.goto(url, { waitUntil: 'load', timeout: 30_000 });
+  return { page, problems, requests, response };
+}
+
+// The state of every chart the page exposes, as plain data.
+function chartStates(page) {
+  return page.evaluate(() => {
+    const report = window.krillReport;
+    if (!report || typeof report !== 'object' || !report.charts) return null;
+    const out = {};
+    for (const [name, chart] of Object.entries(report.charts)) {
+      const s = { disposed: false, series: 0, points: 0, width: 0, height: 0, error: null };
+      try {
+        s.disposed = typeof chart.isDisposed === 'function' && chart.isDisposed() === true;
+        const option = chart.getOption() || {};
+        const series = option.series || [];
+        s.series = series.length;
+        s.points = series.reduce((n, x) => n + ((x && x.data) || []).length, 0);
+        s.seriesWithData = series.filter((x) => ((x && x.data) || []).length > 0).length;
+        s.width = chart.getWidth();
+        s.height = chart.getHeight();
+      } catch (e) {
+        s.error = String(e && e.message ? e.message : e);
+      }
+      out[name] = s;
+    }
+    return out;
+  });
+}
+
+const allChartsHaveData = (expected) => {
+  const report = window.krillReport;
+  if (!report || !report.charts) return false;
+  return expected.every((name) => {
+    const c = report.charts[name];
+    if (!c) return false;
+    try {
+      return (c.getOption().series || []).some((s) => ((s && s.data) || []).length > 0);
+    } catch {
+      return false;
+    }
+  });
+};
+
+// Waits until the page shows every expected chart with data (the served page fetches its data),
+// then asserts chart by chart, so that a failure names what is missing.
+async function checkCharts(page, label) {
+  try {
+    await page.waitForFunction(allChartsHaveData, EXPECTED_CHARTS, { timeout: 20_000 });
+  } catch {
+    // fall through: the assertions below say which chart is missing or empty
+  }
+  const states = await chartStates(page);
+  assert.ok(states, `${label}: window.krillReport.charts is not defined after 20 s`);
+  for (const name of EXPECTED_CHARTS) {
+    const s = states[name];
+    assert.ok(s, `${label}: no chart "${name}" in window.krillReport.charts ` +
+      `(charts present: ${Object.keys(states).join(', ') || 'none'})`);
+    assert.equal(s.error, null, `${label}: chart "${name}" threw: ${s.error}`);
+    assert.equal(s.disposed, false, `${label}: chart "${name}" is disposed`);
+    assert.ok(s.seriesWithData > 0,
+      `${label}: chart "${name}" has no series with data points (${s.series} series)`);
+    assert.ok(s.width > 0 && s.height > 0,
+      `${label}: chart "${name}" is drawn at ${s.width}x${s.height} px, expected a visible size`);
+  }
+  return states;
+}
+
+async function checkData(page, label) {
+  const data = await page.evaluate(() => window.krillReport && window.krillReport.data);
+  assert.ok(data && Array.isArray(data.trials),
+    `${label}: window.krillReport.data.trials is not an array`);
+  assert.equal(data.trials.length, TRIALS, `${label}: window.krillReport.data holds ` +
+    `${data.trials.length} trials, expected ${TRIALS}`);
+  return data;
+}
+
+function assertNoProblems(problems, label) {
+  if (problems.length) assert.fail(`${label}: the page reported problems:\n  ${problems.join('\n  ')}`);
+}
+
+async function screenshot(page, name) {
+  try {
+    await page.screenshot({ path: path.join(work, name), fullPage: true });
+  } catch {
+    // a screenshot is only a help for whoever reads a failure
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+before(async () => {
+  try {
+    await setUp();
+  } catch (e) {
+    ++failures;
+    if (work) e.message += `\n(work dir kept: ${work})`;
+    throw e;
+  }
+});
+
+async function setUp() {
+  assert.ok(KRILL, 'set KRILL_BINARY (or pass the krill program as the first argument)');
+  assert.ok(fs.existsSync(KRILL), `the krill program ${KRILL} does not exist`);
+  assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} does not exist: apt-get install chromium ` +
+    '(scripts/install-deps.sh installs it)');
+  const require = createRequire(path.join(WEB_DIR, 'package.json'));
+  let chromium;
+  try {
+    ({ chromium } = require('playwright-core'));
+  } catch (e) {
+    assert.fail(`cannot load playwright-core from ${WEB_DIR}/node_modules (run \`cd web && ` +
+      `npm install\`): ${e.message}`);
+  }
+
+  if (givenWorkDir) {
+    fs.mkdirSync(givenWorkDir, { recursive: true });
+    work = fs.mkdtempSync(path.join(path.resolve(givenWorkDir), 'run-'));
+  } else {
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'krill-report-browser-'));
+  }
+  fs.mkdirSync(path.join(work, 'data'));
+  writeSyntheticSplit(path.join(work, 'data'), 'train', 600, 1);
+  writeSyntheticSplit(path.join(work, 'data'), 't10k', 120, 2);
+  fs.writeFileSync(path.join(work, 'study.yaml'), STUDY_YAML);
+  fs.writeFileSync(path.join(work, 'none.yaml'), NONE_YAML);
+
+  const started = Date.now();
+  runKrill(['tune', 'study.yaml', '--quiet', '--threads', '1']);
+  studyDb = path.join(work, 'study.db');
+  assert.ok(fs.existsSync(studyDb), `krill tune wrote no ${studyDb}`);
+  // All trials of the failing study fail; whether `krill tune` then exits 0 is not this test's
+  // business, only that the database exists.
+  const none = runKrill(['tune', 'none.yaml', '--quiet', '--threads', '1'], { allowFailure: true });
+  noneDb = path.join(work, 'none.db');
+  assert.ok(fs.existsSync(noneDb), `${none.said}\nwrote no ${noneDb}`);
+  const tuned = Date.now();
+
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: LAUNCH_ARGS,
+    timeout: 60_000,
+  });
+  console.log(`work dir ${work}; studies tuned in ${tuned - started} ms, ` +
+    `Chromium ${browser.version()} started in ${Date.now() - tuned} ms`);
+}
+
+after(async () => {
+  if (browser) await browser.close();
+  if (work && !givenWorkDir && failures === 0) fs.rmSync(work, { recursive: true, force: true });
+});
+
+// Wraps a test body so that a failure keeps the work dir for inspection.
+function tracked(fn) {
+  return async (t) => {
+    try {
+      await fn(t);
+    } catch (e) {
+      ++failures;
+      if (work) e.message += `\n(work dir kept: ${work})`;
+      throw e;
+    }
+  };
+}
+
+test('krill report -o: the HTML file shows every chart with data, offline, with no console error',
+  tracked(async () => {
+    const html = path.join(work, 'report.html');
+    runKrill(['report', studyDb, '-o', html]);
+    assert.ok(fs.existsSync(html), `krill report wrote no ${html}`);
+    const url = pathToFileURL(html).href;
+    const { page, problems, requests } = await openPage(url);
+    try {
+      await checkCharts(page, 'report.html');
+      await checkData(page, 'report.html');
+      await page.waitForTimeout(300); // let late errors (animations, resize) surface
+      await screenshot(page, 'report.png');
+      assertNoProblems(problems, 'report.html');
+      const outside = requests.filter((u) => !u.startsWith('file:') && !u.startsWith('data:') &&
+        !u.startsWith('blob:'));
+      if (outside.length) {
+        assert.fail(`report.html must open offline, but it requested:\n  ${outside.join('\n  ')}`);
+      }
+    } finally {
+      await page.close();
+    }
+  }));
+
+test('krill report --serve: the served page and /data.json, then the server stops on SIGTERM',
+  tracked(async () => {
+    const server = spawn(KRILL, ['report', studyDb, '--serve', '--port', '0', '--refresh', '1'],
+      { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    server.stdout.setEncoding('utf8');
+    server.stderr.setEncoding('utf8');
+    server.stderr.on('data', (s) => { stderr += s; });
+    const exited = new Promise((resolve) =>
+      server.on('exit', (code, signal) => resolve({ code, signal })));
+    try {
+      const url = await new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(
+          `krill report --serve printed no http://127.0.0.1:<port>/ URL within 20 s\n` +
+          `--- stdout\n${stdout}\n--- stderr\n${stderr}`)), 20_000);
+        server.stdout.on('data', (s) => {
+          stdout += s;
+          const m = stdout.match(/http:\/\/127\.0\.0\.1:(\d+)\//);
+          if (m) {
+            clearTimeout(timer);
+            resolve(m[0]);
+          }
+        });
+        server.on('exit', (code, signal) => {
+          clearTimeout(timer);
+          reject(new Error(`krill report --serve exited (code ${code}, signal ${signal}) ` +
+            `before printing its URL\n--- stdout\n${stdout}\n--- stderr\n${stderr}`));
+        });
+      });
+      assert.notEqual(Number(new URL(url).port), 0, `the server printed port 0: ${url}`);
+
+      const res = await fetch(new URL('data.json', url));
+      assert.equal(res.status, 200, `GET /data.json answered ${res.status}`);
+      const body = await res.text();
+      let json;
+      assert.doesNotThrow(() => { json = JSON.parse(body); },
+        `/data.json is not JSON: ${body.slice(0, 200)}`);
+      assert.ok(Array.isArray(json.trials), '/data.json has no "trials" array');
+      assert.equal(json.trials.length, TRIALS,
+        `/data.json holds ${json.trials.length} trials, expected ${TRIALS}`);
+
+      const { page, problems, requests, response } = await openPage(url);
+      try {
+        assert.equal(response?.status(), 200, `GET / answered ${response?.status()}`);
+        await checkCharts(page, 'served page');
+        await checkData(page, 'served page');
+        // The live page refreshes its data every --refresh seconds (1 here) from /data.json.
+        await page.waitForRequest((r) => new URL(r.url()).pathname === '/data.json',
+          { timeout: 10_000 }).catch(() => {});
+        await page.waitForTimeout(300);
+        await screenshot(page, 'served.png');
+        assertNoProblems(problems, 'served page');
+        const origin = new URL(url).origin;
+        const outside = requests.filter((u) => !u.startsWith(origin) && !u.startsWith('data:') &&
+          !u.startsWith('blob:'));
+        if (outside.length) {
+          assert.fail(`the served page must fetch only from ${origin}, but it requested:\n  ` +
+            outside.join('\n  '));
+        }
+        assert.ok(requests.some((u) => new URL(u).pathname === '/data.json'),
+          `the served page never fetched /data.json (requests: ${requests.join(', ')})`);
+      } finally {
+        await page.close();
+      }
+    } finally {
+      if (server.exitCode === null && server.signalCode === null) server.kill('SIGTERM');
+      const stopped = await Promise.race([
+        exited, new Promise((resolve) => setTimeout(() => resolve(null), 5_000))]);
+      if (!stopped) server.kill('SIGKILL');
+      assert.ok(stopped, 'krill report --serve did not stop within 5 s of SIGTERM');
+    }
+  }));
+
+test('krill report of a study with no finished trial: the page opens and says so',
+  tracked(async () => {
+    const html = path.join(work, 'none.html');
+    runKrill(['report', noneDb, '-o', html]);
+    const { page, problems } = await openPage(pathToFileURL(html).href);
+    try {
+      await page.waitForFunction(() => window.krillReport && window.krillReport.data,
+        null, { timeout: 20_000 }).catch(() => {});
+      const data = await page.evaluate(() => window.krillReport && window.krillReport.data);
+      assert.ok(data, 'none.html: window.krillReport.data is not defined after 20 s');
+      assert.equal(data.trials?.length, 1, `none.html: data holds ${data.trials?.length} trials, ` +
+        'expected 1');
+      assert.notEqual(data.trials[0].state, 'completed', 'none.html: the only trial completed');
+      const text = await page.evaluate(() => document.body.innerText);
+      assert.match(text, /\bno\b[^.\n]*\b(finished|completed)\b/i,
+        `none.html does not say that no trial finished; its text:\n${text.slice(0, 800)}`);
+      await page.waitForTimeout(300);
+      await screenshot(page, 'none.png');
+      assertNoProblems(problems, 'none.html');
+    } finally {
+      await page.close();
+    }
+  }));

@@ -1,0 +1,183 @@
+// The report's data: the space's dimensions from its fingerprint, loading a study from storage,
+// and the JSON the page embeds.
+#include "report/report_data.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "core/error.hpp"
+#include "hpo/search_space.hpp"
+#include "store/open.hpp"
+
+namespace krill::report {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+hpo::StudyRecord study(const std::string& name, const hpo::SearchSpace& space) {
+  hpo::StudyRecord s;
+  s.name = name;
+  s.objective = "val_accuracy";
+  s.space = space.fingerprint();
+  s.sampler = "random(seed=1)";
+  s.n_trials = 4;
+  s.created = 1000;
+  return s;
+}
+
+hpo::SearchSpace space() {
+  return hpo::SearchSpace{
+      {"lr", hpo::FloatDim{1e-4, 0.1, true}},
+      {"momentum", hpo::FloatDim{0.0, 0.95, false}},
+      {"width", hpo::IntDim{16, 512, true}},
+      {"layers", hpo::IntDim{1, 4, false}},
+      {"batch", hpo::CategoricalDim{{int64_t{32}, int64_t{64}}}},
+      {"activation", hpo::CategoricalDim{{std::string("relu"), std::string("tanh")}}},
+      {"decay_every", hpo::GridDim{{int64_t{50}, int64_t{100}}}},
+  };
+}
+
+void expect_dim(const DimensionInfo& d, const std::string& name, const std::string& kind,
+                bool log) {
+  EXPECT_EQ(d.name, name);
+  EXPECT_EQ(d.kind, kind) << name;
+  EXPECT_EQ(d.log, log) << name;
+}
+
+TEST(ParseDimensions, ReadsEveryKindOfARealFingerprint) {
+  auto dims = parse_dimensions(space().fingerprint());
+  ASSERT_EQ(dims.size(), 7u);
+  expect_dim(dims[0], "lr", "float", true);
+  expect_dim(dims[1], "momentum", "float", false);
+  expect_dim(dims[2], "width", "int", true);
+  expect_dim(dims[3], "layers", "int", false);
+  expect_dim(dims[4], "batch", "choice", false);
+  expect_dim(dims[5], "activation", "choice", false);
+  expect_dim(dims[6], "decay_every", "grid", false);
+}
+
+TEST(ParseDimensions, ReadsQuotedNames) {
+  hpo::SearchSpace s{{"odd: \"name\"\\x", hpo::FloatDim{0, 1, false}},
+                     {"two\nlines", hpo::GridDim{{1.5, 2.5}}},
+                     {"plain.name-1", hpo::IntDim{1, 8, true}}};
+  auto dims = parse_dimensions(s.fingerprint());
+  ASSERT_EQ(dims.size(), 3u);
+  expect_dim(dims[0], "odd: \"name\"\\x", "float", false);
+  expect_dim(dims[1], "two\nlines", "grid", false);
+  expect_dim(dims[2], "plain.name-1", "int", true);
+}
+
+TEST(ParseDimensions, EmptySpaceHasNoDimensions) {
+  EXPECT_TRUE(parse_dimensions("").empty());
+  EXPECT_TRUE(parse_dimensions(hpo::SearchSpace{}.fingerprint()).empty());
+}
+
+TEST(ParseDimensions, RefusesTextItDoesNotKnow) {
+  EXPECT_THROW(parse_dimensions("lr: spline [0, 1]"), DataError);
+  EXPECT_THROW(parse_dimensions("no colon here"), DataError);
+  EXPECT_THROW(parse_dimensions("lr: float sideways [0, 1]"), DataError);
+}
+
+TEST(LoadReportData, EmptyDatabaseIsADataError) {
+  auto storage = store::open_storage(":memory:");
+  EXPECT_THROW(load_report_data(*storage), DataError);
+  EXPECT_THROW(load_report_data(*storage, "any"), DataError);
+}
+
+TEST(LoadReportData, TheOnlyStudyByDefault) {
+  auto storage = store::open_storage(":memory:");
+  const int64_t id = storage->create_study(study("alpha", space()));
+  hpo::TrialRecord t;
+  t.number = 0;
+  t.params = {{"lr", 0.01}};
+  t.started = 1001;
+  t.worker = 0;
+  storage->start_trial(id, t);
+  storage->add_report(id, 0, hpo::Report(10, 0.5, {{"lr", 0.01}}));
+  ReportData data = load_report_data(*storage);
+  EXPECT_EQ(data.study.name, "alpha");
+  ASSERT_EQ(data.trials.size(), 1u);
+  ASSERT_EQ(data.trials[0].reports.size(), 1u);
+  EXPECT_EQ(data.trials[0].reports[0].metrics.at("lr"), 0.01);
+  EXPECT_EQ(data.dims.size(), 7u);
+}
+
+TEST(LoadReportData, SeveralStudiesNeedAName) {
+  auto storage = store::open_storage(":memory:");
+  storage->create_study(study("alpha", space()));
+  storage->create_study(study("beta", hpo::SearchSpace{{"x", hpo::FloatDim{0, 1, false}}}));
+  try {
+    load_report_data(*storage);
+    FAIL() << "expected InvalidArgument";
+  } catch (const InvalidArgument& e) {
+    EXPECT_THAT(e.what(), HasSubstr("alpha"));
+    EXPECT_THAT(e.what(), HasSubstr("beta"));
+    EXPECT_THAT(e.what(), HasSubstr("--study"));
+  }
+  try {
+    load_report_data(*storage, "gamma");
+    FAIL() << "expected InvalidArgument";
+  } catch (const InvalidArgument& e) {
+    EXPECT_THAT(e.what(), HasSubstr("'gamma'"));
+    EXPECT_THAT(e.what(), HasSubstr("alpha, beta"));
+  }
+  ReportData beta = load_report_data(*storage, "beta");
+  EXPECT_EQ(beta.study.name, "beta");
+  ASSERT_EQ(beta.dims.size(), 1u);
+  EXPECT_EQ(beta.dims[0].name, "x");
+}
+
+TEST(ToJson, EscapesStringsAndWritesNonFiniteAsNull) {
+  ReportData data;
+  data.study = study("quote\" back\\ new\nline </script>", space());
+  data.dims = parse_dimensions(data.study.space);
+  hpo::TrialRecord done;
+  done.number = 0;
+  done.state = hpo::TrialState::Completed;
+  done.value = 0.875;
+  done.params = {{"lr", 0.001}, {"batch", int64_t{64}}, {"activation", std::string("re\"lu")}};
+  done.attrs = {{"test_accuracy", 0.86}, {"bad", std::numeric_limits<double>::infinity()}};
+  done.reports = {hpo::Report(100, 0.5, {{"lr", 0.1}}),
+                  hpo::Report(200, std::nan(""), {{"lr", 0.095}})};
+  done.started = 1001.5;
+  done.finished = 1010.25;
+  done.worker = 1;
+  hpo::TrialRecord failed;
+  failed.number = 1;
+  failed.state = hpo::TrialState::Failed;
+  failed.error = "tab\there";
+  hpo::TrialRecord running;
+  running.number = 2;
+  running.state = hpo::TrialState::Running;
+  running.started = 1020;
+  data.trials = {done, failed, running};
+
+  const std::string json = to_json(data);
+  EXPECT_THAT(json, HasSubstr(R"("name":"quote\" back\\ new\nline \u003c/script>")"));
+  EXPECT_THAT(json, Not(HasSubstr("</script>")));
+  EXPECT_THAT(json, HasSubstr(R"("direction":"maximize")"));
+  EXPECT_THAT(json, HasSubstr(R"({"name":"lr","kind":"float","log":true})"));
+  EXPECT_THAT(json, HasSubstr(R"({"name":"batch","kind":"choice","log":false})"));
+  EXPECT_THAT(json, HasSubstr(R"("number":0,"state":"completed","value":0.875,"error":"")"));
+  EXPECT_THAT(json, HasSubstr(R"("started":1001.5,"finished":1010.25,"worker":1)"));
+  EXPECT_THAT(json, HasSubstr(R"("params":{"activation":"re\"lu","batch":64,"lr":0.001})"));
+  EXPECT_THAT(json, HasSubstr(R"("attrs":{"bad":null,"test_accuracy":0.86})"));
+  EXPECT_THAT(json, HasSubstr(R"("curve":[[100,0.5],[200,null]])"));
+  EXPECT_THAT(json, HasSubstr(R"("metrics":{"lr":[[100,0.1],[200,0.095]]})"));
+  EXPECT_THAT(json, HasSubstr(R"("state":"failed","value":null,"error":"tab\there")"));
+  EXPECT_THAT(json, HasSubstr(R"("state":"running","value":null,"error":"","started":1020,)"
+                              R"("finished":null)"));
+  EXPECT_THAT(json, HasSubstr(R"("metrics":{}})"));
+  EXPECT_THAT(json, HasSubstr(R"("generated":)"));
+  EXPECT_EQ(json.front(), '{');
+  EXPECT_EQ(json.back(), '}');
+  EXPECT_THAT(json, Not(HasSubstr("nan")));
+  EXPECT_THAT(json, Not(HasSubstr("inf")));
+}
+
+}  // namespace
+}  // namespace krill::report

@@ -1,0 +1,274 @@
+// The SVG figures of `krill report --png`, on a hand-made study: which files, well-formed XML,
+// one mark per trial, log-axis ticks, escaping, determinism and the empty study.
+#include "report/svg_figures.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "core/error.hpp"
+#include "report/svg_axis.hpp"
+
+namespace krill::report {
+namespace {
+
+namespace fs = std::filesystem;
+using hpo::TrialState;
+
+hpo::TrialRecord trial(int64_t number, TrialState state, std::optional<double> value, double lr,
+                       int64_t batch, std::string act, int worker) {
+  hpo::TrialRecord t;
+  t.number = number;
+  t.state = state;
+  t.value = value;
+  t.params = {{"lr", lr},
+              {"momentum", 0.5 + 0.1 * static_cast<double>(number)},
+              {"batch", batch},
+              {"act", std::move(act)}};
+  t.worker = worker;
+  t.started = 1000.0 + 10.0 * static_cast<double>(number);
+  t.finished = state == TrialState::Running ? 0 : t.started + 15;
+  for (int64_t step = 0; step < 4; ++step) {
+    const double v = 0.3 + 0.1 * static_cast<double>(step) + 0.01 * static_cast<double>(number);
+    t.reports.emplace_back(
+        step * 100, v,
+        std::map<std::string, double>{{"lr", lr * (1.0 - 0.1 * static_cast<double>(step))}});
+  }
+  return t;
+}
+
+// Six trials on two workers: three with values (two completed, one stopped), a failed, a diverged
+// and a running one; lr 0.001 .. 0.1 on a log dimension; one choice value needing escapes.
+ReportData study() {
+  ReportData d;
+  d.study.name = "fmnist <&> study";
+  d.study.objective = "val_accuracy";
+  d.study.direction = hpo::Direction::Maximize;
+  d.study.n_trials = 8;
+  d.dims = {{"act", "choice", false},
+            {"batch", "choice", false},
+            {"lr", "float", true},
+            {"momentum", "float", false}};
+  d.trials.push_back(trial(0, TrialState::Completed, 0.80, 0.001, 32, "relu", 0));
+  d.trials.push_back(trial(1, TrialState::Completed, 0.85, 0.01, 64, "tanh", 1));
+  d.trials.push_back(trial(2, TrialState::Stopped, 0.50, 0.1, 32, "a<&>b", 0));
+  d.trials.push_back(trial(3, TrialState::Failed, std::nullopt, 0.02, 64, "relu", 1));
+  d.trials.push_back(trial(4, TrialState::Diverged, std::nullopt, 0.3, 128, "tanh", 0));
+  d.trials.push_back(trial(5, TrialState::Running, std::nullopt, 0.005, 32, "relu", 1));
+  d.trials[3].reports.resize(1);  // a one-point curve
+  return d;
+}
+
+class SvgFigures : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    root_ = fs::temp_directory_path() /
+            ("krill-svg-" + std::string(info->name()) + "-" + std::to_string(::getpid()));
+    fs::remove_all(root_);
+  }
+  void TearDown() override { fs::remove_all(root_); }
+  fs::path root_;
+};
+
+std::string read(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+size_t count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+// Well-formed enough: one <svg> root, every tag closed in order, every '&' an entity.
+::testing::AssertionResult well_formed(const std::string& xml) {
+  if (!xml.starts_with("<svg")) return ::testing::AssertionFailure() << "does not start with <svg";
+  std::string trimmed = xml;
+  while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.back()))) {
+    trimmed.pop_back();
+  }
+  if (!trimmed.ends_with("</svg>")) return ::testing::AssertionFailure() << "no </svg> at the end";
+  std::vector<std::string> open;
+  for (size_t i = 0; i < xml.size(); ++i) {
+    if (xml[i] == '&') {
+      bool entity = false;
+      for (const char* e : {"&amp;", "&lt;", "&gt;", "&quot;", "&apos;"}) {
+        entity = entity || xml.compare(i, std::string(e).size(), e) == 0;
+      }
+      if (!entity) return ::testing::AssertionFailure() << "a bare & at " << i;
+    }
+    if (xml[i] != '<') continue;
+    const size_t end = xml.find('>', i);
+    if (end == std::string::npos) return ::testing::AssertionFailure() << "unclosed < at " << i;
+    std::string tag = xml.substr(i + 1, end - i - 1);
+    if (tag.find('<') != std::string::npos) return ::testing::AssertionFailure() << "< in a tag";
+    i = end;
+    if (tag.starts_with('/')) {
+      if (open.empty() || open.back() != tag.substr(1)) {
+        return ::testing::AssertionFailure() << "</" << tag.substr(1) << "> closes nothing open";
+      }
+      open.pop_back();
+      if (open.empty() && i + 1 < trimmed.size()) {
+        return ::testing::AssertionFailure() << "content after the root";
+      }
+    } else if (!tag.ends_with('/')) {
+      open.push_back(tag.substr(0, tag.find_first_of(" \n\t")));
+    } else if (open.empty()) {
+      return ::testing::AssertionFailure() << "a tag outside the root";
+    }
+  }
+  if (!open.empty()) return ::testing::AssertionFailure() << "<" << open.back() << "> not closed";
+  return ::testing::AssertionSuccess();
+}
+
+TEST(SvgAxis, NiceTicksStepOneTwoFive) {
+  EXPECT_EQ(nice_ticks(0, 1, 5), (std::vector<double>{0, 0.2, 0.4, 0.6000000000000001, 0.8, 1}));
+  EXPECT_DOUBLE_EQ(nice_step(0, 37, 6), 10);
+  EXPECT_DOUBLE_EQ(nice_step(0, 0.011, 6), 0.002);
+  EXPECT_DOUBLE_EQ(nice_step(0, 3, 6, true), 1);
+  EXPECT_EQ(tick_label(0.6000000000000001, 0.2), "0.6");
+  EXPECT_EQ(tick_label(-1e-18, 0.05), "0.00");
+  EXPECT_EQ(tick_label(40, 20), "40");
+}
+
+TEST(SvgAxis, LogAxisTicksAtDecades) {
+  const auto a = Axis::log(0.0005, 0.5);
+  std::vector<std::string> labels;
+  for (const auto& t : a.ticks()) labels.push_back(t.label);
+  EXPECT_EQ(labels, (std::vector<std::string>{"0.001", "0.01", "0.1"}));
+  // A narrow range gets 1-2-5 ticks.
+  const auto b = Axis::log(0.15, 0.6);
+  ASSERT_FALSE(b.ticks().empty());
+  EXPECT_EQ(b.ticks().front().label, "0.2");
+}
+
+TEST_F(SvgFigures, WritesEveryFigureWellFormed) {
+  const auto paths = write_svg_figures(study(), root_ / "nested" / "figs");
+  std::vector<std::string> names;
+  for (const auto& p : paths) names.push_back(p.filename().string());
+  EXPECT_EQ(names, (std::vector<std::string>{"history.svg", "curves.svg", "lr.svg", "timeline.svg",
+                                             "slice-act.svg", "slice-batch.svg", "slice-lr.svg",
+                                             "slice-momentum.svg", "parallel.svg"}));
+  for (const auto& p : paths) {
+    ASSERT_TRUE(fs::is_regular_file(p)) << p;
+    const auto text = read(p);
+    EXPECT_TRUE(well_formed(text)) << p;
+    EXPECT_NE(text.find("width=\"720\" height=\"440\""), std::string::npos) << p;
+    EXPECT_NE(text.find("fmnist &lt;&amp;&gt; study: "), std::string::npos) << p;  // the title
+  }
+}
+
+TEST_F(SvgFigures, HistoryHasADotPerValuedTrialAndTheBestLine) {
+  write_svg_figures(study(), root_);
+  const auto text = read(root_ / "history.svg");
+  EXPECT_EQ(count(text, "<circle"), 3u);  // trials 0, 1, 2
+  EXPECT_EQ(count(text, "class=\"best\""), 1u);
+  EXPECT_NE(text.find(">trial number<"), std::string::npos);
+  EXPECT_NE(text.find(">val_accuracy (maximize)<"), std::string::npos);
+  EXPECT_NE(text.find(">stopped<"), std::string::npos);  // the legend
+}
+
+TEST_F(SvgFigures, CurvesAndLearningRatesPerTrial) {
+  write_svg_figures(study(), root_);
+  const auto curves = read(root_ / "curves.svg");
+  EXPECT_EQ(count(curves, "class=\"curve\""), 5u);  // trial 3 has one point: a dot
+  EXPECT_EQ(count(curves, "class=\"point\""), 1u);
+  EXPECT_GE(count(curves, "stroke-dasharray"), 2u);  // stopped and diverged curves
+  EXPECT_NE(curves.find(">best: trial 1<"), std::string::npos);
+  const auto lr = read(root_ / "lr.svg");
+  EXPECT_EQ(count(lr, "class=\"curve\""), 5u);
+  EXPECT_EQ(count(lr, "class=\"point\""), 1u);
+  EXPECT_NE(lr.find(">learning rate (log)<"), std::string::npos);  // 0.001 .. 0.3 spans decades
+}
+
+TEST_F(SvgFigures, NoLearningRateNoLrFigure) {
+  auto data = study();
+  for (auto& t : data.trials) {
+    for (auto& r : t.reports) r.metrics.clear();
+  }
+  const auto paths = write_svg_figures(data, root_);
+  EXPECT_FALSE(fs::exists(root_ / "lr.svg"));
+  for (const auto& p : paths) EXPECT_NE(p.filename(), "lr.svg");
+  EXPECT_EQ(paths.size(), 8u);
+}
+
+TEST_F(SvgFigures, TimelineHasABarPerStartedTrialOnItsWorker) {
+  write_svg_figures(study(), root_);
+  const auto text = read(root_ / "timeline.svg");
+  EXPECT_EQ(count(text, "class=\"bar\""), 6u);
+  EXPECT_NE(text.find(">worker 0<"), std::string::npos);
+  EXPECT_NE(text.find(">worker 1<"), std::string::npos);
+  EXPECT_NE(text.find(">seconds since the first start<"), std::string::npos);
+}
+
+TEST_F(SvgFigures, SlicesUseLogAxesAndCategories) {
+  write_svg_figures(study(), root_);
+  const auto lr = read(root_ / "slice-lr.svg");
+  for (const char* tick : {">0.001<", ">0.01<", ">0.1<", ">lr (log)<"}) {
+    EXPECT_NE(lr.find(tick), std::string::npos) << tick;
+  }
+  EXPECT_EQ(count(lr, "<circle"), 3u);
+  // Numeric choices in increasing order, evenly spaced.
+  const auto batch = read(root_ / "slice-batch.svg");
+  const auto at32 = batch.find(">32<"), at64 = batch.find(">64<");
+  ASSERT_NE(at32, std::string::npos);
+  ASSERT_NE(at64, std::string::npos);
+  EXPECT_LT(at32, at64);
+  EXPECT_EQ(batch.find(">128<"), std::string::npos);  // only the trials with values are shown
+}
+
+TEST_F(SvgFigures, EscapesParameterValues) {
+  write_svg_figures(study(), root_);
+  for (const char* file : {"slice-act.svg", "parallel.svg"}) {
+    const auto text = read(root_ / file);
+    EXPECT_NE(text.find(">a&lt;&amp;&gt;b<"), std::string::npos) << file;
+    EXPECT_EQ(text.find("a<&>b"), std::string::npos) << file;
+  }
+}
+
+TEST_F(SvgFigures, ParallelCoordinatesDrawALinePerValuedTrial) {
+  write_svg_figures(study(), root_);
+  const auto text = read(root_ / "parallel.svg");
+  EXPECT_EQ(count(text, "class=\"line\""), 3u);
+  for (const char* axis : {">act<", ">batch<", ">lr (log)<", ">momentum<", ">val_accuracy<"}) {
+    EXPECT_NE(text.find(axis), std::string::npos) << axis;
+  }
+}
+
+TEST_F(SvgFigures, SameDataSameBytes) {
+  const auto a = write_svg_figures(study(), root_ / "a");
+  const auto b = write_svg_figures(study(), root_ / "b");
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(read(a[i]), read(b[i])) << a[i];
+}
+
+TEST_F(SvgFigures, StudyWithoutFinishedTrialsGetsASummary) {
+  auto data = study();
+  data.trials.resize(6);
+  for (auto& t : data.trials) t.state = TrialState::Running, t.value.reset();
+  const auto paths = write_svg_figures(data, root_);
+  ASSERT_EQ(paths, (std::vector<fs::path>{root_ / "summary.svg"}));
+  const auto text = read(paths[0]);
+  EXPECT_TRUE(well_formed(text));
+  EXPECT_NE(text.find("no finished trials yet"), std::string::npos);
+  EXPECT_NE(text.find("6 trials running"), std::string::npos);
+  EXPECT_FALSE(fs::exists(root_ / "history.svg"));
+
+  data.trials.clear();
+  EXPECT_EQ(write_svg_figures(data, root_ / "empty").size(), 1u);
+}
+
+TEST_F(SvgFigures, FailsClearlyWhenTheFolderCannotBeMade) {
+  fs::create_directories(root_);
+  std::ofstream(root_ / "file") << "x";
+  EXPECT_THROW(write_svg_figures(study(), root_ / "file"), Error);
+}
+
+}  // namespace
+}  // namespace krill::report
