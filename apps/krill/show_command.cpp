@@ -7,7 +7,7 @@
 #include <set>
 
 #include "core/error.hpp"
-#include "report/json_writer.hpp"
+#include "report/report_data.hpp"
 #include "store/open.hpp"
 #include "study_summary.hpp"
 #include "tune_command.hpp"
@@ -56,77 +56,6 @@ void write_csv(std::ostream& out, const std::vector<hpo::TrialRecord>& trials) {
     }
     out << '\n';
   }
-}
-
-void write_json(std::ostream& out, const hpo::StudyRecord& s,
-                const std::vector<hpo::TrialRecord>& trials) {
-  report::JsonWriter j;
-  j.begin_object();
-  j.field("study", s.name);
-  j.field("objective", s.objective);
-  j.field("direction", hpo::to_string(s.direction));
-  j.field("sampler", s.sampler);
-  j.field("n_trials", s.n_trials);
-  j.key("trials");
-  j.begin_array();
-  for (const auto& t : trials) {
-    j.begin_object();
-    j.field("number", t.number);
-    j.field("state", hpo::to_string(t.state));
-    j.key("value");
-    if (t.value)
-      j.value(*t.value);
-    else
-      j.value(std::nan(""));
-    if (!t.error.empty()) j.field("error", t.error);
-    j.field("started", t.started);
-    j.field("finished", t.finished);
-    j.field("worker", t.worker);
-    j.key("params");
-    j.begin_object();
-    for (const auto& [k, v] : t.params) {
-      j.key(k);
-      std::visit([&](const auto& x) { j.value(x); }, v);
-    }
-    j.end_object();
-    j.key("attrs");
-    j.begin_object();
-    for (const auto& [k, v] : t.attrs) j.field(k, v);
-    j.end_object();
-    j.key("curve");
-    j.begin_array();
-    for (const auto& r : t.reports) {
-      j.begin_array();
-      j.value(r.step);
-      j.value(r.value);
-      j.end_array();
-    }
-    j.end_array();
-    std::set<std::string> metric_names;
-    for (const auto& r : t.reports) {
-      for (const auto& [name, v] : r.metrics) metric_names.insert(name);
-    }
-    j.key("metrics");
-    j.begin_object();
-    for (const auto& name : metric_names) {
-      j.key(name);
-      j.begin_array();
-      for (const auto& r : t.reports) {
-        auto it = r.metrics.find(name);
-        if (it == r.metrics.end()) continue;
-        j.begin_array();
-        j.value(r.step);
-        j.value(it->second);
-        j.end_array();
-      }
-      j.end_array();
-    }
-    j.end_object();
-    j.end_object();
-  }
-  j.end_array();
-  j.end_object();
-  out << j.str() << '\n';
 }
 
 struct ShowArgs {
@@ -192,7 +121,8 @@ void add_export_command(CLI::App& app, int& exit_code) {
     if (args->format == "csv") {
       write_csv(out, trials);
     } else {
-      write_json(out, *chosen, trials);
+      // The same JSON as `krill report` embeds: study, dims, trials with curves and metrics.
+      out << report::to_json(report::load_report_data(*storage, chosen->name)) << '\n';
     }
     exit_code = 0;
   });

@@ -7,35 +7,15 @@
 
 #include "report/embedded_assets.hpp"
 #include "report/json_writer.hpp"
+#include "report/svg_writer.hpp"
 
 namespace krill::report {
 
 namespace {
 
+// HTML text and attribute values need exactly XML's five escapes.
 std::string escape_html(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
+  return xml_escape(s);
 }
 
 // A parameter name as part of an element id: letters, digits, '_', '-', '.'; others become '_'.
