@@ -49,7 +49,8 @@ int run_tune(const TuneArgs& a) {
   record.objective = file.objective;
   record.config = file.canonical();
   record.n_trials = file.trials;
-  hpo::Study study(record, file.space, hpo::make_sampler(file.sampler, file.seed), *storage);
+  hpo::Study study(record, file.space, hpo::make_sampler(file.sampler, file.seed), *storage,
+                   tune::make_stopper(file.stopping));
   const auto before = study.progress();
   exec::LocalExecutor executor({.workers = file.workers, .threads_per_worker = a.threads});
   if (!a.quiet) {

@@ -43,6 +43,8 @@ class Storage {
   // Inserts a Running trial (number, params, started, worker).
   virtual void start_trial(int64_t study_id, const TrialRecord& trial) = 0;
   virtual void add_report(int64_t study_id, int64_t number, const Report& report) = 0;
+  // Stores an early-stopping decision (one per step; a repeated step replaces it).
+  virtual void add_decision(int64_t study_id, int64_t number, const DecisionRecord& decision) = 0;
   // Stores the final state, value, error, attrs and finish time of a trial.
   virtual void finish_trial(int64_t study_id, const TrialRecord& trial) = 0;
 

@@ -41,11 +41,13 @@ void compare(std::vector<std::string>& changes, const std::string& field, const 
 }  // namespace
 
 Study::Study(StudyRecord record, SearchSpace space, std::unique_ptr<Sampler> sampler,
-             Storage& storage)
+             Storage& storage, std::unique_ptr<Stopper> stopper)
     : record_(std::move(record)),
       space_(std::move(space)),
       sampler_(std::move(sampler)),
+      stopper_(std::move(stopper)),
       storage_(storage) {
+  if (stopper_) record_.config += "\nstopping: " + stopper_->describe();
   if (record_.name.empty()) throw InvalidArgument("a study needs a name");
   if (record_.n_trials < 0) throw InvalidArgument("a study's number of trials must be >= 0");
   if (!sampler_) throw InvalidArgument("study '" + record_.name + "' has no sampler");
@@ -118,6 +120,7 @@ std::optional<TrialRecord> Study::ask(int worker) {
   t.worker = worker;
   storage_.start_trial(record_.id, t);
   ++running_;
+  if (stopper_) running_trials_[number] = t;
   return t;
 }
 
@@ -130,6 +133,12 @@ void Study::tell(TrialRecord trial) {
   {
     std::lock_guard lock(mutex_);
     storage_.finish_trial(record_.id, trial);
+    // The curve so far travels with the trial into the history (stoppers match against it).
+    if (auto it = running_trials_.find(trial.number); it != running_trials_.end()) {
+      if (trial.reports.empty()) trial.reports = std::move(it->second.reports);
+      if (trial.decisions.empty()) trial.decisions = std::move(it->second.decisions);
+      running_trials_.erase(it);
+    }
     --running_;
     ++finished_;
     if (trial.state == TrialState::Failed || trial.state == TrialState::Diverged) ++failed_;
@@ -145,7 +154,32 @@ void Study::tell(TrialRecord trial) {
 
 bool Study::report(int64_t number, const Report& report) {
   storage_.add_report(record_.id, number, report);
-  return true;
+  if (!stopper_) return true;
+  std::lock_guard lock(mutex_);  // stoppers keep state: one decision at a time
+  auto it = running_trials_.find(number);
+  if (it == running_trials_.end()) return true;
+  TrialRecord& trial = it->second;
+  auto& reports = trial.reports;
+  auto at = std::lower_bound(reports.begin(), reports.end(), report.step,
+                             [](const Report& r, int64_t step) { return r.step < step; });
+  if (at != reports.end() && at->step == report.step) {
+    *at = report;
+  } else {
+    reports.insert(at, report);
+  }
+  std::vector<TrialRecord> running;
+  running.reserve(running_trials_.size());
+  for (const auto& [n, t] : running_trials_) running.push_back(t);
+  const StopDecision d =
+      stopper_->decide(StudyView{record_.direction, history_, running}, trial, report);
+  DecisionRecord rec;
+  rec.step = report.step;
+  rec.stop = d.stop;
+  rec.reason = d.reason;
+  rec.prediction = d.prediction;
+  storage_.add_decision(record_.id, number, rec);
+  trial.decisions.push_back(rec);
+  return !d.stop;
 }
 
 void Study::run_trial(TrialRecord rec, const Objective& objective, int threads) {

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -22,6 +23,7 @@
 #include "core/error.hpp"
 #include "hpo/sampler.hpp"
 #include "hpo/search_space.hpp"
+#include "hpo/stopper.hpp"
 #include "hpo/storage.hpp"
 #include "hpo/trial.hpp"
 
@@ -63,14 +65,18 @@ struct OptimizeOptions {
 class Study {
  public:
   // Creates `record.name` in `storage`, or resumes it (see above). Throws InvalidArgument.
-  Study(StudyRecord record, SearchSpace space, std::unique_ptr<Sampler> sampler, Storage& storage);
+  // `stopper` (optional) decides at each report whether a trial goes on; its describe() text is
+  // part of the study's settings.
+  Study(StudyRecord record, SearchSpace space, std::unique_ptr<Sampler> sampler, Storage& storage,
+        std::unique_ptr<Stopper> stopper = nullptr);
 
   // The next trial to run, recorded as Running; nullopt when the budget is reached (counting the
   // trials running now) or the sampler is exhausted or optimize() was cancelled.
   std::optional<TrialRecord> ask(int worker = -1);
   // Final result of a trial from ask(): state, value, error, attrs.
   void tell(TrialRecord trial);
-  // Persists a learning-curve point of a running trial; returns false when it should stop.
+  // Persists a learning-curve point of a running trial; with a stopper, asks it and stores its
+  // decision. Returns false when the trial should stop.
   bool report(int64_t number, const Report& report);
 
   // Runs one trial from ask() through `objective`, and tells the result.
@@ -91,6 +97,8 @@ class Study {
   StudyRecord record_;
   SearchSpace space_;
   std::unique_ptr<Sampler> sampler_;
+  std::unique_ptr<Stopper> stopper_;
+  std::map<int64_t, TrialRecord> running_trials_;  // their curves so far, for the stopper
   Storage& storage_;
   mutable std::mutex mutex_;
   std::vector<int64_t> requeue_;      // interrupted trial numbers to run again

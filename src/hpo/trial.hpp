@@ -31,15 +31,24 @@ struct Report {
   std::map<std::string, double> metrics;  // other series at this step: "lr", "train_loss"...
 };
 
+// What an early-stopping rule decided at a step of a trial, and why.
+struct DecisionRecord {
+  int64_t step = 0;
+  bool stop = false;
+  std::string reason;
+  std::optional<double> prediction;
+};
+
 struct TrialRecord {
   int64_t number = 0;  // 0, 1, 2... within the study; the sampler's index
   Params params;
   TrialState state = TrialState::Running;
-  std::vector<Report> reports;          // the learning curve
-  std::optional<double> value;          // the objective, for Completed/Stopped trials
-  std::string error;                    // why it failed or diverged
-  std::map<std::string, double> attrs;  // extra results (e.g. test_accuracy, iterations)
-  double started = 0;                   // seconds since the epoch
+  std::vector<Report> reports;            // the learning curve
+  std::vector<DecisionRecord> decisions;  // early-stopping decisions, by step
+  std::optional<double> value;            // the objective, for Completed/Stopped trials
+  std::string error;                      // why it failed or diverged
+  std::map<std::string, double> attrs;    // extra results (e.g. test_accuracy, iterations)
+  double started = 0;                     // seconds since the epoch
   double finished = 0;
   int worker = -1;
 };

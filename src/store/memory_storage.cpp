@@ -84,6 +84,20 @@ void MemoryStorage::add_report(int64_t study_id, int64_t number, const Report& r
   }
 }
 
+void MemoryStorage::add_decision(int64_t study_id, int64_t number,
+                                 const hpo::DecisionRecord& decision) {
+  std::lock_guard lock(mutex_);
+  auto& decisions = trial(study_id, number).decisions;
+  auto it =
+      std::lower_bound(decisions.begin(), decisions.end(), decision.step,
+                       [](const hpo::DecisionRecord& d, int64_t step) { return d.step < step; });
+  if (it != decisions.end() && it->step == decision.step) {
+    *it = decision;
+  } else {
+    decisions.insert(it, decision);
+  }
+}
+
 void MemoryStorage::finish_trial(int64_t study_id, const TrialRecord& trial) {
   std::lock_guard lock(mutex_);
   TrialRecord& stored = this->trial(study_id, trial.number);

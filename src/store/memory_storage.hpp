@@ -24,6 +24,7 @@ class MemoryStorage final : public hpo::Storage {
 
   void start_trial(int64_t study_id, const hpo::TrialRecord& trial) override;
   void add_report(int64_t study_id, int64_t number, const hpo::Report& report) override;
+  void add_decision(int64_t study_id, int64_t number, const hpo::DecisionRecord& decision) override;
   void finish_trial(int64_t study_id, const hpo::TrialRecord& trial) override;
 
   std::vector<hpo::TrialRecord> trials(int64_t study_id) override;

@@ -119,6 +119,7 @@ enum Sql : size_t {
   kInsertParam,
   kUpsertReport,
   kUpsertMetric,
+  kUpsertDecision,
   kFinishTrial,
   kDeleteAttrs,
   kInsertAttr,
@@ -127,6 +128,7 @@ enum Sql : size_t {
   kSelectAttrs,
   kSelectReports,
   kSelectMetrics,
+  kSelectDecisions,
   kSelectRunning,
   kDeleteRunningParams,
   kDeleteRunningAttrs,
@@ -157,6 +159,9 @@ inline constexpr std::array<const char*, kSqlCount> kSql = {
     "ON CONFLICT (study_id, number, step) DO UPDATE SET value = excluded.value",
     "INSERT INTO report_metrics (study_id, number, step, name, value) VALUES (?1, ?2, ?3, ?4, ?5) "
     "ON CONFLICT (study_id, number, step, name) DO UPDATE SET value = excluded.value",
+    "INSERT INTO decisions (study_id, number, step, decision, reason, prediction) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (study_id, number, step) DO UPDATE SET "
+    "decision = excluded.decision, reason = excluded.reason, prediction = excluded.prediction",
     "UPDATE trials SET state = ?3, value = ?4, error = ?5, finished = ?6 "
     "WHERE study_id = ?1 AND number = ?2",
     "DELETE FROM attrs WHERE study_id = ?1 AND number = ?2",
@@ -168,6 +173,8 @@ inline constexpr std::array<const char*, kSqlCount> kSql = {
     "SELECT number, step, value FROM reports WHERE study_id = ?1 ORDER BY number, step",
     "SELECT number, step, name, value FROM report_metrics WHERE study_id = ?1 "
     "ORDER BY number, step, name",
+    "SELECT number, step, decision, reason, prediction FROM decisions WHERE study_id = ?1 "
+    "ORDER BY number, step",
     "SELECT number FROM trials WHERE study_id = ?1 AND state = ?2 ORDER BY number",
     "DELETE FROM params WHERE study_id = ?1 AND number IN " KRILL_RUNNING_TRIALS,
     "DELETE FROM attrs WHERE study_id = ?1 AND number IN " KRILL_RUNNING_TRIALS,

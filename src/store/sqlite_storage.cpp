@@ -310,6 +310,22 @@ void SqliteStorage::add_report(int64_t study_id, int64_t number, const Report& r
   tx.commit();
 }
 
+void SqliteStorage::add_decision(int64_t study_id, int64_t number,
+                                 const hpo::DecisionRecord& decision) {
+  std::lock_guard lock(mutex_);
+  Transaction tx(*impl_, true);
+  {
+    Use q(impl_->stmt(kUpsertDecision));
+    q->bind(1, study_id).bind(2, number).bind(3, decision.step);
+    q->bind(4, std::string_view(decision.stop ? "stop" : "continue"));
+    q->bind(5, std::string_view(decision.reason)).bind(6, decision.prediction);
+    const int rc = q->step_code();
+    if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) impl_->invalid("no " + trial_name(study_id, number));
+    if (rc != SQLITE_DONE) q->fail(rc);
+  }
+  tx.commit();
+}
+
 void SqliteStorage::finish_trial(int64_t study_id, const TrialRecord& trial) {
   std::lock_guard lock(mutex_);
   Transaction tx(*impl_, true);
@@ -388,6 +404,22 @@ std::vector<TrialRecord> SqliteStorage::trials(int64_t study_id) {
     while (q->step()) {
       if (TrialRecord* t = cursor.find(q->int64(0))) {
         t->reports.push_back({q->int64(1), real_or_nan(*q, 2), {}});
+      }
+    }
+  }
+  if (!out.empty()) {
+    Use q(impl_->stmt(kSelectDecisions));
+    q->bind(1, study_id);
+    TrialCursor cursor(out);
+    while (q->step()) {
+      if (TrialRecord* t = cursor.find(q->int64(0))) {
+        hpo::DecisionRecord d;
+        d.step = q->int64(1);
+        d.stop = q->text(2) == "stop";
+        d.reason = q->text(3);
+        const double p = real_or_nan(*q, 4);
+        if (!std::isnan(p)) d.prediction = p;
+        t->decisions.push_back(std::move(d));
       }
     }
   }

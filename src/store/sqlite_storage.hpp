@@ -49,6 +49,7 @@ class SqliteStorage final : public hpo::Storage {
   void start_trial(int64_t study_id, const hpo::TrialRecord& trial) override;
   // A repeated step replaces the value stored for it.
   void add_report(int64_t study_id, int64_t number, const hpo::Report& report) override;
+  void add_decision(int64_t study_id, int64_t number, const hpo::DecisionRecord& decision) override;
   // Stores state, value, error, attrs (replacing earlier ones) and finished. A NaN value is
   // stored as no value (SQLite has no NaN); NaN reports, attrs and float params round-trip.
   void finish_trial(int64_t study_id, const hpo::TrialRecord& trial) override;

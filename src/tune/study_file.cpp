@@ -27,7 +27,7 @@ using Strings = std::vector<std::string>;
 
 const Strings kTopKeys{"study",     "storage",  "data",    "validation", "subset",
                        "objective", "trials",   "workers", "seed",       "sampler",
-                       "model",     "training", "search"};
+                       "model",     "training", "search",  "stopping"};
 const Strings kDimKeys{"type", "low", "high", "log", "values"};
 const Strings kDimTypes{"float", "int", "choice", "grid"};
 const Strings kObjectives{"val_accuracy", "val_loss"};
@@ -132,6 +132,7 @@ StudyFile Parser::parse(const std::string& text, const std::string& default_name
   if (const auto* e = find("model")) read_fixed(*e);
   if (const auto* e = find("training")) read_fixed(*e);
   if (const auto* e = find("search")) read_search(*e);
+  if (const auto* e = find("stopping")) out_.stopping = parse_stopping(src_, *e);
   check_combinations(root);
 
   if (const auto* e = find("trials")) {

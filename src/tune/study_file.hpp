@@ -10,6 +10,7 @@
 #include "hpo/param.hpp"
 #include "hpo/search_space.hpp"
 #include "hpo/storage.hpp"
+#include "tune/stopping_config.hpp"
 
 namespace krill::tune {
 
@@ -29,6 +30,7 @@ struct StudyFile {
   std::string sampler = "random";  // `sampler:` random | sobol | grid
   hpo::Params fixed;               // values under `model:` and `training:`, by parameter name
   hpo::SearchSpace space;          // `search:`
+  StoppingConfig stopping;         // `stopping:` early stopping (default: none)
 
   // The settings that define the study (everything but trials, workers and storage), as
   // canonical text: a resumed study must have the same.

@@ -187,6 +187,58 @@ TEST(Study, GridStopsWhenExhausted) {
   EXPECT_EQ(seen.size(), 6u);
 }
 
+// Stops a trial at its second report when its value is below 0.9; counts the finished trials it
+// was shown.
+class ThresholdStopper final : public Stopper {
+ public:
+  StopDecision decide(const StudyView& study, const TrialRecord& trial,
+                      const Report& report) override {
+    seen_finished = study.finished.size();
+    if (trial.reports.size() < 2) return {false, "too early", std::nullopt};
+    if (report.value < 0.9) return {true, "below 0.9", report.value};
+    return {false, "fine", std::nullopt};
+  }
+  std::string describe() const override { return "threshold(0.9)"; }
+  size_t seen_finished = 0;
+};
+
+TEST(Study, AStopperStopsTrialsAndEveryDecisionIsStored) {
+  store::MemoryStorage storage;
+  auto stopper = std::make_unique<ThresholdStopper>();
+  ThresholdStopper* raw = stopper.get();
+  Study study(record(8), space(), make_sampler("random", 9), storage, std::move(stopper));
+  int stopped_early = 0;
+  study.optimize([&](Trial& t) {
+    const double x = t.float_param("x");
+    const double score = 1.0 - (x - 0.5) * (x - 0.5);  // in [-5.25, 1]
+    for (int step = 1; step <= 4; ++step) {
+      if (!t.report(step * 10, score)) {
+        ++stopped_early;
+        return score;
+      }
+    }
+    return score;
+  });
+  EXPECT_EQ(raw->seen_finished, 7u);  // the last trial saw the 7 before it
+  int stopped = 0;
+  for (const auto& t : study.trials()) {
+    const bool bad = *t.value < 0.9;
+    EXPECT_EQ(t.state, bad ? TrialState::Stopped : TrialState::Completed) << t.number;
+    ASSERT_EQ(t.decisions.size(), bad ? 2u : 4u) << t.number;
+    EXPECT_EQ(t.decisions[0].reason, "too early");
+    EXPECT_EQ(t.decisions.back().stop, bad);
+    if (bad) {
+      ++stopped;
+      EXPECT_EQ(t.reports.size(), 2u);
+      EXPECT_EQ(t.decisions.back().prediction, *t.value);
+    }
+  }
+  EXPECT_EQ(stopped, stopped_early);
+  EXPECT_GT(stopped, 0);
+  // The rule is part of the study's settings: resuming with another rule is refused.
+  EXPECT_THROW(Study(record(8), space(), make_sampler("random", 9), storage), InvalidArgument);
+}
+
 TEST(LocalExecutor, RunsTrialsOnWorkersEachOnce) {
   store::MemoryStorage storage;
   Study study(record(40), space(), make_sampler("sobol", 5), storage);
