@@ -239,6 +239,54 @@ TEST(Study, AStopperStopsTrialsAndEveryDecisionIsStored) {
   EXPECT_THROW(Study(record(8), space(), make_sampler("random", 9), storage), InvalidArgument);
 }
 
+TEST(Study, StoppingDecisionsAreDeterministicForASerialRun) {
+  // A toy curve per trial: rises towards 1 - (x - 0.5)^2, reported at 10 steps.
+  const Objective curve = [](Trial& t) {
+    const double x = t.float_param("x"), final_value = 1.0 - (x - 0.5) * (x - 0.5);
+    double v = 0;
+    for (int step = 1; step <= 10; ++step) {
+      v = final_value * (1.0 - std::exp(-0.4 * step));
+      if (!t.report(step * 10, v)) break;
+    }
+    return v;
+  };
+  auto run = [&](std::unique_ptr<Stopper> stopper) {
+    store::MemoryStorage storage;
+    Study study(record(30), space(), make_sampler("random", 11), storage, std::move(stopper));
+    study.optimize(curve);
+    std::vector<std::string> out;
+    for (const auto& t : study.trials()) {
+      for (const auto& d : t.decisions) out.push_back(std::to_string(t.number) + " " + d.reason);
+    }
+    return out;
+  };
+  for (int rule = 0; rule < 3; ++rule) {
+    auto make = [&]() -> std::unique_ptr<Stopper> {
+      if (rule == 0) {
+        LcmOptions lcm;
+        lcm.accumulate = 5;
+        lcm.percentile = 50;
+        return make_lcm(lcm);
+      }
+      if (rule == 1) {
+        MedianOptions median;
+        median.min_trials = 5;
+        return make_median(median);
+      }
+      AshaOptions asha;
+      asha.min_resource = 20;
+      return make_asha(asha);
+    };
+    const auto first = run(make()), second = run(make());
+    EXPECT_FALSE(first.empty());
+    EXPECT_EQ(first, second) << "rule " << rule;
+    EXPECT_TRUE(
+        std::any_of(first.begin(), first.end(),
+                    [](const std::string& r) { return r.find(": stop") != std::string::npos; }))
+        << "rule " << rule << " never stopped a trial";
+  }
+}
+
 TEST(LocalExecutor, RunsTrialsOnWorkersEachOnce) {
   store::MemoryStorage storage;
   Study study(record(40), space(), make_sampler("sobol", 5), storage);

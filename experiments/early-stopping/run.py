@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""The early-stopping experiment of issue 5: random search with no stopping vs Learning Curve
+Matching (LCM) vs the median rule vs ASHA, the same sampler seed and trial count per arm, on MNIST
+and Fashion-MNIST, for two network shapes, repeated over seeds; plus LCM's sensitivity to N
+(accumulate) and the percentile.
+
+Usage: experiments/early-stopping/run.py [--seeds 10] [--mnist DIR] [--out DIR]
+  (build krill first: scripts/build.sh). MNIST is read from --mnist, default ../shared/data/mnist
+  (skipped with a note when absent); Fashion-MNIST from Debian's dataset-fashion-mnist.
+Writes results.json (one row per study) and summary.md (the tables) into --out, and SVG figures
+of one seed per arm with `krill report --png` (learning curves show where trials were stopped).
+"""
+import argparse, json, os, statistics, subprocess, sys, time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+KRILL = os.path.join(ROOT, "build", "apps", "krill", "krill")
+
+ARMS = {
+    "none": "",
+    "lcm": "stopping:\n  rule: lcm\n  accumulate: {N}\n  percentile: {P}\n",
+    "median": "stopping:\n  rule: median\n  min_trials: 5\n",
+    "asha": "stopping:\n  rule: asha\n  min_resource: 50\n  eta: 3\n",
+}
+
+STUDY = """study: {name}
+data: {data}
+subset: 10000
+validation: 0.2
+objective: val_accuracy
+trials: {trials}
+workers: 2
+seed: {seed}
+sampler: random
+model:
+  hidden: "{shape}"
+training:
+  optimizer: sgd
+  batch: 64
+  epochs: 2
+  eval_every: 25
+search:
+  lr: {{type: float, low: 1.0e-3, high: 0.5, log: true}}
+  momentum: {{type: float, low: 0.0, high: 0.95}}
+{stopping}"""
+
+
+def run_study(out, data_name, data, shape, arm, seed, trials, N=5, P=50, tag=""):
+    name = f"{data_name}-{shape.replace(',', 'x')}-{arm}{tag}-s{seed}"
+    folder = os.path.join(out, "studies")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, name + ".yaml")
+    with open(path, "w") as f:
+        f.write(STUDY.format(name=name, data=data, trials=trials, seed=seed, shape=shape,
+                             stopping=ARMS[arm].format(N=N, P=P)))
+    db = os.path.join(folder, name + ".db")
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(db + suffix):
+            os.remove(db + suffix)
+    t0 = time.perf_counter()
+    subprocess.run([KRILL, "tune", path, "--quiet"], check=True, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - t0
+    d = json.loads(subprocess.run([KRILL, "export", db, "--format", "json"], check=True,
+                                  capture_output=True, text=True).stdout)
+    done = [t for t in d["trials"] if t["state"] == "completed"]
+    best = max(done, key=lambda t: t["value"])
+    return dict(name=name, db=db, data=data_name, shape=shape, arm=arm, seed=seed, N=N, P=P,
+                tag=tag, wall_s=wall, best_val=best["value"],
+                best_test=best["attrs"].get("test_accuracy"),
+                iterations=sum(int(t["attrs"].get("iterations", 0)) for t in d["trials"]),
+                stopped=sum(t["state"] == "stopped" for t in d["trials"]),
+                trials=len(d["trials"]))
+
+
+def mean_sd(xs):
+    return (statistics.mean(xs), statistics.stdev(xs) if len(xs) > 1 else 0.0)
+
+
+def summary(rows):
+    lines = []
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["data"], r["shape"], r["tag"]), {}).setdefault(r["arm"], []).append(r)
+    for (data, shape, tag), arms in groups.items():
+        lines.append(f"\n### {data}, hidden {shape}{' ' + tag if tag else ''}\n")
+        base = arms.get("none")
+        base_iters = statistics.mean(r["iterations"] for r in base) if base else None
+        lines.append("| arm | seeds | best test acc, mean ± sd (%) | best val acc, mean ± sd (%) | "
+                     "iterations, mean | vs no stopping | trials stopped, mean | wall s, mean |")
+        lines.append("|---|---|---|---|---|---|---|---|")
+        for arm, rs in arms.items():
+            t_m, t_sd = mean_sd([100 * r["best_test"] for r in rs])
+            v_m, v_sd = mean_sd([100 * r["best_val"] for r in rs])
+            it = statistics.mean(r["iterations"] for r in rs)
+            rel = f"{100 * it / base_iters:.0f}%" if base_iters else "-"
+            label = arm if arm != "lcm" else f"lcm (N={rs[0]['N']}, P={rs[0]['P']})"
+            lines.append(f"| {label} | "
+                         f"{len(rs)} | {t_m:.2f} ± {t_sd:.2f} | {v_m:.2f} ± {v_sd:.2f} | {it:.0f} | "
+                         f"{rel} | {statistics.mean(r['stopped'] for r in rs):.1f} | "
+                         f"{statistics.mean(r['wall_s'] for r in rs):.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--trials", type=int, default=20)
+    ap.add_argument("--mnist", default=os.path.join(ROOT, "..", "shared", "data", "mnist"))
+    ap.add_argument("--out", default=os.path.join(HERE, "results"))
+    ap.add_argument("--no-sensitivity", action="store_true")
+    a = ap.parse_args()
+    if not os.path.exists(KRILL):
+        sys.exit(f"{KRILL} is missing: run scripts/build.sh first")
+    datasets = [("fashion-mnist", "fashion-mnist")]
+    if os.path.isdir(a.mnist):
+        datasets.insert(0, ("mnist", os.path.abspath(a.mnist)))
+    else:
+        print(f"note: no MNIST at {a.mnist}; pass --mnist DIR to include it", file=sys.stderr)
+    rows = []
+    for data_name, data in datasets:
+        for shape in ("128", "512,256"):
+            for seed in range(1, a.seeds + 1):
+                for arm in ARMS:
+                    rows.append(run_study(a.out, data_name, data, shape, arm, seed, a.trials))
+                print(f"{data_name} {shape} seed {seed} done", file=sys.stderr)
+    if not a.no_sensitivity:
+        for N, P in ((3, 50), (10, 50), (5, 25), (5, 75)):
+            for seed in range(1, a.seeds + 1):
+                rows.append(run_study(a.out, "fashion-mnist", "fashion-mnist", "128", "lcm", seed,
+                                      a.trials, N=N, P=P, tag=f"sens-N{N}-P{P}"))
+            print(f"sensitivity N={N} P={P} done", file=sys.stderr)
+    with open(os.path.join(a.out, "results.json"), "w") as f:
+        json.dump(rows, f, indent=1)
+    with open(os.path.join(a.out, "summary.md"), "w") as f:
+        f.write(summary(rows))
+    # Figures of seed 1 per arm (Fashion-MNIST, hidden 128), with krill report's plotting.
+    for arm in ARMS:
+        r = next(r for r in rows if r["data"] == "fashion-mnist" and r["shape"] == "128"
+                 and r["arm"] == arm and r["seed"] == 1 and not r["tag"])
+        subprocess.run([KRILL, "report", r["db"], "--png", os.path.join(a.out, "figures", arm)],
+                       check=True, stdout=subprocess.DEVNULL)
+    print(summary(rows))
+
+
+if __name__ == "__main__":
+    main()
