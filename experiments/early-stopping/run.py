@@ -9,6 +9,9 @@ Usage: experiments/early-stopping/run.py [--seeds 10] [--mnist DIR] [--out DIR]
   (skipped with a note when absent); Fashion-MNIST from Debian's dataset-fashion-mnist.
 Writes results.json (one row per study) and summary.md (the tables) into --out, and SVG figures
 of one seed per arm with `krill report --png` (learning curves show where trials were stopped).
+The study file of each arm is the STUDY template below with that arm's `stopping:` section;
+none.yaml, lcm.yaml, median.yaml and asha.yaml beside this script are the files of seed 1 on
+Fashion-MNIST with hidden 128.
 """
 import argparse, json, os, statistics, subprocess, sys, time
 
