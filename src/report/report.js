@@ -50,6 +50,21 @@
     return s.toFixed(1) + ' s';
   }
 
+  // One scatter series per trial state present, each point [x, y] = xy(trial), colour by state.
+  function scatterByState(trials, opacity, xy) {
+    return STATES.filter(function (s) {
+      return trials.some(function (t) { return t.state === s; });
+    }).map(function (s) {
+      return {
+        type: 'scatter', name: capital(s), symbolSize: 7,
+        itemStyle: {color: STATE_COLORS[s], opacity: opacity},
+        data: trials.filter(function (t) { return t.state === s; }).map(function (t) {
+          return {value: xy(t), trial: t.number};
+        })
+      };
+    });
+  }
+
   function capital(s) {
     return s.charAt(0).toUpperCase() + s.slice(1);
   }
@@ -148,17 +163,7 @@
       bestLine.push([x(t), best]);
     });
     var trialOf = byNumber(d);
-    var series = STATES.filter(function (s) {
-      return trials.some(function (t) { return t.state === s; });
-    }).map(function (s) {
-      return {
-        type: 'scatter', name: capital(s), symbolSize: 7,
-        itemStyle: {color: STATE_COLORS[s], opacity: 0.85},
-        data: trials.filter(function (t) { return t.state === s; }).map(function (t) {
-          return {value: [x(t), t.value], trial: t.number};
-        })
-      };
-    });
+    var series = scatterByState(trials, 0.85, function (t) { return [x(t), t.value]; });
     series.push({
       type: 'line', name: 'Best so far', step: 'end', showSymbol: false, z: 1,
       lineStyle: {color: '#1d2330', width: 2}, itemStyle: {color: '#1d2330'}, data: bestLine
@@ -336,17 +341,9 @@
     if (!dim || !trials.length) return {empty: NO_FINISHED};
     var cat = isCategorical(dim);
     var trialOf = byNumber(d);
-    var series = STATES.filter(function (s) {
-      return trials.some(function (t) { return t.state === s; });
-    }).map(function (s) {
-      return {
-        type: 'scatter', name: capital(s), symbolSize: 7,
-        itemStyle: {color: STATE_COLORS[s], opacity: 0.8},
-        data: trials.filter(function (t) { return t.state === s; }).map(function (t) {
-          var v = t.params[param];
-          return {value: [cat ? String(v) : v, t.value], trial: t.number};
-        })
-      };
+    var series = scatterByState(trials, 0.8, function (t) {
+      var v = t.params[param];
+      return [cat ? String(v) : v, t.value];
     });
     var xAxis = cat ? {type: 'category', data: distinctValues(d, param)} :
         {type: dim.log ? 'log' : 'value', scale: true};

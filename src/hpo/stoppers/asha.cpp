@@ -19,23 +19,14 @@
 
 #include "core/error.hpp"
 #include "hpo/stopper.hpp"
+#include "hpo/stoppers/number_text.hpp"
 
 namespace krill::hpo {
 
 namespace {
 
-std::string number_text(double x) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.4g", x);
-  return buf;
-}
-
-// The shortest text that reads back as x ("3", "2.5"): describe() is compared on resume.
-std::string exact_text(double x) {
-  char buf[64];
-  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, x);
-  return ec == std::errc() ? std::string(buf, end) : std::to_string(x);
-}
+using detail::brief;
+using detail::exact;
 
 class Asha final : public Stopper {
  public:
@@ -45,7 +36,7 @@ class Asha final : public Stopper {
       fail("min_resource must be >= 1 (a step), got " + std::to_string(options_.min_resource));
     }
     if (!(options_.eta > 1) || !std::isfinite(options_.eta)) {
-      fail("eta must be a number > 1, got " + exact_text(options_.eta));
+      fail("eta must be a number > 1, got " + exact(options_.eta));
     }
     if (options_.brackets < 1) {
       fail("brackets must be >= 1, got " + std::to_string(options_.brackets));
@@ -106,8 +97,7 @@ class Asha final : public Stopper {
   std::string describe() const override {
     return "asha(min_resource=" + std::to_string(options_.min_resource) +
            ", max_resource=" + std::to_string(options_.max_resource) +
-           ", eta=" + exact_text(options_.eta) + ", brackets=" + std::to_string(options_.brackets) +
-           ")";
+           ", eta=" + exact(options_.eta) + ", brackets=" + std::to_string(options_.brackets) + ")";
   }
 
  private:
@@ -178,7 +168,7 @@ class Asha final : public Stopper {
     if (options_.brackets > 1)
       where = "bracket " + std::to_string(bracket_of(number)) + ", " + where;
     return {stop,
-            "asha: " + where + ": value " + number_text(value) + " ranks " + std::to_string(rank) +
+            "asha: " + where + ": value " + brief(value) + " ranks " + std::to_string(rank) +
                 " of " + std::to_string(n) + ", top " + std::to_string(keep) +
                 " go on: " + (stop ? "stop" : "continue"),
             std::nullopt};

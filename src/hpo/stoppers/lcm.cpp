@@ -5,6 +5,8 @@
 // prediction, and its rank among the completed trials' final values decides the stop.
 #include "hpo/stoppers/lcm.hpp"
 
+#include "hpo/stoppers/number_text.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -22,22 +24,8 @@ namespace krill::hpo {
 
 namespace {
 
-// The shortest text that reads back as the same double (describe() is canonical text, compared
-// when a study resumes, so it must not round).
-std::string exact(double x) {
-  char buf[64];
-  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, x);
-  if (ec != std::errc()) return std::to_string(x);  // cannot happen: 64 chars always suffice
-  return std::string(buf, end);
-}
-
-// Four significant digits for the human-readable reason; the decision's `prediction` field keeps
-// the exact value.
-std::string brief(double x) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.4g", x);
-  return buf;
-}
+using detail::brief;
+using detail::exact;
 
 // A curve as step -> value. If a step was reported twice, the later report wins (it is the value
 // the trial ended up with at that step).

@@ -10,16 +10,13 @@
 
 #include "core/error.hpp"
 #include "hpo/stopper.hpp"
+#include "hpo/stoppers/number_text.hpp"
 
 namespace krill::hpo {
 
 namespace {
 
-std::string number_text(double x) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.4g", x);
-  return buf;
-}
+using detail::brief;
 
 // The mean of a curve's values at steps <= s (NaN values left out); nullopt when it has none.
 std::optional<double> running_average(const std::vector<Report>& reports, int64_t s) {
@@ -92,14 +89,12 @@ class MedianStopping final : public Stopper {
     for (const Report& r : trial.reports) consider(r);
     consider(report);
 
-    const std::string tail = "median " + number_text(median) + " of " +
-                             std::to_string(averages.size()) + " running averages at step " +
-                             std::to_string(s);
+    const std::string tail = "median " + brief(median) + " of " + std::to_string(averages.size()) +
+                             " running averages at step " + std::to_string(s);
     if (!best) return {true, "median: no value so far (nan) vs " + tail + ": stop", std::nullopt};
     const bool worse = maximize ? *best < median : *best > median;
     const char* cmp = worse ? (maximize ? " < " : " > ") : (maximize ? " >= " : " <= ");
-    return {worse,
-            "median: best " + number_text(*best) + cmp + tail + (worse ? ": stop" : ": continue"),
+    return {worse, "median: best " + brief(*best) + cmp + tail + (worse ? ": stop" : ": continue"),
             std::nullopt};
   }
 
