@@ -1,14 +1,19 @@
 // Storage: where a study lives. Declared here, implemented by src/store (SQLite for real studies,
 // in memory for tests), so hpo never includes store. A handful of calls, each a complete state
 // change that the implementation commits before returning: a crash loses at most the trials in
-// flight, and those are recognised on resume (still Running) and run again.
+// flight. Several processes may share one storage (one SQLite file): each registers a run
+// (hpo/lease.hpp) and takes trials with claim_trial(), which hands out distinct numbers within the
+// study's budget and re-queues the trials of runs that are gone.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "core/error.hpp"
+#include "hpo/lease.hpp"
 #include "hpo/trial.hpp"
 
 namespace krill::hpo {
@@ -29,6 +34,34 @@ struct StudyRecord {
   double created = 0;     // seconds since the epoch
 };
 
+// Thrown by finish_trial() when the trial's lease now belongs to another run (its owner was taken
+// for gone and the trial re-queued): the result is dropped, the other run's attempt counts.
+class LeaseLost : public Error {
+ public:
+  using Error::Error;
+};
+
+// What claim_trial() needs from the study: who claims, the budget, how to tell a gone run, and
+// the parameters of a new trial.
+struct ClaimRequest {
+  std::string owner;  // the claiming run's id (registered with add_run)
+  int worker = -1;
+  double started = 0;  // seconds since the epoch
+  int64_t budget = 0;  // trials the study may hold, in every state
+  std::function<bool(const RunRecord&)> gone;
+  // Parameters for a new trial of this number; nullopt when the sampler has no more.
+  std::function<std::optional<Params>(int64_t number)> propose;
+};
+
+struct Claim {
+  std::optional<TrialRecord> trial;  // Running, owned by the claiming run; nullopt: none to take
+  bool requeued = false;             // a gone run's trial, with its stored parameters
+  bool exhausted = false;            // propose() returned nullopt
+  int64_t finished = 0;              // trials of the study in a final state, after the claim
+  int64_t running = 0;               // Running trials of any run, after the claim
+  std::vector<RunRecord> gone;       // runs found gone (and removed) by this claim
+};
+
 class Storage {
  public:
   virtual ~Storage() = default;
@@ -40,19 +73,32 @@ class Storage {
   // Updates n_trials (a resumed study may ask for more).
   virtual void set_trial_budget(int64_t study_id, int64_t n_trials) = 0;
 
-  // Inserts a Running trial (number, params, started, worker).
+  // Runs: the processes working on a study, with their heartbeats.
+  virtual void add_run(int64_t study_id, const RunRecord& run) = 0;
+  // Renews a run's heartbeat; false when the run is no longer registered (another process took
+  // it for gone and re-queued its trials).
+  virtual bool heartbeat(const std::string& run_id, double now) = 0;
+  // Unregisters a run (it ends); trials it still holds become free for others.
+  virtual void remove_run(const std::string& run_id) = 0;
+  virtual std::vector<RunRecord> runs(int64_t study_id) = 0;
+
+  // In one transaction: removes the study's runs that `request.gone` says are gone; then takes
+  // the lowest-numbered Running trial whose owner is not a registered run (re-queued: its rows
+  // deleted but for its parameters, `requeues` + 1, owned by the claimant), or else, while the
+  // study holds fewer than `request.budget` trials, inserts trial max(number) + 1 with the
+  // parameters `request.propose` gives it.
+  virtual Claim claim_trial(int64_t study_id, const ClaimRequest& request) = 0;
+  // Inserts a Running trial (number, params, started, worker, owner) as it is given.
   virtual void start_trial(int64_t study_id, const TrialRecord& trial) = 0;
   virtual void add_report(int64_t study_id, int64_t number, const Report& report) = 0;
   // Stores an early-stopping decision (one per step; a repeated step replaces it).
   virtual void add_decision(int64_t study_id, int64_t number, const DecisionRecord& decision) = 0;
-  // Stores the final state, value, error, attrs and finish time of a trial.
+  // Stores the final state, value, error, attrs and finish time of a trial. When trial.owner is
+  // set and the stored trial is owned by another run, throws LeaseLost and stores nothing.
   virtual void finish_trial(int64_t study_id, const TrialRecord& trial) = 0;
 
   // Every trial of the study, ordered by number, with its reports.
   virtual std::vector<TrialRecord> trials(int64_t study_id) = 0;
-  // Removes the trials still Running (a previous process died with them) and returns their
-  // numbers, so that they are run again.
-  virtual std::vector<int64_t> take_interrupted(int64_t study_id) = 0;
 };
 
 }  // namespace krill::hpo

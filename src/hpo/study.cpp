@@ -41,20 +41,34 @@ void compare(std::vector<std::string>& changes, const std::string& field, const 
 }  // namespace
 
 Study::Study(StudyRecord record, SearchSpace space, std::unique_ptr<Sampler> sampler,
-             Storage& storage, std::unique_ptr<Stopper> stopper)
+             Storage& storage, std::unique_ptr<Stopper> stopper, LeaseOptions lease)
     : record_(std::move(record)),
       space_(std::move(space)),
       sampler_(std::move(sampler)),
       stopper_(std::move(stopper)),
-      storage_(storage) {
+      storage_(storage),
+      lease_(lease) {
   if (stopper_) record_.config += "\nstopping: " + stopper_->describe();
   if (record_.name.empty()) throw InvalidArgument("a study needs a name");
   if (record_.n_trials < 0) throw InvalidArgument("a study's number of trials must be >= 0");
   if (!sampler_) throw InvalidArgument("study '" + record_.name + "' has no sampler");
+  if (!(lease_.heartbeat > 0) || !(lease_.grace > lease_.heartbeat)) {
+    throw InvalidArgument("a lease needs heartbeat > 0 and grace > heartbeat (seconds)");
+  }
   record_.space = space_.fingerprint();
   record_.sampler = sampler_->describe();
 
-  if (auto stored = storage_.find_study(record_.name)) {
+  auto stored = storage_.find_study(record_.name);
+  if (!stored) {
+    record_.created = now_seconds();
+    try {
+      record_.id = storage_.create_study(record_);
+    } catch (const InvalidArgument&) {  // another process created it first: join it
+      stored = storage_.find_study(record_.name);
+      if (!stored) throw;
+    }
+  }
+  if (stored) {
     std::vector<std::string> changes;
     compare(changes, "search space", stored->space, record_.space);
     compare(changes, "sampler", stored->sampler, record_.sampler);
@@ -72,20 +86,59 @@ Study::Study(StudyRecord record, SearchSpace space, std::unique_ptr<Sampler> sam
       storage_.set_trial_budget(record_.id, budget);
       record_.n_trials = budget;
     }
-    requeue_ = storage_.take_interrupted(record_.id);
-    for (const TrialRecord& t : storage_.trials(record_.id)) {
-      next_number_ = std::max(next_number_, t.number + 1);
-      ++finished_;
-      if (t.state == TrialState::Failed || t.state == TrialState::Diverged) ++failed_;
-      if (t.state == TrialState::Completed && t.value && (!best_ || better(*t.value, *best_))) {
-        best_ = t.value;
-      }
-      history_.push_back(t);
+    reload_history();
+  }
+  run_ = this_run();
+  storage_.add_run(record_.id, run_);
+  heartbeat_ = std::thread(&Study::heartbeat_loop, this);
+}
+
+Study::~Study() {
+  {
+    std::lock_guard lock(mutex_);
+    closing_ = true;
+  }
+  trial_ended_.notify_all();
+  if (heartbeat_.joinable()) heartbeat_.join();
+  try {
+    storage_.remove_run(run_.id);
+  } catch (const std::exception&) {  // the run's heartbeat stops; others will take it for gone
+  }
+}
+
+void Study::heartbeat_loop() {
+  const auto interval = std::chrono::duration<double>(lease_.heartbeat);
+  std::unique_lock lock(mutex_);
+  while (!closing_) {
+    trial_ended_.wait_for(lock, interval, [this] { return closing_; });
+    if (closing_) break;
+    lock.unlock();
+    try {
+      // Taken for gone (silent past the grace period) but alive: register again. Trials that
+      // another run has re-queued meanwhile are its now (tell() drops ours: LeaseLost).
+      if (!storage_.heartbeat(run_.id, wall_seconds())) storage_.add_run(record_.id, run_);
+    } catch (const std::exception&) {  // a busy or failing database: try again next beat
     }
-    for (int64_t n : requeue_) next_number_ = std::max(next_number_, n + 1);
-  } else {
-    record_.created = now_seconds();
-    record_.id = storage_.create_study(record_);
+    lock.lock();
+  }
+}
+
+void Study::reload_history() {
+  history_.clear();
+  finished_ = failed_ = 0;
+  best_.reset();
+  for (TrialRecord& t : storage_.trials(record_.id)) {
+    if (t.state == TrialState::Running) continue;
+    count(t);
+    history_.push_back(std::move(t));
+  }
+}
+
+void Study::count(const TrialRecord& t) {
+  ++finished_;
+  if (t.state == TrialState::Failed || t.state == TrialState::Diverged) ++failed_;
+  if (t.state == TrialState::Completed && t.value && (!best_ || better(*t.value, *best_))) {
+    best_ = t.value;
   }
 }
 
@@ -98,30 +151,33 @@ bool Study::cancelled() const {
 }
 
 std::optional<TrialRecord> Study::ask(int worker) {
-  std::lock_guard lock(mutex_);
-  if (exhausted_ || cancelled() || finished_ + running_ >= record_.n_trials) return std::nullopt;
-  const bool requeued = !requeue_.empty();
-  const int64_t number = requeued ? requeue_.front() : next_number_;
-  auto params = sampler_->sample(space_, number, history_);
-  if (!params) {
-    exhausted_ = true;
-    return std::nullopt;
+  std::unique_lock lock(mutex_);
+  const auto poll = std::chrono::duration<double>(active_ ? active_->poll_seconds : 0.5);
+  ClaimRequest request;
+  request.owner = run_.id;
+  request.worker = worker;
+  request.budget = record_.n_trials;
+  request.gone = [grace = lease_.grace](const RunRecord& r) {
+    return run_is_gone(r, wall_seconds(), grace);
+  };
+  request.propose = [this](int64_t number) { return sampler_->sample(space_, number, history_); };
+  for (;;) {
+    if (cancelled() || closing_) return std::nullopt;
+    request.started = now_seconds();
+    Claim claim = storage_.claim_trial(record_.id, request);
+    if (claim.finished != finished_) reload_history();  // other runs finished trials
+    if (claim.trial) {
+      ++running_;
+      if (stopper_) running_trials_[claim.trial->number] = *claim.trial;
+      return std::move(claim.trial);
+    }
+    if (claim.finished >= record_.n_trials) return std::nullopt;
+    // Trials still running may yet fail to finish (their process may die and leave them to be
+    // re-queued): wait for them, if they are another run's, or this run's on other threads.
+    const int64_t others = claim.running - running_;
+    if (others <= 0 && (!active_ || running_ == 0)) return std::nullopt;
+    trial_ended_.wait_for(lock, poll);
   }
-  if (requeued) {
-    requeue_.erase(requeue_.begin());
-  } else {
-    ++next_number_;
-  }
-  TrialRecord t;
-  t.number = number;
-  t.params = std::move(*params);
-  t.state = TrialState::Running;
-  t.started = now_seconds();
-  t.worker = worker;
-  storage_.start_trial(record_.id, t);
-  ++running_;
-  if (stopper_) running_trials_[number] = t;
-  return t;
 }
 
 void Study::tell(TrialRecord trial) {
@@ -130,9 +186,14 @@ void Study::tell(TrialRecord trial) {
   }
   if (trial.finished == 0) trial.finished = now_seconds();
   StudyProgress p;
+  bool stored = true;
   {
     std::lock_guard lock(mutex_);
-    storage_.finish_trial(record_.id, trial);
+    try {
+      storage_.finish_trial(record_.id, trial);
+    } catch (const LeaseLost&) {
+      stored = false;  // another run holds the trial now: its attempt is the one that counts
+    }
     // The curve so far travels with the trial into the history (stoppers match against it).
     if (auto it = running_trials_.find(trial.number); it != running_trials_.end()) {
       if (trial.reports.empty()) trial.reports = std::move(it->second.reports);
@@ -140,16 +201,20 @@ void Study::tell(TrialRecord trial) {
       running_trials_.erase(it);
     }
     --running_;
-    ++finished_;
-    if (trial.state == TrialState::Failed || trial.state == TrialState::Diverged) ++failed_;
-    if (trial.state == TrialState::Completed && trial.value &&
-        (!best_ || better(*trial.value, *best_))) {
-      best_ = trial.value;
+    if (stored) {
+      count(trial);
+      ++finished_here_;
+      if (trial.state == TrialState::Failed || trial.state == TrialState::Diverged) {
+        if (failed_here_++ == 0) {
+          first_error_ = "trial " + std::to_string(trial.number) + ": " + trial.error;
+        }
+      }
+      history_.push_back(std::move(trial));
     }
-    history_.push_back(std::move(trial));
     p = progress_locked();
   }
-  if (active_ && active_->on_progress) active_->on_progress(p);
+  trial_ended_.notify_all();
+  if (stored && active_ && active_->on_progress) active_->on_progress(p);
 }
 
 bool Study::report(int64_t number, const Report& report) {
@@ -214,6 +279,8 @@ void Study::optimize(const Objective& objective, const OptimizeOptions& options)
     active_ = &options;
     started_at_ = now_seconds();
     finished_at_start_ = finished_;
+    finished_here_ = failed_here_ = 0;
+    first_error_.clear();
   }
   struct Reset {
     Study* s;
@@ -254,9 +321,12 @@ StudyProgress Study::progress_locked() const {
   p.running = running_;
   p.total = record_.n_trials;
   p.best = best_;
+  p.finished_here = finished_here_;
+  p.failed_here = failed_here_;
+  p.first_error = first_error_;
   if (active_) {
     p.elapsed = now_seconds() - started_at_;
-    const int64_t done_here = finished_ - finished_at_start_;
+    const int64_t done_here = std::max<int64_t>(finished_here_, finished_ - finished_at_start_);
     const int64_t left = std::max<int64_t>(0, record_.n_trials - finished_);
     p.eta =
         done_here > 0 ? p.elapsed / static_cast<double>(done_here) * static_cast<double>(left) : 0;

@@ -1,16 +1,24 @@
 // Study: a search over a SearchSpace, persisted in a Storage. Opening a study that exists resumes
-// it: its finished trials are kept, trials that were running when a previous process died are
-// run again (same number, same parameters), and a changed space, sampler or configuration is
-// refused with an error that says what changed.
+// it, or joins it while other processes work on it: its finished trials are kept, a changed
+// space, sampler or configuration is refused with an error that says what changed.
 //
-// ask()/tell() are thread-safe; optimize() runs trials until the study holds its budget of
-// finished trials, on the executor given (serially by default; exec::LocalExecutor runs them on
-// threads). An objective that throws makes a Failed trial, one that returns NaN/Inf or throws
-// hpo::Diverged a Diverged one; the study goes on.
+// Each Study object is a run (hpo/lease.hpp): it registers itself in the storage, renews a
+// heartbeat from a thread of its own, and owns the trials it runs. ask() takes the next trial
+// from the storage in one transaction: a trial whose run is gone (its process died) is re-queued
+// with its number and stored parameters, else a new number is sampled while the study holds
+// fewer trials than its budget. When neither is possible but trials of live runs are still
+// running, ask() waits (one of them may die and need running again): every process stops when
+// the study holds its budget of finished trials.
+//
+// ask()/tell() are thread-safe; optimize() runs trials until then, on the executor given
+// (serially by default; exec::LocalExecutor runs them on threads). An objective that throws makes
+// a Failed trial, one that returns NaN/Inf or throws hpo::Diverged a Diverged one; the study goes
+// on.
 #pragma once
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -18,9 +26,11 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/error.hpp"
+#include "hpo/lease.hpp"
 #include "hpo/sampler.hpp"
 #include "hpo/search_space.hpp"
 #include "hpo/stopper.hpp"
@@ -38,9 +48,12 @@ class Diverged : public Error {
 using Objective = std::function<double(Trial&)>;
 
 struct StudyProgress {
-  int64_t finished = 0;  // all final states
-  int64_t failed = 0;    // Failed + Diverged
-  int64_t running = 0;
+  int64_t finished = 0;  // all final states, by every run
+  int64_t failed = 0;    // Failed + Diverged, by every run
+  int64_t running = 0;   // by this run
+  int64_t finished_here = 0;  // by this run, in this optimize() call
+  int64_t failed_here = 0;
+  std::string first_error;    // of the first trial of this call that failed or diverged
   int64_t total = 0;
   std::optional<double> best;
   double elapsed = 0;  // seconds in this optimize() call
@@ -57,6 +70,9 @@ class Executor {
 };
 
 struct OptimizeOptions {
+  // How long ask() sleeps before it looks again when other runs hold the last trials (a trial
+  // of this process ending wakes it at once).
+  double poll_seconds = 0.5;
   Executor* executor = nullptr;  // nullptr: one trial at a time on the calling thread
   std::function<void(const StudyProgress&)> on_progress;  // after each finished trial
   const std::atomic<bool>* cancel = nullptr;              // set to stop handing out trials (Ctrl-C)
@@ -68,10 +84,15 @@ class Study {
   // `stopper` (optional) decides at each report whether a trial goes on; its describe() text is
   // part of the study's settings.
   Study(StudyRecord record, SearchSpace space, std::unique_ptr<Sampler> sampler, Storage& storage,
-        std::unique_ptr<Stopper> stopper = nullptr);
+        std::unique_ptr<Stopper> stopper = nullptr, LeaseOptions lease = {});
+  // Unregisters the run: trials it still holds are free for other processes.
+  ~Study();
+  Study(const Study&) = delete;
+  Study& operator=(const Study&) = delete;
 
-  // The next trial to run, recorded as Running; nullopt when the budget is reached (counting the
-  // trials running now) or the sampler is exhausted or optimize() was cancelled.
+  // The next trial to run, recorded as Running and owned by this run; nullopt when the study
+  // holds its budget of finished trials, or the sampler is exhausted and no trial is running,
+  // or optimize() was cancelled. Waits while only other runs' trials stand in the way.
   std::optional<TrialRecord> ask(int worker = -1);
   // Final result of a trial from ask(): state, value, error, attrs.
   void tell(TrialRecord trial);
@@ -84,6 +105,7 @@ class Study {
   void optimize(const Objective& objective, const OptimizeOptions& options = {});
 
   const StudyRecord& record() const { return record_; }
+  const RunRecord& run() const { return run_; }
   const SearchSpace& space() const { return space_; }
   std::vector<TrialRecord> trials() const;  // from storage
   std::optional<TrialRecord> best_trial() const;
@@ -93,6 +115,10 @@ class Study {
  private:
   bool better(double a, double b) const;
   StudyProgress progress_locked() const;
+  // Counts and best value from the stored trials (others' trials included); mutex_ held.
+  void reload_history();
+  void count(const TrialRecord& finished);
+  void heartbeat_loop();
 
   StudyRecord record_;
   SearchSpace space_;
@@ -101,17 +127,24 @@ class Study {
   std::map<int64_t, TrialRecord> running_trials_;  // their curves so far, for the stopper
   Storage& storage_;
   mutable std::mutex mutex_;
-  std::vector<int64_t> requeue_;      // interrupted trial numbers to run again
-  std::vector<TrialRecord> history_;  // finished trials, for samplers that learn from them
-  int64_t next_number_ = 0;
-  int64_t running_ = 0;
+  std::vector<TrialRecord> history_;  // finished trials (of every run), for samplers and stoppers
+  int64_t running_ = 0;               // trials of this run
   int64_t finished_ = 0;
   int64_t failed_ = 0;
   std::optional<double> best_;
-  bool exhausted_ = false;
   const OptimizeOptions* active_ = nullptr;
   double started_at_ = 0;
   int64_t finished_at_start_ = 0;
+  int64_t finished_here_ = 0;
+  int64_t failed_here_ = 0;
+  std::string first_error_;
+  std::condition_variable trial_ended_;  // a trial of this run ended, or the study is closing
+
+  RunRecord run_;
+  LeaseOptions lease_;
+  bool closing_ = false;
+  bool lease_lost_ = false;
+  std::thread heartbeat_;
 };
 
 }  // namespace krill::hpo

@@ -51,6 +51,8 @@ struct TrialRecord {
   double started = 0;                     // seconds since the epoch
   double finished = 0;
   int worker = -1;
+  std::string owner;     // the run holding (or that last held) the trial's lease; "": none
+  int64_t requeues = 0;  // times the trial was taken back from a gone run and run again
 };
 
 // The objective's view of its trial.

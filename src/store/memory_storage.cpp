@@ -57,6 +57,83 @@ void MemoryStorage::set_trial_budget(int64_t study_id, int64_t n_trials) {
   studies_[study_id - 1].n_trials = n_trials;
 }
 
+void MemoryStorage::add_run(int64_t study_id, const hpo::RunRecord& run) {
+  std::lock_guard lock(mutex_);
+  study_trials(study_id);  // throws when the study is missing
+  if (runs_.contains(run.id)) throw InvalidArgument("run " + run.id + " already exists");
+  runs_[run.id] = {study_id, run};
+}
+
+bool MemoryStorage::heartbeat(const std::string& run_id, double now) {
+  std::lock_guard lock(mutex_);
+  auto it = runs_.find(run_id);
+  if (it == runs_.end()) return false;
+  it->second.second.heartbeat = now;
+  return true;
+}
+
+void MemoryStorage::remove_run(const std::string& run_id) {
+  std::lock_guard lock(mutex_);
+  runs_.erase(run_id);
+}
+
+std::vector<hpo::RunRecord> MemoryStorage::runs(int64_t study_id) {
+  std::lock_guard lock(mutex_);
+  std::vector<hpo::RunRecord> out;
+  for (const auto& [id, entry] : runs_) {
+    if (entry.first == study_id) out.push_back(entry.second);
+  }
+  std::sort(out.begin(), out.end(), [](const hpo::RunRecord& a, const hpo::RunRecord& b) {
+    return a.started != b.started ? a.started < b.started : a.id < b.id;
+  });
+  return out;
+}
+
+hpo::Claim MemoryStorage::claim_trial(int64_t study_id, const hpo::ClaimRequest& request) {
+  std::lock_guard lock(mutex_);
+  TrialMap& trials = study_trials(study_id);
+  hpo::Claim claim;
+  for (auto it = runs_.begin(); it != runs_.end();) {
+    const auto& [owner_study, run] = it->second;
+    if (owner_study == study_id && run.id != request.owner && request.gone && request.gone(run)) {
+      claim.gone.push_back(run);
+      it = runs_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  TrialRecord t;
+  t.owner = request.owner;
+  t.worker = request.worker;
+  t.started = request.started;
+  for (auto& [number, stored] : trials) {  // by number: the lowest orphan first
+    if (stored.state != TrialState::Running || runs_.contains(stored.owner)) continue;
+    t.number = number;
+    t.params = std::move(stored.params);
+    t.requeues = stored.requeues + 1;
+    stored = t;  // a fresh attempt: reports, decisions and attrs dropped
+    claim.requeued = true;
+    claim.trial = t;
+    break;
+  }
+  const auto total = static_cast<int64_t>(trials.size());
+  if (!claim.trial && total < request.budget) {
+    const int64_t next = trials.empty() ? 0 : trials.rbegin()->first + 1;
+    if (auto params = request.propose ? request.propose(next) : std::nullopt) {
+      t.number = next;
+      t.params = std::move(*params);
+      trials[next] = t;
+      claim.trial = std::move(t);
+    } else {
+      claim.exhausted = true;
+    }
+  }
+  for (const auto& [number, stored] : trials) {
+    ++(stored.state == TrialState::Running ? claim.running : claim.finished);
+  }
+  return claim;
+}
+
 void MemoryStorage::start_trial(int64_t study_id, const TrialRecord& trial) {
   std::lock_guard lock(mutex_);
   TrialMap& trials = study_trials(study_id);
@@ -70,6 +147,8 @@ void MemoryStorage::start_trial(int64_t study_id, const TrialRecord& trial) {
   stored.params = trial.params;
   stored.started = trial.started;
   stored.worker = trial.worker;
+  stored.owner = trial.owner;
+  stored.requeues = trial.requeues;
 }
 
 void MemoryStorage::add_report(int64_t study_id, int64_t number, const Report& report) {
@@ -101,6 +180,11 @@ void MemoryStorage::add_decision(int64_t study_id, int64_t number,
 void MemoryStorage::finish_trial(int64_t study_id, const TrialRecord& trial) {
   std::lock_guard lock(mutex_);
   TrialRecord& stored = this->trial(study_id, trial.number);
+  if (!trial.owner.empty() && stored.owner != trial.owner) {
+    throw hpo::LeaseLost("trial " + std::to_string(trial.number) + " of study with id " +
+                         std::to_string(study_id) + " was re-queued to run " + stored.owner +
+                         " (this run, " + trial.owner + ", was taken for gone)");
+  }
   stored.state = trial.state;
   // As in SQLite, which stores NaN as NULL: a NaN value is no value.
   stored.value = trial.value && !std::isnan(*trial.value) ? trial.value : std::nullopt;
@@ -117,19 +201,6 @@ std::vector<TrialRecord> MemoryStorage::trials(int64_t study_id) {
   out.reserve(it->second.size());
   for (const auto& [number, t] : it->second) out.push_back(t);
   return out;
-}
-
-std::vector<int64_t> MemoryStorage::take_interrupted(int64_t study_id) {
-  std::lock_guard lock(mutex_);
-  std::vector<int64_t> numbers;
-  auto it = trials_.find(study_id);
-  if (it == trials_.end()) return numbers;
-  std::erase_if(it->second, [&](const auto& entry) {
-    if (entry.second.state != TrialState::Running) return false;
-    numbers.push_back(entry.first);  // erase_if on a map visits keys in order
-    return true;
-  });
-  return numbers;
 }
 
 }  // namespace krill::store

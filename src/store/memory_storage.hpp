@@ -22,13 +22,17 @@ class MemoryStorage final : public hpo::Storage {
   int64_t create_study(const hpo::StudyRecord& study) override;
   void set_trial_budget(int64_t study_id, int64_t n_trials) override;
 
+  void add_run(int64_t study_id, const hpo::RunRecord& run) override;
+  bool heartbeat(const std::string& run_id, double now) override;
+  void remove_run(const std::string& run_id) override;
+  std::vector<hpo::RunRecord> runs(int64_t study_id) override;
+  hpo::Claim claim_trial(int64_t study_id, const hpo::ClaimRequest& request) override;
   void start_trial(int64_t study_id, const hpo::TrialRecord& trial) override;
   void add_report(int64_t study_id, int64_t number, const hpo::Report& report) override;
   void add_decision(int64_t study_id, int64_t number, const hpo::DecisionRecord& decision) override;
   void finish_trial(int64_t study_id, const hpo::TrialRecord& trial) override;
 
   std::vector<hpo::TrialRecord> trials(int64_t study_id) override;
-  std::vector<int64_t> take_interrupted(int64_t study_id) override;
 
  private:
   using TrialMap = std::map<int64_t, hpo::TrialRecord>;  // by number
@@ -39,6 +43,7 @@ class MemoryStorage final : public hpo::Storage {
   std::mutex mutex_;
   std::vector<hpo::StudyRecord> studies_;  // ordered by id; id = index + 1
   std::map<int64_t, TrialMap> trials_;     // by study id
+  std::map<std::string, std::pair<int64_t, hpo::RunRecord>> runs_;  // by id: (study id, run)
 };
 
 }  // namespace krill::store

@@ -1,4 +1,4 @@
-// The SQL of the SQLite storage: the schema (version 2, see kSchemaVersion) and every statement
+// The SQL of the SQLite storage: the schema as a numbered list of migrations, and every statement
 // SqliteStorage prepares once per connection, indexed by the Sql enum. Kept apart from
 // sqlite_storage.cpp so that the layout of the file can be read in one place.
 #pragma once
@@ -8,19 +8,24 @@
 
 namespace krill::store::sqlite {
 
-// Schema version 2 (its number is written here, in kMigrations and in kSchemaVersion,
-// sqlite_storage.hpp; a change of layout bumps them all and adds a migration).
-// Version 2 added report_metrics (per-step series other than the objective: the learning rate).
+// The schema is its list of migrations: kMigrations[v] takes a database of version v to version
+// v + 1, in one transaction (SqliteStorage::migrate writes the new version in the same
+// transaction), and a new file runs them all from version 0. The version this krill writes is
+// kMigrations.size() (kSchemaVersion, sqlite_storage.hpp): a change of layout appends a migration,
+// and nothing else holds the number.
+//
 // Values (objective, reports, attrs, float params) live in columns with no declared type: a REAL
 // column would store -0.0 as the integer 0 and lose its sign, while an untyped one keeps the IEEE
 // double as bound. SQLite has no NaN: it stores NULL, which reads back as NaN in params, attrs and
 // reports, and as "no value" in trials.value.
-inline constexpr const char* kSchema = R"sql(
+
+// Version 1 (krill 0.1): studies, trials and what belongs to a trial.
+inline constexpr const char* kCreateV1 = R"sql(
 CREATE TABLE meta (
   key   TEXT PRIMARY KEY,
   value TEXT NOT NULL
 );
-INSERT INTO meta (key, value) VALUES ('program', 'krill'), ('schema_version', '2');
+INSERT INTO meta (key, value) VALUES ('program', 'krill'), ('schema_version', '0');
 CREATE TABLE studies (
   id        INTEGER PRIMARY KEY,
   name      TEXT NOT NULL UNIQUE,
@@ -69,16 +74,7 @@ CREATE TABLE reports (
   PRIMARY KEY (study_id, number, step),
   FOREIGN KEY (study_id, number) REFERENCES trials (study_id, number)
 ) WITHOUT ROWID;
-CREATE TABLE report_metrics (
-  study_id INTEGER NOT NULL,
-  number   INTEGER NOT NULL,
-  step     INTEGER NOT NULL,
-  name     TEXT NOT NULL,     -- lr, train_loss, val_loss...
-  value,                    -- REAL
-  PRIMARY KEY (study_id, number, step, name),
-  FOREIGN KEY (study_id, number) REFERENCES trials (study_id, number)
-) WITHOUT ROWID;
--- Reserved for early stopping: what a stopper decided at a step of a trial, and why.
+-- What a stopper decided at a step of a trial, and why.
 CREATE TABLE decisions (
   study_id   INTEGER NOT NULL,
   number     INTEGER NOT NULL,
@@ -91,19 +87,105 @@ CREATE TABLE decisions (
 ) WITHOUT ROWID;
 )sql";
 
-// Migrations: kMigrations[v] takes a database of version v to version v + 1.
+// Version 2: per-step series other than the objective (the learning rate...).
 inline constexpr const char* kMigrateV1ToV2 = R"sql(
 CREATE TABLE report_metrics (
+  study_id INTEGER NOT NULL,
+  number   INTEGER NOT NULL,
+  step     INTEGER NOT NULL,
+  name     TEXT NOT NULL,     -- lr, train_loss, val_loss...
+  value,                    -- REAL
+  PRIMARY KEY (study_id, number, step, name),
+  FOREIGN KEY (study_id, number) REFERENCES trials (study_id, number)
+) WITHOUT ROWID;
+)sql";
+
+// Version 3: leases. A run is a process working on a study (hpo/lease.hpp); a Running trial is
+// owned by a run, and counts its re-queues. Every table that belongs to a trial now deletes with
+// it (ON DELETE CASCADE), so that re-queuing a trial is one DELETE of its row: SQLite cannot
+// change a foreign key in place, so each child table is rebuilt and its rows copied.
+inline constexpr const char* kMigrateV2ToV3 = R"sql(
+CREATE TABLE runs (
+  id        TEXT PRIMARY KEY,  -- random hex
+  study_id  INTEGER NOT NULL REFERENCES studies (id),
+  host      TEXT NOT NULL,
+  pid       INTEGER NOT NULL,
+  pid_start INTEGER NOT NULL,  -- the process's start time on its host (0: unknown)
+  started   REAL NOT NULL,
+  heartbeat REAL NOT NULL      -- seconds since the epoch
+) WITHOUT ROWID;
+CREATE INDEX runs_by_study ON runs (study_id);
+ALTER TABLE trials ADD COLUMN owner TEXT NOT NULL DEFAULT '';  -- a runs.id, or a gone run's
+ALTER TABLE trials ADD COLUMN requeues INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE params_v3 (
+  study_id INTEGER NOT NULL,
+  number   INTEGER NOT NULL,
+  name     TEXT NOT NULL,
+  kind     TEXT NOT NULL CHECK (kind IN ('float', 'int', 'string')),
+  value,
+  PRIMARY KEY (study_id, number, name),
+  FOREIGN KEY (study_id, number) REFERENCES trials (study_id, number) ON DELETE CASCADE
+) WITHOUT ROWID;
+INSERT INTO params_v3 SELECT study_id, number, name, kind, value FROM params;
+DROP TABLE params;
+ALTER TABLE params_v3 RENAME TO params;
+
+CREATE TABLE attrs_v3 (
+  study_id INTEGER NOT NULL,
+  number   INTEGER NOT NULL,
+  key      TEXT NOT NULL,
+  value,
+  PRIMARY KEY (study_id, number, key),
+  FOREIGN KEY (study_id, number) REFERENCES trials (study_id, number) ON DELETE CASCADE
+) WITHOUT ROWID;
+INSERT INTO attrs_v3 SELECT study_id, number, key, value FROM attrs;
+DROP TABLE attrs;
+ALTER TABLE attrs_v3 RENAME TO attrs;
+
+CREATE TABLE reports_v3 (
+  study_id INTEGER NOT NULL,
+  number   INTEGER NOT NULL,
+  step     INTEGER NOT NULL,
+  value,
+  PRIMARY KEY (study_id, number, step),
+  FOREIGN KEY (study_id, number) REFERENCES trials (study_id, number) ON DELETE CASCADE
+) WITHOUT ROWID;
+INSERT INTO reports_v3 SELECT study_id, number, step, value FROM reports;
+DROP TABLE reports;
+ALTER TABLE reports_v3 RENAME TO reports;
+
+CREATE TABLE report_metrics_v3 (
   study_id INTEGER NOT NULL,
   number   INTEGER NOT NULL,
   step     INTEGER NOT NULL,
   name     TEXT NOT NULL,
   value,
   PRIMARY KEY (study_id, number, step, name),
-  FOREIGN KEY (study_id, number) REFERENCES trials (study_id, number)
+  FOREIGN KEY (study_id, number) REFERENCES trials (study_id, number) ON DELETE CASCADE
 ) WITHOUT ROWID;
-UPDATE meta SET value = '2' WHERE key = 'schema_version';
+INSERT INTO report_metrics_v3 SELECT study_id, number, step, name, value FROM report_metrics;
+DROP TABLE report_metrics;
+ALTER TABLE report_metrics_v3 RENAME TO report_metrics;
+
+CREATE TABLE decisions_v3 (
+  study_id   INTEGER NOT NULL,
+  number     INTEGER NOT NULL,
+  step       INTEGER NOT NULL,
+  decision   TEXT NOT NULL,
+  reason     TEXT NOT NULL DEFAULT '',
+  prediction,
+  PRIMARY KEY (study_id, number, step),
+  FOREIGN KEY (study_id, number) REFERENCES trials (study_id, number) ON DELETE CASCADE
+) WITHOUT ROWID;
+INSERT INTO decisions_v3
+  SELECT study_id, number, step, decision, reason, prediction FROM decisions;
+DROP TABLE decisions;
+ALTER TABLE decisions_v3 RENAME TO decisions;
 )sql";
+
+inline constexpr std::array<const char*, 3> kMigrations = {kCreateV1, kMigrateV1ToV2,
+                                                            kMigrateV2ToV3};
 
 // The statements a connection prepares once (on first use) and keeps.
 enum Sql : size_t {
@@ -115,12 +197,21 @@ enum Sql : size_t {
   kListStudies,
   kInsertStudy,
   kSetBudget,
+  kInsertRun,
+  kHeartbeat,
+  kDeleteRun,
+  kSelectRuns,
+  kSelectOrphan,
+  kCountTrials,
+  kSelectTrialParams,
+  kDeleteTrial,
   kInsertTrial,
   kInsertParam,
   kUpsertReport,
   kUpsertMetric,
   kUpsertDecision,
   kFinishTrial,
+  kSelectOwner,
   kDeleteAttrs,
   kInsertAttr,
   kSelectTrials,
@@ -129,17 +220,9 @@ enum Sql : size_t {
   kSelectReports,
   kSelectMetrics,
   kSelectDecisions,
-  kSelectRunning,
-  kDeleteRunningParams,
-  kDeleteRunningAttrs,
-  kDeleteRunningReports,
-  kDeleteRunningMetrics,
-  kDeleteRunningDecisions,
-  kDeleteRunningTrials,
   kSqlCount,
 };
 
-#define KRILL_RUNNING_TRIALS "(SELECT number FROM trials WHERE study_id = ?1 AND state = ?2)"
 inline constexpr std::array<const char*, kSqlCount> kSql = {
     "BEGIN",
     "BEGIN IMMEDIATE",
@@ -152,8 +235,23 @@ inline constexpr std::array<const char*, kSqlCount> kSql = {
     "INSERT INTO studies (name, direction, objective, space, sampler, config, n_trials, created) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     "UPDATE studies SET n_trials = ?2 WHERE id = ?1",
-    "INSERT INTO trials (study_id, number, state, value, error, started, finished, worker) "
-    "VALUES (?1, ?2, ?3, NULL, '', ?4, 0, ?5)",
+    "INSERT INTO runs (id, study_id, host, pid, pid_start, started, heartbeat) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    "UPDATE runs SET heartbeat = ?2 WHERE id = ?1",
+    "DELETE FROM runs WHERE id = ?1",
+    "SELECT id, host, pid, pid_start, started, heartbeat FROM runs WHERE study_id = ?1 "
+    "ORDER BY started, id",
+    // The lowest-numbered Running trial whose owner is no registered run.
+    "SELECT number, requeues FROM trials WHERE study_id = ?1 AND state = 'running' "
+    "AND owner NOT IN (SELECT id FROM runs) ORDER BY number LIMIT 1",
+    // All trials, the Running ones, and the next free number.
+    "SELECT count(*), coalesce(sum(state = 'running'), 0), coalesce(max(number) + 1, 0) "
+    "FROM trials WHERE study_id = ?1",
+    "SELECT name, kind, value FROM params WHERE study_id = ?1 AND number = ?2",
+    // Its params, attrs, reports, metrics and decisions go with it (ON DELETE CASCADE).
+    "DELETE FROM trials WHERE study_id = ?1 AND number = ?2",
+    "INSERT INTO trials (study_id, number, state, value, error, started, finished, worker, owner, "
+    "requeues) VALUES (?1, ?2, ?3, NULL, '', ?4, 0, ?5, ?6, ?7)",
     "INSERT INTO params (study_id, number, name, kind, value) VALUES (?1, ?2, ?3, ?4, ?5)",
     "INSERT INTO reports (study_id, number, step, value) VALUES (?1, ?2, ?3, ?4) "
     "ON CONFLICT (study_id, number, step) DO UPDATE SET value = excluded.value",
@@ -162,11 +260,13 @@ inline constexpr std::array<const char*, kSqlCount> kSql = {
     "INSERT INTO decisions (study_id, number, step, decision, reason, prediction) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (study_id, number, step) DO UPDATE SET "
     "decision = excluded.decision, reason = excluded.reason, prediction = excluded.prediction",
+    // ?7: the finishing run ('' for anyone); a trial re-queued to another run is left alone.
     "UPDATE trials SET state = ?3, value = ?4, error = ?5, finished = ?6 "
-    "WHERE study_id = ?1 AND number = ?2",
+    "WHERE study_id = ?1 AND number = ?2 AND (?7 = '' OR owner = ?7)",
+    "SELECT owner FROM trials WHERE study_id = ?1 AND number = ?2",
     "DELETE FROM attrs WHERE study_id = ?1 AND number = ?2",
     "INSERT INTO attrs (study_id, number, key, value) VALUES (?1, ?2, ?3, ?4)",
-    "SELECT number, state, value, error, started, finished, worker FROM trials "
+    "SELECT number, state, value, error, started, finished, worker, owner, requeues FROM trials "
     "WHERE study_id = ?1 ORDER BY number",
     "SELECT number, name, kind, value FROM params WHERE study_id = ?1 ORDER BY number, name",
     "SELECT number, key, value FROM attrs WHERE study_id = ?1 ORDER BY number, key",
@@ -175,14 +275,6 @@ inline constexpr std::array<const char*, kSqlCount> kSql = {
     "ORDER BY number, step, name",
     "SELECT number, step, decision, reason, prediction FROM decisions WHERE study_id = ?1 "
     "ORDER BY number, step",
-    "SELECT number FROM trials WHERE study_id = ?1 AND state = ?2 ORDER BY number",
-    "DELETE FROM params WHERE study_id = ?1 AND number IN " KRILL_RUNNING_TRIALS,
-    "DELETE FROM attrs WHERE study_id = ?1 AND number IN " KRILL_RUNNING_TRIALS,
-    "DELETE FROM reports WHERE study_id = ?1 AND number IN " KRILL_RUNNING_TRIALS,
-    "DELETE FROM report_metrics WHERE study_id = ?1 AND number IN " KRILL_RUNNING_TRIALS,
-    "DELETE FROM decisions WHERE study_id = ?1 AND number IN " KRILL_RUNNING_TRIALS,
-    "DELETE FROM trials WHERE study_id = ?1 AND state = ?2",
 };
-#undef KRILL_RUNNING_TRIALS
 
 }  // namespace krill::store::sqlite

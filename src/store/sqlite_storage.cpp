@@ -146,37 +146,56 @@ SqliteStorage::SqliteStorage(const std::filesystem::path& path) : path_(path) {
   // Look before touching: another program's database is left exactly as it was.
   std::string version;
   db.exec("BEGIN");
-  Contents contents = inspect(db, version);
+  const Contents contents = inspect(db, version);
   db.exec("COMMIT");
-  if (contents == Contents::Empty) {
-    db.exec("BEGIN IMMEDIATE");  // two processes creating the same file: the second waits
-    contents = inspect(db, version);
-    if (contents == Contents::Empty) {
-      db.exec(sqlite::kSchema);
-      contents = Contents::Krill;
-      version = std::to_string(kSchemaVersion);
-    }
-    db.exec("COMMIT");
-  }
   if (contents == Contents::Foreign) {
     throw DataError(file + ": not a krill study database (no krill meta table)");
   }
-  if (version == "1") {  // an older krill's database: bring it up to date, in one transaction
-    db.exec("BEGIN IMMEDIATE");
-    if (inspect(db, version) == Contents::Krill && version == "1") {
-      db.exec(sqlite::kMigrateV1ToV2);
-      version = "2";
-    }
-    db.exec("COMMIT");
-  }
-  if (version != std::to_string(kSchemaVersion)) {
-    throw DataError(file + ": krill database schema version " + version +
-                    ", this krill reads version " + std::to_string(kSchemaVersion));
-  }
+  migrate(contents == Contents::Empty ? "0" : version);
   // WAL is a property of the file (kept once set); the others are per connection.
   db.exec("PRAGMA journal_mode = WAL");
   db.exec("PRAGMA synchronous = NORMAL");
   db.exec("PRAGMA foreign_keys = ON");
+}
+
+// Applies kMigrations[v], kMigrations[v + 1]... each in its own write transaction that also
+// writes the new version; a process that finds the file already migrated by another (they wait
+// for each other's BEGIN IMMEDIATE) skips what was done.
+void SqliteStorage::migrate(std::string version) {
+  const std::string file = path_.string();
+  sqlite::Connection& db = impl_->db;
+  auto parse = [&](const std::string& text) {
+    size_t used = 0;
+    int v = -1;
+    try {
+      v = std::stoi(text, &used);
+    } catch (const std::exception&) {
+    }
+    if (used != text.size() || v < 0 || v > kSchemaVersion) {
+      throw DataError(file + ": krill database schema version " + text +
+                      ", this krill reads version " + std::to_string(kSchemaVersion) +
+                      " and older");
+    }
+    return v;
+  };
+  for (int v = parse(version); v < kSchemaVersion; v = parse(version)) {
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      std::string found;  // another process may have migrated the file meanwhile
+      if (inspect(db, found) == Contents::Empty) found.assign(1, '0');
+      version = found;
+      if (parse(version) == v) {
+        db.exec(sqlite::kMigrations[static_cast<size_t>(v)]);
+        version = std::to_string(v + 1);
+        Statement set(db, "UPDATE meta SET value = ?1 WHERE key = 'schema_version'", false);
+        set.bind(1, version).run();
+      }
+      db.exec("COMMIT");
+    } catch (...) {
+      sqlite3_exec(db.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+  }
 }
 
 SqliteStorage::~SqliteStorage() = default;
@@ -258,24 +277,27 @@ void SqliteStorage::set_trial_budget(int64_t study_id, int64_t n_trials) {
   tx.commit();
 }
 
-void SqliteStorage::start_trial(int64_t study_id, const TrialRecord& trial) {
-  std::lock_guard lock(mutex_);
-  Transaction tx(*impl_, true);
+namespace {
+
+// Inserts a Running trial and its parameters; the caller holds the write transaction.
+void insert_trial(detail::SqliteDb& impl, int64_t study_id, const TrialRecord& trial) {
   {
-    Use q(impl_->stmt(kInsertTrial));
+    Use q(impl.stmt(kInsertTrial));
     q->bind(1, study_id)
         .bind(2, trial.number)
         .bind(3, hpo::to_string(TrialState::Running))
         .bind(4, trial.started)
-        .bind(5, trial.worker);
+        .bind(5, trial.worker)
+        .bind(6, trial.owner)
+        .bind(7, trial.requeues);
     const int rc = q->step_code();
     if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
-      impl_->invalid(trial_name(study_id, trial.number) + " already exists");
+      impl.invalid(trial_name(study_id, trial.number) + " already exists");
     }
-    if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) impl_->invalid(no_study(study_id));
+    if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) impl.invalid(no_study(study_id));
     if (rc != SQLITE_DONE) q->fail(rc);
   }
-  Statement& insert = impl_->stmt(kInsertParam);
+  Statement& insert = impl.stmt(kInsertParam);
   for (const auto& [name, value] : trial.params) {
     insert.bind(1, study_id).bind(2, trial.number).bind(3, name);
     std::visit(
@@ -289,6 +311,162 @@ void SqliteStorage::start_trial(int64_t study_id, const TrialRecord& trial) {
         value);
     insert.run();
   }
+}
+
+// Reads a parameter row (name, kind, value at `col`, `col` + 1, `col` + 2) into `params`.
+void read_param(const detail::SqliteDb& impl, const Statement& q, int col, int64_t study_id,
+                int64_t number, hpo::Params& params) {
+  std::string name = q.text(col);
+  const std::string kind = q.text(col + 1);
+  if (kind == "float") {
+    params.emplace(std::move(name), real_or_nan(q, col + 2));
+  } else if (kind == "int") {
+    params.emplace(std::move(name), q.int64(col + 2));
+  } else if (kind == "string") {
+    params.emplace(std::move(name), q.text(col + 2));
+  } else {
+    impl.fail(trial_name(study_id, number) + ": parameter '" + name + "' of unknown kind '" +
+              kind + "'");
+  }
+}
+
+hpo::RunRecord read_run(const Statement& q) {
+  hpo::RunRecord r;
+  r.id = q.text(0);
+  r.host = q.text(1);
+  r.pid = q.int64(2);
+  r.pid_start = q.int64(3);
+  r.started = q.real(4);
+  r.heartbeat = q.real(5);
+  return r;
+}
+
+}  // namespace
+
+void SqliteStorage::add_run(int64_t study_id, const hpo::RunRecord& run) {
+  std::lock_guard lock(mutex_);
+  Transaction tx(*impl_, true);
+  {
+    Use q(impl_->stmt(kInsertRun));
+    q->bind(1, run.id)
+        .bind(2, study_id)
+        .bind(3, run.host)
+        .bind(4, run.pid)
+        .bind(5, run.pid_start)
+        .bind(6, run.started)
+        .bind(7, run.heartbeat);
+    const int rc = q->step_code();
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) impl_->invalid("run " + run.id + " already exists");
+    if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) impl_->invalid(no_study(study_id));
+    if (rc != SQLITE_DONE) q->fail(rc);
+  }
+  tx.commit();
+}
+
+bool SqliteStorage::heartbeat(const std::string& run_id, double now) {
+  std::lock_guard lock(mutex_);
+  Transaction tx(*impl_, true);
+  impl_->stmt(kHeartbeat).bind(1, run_id).bind(2, now).run();
+  const bool found = impl_->db.changes() > 0;
+  tx.commit();
+  return found;
+}
+
+void SqliteStorage::remove_run(const std::string& run_id) {
+  std::lock_guard lock(mutex_);
+  Transaction tx(*impl_, true);
+  impl_->stmt(kDeleteRun).bind(1, run_id).run();
+  tx.commit();
+}
+
+std::vector<hpo::RunRecord> SqliteStorage::runs(int64_t study_id) {
+  std::lock_guard lock(mutex_);
+  Transaction tx(*impl_, false);
+  std::vector<hpo::RunRecord> out;
+  {
+    Use q(impl_->stmt(kSelectRuns));
+    q->bind(1, study_id);
+    while (q->step()) out.push_back(read_run(*q));
+  }
+  tx.commit();
+  return out;
+}
+
+hpo::Claim SqliteStorage::claim_trial(int64_t study_id, const hpo::ClaimRequest& request) {
+  std::lock_guard lock(mutex_);
+  Transaction tx(*impl_, true);
+  hpo::Claim claim;
+  {  // Runs that are gone lose their leases.
+    std::vector<hpo::RunRecord> runs;
+    {
+      Use q(impl_->stmt(kSelectRuns));
+      q->bind(1, study_id);
+      while (q->step()) runs.push_back(read_run(*q));
+    }
+    for (hpo::RunRecord& run : runs) {
+      if (run.id == request.owner || !request.gone || !request.gone(run)) continue;
+      impl_->stmt(kDeleteRun).bind(1, run.id).run();
+      claim.gone.push_back(std::move(run));
+    }
+  }
+  TrialRecord t;
+  t.owner = request.owner;
+  t.worker = request.worker;
+  t.started = request.started;
+  bool found = false;
+  {
+    Use q(impl_->stmt(kSelectOrphan));
+    q->bind(1, study_id);
+    if (q->step()) {
+      found = true;
+      t.number = q->int64(0);
+      t.requeues = q->int64(1) + 1;
+    }
+  }
+  if (found) {  // re-queued with its stored parameters; its curve and decisions start afresh
+    {
+      Use q(impl_->stmt(kSelectTrialParams));
+      q->bind(1, study_id).bind(2, t.number);
+      while (q->step()) read_param(*impl_, *q, 0, study_id, t.number, t.params);
+    }
+    impl_->stmt(kDeleteTrial).bind(1, study_id).bind(2, t.number).run();
+    insert_trial(*impl_, study_id, t);
+    claim.requeued = true;
+    claim.trial = std::move(t);
+  }
+  int64_t total = 0, running = 0, next = 0;
+  auto count = [&] {
+    Use q(impl_->stmt(kCountTrials));
+    q->bind(1, study_id);
+    q->step();
+    total = q->int64(0);
+    running = q->int64(1);
+    next = q->int64(2);
+  };
+  count();
+  if (!claim.trial && total < request.budget) {
+    std::optional<hpo::Params> params = request.propose ? request.propose(next) : std::nullopt;
+    if (params) {
+      t.number = next;
+      t.params = std::move(*params);
+      insert_trial(*impl_, study_id, t);
+      claim.trial = std::move(t);
+      ++total;
+      ++running;
+    } else {
+      claim.exhausted = true;
+    }
+  }
+  claim.finished = total - running;
+  claim.running = running;
+  tx.commit();
+  return claim;
+}
+
+void SqliteStorage::start_trial(int64_t study_id, const TrialRecord& trial) {
+  std::lock_guard lock(mutex_);
+  Transaction tx(*impl_, true);
+  insert_trial(*impl_, study_id, trial);
   tx.commit();
 }
 
@@ -336,8 +514,16 @@ void SqliteStorage::finish_trial(int64_t study_id, const TrialRecord& trial) {
       .bind(4, trial.value)  // NaN binds as NULL: no value
       .bind(5, trial.error)
       .bind(6, trial.finished)
+      .bind(7, trial.owner)
       .run();
-  if (impl_->db.changes() == 0) impl_->invalid("no " + trial_name(study_id, trial.number));
+  if (impl_->db.changes() == 0) {
+    Use q(impl_->stmt(kSelectOwner));
+    q->bind(1, study_id).bind(2, trial.number);
+    if (!q->step()) impl_->invalid("no " + trial_name(study_id, trial.number));
+    throw hpo::LeaseLost(impl_->db.file() + ": " + trial_name(study_id, trial.number) +
+                         " was re-queued to run " + q->text(0) + " (this run, " + trial.owner +
+                         ", was taken for gone)");
+  }
   impl_->stmt(kDeleteAttrs).bind(1, study_id).bind(2, trial.number).run();
   Statement& insert = impl_->stmt(kInsertAttr);
   for (const auto& [key, value] : trial.attrs) {
@@ -366,6 +552,8 @@ std::vector<TrialRecord> SqliteStorage::trials(int64_t study_id) {
       t.started = q->real(4);
       t.finished = q->real(5);
       t.worker = static_cast<int>(q->int64(6));
+      t.owner = q->text(7);
+      t.requeues = q->int64(8);
     }
   }
   if (!out.empty()) {
@@ -373,19 +561,8 @@ std::vector<TrialRecord> SqliteStorage::trials(int64_t study_id) {
     q->bind(1, study_id);
     TrialCursor cursor(out);
     while (q->step()) {
-      TrialRecord* t = cursor.find(q->int64(0));
-      if (!t) continue;
-      std::string name = q->text(1);
-      const std::string kind = q->text(2);
-      if (kind == "float") {
-        t->params.emplace(std::move(name), real_or_nan(*q, 3));
-      } else if (kind == "int") {
-        t->params.emplace(std::move(name), q->int64(3));
-      } else if (kind == "string") {
-        t->params.emplace(std::move(name), q->text(3));
-      } else {
-        impl_->fail(trial_name(study_id, t->number) + ": parameter '" + name +
-                    "' of unknown kind '" + kind + "'");
+      if (TrialRecord* t = cursor.find(q->int64(0))) {
+        read_param(*impl_, *q, 1, study_id, t->number, t->params);
       }
     }
   }
@@ -438,27 +615,6 @@ std::vector<TrialRecord> SqliteStorage::trials(int64_t study_id) {
   }
   tx.commit();
   return out;
-}
-
-std::vector<int64_t> SqliteStorage::take_interrupted(int64_t study_id) {
-  std::lock_guard lock(mutex_);
-  const std::string running = hpo::to_string(TrialState::Running);
-  Transaction tx(*impl_, true);
-  std::vector<int64_t> numbers;
-  {
-    Use q(impl_->stmt(kSelectRunning));
-    q->bind(1, study_id).bind(2, running);
-    while (q->step()) numbers.push_back(q->int64(0));
-  }
-  if (!numbers.empty()) {
-    // Children first: the foreign keys refuse to orphan them.
-    for (Sql id : {kDeleteRunningParams, kDeleteRunningAttrs, kDeleteRunningReports,
-                   kDeleteRunningMetrics, kDeleteRunningDecisions, kDeleteRunningTrials}) {
-      impl_->stmt(id).bind(1, study_id).bind(2, running).run();
-    }
-  }
-  tx.commit();
-  return numbers;
 }
 
 }  // namespace krill::store

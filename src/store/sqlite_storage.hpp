@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "hpo/storage.hpp"
+#include "store/sqlite_schema.hpp"
 
 namespace krill::store {
 
@@ -23,14 +24,15 @@ namespace detail {
 struct SqliteDb;  // the connection and its prepared statements (sqlite_storage.cpp)
 }  // namespace detail
 
-// The layout of the tables, stored in the `meta` table; a file of another version is refused.
-inline constexpr int kSchemaVersion = 2;
+// The layout of the tables, stored in the `meta` table: the number of migrations
+// (sqlite_schema.hpp). An older file is migrated when opened; a newer one is refused.
+inline constexpr int kSchemaVersion = static_cast<int>(sqlite::kMigrations.size());
 
 class SqliteStorage final : public hpo::Storage {
  public:
-  // Opens `path`, creating the file and the schema when it is missing or empty. Throws DataError
-  // naming the file when its folder does not exist, or it is not a SQLite database, or not a
-  // krill one, or one of another schema version.
+  // Opens `path`, creating the file and the schema when it is missing or empty, and migrating
+  // the file of an older krill. Throws DataError naming the file when its folder does not exist,
+  // or it is not a SQLite database, or not a krill one, or one of a newer schema version.
   explicit SqliteStorage(const std::filesystem::path& path);
   ~SqliteStorage() override;
   SqliteStorage(const SqliteStorage&) = delete;
@@ -44,8 +46,15 @@ class SqliteStorage final : public hpo::Storage {
   int64_t create_study(const hpo::StudyRecord& study) override;
   void set_trial_budget(int64_t study_id, int64_t n_trials) override;
 
-  // Stores number, params, started and worker, as Running. Throws InvalidArgument when the study
-  // is missing or the number taken.
+  // Throws InvalidArgument when the study is missing or the run id taken.
+  void add_run(int64_t study_id, const hpo::RunRecord& run) override;
+  bool heartbeat(const std::string& run_id, double now) override;
+  void remove_run(const std::string& run_id) override;
+  std::vector<hpo::RunRecord> runs(int64_t study_id) override;
+  // One write transaction (BEGIN IMMEDIATE): two processes never take the same number.
+  hpo::Claim claim_trial(int64_t study_id, const hpo::ClaimRequest& request) override;
+  // Stores number, params, started, worker and owner, as Running. Throws InvalidArgument when the
+  // study is missing or the number taken.
   void start_trial(int64_t study_id, const hpo::TrialRecord& trial) override;
   // A repeated step replaces the value stored for it.
   void add_report(int64_t study_id, int64_t number, const hpo::Report& report) override;
@@ -56,9 +65,10 @@ class SqliteStorage final : public hpo::Storage {
 
   // Loaded with one query per table for the whole study.
   std::vector<hpo::TrialRecord> trials(int64_t study_id) override;
-  std::vector<int64_t> take_interrupted(int64_t study_id) override;
 
  private:
+  void migrate(std::string version);  // from `version` to kSchemaVersion (constructor only)
+
   std::filesystem::path path_;
   std::mutex mutex_;
   std::unique_ptr<detail::SqliteDb> impl_;

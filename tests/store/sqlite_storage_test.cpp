@@ -97,16 +97,24 @@ TEST(SqliteStorage, PersistsAcrossReopening) {
   ASSERT_EQ(trials.size(), 4u);
   for (int64_t n = 0; n < 3; ++n) expect_same_trial(trials[n], finished_trial(n));
   expect_same_trial(trials[3], sample_trial(3));
-  EXPECT_EQ(storage.take_interrupted(study.id), std::vector<int64_t>{3});
+  // The trial left running has no live owner: the next run takes it back, parameters and all.
+  storage.add_run(study.id, testing::sample_run("next"));
+  auto claim = storage.claim_trial(study.id, testing::claim_request("next", 10));
+  ASSERT_TRUE(claim.trial);
+  EXPECT_TRUE(claim.requeued);
+  EXPECT_EQ(claim.trial->number, 3);
+  EXPECT_EQ(claim.trial->params, sample_trial(3).params);
 }
 
 TEST(SqliteStorage, HasTheVersionedSchemaInWalMode) {
   TempDb db;
   SqliteStorage storage(db.path());
   EXPECT_EQ(raw_sql(db.path(), "SELECT value FROM meta WHERE key = 'program'"), "krill");
-  EXPECT_EQ(raw_sql(db.path(), "SELECT value FROM meta WHERE key = 'schema_version'"), "2");
+  EXPECT_EQ(raw_sql(db.path(), "SELECT value FROM meta WHERE key = 'schema_version'"),
+            std::to_string(sqlite::kMigrations.size()));
   EXPECT_EQ(raw_sql(db.path(), "PRAGMA journal_mode"), "wal");
-  for (const char* table : {"studies", "trials", "params", "attrs", "reports", "decisions"}) {
+  for (const char* table : {"studies", "trials", "params", "attrs", "reports", "report_metrics",
+                            "decisions", "runs"}) {
     EXPECT_EQ(raw_sql(db.path(), std::string("SELECT count(*) FROM sqlite_master WHERE "
                                              "type = 'table' AND name = '") +
                                      table + "'"),
@@ -207,8 +215,9 @@ TEST(SqliteStorage, KeepsWhatWasStoredWhenTheProcessIsKilled) {
     expect_same_trial(stored[k], finished_trial(k));
     ASSERT_TRUE(stored.contains(k + 1'000'000)) << k;
   }
-  const auto interrupted = storage.take_interrupted(id);
-  EXPECT_GE(interrupted.size(), static_cast<size_t>(acknowledged + 1));
+  size_t interrupted = 0;
+  for (const auto& [number, t] : stored) interrupted += t.state == TrialState::Running;
+  EXPECT_GE(interrupted, static_cast<size_t>(acknowledged + 1));
 }
 
 TEST(SqliteStorage, WritersOnTwoConnectionsWaitForEachOther) {
@@ -239,28 +248,113 @@ TEST(SqliteStorage, RefusesAnotherSchemaVersion) {
   TempDb db;
   { SqliteStorage storage(db.path()); }
   raw_sql(db.path(), "UPDATE meta SET value = '7' WHERE key = 'schema_version'");
-  EXPECT_EQ(open_error(db.path()),
-            db.path().string() + ": krill database schema version 7, this krill reads version 2");
+  EXPECT_EQ(open_error(db.path()), db.path().string() +
+                                       ": krill database schema version 7, this krill reads "
+                                       "version 3 and older");
+  raw_sql(db.path(), "UPDATE meta SET value = 'two' WHERE key = 'schema_version'");
+  EXPECT_THAT(open_error(db.path()), HasSubstr("schema version two, this krill reads"));
+}
+
+// A database as an older krill left it: the first `version` migrations, nothing else.
+void make_database_of_version(const std::filesystem::path& path, size_t version) {
+  for (size_t v = 0; v < version; ++v) raw_sql(path, sqlite::kMigrations[v]);
+  raw_sql(path, "UPDATE meta SET value = '" + std::to_string(version) +
+                    "' WHERE key = 'schema_version'");
 }
 
 TEST(SqliteStorage, MigratesAVersion1Database) {
   TempDb db;
-  int64_t id = 0;
-  {
-    SqliteStorage storage(db.path());
-    id = storage.create_study(sample_study("old"));
-    storage.start_trial(id, sample_trial(0));
-    storage.add_report(id, 0, {10, 0.5, {}});
-  }
-  // Make it what krill 0.1 wrote: no report_metrics table, schema version 1.
-  raw_sql(db.path(), "DROP TABLE report_metrics");
-  raw_sql(db.path(), "UPDATE meta SET value = '1' WHERE key = 'schema_version'");
+  make_database_of_version(db.path(), 1);
+  raw_sql(db.path(),
+          "INSERT INTO studies VALUES (1, 'old', 'maximize', 'val_accuracy', 'space', 'random', "
+          "'cfg', 5, 1.5);"
+          "INSERT INTO trials VALUES (1, 0, 'completed', 0.75, '', 10.0, 20.0, 0);"
+          "INSERT INTO reports VALUES (1, 0, 10, 0.5);");
   SqliteStorage storage(db.path());
-  EXPECT_EQ(raw_sql(db.path(), "SELECT value FROM meta WHERE key = 'schema_version'"), "2");
-  ASSERT_EQ(storage.trials(id).size(), 1u);
-  EXPECT_EQ(storage.trials(id)[0].reports.at(0).value, 0.5);
-  storage.add_report(id, 0, {20, 0.6, {{"lr", 0.1}}});
-  EXPECT_EQ(storage.trials(id)[0].reports.at(1).metrics.at("lr"), 0.1);
+  EXPECT_EQ(raw_sql(db.path(), "SELECT value FROM meta WHERE key = 'schema_version'"), "3");
+  ASSERT_EQ(storage.trials(1).size(), 1u);
+  EXPECT_EQ(storage.trials(1)[0].reports.at(0).value, 0.5);
+  storage.add_report(1, 0, {20, 0.6, {{"lr", 0.1}}});
+  EXPECT_EQ(storage.trials(1)[0].reports.at(1).metrics.at("lr"), 0.1);
+}
+
+// Version 2 is what krill wrote before leases (the release before this one): a database with
+// every kind of row, one trial finished and one left running by a process that died, is migrated
+// in place; nothing is lost, the running trial is re-queued with its parameters, and deleting a
+// trial now takes every row that belongs to it.
+TEST(SqliteStorage, MigratesAVersion2DatabaseWithEveryKindOfRow) {
+  TempDb db;
+  make_database_of_version(db.path(), 2);
+  raw_sql(db.path(),
+          "INSERT INTO studies VALUES (1, 'v2', 'minimize', 'val_loss', 'space', 'random', "
+          "'cfg', 4, 1.5);"
+          "INSERT INTO trials VALUES (1, 0, 'completed', -0.0, '', 10.0, 20.0, 0);"
+          "INSERT INTO trials VALUES (1, 1, 'running', NULL, '', 11.0, 0, 1);"
+          "INSERT INTO params VALUES (1, 0, 'lr', 'float', 0.01), (1, 0, 'act', 'string', 'relu'),"
+          " (1, 1, 'lr', 'float', 0.02), (1, 1, 'width', 'int', 64);"
+          "INSERT INTO attrs VALUES (1, 0, 'test_accuracy', 0.875);"
+          "INSERT INTO reports VALUES (1, 0, 10, 0.5), (1, 1, 10, 0.25);"
+          "INSERT INTO report_metrics VALUES (1, 0, 10, 'lr', 0.01), (1, 1, 10, 'lr', 0.02);"
+          "INSERT INTO decisions VALUES (1, 0, 10, 'continue', 'rank 1 of 1', 0.5),"
+          " (1, 1, 10, 'continue', 'rank 2 of 2', 0.75);");
+  SqliteStorage storage(db.path());
+  EXPECT_EQ(raw_sql(db.path(), "SELECT value FROM meta WHERE key = 'schema_version'"), "3");
+  EXPECT_EQ(raw_sql(db.path(), "PRAGMA foreign_key_check"), "");
+  auto trials = storage.trials(1);
+  ASSERT_EQ(trials.size(), 2u);
+  const TrialRecord& done = trials[0];
+  EXPECT_EQ(done.state, TrialState::Completed);
+  EXPECT_TRUE(testing::same_bits(*done.value, -0.0));
+  EXPECT_EQ(done.params, (hpo::Params{{"lr", 0.01}, {"act", std::string("relu")}}));
+  EXPECT_EQ(done.attrs.at("test_accuracy"), 0.875);
+  ASSERT_EQ(done.reports.size(), 1u);
+  EXPECT_EQ(done.reports[0].metrics.at("lr"), 0.01);
+  ASSERT_EQ(done.decisions.size(), 1u);
+  EXPECT_EQ(done.decisions[0].reason, "rank 1 of 1");
+  EXPECT_EQ(done.owner, "");
+  EXPECT_EQ(trials[1].state, TrialState::Running);
+
+  storage.add_run(1, testing::sample_run("new"));
+  auto claim = storage.claim_trial(1, testing::claim_request("new", 4));
+  ASSERT_TRUE(claim.trial);
+  EXPECT_TRUE(claim.requeued);
+  EXPECT_EQ(claim.trial->number, 1);
+  EXPECT_EQ(claim.trial->params, (hpo::Params{{"lr", 0.02}, {"width", int64_t{64}}}));
+  for (const char* table : {"reports", "report_metrics", "decisions"}) {
+    EXPECT_EQ(raw_sql(db.path(), std::string("SELECT count(*) FROM ") + table +
+                                     " WHERE number = 1"),
+              "0")
+        << table;
+  }
+  // One DELETE of a trial row takes all of its rows (ON DELETE CASCADE), as raw SQL would.
+  raw_sql(db.path(), "PRAGMA foreign_keys = ON; DELETE FROM trials WHERE number = 0");
+  for (const char* table : {"params", "attrs", "reports", "report_metrics", "decisions"}) {
+    EXPECT_EQ(raw_sql(db.path(), std::string("SELECT count(*) FROM ") + table +
+                                     " WHERE number = 0"),
+              "0")
+        << table;
+  }
+}
+
+// Two processes opening an old file at once: one migrates, the other waits and finds it done.
+TEST(SqliteStorage, TwoConnectionsMigrateOnce) {
+  TempDb db;
+  make_database_of_version(db.path(), 1);
+  std::vector<std::thread> openers;
+  std::atomic<int> failures{0};
+  for (int i = 0; i < 2; ++i) {
+    openers.emplace_back([&] {
+      try {
+        SqliteStorage storage(db.path());
+      } catch (const std::exception&) {
+        ++failures;
+      }
+    });
+  }
+  for (auto& t : openers) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(raw_sql(db.path(), "SELECT value FROM meta WHERE key = 'schema_version'"), "3");
+  EXPECT_EQ(raw_sql(db.path(), "SELECT count(*) FROM sqlite_master WHERE name = 'runs'"), "1");
 }
 
 TEST(SqliteStorage, RefusesAnotherProgramsDatabase) {

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -27,6 +28,8 @@ using testing::expect_same_trial;
 using ::testing::HasSubstr;
 using testing::same_bits;
 using testing::sample_study;
+using testing::claim_request;
+using testing::sample_run;
 using testing::sample_trial;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
@@ -202,19 +205,92 @@ TEST_P(StorageTest, ReportMetricsRoundTripAndAreReplacedWithTheirStep) {
   EXPECT_TRUE(reports[2].metrics.empty());
   storage_->add_report(id, 0, {200, 0.65, {{"lr", 0.009}}});
   EXPECT_EQ(storage_->trials(id).at(0).reports[1].metrics.at("lr"), 0.009);
-  // An interrupted trial takes its metrics with it.
-  EXPECT_THAT(storage_->take_interrupted(id), ElementsAre(0));
-  storage_->start_trial(id, sample_trial(0));
+  // An interrupted trial (no live owner) re-queued takes its metrics with it.
+  storage_->add_run(id, sample_run("me"));
+  auto claim = storage_->claim_trial(id, claim_request("me", 1));
+  ASSERT_TRUE(claim.trial && claim.requeued);
   EXPECT_TRUE(storage_->trials(id).at(0).reports.empty());
 }
 
-TEST_P(StorageTest, TakeInterruptedRemovesRunningTrials) {
+TEST_P(StorageTest, RunsAreRegisteredRenewedAndRemoved) {
   const int64_t id = storage_->create_study(sample_study("s"));
   const int64_t other = storage_->create_study(sample_study("other"));
-  storage_->start_trial(other, sample_trial(0));  // running, but in another study
-  for (int64_t n = 0; n < 5; ++n) {
-    storage_->start_trial(id, sample_trial(n));
-    storage_->add_report(id, n, {1, 0.5});
+  hpo::RunRecord a = sample_run("a"), b = sample_run("b"), c = sample_run("c");
+  b.started += 1;
+  storage_->add_run(id, b);
+  storage_->add_run(id, a);
+  storage_->add_run(other, c);
+  EXPECT_THROW(storage_->add_run(id, a), InvalidArgument);
+  EXPECT_THROW(storage_->add_run(id + 100, sample_run("d")), InvalidArgument);
+  auto runs = storage_->runs(id);
+  ASSERT_EQ(runs.size(), 2u);  // by start time
+  EXPECT_EQ(runs[0].id, "a");
+  EXPECT_EQ(runs[0].host, "live-host");
+  EXPECT_EQ(runs[0].pid, 4242);
+  EXPECT_EQ(runs[0].pid_start, 77);
+  EXPECT_TRUE(same_bits(runs[0].started, a.started));
+  EXPECT_EQ(runs[1].id, "b");
+  EXPECT_TRUE(storage_->heartbeat("a", 1717172000.125));
+  EXPECT_TRUE(same_bits(storage_->runs(id)[0].heartbeat, 1717172000.125));
+  storage_->remove_run("a");
+  EXPECT_FALSE(storage_->heartbeat("a", 1717172001));  // removed: its leases are gone
+  ASSERT_EQ(storage_->runs(id).size(), 1u);
+  EXPECT_EQ(storage_->runs(other).size(), 1u);
+}
+
+TEST_P(StorageTest, ClaimHandsOutNewNumbersWithinTheBudget) {
+  const int64_t id = storage_->create_study(sample_study("s"));
+  storage_->add_run(id, sample_run("me"));
+  for (int64_t n = 0; n < 3; ++n) {
+    auto claim = storage_->claim_trial(id, claim_request("me", 3));
+    ASSERT_TRUE(claim.trial);
+    EXPECT_FALSE(claim.requeued);
+    EXPECT_EQ(claim.trial->number, n);
+    EXPECT_EQ(claim.trial->owner, "me");
+    EXPECT_EQ(claim.running, n + 1);
+    EXPECT_EQ(claim.finished, 0);
+  }
+  auto full = storage_->claim_trial(id, claim_request("me", 3));
+  EXPECT_FALSE(full.trial);
+  EXPECT_FALSE(full.exhausted);
+  EXPECT_EQ(full.running, 3);
+  TrialRecord t = storage_->trials(id).at(1);
+  t.state = TrialState::Completed;
+  t.value = 0.5;
+  storage_->finish_trial(id, t);
+  full = storage_->claim_trial(id, claim_request("me", 3));
+  EXPECT_FALSE(full.trial);  // the budget counts trials in every state
+  EXPECT_EQ(full.finished, 1);
+  EXPECT_EQ(full.running, 2);
+  // A sampler with nothing more to give.
+  auto request = claim_request("me", 10);
+  request.propose = [](int64_t) { return std::optional<hpo::Params>(); };
+  auto exhausted = storage_->claim_trial(id, request);
+  EXPECT_FALSE(exhausted.trial);
+  EXPECT_TRUE(exhausted.exhausted);
+  // Stored as claimed: the owner, worker, start time and the proposed parameters.
+  auto stored = storage_->trials(id);
+  ASSERT_EQ(stored.size(), 3u);
+  TrialRecord expected = sample_trial(2, 1);
+  expected.started = claim_request("me", 3).started;
+  expect_same_trial(stored[2], expected);
+  EXPECT_EQ(stored[2].owner, "me");
+  EXPECT_EQ(stored[2].requeues, 0);
+}
+
+TEST_P(StorageTest, ClaimRequeuesTheTrialsOfGoneRunsWithTheirParameters) {
+  const int64_t id = storage_->create_study(sample_study("s"));
+  const int64_t other = storage_->create_study(sample_study("other"));
+  storage_->add_run(id, sample_run("dead", "gone-host"));
+  storage_->add_run(id, sample_run("alive"));
+  storage_->add_run(id, sample_run("me"));
+  storage_->start_trial(other, sample_trial(0));  // running without an owner, in another study
+  for (int64_t n = 0; n < 6; ++n) {
+    TrialRecord t = sample_trial(n);
+    t.owner = n == 4 ? "alive" : "dead";
+    storage_->start_trial(id, t);
+    storage_->add_report(id, n, {1, 0.5, {{"lr", 0.1}}});
+    storage_->add_decision(id, n, {1, false, "rank 1 of 2", 0.5});
   }
   for (int64_t n : {1, 3}) {
     TrialRecord t = sample_trial(n);
@@ -223,20 +299,78 @@ TEST_P(StorageTest, TakeInterruptedRemovesRunningTrials) {
     t.attrs["iterations"] = 10;
     storage_->finish_trial(id, t);
   }
-  EXPECT_THAT(storage_->take_interrupted(id), ElementsAre(0, 2, 4));
+  // Trials 0, 2 and 5 were the dead run's: re-queued in order, with their own parameters (not
+  // the proposal's), their curves, metrics and decisions dropped; trial 4's owner is alive.
+  for (int64_t n : {0, 2, 5}) {
+    auto request = claim_request("me", 6);
+    request.propose = [](int64_t) -> std::optional<hpo::Params> {
+      ADD_FAILURE() << "a re-queued trial must not be sampled again";
+      return std::nullopt;
+    };
+    auto claim = storage_->claim_trial(id, request);
+    ASSERT_TRUE(claim.trial);
+    EXPECT_TRUE(claim.requeued);
+    EXPECT_EQ(claim.trial->number, n);
+    EXPECT_EQ(claim.trial->owner, "me");
+    EXPECT_EQ(claim.trial->requeues, 1);
+    EXPECT_EQ(claim.gone.size(), n == 0 ? 1u : 0u);  // the dead run is removed by the first
+    TrialRecord stored = storage_->trials(id).at(static_cast<size_t>(n));
+    TrialRecord expected = sample_trial(n, 1);
+    expected.started = request.started;
+    expect_same_trial(stored, expected);
+    EXPECT_TRUE(stored.decisions.empty());
+    EXPECT_EQ(stored.requeues, 1);
+  }
+  EXPECT_EQ(storage_->runs(id).size(), 2u);
+  auto none = storage_->claim_trial(id, claim_request("me", 6));
+  EXPECT_FALSE(none.trial);
+  EXPECT_EQ(none.finished, 2);
+  EXPECT_EQ(none.running, 4);
+  // Finished trials keep everything.
   auto left = storage_->trials(id);
-  ASSERT_EQ(left.size(), 2u);
-  EXPECT_EQ(left[0].number, 1);
-  EXPECT_EQ(left[1].number, 3);
-  EXPECT_EQ(left[0].reports.size(), 1u);
-  EXPECT_EQ(left[1].attrs.size(), 1u);
-  EXPECT_TRUE(storage_->take_interrupted(id).empty());
-  EXPECT_EQ(storage_->trials(other).size(), 1u);
-  // A taken trial runs again under its number, with nothing left of the first run.
-  storage_->start_trial(id, sample_trial(2));
-  auto again = storage_->trials(id);
-  ASSERT_EQ(again.size(), 3u);
-  expect_same_trial(again[1], sample_trial(2));
+  EXPECT_EQ(left[1].reports.size(), 1u);
+  EXPECT_EQ(left[1].decisions.size(), 1u);
+  EXPECT_EQ(left[3].attrs.size(), 1u);
+  EXPECT_EQ(left[4].reports.size(), 1u);
+  EXPECT_EQ(left[4].owner, "alive");
+  EXPECT_EQ(storage_->trials(other).at(0).requeues, 0);  // another study's orphan is its own
+  // The run that held a trial before the re-queue can no longer finish it.
+  TrialRecord late = sample_trial(0);
+  late.owner = "dead";
+  late.state = TrialState::Completed;
+  late.value = 1.0;
+  EXPECT_THROW(storage_->finish_trial(id, late), hpo::LeaseLost);
+  EXPECT_EQ(storage_->trials(id).at(0).state, TrialState::Running);
+  late.owner = "me";
+  storage_->finish_trial(id, late);
+  EXPECT_EQ(storage_->trials(id).at(0).value, 1.0);
+}
+
+TEST_P(StorageTest, ConcurrentClaimsNeverShareANumberAndKeepTheBudget) {
+  const int64_t id = storage_->create_study(sample_study("s"));
+  constexpr int kThreads = 4;
+  constexpr int64_t kBudget = 60;
+  for (int w = 0; w < kThreads; ++w) storage_->add_run(id, sample_run("r" + std::to_string(w)));
+  std::vector<std::vector<int64_t>> taken(kThreads);
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kThreads; ++w) {
+    threads.emplace_back([&, w] {
+      const std::string owner = "r" + std::to_string(w);
+      while (auto claim = storage_->claim_trial(id, claim_request(owner, kBudget)).trial) {
+        claim->state = TrialState::Completed;
+        claim->value = 1.0;
+        storage_->finish_trial(id, *claim);
+        taken[static_cast<size_t>(w)].push_back(claim->number);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::vector<int64_t> all;
+  for (const auto& numbers : taken) all.insert(all.end(), numbers.begin(), numbers.end());
+  std::sort(all.begin(), all.end());
+  ASSERT_EQ(all.size(), static_cast<size_t>(kBudget));
+  for (int64_t n = 0; n < kBudget; ++n) EXPECT_EQ(all[static_cast<size_t>(n)], n);
+  EXPECT_EQ(storage_->trials(id).size(), static_cast<size_t>(kBudget));
 }
 
 TEST_P(StorageTest, NanAndInfinityDoNotCrash) {
@@ -274,7 +408,7 @@ TEST_P(StorageTest, MisuseThrowsInvalidArgument) {
   EXPECT_THROW(storage_->start_trial(id, sample_trial(0)), InvalidArgument);
   EXPECT_THROW(storage_->add_report(id, 1, {1, 1.0}), InvalidArgument);
   EXPECT_THROW(storage_->finish_trial(id, sample_trial(1)), InvalidArgument);
-  EXPECT_TRUE(storage_->take_interrupted(id + 100).empty());
+  EXPECT_THROW(storage_->claim_trial(id + 100, claim_request("me", 5)), InvalidArgument);
   // Nothing of the failed calls was stored, and the storage still works.
   auto trials = storage_->trials(id);
   ASSERT_EQ(trials.size(), 1u);

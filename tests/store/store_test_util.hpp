@@ -68,6 +68,31 @@ inline hpo::TrialRecord sample_trial(int64_t number, int worker = 0) {
   return t;
 }
 
+// A run (hpo/lease.hpp) on a host of the given name; the requests below take runs on
+// "gone-host" for gone, so that tests decide who is alive without processes.
+inline hpo::RunRecord sample_run(const std::string& id, const std::string& host = "live-host") {
+  hpo::RunRecord r;
+  r.id = id;
+  r.host = host;
+  r.pid = 4242;
+  r.pid_start = 77;
+  r.started = 1717171700.25;
+  r.heartbeat = 1717171701.5;
+  return r;
+}
+
+// A claim by `owner` within `budget`, proposing sample_trial(number)'s parameters.
+inline hpo::ClaimRequest claim_request(const std::string& owner, int64_t budget) {
+  hpo::ClaimRequest r;
+  r.owner = owner;
+  r.worker = 1;
+  r.started = 1717171900.75;
+  r.budget = budget;
+  r.gone = [](const hpo::RunRecord& run) { return run.host == "gone-host"; };
+  r.propose = [](int64_t number) { return std::optional<hpo::Params>(sample_trial(number).params); };
+  return r;
+}
+
 // Bit-exact: -0.0 differs from 0.0, and NaN equals NaN.
 inline bool same_bits(double a, double b) {
   return std::bit_cast<uint64_t>(a) == std::bit_cast<uint64_t>(b) ||
