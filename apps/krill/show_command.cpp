@@ -81,7 +81,11 @@ void add_show_command(CLI::App& app, int& exit_code) {
     auto storage = open_existing(args->db);
     auto studies = storage->studies();
     if (studies.empty()) fmt::print("{}: no study yet\n", args->db);
-    for (const auto& s : studies) print_study_summary(s, storage->trials(s.id), args->top);
+    for (const auto& s : studies) {
+      const auto trials = storage->trials(s.id);
+      print_study_summary(s, trials, args->top);
+      print_study_runs(storage->runs(s.id), trials, hpo::LeaseOptions{}.grace);
+    }
     exit_code = 0;
   });
 }

@@ -41,7 +41,10 @@ void print_study_summary(const hpo::StudyRecord& study, const std::vector<hpo::T
                  hpo::TrialState::Diverged, hpo::TrialState::Running}) {
     if (counts[s]) states += fmt::format("  {} {}", counts[s], hpo::to_string(s));
   }
-  fmt::print("states:{}   compute {:.1f} s\n", states.empty() ? " none" : states, compute);
+  int64_t requeues = 0;
+  for (const auto& t : trials) requeues += t.requeues;
+  fmt::print("states:{}   compute {:.1f} s{}\n", states.empty() ? " none" : states, compute,
+             requeues ? fmt::format("   re-queued {} times", requeues) : "");
 
   std::vector<const hpo::TrialRecord*> done;
   for (const auto& t : trials) {
@@ -71,6 +74,25 @@ void print_study_summary(const hpo::StudyRecord& study, const std::vector<hpo::T
     fmt::print(", test accuracy {:.4f}", test->second);
   }
   fmt::print("\nbest parameters: {}\n", hpo::to_string(best.params));  // exact
+}
+
+void print_study_runs(const std::vector<hpo::RunRecord>& runs,
+                      const std::vector<hpo::TrialRecord>& trials, double grace) {
+  if (runs.empty()) return;
+  const double now = hpo::wall_seconds();
+  fmt::print("processes:\n");
+  for (const auto& run : runs) {
+    std::vector<int64_t> held;
+    for (const auto& t : trials) {
+      if (t.state == hpo::TrialState::Running && t.owner == run.id) held.push_back(t.number);
+    }
+    std::string numbers;
+    for (int64_t n : held) numbers += fmt::format("{}{}", numbers.empty() ? "" : " ", n);
+    const bool gone = hpo::run_is_gone(run, now, grace);
+    fmt::print("  {}:{}  run {}  {}  heartbeat {:.0f} s ago  running {}{}\n", run.host, run.pid,
+               run.id, gone ? "gone" : "live", std::max(0.0, now - run.heartbeat), held.size(),
+               held.empty() ? std::string() : fmt::format(" (trials {})", numbers));
+  }
 }
 
 }  // namespace krill::cli

@@ -54,10 +54,14 @@ int run_tune(const TuneArgs& a) {
   const auto before = study.progress();
   exec::LocalExecutor executor({.workers = file.workers, .threads_per_worker = a.threads});
   if (!a.quiet) {
+    const size_t others = storage->runs(study.record().id).size() - 1;
     fmt::print(
         stderr, "krill tune: study '{}' in {} ({} of {} trials done{}), {} workers x {} threads\n",
         file.name, file.storage.string(), before.finished, before.total,
-        before.finished > 0 ? ", resuming" : "", executor.workers(), executor.threads_per_worker());
+        others > 0 ? fmt::format(", joining {} other process{}", others, others == 1 ? "" : "es")
+        : before.finished > 0 ? ", resuming"
+                              : "",
+        executor.workers(), executor.threads_per_worker());
   }
   auto data = tune::load_study_data(file);
 
@@ -100,6 +104,12 @@ int run_tune(const TuneArgs& a) {
   if (g_cancel.load()) {
     fmt::print(stderr, "krill tune: interrupted; run the same command again to resume\n");
     return 130;
+  }
+  // A run whose every trial failed is a broken set-up, not a result: say so, and why.
+  if (const auto p = study.progress(); p.finished_here > 0 && p.failed_here == p.finished_here) {
+    fmt::print(stderr, "krill: error: all {} trials of this run failed; the first: {}\n",
+               p.finished_here, p.first_error);
+    return 1;
   }
   return 0;
 }

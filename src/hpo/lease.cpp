@@ -57,15 +57,15 @@ std::string this_host() {
 }
 
 double wall_seconds() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 RunRecord this_run() {
   RunRecord run;
   std::random_device device;
-  const uint64_t seed = (uint64_t{device()} << 32) ^ device() ^
-                        static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  const uint64_t seed =
+      (uint64_t{device()} << 32) ^ device() ^
+      static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
   Rng rng(seed);
   static constexpr char kHex[] = "0123456789abcdef";
   for (int i = 0; i < 16; ++i) run.id += kHex[rng.next_u64() & 15];
@@ -81,8 +81,8 @@ bool run_is_gone(const RunRecord& run, double now, double grace) {
     if (proc_available()) {
       char state = '?';
       int64_t start = 0;
-      if (!read_proc_stat(run.pid, state, start)) return true;     // no such process
-      if (state == 'Z' || state == 'X') return true;              // killed, not yet reaped
+      if (!read_proc_stat(run.pid, state, start)) return true;        // no such process
+      if (state == 'Z' || state == 'X') return true;                  // killed, not yet reaped
       if (run.pid_start != 0 && start != run.pid_start) return true;  // the pid was reused
       return false;  // alive on this host: its heartbeat does not matter
     }

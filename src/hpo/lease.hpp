@@ -15,8 +15,8 @@
 namespace krill::hpo {
 
 struct RunRecord {
-  std::string id;         // random, unique per process and study (hex)
-  std::string host;       // gethostname()
+  std::string id;    // random, unique per process and study (hex)
+  std::string host;  // gethostname()
   int64_t pid = 0;
   int64_t pid_start = 0;  // the process's start time (clock ticks after boot, /proc); 0: unknown
   double started = 0;     // seconds since the epoch

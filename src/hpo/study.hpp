@@ -48,12 +48,12 @@ class Diverged : public Error {
 using Objective = std::function<double(Trial&)>;
 
 struct StudyProgress {
-  int64_t finished = 0;  // all final states, by every run
-  int64_t failed = 0;    // Failed + Diverged, by every run
-  int64_t running = 0;   // by this run
+  int64_t finished = 0;       // all final states, by every run
+  int64_t failed = 0;         // Failed + Diverged, by every run
+  int64_t running = 0;        // by this run
   int64_t finished_here = 0;  // by this run, in this optimize() call
   int64_t failed_here = 0;
-  std::string first_error;    // of the first trial of this call that failed or diverged
+  std::string first_error;  // of the first trial of this call that failed or diverged
   int64_t total = 0;
   std::optional<double> best;
   double elapsed = 0;  // seconds in this optimize() call

@@ -41,8 +41,8 @@ class MemoryStorage final : public hpo::Storage {
   hpo::TrialRecord& trial(int64_t study_id, int64_t number);
 
   std::mutex mutex_;
-  std::vector<hpo::StudyRecord> studies_;  // ordered by id; id = index + 1
-  std::map<int64_t, TrialMap> trials_;     // by study id
+  std::vector<hpo::StudyRecord> studies_;                           // ordered by id; id = index + 1
+  std::map<int64_t, TrialMap> trials_;                              // by study id
   std::map<std::string, std::pair<int64_t, hpo::RunRecord>> runs_;  // by id: (study id, run)
 };
 

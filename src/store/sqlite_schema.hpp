@@ -185,7 +185,7 @@ ALTER TABLE decisions_v3 RENAME TO decisions;
 )sql";
 
 inline constexpr std::array<const char*, 3> kMigrations = {kCreateV1, kMigrateV1ToV2,
-                                                            kMigrateV2ToV3};
+                                                           kMigrateV2ToV3};
 
 // The statements a connection prepares once (on first use) and keeps.
 enum Sql : size_t {

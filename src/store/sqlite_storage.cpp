@@ -325,8 +325,8 @@ void read_param(const detail::SqliteDb& impl, const Statement& q, int col, int64
   } else if (kind == "string") {
     params.emplace(std::move(name), q.text(col + 2));
   } else {
-    impl.fail(trial_name(study_id, number) + ": parameter '" + name + "' of unknown kind '" +
-              kind + "'");
+    impl.fail(trial_name(study_id, number) + ": parameter '" + name + "' of unknown kind '" + kind +
+              "'");
   }
 }
 

@@ -14,12 +14,15 @@
 #include <thread>
 
 #include "apps/cli_util.hpp"
+#include "apps/tune_process_util.hpp"
 #include "store/open.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 using krill::testing::run_krill;
+using krill::testing::spawn_tune;
+using krill::testing::wait_for_trials;
 using ::testing::HasSubstr;
 
 class TuneCliTest : public ::testing::Test {
@@ -48,39 +51,6 @@ class TuneCliTest : public ::testing::Test {
                         << "search:\n  lr: {type: float, low: 0.001, high: 0.05, log: true}\n"
                         << "  momentum: {type: float, low: 0.0, high: 0.9}\n";
     return file;
-  }
-
-  // Starts `krill tune study --quiet --threads 1` as a child process.
-  static pid_t spawn_tune(const fs::path& study) {
-    const pid_t pid = fork();
-    if (pid == 0) {
-      execl(KRILL_BINARY, KRILL_BINARY, "tune", study.c_str(), "--quiet", "--threads", "1",
-            static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    return pid;
-  }
-
-  // Polls the study database until at least `n` trials are in it (in any state when
-  // `finished_only` is false, else not Running); false after 60 s.
-  static bool wait_for_trials(const fs::path& db, size_t n, bool finished_only) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      if (!fs::exists(db)) continue;
-      try {
-        auto storage = krill::store::open_storage(db);
-        auto studies = storage->studies();
-        if (studies.empty()) continue;
-        size_t count = 0;
-        for (const auto& t : storage->trials(studies[0].id)) {
-          count += !finished_only || t.state != krill::hpo::TrialState::Running;
-        }
-        if (count >= n) return true;
-      } catch (const std::exception&) {  // the schema may be half-created at this instant
-      }
-    }
-    return false;
   }
 
   fs::path dir_;

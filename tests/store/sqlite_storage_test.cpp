@@ -113,8 +113,8 @@ TEST(SqliteStorage, HasTheVersionedSchemaInWalMode) {
   EXPECT_EQ(raw_sql(db.path(), "SELECT value FROM meta WHERE key = 'schema_version'"),
             std::to_string(sqlite::kMigrations.size()));
   EXPECT_EQ(raw_sql(db.path(), "PRAGMA journal_mode"), "wal");
-  for (const char* table : {"studies", "trials", "params", "attrs", "reports", "report_metrics",
-                            "decisions", "runs"}) {
+  for (const char* table :
+       {"studies", "trials", "params", "attrs", "reports", "report_metrics", "decisions", "runs"}) {
     EXPECT_EQ(raw_sql(db.path(), std::string("SELECT count(*) FROM sqlite_master WHERE "
                                              "type = 'table' AND name = '") +
                                      table + "'"),
@@ -258,8 +258,8 @@ TEST(SqliteStorage, RefusesAnotherSchemaVersion) {
 // A database as an older krill left it: the first `version` migrations, nothing else.
 void make_database_of_version(const std::filesystem::path& path, size_t version) {
   for (size_t v = 0; v < version; ++v) raw_sql(path, sqlite::kMigrations[v]);
-  raw_sql(path, "UPDATE meta SET value = '" + std::to_string(version) +
-                    "' WHERE key = 'schema_version'");
+  raw_sql(path,
+          "UPDATE meta SET value = '" + std::to_string(version) + "' WHERE key = 'schema_version'");
 }
 
 TEST(SqliteStorage, MigratesAVersion1Database) {
@@ -321,17 +321,15 @@ TEST(SqliteStorage, MigratesAVersion2DatabaseWithEveryKindOfRow) {
   EXPECT_EQ(claim.trial->number, 1);
   EXPECT_EQ(claim.trial->params, (hpo::Params{{"lr", 0.02}, {"width", int64_t{64}}}));
   for (const char* table : {"reports", "report_metrics", "decisions"}) {
-    EXPECT_EQ(raw_sql(db.path(), std::string("SELECT count(*) FROM ") + table +
-                                     " WHERE number = 1"),
-              "0")
+    EXPECT_EQ(
+        raw_sql(db.path(), std::string("SELECT count(*) FROM ") + table + " WHERE number = 1"), "0")
         << table;
   }
   // One DELETE of a trial row takes all of its rows (ON DELETE CASCADE), as raw SQL would.
   raw_sql(db.path(), "PRAGMA foreign_keys = ON; DELETE FROM trials WHERE number = 0");
   for (const char* table : {"params", "attrs", "reports", "report_metrics", "decisions"}) {
-    EXPECT_EQ(raw_sql(db.path(), std::string("SELECT count(*) FROM ") + table +
-                                     " WHERE number = 0"),
-              "0")
+    EXPECT_EQ(
+        raw_sql(db.path(), std::string("SELECT count(*) FROM ") + table + " WHERE number = 0"), "0")
         << table;
   }
 }

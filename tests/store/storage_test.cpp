@@ -22,14 +22,14 @@ using hpo::Report;
 using hpo::StudyRecord;
 using hpo::TrialRecord;
 using hpo::TrialState;
+using testing::claim_request;
 using ::testing::ElementsAre;
 using testing::expect_same_study;
 using testing::expect_same_trial;
 using ::testing::HasSubstr;
 using testing::same_bits;
-using testing::sample_study;
-using testing::claim_request;
 using testing::sample_run;
+using testing::sample_study;
 using testing::sample_trial;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();

@@ -89,7 +89,9 @@ inline hpo::ClaimRequest claim_request(const std::string& owner, int64_t budget)
   r.started = 1717171900.75;
   r.budget = budget;
   r.gone = [](const hpo::RunRecord& run) { return run.host == "gone-host"; };
-  r.propose = [](int64_t number) { return std::optional<hpo::Params>(sample_trial(number).params); };
+  r.propose = [](int64_t number) {
+    return std::optional<hpo::Params>(sample_trial(number).params);
+  };
   return r;
 }
 
