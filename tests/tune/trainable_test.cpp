@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
@@ -69,9 +70,10 @@ class TrainableTest : public ::testing::Test {
  protected:
   void SetUp() override {
     backend::backend(Device::Cpu).set_threads(1);
-    dir_ = fs::temp_directory_path() /
-           ("krill_trainable_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::replace(name.begin(), name.end(), '/', '_');  // parameterized: "Test/Param"
+    dir_ =
+        fs::temp_directory_path() / ("krill_trainable_" + std::to_string(::getpid()) + "_" + name);
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
