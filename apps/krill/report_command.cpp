@@ -75,6 +75,13 @@ void serve(const ReportArgs& args) {
   options.data_url = "data.json";
 
   httplib::Server server;
+  // cpp-httplib's default sets SO_REUSEPORT on Linux, which lets a second server bind a port that
+  // one is listening on (the kernel then splits the connections between them). SO_REUSEADDR alone
+  // allows a restart while old connections linger, and refuses a port in use.
+  server.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   server.Get("/", [fixed, options](const httplib::Request&, httplib::Response& res) {
     try {
       res.set_content(report::render_html(load(fixed), options), "text/html; charset=utf-8");

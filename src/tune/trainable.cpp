@@ -113,13 +113,14 @@ struct TrainingObjective::Run {
 
 TrainingObjective::TrainingObjective(const StudyFile& file, std::shared_ptr<const StudyData> data,
                                      std::filesystem::path checkpoint_prefix,
-                                     std::optional<double> best_so_far)
+                                     std::optional<double> best_so_far, int64_t best_number)
     : fixed_(file.fixed),
       seed_(file.seed),
       maximize_(file.objective == "val_accuracy"),
       data_(std::move(data)),
       prefix_(std::move(checkpoint_prefix)),
-      best_(best_so_far) {}
+      best_(best_so_far),
+      best_number_(best_so_far ? best_number : -1) {}
 
 std::filesystem::path TrainingObjective::checkpoint_of(int64_t number) const {
   std::filesystem::path p = prefix_;
@@ -168,15 +169,24 @@ double TrainingObjective::operator()(hpo::Trial& trial) {
 
   if (h.status == train::RunStatus::Completed && !prefix_.empty()) {
     std::lock_guard lock(mutex_);
-    if (!best_ || better(value, *best_)) {
+    if (replaces_best(value, trial.number())) {
       train::save_checkpoint_file(checkpoint_of(trial.number()), *run.model, *run.optimizer,
                                   {.iteration = h.iterations, .base_lr = run.optimizer->lr()});
-      if (best_number_ >= 0) std::filesystem::remove(checkpoint_of(best_number_));
+      if (best_number_ >= 0 && best_number_ != trial.number()) {
+        std::filesystem::remove(checkpoint_of(best_number_));
+      }
       best_ = value;
       best_number_ = trial.number();
     }
   }
   return value;
+}
+
+// Two workers may finish trials of equal value in either order; the weights kept are those of the
+// trial that Study::best_trial() names: the lowest number among the equal values.
+bool TrainingObjective::replaces_best(double value, int64_t number) const {
+  if (!best_ || better(value, *best_)) return true;
+  return value == *best_ && best_number_ >= 0 && number < best_number_;
 }
 
 std::optional<train::Evaluation> TrainingObjective::test_best(const hpo::TrialRecord& best) const {

@@ -44,12 +44,16 @@ std::shared_ptr<const StudyData> load_study_data(const StudyFile& file);
 // Trains one network per trial and returns its validation metric. Attributes stored with each
 // trial: iterations, train_seconds, val_accuracy, val_loss. The weights of the best trial so far
 // are kept as a checkpoint, `<prefix>.trial-<N>.ckpt` (the previous best's file is removed), so
-// that the test set is scored once, for the best trial only (test_best), as a user would.
+// that the test set is scored once, for the best trial only (test_best), as a user would. Among
+// trials of equal value the lowest number is the best, as in hpo::Study::best_trial(), whatever
+// order they finish in.
 class TrainingObjective {
  public:
-  // `best_so_far`: the value of the study's best trial when resuming.
+  // `best_so_far`: the value of the study's best trial when resuming; `best_number`: its number
+  // (-1 if unknown), so that its checkpoint is removed when a better trial replaces it.
   TrainingObjective(const StudyFile& file, std::shared_ptr<const StudyData> data,
-                    std::filesystem::path checkpoint_prefix, std::optional<double> best_so_far);
+                    std::filesystem::path checkpoint_prefix, std::optional<double> best_so_far,
+                    int64_t best_number = -1);
 
   double operator()(hpo::Trial& trial);
   hpo::Objective objective() {
@@ -64,6 +68,7 @@ class TrainingObjective {
   struct Run;
   Run build(const hpo::Params& all, uint64_t seed) const;
   bool better(double a, double b) const { return maximize_ ? a > b : a < b; }
+  bool replaces_best(double value, int64_t number) const;  // with mutex_ held
 
   hpo::Params fixed_;
   uint64_t seed_;

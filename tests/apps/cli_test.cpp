@@ -8,6 +8,7 @@
 #include <string>
 
 #include "apps/cli_util.hpp"
+#include "report/json_reader.hpp"
 
 namespace {
 
@@ -16,6 +17,8 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 using Result = krill::testing::CliResult;
+using krill::testing::Json;
+using krill::testing::parse_json;
 using krill::testing::write_idx;
 
 Result run(const std::string& args) {
@@ -92,6 +95,14 @@ TEST_F(CliTest, SaveAndResume) {
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
   EXPECT_THAT(resumed.output, HasSubstr("\"iterations\":69"));
   EXPECT_THAT(resumed.output, HasSubstr("\"curve\":[{\"iteration\":69"));
+  // Weights, optimizer state and data order all came back: the resumed run ends exactly where an
+  // uninterrupted three-epoch run does (one thread: bit-identical).
+  Result straight = run(train_args("--epochs 3 --json"));
+  ASSERT_EQ(straight.exit_code, 0) << straight.output;
+  const Json a = parse_json(resumed.output), b = parse_json(straight.output);
+  for (const char* key : {"final_train_loss", "val_loss", "val_accuracy", "test_loss"}) {
+    EXPECT_EQ(a[key].number, b[key].number) << key;
+  }
 }
 
 // Each bad input: exit code 2, one line "krill: error: ..." with the given words, no crash.

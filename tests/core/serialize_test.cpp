@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/allocation_counter.hpp"
 #include "core/error.hpp"
 #include "core/tensor.hpp"
 
@@ -282,14 +283,28 @@ TEST(Serialize, TensorWithAnImplausibleRankThrowsDataError) {
 }
 
 TEST(Serialize, AbsurdFloatsCountThrowsDataErrorInsteadOfAllocating) {
-  BinaryWriter w;
-  w.u64(uint64_t{1} << 60);
-  w.floats(std::vector<float>{1, 2, 3, 4});  // some bytes after the count
-  const std::vector<uint8_t> buf = w.take();
-  BinaryReader r(buf, "huge.bin");
-  const std::string msg = data_error_message([&] { r.floats("values"); });
-  EXPECT_TRUE(contains(msg, "huge.bin") && contains(msg, "values") && contains(msg, "truncated"))
-      << msg;
+  // 2^60 floats could never be allocated; 2^28 (1 GiB) could, and must not be either.
+  for (uint64_t count : {uint64_t{1} << 60, uint64_t{1} << 28}) {
+    BinaryWriter w;
+    w.u64(count);
+    w.floats(std::vector<float>{1, 2, 3, 4});  // some bytes after the count
+    const std::vector<uint8_t> buf = w.take();
+    BinaryReader r(buf, "huge.bin");
+    std::string msg;
+    size_t largest = 0;
+    {
+      testing::AllocationCounter counter;
+      try {
+        r.floats("values");
+      } catch (const DataError& e) {
+        msg = e.what();
+      }
+      largest = counter.largest();
+    }
+    EXPECT_TRUE(contains(msg, "huge.bin") && contains(msg, "values") && contains(msg, "truncated"))
+        << count << ": " << msg;
+    EXPECT_LT(largest, size_t{4096}) << count;
+  }
 }
 
 TEST(Serialize, FloatsCountWhoseByteSizeOverflowsThrowsDataError) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "common/allocation_counter.hpp"
 #include "core/error.hpp"
 #include "data_test_util.hpp"
 
@@ -178,24 +179,81 @@ TEST(ReadIdx, CorruptGzip) {
               AllOf(HasSubstr("crc.gz"), HasSubstr("corrupt gzip stream")));
 }
 
+// The DataError message of reading `file`, and the largest block that operator new handed out
+// meanwhile.
+struct Measured {
+  std::string error;
+  size_t largest_allocation;
+};
+Measured read_error_measured(const std::filesystem::path& file) {
+  std::string message;
+  size_t largest = 0;
+  {
+    krill::testing::AllocationCounter counter;
+    try {
+      read_idx(file);
+    } catch (const DataError& e) {
+      message = e.what();
+    }
+    largest = counter.largest();
+  }
+  if (message.empty()) ADD_FAILURE() << "read_idx(" << file << ") did not throw DataError";
+  return {message, largest};
+}
+
+// Less than the smallest real IDX file's data; the header and error message need far less.
+constexpr size_t kSmall = size_t{64} << 10;
+
 TEST(ReadIdx, AbsurdDimensionsFailWithoutAllocating) {
   TempDir dir;
-  // 2^35 bytes, over the 16 GiB limit; and a product that overflows 64 bits.
+  // 2^35 bytes, over the 16 GiB limit; 4e9 images of 4e9 pixels (1.6e19 bytes, just under 2^64);
+  // and a product that overflows 64 bits.
   write_raw(dir / "huge", idx_bytes({65536, 65536, 8}, {1, 2, 3}));
+  write_raw(dir / "4e9x4e9", idx_bytes({4000000000u, 4000000000u, 1}, {1, 2, 3}));
+  write_gz(dir / "4e9x4e9.gz", idx_bytes({4000000000u, 4000000000u, 1}, {1, 2, 3}));
   write_gz(dir / "overflow.gz",
            idx_bytes({0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF}, {1}));
-  EXPECT_THAT(read_error(dir / "huge"),
+  const Measured huge = read_error_measured(dir / "huge");
+  EXPECT_THAT(huge.error,
               AllOf(HasSubstr("huge"), HasSubstr("65536x65536x8"), HasSubstr("16 GiB")));
-  EXPECT_THAT(read_error(dir / "overflow.gz"),
-              AllOf(HasSubstr("overflow.gz"), HasSubstr("16 GiB")));
-  // Under the limit but far more than the file holds: a raw file is checked against its size, a
-  // gzip file reads a first chunk only.
+  EXPECT_LT(huge.largest_allocation, kSmall);
+  for (const char* name : {"4e9x4e9", "4e9x4e9.gz"}) {
+    const Measured m = read_error_measured(dir / name);
+    EXPECT_THAT(m.error,
+                AllOf(HasSubstr(name), HasSubstr("4000000000x4000000000x1"), HasSubstr("16 GiB")));
+    EXPECT_LT(m.largest_allocation, kSmall) << name;
+  }
+  const Measured overflow = read_error_measured(dir / "overflow.gz");
+  EXPECT_THAT(overflow.error, AllOf(HasSubstr("overflow.gz"), HasSubstr("16 GiB")));
+  EXPECT_LT(overflow.largest_allocation, kSmall);
+}
+
+TEST(ReadIdx, LyingHeadersAllocateNoMoreThanTheFileCanHold) {
+  TempDir dir;
+  // Under the limit but far more than the file holds (1e10 bytes): a raw file is checked against
+  // its size before any buffer is made; a gzip file's size is unknown until it is inflated, so
+  // its buffer starts at one 64 MiB chunk (kFirstGzipChunk in idx.cpp) and grows only as data
+  // arrives.
   auto lying = idx_bytes({100000, 1000, 100}, {1, 2, 3});
   write_raw(dir / "lying", lying);
   write_gz(dir / "lying.gz", lying);
-  EXPECT_THAT(read_error(dir / "lying"), HasSubstr("100000x1000x100 = 10000000000 bytes of data, "
-                                                   "file has 3"));
-  EXPECT_THAT(read_error(dir / "lying.gz"), HasSubstr("file has 3"));
+  const Measured raw = read_error_measured(dir / "lying");
+  EXPECT_THAT(raw.error, HasSubstr("100000x1000x100 = 10000000000 bytes of data, file has 3"));
+  EXPECT_LT(raw.largest_allocation, kSmall);
+  const Measured gz = read_error_measured(dir / "lying.gz");
+  EXPECT_THAT(gz.error, HasSubstr("file has 3"));
+  EXPECT_LE(gz.largest_allocation, size_t{64} << 20);
+}
+
+// The counter itself sees a buffer the size of the data: the bounds above can fail.
+TEST(ReadIdx, ReadingAFileAllocatesItsDataOnce) {
+  TempDir dir;
+  write_raw(dir / "images", idx_bytes({100, 30, 40}, iota_bytes(120000)));
+  krill::testing::AllocationCounter counter;
+  const IdxArray a = read_idx(dir / "images");
+  EXPECT_EQ(a.values.size(), 120000u);
+  EXPECT_EQ(counter.largest(), 120000u);
+  EXPECT_LT(counter.total(), 120000u + kSmall);  // not copied
 }
 
 }  // namespace

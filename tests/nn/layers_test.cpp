@@ -137,10 +137,32 @@ TEST(Sequential, NamesParametersByPosition) {
 }
 
 TEST(Sequential, TopLevelSkipsTheInputGradient) {
-  Sequential net{Dense(4, 3), Relu(), Dense(3, 2)};
-  Tensor x = random_tensor({2, 4}, 4);
-  net.forward(x, Mode::Train);
-  EXPECT_TRUE(net.backward(random_tensor({2, 2}, 5)).empty());
+  // The same net and batch, by default and when asked for the input gradient: only that gradient
+  // is skipped; every parameter's gradient is computed, and the same.
+  auto run = [](bool input_grad) {
+    Sequential net{Dense(4, 3), Relu(), Dense(3, 2)};
+    if (input_grad) net.set_needs_input_grad(true);
+    Rng rng(6);
+    net.reset(rng);
+    Tensor x = random_tensor({2, 4}, 4);
+    net.forward(x, Mode::Train);
+    const Tensor& gx = net.backward(random_tensor({2, 2}, 5));
+    std::vector<std::vector<float>> grads = {{gx.values().begin(), gx.values().end()}};
+    for (Parameter* p : net.parameters())
+      grads.emplace_back(p->grad.values().begin(), p->grad.values().end());
+    return grads;
+  };
+  const auto skipped = run(false), full = run(true);
+  EXPECT_TRUE(skipped[0].empty());
+  EXPECT_EQ(full[0].size(), 8u);  // 2 x 4
+  ASSERT_EQ(skipped.size(), 5u);
+  ASSERT_EQ(full.size(), 5u);
+  for (size_t i = 1; i < skipped.size(); ++i) {
+    EXPECT_EQ(skipped[i], full[i]) << "parameter " << i - 1;
+  }
+  double first_layer = 0;
+  for (float g : skipped[1]) first_layer += std::abs(g);
+  EXPECT_GT(first_layer, 0.0);  // the first layer's weights still get their gradient
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "hpo/search_space.hpp"
+#include "report/json_reader.hpp"
 
 namespace krill::report {
 namespace {
@@ -91,16 +92,55 @@ TEST(RenderHtml, LiveModeAsksForUpdates) {
   EXPECT_THAT(page, HasSubstr(R"({"refresh_seconds":5,"data_url":"data.json"})"));
 }
 
+// The text of <script id="ID" ...>...</script> ("" and a failure when absent).
+std::string script_text(const std::string& page, const std::string& id) {
+  const size_t open = page.find("<script id=\"" + id + "\"");
+  if (open == std::string::npos) {
+    ADD_FAILURE() << "no <script id=\"" << id << "\">";
+    return "";
+  }
+  const size_t start = page.find('>', open) + 1;
+  return page.substr(start, page.find("</script>", start) - start);
+}
+
+// The page less the content of every <script> element: what a reader sees without the scripts.
+std::string without_scripts(const std::string& page) {
+  std::string out;
+  size_t pos = 0;
+  for (size_t open; (open = page.find("<script", pos)) != std::string::npos;) {
+    out += page.substr(pos, open - pos);
+    const size_t close = page.find("</script>", open);
+    if (close == std::string::npos) return out;
+    pos = close + std::string("</script>").size();
+  }
+  return out + page.substr(pos);
+}
+
 TEST(RenderHtml, ZeroTrialsStillMakeAPage) {
   const ReportData data = data_with(two_grids(), 0);
   const std::string page = render_html(data);
-  EXPECT_THAT(page, HasSubstr("id=\"summary-body\""));
-  EXPECT_THAT(page, HasSubstr("\"trials\":[]"));
+  // The data the script draws from parses, and holds the study, its dimensions and no trial.
+  const testing::Json json = testing::parse_json(script_text(page, "krill-data"));
+  EXPECT_EQ(json["study"]["name"].string, "fmnist");
+  EXPECT_EQ(json["study"]["n_trials"].number, 0);
+  ASSERT_EQ(json["trials"].type, testing::Json::Type::Array);
+  EXPECT_TRUE(json["trials"].array.empty());
+  std::vector<std::string> dims;
+  for (const auto& d : json["dims"].array) dims.push_back(d["name"].string);
+  EXPECT_THAT(dims, ElementsAre("lr", "batch", "decay_every", "decay_factor"));
+  const testing::Json config = testing::parse_json(script_text(page, "krill-config"));
+  EXPECT_EQ(config["refresh_seconds"].number, 0);
+
+  // The page's own structure, outside the scripts: the title, the summary's place and a div for
+  // every chart (the script fills them, or says there is nothing to draw yet).
+  const std::string html = without_scripts(page);
+  EXPECT_THAT(html, HasSubstr("<title>krill report: fmnist</title>"));
+  EXPECT_THAT(html, HasSubstr("<div id=\"summary-body\">"));
   for (const std::string& name : chart_names(data)) {
-    EXPECT_THAT(page, HasSubstr("id=\"chart-" + name + "\"")) << name;
+    EXPECT_THAT(html, HasSubstr("<div class=\"chart\" id=\"chart-" + name + "\"")) << name;
   }
-  // What the script writes in place of the charts that need finished trials.
-  EXPECT_THAT(page, HasSubstr("no finished trials yet"));
+  EXPECT_THAT(html, HasSubstr("</html>"));
+  EXPECT_THAT(html, Not(HasSubstr("{{")));
 }
 
 TEST(RenderHtml, EscapesTheStudyAndParameterNames) {

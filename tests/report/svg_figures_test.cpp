@@ -7,6 +7,8 @@
 
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "core/error.hpp"
 #include "report/svg_axis.hpp"
@@ -267,7 +269,20 @@ TEST_F(SvgFigures, StudyWithoutFinishedTrialsGetsASummary) {
 TEST_F(SvgFigures, FailsClearlyWhenTheFolderCannotBeMade) {
   fs::create_directories(root_);
   std::ofstream(root_ / "file") << "x";
-  EXPECT_THROW(write_svg_figures(study(), root_ / "file"), Error);
+  // The folder is a file; the folder would be inside a file. The message names the folder and
+  // says why ("Not a directory", or that a file is in the way).
+  for (const fs::path& dir : {root_ / "file", root_ / "file" / "figs"}) {
+    try {
+      write_svg_figures(study(), dir);
+      ADD_FAILURE() << "wrote figures into " << dir;
+    } catch (const Error& e) {
+      const std::string message = e.what();
+      const std::string prefix = "cannot create the folder " + dir.string() + ": ";
+      EXPECT_EQ(message.find(prefix), 0u) << message;
+      EXPECT_GT(message.size(), prefix.size()) << message;
+    }
+  }
+  EXPECT_EQ(read(root_ / "file"), "x");  // left as it was
 }
 
 }  // namespace

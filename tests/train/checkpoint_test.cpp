@@ -122,7 +122,15 @@ TEST_F(CheckpointTest, RefusesStateOfAnotherOptimizer) {
 
 TEST_F(CheckpointTest, MissingFileIsAClearError) {
   Member a;
-  EXPECT_THROW(load_checkpoint_file("/nonexistent/krill.ckpt", *a.model, *a.adam), DataError);
+  const auto before = a.weights();
+  try {
+    load_checkpoint_file("/nonexistent/krill.ckpt", *a.model, *a.adam);
+    ADD_FAILURE() << "loaded a checkpoint that does not exist";
+  } catch (const DataError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("/nonexistent/krill.ckpt"));
+    EXPECT_THAT(e.what(), HasSubstr("no such file"));
+  }
+  EXPECT_EQ(a.weights(), before);
 }
 
 }  // namespace
