@@ -80,8 +80,20 @@ int run_tune(const TuneArgs& a) {
   // Best weights beside the database (none for an in-memory study).
   const std::filesystem::path prefix = file.storage == ":memory:" ? "" : file.storage;
   tune::TrainingObjective objective(file, data, prefix,
-                                    stored_best ? stored_best->value : std::nullopt);
+                                    stored_best ? stored_best->value : std::nullopt,
+                                    stored_best ? stored_best->number : -1);
   study.optimize(objective.objective(), options);
+  // Joined processes each keep the checkpoint of their own best: the study's best is one of
+  // them. Remove the others' of finished trials (a running trial's may yet be the best).
+  if (!prefix.empty()) {
+    const auto best = study.best_trial();
+    for (const auto& t : study.trials()) {
+      if (t.state != hpo::TrialState::Running && (!best || t.number != best->number)) {
+        std::error_code ec;
+        std::filesystem::remove(objective.checkpoint_of(t.number), ec);
+      }
+    }
+  }
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
   progress.finish();

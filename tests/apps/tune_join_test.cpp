@@ -195,6 +195,18 @@ TEST_F(TuneJoinTest, TwoJoinedProcessesRunTheSameTrialsAsOne) {
   // Both processes left: no run is registered any more.
   auto storage = krill::store::open_storage(dir_ / "joined.db");
   EXPECT_TRUE(storage->runs(storage->studies().at(0).id).empty());
+  // Each process kept its own best's weights; one file is left: the study's best.
+  const TrialRecord* best = nullptr;
+  for (const auto& t : two) {
+    if (!best || *t.value > *best->value) best = &t;
+  }
+  std::vector<std::string> checkpoints;
+  for (const auto& entry : fs::directory_iterator(dir_)) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with("joined.db.trial-")) checkpoints.push_back(name);
+  }
+  EXPECT_EQ(checkpoints,
+            std::vector<std::string>{"joined.db.trial-" + std::to_string(best->number) + ".ckpt"});
 }
 
 }  // namespace
