@@ -20,15 +20,21 @@ LocalExecutor::LocalExecutor(LocalOptions options) {
   if (options.workers < 0 || options.threads_per_worker < 0) {
     throw InvalidArgument("workers and threads per worker must be >= 0 (0: automatic)");
   }
-  const int cores = available_cores();
-  workers_ = options.workers > 0 ? options.workers : cores;
-  threads_ =
-      options.threads_per_worker > 0 ? options.threads_per_worker : std::max(1, cores / workers_);
+  cores_ = available_cores();
+  workers_ = options.workers > 0 ? options.workers : cores_;
+  fixed_threads_ = options.threads_per_worker > 0;
+  threads_ = fixed_threads_ ? options.threads_per_worker : std::max(1, cores_ / workers_);
+}
+
+int LocalExecutor::threads_per_worker(int processes) const {
+  if (fixed_threads_) return threads_;
+  return std::max(1, cores_ / (workers_ * std::max(1, processes)));
 }
 
 void LocalExecutor::run(hpo::Study& study, const hpo::Objective& objective) {
+  const auto budget = [this, &study] { return threads_per_worker(study.local_runs()); };
   if (workers_ == 1) {
-    while (auto t = study.ask(0)) study.run_trial(std::move(*t), objective, threads_);
+    while (auto t = study.ask(0)) study.run_trial(std::move(*t), objective, budget);
     return;
   }
   std::vector<std::thread> pool;
@@ -36,7 +42,7 @@ void LocalExecutor::run(hpo::Study& study, const hpo::Objective& objective) {
   for (int w = 0; w < workers_; ++w) {
     pool.emplace_back([&, w] {
       try {
-        while (auto t = study.ask(w)) study.run_trial(std::move(*t), objective, threads_);
+        while (auto t = study.ask(w)) study.run_trial(std::move(*t), objective, budget);
       } catch (...) {  // a storage failure, not a trial's: trials' exceptions are results
         errors[static_cast<size_t>(w)] = std::current_exception();
       }

@@ -2,6 +2,12 @@
 // trial with `threads_per_worker` compute threads, so that workers x threads never exceeds the
 // cores. Work is handed out on request (each worker asks the study for its next trial when it is
 // done), so slow and fast trials balance themselves.
+//
+// Processes that join one study on one host share its cores: with threads_per_worker 0 a trial
+// may use cores / (workers x processes of the study on this host) threads, at least 1, asked
+// again at each of its reports, so that a second process joining makes the first one's trials
+// narrower instead of oversubscribing the cores (OpenMP threads spin at barriers: two processes
+// of 2 threads on 2 cores ran 20x slower; docs/BENCHMARKS.md).
 #pragma once
 
 #include "hpo/study.hpp"
@@ -10,7 +16,7 @@ namespace krill::exec {
 
 struct LocalOptions {
   int workers = 0;             // 0: as many as the cores
-  int threads_per_worker = 0;  // 0: cores / workers (at least 1)
+  int threads_per_worker = 0;  // 0: cores / workers / processes of the study here (at least 1)
 };
 
 class LocalExecutor final : public hpo::Executor {
@@ -18,11 +24,16 @@ class LocalExecutor final : public hpo::Executor {
   explicit LocalExecutor(LocalOptions options = {});
   void run(hpo::Study& study, const hpo::Objective& objective) override;
   int workers() const { return workers_; }
+  // The threads of a trial when this process is alone on the host (or as fixed by the options).
   int threads_per_worker() const { return threads_; }
+  // ... and when `processes` processes of the study share the host.
+  int threads_per_worker(int processes) const;
 
  private:
   int workers_;
   int threads_;
+  int cores_;
+  bool fixed_threads_;
 };
 
 int available_cores();  // the CPUs this process may run on

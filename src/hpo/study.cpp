@@ -161,6 +161,7 @@ std::optional<TrialRecord> Study::ask(int worker) {
     return run_is_gone(r, wall_seconds(), grace);
   };
   request.propose = [this](int64_t number) { return sampler_->sample(space_, number, history_); };
+  refresh_local_runs();
   for (;;) {
     if (cancelled() || closing_) return std::nullopt;
     request.started = now_seconds();
@@ -217,8 +218,20 @@ void Study::tell(TrialRecord trial) {
   if (stored && active_ && active_->on_progress) active_->on_progress(p);
 }
 
+void Study::refresh_local_runs() {
+  const double now = wall_seconds();
+  local_runs_at_ = now;
+  int live = 0;
+  const std::string host = this_host();
+  for (const RunRecord& r : storage_.runs(record_.id)) {
+    live += r.id == run_.id || (r.host == host && !run_is_gone(r, now, lease_.grace));
+  }
+  local_runs_ = std::max(1, live);
+}
+
 bool Study::report(int64_t number, const Report& report) {
   storage_.add_report(record_.id, number, report);
+  if (wall_seconds() - local_runs_at_.load() > 0.25) refresh_local_runs();
   if (!stopper_) return true;
   std::lock_guard lock(mutex_);  // stoppers keep state: one decision at a time
   auto it = running_trials_.find(number);
@@ -248,9 +261,14 @@ bool Study::report(int64_t number, const Report& report) {
 }
 
 void Study::run_trial(TrialRecord rec, const Objective& objective, int threads) {
+  run_trial(std::move(rec), objective, [threads] { return threads; });
+}
+
+void Study::run_trial(TrialRecord rec, const Objective& objective,
+                      std::function<int()> thread_budget) {
   Trial trial(rec.number, rec.params,
               [this, number = rec.number](const Report& r) { return report(number, r); });
-  trial.set_resources(rec.worker, threads);
+  trial.set_resources(rec.worker, std::move(thread_budget));
   try {
     const double value = objective(trial);
     if (!std::isfinite(value)) {

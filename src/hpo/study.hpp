@@ -100,12 +100,17 @@ class Study {
   // decision. Returns false when the trial should stop.
   bool report(int64_t number, const Report& report);
 
-  // Runs one trial from ask() through `objective`, and tells the result.
+  // Runs one trial from ask() through `objective`, and tells the result; the objective may use
+  // `threads` threads, or as many as `thread_budget` says at the moment it asks.
   void run_trial(TrialRecord trial, const Objective& objective, int threads = 1);
+  void run_trial(TrialRecord trial, const Objective& objective, std::function<int()> thread_budget);
   void optimize(const Objective& objective, const OptimizeOptions& options = {});
 
   const StudyRecord& record() const { return record_; }
   const RunRecord& run() const { return run_; }
+  // Live runs of this study on this host, this one included: processes that share its cores.
+  // Looked up at each ask() and at most 4 times a second from report().
+  int local_runs() const { return local_runs_.load(); }
   const SearchSpace& space() const { return space_; }
   std::vector<TrialRecord> trials() const;  // from storage
   std::optional<TrialRecord> best_trial() const;
@@ -119,6 +124,7 @@ class Study {
   void reload_history();
   void count(const TrialRecord& finished);
   void heartbeat_loop();
+  void refresh_local_runs();
 
   StudyRecord record_;
   SearchSpace space_;
@@ -143,7 +149,8 @@ class Study {
   RunRecord run_;
   LeaseOptions lease_;
   bool closing_ = false;
-  bool lease_lost_ = false;
+  std::atomic<int> local_runs_{1};
+  std::atomic<double> local_runs_at_{0};  // when local_runs_ was last looked up
   std::thread heartbeat_;
 };
 

@@ -3,6 +3,7 @@
 // learning curve).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -75,12 +76,19 @@ class Trial {
   // rate); returns false when the trial should stop.
   bool report(int64_t step, double value, std::map<std::string, double> metrics = {});
   bool should_stop() const { return stop_; }
-  // Resources given by the executor: the worker running the trial and the threads it may use.
+  // Resources given by the executor: the worker running the trial and the threads it may use
+  // now. The share of the cores may change while the trial runs (another process joins the
+  // study on this host, or leaves it): a long objective asks again from time to time.
   int worker() const { return worker_; }
-  int threads() const { return threads_; }
+  int threads() const { return thread_budget_ ? std::max(1, thread_budget_()) : threads_; }
   void set_resources(int worker, int threads) {
     worker_ = worker;
     threads_ = threads;
+    thread_budget_ = nullptr;
+  }
+  void set_resources(int worker, std::function<int()> thread_budget) {
+    worker_ = worker;
+    thread_budget_ = std::move(thread_budget);
   }
   void set_attr(const std::string& key, double value) { attrs_[key] = value; }
   const std::map<std::string, double>& attrs() const { return attrs_; }
@@ -93,6 +101,7 @@ class Trial {
   bool stop_ = false;
   int worker_ = 0;
   int threads_ = 1;
+  std::function<int()> thread_budget_;
 };
 
 }  // namespace krill::hpo

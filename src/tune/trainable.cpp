@@ -141,7 +141,9 @@ TrainingObjective::Run TrainingObjective::build(const hpo::Params& all, uint64_t
 }
 
 double TrainingObjective::operator()(hpo::Trial& trial) {
-  backend::backend(Device::Cpu).set_threads(trial.threads());
+  backend::Backend& cpu = backend::backend(Device::Cpu);
+  int threads = trial.threads();
+  cpu.set_threads(threads);
   hpo::Params all = fixed_;
   for (const auto& [name, value] : trial.params()) all[name] = value;
   Run run = build(all, Rng::derive(seed_, static_cast<uint64_t>(trial.number())));
@@ -149,11 +151,14 @@ double TrainingObjective::operator()(hpo::Trial& trial) {
   nn::SoftmaxCrossEntropy loss;
   train::Trainer trainer(run.config.train);
   trainer.on_report([&](const train::CurvePoint& p) {
-    return trial.report(p.iteration, maximize_ ? p.val_accuracy : p.val_loss,
-                        {{"lr", p.lr},
-                         {"train_loss", p.train_loss},
-                         {"val_loss", p.val_loss},
-                         {"val_accuracy", p.val_accuracy}});
+    const bool go_on = trial.report(p.iteration, maximize_ ? p.val_accuracy : p.val_loss,
+                                    {{"lr", p.lr},
+                                     {"train_loss", p.train_loss},
+                                     {"val_loss", p.val_loss},
+                                     {"val_accuracy", p.val_accuracy}});
+    // Another process of the study may have joined (or left) this host: take the new share.
+    if (const int now = trial.threads(); now != threads) cpu.set_threads(threads = now);
+    return go_on;
   });
   const train::History h =
       trainer.fit(*run.model, *run.optimizer, loss, data_->train, &data_->validation);
