@@ -17,6 +17,7 @@
 #include "report/json_writer.hpp"
 #include "train/checkpoint.hpp"
 #include "train/trainer.hpp"
+#include "tune/params.hpp"
 
 namespace krill::cli {
 
@@ -59,22 +60,26 @@ void check(bool ok, const std::string& option, const std::string& what) {
 }
 
 void validate(const TrainArgs& a) {
-  check(std::isfinite(a.lr) && a.lr > 0, "--lr",
-        fmt::format("must be a positive number, got {}", a.lr));
-  check(a.momentum >= 0 && a.momentum < 1, "--momentum",
-        fmt::format("must be in [0, 1), got {}", a.momentum));
-  check(a.weight_decay >= 0, "--weight-decay", fmt::format("must be >= 0, got {}", a.weight_decay));
-  check(a.batch > 0, "--batch", fmt::format("must be positive, got {}", a.batch));
-  check(a.epochs > 0, "--epochs", fmt::format("must be positive, got {}", a.epochs));
-  check(a.iterations >= 0, "--iterations", fmt::format("must be >= 0, got {}", a.iterations));
+  // The rules of the training parameters (tune/params.hpp), the ones study files and trials use.
+  tune::require_allowed("lr", a.lr, "--lr");
+  tune::require_allowed("momentum", a.momentum, "--momentum");
+  tune::require_allowed("weight_decay", a.weight_decay, "--weight-decay");
+  tune::require_allowed("batch", a.batch, "--batch");
+  tune::require_allowed("epochs", a.epochs, "--epochs");
+  tune::require_allowed("iterations", a.iterations, "--iterations");
+  if (a.eval_every != 0) {
+    try {
+      tune::require_allowed("eval_every", a.eval_every, "--eval-every");
+    } catch (const InvalidArgument& e) {
+      throw InvalidArgument(std::string(e.what()) + " (or 0: each epoch)");
+    }
+  }
+  tune::require_allowed("dropout", static_cast<double>(a.dropout), "--dropout");
+  tune::require_allowed("optimizer", a.optimizer, "--optimizer");
   check(a.validation >= 0 && a.validation < 1, "--validation",
         fmt::format("must be a fraction in [0, 1), got {}", a.validation));
-  check(a.dropout >= 0 && a.dropout < 1, "--dropout",
-        fmt::format("must be in [0, 1), got {}", a.dropout));
   check(a.threads >= 0, "--threads",
         fmt::format("must be >= 1 (0 = all cores), got {}", a.threads));
-  check(a.optimizer == "sgd" || a.optimizer == "adam", "--optimizer",
-        "expected sgd or adam, got '" + a.optimizer + "'");
   check(!a.nesterov || a.momentum > 0, "--nesterov", "needs --momentum > 0");
 }
 
@@ -172,6 +177,11 @@ int run_train(const TrainArgs& a) {
   auto [full_train, test] = data::load_idx(folder);
   auto [train_set, val_set] = full_train.split(a.validation, a.seed);
 
+  if (const auto problem =
+          tune::model_size_problem(spec.hidden, train_set.features(), train_set.classes());
+      !problem.empty()) {
+    throw InvalidArgument("--model " + spec.to_string() + ": " + problem);
+  }
   auto model = nn::build_model(spec, train_set.features(), train_set.classes(), a.seed);
   std::unique_ptr<optim::Optimizer> opt;
   if (a.optimizer == "sgd") {

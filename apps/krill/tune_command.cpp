@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "core/error.hpp"
 #include "exec/local_executor.hpp"
@@ -22,8 +24,8 @@ namespace {
 
 struct TuneArgs {
   std::string file;
-  int64_t trials = 0;
-  int workers = 0;
+  std::optional<int64_t> trials;  // given: overrides the study file's
+  std::optional<int> workers;
   int threads = 0;
   bool quiet = false;
 };
@@ -40,8 +42,31 @@ extern "C" void on_interrupt(int) {
 
 int run_tune(const TuneArgs& a) {
   tune::StudyFile file = tune::load_study_file(a.file);
-  if (a.trials > 0) file.trials = a.trials;
-  if (a.workers > 0) file.workers = a.workers;
+  // An option given takes effect or is refused.
+  if (a.trials) {
+    if (*a.trials < 1) {
+      throw InvalidArgument("--trials is " + std::to_string(*a.trials) +
+                            ", expected an integer >= 1");
+    }
+    file.trials = *a.trials;
+  }
+  if (a.workers) {
+    if (*a.workers < 1) {
+      throw InvalidArgument("--workers is " + std::to_string(*a.workers) +
+                            ", expected an integer >= 1 (or no --workers: as many as the cores "
+                            "allow)");
+    }
+    file.workers = *a.workers;
+  }
+  if (a.threads < 0) {
+    throw InvalidArgument("--threads is " + std::to_string(a.threads) +
+                          ", expected an integer >= 1 (or 0: cores / workers)");
+  }
+  // Whatever can be checked is, before the database is created or opened: a study that cannot
+  // run leaves nothing behind.
+  auto data = tune::load_study_data(file);
+  tune::check_study_data(file, tune::shape_of(*data));
+
   auto storage = store::open_storage(file.storage);
   hpo::StudyRecord record;
   record.name = file.name;
@@ -63,7 +88,6 @@ int run_tune(const TuneArgs& a) {
                               : "",
         executor.workers(), executor.threads_per_worker());
   }
-  auto data = tune::load_study_data(file);
 
   Progress progress("tune", a.quiet);
   hpo::OptimizeOptions options;
@@ -133,12 +157,13 @@ void add_tune_command(CLI::App& app, int& exit_code) {
   CLI::App* cmd = app.add_subcommand("tune", "Run or resume the study of a study file (YAML)");
   cmd->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   cmd->add_option("study", args->file, "the study file (see docs/STUDY-FILE.md)")->required();
-  cmd->add_option("--trials", args->trials, "override the study file's number of trials");
-  cmd->add_option("--workers", args->workers, "override the study file's workers");
+  cmd->add_option("--trials", args->trials,
+                  "override the study file's number of trials (an integer >= 1)");
+  cmd->add_option("--workers", args->workers,
+                  "override the study file's workers (an integer >= 1)");
   cmd->add_option("--threads", args->threads,
                   "threads per trial (default: cores / workers); lower it when other jobs share "
-                  "the cores")
-      ->check(CLI::NonNegativeNumber);
+                  "the cores");
   cmd->add_flag("--quiet,-q", args->quiet, "no progress output");
   cmd->callback([args, &exit_code] { exit_code = run_tune(*args); });
 }

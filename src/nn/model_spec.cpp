@@ -43,8 +43,9 @@ ModelSpec parse_model_spec(std::string_view spec) {
     if (ec != std::errc() || ptr != item.data() + item.size() || item.empty()) {
       bad_spec(spec, "'" + std::string(item) + "' is not a width");
     }
-    if (width <= 0 || width > (1 << 20)) {
-      bad_spec(spec, "width " + std::to_string(width) + " is out of range [1, 1048576]");
+    if (width <= 0 || width > kMaxWidth) {
+      bad_spec(spec, "width " + std::to_string(width) + " is out of range [1, " +
+                         std::to_string(kMaxWidth) + "]");
     }
     out.hidden.push_back(width);
     if (comma == std::string_view::npos) break;

@@ -16,6 +16,9 @@
 
 namespace krill::nn {
 
+// The widest hidden layer parse_model_spec accepts (2^20 units).
+inline constexpr int64_t kMaxWidth = int64_t{1} << 20;
+
 struct ModelSpec {
   std::vector<int64_t> hidden;  // widths of the hidden layers
   Activation activation = Activation::Relu;

@@ -1,5 +1,6 @@
 #include "tune/stopping_config.hpp"
 
+#include <algorithm>
 #include <map>
 
 #include "core/error.hpp"
@@ -111,6 +112,17 @@ StoppingConfig parse_stopping(const yaml::Source& src, const yaml::Entry& sectio
   } catch (const InvalidArgument& err) {
     src.fail(section.key_node, std::string("stopping: ") + err.what());
   }
+  for (const auto& e : entries) {
+    if (e.key == "max_resource" && c.asha.max_resource != 0 &&
+        c.asha.max_resource <= c.asha.min_resource) {
+      src.fail(e.at(), "'max_resource' is " + std::to_string(c.asha.max_resource) +
+                           ", the first rung (min_resource " + std::to_string(c.asha.min_resource) +
+                           "): " + c.rule +
+                           " would never act, expected 0 (no last rung) or above min_resource");
+    }
+  }
+  c.positions["stopping"] = src.where(section.key_node.Mark());
+  for (const auto& e : entries) c.positions[e.key] = src.where(e.at().Mark());
   return c;
 }
 
@@ -119,6 +131,146 @@ std::unique_ptr<hpo::Stopper> make_stopper(const StoppingConfig& c) {
   if (c.rule == "median") return hpo::make_median(c.median);
   if (c.rule == "asha" || c.rule == "hyperband") return hpo::make_asha(c.asha);
   return nullptr;
+}
+
+namespace {
+
+// "100", "100 and 200", "100, 200 and 300".
+std::string list_text(const std::vector<int64_t>& values) {
+  std::string out;
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out += i + 1 == values.size() ? " and " : ", ";
+    out += std::to_string(values[i]);
+  }
+  return out;
+}
+
+std::string span_text(int64_t low, int64_t high) {  // "25" or "25 to 150"
+  return low == high ? std::to_string(low) : std::to_string(low) + " to " + std::to_string(high);
+}
+
+}  // namespace
+
+bool ReportSteps::reaches(int64_t step) const {
+  bool divides = false;
+  for (const int64_t e : every) divides = divides || step % e == 0;
+  for (const Run& r : runs) {
+    if (step == r.last) return true;
+    if (step < r.last && (divides || (each_epoch && step % r.per_epoch == 0))) return true;
+  }
+  return false;
+}
+
+int64_t ReportSteps::last() const {
+  int64_t out = 0;
+  for (const Run& r : runs) out = std::max(out, r.last);
+  return out;
+}
+
+std::string ReportSteps::describe() const {
+  if (runs.size() == 1 && every.size() + (each_epoch ? 1 : 0) == 1) {
+    const Run& r = runs.front();
+    const int64_t interval = each_epoch ? r.per_epoch : every.front();
+    std::vector<int64_t> steps;
+    for (int64_t s = interval; s < r.last && steps.size() < 4; s += interval) steps.push_back(s);
+    std::string text = "at steps ";
+    if (steps.size() == 4) {
+      text += std::to_string(steps[0]) + ", " + std::to_string(steps[1]) + ", " +
+              std::to_string(steps[2]) + ", ..., " + std::to_string(r.last);
+    } else {
+      steps.push_back(r.last);
+      if (steps.size() == 1) text = "at step ";
+      text += list_text(steps);
+    }
+    return text + " (" +
+           (each_epoch ? "one per epoch of " + std::to_string(r.per_epoch) + " batches"
+                       : "every " + std::to_string(interval) + " iterations") +
+           ", the last at step " + std::to_string(r.last) + ")";
+  }
+  std::string text;
+  if (!every.empty()) {
+    const auto [low, high] = std::minmax_element(every.begin(), every.end());
+    text = "every " + span_text(*low, *high) + " iterations";
+  }
+  if (each_epoch) {
+    int64_t low = runs.front().per_epoch, high = low;
+    for (const Run& r : runs) {
+      low = std::min(low, r.per_epoch);
+      high = std::max(high, r.per_epoch);
+    }
+    text += (text.empty() ? "" : " or ") + std::string("once per epoch of ") +
+            span_text(low, high) + " batches";
+  }
+  int64_t first_last = runs.front().last;
+  for (const Run& r : runs) first_last = std::min(first_last, r.last);
+  return text + " and at their last step, " + span_text(first_last, last());
+}
+
+void check_stopping_acts(const StoppingConfig& c, const ReportSteps* steps, int64_t trials) {
+  const auto written = [&](const std::string& option) { return c.positions.contains(option); };
+  // Errors point at the option, or at the rule when the option was left at its default.
+  const auto fail = [&](const std::string& option, const std::string& message) {
+    const auto it = c.positions.find(written(option) ? option : "rule");
+    throw InvalidArgument((it != c.positions.end() ? it->second : "") + message);
+  };
+  const auto is = [&](const std::string& option, int64_t value) {
+    return "'" + option + "' is " + std::to_string(value) +
+           (written(option) ? "" : " (the default)");
+  };
+  const std::string study_has =
+      " and the study has " + std::to_string(trials) + (trials == 1 ? " trial" : " trials");
+  const std::string reports = steps ? "trials report " + steps->describe() : std::string();
+
+  if (c.rule == "lcm") {
+    if (c.lcm.accumulate >= trials) {
+      fail("accumulate", is("accumulate", c.lcm.accumulate) + study_has +
+                             ": lcm decides once that many trials are complete, so it would "
+                             "never act, expected accumulate below the number of trials");
+    }
+    if (!steps) return;
+    std::vector<int64_t> missed;
+    for (const int64_t checkpoint : c.lcm.checkpoints) {
+      if (!steps->reaches(checkpoint)) missed.push_back(checkpoint);
+    }
+    if (missed.empty()) return;
+    const bool one = missed.size() == 1;
+    fail("checkpoints",
+         (one ? "checkpoint " : "checkpoints ") + list_text(missed) + (one ? " is" : " are") +
+             " never reached" +
+             (missed.size() == c.lcm.checkpoints.size() ? " (lcm would never act)" : "") + ": " +
+             reports + ", expected checkpoints among these steps");
+  }
+  if (c.rule == "median") {
+    if (c.median.min_trials >= trials) {
+      fail("min_trials", is("min_trials", c.median.min_trials) + study_has +
+                             ": the median rule decides once that many trials are complete, so "
+                             "it would never act, expected min_trials below the number of trials");
+    }
+    if (steps && c.median.grace > steps->last()) {
+      fail("grace",
+           is("grace", c.median.grace) + ": the median rule decides from that step on, and " +
+               reports +
+               ", so it would never act, expected grace <= " + std::to_string(steps->last()));
+    }
+  }
+  if (c.rule == "asha" || c.rule == "hyperband") {
+    if (trials <= c.asha.brackets) {
+      const std::string what = c.rule == "asha" ? "the study has " + std::to_string(trials) +
+                                                      " trial: asha compares trials at its rungs"
+                                                : is("brackets", c.asha.brackets) + study_has +
+                                                      ": hyperband compares the trials of a "
+                                                      "bracket at its rungs";
+      fail("brackets", what + ", so it would never act, expected " +
+                           (c.rule == "asha" ? std::string("at least 2 trials")
+                                             : std::string("more trials than brackets")));
+    }
+    if (steps && c.asha.min_resource > steps->last()) {
+      fail("min_resource", is("min_resource", c.asha.min_resource) + ": " + c.rule +
+                               "'s first rung is at that step, and " + reports +
+                               ", so it would never act, expected min_resource <= " +
+                               std::to_string(steps->last()));
+    }
+  }
 }
 
 }  // namespace krill::tune

@@ -79,6 +79,10 @@ class Parser {
     return yaml::param_value(src_, info, node, at, label);
   }
   void check_combinations(const YAML::Node& root) const;
+  // Whether a trial can have `value` for parameter `name`: fixed to it, searched over it, or left
+  // at it (`fallback`, the default).
+  bool can_be(const std::string& name, const hpo::ParamValue& value,
+              const hpo::ParamValue& fallback) const;
   bool has(const std::string& name) const { return where_.contains(name); }
 
   yaml::Source src_;
@@ -89,6 +93,7 @@ class Parser {
   std::map<std::string, YAML::Node> fixed_at_;                      // key nodes
   std::map<std::string, YAML::Node> where_;                         // fixed value / searched key
   std::map<std::string, std::vector<hpo::ParamValue>> candidates_;  // fixed value or choices
+  std::map<std::string, std::pair<double, double>> ranges_;         // searched low, high
   int64_t grid_points_ = 1;
   bool has_grid_ = false;
 };
@@ -98,6 +103,7 @@ StudyFile Parser::parse(const std::string& text, const std::string& default_name
   for (const auto& e : yaml::entries(src_, root, "study file")) {
     yaml::check_known(src_, e, kTopKeys);
     top_.emplace(e.key, e);
+    out_.positions[e.key] = src_.where(e.at().Mark());
   }
   out_.name = default_name;
   if (const auto* e = find("study")) out_.name = this->text(*e, "a study name");
@@ -129,8 +135,15 @@ StudyFile Parser::parse(const std::string& text, const std::string& default_name
     out_.seed = *seed;
   }
   if (const auto* e = find("sampler")) out_.sampler = one_of_values(*e, kSamplers);
-  if (const auto* e = find("model")) read_fixed(*e);
-  if (const auto* e = find("training")) read_fixed(*e);
+  // model: and training: in file order, so that the first error reported is the first written.
+  std::vector<const Entry*> fixed;
+  for (const char* section : {"model", "training"}) {
+    if (const auto* e = find(section)) fixed.push_back(e);
+  }
+  std::sort(fixed.begin(), fixed.end(), [](const Entry* a, const Entry* b) {
+    return a->key_node.Mark().pos < b->key_node.Mark().pos;
+  });
+  for (const Entry* e : fixed) read_fixed(*e);
   if (const auto* e = find("search")) read_search(*e);
   if (const auto* e = find("stopping")) out_.stopping = parse_stopping(src_, *e);
   check_combinations(root);
@@ -220,6 +233,7 @@ void Parser::read_fixed(const Entry& section) {
     }
     const hpo::ParamValue value = value_of(*info, e.value, e.at(), "'" + e.key + "'");
     out_.fixed[e.key] = value;
+    out_.positions[e.key] = src_.where(e.at().Mark());
     fixed_at_[e.key] = e.key_node;
     where_[e.key] = e.at();
     candidates_[e.key] = {value};
@@ -242,6 +256,7 @@ void Parser::read_search(const Entry& search) {
     } catch (const InvalidArgument& error) {
       src_.fail(e.value, error.what());
     }
+    out_.positions[e.key] = src_.where(e.key_node.Mark());
     where_[e.key] = e.key_node;
   }
 }
@@ -312,6 +327,7 @@ hpo::Dimension Parser::read_dimension(const ParamInfo& info, const Entry& dim) {
       src_.fail(low.at(), "'low' is " + low.value.Scalar() + " in the log range of " + name +
                               ", expected low > 0 with log: true");
     }
+    ranges_[dim.key] = {lo, hi};
     if (type == "float") return hpo::FloatDim{lo, hi, log};
     return hpo::IntDim{std::get<int64_t>(low_value), std::get<int64_t>(high_value), log};
   }
@@ -362,6 +378,20 @@ void Parser::check_combinations(const YAML::Node& root) const {
       }
     }
   }
+  // sgd refuses Nesterov momentum without momentum.
+  if (can_be("nesterov", int64_t{1}, int64_t{0}) && can_be("momentum", 0.0, 0.0) &&
+      can_be("optimizer", std::string("sgd"), std::string("sgd"))) {
+    const std::string momentum =
+        !has("momentum") ? "momentum 0 (the default)"
+        : candidates_.contains("momentum") && !ranges_.contains("momentum")
+            ? "momentum 0 (at " + yaml::line_column(where_.at("momentum").Mark()) + ")"
+            : "momentum 0 (in the range at " + yaml::line_column(where_.at("momentum").Mark()) +
+                  ")";
+    const char* nesterov = out_.fixed.contains("nesterov") ? "is" : "can be";
+    src_.fail(where_.at("nesterov"), std::string("'nesterov' ") + nesterov + " 1 with " + momentum +
+                                         ", expected momentum above 0 for Nesterov momentum "
+                                         "(sgd refuses it without)");
+  }
   if (out_.sampler == "grid" && !has_grid_) {
     src_.fail(find("sampler") ? find("sampler")->value : root,
               "sampler 'grid' without a dimension of type grid, expected at least one under "
@@ -369,7 +399,31 @@ void Parser::check_combinations(const YAML::Node& root) const {
   }
 }
 
+bool Parser::can_be(const std::string& name, const hpo::ParamValue& value,
+                    const hpo::ParamValue& fallback) const {
+  const auto same = [](const hpo::ParamValue& a, const hpo::ParamValue& b) {
+    if (std::holds_alternative<std::string>(a) || std::holds_alternative<std::string>(b)) {
+      return a == b;
+    }
+    return to_double(a) == to_double(b);
+  };
+  if (const auto it = ranges_.find(name); it != ranges_.end()) {
+    const double v = to_double(value);
+    return it->second.first <= v && v <= it->second.second;
+  }
+  if (const auto it = candidates_.find(name); it != candidates_.end()) {
+    return std::any_of(it->second.begin(), it->second.end(),
+                       [&](const hpo::ParamValue& c) { return same(c, value); });
+  }
+  return same(fallback, value);
+}
+
 }  // namespace
+
+std::string StudyFile::where(const std::string& key) const {
+  if (const auto it = positions.find(key); it != positions.end()) return it->second;
+  return path.empty() ? std::string() : path.string() + ": ";
+}
 
 std::string StudyFile::canonical() const {
   std::string out;

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 
 #include "hpo/param.hpp"
@@ -31,6 +32,12 @@ struct StudyFile {
   hpo::Params fixed;               // values under `model:` and `training:`, by parameter name
   hpo::SearchSpace space;          // `search:`
   StoppingConfig stopping;         // `stopping:` early stopping (default: none)
+  // "<file>:<line>:<column>: " of each top-level key's value ("data", "trials", ...) and of each
+  // parameter (its fixed value, or its key under search:), for the checks made once the data is
+  // known (check_study_data in trainable.hpp).
+  std::map<std::string, std::string> positions;
+
+  std::string where(const std::string& key) const;  // positions[key], else "<file>: " (or "")
 
   // The settings that define the study (everything but trials, workers and storage), as
   // canonical text: a resumed study must have the same.

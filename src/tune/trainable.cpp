@@ -1,21 +1,33 @@
 #include "tune/trainable.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
+#include <map>
+#include <set>
 
 #include "backend/backend.hpp"
 #include "core/error.hpp"
 #include "core/rng.hpp"
 #include "train/checkpoint.hpp"
+#include "tune/params.hpp"
 
 namespace krill::tune {
 
 namespace {
+
+namespace fs = std::filesystem;
+
+// More configurations of batch, epochs, iterations and eval_every than report_steps lists.
+constexpr int64_t kMaxConfigurations = 100'000;
 
 const hpo::ParamValue* find(const hpo::Params& p, const std::string& name) {
   auto it = p.find(name);
   return it == p.end() ? nullptr : &it->second;
 }
 
+// The getters read values make_config has checked (a number for a number parameter, a string
+// for a string one; an integer one may come as a whole double).
 double get_float(const hpo::Params& p, const std::string& name, double fallback) {
   const auto* v = find(p, name);
   return v ? hpo::as_double(*v, name) : fallback;
@@ -25,24 +37,18 @@ int64_t get_int(const hpo::Params& p, const std::string& name, int64_t fallback)
   const auto* v = find(p, name);
   if (!v) return fallback;
   if (const auto* i = std::get_if<int64_t>(v)) return *i;
-  const double d = hpo::as_double(*v, name);
-  if (d != std::floor(d)) {
-    throw InvalidArgument("parameter '" + name + "' is " + hpo::to_string(*v) +
-                          ", expected an integer");
-  }
-  return static_cast<int64_t>(d);
+  return static_cast<int64_t>(hpo::as_double(*v, name));
 }
 
 std::string get_string(const hpo::Params& p, const std::string& name, const std::string& fallback) {
   const auto* v = find(p, name);
   if (!v) return fallback;
-  if (const auto* s = std::get_if<std::string>(v)) return *s;
-  return hpo::to_string(*v);  // e.g. hidden: 512 given as a number
+  if (const auto* text = std::get_if<std::string>(v)) return *text;
+  return hpo::to_string(*v);  // `hidden: 512`, one layer's width as a number
 }
 
 optim::Schedule make_schedule(const hpo::Params& p) {
   const std::string kind = get_string(p, "schedule", "constant");
-  if (kind == "constant") return optim::Constant{};
   if (kind == "step") {
     return optim::StepDecay{.every = get_int(p, "decay_every", 100),
                             .factor = get_float(p, "decay_factor", 0.95)};
@@ -52,43 +58,79 @@ optim::Schedule make_schedule(const hpo::Params& p) {
     return optim::CosineWarmup{.warmup = get_int(p, "warmup", 0),
                                .min_factor = get_float(p, "min_factor", 0.0)};
   }
-  throw InvalidArgument("parameter 'schedule' is '" + kind +
-                        "', expected constant, step, exp or cosine");
+  return optim::Constant{};
+}
+
+// "512,256", or "64 layers of 1024" for a deep stack of one width.
+std::string widths_text(const std::vector<int64_t>& hidden) {
+  if (hidden.size() > 3 &&
+      std::all_of(hidden.begin(), hidden.end(), [&](int64_t w) { return w == hidden.front(); })) {
+    return std::to_string(hidden.size()) + " layers of " + std::to_string(hidden.front());
+  }
+  std::string out;
+  for (const int64_t w : hidden) {
+    if (!out.empty()) out += ',';
+    out += std::to_string(w);
+  }
+  return out.empty() ? "none" : out;
+}
+
+// "" when the MLP fits (params.hpp), else "hidden widths 512,256 make a model of ...".
+std::string model_problem(const std::vector<int64_t>& hidden, int64_t inputs, int64_t classes) {
+  const std::string problem = model_size_problem(hidden, inputs, classes);
+  if (problem.empty()) return problem;
+  std::string out = "hidden widths ";  // piece by piece: see params.cpp on GCC 12's -Wrestrict
+  out.append(widths_text(hidden)).append(" make ").append(problem);
+  return out;
+}
+
+// The integers a searched dimension of an integer parameter proposes; nullopt above `limit`.
+std::optional<std::vector<int64_t>> integers_of(const hpo::Dimension& dim, int64_t limit) {
+  std::vector<int64_t> out;
+  if (const auto* range = std::get_if<hpo::IntDim>(&dim)) {
+    if (range->high - range->low >= limit) return std::nullopt;
+    for (int64_t v = range->low; v <= range->high; ++v) out.push_back(v);
+    return out;
+  }
+  const auto* choice = std::get_if<hpo::CategoricalDim>(&dim);
+  const auto& values = choice ? choice->choices : std::get<hpo::GridDim>(dim).values;
+  for (const auto& v : values) out.push_back(static_cast<int64_t>(hpo::as_double(v, "")));
+  return out;
+}
+
+const hpo::Dimension* searched(const StudyFile& file, const std::string& name) {
+  for (const auto& [n, dim] : file.space.dimensions()) {
+    if (n == name) return &dim;
+  }
+  return nullptr;
 }
 
 }  // namespace
 
 TrialConfig make_config(const hpo::Params& p) {
+  for (const auto& [name, value] : p) require_allowed(name, value);
   TrialConfig c;
   if (find(p, "hidden")) {
-    c.model = nn::parse_model_spec("mlp:" + get_string(p, "hidden", ""));
+    c.model.hidden = *parse_widths(get_string(p, "hidden", ""));
   } else if (find(p, "width") || find(p, "depth")) {
-    const int64_t width = get_int(p, "width", 128), depth = get_int(p, "depth", 1);
-    if (depth < 0 || depth > 64) throw InvalidArgument("parameter 'depth' must be in [0, 64]");
-    c.model.hidden.assign(static_cast<size_t>(depth), width);
-    if (width <= 0) throw InvalidArgument("parameter 'width' must be positive");
+    c.model.hidden.assign(static_cast<size_t>(get_int(p, "depth", 1)), get_int(p, "width", 128));
   } else {
     c.model.hidden = {512, 256};
   }
   c.model.activation = nn::parse_activation(get_string(p, "activation", "relu"));
   c.model.dropout = static_cast<float>(get_float(p, "dropout", 0.0));
-  if (!(c.model.dropout >= 0 && c.model.dropout < 1)) {
-    throw InvalidArgument("parameter 'dropout' must be in [0, 1)");
-  }
   if (find(p, "init")) c.model.init = nn::parse_init(get_string(p, "init", "he"));
 
   c.optimizer = get_string(p, "optimizer", "sgd");
   const double lr = get_float(p, "lr", c.optimizer == "adam" ? 0.001 : 0.01);
   const double wd = get_float(p, "weight_decay", 0.0);
-  if (c.optimizer == "sgd") {
+  if (c.optimizer == "adam") {
+    c.adam = {.lr = lr, .weight_decay = wd};
+  } else {
     c.sgd = {.lr = lr,
              .momentum = get_float(p, "momentum", 0.0),
              .weight_decay = wd,
              .nesterov = get_int(p, "nesterov", 0) != 0};
-  } else if (c.optimizer == "adam") {
-    c.adam = {.lr = lr, .weight_decay = wd};
-  } else {
-    throw InvalidArgument("parameter 'optimizer' is '" + c.optimizer + "', expected sgd or adam");
   }
   c.train.batch = get_int(p, "batch", 32);
   c.train.epochs = get_int(p, "epochs", 1);
@@ -99,10 +141,124 @@ TrialConfig make_config(const hpo::Params& p) {
 }
 
 std::shared_ptr<const StudyData> load_study_data(const StudyFile& file) {
-  auto [train, test] = data::load_idx(data::resolve_data(file.data));
-  if (file.subset > 0) train = train.head(file.subset);
-  auto [fit, validation] = train.split(file.validation, file.seed);
-  return std::make_shared<const StudyData>(StudyData{fit, validation, test});
+  const std::string at = file.where("data");
+  if (file.data != "fashion-mnist" && file.data != "mnist") {
+    std::error_code ec;
+    if (!fs::is_directory(file.data, ec)) {
+      throw DataError(at + "'data' is '" + file.data +
+                      "': " + (fs::exists(file.data, ec) ? "not a folder" : "no such folder") +
+                      ", expected fashion-mnist, mnist or a folder of IDX files");
+    }
+  }
+  try {
+    auto [train, test] = data::load_idx(data::resolve_data(file.data));
+    if (file.subset > 0) train = train.head(file.subset);
+    auto [fit, validation] = train.split(file.validation, file.seed);
+    return std::make_shared<const StudyData>(StudyData{fit, validation, test});
+  } catch (const DataError& e) {
+    throw DataError(at + e.what());
+  }
+}
+
+DataShape shape_of(const StudyData& data) {
+  return {.train = data.train.size(),
+          .validation = data.validation.size(),
+          .features = data.train.features(),
+          .classes = data.train.classes()};
+}
+
+std::optional<ReportSteps> report_steps(const StudyFile& file, int64_t train_size) {
+  if (train_size <= 0) return std::nullopt;
+  // Each of the four: its fixed value or default, or the values it is searched over.
+  const train::TrainOptions base = make_config(file.fixed).train;
+  std::map<std::string, std::vector<int64_t>> values{{"batch", {base.batch}},
+                                                     {"epochs", {base.epochs}},
+                                                     {"iterations", {base.iterations}},
+                                                     {"eval_every", {base.eval_every}}};
+  int64_t configurations = 1;
+  for (auto& [name, list] : values) {
+    if (const hpo::Dimension* dim = searched(file, name)) {
+      auto integers = integers_of(*dim, kMaxConfigurations);
+      if (!integers) return std::nullopt;
+      list = std::move(*integers);
+    }
+    if (name != "eval_every") configurations *= static_cast<int64_t>(list.size());
+    if (configurations > kMaxConfigurations) return std::nullopt;
+  }
+
+  // As the trainer counts (train/trainer.cpp): ceil(size / batch) batches per epoch, `iterations`
+  // steps when > 0 or else epochs x batches per epoch, a point every eval_every steps (each
+  // epoch when 0) and at the last.
+  ReportSteps steps;
+  for (const int64_t every : values["eval_every"]) {
+    if (every == 0) {
+      steps.each_epoch = true;
+    } else {
+      steps.every.push_back(every);
+    }
+  }
+  std::set<ReportSteps::Run> runs;
+  for (const int64_t batch : values["batch"]) {
+    const int64_t per_epoch = train_size / batch + (train_size % batch != 0 ? 1 : 0);
+    for (const int64_t epochs : values["epochs"]) {
+      for (const int64_t iterations : values["iterations"]) {
+        int64_t last = iterations;
+        if (last == 0 && __builtin_mul_overflow(epochs, per_epoch, &last)) {
+          last = std::numeric_limits<int64_t>::max();
+        }
+        runs.insert({last, per_epoch});
+      }
+    }
+  }
+  steps.runs.assign(runs.begin(), runs.end());
+  return steps;
+}
+
+void check_study_data(const StudyFile& file, const DataShape& data) {
+  if (data.train < 1 || data.validation < 1) {
+    const std::string key = file.positions.contains("subset") ? "subset" : "validation";
+    throw InvalidArgument(file.where(key) + "the data leaves " + std::to_string(data.train) +
+                          " training and " + std::to_string(data.validation) +
+                          " validation images (subset " + std::to_string(file.subset) +
+                          ", validation " + hpo::to_string(file.validation) +
+                          "), expected at least one of each");
+  }
+
+  // The largest model each way of giving the widths can propose (a model grows with each width
+  // and with the depth): every `hidden` value, or the largest width and depth.
+  std::vector<std::pair<std::string, hpo::Params>> models;
+  if (const hpo::Dimension* dim = searched(file, "hidden")) {
+    const auto* choice = std::get_if<hpo::CategoricalDim>(dim);
+    for (const auto& v : choice ? choice->choices : std::get<hpo::GridDim>(*dim).values) {
+      hpo::Params p = file.fixed;
+      p["hidden"] = v;
+      models.emplace_back("hidden", std::move(p));
+    }
+  } else {
+    hpo::Params p = file.fixed;
+    for (const char* name : {"width", "depth"}) {
+      if (const hpo::Dimension* dim = searched(file, name)) {
+        const auto* range = std::get_if<hpo::IntDim>(dim);
+        const auto integers =
+            range ? std::vector<int64_t>{range->high} : *integers_of(*dim, kMaxConfigurations);
+        p[name] = *std::max_element(integers.begin(), integers.end());
+      }
+    }
+    const bool by_width = file.positions.contains("width") || file.positions.contains("depth");
+    const std::string key = file.positions.contains("hidden")  ? "hidden"
+                            : !by_width                        ? "data"
+                            : file.positions.contains("width") ? "width"
+                                                               : "depth";
+    models.emplace_back(key, std::move(p));
+  }
+  for (const auto& [key, params] : models) {
+    const auto problem =
+        model_problem(make_config(params).model.hidden, data.features, data.classes);
+    if (!problem.empty()) throw InvalidArgument(file.where(key) + problem);
+  }
+
+  const auto steps = report_steps(file, data.train);
+  check_stopping_acts(file.stopping, steps ? &*steps : nullptr, file.trials);
 }
 
 struct TrainingObjective::Run {
@@ -131,6 +287,9 @@ std::filesystem::path TrainingObjective::checkpoint_of(int64_t number) const {
 TrainingObjective::Run TrainingObjective::build(const hpo::Params& all, uint64_t seed) const {
   Run r{make_config(all), nullptr, nullptr};
   r.config.train.seed = seed;
+  const auto problem =
+      model_problem(r.config.model.hidden, data_->train.features(), data_->train.classes());
+  if (!problem.empty()) throw InvalidArgument(problem);  // before allocating anything
   r.model = nn::build_model(r.config.model, data_->train.features(), data_->train.classes(), seed);
   if (r.config.optimizer == "adam") {
     r.optimizer = std::make_unique<optim::Adam>(r.model->parameters(), r.config.adam);

@@ -29,8 +29,9 @@ struct TrialConfig {
   train::TrainOptions train;
 };
 
-// Throws InvalidArgument naming the parameter and the expected range (an out-of-range sampled
-// value makes a failed trial, not a crashed study).
+// Every value is checked against its parameter's rule (params.hpp), the one the study file was
+// checked against when it was loaded; throws InvalidArgument naming the parameter and what was
+// expected (a value out of range makes a failed trial, not a crashed study).
 TrialConfig make_config(const hpo::Params& params);
 
 // The data of a study, loaded once and shared (read-only) by every trial and thread.
@@ -39,7 +40,29 @@ struct StudyData {
   data::Dataset validation;
   data::Dataset test;
 };
+// Errors (a missing folder, a bad IDX file) start with the position of `data:` in the study file.
 std::shared_ptr<const StudyData> load_study_data(const StudyFile& file);
+
+// What the checks of a study that need its data know of it.
+struct DataShape {
+  int64_t train = 0;       // training images (after subset and the validation split)
+  int64_t validation = 0;  // validation images
+  int64_t features = 0;    // inputs per image
+  int64_t classes = 0;
+};
+DataShape shape_of(const StudyData& data);
+
+// The steps at which the study's trials report, from the batch, epochs, iterations and eval_every
+// each configuration of its search space can have; nullopt when that is more than 100,000
+// configurations.
+std::optional<ReportSteps> report_steps(const StudyFile& file, int64_t train_size);
+
+// The checks of a study that need its data, made before anything runs (and before its database
+// is opened): both the training and the validation set hold images, every model the search space
+// can propose has at most kMaxModelParameters (params.hpp), and the early-stopping rule can act
+// with `file.trials` trials at the steps they report at (check_stopping_acts). Throws
+// InvalidArgument at the position of the setting in the study file.
+void check_study_data(const StudyFile& file, const DataShape& data);
 
 // Trains one network per trial and returns its validation metric. Attributes stored with each
 // trial: iterations, train_seconds, val_accuracy, val_loss. The weights of the best trial so far

@@ -13,8 +13,6 @@ namespace krill::tune::yaml {
 
 namespace {
 
-using Strings = std::vector<std::string>;
-
 std::string lower_snake(std::string_view s) {
   std::string out(s);
   for (char& c : out) {
@@ -48,43 +46,6 @@ std::optional<T> parse_integer(std::string_view text) {
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
   return value;
-}
-
-// The values a string parameter accepts; nullptr: any text.
-const Strings* allowed_values(const std::string& name) {
-  static const std::map<std::string, Strings> table{
-      {"optimizer", {"sgd", "adam"}},
-      {"schedule", {"constant", "step", "exp", "cosine"}},
-      {"activation", {"relu", "sigmoid", "tanh"}},
-      {"init", {"he", "glorot", "torch"}},
-  };
-  const auto it = table.find(name);
-  return it == table.end() ? nullptr : &it->second;
-}
-
-std::string expected_value(const ParamInfo& info) {
-  if (info.kind == ParamKind::Int) return "an integer";
-  if (info.kind == ParamKind::Float) return "a number";
-  if (const auto* allowed = allowed_values(info.name)) return one_of(*allowed);
-  if (std::string(info.name) == "hidden") return "widths such as \"512,256\" or [512, 256]";
-  return "a string";
-}
-
-// "512, 256" -> "512,256"; nullopt unless positive integers separated by commas.
-std::optional<std::string> normalise_hidden(std::string_view text) {
-  std::string out;
-  while (true) {
-    const size_t comma = text.find(',');
-    std::string_view width = text.substr(0, comma);
-    while (!width.empty() && width.front() == ' ') width.remove_prefix(1);
-    while (!width.empty() && width.back() == ' ') width.remove_suffix(1);
-    const auto w = width.empty() || width.front() == '+' ? std::nullopt : parse_int(width);
-    if (!w || *w <= 0) return std::nullopt;
-    out += std::to_string(*w);
-    if (comma == std::string_view::npos) return out;
-    out += ',';
-    text.remove_prefix(comma + 1);
-  }
 }
 
 }  // namespace
@@ -264,16 +225,18 @@ std::string canonical(const hpo::ParamValue& v) {
 
 hpo::ParamValue param_value(const Source& source, const ParamInfo& info, const YAML::Node& node,
                             const YAML::Node& at, const std::string& label) {
-  const std::string name = info.name;
   const auto bad = [&] {
     source.fail(at, label + " is " + describe(node) + ", expected " + expected_value(info));
   };
-  if (name == "hidden" && node.IsSequence()) {  // [512, 256] -> "512,256"
+  const bool hidden = std::string_view(info.name) == "hidden";
+  if (hidden && node.IsSequence()) {                         // [512, 256] -> "512,256"
+    const ParamInfo& width = *find_training_param("width");  // a hidden layer's rule
     std::string widths;
     for (const auto& w : node) {
       const auto v = is_plain(w) ? parse_int(w.Scalar()) : std::nullopt;
-      if (!v || *v <= 0) {
-        source.fail(w, label + " has a width " + describe(w) + ", expected a positive integer");
+      if (!v || !allowed(width, *v)) {
+        source.fail(w,
+                    label + " has a width " + describe(w) + ", expected " + expected_value(width));
       }
       if (!widths.empty()) widths += ',';
       widths += std::to_string(*v);
@@ -284,22 +247,27 @@ hpo::ParamValue param_value(const Source& source, const ParamInfo& info, const Y
   if (!node.IsScalar() || node.Scalar().empty()) bad();
   const std::string& text = node.Scalar();
   const bool plain = is_plain(node);
+  hpo::ParamValue value = text;
   if (info.kind == ParamKind::Int) {
-    if (const auto v = plain ? parse_int(text) : std::nullopt) return *v;
-    bad();
-  }
-  if (info.kind == ParamKind::Float) {
-    if (const auto v = plain ? parse_number(text) : std::nullopt) return *v;
-    bad();
-  }
-  if (name == "hidden") {
-    const auto widths = normalise_hidden(text);
+    const auto v = plain ? parse_int(text) : std::nullopt;
+    if (!v) bad();
+    value = *v;
+  } else if (info.kind == ParamKind::Float) {
+    const auto v = plain ? parse_number(text) : std::nullopt;
+    if (!v) bad();
+    value = *v;
+  } else if (hidden) {  // "512, 256" -> "512,256"
+    const auto widths = parse_widths(text);
     if (!widths) bad();
-    return *widths;
+    std::string normalised;
+    for (const int64_t w : *widths) {
+      if (!normalised.empty()) normalised += ',';
+      normalised += std::to_string(w);
+    }
+    value = normalised;
   }
-  const auto* allowed = allowed_values(name);
-  if (allowed && std::find(allowed->begin(), allowed->end(), text) == allowed->end()) bad();
-  return text;
+  if (!allowed(info, value)) bad();
+  return value;
 }
 
 }  // namespace krill::tune::yaml

@@ -82,9 +82,10 @@ std::optional<bool> parse_bool(std::string_view text);  // true/false, yes/no, o
 std::string format_double(double v);
 
 // A training parameter's value written at `node` (errors point at `at`; `label` names it:
-// "'batch'", "a value of 'batch'"), converted to its kind: Int from an integer, Float from any
-// number, String from any scalar's text (optimizer, schedule, activation and init checked against
-// their names; hidden given as "512, 256" or [512, 256] normalised to "512,256").
+// "'batch'", "a value of 'batch'", "'low' of 'batch'"), converted to its kind: Int from an
+// integer, Float from any number, String from any scalar's text (hidden given as "512, 256" or
+// [512, 256] normalised to "512,256"), then checked against the parameter's rule (params.hpp):
+// "'batch' is '0', expected an integer >= 1".
 hpo::ParamValue param_value(const Source& source, const ParamInfo& info, const YAML::Node& node,
                             const YAML::Node& at, const std::string& label);
 std::string kind_label(ParamKind kind);  // "an integer", "a float", "a string"

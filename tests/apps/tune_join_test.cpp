@@ -172,8 +172,8 @@ KillFigures TuneKillTest::run_round(unsigned seed) {
 // trials one process would, and between them run each number once.
 TEST_F(TuneJoinTest, TwoJoinedProcessesRunTheSameTrialsAsOne) {
   constexpr int kTrials = 10;
-  const fs::path alone = write_study("alone", kTrials, 200);
-  const fs::path joined = write_study("joined", kTrials, 200);
+  const fs::path alone = write_study("alone", kTrials, 1500, "256,256");
+  const fs::path joined = write_study("joined", kTrials, 1500, "256,256");
   EXPECT_EQ(wait_exit_code(spawn_tune(alone, dir_ / "alone.txt")), 0);
   const pid_t a = spawn_tune(joined, dir_ / "joined-a.txt");
   const pid_t b = spawn_tune(joined, dir_ / "joined-b.txt");

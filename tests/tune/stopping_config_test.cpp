@@ -4,6 +4,7 @@
 
 #include "core/error.hpp"
 #include "tune/study_file.hpp"
+#include "tune/trainable.hpp"
 
 namespace krill::tune {
 namespace {
@@ -63,6 +64,126 @@ TEST(StoppingConfig, ErrorsSayWhereAndWhat) {
   EXPECT_THAT(error_of("  rule: lcm\n  checkpoints: [300, 100]\n"), HasSubstr("increasing"));
   EXPECT_THAT(error_of("  rule: asha\n  min_resource: 100\n  max_resource: 50\n"),
               HasSubstr("stopping:"));
+}
+
+TEST(StoppingConfig, AsValidRuleWithAFinalRungOnItsFirstIsRefused) {
+  EXPECT_EQ(error_of("  rule: asha\n  min_resource: 100\n  max_resource: 100\n"),
+            "s.yaml:9:17: 'max_resource' is 100, the first rung (min_resource 100): asha would "
+            "never act, expected 0 (no last rung) or above min_resource");
+}
+
+// A rule that can never act, found once the data is known (check_study_data, before krill tune
+// opens the database). Fashion-MNIST cut to 10,000 images, 20% held out: 8,000 to train on; with
+// batch 64 that is 125 batches per epoch.
+const DataShape kData{.train = 8000, .validation = 2000, .features = 784, .classes = 10};
+
+std::string never_acts(const std::string& training, const std::string& stopping,
+                       int64_t trials = 20, const DataShape& data = kData) {
+  try {
+    StudyFile file = parse_study_file("study: s\ndata: fashion-mnist\ntrials: 20\ntraining:\n" +
+                                          training + "stopping:\n" + stopping,
+                                      "s.yaml");
+    file.trials = trials;  // as krill tune --trials sets it
+    check_study_data(file, data);
+  } catch (const InvalidArgument& e) {
+    return e.what();
+  }
+  return "(accepted)";
+}
+
+TEST(StoppingConfig, LcmCheckpointsNoTrialReportsAtAreRefused) {
+  // One point per epoch of 125 batches, 2 epochs: steps 125 and 250.
+  const std::string two_epochs = "  batch: 64\n  epochs: 2\n";
+  EXPECT_EQ(never_acts(two_epochs, "  rule: lcm\n  accumulate: 5\n  checkpoints: [100, 200]\n"),
+            "s.yaml:10:16: checkpoints 100 and 200 are never reached (lcm would never act): "
+            "trials report at steps 125 and 250 (one per epoch of 125 batches, the last at step "
+            "250), expected checkpoints among these steps");
+  EXPECT_EQ(never_acts(two_epochs, "  rule: lcm\n  accumulate: 5\n  checkpoints: [125, 200]\n"),
+            "s.yaml:10:16: checkpoint 200 is never reached: trials report at steps 125 and 250 "
+            "(one per epoch of 125 batches, the last at step 250), expected checkpoints among "
+            "these steps");
+  EXPECT_EQ(never_acts(two_epochs, "  rule: lcm\n  accumulate: 5\n  checkpoints: [125, 250]\n"),
+            "(accepted)");
+  // eval_every 50 up to 250: 50, 100, ..., 250.
+  EXPECT_EQ(never_acts(two_epochs + "  eval_every: 50\n",
+                       "  rule: lcm\n  accumulate: 5\n  checkpoints: [100, 200]\n"),
+            "(accepted)");
+  EXPECT_EQ(never_acts("  iterations: 500\n  eval_every: 25\n",
+                       "  rule: lcm\n  accumulate: 5\n  checkpoints: [110, 200, 600]\n"),
+            "s.yaml:10:16: checkpoints 110 and 600 are never reached: trials report at steps 25, "
+            "50, 75, ..., 500 (every 25 iterations, the last at step 500), expected checkpoints "
+            "among these steps");
+}
+
+TEST(StoppingConfig, ACheckpointSomeConfigurationReachesIsKept) {
+  const std::string file =
+      "study: s\ndata: fashion-mnist\ntrials: 20\ntraining:\n  iterations: 300\n"
+      "search:\n  eval_every: {type: choice, values: [40, 60]}\n"
+      "stopping:\n  rule: lcm\n  accumulate: 5\n  checkpoints: [%s]\n";
+  const auto check = [&](const std::string& checkpoints) -> std::string {
+    std::string text = file;
+    text.replace(text.find("%s"), 2, checkpoints);
+    try {
+      check_study_data(parse_study_file(text, "s.yaml"), kData);
+    } catch (const InvalidArgument& e) {
+      return e.what();
+    }
+    return "(accepted)";
+  };
+  EXPECT_EQ(check("40, 60, 300"), "(accepted)");  // each reached by one eval_every or the end
+  EXPECT_EQ(check("50"),
+            "s.yaml:11:16: checkpoint 50 is never reached (lcm would never act): trials report "
+            "every 40 to 60 iterations and at their last step, 300, expected checkpoints among "
+            "these steps");
+}
+
+TEST(StoppingConfig, RulesWaitingForMoreTrialsThanTheStudyHasAreRefused) {
+  const std::string training = "  batch: 64\n";
+  EXPECT_EQ(never_acts(training, "  rule: lcm\n", 8),
+            "s.yaml:7:9: 'accumulate' is 10 (the default) and the study has 8 trials: lcm decides "
+            "once that many trials are complete, so it would never act, expected accumulate below "
+            "the number of trials");
+  EXPECT_EQ(never_acts(training, "  rule: lcm\n  accumulate: 5\n", 5),
+            "s.yaml:8:15: 'accumulate' is 5 and the study has 5 trials: lcm decides once that "
+            "many trials are complete, so it would never act, expected accumulate below the number "
+            "of trials");
+  EXPECT_EQ(never_acts(training, "  rule: lcm\n  accumulate: 5\n", 6), "(accepted)");
+  EXPECT_EQ(never_acts(training, "  rule: median\n  min_trials: 3\n", 2),
+            "s.yaml:8:15: 'min_trials' is 3 and the study has 2 trials: the median rule decides "
+            "once that many trials are complete, so it would never act, expected min_trials below "
+            "the number of trials");
+  EXPECT_EQ(never_acts(training, "  rule: asha\n  min_resource: 10\n", 1),
+            "s.yaml:7:9: the study has 1 trial: asha compares trials at its rungs, so it would "
+            "never act, expected at least 2 trials");
+  EXPECT_EQ(never_acts(training, "  rule: hyperband\n  min_resource: 10\n", 3),
+            "s.yaml:7:9: 'brackets' is 3 (the default) and the study has 3 trials: hyperband "
+            "compares the trials of a bracket at its rungs, so it would never act, expected more "
+            "trials than brackets");
+}
+
+TEST(StoppingConfig, RulesStartingAfterTheLastStepAreRefused) {
+  EXPECT_EQ(never_acts("  iterations: 500\n  eval_every: 100\n", "  rule: median\n  grace: 1000\n"),
+            "s.yaml:9:10: 'grace' is 1000: the median rule decides from that step on, and trials "
+            "report at steps 100, 200, 300, ..., 500 (every 100 iterations, the last at step 500), "
+            "so it would never act, expected grace <= 500");
+  EXPECT_EQ(never_acts("  iterations: 500\n", "  rule: median\n  grace: 500\n"), "(accepted)");
+  // asha's default first rung is step 100; one epoch of 64 batches of 125 ends at step 64.
+  EXPECT_EQ(never_acts("  batch: 125\n", "  rule: asha\n"),
+            "s.yaml:7:9: 'min_resource' is 100 (the default): asha's first rung is at that step, "
+            "and trials report at step 64 (one per epoch of 64 batches, the last at step 64), so "
+            "it would never act, expected min_resource <= 64");
+  EXPECT_EQ(never_acts("  batch: 125\n  epochs: 2\n", "  rule: asha\n"), "(accepted)");
+}
+
+TEST(StoppingConfig, TooManyConfigurationsToListSkipsTheStepChecks) {
+  // 1000 batches x 1000 epochs is more than the 100,000 configurations the check lists.
+  StudyFile file = parse_study_file(
+      "data: fashion-mnist\ntrials: 20\nsearch:\n  batch: {type: int, low: 1, high: 1000}\n"
+      "  epochs: {type: int, low: 1, high: 1000}\n"
+      "stopping:\n  rule: lcm\n  accumulate: 5\n  checkpoints: [1]\n",
+      "s.yaml");
+  EXPECT_EQ(report_steps(file, kData.train), std::nullopt);
+  EXPECT_NO_THROW(check_study_data(file, kData));
 }
 
 }  // namespace

@@ -2,12 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <variant>
 
 #include "core/error.hpp"
+#include "tune/trainable.hpp"
 
 namespace krill::tune {
 namespace {
@@ -47,6 +49,52 @@ TEST(StudyFile, ExamplesParse) {
   EXPECT_EQ(grid.sampler, "grid");
   EXPECT_EQ(grid.trials, 12);  // 4 learning rates x 3 decay intervals
   EXPECT_EQ(load_study_file(kExamples / "sobol.yaml").direction, hpo::Direction::Minimize);
+}
+
+TEST(StudyFile, EveryShippedStudyFileLoadsAndPassesTheDataChecks) {
+  // examples/ and the early-stopping experiment, checked as krill tune does once Fashion-MNIST
+  // is loaded: 60,000 training images of 28x28 in 10 classes, cut to `subset`, less `validation`.
+  std::vector<fs::path> files;
+  for (const fs::path& folder :
+       {kExamples, kExamples.parent_path() / "experiments" / "early-stopping"}) {
+    for (const auto& entry : fs::directory_iterator(folder)) {
+      if (entry.path().extension() == ".yaml") files.push_back(entry.path());
+    }
+  }
+  EXPECT_GE(files.size(), 7u);
+  for (const auto& file : files) {
+    SCOPED_TRACE(file.string());
+    const StudyFile study = load_study_file(file);
+    const int64_t images = study.subset > 0 ? study.subset : 60000;
+    const auto held_out = static_cast<int64_t>(std::llround(study.validation * images));
+    EXPECT_NO_THROW(check_study_data(
+        study,
+        {.train = images - held_out, .validation = held_out, .features = 784, .classes = 10}));
+  }
+}
+
+TEST(StudyFile, ValidValuesAtTheEdgesOfTheRulesLoad) {
+  const StudyFile s = parse_study_file(R"(data: mnist
+trials: 4
+model:
+  hidden: [1048576]
+  dropout: 0
+training:
+  optimizer: adam
+  nesterov: 1
+  iterations: 0
+  lr: 1.0e-9
+  schedule: step
+  decay_every: 1
+  decay_factor: 1
+search:
+  momentum: {type: float, low: 0, high: 0.99}
+  batch: {type: int, low: 1, high: 8}
+)",
+                                       "edges.yaml");
+  EXPECT_EQ(s.fixed.at("hidden"), hpo::ParamValue{std::string("1048576")});
+  // nesterov without momentum is sgd's rule: with adam it is ignored, as a trial ignores it.
+  EXPECT_EQ(s.fixed.at("nesterov"), hpo::ParamValue{int64_t{1}});
 }
 
 TEST(StudyFile, DocumentedExampleParses) {
@@ -98,7 +146,7 @@ search:
   batch: {type: choice, values: [32, 64, 128]}
   init: {type: choice, values: [he, glorot]}
   eval_every: {type: int, low: 10, high: 1000, log: true}
-  nesterov: {type: grid, values: [0, 1]}
+  iterations: {type: grid, values: [0, 500]}
 )";
 
 TEST(StudyFile, FullFileRoundTrips) {
@@ -148,9 +196,18 @@ TEST(StudyFile, FullFileRoundTrips) {
   EXPECT_EQ(eval_every.low, 10);
   EXPECT_EQ(eval_every.high, 1000);
   EXPECT_TRUE(eval_every.log);
-  EXPECT_EQ(dims[5].first, "nesterov");
+  EXPECT_EQ(dims[5].first, "iterations");
   EXPECT_EQ(std::get<hpo::GridDim>(dims[5].second).values,
-            (std::vector<hpo::ParamValue>{int64_t{0}, int64_t{1}}));
+            (std::vector<hpo::ParamValue>{int64_t{0}, int64_t{500}}));
+}
+
+TEST(StudyFile, RemembersWhereEachSettingIs) {
+  const StudyFile s = parse_study_file(kFullFile, "full.yaml");
+  EXPECT_EQ(s.where("data"), "full.yaml:4:7: ");
+  EXPECT_EQ(s.where("trials"), "full.yaml:8:9: ");
+  EXPECT_EQ(s.where("hidden"), "full.yaml:13:11: ");  // a fixed value
+  EXPECT_EQ(s.where("lr"), "full.yaml:23:3: ");       // a searched key
+  EXPECT_EQ(s.where("width"), "");                    // not written, parsed from text
 }
 
 TEST(StudyFile, DefaultsAndValueForms) {
@@ -284,8 +341,8 @@ const BadFile kBadFiles[] = {
     {"LowAboveHigh", "data: mnist\ntrials: 4\nsearch:\n  lr: {type: float, low: 0.5, high: 0.1}\n",
      "4:26", "'low' 0.5 is above 'high' 0.1 for 'lr', expected low <= high"},
     {"LogWithLowZero",
-     "data: mnist\ntrials: 4\nsearch:\n  width: {type: int, low: 0, high: 9, log: true}\n", "4:27",
-     "'low' is 0 in the log range of 'width', expected low > 0 with log: true"},
+     "data: mnist\ntrials: 4\nsearch:\n  warmup: {type: int, low: 0, high: 9, log: true}\n", "4:28",
+     "'low' is 0 in the log range of 'warmup', expected low > 0 with log: true"},
     {"EmptyChoice", "data: mnist\ntrials: 4\nsearch:\n  batch: {type: choice, values: []}\n",
      "4:33", "'values' of 'batch' is an empty list, expected a list of at least one value"},
     {"ChoiceValueOfWrongKind",
@@ -332,6 +389,60 @@ const BadFile kBadFiles[] = {
     {"GridSamplerWithoutGrid",
      "data: mnist\nsampler: grid\nsearch:\n  lr: {type: float, low: 0.001, high: 0.1}\n", "2:10",
      "sampler 'grid' without a dimension of type grid, expected at least one under search:"},
+    // The rules a trial applies (tune/params.hpp), checked at load time: each fixed value,
+    // both ends of each range and each value of a list.
+    {"BatchZero", "data: mnist\ntrials: 4\ntraining:\n  batch: 0\n", "4:10",
+     "'batch' is '0', expected an integer >= 1"},
+    {"IterationsNegative", "data: mnist\ntrials: 4\ntraining:\n  iterations: -4\n", "4:15",
+     "'iterations' is '-4', expected an integer >= 0"},
+    {"EpochsZero", "data: mnist\ntrials: 4\ntraining:\n  epochs: 0\n", "4:11",
+     "'epochs' is '0', expected an integer >= 1"},
+    {"EvalEveryZero", "data: mnist\ntrials: 4\ntraining:\n  eval_every: 0\n", "4:15",
+     "'eval_every' is '0', expected an integer >= 1"},
+    {"LrZero", "data: mnist\ntrials: 4\ntraining:\n  lr: 0\n", "4:7",
+     "'lr' is '0', expected a number > 0"},
+    {"MomentumOne", "data: mnist\ntrials: 4\ntraining:\n  momentum: 1.0\n", "4:13",
+     "'momentum' is '1.0', expected a number in [0, 1)"},
+    {"WeightDecayNegative", "data: mnist\ntrials: 4\ntraining:\n  weight_decay: -0.1\n", "4:17",
+     "'weight_decay' is '-0.1', expected a number >= 0"},
+    {"NesterovTwo", "data: mnist\ntrials: 4\ntraining:\n  nesterov: 2\n  momentum: 0.9\n", "4:13",
+     "'nesterov' is '2', expected 0 or 1"},
+    {"DecayFactorZero",
+     "data: mnist\ntrials: 4\ntraining:\n  schedule: step\n  decay_every: 10\n  decay_factor: 0\n",
+     "6:17", "'decay_factor' is '0', expected a number in (0, 1]"},
+    {"GammaAboveOne", "data: mnist\ntrials: 4\ntraining:\n  schedule: exp\n  gamma: 1.5\n", "5:10",
+     "'gamma' is '1.5', expected a number in (0, 1]"},
+    {"MinFactorAboveOne", "data: mnist\ntrials: 4\ntraining:\n  min_factor: 2\n", "4:15",
+     "'min_factor' is '2', expected a number in [0, 1]"},
+    {"DropoutOne", "data: mnist\ntrials: 4\nmodel:\n  dropout: 1.0\n", "4:12",
+     "'dropout' is '1.0', expected a number in [0, 1)"},
+    {"HiddenWidthTooWide", "data: mnist\ntrials: 4\nmodel:\n  hidden: [512, 4000000000]\n", "4:17",
+     "'hidden' has a width '4000000000', expected an integer from 1 to 1048576"},
+    {"HiddenTextWidthZero", "data: mnist\ntrials: 4\nmodel:\n  hidden: \"512,0\"\n", "4:11",
+     "'hidden' is the string \"512,0\", expected widths from 1 to 1048576, such as"},
+    {"WidthTooWide", "data: mnist\ntrials: 4\nmodel:\n  width: 2000000\n", "4:10",
+     "'width' is '2000000', expected an integer from 1 to 1048576"},
+    {"DepthTooDeep", "data: mnist\ntrials: 4\nmodel:\n  depth: 65\n", "4:10",
+     "'depth' is '65', expected an integer from 0 to 64"},
+    {"BatchRangeFromZero",
+     "data: mnist\ntrials: 4\nsearch:\n  batch: {type: int, low: 0, high: 64}\n", "4:27",
+     "'low' of 'batch' is '0', expected an integer >= 1"},
+    {"DropoutRangeToOne",
+     "data: mnist\ntrials: 4\nsearch:\n  dropout: {type: float, low: 0.0, high: 1.0}\n", "4:42",
+     "'high' of 'dropout' is '1.0', expected a number in [0, 1)"},
+    {"LrChoiceWithZero",
+     "data: mnist\ntrials: 4\nsearch:\n  lr: {type: choice, values: [0.1, 0]}\n", "4:36",
+     "a value of 'lr' is '0', expected a number > 0"},
+    {"HiddenChoiceTooWide",
+     "data: mnist\ntrials: 4\nsearch:\n  hidden: {type: choice, values: [[512], [4000000000]]}\n",
+     "4:43", "a value of 'hidden' has a width '4000000000', expected an integer from 1 to 1048576"},
+    {"NesterovWithoutMomentum", "data: mnist\ntrials: 4\ntraining:\n  nesterov: 1\n", "4:13",
+     "'nesterov' is 1 with momentum 0 (the default), expected momentum above 0 for Nesterov "
+     "momentum (sgd refuses it without)"},
+    {"NesterovWithMomentumRangeFromZero",
+     "data: mnist\ntrials: 4\nsearch:\n  momentum: {type: float, low: 0, high: 0.9}\n"
+     "  nesterov: {type: choice, values: [0, 1]}\n",
+     "5:3", "'nesterov' can be 1 with momentum 0 (in the range at 4:3), expected momentum above 0"},
     {"DuplicateKey", "data: mnist\ntrials: 4\ndata: fashion-mnist\n", "3:1",
      "duplicate key 'data' (first at 1:1), expected each key once"},
     {"NotAMap", "- data\n- trials\n", "1:1", "the study file is a list, expected a map"},

@@ -269,19 +269,19 @@ TEST_F(TrainableTest, OnlyTheBestTrialsWeightsStayBesideTheDatabase) {
   TrainingObjective objective(
       study_file({{"hidden", int64_t{16}}, {"batch", int64_t{16}}, {"iterations", int64_t{60}}}),
       synthetic_data(/*test_is_validation=*/true), db, std::nullopt);
-  // lr 0 leaves the initial weights (chance accuracy); 0.1 with momentum learns the problem.
+  // lr 1e-9 (0 is refused) leaves the initial weights (chance accuracy); 0.1 with momentum learns the problem.
   std::map<int64_t, double> value;
   auto run = [&](int64_t number, double lr) {
     hpo::Trial t = trial(number, {{"lr", lr}, {"momentum", 0.9}});
     value[number] = objective(t);
     return t.attrs();
   };
-  run(0, 0.0);
+  run(0, 1e-9);
   EXPECT_EQ(files_ending(".ckpt"), std::set<std::string>{"study.db.trial-0.ckpt"});
   const auto best_attrs = run(1, 0.1);
   ASSERT_GT(value[1], value[0]);
   EXPECT_EQ(files_ending(".ckpt"), std::set<std::string>{"study.db.trial-1.ckpt"});
-  run(2, 0.0);
+  run(2, 1e-9);
   ASSERT_LT(value[2], value[1]);
   EXPECT_EQ(files_ending(".ckpt"), std::set<std::string>{"study.db.trial-1.ckpt"});
   EXPECT_TRUE(files_ending(".tmp").empty());
@@ -313,7 +313,7 @@ TEST_F(TrainableTest, NoCheckpointWithoutAPrefixOrForAWorseResumedBest) {
   // Resumed with a best of 1.0 accuracy: nothing is better, nothing is saved.
   TrainingObjective resumed(study_file({{"hidden", int64_t{8}}, {"iterations", int64_t{10}}}),
                             synthetic_data(), dir_ / "study.db", 1.0);
-  hpo::Trial u = trial(5, {{"lr", 0.0}});
+  hpo::Trial u = trial(5, {{"lr", 1e-9}});
   ASSERT_LT(resumed(u), 1.0);
   EXPECT_TRUE(files_ending(".ckpt").empty());
 }
@@ -325,7 +325,7 @@ TEST_F(TrainableTest, AResumedStudyReplacesTheStoredBestsWeights) {
   double stored_best = 0;
   {
     TrainingObjective before(file, synthetic_data(), db, std::nullopt);
-    hpo::Trial t = trial(2, {{"lr", 0.0}});
+    hpo::Trial t = trial(2, {{"lr", 1e-9}});
     stored_best = before(t);
   }
   ASSERT_EQ(files_ending(".ckpt"), std::set<std::string>{"study.db.trial-2.ckpt"});

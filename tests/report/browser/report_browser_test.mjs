@@ -65,8 +65,8 @@ search:
   momentum: {type: float, low: 0.0, high: 0.9}
 `;
 
-// One trial whose value is out of range (dropout must be in [0, 1)): it fails when it starts,
-// so the study holds no finished trial.
+// One trial whose learning rate makes the loss overflow at once: it diverges, so the study holds
+// no completed trial. (A value out of range would be refused when the study file is loaded.)
 const NONE_YAML = `# written by report_browser_test.mjs
 study: browser-none
 storage: none.db
@@ -76,7 +76,7 @@ trials: 1
 training:
   iterations: 20
 search:
-  dropout: {type: choice, values: [1.5]}
+  lr: {type: choice, values: [1.0e+30]}
 `;
 
 const LAUNCH_ARGS = [

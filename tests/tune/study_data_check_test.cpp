@@ -1,0 +1,118 @@
+// The checks krill tune makes once a study's data is loaded and before its database is opened
+// (check_study_data): the data left for training and validation, the size of every model the
+// search space can propose, and the steps trials report at; and the data folder's errors, which
+// point at `data:` in the study file.
+#include "tune/trainable.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "core/error.hpp"
+
+namespace krill::tune {
+namespace {
+
+namespace fs = std::filesystem;
+
+const DataShape kData{.train = 8000, .validation = 2000, .features = 784, .classes = 10};
+
+std::string error_of(const std::string& yaml, const DataShape& data = kData) {
+  try {
+    check_study_data(parse_study_file(yaml, "s.yaml"), data);
+  } catch (const InvalidArgument& e) {
+    return e.what();
+  }
+  return "(accepted)";
+}
+
+TEST(CheckStudyData, ModelsTooLargeToAllocateAreRefused) {
+  EXPECT_EQ(error_of("data: mnist\ntrials: 4\nmodel:\n  hidden: [1000000, 1000000]\n"),
+            "s.yaml:4:11: hidden widths 1000000,1000000 make a model of 1000796000010 parameters "
+            "for 784 inputs and 10 classes (3728 GiB of float32 weights), expected at most "
+            "1073741824 parameters (4 GiB)");
+  // Every value of a searched `hidden` is a model a trial may build.
+  EXPECT_EQ(error_of("data: mnist\ntrials: 4\nsearch:\n"
+                     "  hidden: {type: choice, values: [[64], [500000, 5000]]}\n"),
+            "s.yaml:4:3: hidden widths 500000,5000 make a model of 2892555010 parameters for 784 "
+            "inputs and 10 classes (11 GiB of float32 weights), expected at most 1073741824 "
+            "parameters (4 GiB)");
+  // width x depth: the largest of each range.
+  EXPECT_EQ(error_of("data: mnist\ntrials: 4\nsearch:\n"
+                     "  width: {type: int, low: 16, high: 100000, log: true}\n"
+                     "  depth: {type: int, low: 1, high: 4}\n"),
+            "s.yaml:4:3: hidden widths 4 layers of 100000 make a model of 30079800010 parameters "
+            "for 784 inputs and 10 classes (112 GiB of float32 weights), expected at most "
+            "1073741824 parameters (4 GiB)");
+  EXPECT_EQ(error_of("data: mnist\ntrials: 4\nmodel:\n  depth: 3\nsearch:\n"
+                     "  width: {type: choice, values: [64, 100000]}\n"),
+            "s.yaml:6:3: hidden widths 100000,100000,100000 make a model of 20079700010 "
+            "parameters for 784 inputs and 10 classes (75 GiB of float32 weights), expected at "
+            "most 1073741824 parameters (4 GiB)");
+  // The inputs count: the default 512,256 on images of 2048x2048.
+  EXPECT_EQ(error_of("data: mnist\ntrials: 4\n",
+                     {.train = 10, .validation = 10, .features = 2048 * 2048, .classes = 10}),
+            "s.yaml:1:7: hidden widths 512,256 make a model of 2147618058 parameters for 4194304 "
+            "inputs and 10 classes (8.0 GiB of float32 weights), expected at most 1073741824 "
+            "parameters (4 GiB)");
+  EXPECT_EQ(error_of("data: mnist\ntrials: 4\nmodel:\n  hidden: [1048576]\n"), "(accepted)");
+}
+
+TEST(CheckStudyData, BothSetsMustHoldImages) {
+  EXPECT_EQ(error_of("data: mnist\ntrials: 4\nsubset: 4\nvalidation: 0.1\n",
+                     {.train = 4, .validation = 0, .features = 784, .classes = 10}),
+            "s.yaml:3:9: the data leaves 4 training and 0 validation images (subset 4, validation "
+            "0.1), expected at least one of each");
+}
+
+TEST(CheckStudyData, ReportStepsFollowTheTrainer) {
+  const StudyFile file = parse_study_file(
+      "data: mnist\ntrials: 4\ntraining:\n  epochs: 3\nsearch:\n"
+      "  batch: {type: choice, values: [64, 100]}\n",
+      "s.yaml");
+  const auto steps = report_steps(file, 8000);
+  ASSERT_TRUE(steps);
+  EXPECT_TRUE(steps->each_epoch);
+  EXPECT_TRUE(steps->every.empty());
+  // ceil(8000 / 64) = 125 and 80 batches per epoch, 3 epochs.
+  EXPECT_EQ(steps->runs, (std::vector<ReportSteps::Run>{{.last = 240, .per_epoch = 80},
+                                                        {.last = 375, .per_epoch = 125}}));
+  EXPECT_EQ(steps->last(), 375);
+  EXPECT_TRUE(steps->reaches(80));
+  EXPECT_TRUE(steps->reaches(250));
+  EXPECT_TRUE(steps->reaches(375));
+  EXPECT_FALSE(steps->reaches(100));
+  EXPECT_FALSE(steps->reaches(400));  // past every run
+  EXPECT_EQ(steps->describe(),
+            "once per epoch of 80 to 125 batches and at their last step, 240 to 375");
+}
+
+TEST(LoadStudyData, AMissingFolderIsReportedAtItsKey) {
+  const fs::path dir = fs::temp_directory_path() / "krill_trainable_test";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const fs::path file = dir / "study.yaml";
+  std::ofstream(file) << "study: s\ntrials: 3\ndata: /no/such/folder\n";
+  try {
+    load_study_data(load_study_file(file));
+    FAIL() << "no error";
+  } catch (const DataError& e) {
+    EXPECT_EQ(std::string(e.what()), file.string() +
+                                         ":3:7: 'data' is '/no/such/folder': no such folder, "
+                                         "expected fashion-mnist, mnist or a folder of IDX files");
+  }
+  // A folder without the IDX files: the reader's message, after the position.
+  std::ofstream(file) << "study: s\ntrials: 3\ndata: .\n";
+  try {
+    load_study_data(load_study_file(file));
+    FAIL() << "no error";
+  } catch (const DataError& e) {
+    EXPECT_EQ(std::string(e.what()).rfind(file.string() + ":3:7: ", 0), 0u) << e.what();
+  }
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace krill::tune
