@@ -165,6 +165,39 @@ TEST_F(TuneCliTest, ABadStudyFileIsOneLineWithItsPosition) {
   EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
 }
 
+// Values that pass every check can still make every trial fail (here, a learning rate that makes
+// the loss overflow at once): the run says so and exits non-zero, with the first error.
+TEST_F(TuneCliTest, ARunWhoseEveryTrialFailedExitsNonZeroWithTheFirstError) {
+  const fs::path file = dir_ / "diverge.yaml";
+  std::ofstream(file) << "study: diverge\ndata: " << (dir_ / "data").string()
+                      << "\ntrials: 2\nworkers: 1\ntraining:\n  iterations: 20\n"
+                      << "search:\n  lr: {type: choice, values: [1.0e+30, 2.0e+30]}\n";
+  auto r = run_krill("tune " + file.string() + " --quiet --threads 1");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("krill: error: all 2 trials of this run failed; the first: "
+                                  "trial 0: loss not finite at iteration"));
+  // A later run with nothing left to do has failed nothing: it exits 0.
+  auto again = run_krill("tune " + file.string() + " --quiet --threads 1");
+  EXPECT_EQ(again.exit_code, 0) << again.output;
+}
+
+TEST_F(TuneCliTest, ShowListsTheProcessesWorkingOnAStudy) {
+  const fs::path study = write_study(6, "256,256", 1500);
+  const fs::path db = dir_ / "crash.db";
+  const pid_t pid = spawn_tune(study);
+  ASSERT_TRUE(wait_for_trials(db, 1, /*finished_only=*/false));
+  auto show = run_krill("show " + db.string());
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  EXPECT_THAT(show.output, HasSubstr("processes:\n"));
+  EXPECT_THAT(show.output, HasSubstr(":" + std::to_string(pid) + "  run "));
+  EXPECT_THAT(show.output, HasSubstr("  live  heartbeat "));
+  EXPECT_THAT(show.output, HasSubstr("running 1 (trials "));
+  // Killed: the next look says so.
+  auto after = run_krill("show " + db.string());
+  EXPECT_THAT(after.output, HasSubstr("  gone  heartbeat ")) << after.output;
+}
+
 TEST_F(TuneCliTest, ShowOfAMissingDatabaseIsAClearError) {
   auto r = run_krill("show " + (dir_ / "nope.db").string());
   EXPECT_EQ(r.exit_code, 2);
