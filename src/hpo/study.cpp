@@ -99,6 +99,7 @@ Study::~Study() {
     closing_ = true;
   }
   trial_ended_.notify_all();
+  closing_cv_.notify_all();
   if (heartbeat_.joinable()) heartbeat_.join();
   try {
     storage_.remove_run(run_.id);
@@ -110,7 +111,7 @@ void Study::heartbeat_loop() {
   const auto interval = std::chrono::duration<double>(lease_.heartbeat);
   std::unique_lock lock(mutex_);
   while (!closing_) {
-    trial_ended_.wait_for(lock, interval, [this] { return closing_; });
+    closing_cv_.wait_for(lock, interval, [this] { return closing_; });
     if (closing_) break;
     lock.unlock();
     try {
@@ -157,11 +158,16 @@ std::optional<TrialRecord> Study::ask(int worker) {
   request.owner = run_.id;
   request.worker = worker;
   request.budget = record_.n_trials;
-  request.gone = [grace = lease_.grace](const RunRecord& r) {
-    return run_is_gone(r, wall_seconds(), grace);
+  request.gone = [this](const RunRecord& r) {  // called under mutex_, by claim_trial
+    const double now = wall_seconds();
+    auto [seen, fresh] = gone_seen_.try_emplace(r.id, false, 0.0);
+    if (fresh || now - seen->second.second > 1.0) {
+      seen->second = {run_is_gone(r, now, lease_.grace), now};
+    }
+    return seen->second.first;
   };
   request.propose = [this](int64_t number) { return sampler_->sample(space_, number, history_); };
-  refresh_local_runs();
+  if (wall_seconds() - local_runs_at_.load() > 0.25) refresh_local_runs();
   for (;;) {
     if (cancelled() || closing_) return std::nullopt;
     request.started = now_seconds();

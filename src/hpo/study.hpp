@@ -109,7 +109,7 @@ class Study {
   const StudyRecord& record() const { return record_; }
   const RunRecord& run() const { return run_; }
   // Live runs of this study on this host, this one included: processes that share its cores.
-  // Looked up at each ask() and at most 4 times a second from report().
+  // Looked up at most 4 times a second, from ask() and report().
   int local_runs() const { return local_runs_.load(); }
   const SearchSpace& space() const { return space_; }
   std::vector<TrialRecord> trials() const;  // from storage
@@ -145,11 +145,15 @@ class Study {
   int64_t failed_here_ = 0;
   std::string first_error_;
   std::condition_variable trial_ended_;  // a trial of this run ended, or the study is closing
+  std::condition_variable closing_cv_;   // the heartbeat's sleep, cut short by the destructor
 
   RunRecord run_;
   LeaseOptions lease_;
   bool closing_ = false;
   std::atomic<int> local_runs_{1};
+  // Whether another run was gone, and when that was looked at: /proc is read at most once a
+  // second per run, not at every claim.
+  std::map<std::string, std::pair<bool, double>> gone_seen_;
   std::atomic<double> local_runs_at_{0};  // when local_runs_ was last looked up
   std::thread heartbeat_;
 };

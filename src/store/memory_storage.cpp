@@ -106,8 +106,10 @@ hpo::Claim MemoryStorage::claim_trial(int64_t study_id, const hpo::ClaimRequest&
   t.owner = request.owner;
   t.worker = request.worker;
   t.started = request.started;
-  for (auto& [number, stored] : trials) {  // by number: the lowest orphan first
-    if (stored.state != TrialState::Running || runs_.contains(stored.owner)) continue;
+  std::set<int64_t>& running = running_[study_id];
+  for (const int64_t number : running) {  // by number: the lowest orphan first
+    TrialRecord& stored = trials.at(number);
+    if (runs_.contains(stored.owner)) continue;
     t.number = number;
     t.params = std::move(stored.params);
     t.requeues = stored.requeues + 1;
@@ -123,14 +125,14 @@ hpo::Claim MemoryStorage::claim_trial(int64_t study_id, const hpo::ClaimRequest&
       t.number = next;
       t.params = std::move(*params);
       trials[next] = t;
+      running.insert(next);
       claim.trial = std::move(t);
     } else {
       claim.exhausted = true;
     }
   }
-  for (const auto& [number, stored] : trials) {
-    ++(stored.state == TrialState::Running ? claim.running : claim.finished);
-  }
+  claim.running = static_cast<int64_t>(running.size());
+  claim.finished = static_cast<int64_t>(trials.size()) - claim.running;
   return claim;
 }
 
@@ -149,6 +151,7 @@ void MemoryStorage::start_trial(int64_t study_id, const TrialRecord& trial) {
   stored.worker = trial.worker;
   stored.owner = trial.owner;
   stored.requeues = trial.requeues;
+  running_[study_id].insert(trial.number);
 }
 
 void MemoryStorage::add_report(int64_t study_id, int64_t number, const Report& report) {
@@ -186,6 +189,7 @@ void MemoryStorage::finish_trial(int64_t study_id, const TrialRecord& trial) {
                          " (this run, " + trial.owner + ", was taken for gone)");
   }
   stored.state = trial.state;
+  if (trial.state != TrialState::Running) running_[study_id].erase(trial.number);
   // As in SQLite, which stores NaN as NULL: a NaN value is no value.
   stored.value = trial.value && !std::isnan(*trial.value) ? trial.value : std::nullopt;
   stored.error = trial.error;

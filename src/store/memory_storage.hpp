@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,7 @@ class MemoryStorage final : public hpo::Storage {
   std::vector<hpo::StudyRecord> studies_;                           // ordered by id; id = index + 1
   std::map<int64_t, TrialMap> trials_;                              // by study id
   std::map<std::string, std::pair<int64_t, hpo::RunRecord>> runs_;  // by id: (study id, run)
+  std::map<int64_t, std::set<int64_t>> running_;  // by study id: numbers of its Running trials
 };
 
 }  // namespace krill::store

@@ -118,6 +118,29 @@ CREATE INDEX runs_by_study ON runs (study_id);
 ALTER TABLE trials ADD COLUMN owner TEXT NOT NULL DEFAULT '';  -- a runs.id, or a gone run's
 ALTER TABLE trials ADD COLUMN requeues INTEGER NOT NULL DEFAULT 0;
 
+-- The counts a claim needs (trials in any state, and finished), kept by triggers: counting the
+-- rows would cost O(trials) at every claim.
+ALTER TABLE studies ADD COLUMN trials_held INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE studies ADD COLUMN trials_finished INTEGER NOT NULL DEFAULT 0;
+UPDATE studies SET
+  trials_held = (SELECT count(*) FROM trials WHERE study_id = studies.id),
+  trials_finished = (SELECT count(*) FROM trials WHERE study_id = studies.id AND state != 'running');
+CREATE TRIGGER trial_added AFTER INSERT ON trials BEGIN
+  UPDATE studies SET trials_held = trials_held + 1,
+                     trials_finished = trials_finished + (NEW.state != 'running')
+  WHERE id = NEW.study_id;
+END;
+CREATE TRIGGER trial_removed AFTER DELETE ON trials BEGIN
+  UPDATE studies SET trials_held = trials_held - 1,
+                     trials_finished = trials_finished - (OLD.state != 'running')
+  WHERE id = OLD.study_id;
+END;
+CREATE TRIGGER trial_state AFTER UPDATE OF state ON trials BEGIN
+  UPDATE studies SET trials_finished = trials_finished + (NEW.state != 'running') -
+                                       (OLD.state != 'running')
+  WHERE id = NEW.study_id;
+END;
+
 CREATE TABLE params_v3 (
   study_id INTEGER NOT NULL,
   number   INTEGER NOT NULL,
@@ -242,11 +265,14 @@ inline constexpr std::array<const char*, kSqlCount> kSql = {
     "SELECT id, host, pid, pid_start, started, heartbeat FROM runs WHERE study_id = ?1 "
     "ORDER BY started, id",
     // The lowest-numbered Running trial whose owner is no registered run.
-    "SELECT number, requeues FROM trials WHERE study_id = ?1 AND state = 'running' "
+    // (INDEXED BY: without statistics the planner walks the primary key, all trials, for LIMIT 1)
+    "SELECT number, requeues FROM trials INDEXED BY trials_by_state "
+    "WHERE study_id = ?1 AND state = 'running' "
     "AND owner NOT IN (SELECT id FROM runs) ORDER BY number LIMIT 1",
     // All trials, the Running ones, and the next free number.
-    "SELECT count(*), coalesce(sum(state = 'running'), 0), coalesce(max(number) + 1, 0) "
-    "FROM trials WHERE study_id = ?1",
+    "SELECT trials_held, trials_held - trials_finished, "
+    "(SELECT coalesce(max(number) + 1, 0) FROM trials WHERE study_id = ?1) "
+    "FROM studies WHERE id = ?1",
     "SELECT name, kind, value FROM params WHERE study_id = ?1 AND number = ?2",
     // Its params, attrs, reports, metrics and decisions go with it (ON DELETE CASCADE).
     "DELETE FROM trials WHERE study_id = ?1 AND number = ?2",

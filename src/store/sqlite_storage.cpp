@@ -438,7 +438,7 @@ hpo::Claim SqliteStorage::claim_trial(int64_t study_id, const hpo::ClaimRequest&
   auto count = [&] {
     Use q(impl_->stmt(kCountTrials));
     q->bind(1, study_id);
-    q->step();
+    if (!q->step()) impl_->invalid(no_study(study_id));
     total = q->int64(0);
     running = q->int64(1);
     next = q->int64(2);
