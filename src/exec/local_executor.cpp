@@ -17,10 +17,10 @@ int available_cores() {
 }
 
 LocalExecutor::LocalExecutor(LocalOptions options) {
-  if (options.workers < 0 || options.threads_per_worker < 0) {
-    throw InvalidArgument("workers and threads per worker must be >= 0 (0: automatic)");
+  if (options.workers < 0 || options.threads_per_worker < 0 || options.cores < 0) {
+    throw InvalidArgument("workers, threads per worker and cores must be >= 0 (0: automatic)");
   }
-  cores_ = available_cores();
+  cores_ = options.cores > 0 ? options.cores : available_cores();
   workers_ = options.workers > 0 ? options.workers : cores_;
   fixed_threads_ = options.threads_per_worker > 0;
   threads_ = fixed_threads_ ? options.threads_per_worker : std::max(1, cores_ / workers_);

@@ -17,6 +17,7 @@ namespace krill::exec {
 struct LocalOptions {
   int workers = 0;             // 0: as many as the cores
   int threads_per_worker = 0;  // 0: cores / workers / processes of the study here (at least 1)
+  int cores = 0;               // 0: the CPUs this process may run on
 };
 
 class LocalExecutor final : public hpo::Executor {

@@ -7,7 +7,9 @@
 
 #include <atomic>
 #include <cmath>
+#include <memory>
 #include <set>
+#include <thread>
 
 #include "exec/local_executor.hpp"
 #include "store/memory_storage.hpp"
@@ -321,11 +323,70 @@ TEST(LocalExecutor, RunsTrialsOnWorkersEachOnce) {
   EXPECT_GT(workers.size(), 1u);
 }
 
-TEST(LocalExecutor, SplitsTheCoresBetweenWorkers) {
+TEST(LocalExecutor, SplitsTheCoresBetweenWorkersAndProcesses) {
   exec::LocalExecutor one({.workers = 1});
   EXPECT_EQ(one.threads_per_worker(), exec::available_cores());
   exec::LocalExecutor many({.workers = exec::available_cores() * 2});
   EXPECT_EQ(many.threads_per_worker(), 1);
+  exec::LocalExecutor two({.workers = 2, .cores = 8});
+  EXPECT_EQ(two.workers(), 2);
+  EXPECT_EQ(two.threads_per_worker(), 4);
+  EXPECT_EQ(two.threads_per_worker(1), 4);
+  EXPECT_EQ(two.threads_per_worker(2), 2);  // two processes of the study on this host
+  EXPECT_EQ(two.threads_per_worker(3), 1);  // 8 / 6, rounded down
+  EXPECT_EQ(two.threads_per_worker(5), 1);  // never below one
+  exec::LocalExecutor fixed({.workers = 2, .threads_per_worker = 3, .cores = 8});
+  EXPECT_EQ(fixed.threads_per_worker(4), 3);  // as the user asked
+  exec::LocalExecutor automatic({.cores = 6});
+  EXPECT_EQ(automatic.workers(), 6);
+  EXPECT_THROW(exec::LocalExecutor({.cores = -1}), InvalidArgument);
+}
+
+// A second process (here a second Study, a run of its own) joining on this host narrows the
+// trials already running: the objective sees its share change at its next report.
+TEST(LocalExecutor, ARunningTrialNarrowsWhenAnotherRunJoinsOnThisHost) {
+  store::MemoryStorage storage;
+  Study first(record(1), space(), make_sampler("random", 1), storage);
+  exec::LocalExecutor executor({.workers = 1, .cores = 4});
+  std::unique_ptr<Study> second;
+  int before = 0, after = 0;
+  OptimizeOptions options;
+  options.executor = &executor;
+  first.optimize(
+      [&](Trial& t) {
+        before = t.threads();
+        second = std::make_unique<Study>(record(1), space(), make_sampler("random", 1), storage);
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));  // past the 0.25 s refresh
+        t.report(1, 0.5);
+        after = t.threads();
+        return 0.5;
+      },
+      options);
+  EXPECT_EQ(before, 4);
+  EXPECT_EQ(after, 2);
+  EXPECT_EQ(first.local_runs(), 2);
+  // A run on another host is not sharing these cores.
+  RunRecord remote = this_run();
+  remote.host = "elsewhere";
+  storage.add_run(first.record().id, remote);
+  second.reset();
+  Study third(record(1), space(), make_sampler("random", 1), storage);
+  EXPECT_FALSE(third.ask());         // the study is done; asking looked at the runs
+  EXPECT_EQ(third.local_runs(), 2);  // itself and `first`
+}
+
+// The best of equal values is the lowest-numbered trial, whatever order they finish in: the
+// training objective keeps that trial's weights (tune/trainable.hpp relies on it).
+TEST(Study, TheBestOfEqualValuesIsTheLowestNumber) {
+  store::MemoryStorage storage;
+  Study study(record(3), space(), make_sampler("random", 1), storage);
+  auto t0 = study.ask(), t1 = study.ask(), t2 = study.ask();
+  ASSERT_TRUE(t0 && t1 && t2);
+  study.run_trial(*t2, [](Trial&) { return 0.75; });
+  study.run_trial(*t1, [](Trial&) { return 0.75; });
+  study.run_trial(*t0, [](Trial&) { return 0.5; });
+  ASSERT_TRUE(study.best_trial());
+  EXPECT_EQ(study.best_trial()->number, 1);
 }
 
 }  // namespace
