@@ -12,6 +12,10 @@ packages=(
   libcpp-httplib-dev      # the HTTP server of `krill report --serve`
   dataset-fashion-mnist   # the default data set, in /usr/share/datasets/fashion-mnist
   chromium                # headless browser for the report test (tests/report/browser)
+  # scripts/test.sh's sanitizer builds use g++'s ASan/UBSan/TSan runtimes (libasan8, libubsan1,
+  # libtsan2: dependencies of g++); its fuzzing stage needs clang with libFuzzer, and llvm's
+  # llvm-symbolizer for readable stack traces.
+  clang libclang-rt-14-dev llvm
   "$@"
 )
 

@@ -1,7 +1,9 @@
 #include "train/checkpoint.hpp"
 
+#include <fmt/format.h>
 #include <zlib.h>
 
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -87,10 +89,30 @@ TrainState load_checkpoint(std::span<const uint8_t> bytes, nn::Module& model,
     values.emplace_back(p->value.shape());
     in.tensor_into(values.back(), name.c_str());
   }
-  optimizer.load_state(in);
+  // The optimizer's load is all or nothing, but the training progress after it can still be
+  // refused: its state is kept to be put back, so that a refused checkpoint changes nothing.
+  BinaryWriter optimizer_before;
+  optimizer.save_state(optimizer_before);
   TrainState state;
-  state.iteration = in.i64("iteration");
-  state.base_lr = in.f64("base learning rate");
+  try {
+    optimizer.load_state(in);
+    state.iteration = in.i64("iteration");
+    if (state.iteration < 0) {
+      in.fail("iteration: " + std::to_string(state.iteration) + " is negative");
+    }
+    state.base_lr = in.f64("base learning rate");
+    if (!(state.base_lr >= 0.0 && std::isfinite(state.base_lr))) {
+      in.fail(fmt::format("base learning rate: {} is not >= 0 and finite", state.base_lr));
+    }
+    if (in.remaining() != 0) {
+      in.fail("trailing bytes: " + std::to_string(in.remaining()) +
+              " after the training progress, expected the payload to end there");
+    }
+  } catch (const Error&) {
+    BinaryReader restore(optimizer_before.buffer(), "the optimizer's previous state");
+    optimizer.load_state(restore);
+    throw;
+  }
   for (size_t i = 0; i < params.size(); ++i) params[i]->value = std::move(values[i]);
   return state;
 }

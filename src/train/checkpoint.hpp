@@ -29,7 +29,7 @@ struct TrainState {
 std::vector<uint8_t> save_checkpoint(nn::Module& model, const optim::Optimizer& optimizer,
                                      const TrainState& state);
 // Loads into an existing model and optimizer of the same architecture; `source` names the bytes
-// in errors.
+// in errors. A refused checkpoint (DataError) leaves both the model and the optimizer unchanged.
 TrainState load_checkpoint(std::span<const uint8_t> bytes, nn::Module& model,
                            optim::Optimizer& optimizer, const std::string& source = "checkpoint");
 

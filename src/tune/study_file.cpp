@@ -7,8 +7,11 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <vector>
+
+#include <yaml-cpp/eventhandler.h>
 
 #include "core/error.hpp"
 #include "tune/params.hpp"
@@ -52,6 +55,48 @@ double to_double(const hpo::ParamValue& v) {
   if (const auto* i = std::get_if<int64_t>(&v)) return static_cast<double>(*i);
   return std::get<double>(v);
 }
+
+// Where each YAML document of a text starts, from yaml-cpp's parser events. yaml-cpp 0.7 (Debian
+// 12) never ends YAML::LoadAll on a token it cannot place at the top level (a stray ','): its
+// parser returns an empty document without consuming the token, forever, allocating each time
+// (jbeder/yaml-cpp#1040, fixed after 0.8.0). A document that starts where the previous one did
+// is that loop, and is refused as a syntax error.
+class DocumentMarks final : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> starts;  // of each document
+  std::vector<YAML::Mark> nodes;   // of each document's root node
+
+  // The mark of the token the parser is stuck on, if it is.
+  std::optional<YAML::Mark> stuck() const {
+    const size_t n = starts.size();
+    if (n >= 2 && starts[n - 1].pos == starts[n - 2].pos) return starts[n - 1];
+    return std::nullopt;
+  }
+
+  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    node(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    node(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    node(mark);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void node(const YAML::Mark& mark) {
+    if (nodes.size() < starts.size()) nodes.push_back(mark);
+  }
+};
 
 class Parser {
  public:
@@ -164,24 +209,32 @@ StudyFile Parser::parse(const std::string& text, const std::string& default_name
 }
 
 YAML::Node Parser::load(const std::string& text) const {
-  std::vector<YAML::Node> documents;
+  DocumentMarks marks;
+  YAML::Node root;
   try {
-    documents = YAML::LoadAll(text);
+    std::istringstream in(text);
+    YAML::Parser documents(in);
+    while (documents.HandleNextDocument(marks)) {
+      if (const auto stuck = marks.stuck()) {
+        src_.fail(*stuck, "YAML syntax error: unexpected '" + std::string(1, text[stuck->pos]) +
+                              "', expected a value");
+      }
+    }
+    root = YAML::Load(text);  // the first document
   } catch (const YAML::Exception& e) {
     src_.fail(e.mark, "YAML syntax error: " + e.msg);
   }
-  if (documents.empty() || documents[0].IsNull()) {
+  if (root.IsNull()) {
     src_.fail(YAML::Mark::null_mark(),
               "the study file is empty, expected a map of settings (see docs/STUDY-FILE.md)");
   }
-  if (documents.size() > 1) {
-    src_.fail(documents[1], "a second YAML document, expected one study per file");
+  if (marks.nodes.size() > 1) {
+    src_.fail(marks.nodes[1], "a second YAML document, expected one study per file");
   }
-  if (!documents[0].IsMap()) {
-    src_.fail(documents[0],
-              "the study file is " + describe(documents[0]) + ", expected a map of settings");
+  if (!root.IsMap()) {
+    src_.fail(root, "the study file is " + describe(root) + ", expected a map of settings");
   }
-  return documents[0];
+  return root;
 }
 
 const Entry* Parser::find(const char* key) const {

@@ -4,7 +4,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <zlib.h>
+
+#include <cstring>
 #include <filesystem>
+#include <limits>
 
 #include "backend/backend.hpp"
 #include "core/error.hpp"
@@ -110,6 +114,65 @@ TEST_F(CheckpointTest, RefusesBadBytesWithoutTouchingTheModel) {
   expect_refused(other_bytes, "another architecture");
   Member wider("mlp:9");
   expect_refused(save_checkpoint(*wider.model, *wider.adam, {}), "shape");
+}
+
+// Recomputes the header's payload size and CRC-32 after `payload` was edited, as a checkpoint
+// written by a buggy or foreign program would have them: the checksum passes, the parser decides.
+std::vector<uint8_t> resealed(std::vector<uint8_t> bytes) {
+  constexpr size_t kHeader = 8 + 4 + 8 + 4;
+  const uint64_t size = bytes.size() - kHeader;
+  const auto crc = static_cast<uint32_t>(
+      crc32(crc32(0L, Z_NULL, 0), bytes.data() + kHeader, static_cast<uInt>(size)));
+  std::memcpy(bytes.data() + 12, &size, sizeof size);
+  std::memcpy(bytes.data() + 20, &crc, sizeof crc);
+  return bytes;
+}
+
+std::vector<uint8_t> optimizer_state(const optim::Optimizer& optimizer) {
+  BinaryWriter out;
+  optimizer.save_state(out);
+  return out.take();
+}
+
+// Found by fuzz/checkpoint_fuzzer.cpp: a payload that ends inside the training progress (after
+// the optimizer's state) was refused, but only after the optimizer had taken the checkpoint's
+// state, step count and learning rate, so the model kept its weights and the optimizer did not.
+TEST_F(CheckpointTest, RefusedTrainingProgressLeavesTheOptimizerUntouched) {
+  Member a;
+  Trainer(options_).fit(*a.model, *a.adam, a.loss, data_);  // non-zero moments, 40 steps
+  const auto good = save_checkpoint(*a.model, *a.adam, {.iteration = 40, .base_lr = 0.01});
+  Member b("mlp:8", 2);
+  const auto weights = b.weights();
+  const auto state = optimizer_state(*b.adam);
+  auto expect_refused = [&](const std::vector<uint8_t>& bytes, const char* words) {
+    try {
+      load_checkpoint(bytes, *b.model, *b.adam, "ckpt.bin");
+      ADD_FAILURE() << "accepted bytes that should say: " << words;
+    } catch (const DataError& e) {
+      EXPECT_THAT(e.what(), HasSubstr(words));
+    }
+    EXPECT_EQ(b.weights(), weights);
+    EXPECT_EQ(optimizer_state(*b.adam), state);
+    EXPECT_EQ(b.adam->steps(), 0);
+  };
+  const size_t base_lr_at = good.size() - 8, iteration_at = good.size() - 16;
+  expect_refused(resealed({good.begin(), good.end() - 9}), "truncated: iteration");
+  expect_refused(resealed({good.begin(), good.end() - 1}), "truncated: base learning rate");
+  auto negative = good;
+  const int64_t minus_one = -1;
+  std::memcpy(negative.data() + iteration_at, &minus_one, 8);
+  expect_refused(resealed(negative), "iteration: -1 is negative");
+  auto nan_lr = good;
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  std::memcpy(nan_lr.data() + base_lr_at, &nan, 8);
+  expect_refused(resealed(nan_lr), "base learning rate: nan is not >= 0 and finite");
+  auto longer = good;
+  longer.push_back(0);
+  expect_refused(resealed(longer), "trailing bytes: 1 after the training progress");
+
+  // The same bytes, untouched, load.
+  EXPECT_EQ(load_checkpoint(resealed(good), *b.model, *b.adam).iteration, 40);
+  EXPECT_EQ(b.adam->steps(), 40);
 }
 
 TEST_F(CheckpointTest, RefusesStateOfAnotherOptimizer) {

@@ -1,0 +1,160 @@
+// Writes the binary seed inputs of the fuzz targets (fuzz/make-corpus.sh runs it): small valid
+// files made by krill's own code, and a few broken variants. Usage: krill_fuzz_seeds CORPUS_DIR
+// (writes CORPUS_DIR/{idx,checkpoint,storage}/...). No file extensions: .gitignore ignores *.db and
+// *.ckpt.
+#include <sqlite3.h>
+#include <zlib.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "fuzz_members.hpp"
+#include "hpo/storage.hpp"
+#include "store/open.hpp"
+#include "train/checkpoint.hpp"
+
+namespace fs = std::filesystem;
+using Bytes = std::vector<uint8_t>;
+
+namespace {
+
+void write(const fs::path& file, const Bytes& bytes) {
+  fs::create_directories(file.parent_path());
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
+}
+
+Bytes gzip(const Bytes& bytes, const fs::path& scratch) {
+  gzFile gz = gzopen(scratch.c_str(), "wb9");
+  gzwrite(gz, bytes.data(), static_cast<unsigned>(bytes.size()));
+  gzclose(gz);
+  std::ifstream in(scratch, std::ios::binary);
+  Bytes out((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  fs::remove(scratch);
+  return out;
+}
+
+Bytes idx(uint8_t type, const std::vector<uint32_t>& dims, size_t values) {
+  Bytes b = {0, 0, type, static_cast<uint8_t>(dims.size())};
+  for (uint32_t d : dims) {
+    for (int shift : {24, 16, 8, 0}) b.push_back(static_cast<uint8_t>(d >> shift));
+  }
+  for (size_t i = 0; i < values; ++i) b.push_back(static_cast<uint8_t>(i * 37));
+  return b;
+}
+
+void idx_seeds(const fs::path& dir) {
+  const Bytes images = idx(0x08, {2, 3, 3}, 18);
+  const Bytes labels = idx(0x08, {2}, 2);
+  write(dir / "images-2x3x3", images);
+  write(dir / "labels-2", labels);
+  write(dir / "images-2x3x3.gz", gzip(images, dir / "scratch.gz"));
+  write(dir / "empty-dim", idx(0x08, {0, 5}, 0));
+  write(dir / "truncated", idx(0x08, {2, 3, 3}, 11));
+  write(dir / "trailing", idx(0x08, {2}, 3));
+  write(dir / "float-type", idx(0x0D, {1}, 4));
+  write(dir / "huge-header", idx(0x08, {0xFFFFFFFF, 0xFFFFFFFF}, 4));
+  write(dir / "huge-header.gz", gzip(idx(0x08, {60000, 28, 28}, 16), dir / "scratch.gz"));
+}
+
+void checkpoint_seeds(const fs::path& dir) {
+  for (const char* name : {"sgd", "adam"}) {
+    krill::fuzz::Member m = krill::fuzz::make_member(name);
+    for (auto* p : m.model->parameters()) p->grad.fill(0.25f);
+    m.optimizer->step();  // non-zero momentum / moments
+    const Bytes bytes =
+        krill::train::save_checkpoint(*m.model, *m.optimizer, {.iteration = 7, .base_lr = 0.05});
+    write(dir / std::string(name), bytes);
+    write(dir / (std::string(name) + "-truncated"), Bytes(bytes.begin(), bytes.end() - 9));
+    Bytes corrupt = bytes;
+    corrupt[corrupt.size() / 2] ^= 0x40;  // checksum mismatch
+    write(dir / (std::string(name) + "-corrupt"), corrupt);
+  }
+  write(dir / "not-a-checkpoint", Bytes{'K', 'R', 'I', 'L', 'L', 'C', 'K', 'X', 1, 0, 0, 0});
+}
+
+void exec(sqlite3* db, const char* sql) {
+  char* error = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &error) != SQLITE_OK) {
+    std::fprintf(stderr, "krill_fuzz_seeds: %s: %s\n", sql, error);
+    std::exit(1);
+  }
+}
+
+// A krill database of one study with three trials (params of every kind, reports with metrics,
+// attrs, a decision), made by SqliteStorage, then rewritten with 512-byte pages and no WAL so
+// that the seed stays a few kilobytes. `v1` makes it a schema-1 file (the migration's input).
+void storage_seed(const fs::path& file, bool v1) {
+  fs::create_directories(file.parent_path());
+  fs::remove(file);
+  {
+    auto storage = krill::store::open_storage(file);
+    krill::hpo::StudyRecord study{.name = "seed",
+                                  .direction = krill::hpo::Direction::Maximize,
+                                  .objective = "val_accuracy",
+                                  .space = "lr: float [0.001, 0.1] log\nbatch: choice(32, 64)",
+                                  .sampler = "random(seed=1)",
+                                  .config = "data=fashion-mnist epochs=1",
+                                  .n_trials = 3,
+                                  .created = 1700000000.5};
+    const int64_t id = storage->create_study(study);
+    for (int64_t n = 0; n < 3; ++n) {
+      krill::hpo::TrialRecord t;
+      t.number = n;
+      t.params = {{"lr", 0.01 * static_cast<double>(n + 1)},
+                  {"batch", int64_t{32} << n},
+                  {"optimizer", std::string("sgd")}};
+      t.started = 1700000001.0 + static_cast<double>(n);
+      t.worker = static_cast<int>(n % 2);
+      storage->start_trial(id, t);
+      storage->add_report(id, n, {10, 0.5 + 0.1 * static_cast<double>(n), {{"lr", 0.01}}});
+      if (n == 2) {
+        storage->add_decision(id, n,
+                              {.step = 10, .stop = true, .reason = "seed", .prediction = 0.6});
+        continue;  // left Running: an interrupted trial
+      }
+      t.state = n == 0 ? krill::hpo::TrialState::Completed : krill::hpo::TrialState::Failed;
+      if (n == 0) t.value = 0.8;
+      t.error = n == 1 ? "seed error" : "";
+      t.attrs = {{"iterations", 100.0}};
+      t.finished = t.started + 1.0;
+      storage->finish_trial(id, t);
+    }
+  }
+  sqlite3* db = nullptr;
+  sqlite3_open(file.c_str(), &db);
+  if (v1) {
+    exec(db, "DROP TABLE report_metrics; UPDATE meta SET value = '1' WHERE key = 'schema_version'");
+  }
+  exec(db, "PRAGMA journal_mode = DELETE; PRAGMA page_size = 512; VACUUM");
+  sqlite3_close(db);
+}
+
+void storage_seeds(const fs::path& dir) {
+  storage_seed(dir / "study", false);
+  storage_seed(dir / "study-v1", true);
+  write(dir / "empty", {});
+  write(dir / "not-sqlite", Bytes{'h', 'e', 'l', 'l', 'o', '\n'});
+  std::ifstream in(dir / "study", std::ios::binary);
+  Bytes db((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  write(dir / "truncated", Bytes(db.begin(), db.begin() + static_cast<long>(db.size() / 2)));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: krill_fuzz_seeds CORPUS_DIR\n");
+    return 2;
+  }
+  const fs::path corpus = argv[1];
+  idx_seeds(corpus / "idx");
+  checkpoint_seeds(corpus / "checkpoint");
+  storage_seeds(corpus / "storage");
+  return 0;
+}
