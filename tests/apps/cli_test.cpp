@@ -29,10 +29,7 @@ Result run(const std::string& args) {
 class CliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("krill_cli_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
+    dir_ = krill::testing::fresh_test_folder("krill_cli_test");
     write_split("train", 400, 1);
     write_split("t10k", 100, 2);
   }

@@ -2,7 +2,9 @@
 // MNIST-style IDX files holding the synthetic 4x4, 3-class problem.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -55,6 +57,24 @@ inline void write_synthetic_split(const std::filesystem::path& dir, const std::s
   std::vector<uint8_t> labels(s.labels.begin(), s.labels.end());
   if (label_count >= 0) labels.resize(static_cast<size_t>(label_count));
   write_idx(dir / (prefix + "-labels-idx1-ubyte"), {uint32_t(labels.size())}, labels);
+}
+
+// A fresh, empty folder for the running test, named after it and this process (tests run in
+// parallel processes under CTest).
+inline std::filesystem::path fresh_test_folder(const std::string& prefix) {
+  const auto folder = std::filesystem::temp_directory_path() /
+                      (prefix + "_" + std::to_string(::getpid()) + "_" +
+                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  std::filesystem::remove_all(folder);
+  std::filesystem::create_directories(folder);
+  return folder;
+}
+
+// <dir>/data/ holding the synthetic problem: `train` training and `test` test images.
+inline void write_synthetic_data(const std::filesystem::path& dir, int64_t train, int64_t test) {
+  std::filesystem::create_directories(dir / "data");
+  write_synthetic_split(dir / "data", "train", train, 1);
+  write_synthetic_split(dir / "data", "t10k", test, 2);
 }
 
 }  // namespace krill::testing

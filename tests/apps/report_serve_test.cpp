@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/cli_util.hpp"
 #include "hpo/search_space.hpp"
 #include "report/json_reader.hpp"
 #include "store/open.hpp"
@@ -226,11 +227,7 @@ class Listener {
 class ReportServeTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("krill_serve_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = krill::testing::fresh_test_folder("krill_serve_test");
     db_ = dir_ / "live.db";
   }
   void TearDown() override { fs::remove_all(dir_); }

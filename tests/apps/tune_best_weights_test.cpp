@@ -21,13 +21,8 @@ using ::testing::HasSubstr;
 class TuneBestWeightsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("krill_best_weights_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_ / "data");
-    krill::testing::write_synthetic_split(dir_ / "data", "train", 600, 1);
-    krill::testing::write_synthetic_split(dir_ / "data", "t10k", 300, 2);
+    dir_ = krill::testing::fresh_test_folder("krill_best_weights");
+    krill::testing::write_synthetic_data(dir_, 600, 300);
   }
   void TearDown() override { fs::remove_all(dir_); }
 

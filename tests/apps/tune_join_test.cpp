@@ -29,13 +29,8 @@ using krill::testing::wait_exit_code;
 class TuneJoinTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("krill_join_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_ / "data");
-    krill::testing::write_synthetic_split(dir_ / "data", "train", 2000, 1);
-    krill::testing::write_synthetic_split(dir_ / "data", "t10k", 200, 2);
+    dir_ = krill::testing::fresh_test_folder("krill_join_test");
+    krill::testing::write_synthetic_data(dir_, 2000, 200);
   }
   void TearDown() override {
     if (!HasFailure()) fs::remove_all(dir_);
