@@ -13,9 +13,9 @@ packages=(
   dataset-fashion-mnist   # the default data set, in /usr/share/datasets/fashion-mnist
   chromium                # headless browser for the report test (tests/report/browser)
   # scripts/test.sh's sanitizer builds use g++'s ASan/UBSan/TSan runtimes (libasan8, libubsan1,
-  # libtsan2: dependencies of g++); its fuzzing stage needs clang with libFuzzer, and llvm's
-  # llvm-symbolizer for readable stack traces.
-  clang libclang-rt-14-dev llvm
+  # libtsan2: dependencies of g++); its fuzzing stage needs clang with libFuzzer, clang's OpenMP
+  # (omp.h and libomp for -fopenmp), and llvm's llvm-symbolizer for readable stack traces.
+  clang libclang-rt-14-dev libomp-14-dev llvm
   "$@"
 )
 

@@ -216,7 +216,9 @@ YAML::Node Parser::load(const std::string& text) const {
     YAML::Parser documents(in);
     while (documents.HandleNextDocument(marks)) {
       if (const auto stuck = marks.stuck()) {
-        src_.fail(*stuck, "YAML syntax error: unexpected '" + std::string(1, text[stuck->pos]) +
+        const auto at = static_cast<size_t>(stuck->pos);  // a token's, so within the text
+        const char token = at < text.size() ? text[at] : '?';
+        src_.fail(*stuck, "YAML syntax error: unexpected '" + std::string(1, token) +
                               "', expected a value");
       }
     }
