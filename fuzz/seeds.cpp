@@ -15,6 +15,7 @@
 #include "fuzz_members.hpp"
 #include "hpo/storage.hpp"
 #include "store/open.hpp"
+#include "store/sqlite_schema.hpp"
 #include "train/checkpoint.hpp"
 
 namespace fs = std::filesystem;
@@ -78,7 +79,8 @@ void checkpoint_seeds(const fs::path& dir) {
   write(dir / "not-a-checkpoint", Bytes{'K', 'R', 'I', 'L', 'L', 'C', 'K', 'X', 1, 0, 0, 0});
 }
 
-void exec(sqlite3* db, const char* sql) {
+void exec(sqlite3* db, const std::string& text) {
+  const char* sql = text.c_str();
   char* error = nullptr;
   if (sqlite3_exec(db, sql, nullptr, nullptr, &error) != SQLITE_OK) {
     std::fprintf(stderr, "krill_fuzz_seeds: %s: %s\n", sql, error);
@@ -86,10 +88,41 @@ void exec(sqlite3* db, const char* sql) {
   }
 }
 
+// Rewritten with 512-byte pages and no WAL, so that a seed stays a few kilobytes.
+void compact(const fs::path& file) {
+  sqlite3* db = nullptr;
+  sqlite3_open(file.c_str(), &db);
+  exec(db, "PRAGMA journal_mode = DELETE; PRAGMA page_size = 512; VACUUM");
+  sqlite3_close(db);
+}
+
+// A database as an older krill wrote it (the migrations' input): the first `version`
+// migrations of the schema, then the rows of storage_seed() below in that layout.
+void old_storage_seed(const fs::path& file, size_t version) {
+  fs::remove(file);
+  sqlite3* db = nullptr;
+  sqlite3_open(file.c_str(), &db);
+  for (size_t v = 0; v < version; ++v) exec(db, krill::store::sqlite::kMigrations[v]);
+  exec(db, "UPDATE meta SET value = '" + std::to_string(version) +
+               "' WHERE key = 'schema_version';"
+               "INSERT INTO studies VALUES (1, 'seed', 'maximize', 'val_accuracy', 'lr: float', "
+               "'random(seed=1)', 'data=fashion-mnist epochs=1', 3, 1700000000.5);"
+               "INSERT INTO trials VALUES (1, 0, 'completed', 0.8, '', 1.0, 2.0, 0),"
+               " (1, 1, 'failed', NULL, 'seed error', 2.0, 3.0, 1), (1, 2, 'running', NULL, '', "
+               "3.0, 0, 0);"
+               "INSERT INTO params VALUES (1, 0, 'lr', 'float', 0.01), (1, 1, 'batch', 'int', 64),"
+               " (1, 2, 'optimizer', 'string', 'sgd');"
+               "INSERT INTO attrs VALUES (1, 0, 'iterations', 100.0);"
+               "INSERT INTO reports VALUES (1, 0, 10, 0.5), (1, 2, 10, 0.7);"
+               "INSERT INTO decisions VALUES (1, 2, 10, 'stop', 'seed', 0.6);");
+  if (version >= 2) exec(db, "INSERT INTO report_metrics VALUES (1, 0, 10, 'lr', 0.01)");
+  sqlite3_close(db);
+  compact(file);
+}
+
 // A krill database of one study with three trials (params of every kind, reports with metrics,
-// attrs, a decision), made by SqliteStorage, then rewritten with 512-byte pages and no WAL so
-// that the seed stays a few kilobytes. `v1` makes it a schema-1 file (the migration's input).
-void storage_seed(const fs::path& file, bool v1) {
+// attrs, a decision, one left running by a run that is gone), made by SqliteStorage.
+void storage_seed(const fs::path& file) {
   fs::create_directories(file.parent_path());
   fs::remove(file);
   {
@@ -111,6 +144,7 @@ void storage_seed(const fs::path& file, bool v1) {
                   {"optimizer", std::string("sgd")}};
       t.started = 1700000001.0 + static_cast<double>(n);
       t.worker = static_cast<int>(n % 2);
+      t.owner = "0123456789abcdef";
       storage->start_trial(id, t);
       storage->add_report(id, n, {10, 0.5 + 0.1 * static_cast<double>(n), {{"lr", 0.01}}});
       if (n == 2) {
@@ -126,18 +160,13 @@ void storage_seed(const fs::path& file, bool v1) {
       storage->finish_trial(id, t);
     }
   }
-  sqlite3* db = nullptr;
-  sqlite3_open(file.c_str(), &db);
-  if (v1) {
-    exec(db, "DROP TABLE report_metrics; UPDATE meta SET value = '1' WHERE key = 'schema_version'");
-  }
-  exec(db, "PRAGMA journal_mode = DELETE; PRAGMA page_size = 512; VACUUM");
-  sqlite3_close(db);
+  compact(file);
 }
 
 void storage_seeds(const fs::path& dir) {
-  storage_seed(dir / "study", false);
-  storage_seed(dir / "study-v1", true);
+  storage_seed(dir / "study");
+  old_storage_seed(dir / "study-v1", 1);
+  old_storage_seed(dir / "study-v2", 2);
   write(dir / "empty", {});
   write(dir / "not-sqlite", Bytes{'h', 'e', 'l', 'l', 'o', '\n'});
   std::ifstream in(dir / "study", std::ios::binary);
