@@ -153,7 +153,7 @@ bool Study::cancelled() const {
 
 std::optional<TrialRecord> Study::ask(int worker) {
   std::unique_lock lock(mutex_);
-  const auto poll = std::chrono::duration<double>(active_ ? active_->poll_seconds : 0.5);
+  const auto poll = std::chrono::duration<double>(active_ ? active_->poll_seconds : 0.1);
   ClaimRequest request;
   request.owner = run_.id;
   request.worker = worker;

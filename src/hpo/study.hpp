@@ -72,7 +72,7 @@ class Executor {
 struct OptimizeOptions {
   // How long ask() sleeps before it looks again when other runs hold the last trials (a trial
   // of this process ending wakes it at once).
-  double poll_seconds = 0.5;
+  double poll_seconds = 0.1;
   Executor* executor = nullptr;  // nullptr: one trial at a time on the calling thread
   std::function<void(const StudyProgress&)> on_progress;  // after each finished trial
   const std::atomic<bool>* cancel = nullptr;              // set to stop handing out trials (Ctrl-C)
