@@ -108,10 +108,13 @@ int run_tune(const TuneArgs& a) {
                                     stored_best ? stored_best->number : -1);
   study.optimize(objective.objective(), options);
   // Joined processes each keep the checkpoint of their own best: the study's best is one of
-  // them. Remove the others' of finished trials (a running trial's may yet be the best).
+  // them. Remove the others' of finished trials (a running trial's may yet be the best). The
+  // best and the states come from one snapshot: a trial another process finishes meanwhile is
+  // Running in it, and keeps its file.
   if (!prefix.empty()) {
-    const auto best = study.best_trial();
-    for (const auto& t : study.trials()) {
+    const auto snapshot = study.trials();
+    const auto best = study.best_of(snapshot);
+    for (const auto& t : snapshot) {
       if (t.state != hpo::TrialState::Running && (!best || t.number != best->number)) {
         std::error_code ec;
         std::filesystem::remove(objective.checkpoint_of(t.number), ec);

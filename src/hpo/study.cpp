@@ -325,8 +325,12 @@ std::vector<TrialRecord> Study::trials() const {
 }
 
 std::optional<TrialRecord> Study::best_trial() const {
+  return best_of(trials());
+}
+
+std::optional<TrialRecord> Study::best_of(const std::vector<TrialRecord>& trials) const {
   std::optional<TrialRecord> best;
-  for (const TrialRecord& t : trials()) {
+  for (const TrialRecord& t : trials) {
     if (t.state != TrialState::Completed || !t.value) continue;
     if (!best || better(*t.value, *best->value)) best = t;
   }

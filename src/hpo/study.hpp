@@ -114,6 +114,9 @@ class Study {
   const SearchSpace& space() const { return space_; }
   std::vector<TrialRecord> trials() const;  // from storage
   std::optional<TrialRecord> best_trial() const;
+  // The best of `trials` (Completed, with a value; of equal values the lowest number), so that a
+  // caller can take the best and the trials from one snapshot.
+  std::optional<TrialRecord> best_of(const std::vector<TrialRecord>& trials) const;
   StudyProgress progress() const;
   bool cancelled() const;
 
