@@ -269,7 +269,8 @@ TEST_F(TrainableTest, OnlyTheBestTrialsWeightsStayBesideTheDatabase) {
   TrainingObjective objective(
       study_file({{"hidden", int64_t{16}}, {"batch", int64_t{16}}, {"iterations", int64_t{60}}}),
       synthetic_data(/*test_is_validation=*/true), db, std::nullopt);
-  // lr 1e-9 (0 is refused) leaves the initial weights (chance accuracy); 0.1 with momentum learns the problem.
+  // lr 1e-9 (0 is refused) leaves the initial weights (chance accuracy); 0.1 with momentum learns
+  // the problem.
   std::map<int64_t, double> value;
   auto run = [&](int64_t number, double lr) {
     hpo::Trial t = trial(number, {{"lr", lr}, {"momentum", 0.9}});
