@@ -30,8 +30,7 @@ done
 install_web() {
   local web
   web="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/web"
-  [[ -f "$web/node_modules/echarts/dist/echarts.min.js" &&
-     -f "$web/node_modules/playwright-core/package.json" ]] && return 0
+  [[ -f "$web/node_modules/echarts/dist/echarts.min.js" ]] && return 0
   if ! command -v npm >/dev/null; then
     echo "krill: npm is needed once to install the report's charting library into web/node_modules" >&2
     echo "krill: install Node.js with npm (Debian: apt-get install nodejs npm), then run this again" >&2

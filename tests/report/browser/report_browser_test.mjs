@@ -1,13 +1,13 @@
-// Real-browser test of `krill report`: headless Chromium (Debian's /usr/bin/chromium, driven by
-// playwright-core from web/node_modules) opens the report of a small real study and checks that
+// Real-browser test of `krill report`: headless Chromium (Debian's /usr/bin/chromium, driven over
+// the DevTools protocol by ./cdp.mjs) opens the report of a small real study and checks that
 // every chart is rendered with data points and that the page logs no error or warning; the same
 // for `krill report --serve`, and for a study with no finished trial.
 //
 // Run by CTest (test `report_browser`), or by hand:
-//   node --test tests/report/browser/report_browser_test.mjs          (with the variables below)
-//   node tests/report/browser/report_browser_test.mjs KRILL_BINARY [WORK_DIR]
-// Environment: KRILL_BINARY (the krill program), KRILL_WEB_DIR (default: <repo>/web, where
-// `npm install` put playwright-core), KRILL_WORK_DIR (default: a fresh temporary folder, removed
+//   node --experimental-websocket --test tests/report/browser/report_browser_test.mjs
+//   node --experimental-websocket tests/report/browser/report_browser_test.mjs KRILL_BINARY [WORK_DIR]
+// (--experimental-websocket: Node 20; later versions have WebSocket built in.)
+// Environment: KRILL_BINARY (the krill program), KRILL_WORK_DIR (default: a fresh temporary folder, removed
 // when every test passed), KRILL_CHROMIUM (default: /usr/bin/chromium).
 //
 // The page contract: `window.krillReport = { charts: {name: echartsInstance}, data: <json> }`,
@@ -18,17 +18,17 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
+import { launch } from './cdp.mjs';
+
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '../../..');
 const resolved = (p) => (p ? path.resolve(p) : p);
 const KRILL = resolved(process.env.KRILL_BINARY || process.argv[2]);
-const WEB_DIR = resolved(process.env.KRILL_WEB_DIR) || path.join(repoRoot, 'web');
 const CHROMIUM = process.env.KRILL_CHROMIUM || '/usr/bin/chromium';
 const givenWorkDir = process.env.KRILL_WORK_DIR || process.argv[3];
 
@@ -256,15 +256,6 @@ async function setUp() {
   assert.ok(fs.existsSync(KRILL), `the krill program ${KRILL} does not exist`);
   assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} does not exist: apt-get install chromium ` +
     '(scripts/install-deps.sh installs it)');
-  const require = createRequire(path.join(WEB_DIR, 'package.json'));
-  let chromium;
-  try {
-    ({ chromium } = require('playwright-core'));
-  } catch (e) {
-    assert.fail(`cannot load playwright-core from ${WEB_DIR}/node_modules (run \`cd web && ` +
-      `npm install\`): ${e.message}`);
-  }
-
   if (givenWorkDir) {
     fs.mkdirSync(givenWorkDir, { recursive: true });
     work = fs.mkdtempSync(path.join(path.resolve(givenWorkDir), 'run-'));
@@ -288,12 +279,7 @@ async function setUp() {
   assert.ok(fs.existsSync(noneDb), `${none.said}\nwrote no ${noneDb}`);
   const tuned = Date.now();
 
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: LAUNCH_ARGS,
-    timeout: 60_000,
-  });
+  browser = await launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS, timeout: 60_000 });
   console.log(`work dir ${work}; studies tuned in ${tuned - started} ms, ` +
     `Chromium ${browser.version()} started in ${Date.now() - tuned} ms`);
 }
