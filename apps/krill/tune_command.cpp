@@ -60,7 +60,7 @@ int run_tune(const TuneArgs& a) {
   }
   if (a.threads < 0) {
     throw InvalidArgument("--threads is " + std::to_string(a.threads) +
-                          ", expected an integer >= 1 (or 0: cores / workers)");
+                          ", expected an integer >= 1 (or 0: a share of the cores)");
   }
   // Whatever can be checked is, before the database is created or opened: a study that cannot
   // run leaves nothing behind.
@@ -79,7 +79,11 @@ int run_tune(const TuneArgs& a) {
   const auto before = study.progress();
   exec::LocalExecutor executor({.workers = file.workers, .threads_per_worker = a.threads});
   if (!a.quiet) {
-    const size_t others = storage->runs(study.record().id).size() - 1;
+    size_t others = 0;  // live processes on this study besides this one
+    for (const auto& run : storage->runs(study.record().id)) {
+      others += run.id != study.run().id &&
+                !hpo::run_is_gone(run, hpo::wall_seconds(), hpo::LeaseOptions{}.grace);
+    }
     fmt::print(
         stderr, "krill tune: study '{}' in {} ({} of {} trials done{}), {} workers x {} threads\n",
         file.name, file.storage.string(), before.finished, before.total,
@@ -165,8 +169,9 @@ void add_tune_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--workers", args->workers,
                   "override the study file's workers (an integer >= 1)");
   cmd->add_option("--threads", args->threads,
-                  "threads per trial (default: cores / workers); lower it when other jobs share "
-                  "the cores");
+                  "threads per trial (default 0: cores / workers / krill processes of the study "
+                  "on this machine, re-evaluated as they come and go); lower it when other jobs "
+                  "share the cores");
   cmd->add_flag("--quiet,-q", args->quiet, "no progress output");
   cmd->callback([args, &exit_code] { exit_code = run_tune(*args); });
 }

@@ -51,9 +51,11 @@ int64_t process_start(int64_t pid) {
 }  // namespace
 
 std::string this_host() {
-  char name[HOST_NAME_MAX + 1] = {};
-  if (gethostname(name, sizeof name - 1) != 0) return "localhost";
-  return name;
+  static const std::string host = [] {  // asked at every liveness check: once is enough
+    char name[HOST_NAME_MAX + 1] = {};
+    return gethostname(name, sizeof name - 1) == 0 ? std::string(name) : std::string("localhost");
+  }();
+  return host;
 }
 
 double wall_seconds() {

@@ -8,10 +8,6 @@ namespace krill::hpo {
 
 namespace {
 
-double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 // "field: stored 'a', now 'b'" for each field that differs; for multi-line texts (the space's
 // fingerprint), the lines that differ.
 void compare(std::vector<std::string>& changes, const std::string& field, const std::string& stored,
@@ -60,7 +56,7 @@ Study::Study(StudyRecord record, SearchSpace space, std::unique_ptr<Sampler> sam
 
   auto stored = storage_.find_study(record_.name);
   if (!stored) {
-    record_.created = now_seconds();
+    record_.created = wall_seconds();
     try {
       record_.id = storage_.create_study(record_);
     } catch (const InvalidArgument&) {  // another process created it first: join it
@@ -170,7 +166,7 @@ std::optional<TrialRecord> Study::ask(int worker) {
   if (wall_seconds() - local_runs_at_.load() > 0.25) refresh_local_runs();
   for (;;) {
     if (cancelled() || closing_) return std::nullopt;
-    request.started = now_seconds();
+    request.started = wall_seconds();
     Claim claim = storage_.claim_trial(record_.id, request);
     if (claim.finished != finished_) reload_history();  // other runs finished trials
     if (claim.trial) {
@@ -191,7 +187,7 @@ void Study::tell(TrialRecord trial) {
   if (trial.state == TrialState::Running) {
     throw InvalidArgument("tell(): trial " + std::to_string(trial.number) + " is still running");
   }
-  if (trial.finished == 0) trial.finished = now_seconds();
+  if (trial.finished == 0) trial.finished = wall_seconds();
   StudyProgress p;
   bool stored = true;
   {
@@ -292,7 +288,7 @@ void Study::run_trial(TrialRecord rec, const Objective& objective,
     rec.error = e.what();
   }
   rec.attrs = trial.attrs();
-  rec.finished = now_seconds();
+  rec.finished = wall_seconds();
   tell(std::move(rec));
 }
 
@@ -301,7 +297,7 @@ void Study::optimize(const Objective& objective, const OptimizeOptions& options)
     std::lock_guard lock(mutex_);
     if (active_) throw InvalidArgument("study '" + record_.name + "' is already being optimized");
     active_ = &options;
-    started_at_ = now_seconds();
+    started_at_ = wall_seconds();
     finished_at_start_ = finished_;
     finished_here_ = failed_here_ = 0;
     first_error_.clear();
@@ -353,7 +349,7 @@ StudyProgress Study::progress_locked() const {
   p.failed_here = failed_here_;
   p.first_error = first_error_;
   if (active_) {
-    p.elapsed = now_seconds() - started_at_;
+    p.elapsed = wall_seconds() - started_at_;
     const int64_t done_here = std::max<int64_t>(finished_here_, finished_ - finished_at_start_);
     const int64_t left = std::max<int64_t>(0, record_.n_trials - finished_);
     p.eta =
