@@ -60,7 +60,7 @@ int run_tune(const TuneArgs& a) {
   }
   if (a.threads < 0) {
     throw InvalidArgument("--threads is " + std::to_string(a.threads) +
-                          ", expected an integer >= 1 (or 0: a share of the cores)");
+                          ", expected an integer >= 1 (or 0: cores / workers)");
   }
   // Whatever can be checked is, before the database is created or opened: a study that cannot
   // run leaves nothing behind.
