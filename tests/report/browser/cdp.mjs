@@ -211,14 +211,24 @@ class Browser {
     return page;
   }
 
+  // Asks Chromium to quit and waits for it (killing it after 5 s), then removes its profile:
+  // its helper processes may still be writing there for a moment, so the removal retries, and a
+  // profile left in the temporary folder is not a failure of the test.
   async close() {
-    try {
-      await Promise.race([this.connection.send('Browser.close'), sleep(5_000)]);
-    } catch {
-      // it may be gone already
+    const exited = new Promise((resolve) => {
+      if (this.process.exitCode !== null || this.process.signalCode !== null) resolve();
+      else this.process.once('exit', resolve);
+    });
+    this.connection.send('Browser.close').catch(() => {}); // it may be gone already
+    if ((await Promise.race([exited.then(() => 'exited'), sleep(5_000)])) !== 'exited') {
+      this.process.kill('SIGKILL');
+      await exited;
     }
-    this.process.kill('SIGKILL');
-    fs.rmSync(this.profile, { recursive: true, force: true });
+    try {
+      fs.rmSync(this.profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+    } catch {
+      // left behind in the temporary folder
+    }
   }
 }
 
