@@ -62,3 +62,20 @@ else()
   endif()
   target_link_libraries(krill_httplib INTERFACE PkgConfig::CPP_HTTPLIB Threads::Threads)
 endif()
+
+# MPI (optional): distributed studies, `mpirun -np N krill tune` (src/exec/mpi). Standard MPI-3
+# through its C interface, so Open MPI (Debian's openmpi-bin, libopenmpi-dev: installed by
+# scripts/install-deps.sh) and MPICH both work. Without it krill builds, and a job launched by
+# mpirun or srun is refused with a message that says krill was built without MPI.
+option(KRILL_MPI "Build distributed studies with MPI when an MPI library is found" ON)
+set(KRILL_HAVE_MPI OFF)
+if(KRILL_MPI)
+  set(MPI_CXX_SKIP_MPICXX ON)  # the C interface from C++; not the deprecated C++ bindings
+  find_package(MPI COMPONENTS CXX)
+  if(MPI_CXX_FOUND)
+    set(KRILL_HAVE_MPI ON)
+    message(STATUS "MPI: ${MPI_CXX_LIBRARIES} (MPI ${MPI_CXX_VERSION}); launcher ${MPIEXEC_EXECUTABLE}")
+  else()
+    message(STATUS "MPI: not found, distributed studies left out (apt-get install libopenmpi-dev)")
+  endif()
+endif()

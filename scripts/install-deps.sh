@@ -10,6 +10,7 @@ packages=(
   libsqlite3-dev libyaml-cpp-dev libboost-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcpp-httplib-dev      # the HTTP server of `krill report --serve`
+  openmpi-bin libopenmpi-dev  # MPI studies (`mpirun -np N krill tune`); optional to build krill
   dataset-fashion-mnist   # the default data set, in /usr/share/datasets/fashion-mnist
   chromium                # headless browser for the report test (tests/report/browser)
   # scripts/test.sh's sanitizer builds use g++'s ASan/UBSan/TSan runtimes (libasan8, libubsan1,

@@ -8,10 +8,18 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <thread>
 
 #include "core/error.hpp"
 #include "exec/local_executor.hpp"
+#include "exec/mpi/launch.hpp"
+#include "exec/mpi/manager.hpp"
+#include "exec/mpi/worker.hpp"
+#ifdef KRILL_HAVE_MPI
+#include "exec/mpi/mpi_transport.hpp"
+#endif
 #include "progress.hpp"
 #include "store/open.hpp"
 #include "study_summary.hpp"
@@ -27,6 +35,7 @@ struct TuneArgs {
   std::optional<int64_t> trials;  // given: overrides the study file's
   std::optional<int> workers;
   int threads = 0;
+  std::string mpi = "auto";
   bool quiet = false;
 };
 
@@ -40,7 +49,14 @@ extern "C" void on_interrupt(int) {
   g_cancel.store(true);
 }
 
-int run_tune(const TuneArgs& a) {
+// The study file with the command line's overrides, and its data, checked: a study that cannot
+// run leaves nothing behind (no database is created or opened before this).
+struct Prepared {
+  tune::StudyFile file;
+  std::shared_ptr<const tune::StudyData> data;
+};
+
+Prepared prepare(const TuneArgs& a) {
   tune::StudyFile file = tune::load_study_file(a.file);
   // An option given takes effect or is refused.
   if (a.trials) {
@@ -62,38 +78,41 @@ int run_tune(const TuneArgs& a) {
     throw InvalidArgument("--threads is " + std::to_string(a.threads) +
                           ", expected an integer >= 1 (or 0: cores / workers)");
   }
-  // Whatever can be checked is, before the database is created or opened: a study that cannot
-  // run leaves nothing behind.
   auto data = tune::load_study_data(file);
   tune::check_study_data(file, tune::shape_of(*data));
+  return {std::move(file), std::move(data)};
+}
 
-  auto storage = store::open_storage(file.storage);
+hpo::Study open_study(const tune::StudyFile& file, hpo::Storage& storage) {
   hpo::StudyRecord record;
   record.name = file.name;
   record.direction = file.direction;
   record.objective = file.objective;
   record.config = file.canonical();
   record.n_trials = file.trials;
-  hpo::Study study(record, file.space, hpo::make_sampler(file.sampler, file.seed), *storage,
-                   tune::make_stopper(file.stopping));
-  const auto before = study.progress();
-  exec::LocalExecutor executor({.workers = file.workers, .threads_per_worker = a.threads});
-  if (!a.quiet) {
-    size_t others = 0;  // live processes on this study besides this one
-    for (const auto& run : storage->runs(study.record().id)) {
-      others += run.id != study.run().id &&
-                !hpo::run_is_gone(run, hpo::wall_seconds(), hpo::LeaseOptions{}.grace);
-    }
-    fmt::print(
-        stderr, "krill tune: study '{}' in {} ({} of {} trials done{}), {} workers x {} threads\n",
-        file.name, file.storage.string(), before.finished, before.total,
-        others > 0 ? fmt::format(", joining {} other process{}", others, others == 1 ? "" : "es")
-        : before.finished > 0 ? ", resuming"
-                              : "",
-        executor.workers(), executor.threads_per_worker());
-  }
+  return hpo::Study(record, file.space, hpo::make_sampler(file.sampler, file.seed), storage,
+                    tune::make_stopper(file.stopping));
+}
 
-  Progress progress("tune", a.quiet);
+// ", joining 2 other processes", ", resuming" or "": what the study held when this run began.
+std::string study_state(hpo::Study& study, int64_t finished) {
+  size_t others = 0;  // live processes on this study besides this one
+  for (const auto& run : study.storage().runs(study.record().id)) {
+    others += run.id != study.run().id &&
+              !hpo::run_is_gone(run, hpo::wall_seconds(), hpo::LeaseOptions{}.grace);
+  }
+  return others > 0 ? fmt::format(", joining {} other process{}", others, others == 1 ? "" : "es")
+         : finished > 0 ? ", resuming"
+                        : "";
+}
+
+// Runs the study on `executor` with a progress bar, Ctrl-C handling and the best weights beside
+// the database; then scores the best trial on the test set, prints the summary and returns the
+// exit code. `objective` has the checkpoint prefix.
+int optimize_and_report(hpo::Study& study, hpo::Executor& executor,
+                        tune::TrainingObjective& objective, const tune::StudyFile& file,
+                        bool quiet) {
+  Progress progress("tune", quiet);
   hpo::OptimizeOptions options;
   options.executor = &executor;
   options.cancel = &g_cancel;
@@ -104,18 +123,12 @@ int run_tune(const TuneArgs& a) {
   };
   std::signal(SIGINT, on_interrupt);
   std::signal(SIGTERM, on_interrupt);
-  const auto stored_best = study.best_trial();
-  // Best weights beside the database (none for an in-memory study).
-  const std::filesystem::path prefix = file.storage == ":memory:" ? "" : file.storage;
-  tune::TrainingObjective objective(file, data, prefix,
-                                    stored_best ? stored_best->value : std::nullopt,
-                                    stored_best ? stored_best->number : -1);
   study.optimize(objective.objective(), options);
   // Joined processes each keep the checkpoint of their own best: the study's best is one of
   // them. Remove the others' of finished trials (a running trial's may yet be the best). The
   // best and the states come from one snapshot: a trial another process finishes meanwhile is
   // Running in it, and keeps its file.
-  if (!prefix.empty()) {
+  if (file.storage != ":memory:") {
     const auto snapshot = study.trials();
     const auto best = study.best_of(snapshot);
     for (const auto& t : snapshot) {
@@ -134,7 +147,7 @@ int run_tune(const TuneArgs& a) {
     if (auto test = objective.test_best(*best)) {
       best->attrs["test_accuracy"] = test->accuracy;
       best->attrs["test_loss"] = test->loss;
-      storage->finish_trial(study.record().id, *best);
+      study.storage().finish_trial(study.record().id, *best);
     }
   }
 
@@ -157,6 +170,125 @@ int run_tune(const TuneArgs& a) {
   return 0;
 }
 
+// The best weights go beside the database (none for an in-memory study).
+std::filesystem::path checkpoint_prefix(const tune::StudyFile& file) {
+  return file.storage == ":memory:" ? "" : file.storage;
+}
+
+tune::TrainingObjective make_objective(hpo::Study& study, const Prepared& p) {
+  const auto stored_best = study.best_trial();
+  return tune::TrainingObjective(p.file, p.data, checkpoint_prefix(p.file),
+                                 stored_best ? stored_best->value : std::nullopt,
+                                 stored_best ? stored_best->number : -1);
+}
+
+int run_local(const TuneArgs& a) {
+  const Prepared p = prepare(a);
+  auto storage = store::open_storage(p.file.storage);
+  hpo::Study study = open_study(p.file, *storage);
+  const auto before = study.progress();
+  exec::LocalExecutor executor({.workers = p.file.workers, .threads_per_worker = a.threads});
+  if (!a.quiet) {
+    fmt::print(stderr, "krill tune: study '{}' in {} ({} of {} trials done{}), {} workers x {} threads\n",
+               p.file.name, p.file.storage.string(), before.finished, before.total,
+               study_state(study, before.finished), executor.workers(),
+               executor.threads_per_worker());
+  }
+  tune::TrainingObjective objective = make_objective(study, p);
+  return optimize_and_report(study, executor, objective, p.file, a.quiet);
+}
+
+#ifdef KRILL_HAVE_MPI
+// The compute threads of a trial on this worker rank: --threads, or the cores the launcher bound
+// the rank to, or else the node's cores shared by the worker ranks on it (rank 0, the manager,
+// mostly sleeps: it does not count).
+int worker_threads(const exec::mpi::MpiSession& mpi, int threads) {
+  if (threads > 0) return threads;
+  const int cores = exec::available_cores();
+  if (cores < static_cast<int>(std::thread::hardware_concurrency())) return cores;
+  const int workers_here = mpi.ranks_on_node() - (mpi.manager_on_node() ? 1 : 0);
+  return std::max(1, cores / std::max(1, workers_here));
+}
+
+int run_mpi(const TuneArgs& a) {
+  exec::mpi::MpiSession mpi;
+  if (mpi.size() == 1) {  // mpirun -np 1: nobody to hand trials to
+    if (!a.quiet) fmt::print(stderr, "krill tune: one MPI rank: running the study here\n");
+    return run_local(a);
+  }
+  // Every rank reads and checks the study file and loads the data (once per rank, shared by its
+  // threads); an error is printed once, by the lowest rank that has it, and every rank stops.
+  std::optional<Prepared> p;
+  std::string error;
+  try {
+    p = prepare(a);
+  } catch (const Error& e) {
+    error = e.what();
+  }
+  if (const int first = mpi.first_failed(!p); first >= 0) {
+    if (mpi.rank() == first) {
+      fmt::print(stderr, "krill: error: {}{}\n", first == 0 ? "" : fmt::format("rank {}: ", first),
+                 error);
+    }
+    return 2;
+  }
+  const int threads = worker_threads(mpi, a.threads);
+  // From here a rank that fails ends the job (MPI_Abort): the others would wait for it forever.
+  // The database holds every finished trial; the same command resumes the study.
+  try {
+    exec::mpi::MpiTransport transport(mpi);
+    if (mpi.rank() != 0) {
+      tune::TrainingObjective objective(p->file, p->data, "", std::nullopt);
+      objective.keep_weights_in_memory();
+      exec::mpi::run_worker(transport, objective.objective(),
+                            {.threads = threads, .take_weights = [&](int64_t n) {
+                               return objective.take_weights(n);
+                             }});
+      return 0;
+    }
+    auto storage = store::open_storage(p->file.storage);
+    hpo::Study study = open_study(p->file, *storage);
+    const auto before = study.progress();
+    if (!a.quiet) {
+      fmt::print(stderr,
+                 "krill tune: study '{}' in {} ({} of {} trials done{}), MPI: rank 0 manages, "
+                 "{} worker ranks x {} threads\n",
+                 p->file.name, p->file.storage.string(), before.finished, before.total,
+                 study_state(study, before.finished), mpi.size() - 1, threads);
+    }
+    tune::TrainingObjective objective = make_objective(study, *p);
+    struct Keeper final : exec::mpi::WeightsKeeper {
+      tune::TrainingObjective& o;
+      explicit Keeper(tune::TrainingObjective& o) : o(o) {}
+      bool wants(int64_t n, double v) override { return o.wants_weights(n, v); }
+      void keep(int64_t n, double v, std::span<const uint8_t> b) override {
+        o.keep_weights(n, v, b);
+      }
+    } keeper(objective);
+    exec::mpi::MpiExecutor executor(transport, {.weights = &keeper});
+    return optimize_and_report(study, executor, objective, p->file, a.quiet);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "krill: error: rank {}: {}\n", mpi.rank(), e.what());
+    mpi.abort(mpi.rank() == 0 ? 2 : 70);
+  }
+}
+#endif
+
+int run_tune(const TuneArgs& a) {
+  const std::string marker = exec::mpi::mpi_launch_marker();
+  const bool mpi = a.mpi == "on" || (a.mpi == "auto" && !marker.empty());
+  if (!mpi) return run_local(a);
+#ifdef KRILL_HAVE_MPI
+  return run_mpi(a);
+#else
+  throw InvalidArgument(
+      "this krill was built without MPI, but " +
+      (a.mpi == "on" ? std::string("--mpi on was given")
+                     : "it was started by an MPI launcher (" + marker + ")") +
+      ": install an MPI library (scripts/install-deps.sh installs Open MPI) and rebuild, or pass "
+      "--mpi off to run every process as a separate process joining the study");
+#endif
+}
 }  // namespace
 
 void add_tune_command(CLI::App& app, int& exit_code) {
@@ -172,6 +304,12 @@ void add_tune_command(CLI::App& app, int& exit_code) {
                   "threads per trial (default 0: cores / workers / krill processes of the study "
                   "on this machine, re-evaluated as they come and go); lower it when other jobs "
                   "share the cores");
+  cmd->add_option("--mpi", args->mpi,
+                  "auto: a distributed study when started by mpirun/mpiexec/srun (rank 0 "
+                  "manages, the other ranks train); on: always (error if built without MPI); "
+                  "off: never (each process joins the study on its own)")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->capture_default_str();
   cmd->add_flag("--quiet,-q", args->quiet, "no progress output");
   cmd->callback([args, &exit_code] { exit_code = run_tune(*args); });
 }

@@ -99,6 +99,34 @@ class Storage {
 
   // Every trial of the study, ordered by number, with its reports.
   virtual std::vector<TrialRecord> trials(int64_t study_id) = 0;
+
+  // Group commit: the calls made between begin_batch() and commit_batch() (by any thread) are
+  // committed together by commit_batch(), each still all-or-nothing on its own; a batch left
+  // without commit_batch() (an exception) is rolled back by end_batch(). Use StorageBatch.
+  // Storages without transactions of their own (memory) do nothing.
+  virtual void begin_batch() {}
+  virtual void commit_batch() {}
+  virtual void end_batch() noexcept {}
+};
+
+// One batch (see Storage::begin_batch) for the life of the object: commit() commits it, leaving
+// the scope without commit() rolls it back.
+class StorageBatch {
+ public:
+  explicit StorageBatch(Storage& storage) : storage_(storage) { storage_.begin_batch(); }
+  ~StorageBatch() {
+    if (!done_) storage_.end_batch();
+  }
+  StorageBatch(const StorageBatch&) = delete;
+  StorageBatch& operator=(const StorageBatch&) = delete;
+  void commit() {
+    done_ = true;  // commit_batch() ends the batch even when it throws
+    storage_.commit_batch();
+  }
+
+ private:
+  Storage& storage_;
+  bool done_ = false;
 };
 
 }  // namespace krill::hpo

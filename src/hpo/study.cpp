@@ -150,6 +150,20 @@ bool Study::cancelled() const {
 std::optional<TrialRecord> Study::ask(int worker) {
   std::unique_lock lock(mutex_);
   const auto poll = std::chrono::duration<double>(active_ ? active_->poll_seconds : 0.1);
+  for (;;) {
+    Handout h = try_ask_locked(worker);
+    if (h.trial || !h.wait) return std::move(h.trial);
+    trial_ended_.wait_for(lock, poll);
+  }
+}
+
+Study::Handout Study::try_ask(int worker) {
+  std::lock_guard lock(mutex_);
+  return try_ask_locked(worker);
+}
+
+Study::Handout Study::try_ask_locked(int worker) {
+  if (cancelled() || closing_) return {};
   ClaimRequest request;
   request.owner = run_.id;
   request.worker = worker;
@@ -164,23 +178,19 @@ std::optional<TrialRecord> Study::ask(int worker) {
   };
   request.propose = [this](int64_t number) { return sampler_->sample(space_, number, history_); };
   if (wall_seconds() - local_runs_at_.load() > 0.25) refresh_local_runs();
-  for (;;) {
-    if (cancelled() || closing_) return std::nullopt;
-    request.started = wall_seconds();
-    Claim claim = storage_.claim_trial(record_.id, request);
-    if (claim.finished != finished_) reload_history();  // other runs finished trials
-    if (claim.trial) {
-      ++running_;
-      if (stopper_) running_trials_[claim.trial->number] = *claim.trial;
-      return std::move(claim.trial);
-    }
-    if (claim.finished >= record_.n_trials) return std::nullopt;
-    // Trials still running may yet fail to finish (their process may die and leave them to be
-    // re-queued): wait for them, if they are another run's, or this run's on other threads.
-    const int64_t others = claim.running - running_;
-    if (others <= 0 && (!active_ || running_ == 0)) return std::nullopt;
-    trial_ended_.wait_for(lock, poll);
+  request.started = wall_seconds();
+  Claim claim = storage_.claim_trial(record_.id, request);
+  if (claim.finished != finished_) reload_history();  // other runs finished trials
+  if (claim.trial) {
+    ++running_;
+    if (stopper_) running_trials_[claim.trial->number] = *claim.trial;
+    return {std::move(claim.trial), false};
   }
+  if (claim.finished >= record_.n_trials) return {};
+  // Trials still running may yet fail to finish (their process may die and leave them to be
+  // re-queued): wait for them, if they are another run's, or this run's on other workers.
+  const int64_t others = claim.running - running_;
+  return {std::nullopt, others > 0 || (active_ && running_ > 0)};
 }
 
 void Study::tell(TrialRecord trial) {
@@ -231,13 +241,15 @@ void Study::refresh_local_runs() {
   local_runs_ = std::max(1, live);
 }
 
-bool Study::report(int64_t number, const Report& report) {
+DecisionRecord Study::decide(int64_t number, const Report& report) {
   storage_.add_report(record_.id, number, report);
   if (wall_seconds() - local_runs_at_.load() > 0.25) refresh_local_runs();
-  if (!stopper_) return true;
+  DecisionRecord rec;
+  rec.step = report.step;
+  if (!stopper_) return rec;
   std::lock_guard lock(mutex_);  // stoppers keep state: one decision at a time
   auto it = running_trials_.find(number);
-  if (it == running_trials_.end()) return true;
+  if (it == running_trials_.end()) return rec;
   TrialRecord& trial = it->second;
   auto& reports = trial.reports;
   auto at = std::lower_bound(reports.begin(), reports.end(), report.step,
@@ -252,14 +264,12 @@ bool Study::report(int64_t number, const Report& report) {
   for (const auto& [n, t] : running_trials_) running.push_back(t);
   const StopDecision d =
       stopper_->decide(StudyView{record_.direction, history_, running}, trial, report);
-  DecisionRecord rec;
-  rec.step = report.step;
   rec.stop = d.stop;
   rec.reason = d.reason;
   rec.prediction = d.prediction;
   storage_.add_decision(record_.id, number, rec);
   trial.decisions.push_back(rec);
-  return !d.stop;
+  return rec;
 }
 
 void Study::run_trial(TrialRecord rec, const Objective& objective, int threads) {
@@ -273,19 +283,11 @@ void Study::run_trial(TrialRecord rec, const Objective& objective,
   trial.set_resources(rec.worker, std::move(thread_budget));
   try {
     const double value = objective(trial);
-    if (!std::isfinite(value)) {
-      rec.state = TrialState::Diverged;
-      rec.error = "the objective returned " + std::to_string(value);
-    } else {
-      rec.state = trial.should_stop() ? TrialState::Stopped : TrialState::Completed;
-      rec.value = value;
-    }
+    settle(rec, Outcome::Returned, value, "", trial.should_stop());
   } catch (const Diverged& e) {
-    rec.state = TrialState::Diverged;
-    rec.error = e.what();
+    settle(rec, Outcome::Diverged, 0, e.what(), false);
   } catch (const std::exception& e) {
-    rec.state = TrialState::Failed;
-    rec.error = e.what();
+    settle(rec, Outcome::Threw, 0, e.what(), false);
   }
   rec.attrs = trial.attrs();
   rec.finished = wall_seconds();

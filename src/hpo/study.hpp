@@ -94,11 +94,20 @@ class Study {
   // holds its budget of finished trials, or the sampler is exhausted and no trial is running,
   // or optimize() was cancelled. Waits while only other runs' trials stand in the way.
   std::optional<TrialRecord> ask(int worker = -1);
+  // ask() without the wait, for an executor that serves many workers from one thread (the MPI
+  // manager): `wait` when there is no trial now but trials still running may need running again.
+  struct Handout {
+    std::optional<TrialRecord> trial;
+    bool wait = false;
+  };
+  Handout try_ask(int worker = -1);
   // Final result of a trial from ask(): state, value, error, attrs.
   void tell(TrialRecord trial);
   // Persists a learning-curve point of a running trial; with a stopper, asks it and stores its
   // decision. Returns false when the trial should stop.
-  bool report(int64_t number, const Report& report);
+  bool report(int64_t number, const Report& report) { return !decide(number, report).stop; }
+  // report(), with the stopper's decision and its reason (stop false, no reason: no stopper).
+  DecisionRecord decide(int64_t number, const Report& report);
 
   // Runs one trial from ask() through `objective`, and tells the result; the objective may use
   // `threads` threads, or as many as `thread_budget` says at the moment it asks.
@@ -107,6 +116,7 @@ class Study {
   void optimize(const Objective& objective, const OptimizeOptions& options = {});
 
   const StudyRecord& record() const { return record_; }
+  Storage& storage() const { return storage_; }
   const RunRecord& run() const { return run_; }
   // Live runs of this study on this host, this one included: processes that share its cores.
   // Looked up at most 4 times a second, from ask() and report().
@@ -122,6 +132,7 @@ class Study {
 
  private:
   bool better(double a, double b) const;
+  Handout try_ask_locked(int worker);  // mutex_ held
   StudyProgress progress_locked() const;
   // Counts and best value from the stored trials (others' trials included); mutex_ held.
   void reload_history();

@@ -1,6 +1,7 @@
 #include "hpo/trial.hpp"
 
 #include <array>
+#include <cmath>
 #include <utility>
 
 #include "core/error.hpp"
@@ -79,6 +80,32 @@ bool Trial::report(int64_t step, double value, std::map<std::string, double> met
   const bool go_on = on_report_ ? on_report_(Report{step, value, std::move(metrics)}) : true;
   stop_ = !go_on;
   return go_on;
+}
+
+void settle(TrialRecord& trial, Outcome outcome, double value, const std::string& error,
+            bool stopped) {
+  trial.value.reset();
+  trial.error.clear();
+  switch (outcome) {
+    case Outcome::Returned:
+      if (!std::isfinite(value)) {
+        trial.state = TrialState::Diverged;
+        trial.error = "the objective returned " + std::to_string(value);
+      } else {
+        trial.state = stopped ? TrialState::Stopped : TrialState::Completed;
+        trial.value = value;
+      }
+      return;
+    case Outcome::Diverged:
+      trial.state = TrialState::Diverged;
+      trial.error = error;
+      return;
+    case Outcome::Threw:
+      trial.state = TrialState::Failed;
+      trial.error = error;
+      return;
+  }
+  throw InvalidArgument("settle(): unknown outcome");
 }
 
 }  // namespace krill::hpo

@@ -56,6 +56,18 @@ struct TrialRecord {
   int64_t requeues = 0;  // times the trial was taken back from a gone run and run again
 };
 
+// What an objective did with its trial, wherever it ran (a thread here, an MPI rank).
+enum class Outcome {
+  Returned,  // returned a value
+  Threw,     // threw an exception: `error` says what
+  Diverged,  // threw hpo::Diverged: `error` says where
+};
+// Makes `outcome` the trial's final state, the one rule for every executor: a finite value is
+// Completed, or Stopped when an early-stopping rule ended the trial; NaN/Inf is Diverged ("the
+// objective returned nan"); Diverged is Diverged and any other exception Failed, with `error`.
+void settle(TrialRecord& trial, Outcome outcome, double value, const std::string& error,
+            bool stopped);
+
 // The objective's view of its trial.
 class Trial {
  public:

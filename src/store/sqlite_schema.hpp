@@ -216,6 +216,9 @@ enum Sql : size_t {
   kBeginWrite,
   kCommit,
   kRollback,
+  kSavepoint,
+  kRelease,
+  kRollbackTo,
   kFindStudy,
   kListStudies,
   kInsertStudy,
@@ -251,6 +254,9 @@ inline constexpr std::array<const char*, kSqlCount> kSql = {
     "BEGIN IMMEDIATE",
     "COMMIT",
     "ROLLBACK",
+    "SAVEPOINT krill_call",
+    "RELEASE krill_call",
+    "ROLLBACK TO krill_call",
     "SELECT id, name, direction, objective, space, sampler, config, n_trials, created "
     "FROM studies WHERE name = ?1",
     "SELECT id, name, direction, objective, space, sampler, config, n_trials, created "

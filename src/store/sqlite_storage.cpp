@@ -76,6 +76,7 @@ namespace detail {
 
 struct SqliteDb {
   sqlite::Connection db;
+  int batch_depth = 0;  // begin_batch() calls not yet ended
   std::array<std::unique_ptr<Statement>, kSqlCount> cache;  // destroyed before db
 
   explicit SqliteDb(const std::string& file) : db(file) {}
@@ -97,29 +98,40 @@ struct SqliteDb {
 namespace {
 
 // One Storage call: BEGIN (IMMEDIATE for writes, so a writer waits for the lock up front rather
-// than failing to upgrade a read), COMMIT by commit(), ROLLBACK when left by an exception.
+// than failing to upgrade a read), COMMIT by commit(), ROLLBACK when left by an exception. In a
+// batch (begin_batch), a SAVEPOINT instead: the call is undone alone when it fails, and committed
+// with the batch.
 class Transaction {
  public:
   // ROLLBACK is prepared before BEGIN, so that the destructor never has to prepare (or throw).
-  Transaction(detail::SqliteDb& impl, bool write) : impl_(impl), rollback_(impl.stmt(kRollback)) {
-    impl_.stmt(write ? kBeginWrite : kBegin).run();
+  Transaction(detail::SqliteDb& impl, bool write)
+      : impl_(impl),
+        nested_(impl.batch_depth > 0),
+        rollback_(impl.stmt(nested_ ? kRollbackTo : kRollback)),
+        release_(impl.stmt(kRelease)) {
+    impl_.stmt(nested_ ? kSavepoint : write ? kBeginWrite : kBegin).run();
   }
   ~Transaction() {
-    if (!done_ && !sqlite3_get_autocommit(impl_.db.get())) {
-      rollback_.step_code();  // errors ignored: SQLite may have rolled back already
-      rollback_.reset();
+    if (done_ || sqlite3_get_autocommit(impl_.db.get())) return;
+    rollback_.step_code();  // errors ignored: SQLite may have rolled back already
+    rollback_.reset();
+    if (nested_) {  // ROLLBACK TO keeps the savepoint on the stack
+      release_.step_code();
+      release_.reset();
     }
   }
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
   void commit() {
-    impl_.stmt(kCommit).run();
+    impl_.stmt(nested_ ? kRelease : kCommit).run();
     done_ = true;
   }
 
  private:
   detail::SqliteDb& impl_;
+  bool nested_;
   Statement& rollback_;
+  Statement& release_;
   bool done_ = false;
 };
 
@@ -615,6 +627,43 @@ std::vector<TrialRecord> SqliteStorage::trials(int64_t study_id) {
   }
   tx.commit();
   return out;
+}
+
+void SqliteStorage::begin_batch() {
+  std::lock_guard lock(mutex_);
+  if (impl_->batch_depth == 0) impl_->stmt(kBeginWrite).run();
+  ++impl_->batch_depth;
+}
+
+void SqliteStorage::commit_batch() {
+  std::lock_guard lock(mutex_);
+  if (impl_->batch_depth == 0) throw InvalidArgument(path_.string() + ": commit without a batch");
+  if (--impl_->batch_depth > 0) return;
+  if (sqlite3_get_autocommit(impl_->db.get())) {  // SQLite rolled the batch back (a full disk)
+    impl_->fail("a batch of changes was rolled back by SQLite");
+  }
+  try {
+    impl_->stmt(kCommit).run();
+  } catch (...) {
+    end_rollback();
+    throw;
+  }
+}
+
+void SqliteStorage::end_batch() noexcept {
+  std::lock_guard lock(mutex_);
+  if (impl_->batch_depth == 0) return;
+  if (--impl_->batch_depth == 0) end_rollback();
+}
+
+void SqliteStorage::end_rollback() noexcept {
+  if (sqlite3_get_autocommit(impl_->db.get())) return;
+  try {
+    Statement& rollback = impl_->stmt(kRollback);
+    rollback.step_code();
+    rollback.reset();
+  } catch (...) {  // nothing more can be done: the connection closes with the transaction open
+  }
 }
 
 }  // namespace krill::store

@@ -66,7 +66,14 @@ class SqliteStorage final : public hpo::Storage {
   // Loaded with one query per table for the whole study.
   std::vector<hpo::TrialRecord> trials(int64_t study_id) override;
 
+  // One write transaction (BEGIN IMMEDIATE) for the batch; each call in it is a savepoint.
+  // Batches nest: the outermost one commits.
+  void begin_batch() override;
+  void commit_batch() override;
+  void end_batch() noexcept override;
+
  private:
+  void end_rollback() noexcept;  // mutex_ held
   void migrate(std::string version);  // from `version` to kSchemaVersion (constructor only)
 
   std::filesystem::path path_;

@@ -119,7 +119,10 @@ TrainState load_checkpoint(std::span<const uint8_t> bytes, nn::Module& model,
 
 void save_checkpoint_file(const std::filesystem::path& file, nn::Module& model,
                           const optim::Optimizer& optimizer, const TrainState& state) {
-  const auto bytes = save_checkpoint(model, optimizer, state);
+  write_checkpoint_file(file, save_checkpoint(model, optimizer, state));
+}
+
+void write_checkpoint_file(const std::filesystem::path& file, std::span<const uint8_t> bytes) {
   std::filesystem::path tmp = file;
   tmp += ".tmp";
   {

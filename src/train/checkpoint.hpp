@@ -35,6 +35,8 @@ TrainState load_checkpoint(std::span<const uint8_t> bytes, nn::Module& model,
 
 void save_checkpoint_file(const std::filesystem::path& file, nn::Module& model,
                           const optim::Optimizer& optimizer, const TrainState& state);
+// Writes checkpoint bytes (from save_checkpoint, here or on another rank) the same way.
+void write_checkpoint_file(const std::filesystem::path& file, std::span<const uint8_t> bytes);
 TrainState load_checkpoint_file(const std::filesystem::path& file, nn::Module& model,
                                 optim::Optimizer& optimizer);
 

@@ -331,19 +331,48 @@ double TrainingObjective::operator()(hpo::Trial& trial) {
   trial.set_attr("val_loss", val.loss);
   const double value = maximize_ ? val.accuracy : val.loss;
 
-  if (h.status == train::RunStatus::Completed && !prefix_.empty()) {
+  if (h.status == train::RunStatus::Completed && (in_memory_ || !prefix_.empty())) {
+    const auto weights = [&] {
+      return train::save_checkpoint(*run.model, *run.optimizer,
+                                    {.iteration = h.iterations, .base_lr = run.optimizer->lr()});
+    };
     std::lock_guard lock(mutex_);
-    if (replaces_best(value, trial.number())) {
-      train::save_checkpoint_file(checkpoint_of(trial.number()), *run.model, *run.optimizer,
-                                  {.iteration = h.iterations, .base_lr = run.optimizer->lr()});
-      if (best_number_ >= 0 && best_number_ != trial.number()) {
-        std::filesystem::remove(checkpoint_of(best_number_));
-      }
-      best_ = value;
-      best_number_ = trial.number();
+    if (in_memory_) {
+      weights_[trial.number()] = weights();
+    } else if (replaces_best(value, trial.number())) {
+      keep_locked(trial.number(), value, weights());
     }
   }
   return value;
+}
+
+std::vector<uint8_t> TrainingObjective::take_weights(int64_t number) {
+  std::lock_guard lock(mutex_);
+  auto it = weights_.find(number);
+  if (it == weights_.end()) return {};
+  auto bytes = std::move(it->second);
+  weights_.erase(it);
+  return bytes;
+}
+
+bool TrainingObjective::wants_weights(int64_t number, double value) {
+  std::lock_guard lock(mutex_);
+  return !prefix_.empty() && replaces_best(value, number);
+}
+
+void TrainingObjective::keep_weights(int64_t number, double value,
+                                     std::span<const uint8_t> bytes) {
+  std::lock_guard lock(mutex_);
+  if (!prefix_.empty() && replaces_best(value, number)) keep_locked(number, value, bytes);
+}
+
+void TrainingObjective::keep_locked(int64_t number, double value, std::span<const uint8_t> bytes) {
+  train::write_checkpoint_file(checkpoint_of(number), bytes);
+  if (best_number_ >= 0 && best_number_ != number) {
+    std::filesystem::remove(checkpoint_of(best_number_));
+  }
+  best_ = value;
+  best_number_ = number;
 }
 
 // Two workers may finish trials of equal value in either order; the weights kept are those of the

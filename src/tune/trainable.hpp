@@ -5,10 +5,13 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "data/dataset.hpp"
 #include "hpo/param.hpp"
@@ -83,6 +86,15 @@ class TrainingObjective {
     return [this](hpo::Trial& t) { return (*this)(t); };
   }
   std::filesystem::path checkpoint_of(int64_t number) const;
+
+  // Distributed studies (exec/mpi): a worker rank keeps each Completed trial's weights in memory
+  // (keep_weights_in_memory) until the executor takes them, and the manager, which has the
+  // checkpoint prefix, asks whether a trial's would be the best (wants_weights) and writes those
+  // it receives (keep_weights: when the trial is still the best; the previous best's file goes).
+  void keep_weights_in_memory() { in_memory_ = true; }
+  std::vector<uint8_t> take_weights(int64_t number);
+  bool wants_weights(int64_t number, double value);
+  void keep_weights(int64_t number, double value, std::span<const uint8_t> bytes);
   // Scores the saved weights of trial `best` on the test set; nullopt when its checkpoint is
   // missing (removed by hand).
   std::optional<train::Evaluation> test_best(const hpo::TrialRecord& best) const;
@@ -92,6 +104,8 @@ class TrainingObjective {
   Run build(const hpo::Params& all, uint64_t seed) const;
   bool better(double a, double b) const { return maximize_ ? a > b : a < b; }
   bool replaces_best(double value, int64_t number) const;  // with mutex_ held
+  // Writes the checkpoint of the new best and removes the previous best's; mutex_ held.
+  void keep_locked(int64_t number, double value, std::span<const uint8_t> bytes);
 
   hpo::Params fixed_;
   uint64_t seed_;
@@ -101,6 +115,8 @@ class TrainingObjective {
   std::mutex mutex_;
   std::optional<double> best_;
   int64_t best_number_ = -1;
+  bool in_memory_ = false;
+  std::map<int64_t, std::vector<uint8_t>> weights_;  // by trial, until taken (in_memory_)
 };
 
 }  // namespace krill::tune

@@ -1,0 +1,173 @@
+#include "exec/mpi/manager.hpp"
+
+#include <string>
+#include <type_traits>
+
+namespace krill::exec::mpi {
+
+Manager::Manager(hpo::Study& study, Transport& transport, ManagerOptions options)
+    : study_(study), transport_(transport), options_(options) {
+  if (transport_.size() < 2) {
+    throw InvalidArgument("a distributed study needs 2 ranks or more: rank " +
+                          std::to_string(transport_.rank()) +
+                          " manages, the others train (run it without MPI to train here)");
+  }
+  if (options_.batch < 1) throw InvalidArgument("the manager's batch must be >= 1");
+  workers_.resize(static_cast<size_t>(transport_.size()));
+}
+
+Manager::Worker& Manager::worker(int rank) {
+  return workers_[static_cast<size_t>(rank)];
+}
+
+void Manager::run() {
+  const int workers = transport_.size() - 1;
+  while (done_ < workers) {
+    auto first = receive_message(transport_, options_.poll_seconds);
+    {
+      hpo::StorageBatch batch(study_.storage());
+      if (first) {
+        handle(first->from, std::move(first->message));
+        // Messages that arrived meanwhile join the same transaction.
+        for (int n = 1; n < options_.batch; ++n) {
+          auto next = receive_message(transport_, 0);
+          if (!next) break;
+          handle(next->from, std::move(next->message));
+        }
+      }
+      serve_waiting();  // trials of other processes may have ended, or been freed
+      batch.commit();
+    }
+    ++stats_.batches;
+    flush();
+  }
+}
+
+void Manager::flush() {
+  for (auto& [rank, message] : outbox_) send_message(transport_, rank, message);
+  outbox_.clear();
+}
+
+void Manager::unexpected(int rank, const Message& message, const std::string& why) const {
+  throw ProtocolError("rank " + std::to_string(rank) + " sent " + name_of(message) + " " + why);
+}
+
+Manager::Held& Manager::held_by(int rank, int64_t trial, const char* what) {
+  const Worker& w = worker(rank);
+  auto it = held_.find(trial);
+  if (w.state != Worker::State::Running || w.trial != trial || it == held_.end()) {
+    throw ProtocolError("rank " + std::to_string(rank) + " sent " + what + " for trial " +
+                        std::to_string(trial) + ", which it does not run" +
+                        (w.state == Worker::State::Running
+                             ? " (it runs trial " + std::to_string(w.trial) + ")"
+                             : ""));
+  }
+  return it->second;
+}
+
+void Manager::hand_out(int rank) {
+  hpo::Study::Handout h = study_.try_ask(rank);
+  if (h.wait) {
+    worker(rank).state = Worker::State::Waiting;
+    waiting_.push_back(rank);
+  } else {
+    give(rank, std::move(h));
+  }
+}
+
+void Manager::serve_waiting() {
+  while (!waiting_.empty()) {
+    hpo::Study::Handout h = study_.try_ask(waiting_.front());
+    if (h.wait) return;  // nothing free yet: the others would wait too
+    give(waiting_.front(), std::move(h));
+    waiting_.erase(waiting_.begin());
+  }
+}
+
+void Manager::give(int rank, hpo::Study::Handout h) {
+  Worker& w = worker(rank);
+  if (h.trial) {
+    const int64_t number = h.trial->number;
+    answer(rank, Run{number, h.trial->params});
+    held_[number] = Held{std::move(*h.trial), false};
+    w.state = Worker::State::Running;
+    w.trial = number;
+    ++stats_.handed_out;
+  } else {
+    answer(rank, Shutdown{});
+    w.state = Worker::State::Done;
+    ++done_;
+  }
+}
+
+void Manager::handle(int from, Message message) {
+  if (from <= 0 || from >= transport_.size() || from == transport_.rank()) {
+    throw ProtocolError("a message from rank " + std::to_string(from) + ", which is no worker");
+  }
+  Worker& w = worker(from);
+  std::visit(
+      [&](auto& m) {
+        using M = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<M, Ask>) {
+          if (w.state != Worker::State::Idle) {
+            unexpected(from, message,
+                       w.state == Worker::State::Running
+                           ? "while it runs trial " + std::to_string(w.trial)
+                       : w.state == Worker::State::SendingWeights
+                           ? "before the weights of trial " + std::to_string(w.trial)
+                           : "again (it was told to wait or to shut down)");
+          }
+          hand_out(from);
+        } else if constexpr (std::is_same_v<M, ReportMsg>) {
+          Held& held = held_by(from, m.trial, "a report");
+          const hpo::DecisionRecord d =
+              study_.decide(m.trial, hpo::Report(m.step, m.value, std::move(m.metrics)));
+          held.stopped = held.stopped || d.stop;
+          ++stats_.reports;
+          answer(from, Decision{m.trial, m.step, d.stop, d.reason});
+        } else if constexpr (std::is_same_v<M, Result>) {
+          Held& held = held_by(from, m.trial, "a result");
+          hpo::TrialRecord rec = std::move(held.record);
+          const bool stopped = held.stopped;
+          held_.erase(m.trial);
+          const auto outcome = m.outcome == Outcome::Returned ? hpo::Outcome::Returned
+                               : m.outcome == Outcome::Diverged ? hpo::Outcome::Diverged
+                                                                : hpo::Outcome::Threw;
+          hpo::settle(rec, outcome, m.value, m.error, stopped);
+          rec.attrs = std::move(m.attrs);
+          rec.finished = hpo::wall_seconds();
+          const bool completed = rec.state == hpo::TrialState::Completed;
+          const double value = rec.value.value_or(0);
+          study_.tell(std::move(rec));
+          ++stats_.results;
+          const bool want = completed && options_.weights && options_.weights->wants(m.trial, value);
+          answer(from, ResultAck{m.trial, want});
+          w.state = want ? Worker::State::SendingWeights : Worker::State::Idle;
+          w.value = value;
+          if (!want) w.trial = -1;
+        } else if constexpr (std::is_same_v<M, Weights>) {
+          if (w.state != Worker::State::SendingWeights || w.trial != m.trial) {
+            unexpected(from, message,
+                       "for trial " + std::to_string(m.trial) + ", whose weights were not asked for");
+          }
+          if (!m.bytes.empty()) options_.weights->keep(m.trial, w.value, m.bytes);
+          w.state = Worker::State::Idle;
+          w.trial = -1;
+        } else {
+          unexpected(from, message, "to the manager (only a manager sends it)");
+        }
+      },
+      message);
+}
+
+}  // namespace krill::exec::mpi
+
+namespace krill::exec::mpi {
+
+void MpiExecutor::run(hpo::Study& study, const hpo::Objective& /*objective: runs on the workers*/) {
+  Manager manager(study, transport_, options_);
+  manager.run();
+  stats_ = manager.stats();
+}
+
+}  // namespace krill::exec::mpi

@@ -1,0 +1,32 @@
+// A worker rank of a distributed study: asks the manager (rank 0, manager.hpp) for a trial,
+// trains it with the objective, sends each report and waits for the manager's decision, sends the
+// result, and asks again, until the manager says Shutdown. A worker never opens the database.
+// An objective that throws or diverges is a result like any other; the worker goes on.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "exec/mpi/transport.hpp"
+#include "hpo/study.hpp"
+
+namespace krill::exec::mpi {
+
+struct WorkerOptions {
+  int threads = 1;  // compute threads of a trial (hpo::Trial::threads())
+  // The weights of a trial the objective just ran (empty: none kept), taken after every trial;
+  // sent when the manager asks for them (the trial is the study's best so far).
+  std::function<std::vector<uint8_t>(int64_t trial)> take_weights;
+};
+
+struct WorkerStats {
+  int64_t trials = 0;
+  int64_t reports = 0;
+};
+
+// Throws ProtocolError when the manager sends something the protocol does not allow.
+WorkerStats run_worker(Transport& transport, const hpo::Objective& objective,
+                       const WorkerOptions& options = {}, int manager = 0);
+
+}  // namespace krill::exec::mpi
