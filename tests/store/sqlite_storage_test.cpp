@@ -106,6 +106,62 @@ TEST(SqliteStorage, PersistsAcrossReopening) {
   EXPECT_EQ(claim.trial->params, sample_trial(3).params);
 }
 
+// Group commit (Storage::begin_batch, used by the MPI manager): the calls of a batch reach the
+// file together when it commits, each call is still all-or-nothing, and a batch left without
+// commit leaves nothing.
+TEST(SqliteStorage, ABatchCommitsItsCallsTogether) {
+  TempDb db;
+  SqliteStorage writer(db.path());
+  const int64_t id = writer.create_study(sample_study("s"));
+  SqliteStorage reader(db.path());
+  {
+    hpo::StorageBatch batch(writer);
+    store(writer, id, finished_trial(0));
+    store(writer, id, finished_trial(1));
+    EXPECT_EQ(writer.trials(id).size(), 2u);  // the batch sees its own calls
+    EXPECT_TRUE(reader.trials(id).empty());   // others see none before the commit
+    batch.commit();
+  }
+  auto trials = reader.trials(id);
+  ASSERT_EQ(trials.size(), 2u);
+  expect_same_trial(trials[1], finished_trial(1));
+}
+
+TEST(SqliteStorage, AFailedCallInABatchIsUndoneAlone) {
+  TempDb db;
+  SqliteStorage storage(db.path());
+  const int64_t id = storage.create_study(sample_study("s"));
+  {
+    hpo::StorageBatch batch(storage);
+    storage.start_trial(id, sample_trial(0));
+    TrialRecord clash = sample_trial(0);  // the number is taken: refused, nothing of it stored
+    clash.params["extra"] = int64_t{1};
+    EXPECT_THROW(storage.start_trial(id, clash), InvalidArgument);
+    store(storage, id, finished_trial(1));
+    batch.commit();
+  }
+  SqliteStorage other(db.path());
+  auto trials = other.trials(id);
+  ASSERT_EQ(trials.size(), 2u);
+  expect_same_trial(trials[0], sample_trial(0));
+  expect_same_trial(trials[1], finished_trial(1));
+}
+
+TEST(SqliteStorage, ABatchLeftWithoutCommitLeavesNothing) {
+  TempDb db;
+  SqliteStorage storage(db.path());
+  const int64_t id = storage.create_study(sample_study("s"));
+  try {
+    hpo::StorageBatch batch(storage);
+    store(storage, id, finished_trial(0));
+    throw std::runtime_error("the manager failed before its answers were sent");
+  } catch (const std::runtime_error&) {
+  }
+  EXPECT_TRUE(storage.trials(id).empty());
+  store(storage, id, finished_trial(1));  // the connection works on, one call per transaction
+  EXPECT_EQ(SqliteStorage(db.path()).trials(id).size(), 1u);
+}
+
 TEST(SqliteStorage, HasTheVersionedSchemaInWalMode) {
   TempDb db;
   SqliteStorage storage(db.path());
