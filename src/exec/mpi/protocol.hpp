@@ -16,7 +16,11 @@
 //
 // Layout (little-endian, core/serialize.hpp): "KM" | u8 version | u8 type | fields; a string is
 // u32 length + bytes, a map u32 count + entries, a parameter value u8 kind (0 float, 1 integer,
-// 2 string) + value.
+// 2 string) + value. The type is the message's index in `Message` (new messages are appended);
+// the fields follow in the order declared below: int64 as i64, double as its 8 bytes (NaN and
+// infinities too), bool as u8 0 or 1, Outcome as u8, Weights' bytes as u32 length + bytes (like
+// a string). A map's entries go in its order (by name, each name once), so that a message has
+// exactly one encoding.
 #pragma once
 
 #include <cstdint>
