@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates the seed corpus fuzz/corpus/<target>/ (run it after a change of a file format, then
 # commit the result): binary seeds written by krill's own code (fuzz/seeds.cpp: IDX files,
-# checkpoints, study databases, valid and broken), and study files from examples/ and
-# experiments/ plus a few broken ones. Builds build-fuzz/ (clang) for the generator.
+# checkpoints, study databases, manager/worker messages, valid and broken), and study files from
+# examples/ and experiments/ plus a few broken ones. Builds build-fuzz/ (clang) for the generator.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

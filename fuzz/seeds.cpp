@@ -1,7 +1,7 @@
 // Writes the binary seed inputs of the fuzz targets (fuzz/make-corpus.sh runs it): small valid
-// files made by krill's own code, and a few broken variants. Usage: krill_fuzz_seeds CORPUS_DIR
-// (writes CORPUS_DIR/{idx,checkpoint,storage}/...). No file extensions: .gitignore ignores *.db and
-// *.ckpt.
+// files and messages made by krill's own code, and a few broken variants. Usage: krill_fuzz_seeds
+// CORPUS_DIR (writes CORPUS_DIR/{idx,checkpoint,storage,protocol}/...). No file extensions:
+// .gitignore ignores *.db and *.ckpt.
 #include <sqlite3.h>
 #include <zlib.h>
 
@@ -9,9 +9,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "exec/mpi/protocol.hpp"
 #include "fuzz_members.hpp"
 #include "hpo/storage.hpp"
 #include "store/open.hpp"
@@ -174,6 +177,49 @@ void storage_seeds(const fs::path& dir) {
   write(dir / "truncated", Bytes(db.begin(), db.begin() + static_cast<long>(db.size() / 2)));
 }
 
+// One message of every type, with content (parameters of every kind, metrics, NaN, a few bytes of
+// weights), and a few broken ones.
+void protocol_seeds(const fs::path& dir) {
+  namespace mpi = krill::exec::mpi;
+  const mpi::Run run{.trial = 3,
+                     .params = {{"activation", std::string("relu")},
+                                {"batch", int64_t{64}},
+                                {"lr", 0.01},
+                                {"note", std::string()}}};
+  const std::vector<std::pair<const char*, mpi::Message>> messages = {
+      {"ask", mpi::Ask{}},
+      {"run", run},
+      {"report", mpi::ReportMsg{.trial = 3,
+                                .step = 100,
+                                .value = 0.8125,
+                                .metrics = {{"lr", 0.0095}, {"train_loss", 0.42}}}},
+      {"decision", mpi::Decision{.trial = 3, .step = 100, .stop = true, .reason = "median"}},
+      {"result", mpi::Result{.trial = 3,
+                             .outcome = mpi::Outcome::Returned,
+                             .value = 0.85,
+                             .error = "",
+                             .attrs = {{"iterations", 500}, {"seconds", 2.5}}}},
+      {"result-threw", mpi::Result{.trial = 4,
+                                   .outcome = mpi::Outcome::Threw,
+                                   .value = std::numeric_limits<double>::quiet_NaN(),
+                                   .error = "out of memory",
+                                   .attrs = {}}},
+      {"result-ack", mpi::ResultAck{.trial = 3, .send_weights = true}},
+      {"weights",
+       mpi::Weights{.trial = 3, .bytes = {'K', 'R', 'I', 'L', 'L', 'C', 'K', 'P', 1, 0}}},
+      {"shutdown", mpi::Shutdown{}},
+  };
+  for (const auto& [name, message] : messages) write(dir / name, mpi::encode(message));
+  const Bytes bytes = mpi::encode(run);
+  write(dir / "run-truncated", Bytes(bytes.begin(), bytes.end() - 3));
+  Bytes trailing = bytes;
+  trailing.push_back(0);
+  write(dir / "run-trailing", trailing);
+  Bytes other_version = bytes;
+  other_version[2] = mpi::kProtocolVersion + 1;
+  write(dir / "run-other-version", other_version);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -185,5 +231,6 @@ int main(int argc, char** argv) {
   idx_seeds(corpus / "idx");
   checkpoint_seeds(corpus / "checkpoint");
   storage_seeds(corpus / "storage");
+  protocol_seeds(corpus / "protocol");
   return 0;
 }

@@ -7,7 +7,8 @@
 #   scripts/fuzz.sh                      # every target, 30 s each
 #   scripts/fuzz.sh -t 3600 study_file   # one target for an hour
 #
-# Targets: idx, checkpoint, study_file, storage. Prints, per target, the inputs run and the rate.
+# Targets: idx, checkpoint, study_file, storage, protocol. Prints, per target, the inputs run and
+# the rate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,10 +18,11 @@ if [[ "${1:-}" == "-t" ]]; then
   shift 2
 fi
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(idx checkpoint study_file storage)
+[[ ${#targets[@]} -gt 0 ]] || targets=(idx checkpoint study_file storage protocol)
 
 # The largest input each target is given: a few times its largest seed.
-declare -A max_len=([idx]=8192 [checkpoint]=4096 [study_file]=4096 [storage]=32768)
+declare -A max_len=([idx]=8192 [checkpoint]=4096 [study_file]=4096 [storage]=32768
+                   [protocol]=1024)
 
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug \
   "-DCMAKE_CXX_FLAGS_DEBUG=-g -O1" -DKRILL_FUZZ=ON -DKRILL_BUILD_TESTS=OFF \

@@ -68,3 +68,26 @@ void operator delete(void* p, size_t) noexcept {
 void operator delete[](void* p, size_t) noexcept {
   std::free(p);
 }
+// The nothrow forms too (std::stable_sort's temporary buffer uses them): memory from the
+// toolchain's (under ASan: the sanitizer's) nothrow new, freed by the delete above, is an
+// alloc-dealloc mismatch.
+void* operator new(size_t size, const std::nothrow_t&) noexcept {
+  try {
+    return krill::testing::allocation_detail::allocate(size);
+  } catch (const std::bad_alloc&) {
+    return nullptr;
+  }
+}
+void* operator new[](size_t size, const std::nothrow_t&) noexcept {
+  try {
+    return krill::testing::allocation_detail::allocate(size);
+  } catch (const std::bad_alloc&) {
+    return nullptr;
+  }
+}
+void operator delete(void* p, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
