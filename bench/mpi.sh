@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Distributed studies (issue "Distributed studies over MPI"), on this machine:
+#  1. the manager's throughput: trials handed out per second with 2, 4 and 8 ranks and a trivial
+#     objective, SQLite storage, one transaction per message (batch 1) and group commit (batch
+#     64); and the round trip of a report and its decision (3 reports per trial);
+#  2. real trials: the quick-start study (12 trials of an MLP on Fashion-MNIST) under
+#     `mpiexec -n 3` (rank 0 manages, 2 ranks train, 1 thread each) against `krill tune
+#     --workers 2` on the same cores; medians of interleaved repeats, and the ratio MPI / local.
+# Run it on an otherwise idle machine: bench/mpi.sh [repeats]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repeats=${1:-5}
+scripts/build.sh > /dev/null
+krill=$PWD/build/apps/krill/krill
+bench=$PWD/build/bench/krill_mpi_manager_bench
+[[ -x $bench ]] || { echo "bench/mpi.sh: $bench is missing (krill built without MPI?)" >&2; exit 1; }
+mpi=(mpiexec)
+if mpiexec --version 2>&1 | grep -q "Open MPI"; then
+  mpi+=(--oversubscribe --bind-to none)  # 8 ranks on 2 cores; no rank pinned to a busy core
+  [[ $(id -u) -eq 0 ]] && mpi+=(--allow-run-as-root)
+fi
+echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE:-unset}, $(nproc) cores"
+
+echo "== manager throughput (trivial objective, SQLite)"
+for ranks in 2 4 8; do
+  for batch in 1 64; do
+    "${mpi[@]}" -n "$ranks" "$bench" --trials 20000 --batch "$batch"
+  done
+done
+for ranks in 2 4 8; do
+  "${mpi[@]}" -n "$ranks" "$bench" --trials 5000 --reports 3
+done
+
+echo "== real trials: examples/quickstart.yaml"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+sed -e "s/^study: .*/study: mpi-bench/" examples/quickstart.yaml > "$work/q.yaml"
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { print b - a }'; }
+seconds() { local t0; t0=$(date +%s.%N); "$@" > /dev/null 2>&1; elapsed "$t0" "$(date +%s.%N)"; }
+median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+local_times=() mpi_times=()
+for ((i = 0; i < repeats; ++i)); do
+  rm -f "$work"/q.db*
+  local_times+=("$(seconds "$krill" tune "$work/q.yaml" --workers 2 --mpi off -q)")
+  rm -f "$work"/q.db*
+  mpi_times+=("$(seconds "${mpi[@]}" -n 3 "$krill" tune "$work/q.yaml" -q)")
+done
+l=$(printf '%s\n' "${local_times[@]}" | median)
+m=$(printf '%s\n' "${mpi_times[@]}" | median)
+echo "local --workers 2: ${local_times[*]} s (median $l)"
+echo "mpiexec -n 3:      ${mpi_times[*]} s (median $m)"
+awk -v l="$l" -v m="$m" 'BEGIN { printf "MPI / local = %.3f\n", m / l }'
