@@ -22,6 +22,7 @@ Manager::Worker& Manager::worker(int rank) {
 
 void Manager::run() {
   const int workers = transport_.size() - 1;
+  double served_at = hpo::wall_seconds();
   while (done_ < workers) {
     auto first = receive_message(transport_, options_.poll_seconds);
     {
@@ -35,7 +36,14 @@ void Manager::run() {
           handle(next->from, std::move(next->message));
         }
       }
-      serve_waiting();  // trials of other processes may have ended, or been freed
+      // Waiting workers are served when a trial ended here, else at the poll's pace (trials of
+      // other processes joined to the study may have ended, or their process died).
+      const double now = hpo::wall_seconds();
+      if (!waiting_.empty() && (trial_ended_ || now - served_at >= options_.poll_seconds)) {
+        serve_waiting();
+        served_at = now;
+      }
+      trial_ended_ = false;
       batch.commit();
     }
     ++stats_.batches;
@@ -139,6 +147,7 @@ void Manager::handle(int from, Message message) {
           const bool completed = rec.state == hpo::TrialState::Completed;
           const double value = rec.value.value_or(0);
           study_.tell(std::move(rec));
+          trial_ended_ = true;
           ++stats_.results;
           const bool want = completed && options_.weights && options_.weights->wants(m.trial, value);
           answer(from, ResultAck{m.trial, want});

@@ -96,6 +96,7 @@ class Manager {
   std::vector<int> waiting_;  // ranks that asked when no trial was free, in order
   std::vector<std::pair<int, Message>> outbox_;
   int done_ = 0;
+  bool trial_ended_ = false;  // in this loop
   ManagerStats stats_;
 };
 
