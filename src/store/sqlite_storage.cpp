@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cmath>
 #include <limits>
+#include <thread>
 #include <type_traits>
 #include <variant>
 
@@ -164,8 +166,19 @@ SqliteStorage::SqliteStorage(const std::filesystem::path& path) : path_(path) {
     throw DataError(file + ": not a krill study database (no krill meta table)");
   }
   migrate(contents == Contents::Empty ? "0" : version);
-  // WAL is a property of the file (kept once set); the others are per connection.
-  db.exec("PRAGMA journal_mode = WAL");
+  // WAL is a property of the file (kept once set); the others are per connection. SQLite may
+  // refuse the switch to WAL at once (SQLITE_BUSY) without waiting the busy timeout, when another
+  // process holds a lock on the new file at that instant (one reading it, or opening it as well):
+  // try again until the busy timeout has passed.
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(kBusyTimeoutMs);
+  for (;;) {
+    const int rc = sqlite3_exec(db.get(), "PRAGMA journal_mode = WAL", nullptr, nullptr, nullptr);
+    if (rc == SQLITE_OK) break;
+    if ((rc & 0xff) != SQLITE_BUSY || std::chrono::steady_clock::now() >= give_up) {
+      db.fail(rc, "PRAGMA journal_mode = WAL");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   db.exec("PRAGMA synchronous = NORMAL");
   db.exec("PRAGMA foreign_keys = ON");
 }
