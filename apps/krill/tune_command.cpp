@@ -83,15 +83,16 @@ Prepared prepare(const TuneArgs& a) {
   return {std::move(file), std::move(data)};
 }
 
-hpo::Study open_study(const tune::StudyFile& file, hpo::Storage& storage) {
+std::unique_ptr<hpo::Study> open_study(const tune::StudyFile& file, hpo::Storage& storage) {
   hpo::StudyRecord record;
   record.name = file.name;
   record.direction = file.direction;
   record.objective = file.objective;
   record.config = file.canonical();
   record.n_trials = file.trials;
-  return hpo::Study(record, file.space, hpo::make_sampler(file.sampler, file.seed), storage,
-                    tune::make_stopper(file.stopping));
+  return std::make_unique<hpo::Study>(record, file.space,
+                                      hpo::make_sampler(file.sampler, file.seed), storage,
+                                      tune::make_stopper(file.stopping));
 }
 
 // ", joining 2 other processes", ", resuming" or "": what the study held when this run began.
@@ -185,17 +186,17 @@ tune::TrainingObjective make_objective(hpo::Study& study, const Prepared& p) {
 int run_local(const TuneArgs& a) {
   const Prepared p = prepare(a);
   auto storage = store::open_storage(p.file.storage);
-  hpo::Study study = open_study(p.file, *storage);
-  const auto before = study.progress();
+  auto study = open_study(p.file, *storage);
+  const auto before = study->progress();
   exec::LocalExecutor executor({.workers = p.file.workers, .threads_per_worker = a.threads});
   if (!a.quiet) {
-    fmt::print(stderr, "krill tune: study '{}' in {} ({} of {} trials done{}), {} workers x {} threads\n",
-               p.file.name, p.file.storage.string(), before.finished, before.total,
-               study_state(study, before.finished), executor.workers(),
-               executor.threads_per_worker());
+    fmt::print(
+        stderr, "krill tune: study '{}' in {} ({} of {} trials done{}), {} workers x {} threads\n",
+        p.file.name, p.file.storage.string(), before.finished, before.total,
+        study_state(*study, before.finished), executor.workers(), executor.threads_per_worker());
   }
-  tune::TrainingObjective objective = make_objective(study, p);
-  return optimize_and_report(study, executor, objective, p.file, a.quiet);
+  tune::TrainingObjective objective = make_objective(*study, p);
+  return optimize_and_report(*study, executor, objective, p.file, a.quiet);
 }
 
 #ifdef KRILL_HAVE_MPI
@@ -217,15 +218,22 @@ int run_mpi(const TuneArgs& a) {
     return run_local(a);
   }
   // Every rank reads and checks the study file and loads the data (once per rank, shared by its
-  // threads); an error is printed once, by the lowest rank that has it, and every rank stops.
+  // threads), and rank 0 opens the study (a changed setting, a missing folder); an error is
+  // printed once, by the lowest rank that has it, and every rank stops.
   std::optional<Prepared> p;
+  std::unique_ptr<hpo::Storage> storage;
+  std::unique_ptr<hpo::Study> study;
   std::string error;
   try {
     p = prepare(a);
-  } catch (const Error& e) {
+    if (mpi.rank() == 0) {
+      storage = store::open_storage(p->file.storage);
+      study = open_study(p->file, *storage);
+    }
+  } catch (const std::exception& e) {  // any: a rank that left now would hang the others
     error = e.what();
   }
-  if (const int first = mpi.first_failed(!p); first >= 0) {
+  if (const int first = mpi.first_failed(!error.empty()); first >= 0) {
     if (mpi.rank() == first) {
       fmt::print(stderr, "krill: error: {}{}\n", first == 0 ? "" : fmt::format("rank {}: ", first),
                  error);
@@ -241,22 +249,19 @@ int run_mpi(const TuneArgs& a) {
       tune::TrainingObjective objective(p->file, p->data, "", std::nullopt);
       objective.keep_weights_in_memory();
       exec::mpi::run_worker(transport, objective.objective(),
-                            {.threads = threads, .take_weights = [&](int64_t n) {
-                               return objective.take_weights(n);
-                             }});
+                            {.threads = threads,
+                             .take_weights = [&](int64_t n) { return objective.take_weights(n); }});
       return 0;
     }
-    auto storage = store::open_storage(p->file.storage);
-    hpo::Study study = open_study(p->file, *storage);
-    const auto before = study.progress();
+    const auto before = study->progress();
     if (!a.quiet) {
       fmt::print(stderr,
                  "krill tune: study '{}' in {} ({} of {} trials done{}), MPI: rank 0 manages, "
                  "{} worker ranks x {} threads\n",
                  p->file.name, p->file.storage.string(), before.finished, before.total,
-                 study_state(study, before.finished), mpi.size() - 1, threads);
+                 study_state(*study, before.finished), mpi.size() - 1, threads);
     }
-    tune::TrainingObjective objective = make_objective(study, *p);
+    tune::TrainingObjective objective = make_objective(*study, *p);
     struct Keeper final : exec::mpi::WeightsKeeper {
       tune::TrainingObjective& o;
       explicit Keeper(tune::TrainingObjective& o) : o(o) {}
@@ -266,7 +271,7 @@ int run_mpi(const TuneArgs& a) {
       }
     } keeper(objective);
     exec::mpi::MpiExecutor executor(transport, {.weights = &keeper});
-    return optimize_and_report(study, executor, objective, p->file, a.quiet);
+    return optimize_and_report(*study, executor, objective, p->file, a.quiet);
   } catch (const std::exception& e) {
     fmt::print(stderr, "krill: error: rank {}: {}\n", mpi.rank(), e.what());
     mpi.abort(mpi.rank() == 0 ? 2 : 70);

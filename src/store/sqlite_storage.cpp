@@ -78,7 +78,7 @@ namespace detail {
 
 struct SqliteDb {
   sqlite::Connection db;
-  int batch_depth = 0;  // begin_batch() calls not yet ended
+  int batch_depth = 0;                                      // begin_batch() calls not yet ended
   std::array<std::unique_ptr<Statement>, kSqlCount> cache;  // destroyed before db
 
   explicit SqliteDb(const std::string& file) : db(file) {}

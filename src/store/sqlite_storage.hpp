@@ -73,7 +73,7 @@ class SqliteStorage final : public hpo::Storage {
   void end_batch() noexcept override;
 
  private:
-  void end_rollback() noexcept;  // mutex_ held
+  void end_rollback() noexcept;       // mutex_ held
   void migrate(std::string version);  // from `version` to kSchemaVersion (constructor only)
 
   std::filesystem::path path_;

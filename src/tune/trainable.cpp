@@ -360,8 +360,7 @@ bool TrainingObjective::wants_weights(int64_t number, double value) {
   return !prefix_.empty() && replaces_best(value, number);
 }
 
-void TrainingObjective::keep_weights(int64_t number, double value,
-                                     std::span<const uint8_t> bytes) {
+void TrainingObjective::keep_weights(int64_t number, double value, std::span<const uint8_t> bytes) {
   std::lock_guard lock(mutex_);
   if (!prefix_.empty() && replaces_best(value, number)) keep_locked(number, value, bytes);
 }

@@ -200,3 +200,40 @@ TEST_F(TuneCliTest, ShowOfAMissingDatabaseIsAClearError) {
 }
 
 }  // namespace
+
+namespace {
+
+// Asking for MPI: a krill built with it runs the study (a singleton MPI job of one rank runs it in
+// that process); one built without it says so, before it creates a database, instead of running
+// N copies of the study unaware of each other under a launcher. (Stage 1 of scripts/test.sh has
+// MPI, the sanitizer stages do not: both branches run in CI.)
+TEST_F(TuneCliTest, AskingForMpiRunsWithItOrSaysItIsMissing) {
+  const fs::path study = write_study(2, "8", 20);
+  const auto r = run_krill("tune " + study.string() + " --mpi on --threads 1");
+#ifdef KRILL_BINARY_HAS_MPI
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("one MPI rank")) << r.output;
+  EXPECT_TRUE(fs::exists(dir_ / "crash.db"));
+#else
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("built without MPI")) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("--mpi on was given")) << r.output;
+  EXPECT_FALSE(fs::exists(dir_ / "crash.db"));
+  // Under a launcher (recognised by its environment), likewise; --mpi off runs it as a plain
+  // process.
+  ::setenv("OMPI_COMM_WORLD_SIZE", "4", 1);
+  const auto launched = run_krill("tune " + study.string() + " --threads 1 -q");
+  const auto off = run_krill("tune " + study.string() + " --threads 1 -q --mpi off");
+  ::unsetenv("OMPI_COMM_WORLD_SIZE");
+  EXPECT_EQ(launched.exit_code, 2) << launched.output;
+  EXPECT_THAT(launched.output, HasSubstr("MPI launcher (OMPI_COMM_WORLD_SIZE=4)"))
+      << launched.output;
+  EXPECT_EQ(off.exit_code, 0) << off.output;
+  EXPECT_TRUE(fs::exists(dir_ / "crash.db"));
+#endif
+  const auto bad = run_krill("tune " + study.string() + " --mpi sometimes");
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_THAT(bad.output, HasSubstr("--mpi")) << bad.output;
+}
+
+}  // namespace

@@ -110,10 +110,14 @@ TEST(MpiManager, ClassifiesFailedAndDivergedTrialsAndGoesOn) {
   auto study = make_study(storage, 8);
   run_cluster(*study, 3, [](hpo::Trial& t) -> double {
     switch (t.number() % 4) {
-      case 0: throw std::runtime_error("out of memory at layer 2");
-      case 1: throw hpo::Diverged("loss not finite at iteration 7");
-      case 2: return std::nan("");
-      default: return 0.5;
+      case 0:
+        throw std::runtime_error("out of memory at layer 2");
+      case 1:
+        throw hpo::Diverged("loss not finite at iteration 7");
+      case 2:
+        return std::nan("");
+      default:
+        return 0.5;
     }
   });
   const auto trials = study->trials();
@@ -276,8 +280,8 @@ TEST(MpiManager, ACancelledStudyShutsTheWorkersDownAfterTheirTrials) {
 }
 
 TEST(MpiManager, GroupCommitOnSqliteGivesTheSameStudyAsOneTransactionPerMessage) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("krill_mpi_batch_" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("krill_mpi_batch_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   std::vector<std::vector<hpo::TrialRecord>> results;
@@ -361,8 +365,8 @@ TEST(MpiWorker, RefusesAnswersTheProtocolDoesNotAllow) {
   run({mpi::Run{4, {{"x", 0.5}}}, ResultAck{4, false}}, "answered a report with ResultAck");
   run({mpi::Run{4, {{"x", 0.5}}}, Decision{5, 1, false, ""}}, "decided for trial 5");
   hpo::Params p{{"x", 0.5}};
-  run({mpi::Run{4, p}, Decision{4, 1, false, ""}, Decision{4, 2, false, ""}, Decision{4, 3, false, ""},
-       ResultAck{9, false}},
+  run({mpi::Run{4, p}, Decision{4, 1, false, ""}, Decision{4, 2, false, ""},
+       Decision{4, 3, false, ""}, ResultAck{9, false}},
       "acknowledged trial 9");
 }
 

@@ -138,7 +138,7 @@ void Manager::handle(int from, Message message) {
           hpo::TrialRecord rec = std::move(held.record);
           const bool stopped = held.stopped;
           held_.erase(m.trial);
-          const auto outcome = m.outcome == Outcome::Returned ? hpo::Outcome::Returned
+          const auto outcome = m.outcome == Outcome::Returned   ? hpo::Outcome::Returned
                                : m.outcome == Outcome::Diverged ? hpo::Outcome::Diverged
                                                                 : hpo::Outcome::Threw;
           hpo::settle(rec, outcome, m.value, m.error, stopped);
@@ -149,15 +149,17 @@ void Manager::handle(int from, Message message) {
           study_.tell(std::move(rec));
           trial_ended_ = true;
           ++stats_.results;
-          const bool want = completed && options_.weights && options_.weights->wants(m.trial, value);
+          const bool want =
+              completed && options_.weights && options_.weights->wants(m.trial, value);
           answer(from, ResultAck{m.trial, want});
           w.state = want ? Worker::State::SendingWeights : Worker::State::Idle;
           w.value = value;
           if (!want) w.trial = -1;
         } else if constexpr (std::is_same_v<M, Weights>) {
           if (w.state != Worker::State::SendingWeights || w.trial != m.trial) {
-            unexpected(from, message,
-                       "for trial " + std::to_string(m.trial) + ", whose weights were not asked for");
+            unexpected(
+                from, message,
+                "for trial " + std::to_string(m.trial) + ", whose weights were not asked for");
           }
           if (!m.bytes.empty()) options_.weights->keep(m.trial, w.value, m.bytes);
           w.state = Worker::State::Idle;

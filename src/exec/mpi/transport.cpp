@@ -23,8 +23,7 @@ class LocalNetwork::Endpoint final : public Transport {
   int size() const override { return network_.size(); }
   void send(int to, std::vector<uint8_t> bytes) override {
     if (to < 0 || to >= size()) {
-      throw InvalidArgument("send to rank " + std::to_string(to) + " of " +
-                            std::to_string(size()));
+      throw InvalidArgument("send to rank " + std::to_string(to) + " of " + std::to_string(size()));
     }
     Inbox& inbox = *network_.inboxes_[static_cast<size_t>(to)];
     {

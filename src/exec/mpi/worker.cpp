@@ -49,9 +49,9 @@ WorkerStats run_worker(Transport& transport, const hpo::Objective& objective,
       send_message(transport, manager, ReportMsg{number, r.step, r.value, r.metrics});
       const Decision d = await<Decision>(transport, manager, "a report");
       if (d.trial != number || d.step != r.step) {
-        throw ProtocolError("the manager decided for trial " + std::to_string(d.trial) +
-                            " step " + std::to_string(d.step) + ", expected trial " +
-                            std::to_string(number) + " step " + std::to_string(r.step));
+        throw ProtocolError("the manager decided for trial " + std::to_string(d.trial) + " step " +
+                            std::to_string(d.step) + ", expected trial " + std::to_string(number) +
+                            " step " + std::to_string(r.step));
       }
       ++stats.reports;
       return !d.stop;
