@@ -15,7 +15,7 @@ krill=$PWD/build/apps/krill/krill
 bench=$PWD/build/bench/krill_mpi_manager_bench
 [[ -x $bench ]] || { echo "bench/mpi.sh: $bench is missing (krill built without MPI?)" >&2; exit 1; }
 mpi=(mpiexec)
-if mpiexec --version 2>&1 | grep -q "Open MPI"; then
+if mpiexec --version 2>&1 | grep -qE "Open MPI|OpenRTE|open-mpi\.org"; then
   mpi+=(--oversubscribe --bind-to none)  # 8 ranks on 2 cores; no rank pinned to a busy core
   [[ $(id -u) -eq 0 ]] && mpi+=(--allow-run-as-root)
 fi
@@ -40,9 +40,9 @@ seconds() { local t0; t0=$(date +%s.%N); "$@" > /dev/null 2>&1; elapsed "$t0" "$
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 local_times=() mpi_times=()
 for ((i = 0; i < repeats; ++i)); do
-  rm -f "$work"/q.db*
+  rm -f "$work"/*.db*
   local_times+=("$(seconds "$krill" tune "$work/q.yaml" --workers 2 --mpi off -q)")
-  rm -f "$work"/q.db*
+  rm -f "$work"/*.db*
   mpi_times+=("$(seconds "${mpi[@]}" -n 3 "$krill" tune "$work/q.yaml" -q)")
 done
 l=$(printf '%s\n' "${local_times[@]}" | median)

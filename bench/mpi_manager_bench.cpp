@@ -75,12 +75,14 @@ int main(int argc, char** argv) {
     MPI_Reduce(mine, total, 2, MPI_DOUBLE, MPI_SUM, 0, mpi.comm());
     const auto& s = executor.stats();
     fmt::print(
-        "ranks {} storage {} batch {} reports/trial {}: {} trials in {:.2f} s = {:.0f} "
-        "hand-outs/s; {:.1f} messages per commit; report round trip {}\n",
-        mpi.size(), storage_kind, batch, reports, s.handed_out, seconds,
-        static_cast<double>(s.handed_out) / seconds,
-        static_cast<double>(s.handed_out * 2 + s.results * 1 + s.reports) /
-            static_cast<double>(std::max<int64_t>(1, s.batches)),
+        "ranks {} batch {:2} reports/trial {}: {:.0f} hand-outs/s ({} in {:.2f} s); manager busy "
+        "{:.0f}% = {:.1f} µs per trial (capacity {:.0f} trials/s); {:.1f} messages per commit; "
+        "report round trip {}\n",
+        mpi.size(), batch, reports, static_cast<double>(s.handed_out) / seconds, s.handed_out,
+        seconds, 100 * s.busy_seconds / seconds,
+        s.busy_seconds / static_cast<double>(s.handed_out) * 1e6,
+        static_cast<double>(s.handed_out) / s.busy_seconds,
+        static_cast<double>(s.messages) / static_cast<double>(std::max<int64_t>(1, s.batches)),
         total[1] > 0 ? fmt::format("{:.1f} µs", total[0] / total[1] * 1e6) : std::string("-"));
   }
   for (const char* suffix : {"", "-wal", "-shm"}) {

@@ -25,6 +25,7 @@ void Manager::run() {
   double served_at = hpo::wall_seconds();
   while (done_ < workers) {
     auto first = receive_message(transport_, options_.poll_seconds);
+    const double busy_from = hpo::wall_seconds();
     {
       hpo::StorageBatch batch(study_.storage());
       if (first) {
@@ -48,6 +49,7 @@ void Manager::run() {
     }
     ++stats_.batches;
     flush();
+    stats_.busy_seconds += hpo::wall_seconds() - busy_from;
   }
 }
 
@@ -113,6 +115,7 @@ void Manager::handle(int from, Message message) {
     throw ProtocolError("a message from rank " + std::to_string(from) + ", which is no worker");
   }
   Worker& w = worker(from);
+  ++stats_.messages;
   std::visit(
       [&](auto& m) {
         using M = std::decay_t<decltype(m)>;
