@@ -250,7 +250,9 @@ int run_mpi(const TuneArgs& a) {
       objective.keep_weights_in_memory();
       exec::mpi::run_worker(transport, objective.objective(),
                             {.threads = threads,
-                             .take_weights = [&](int64_t n) { return objective.take_weights(n); }});
+                             .take_weights = [&](int64_t n, bool wanted) {
+                               return objective.take_weights(n, wanted);
+                             }});
       return 0;
     }
     const auto before = study->progress();

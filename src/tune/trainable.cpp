@@ -267,6 +267,13 @@ struct TrainingObjective::Run {
   std::unique_ptr<optim::Optimizer> optimizer;
 };
 
+struct TrainingObjective::Kept {
+  Run run;
+  train::TrainState state;
+};
+
+TrainingObjective::~TrainingObjective() = default;
+
 TrainingObjective::TrainingObjective(const StudyFile& file, std::shared_ptr<const StudyData> data,
                                      std::filesystem::path checkpoint_prefix,
                                      std::optional<double> best_so_far, int64_t best_number)
@@ -331,28 +338,31 @@ double TrainingObjective::operator()(hpo::Trial& trial) {
   trial.set_attr("val_loss", val.loss);
   const double value = maximize_ ? val.accuracy : val.loss;
 
-  if (h.status == train::RunStatus::Completed && (in_memory_ || !prefix_.empty())) {
-    const auto weights = [&] {
-      return train::save_checkpoint(*run.model, *run.optimizer,
-                                    {.iteration = h.iterations, .base_lr = run.optimizer->lr()});
-    };
+  const train::TrainState state{.iteration = h.iterations, .base_lr = run.optimizer->lr()};
+  if (h.status == train::RunStatus::Completed && in_memory_) {
+    auto kept = std::make_unique<Kept>(Kept{std::move(run), state});
     std::lock_guard lock(mutex_);
-    if (in_memory_) {
-      weights_[trial.number()] = weights();
-    } else if (replaces_best(value, trial.number())) {
-      keep_locked(trial.number(), value, weights());
+    kept_[trial.number()] = std::move(kept);
+  } else if (h.status == train::RunStatus::Completed && !prefix_.empty()) {
+    std::lock_guard lock(mutex_);
+    if (replaces_best(value, trial.number())) {
+      keep_locked(trial.number(), value, train::save_checkpoint(*run.model, *run.optimizer, state));
     }
   }
   return value;
 }
 
-std::vector<uint8_t> TrainingObjective::take_weights(int64_t number) {
-  std::lock_guard lock(mutex_);
-  auto it = weights_.find(number);
-  if (it == weights_.end()) return {};
-  auto bytes = std::move(it->second);
-  weights_.erase(it);
-  return bytes;
+std::vector<uint8_t> TrainingObjective::take_weights(int64_t number, bool wanted) {
+  std::unique_ptr<Kept> kept;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = kept_.find(number);
+    if (it == kept_.end()) return {};
+    kept = std::move(it->second);
+    kept_.erase(it);
+  }
+  if (!wanted) return {};
+  return train::save_checkpoint(*kept->run.model, *kept->run.optimizer, kept->state);
 }
 
 bool TrainingObjective::wants_weights(int64_t number, double value) {

@@ -80,6 +80,9 @@ class TrainingObjective {
   TrainingObjective(const StudyFile& file, std::shared_ptr<const StudyData> data,
                     std::filesystem::path checkpoint_prefix, std::optional<double> best_so_far,
                     int64_t best_number = -1);
+  ~TrainingObjective();
+  TrainingObjective(const TrainingObjective&) = delete;
+  TrainingObjective& operator=(const TrainingObjective&) = delete;
 
   double operator()(hpo::Trial& trial);
   hpo::Objective objective() {
@@ -87,12 +90,14 @@ class TrainingObjective {
   }
   std::filesystem::path checkpoint_of(int64_t number) const;
 
-  // Distributed studies (exec/mpi): a worker rank keeps each Completed trial's weights in memory
-  // (keep_weights_in_memory) until the executor takes them, and the manager, which has the
-  // checkpoint prefix, asks whether a trial's would be the best (wants_weights) and writes those
-  // it receives (keep_weights: when the trial is still the best; the previous best's file goes).
+  // Distributed studies (exec/mpi): a worker rank keeps each Completed trial's model in memory
+  // (keep_weights_in_memory) until the executor asks for it: take_weights(n, true) returns its
+  // checkpoint bytes (serialized only then: the manager wants the best trial's alone), and
+  // take_weights(n, false) forgets it. The manager, which has the checkpoint prefix, asks whether
+  // a trial's weights would be the best (wants_weights) and writes those it receives
+  // (keep_weights: when the trial is still the best; the previous best's file goes).
   void keep_weights_in_memory() { in_memory_ = true; }
-  std::vector<uint8_t> take_weights(int64_t number);
+  std::vector<uint8_t> take_weights(int64_t number, bool wanted);
   bool wants_weights(int64_t number, double value);
   void keep_weights(int64_t number, double value, std::span<const uint8_t> bytes);
   // Scores the saved weights of trial `best` on the test set; nullopt when its checkpoint is
@@ -116,7 +121,8 @@ class TrainingObjective {
   std::optional<double> best_;
   int64_t best_number_ = -1;
   bool in_memory_ = false;
-  std::map<int64_t, std::vector<uint8_t>> weights_;  // by trial, until taken (in_memory_)
+  struct Kept;
+  std::map<int64_t, std::unique_ptr<Kept>> kept_;  // by trial, until taken (in_memory_)
 };
 
 }  // namespace krill::tune

@@ -206,10 +206,11 @@ TEST(MpiManager, TheBestTrialsWeightsReachTheManager) {
   store::MemoryStorage storage;
   auto study = make_study(storage, 16);
   FakeKeeper keeper;
-  std::atomic<int> taken{0};
+  std::atomic<int> taken{0}, wanted{0};
   WorkerOptions wo;
-  wo.take_weights = [&](int64_t n) {
+  wo.take_weights = [&](int64_t n, bool want) {
     ++taken;
+    wanted += want;
     return std::vector<uint8_t>{static_cast<uint8_t>(n), 0xAB};
   };
   run_cluster(
@@ -220,6 +221,8 @@ TEST(MpiManager, TheBestTrialsWeightsReachTheManager) {
       },
       {.weights = &keeper}, wo);
   EXPECT_EQ(taken.load(), 16);  // taken after every trial, kept or dropped
+  EXPECT_EQ(wanted.load(), static_cast<int>(keeper.kept.size()));
+  EXPECT_GE(wanted.load(), 1);
   // Asked for Completed trials only.
   EXPECT_EQ(std::count(keeper.asked.begin(), keeper.asked.end(), 5), 0);
   EXPECT_EQ(keeper.asked.size(), 15u);

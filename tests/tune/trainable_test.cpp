@@ -301,6 +301,48 @@ TEST_F(TrainableTest, OnlyTheBestTrialsWeightsStayBesideTheDatabase) {
   EXPECT_FALSE(objective.test_best(best));
 }
 
+// Distributed studies: a worker rank keeps each Completed trial's model until asked; the manager
+// writes the bytes of the best as its own checkpoint, and scores it on the test set exactly as
+// when the trial ran in its own process.
+TEST_F(TrainableTest, AWorkersWeightsBecomeTheManagersCheckpoint) {
+  const auto file =
+      study_file({{"hidden", int64_t{16}}, {"batch", int64_t{16}}, {"iterations", int64_t{60}}});
+  const auto data = synthetic_data(/*test_is_validation=*/true);
+  TrainingObjective worker(file, data, "", std::nullopt);
+  worker.keep_weights_in_memory();
+  const fs::path db = dir_ / "study.db";
+  TrainingObjective manager(file, data, db, std::nullopt);
+
+  std::map<int64_t, std::map<std::string, double>> attrs;
+  std::map<int64_t, double> value;
+  for (auto [number, lr] : {std::pair{0, 1e-9}, {1, 0.1}, {2, 1e-9}}) {
+    hpo::Trial t = trial(number, {{"lr", lr}, {"momentum", 0.9}});
+    value[number] = worker(t);
+    attrs[number] = t.attrs();
+  }
+  EXPECT_TRUE(files_ending(".ckpt").empty());  // a worker writes no file
+  // As the manager sees the results: 0 is the best so far, then 1; 2 is not.
+  EXPECT_TRUE(manager.wants_weights(0, value[0]));
+  manager.keep_weights(0, value[0], worker.take_weights(0, true));
+  EXPECT_EQ(files_ending(".ckpt"), std::set<std::string>{"study.db.trial-0.ckpt"});
+  ASSERT_GT(value[1], value[0]);
+  EXPECT_TRUE(manager.wants_weights(1, value[1]));
+  manager.keep_weights(1, value[1], worker.take_weights(1, true));
+  EXPECT_FALSE(manager.wants_weights(2, value[2]));
+  EXPECT_TRUE(worker.take_weights(2, false).empty());  // forgotten, not serialized
+  EXPECT_TRUE(worker.take_weights(2, true).empty());   // ... and gone
+  EXPECT_TRUE(worker.take_weights(1, true).empty());   // taken once
+  EXPECT_EQ(files_ending(".ckpt"), std::set<std::string>{"study.db.trial-1.ckpt"});
+
+  hpo::TrialRecord best;
+  best.number = 1;
+  best.params = {{"lr", 0.1}, {"momentum", 0.9}};
+  const auto test = manager.test_best(best);
+  ASSERT_TRUE(test);
+  EXPECT_EQ(test->accuracy, attrs[1].at("val_accuracy"));
+  EXPECT_EQ(test->loss, attrs[1].at("val_loss"));
+}
+
 TEST_F(TrainableTest, NoCheckpointWithoutAPrefixOrForAWorseResumedBest) {
   TrainingObjective in_memory(study_file({{"hidden", int64_t{8}}, {"iterations", int64_t{10}}}),
                               synthetic_data(), "", std::nullopt);

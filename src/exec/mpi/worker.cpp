@@ -72,8 +72,6 @@ WorkerStats run_worker(Transport& transport, const hpo::Objective& objective,
       result.error = e.what();
     }
     result.attrs = trial.attrs();
-    std::vector<uint8_t> weights;
-    if (options.take_weights) weights = options.take_weights(number);
     send_message(transport, manager, result);
     ++stats.trials;
     const ResultAck ack = await<ResultAck>(transport, manager, "a result");
@@ -81,6 +79,8 @@ WorkerStats run_worker(Transport& transport, const hpo::Objective& objective,
       throw ProtocolError("the manager acknowledged trial " + std::to_string(ack.trial) +
                           ", expected " + std::to_string(number));
     }
+    std::vector<uint8_t> weights;
+    if (options.take_weights) weights = options.take_weights(number, ack.send_weights);
     if (ack.send_weights) send_message(transport, manager, Weights{number, std::move(weights)});
   }
 }

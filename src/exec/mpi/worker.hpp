@@ -15,9 +15,10 @@ namespace krill::exec::mpi {
 
 struct WorkerOptions {
   int threads = 1;  // compute threads of a trial (hpo::Trial::threads())
-  // The weights of a trial the objective just ran (empty: none kept), taken after every trial;
-  // sent when the manager asks for them (the trial is the study's best so far).
-  std::function<std::vector<uint8_t>(int64_t trial)> take_weights;
+  // Called once after every trial, when the manager has acknowledged its result: `wanted` says
+  // whether the manager asks for its weights (the trial is the study's best so far); returns them
+  // then (empty: none kept), and forgets them either way.
+  std::function<std::vector<uint8_t>(int64_t trial, bool wanted)> take_weights;
 };
 
 struct WorkerStats {
