@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -56,7 +57,8 @@ struct Prepared {
   std::shared_ptr<const tune::StudyData> data;
 };
 
-Prepared prepare(const TuneArgs& a) {
+// `with_train` false (the MPI manager): the test set alone, the data checks left to the workers.
+Prepared prepare(const TuneArgs& a, bool with_train = true) {
   tune::StudyFile file = tune::load_study_file(a.file);
   // An option given takes effect or is refused.
   if (a.trials) {
@@ -78,8 +80,8 @@ Prepared prepare(const TuneArgs& a) {
     throw InvalidArgument("--threads is " + std::to_string(a.threads) +
                           ", expected an integer >= 1 (or 0: cores / workers)");
   }
-  auto data = tune::load_study_data(file);
-  tune::check_study_data(file, tune::shape_of(*data));
+  auto data = tune::load_study_data(file, with_train);
+  if (with_train) tune::check_study_data(file, tune::shape_of(*data));
   return {std::move(file), std::move(data)};
 }
 
@@ -217,27 +219,34 @@ int run_mpi(const TuneArgs& a) {
     if (!a.quiet) fmt::print(stderr, "krill tune: one MPI rank: running the study here\n");
     return run_local(a);
   }
-  // Every rank reads and checks the study file and loads the data (once per rank, shared by its
-  // threads), and rank 0 opens the study (a changed setting, a missing folder); an error is
-  // printed once, by the lowest rank that has it, and every rank stops.
-  std::optional<Prepared> p;
-  std::unique_ptr<hpo::Storage> storage;
-  std::unique_ptr<hpo::Study> study;
-  std::string error;
-  try {
-    p = prepare(a);
-    if (mpi.rank() == 0) {
-      storage = store::open_storage(p->file.storage);
-      study = open_study(p->file, *storage);
+  // Every rank reads the study file; the workers load the data (once per rank, shared by its
+  // threads) and check the study against it; rank 0, which trains nothing, reads the test set
+  // alone (to score the best trial at the end). Then rank 0 opens the study (a changed setting, a
+  // missing folder). At each step the ranks agree: an error is printed once, by the lowest rank
+  // that has it, every rank stops, and nothing is created.
+  const auto agree = [&](const std::function<void()>& step) {
+    std::string error;
+    try {
+      step();
+    } catch (const std::exception& e) {  // any: a rank that left now would hang the others
+      error = e.what();
     }
-  } catch (const std::exception& e) {  // any: a rank that left now would hang the others
-    error = e.what();
-  }
-  if (const int first = mpi.first_failed(!error.empty()); first >= 0) {
-    if (mpi.rank() == first) {
+    const int first = mpi.first_failed(!error.empty());
+    if (first >= 0 && mpi.rank() == first) {
       fmt::print(stderr, "krill: error: {}{}\n", first == 0 ? "" : fmt::format("rank {}: ", first),
                  error);
     }
+    return first < 0;
+  };
+  std::optional<Prepared> p;
+  std::unique_ptr<hpo::Storage> storage;
+  std::unique_ptr<hpo::Study> study;
+  if (!agree([&] { p = prepare(a, /*with_train=*/mpi.rank() != 0); })) return 2;
+  if (!agree([&] {
+        if (mpi.rank() != 0) return;
+        storage = store::open_storage(p->file.storage);
+        study = open_study(p->file, *storage);
+      })) {
     return 2;
   }
   const int threads = worker_threads(mpi, a.threads);
@@ -249,8 +258,7 @@ int run_mpi(const TuneArgs& a) {
       tune::TrainingObjective objective(p->file, p->data, "", std::nullopt);
       objective.keep_weights_in_memory();
       exec::mpi::run_worker(transport, objective.objective(),
-                            {.threads = threads,
-                             .take_weights = [&](int64_t n, bool wanted) {
+                            {.threads = threads, .take_weights = [&](int64_t n, bool wanted) {
                                return objective.take_weights(n, wanted);
                              }});
       return 0;

@@ -143,7 +143,7 @@ std::optional<fs::path> find_idx(const fs::path& folder, const std::string& name
 
 }  // namespace
 
-TrainTest load_idx(const std::filesystem::path& folder, int classes) {
+TrainTest load_idx(const std::filesystem::path& folder, int classes, bool with_train) {
   std::error_code ec;
   if (!fs::exists(folder, ec)) throw DataError(folder.string() + ": no such folder");
   if (!fs::is_directory(folder, ec)) {
@@ -168,6 +168,7 @@ TrainTest load_idx(const std::filesystem::path& folder, int classes) {
     return std::make_shared<const ImageSet>(make_image_set(
         read_idx(images), read_idx(labels), classes, images.string(), labels.string()));
   };
+  if (!with_train) return {Dataset(), Dataset(load(files[2], files[3]))};
   auto train = load(files[0], files[1]);
   auto test = load(files[2], files[3]);
   if (train->rows != test->rows || train->cols != test->cols) {

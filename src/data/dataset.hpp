@@ -63,7 +63,9 @@ struct TrainTest {
 // Loads a folder of MNIST-style IDX files: train-images-idx3-ubyte, train-labels-idx1-ubyte,
 // t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each optionally with .gz. Throws DataError when
 // a file is missing or bad, when image and label counts differ, or when a label is >= classes.
-TrainTest load_idx(const std::filesystem::path& folder, int classes = 10);
+// With `with_train` false the training files are looked for but not read (train stays empty):
+// for a process that only scores the test set.
+TrainTest load_idx(const std::filesystem::path& folder, int classes = 10, bool with_train = true);
 
 // Makes an ImageSet from parsed IDX arrays, checking that they fit together; `images_name` and
 // `labels_name` name the sources in errors.

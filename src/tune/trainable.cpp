@@ -140,7 +140,7 @@ TrialConfig make_config(const hpo::Params& p) {
   return c;
 }
 
-std::shared_ptr<const StudyData> load_study_data(const StudyFile& file) {
+std::shared_ptr<const StudyData> load_study_data(const StudyFile& file, bool with_train) {
   const std::string at = file.where("data");
   if (file.data != "fashion-mnist" && file.data != "mnist") {
     std::error_code ec;
@@ -151,7 +151,8 @@ std::shared_ptr<const StudyData> load_study_data(const StudyFile& file) {
     }
   }
   try {
-    auto [train, test] = data::load_idx(data::resolve_data(file.data));
+    auto [train, test] = data::load_idx(data::resolve_data(file.data), 10, with_train);
+    if (!with_train) return std::make_shared<const StudyData>(StudyData{{}, {}, test});
     if (file.subset > 0) train = train.head(file.subset);
     auto [fit, validation] = train.split(file.validation, file.seed);
     return std::make_shared<const StudyData>(StudyData{fit, validation, test});
@@ -294,10 +295,11 @@ std::filesystem::path TrainingObjective::checkpoint_of(int64_t number) const {
 TrainingObjective::Run TrainingObjective::build(const hpo::Params& all, uint64_t seed) const {
   Run r{make_config(all), nullptr, nullptr};
   r.config.train.seed = seed;
-  const auto problem =
-      model_problem(r.config.model.hidden, data_->train.features(), data_->train.classes());
+  // The model's inputs and classes; the test set has the same (the manager holds it alone).
+  const data::Dataset& shape = data_->train.storage() ? data_->train : data_->test;
+  const auto problem = model_problem(r.config.model.hidden, shape.features(), shape.classes());
   if (!problem.empty()) throw InvalidArgument(problem);  // before allocating anything
-  r.model = nn::build_model(r.config.model, data_->train.features(), data_->train.classes(), seed);
+  r.model = nn::build_model(r.config.model, shape.features(), shape.classes(), seed);
   if (r.config.optimizer == "adam") {
     r.optimizer = std::make_unique<optim::Adam>(r.model->parameters(), r.config.adam);
   } else {

@@ -131,6 +131,24 @@ TEST(LoadIdx, LoadsGzipAndRawFolders) {
   }
 }
 
+// The MPI manager reads the test set alone: the training files must be there, but are not read
+// (a broken one is the workers' to report).
+TEST(LoadIdx, TheTestSetAlone) {
+  TempDir dir;
+  write_folder(dir, 30, 12, 4, 5, /*gz=*/false);
+  write_raw(dir / "train-images-idx3-ubyte", {0, 1, 2});  // not an IDX file
+  TrainTest data = load_idx(dir.path(), 10, /*with_train=*/false);
+  EXPECT_EQ(data.train.size(), 0);
+  EXPECT_EQ(data.train.storage(), nullptr);
+  EXPECT_EQ(data.test.size(), 12);
+  EXPECT_EQ(data.test.features(), 20);
+  EXPECT_EQ(data.test.label(11), 1);
+  EXPECT_THROW(load_idx(dir.path()), DataError);
+  std::filesystem::remove(dir / "train-images-idx3-ubyte");
+  EXPECT_THAT(data_error([&] { load_idx(dir.path(), 10, false); }),
+              HasSubstr("missing train-images-idx3-ubyte"));
+}
+
 TEST(LoadIdx, PrefersThePlainFileOverGz) {
   TempDir dir;
   write_folder(dir, 10, 10, 4, 5, /*gz=*/true);

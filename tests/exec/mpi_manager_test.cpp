@@ -221,8 +221,10 @@ TEST(MpiManager, TheBestTrialsWeightsReachTheManager) {
       },
       {.weights = &keeper}, wo);
   EXPECT_EQ(taken.load(), 16);  // taken after every trial, kept or dropped
-  EXPECT_EQ(wanted.load(), static_cast<int>(keeper.kept.size()));
-  EXPECT_GE(wanted.load(), 1);
+  // Asked for each new best; kept when still the best on arrival (a better trial's weights may
+  // arrive first from another worker).
+  EXPECT_GE(wanted.load(), static_cast<int>(keeper.kept.size()));
+  EXPECT_GE(keeper.kept.size(), 1u);
   // Asked for Completed trials only.
   EXPECT_EQ(std::count(keeper.asked.begin(), keeper.asked.end(), 5), 0);
   EXPECT_EQ(keeper.asked.size(), 15u);
