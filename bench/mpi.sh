@@ -38,15 +38,29 @@ sed -e "s/^study: .*/study: mpi-bench/" examples/quickstart.yaml > "$work/q.yaml
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { print b - a }'; }
 seconds() { local t0; t0=$(date +%s.%N); "$@" > /dev/null 2>&1; elapsed "$t0" "$(date +%s.%N)"; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
-local_times=() mpi_times=()
+# Open MPI's start-up with its default components (it probes for InfiniBand, UCX, TCP...) against
+# shared memory alone, what a one-node job needs.
+sm=()
+mpiexec --version 2>&1 | grep -qE "Open MPI|OpenRTE|open-mpi\.org" && sm=(--mca pml ob1 --mca btl self,vader)
+local_times=() mpi_times=() sm_times=()
 for ((i = 0; i < repeats; ++i)); do
   rm -f "$work"/*.db*
   local_times+=("$(seconds "$krill" tune "$work/q.yaml" --workers 2 --mpi off -q)")
   rm -f "$work"/*.db*
   mpi_times+=("$(seconds "${mpi[@]}" -n 3 "$krill" tune "$work/q.yaml" -q)")
+  rm -f "$work"/*.db*
+  sm_times+=("$(seconds "${mpi[@]}" "${sm[@]}" -n 3 "$krill" tune "$work/q.yaml" -q)")
 done
 l=$(printf '%s\n' "${local_times[@]}" | median)
 m=$(printf '%s\n' "${mpi_times[@]}" | median)
-echo "local --workers 2: ${local_times[*]} s (median $l)"
-echo "mpiexec -n 3:      ${mpi_times[*]} s (median $m)"
-awk -v l="$l" -v m="$m" 'BEGIN { printf "MPI / local = %.3f\n", m / l }'
+s=$(printf '%s\n' "${sm_times[@]}" | median)
+echo "local --workers 2:             ${local_times[*]} s (median $l)"
+echo "mpiexec -n 3:                  ${mpi_times[*]} s (median $m)"
+echo "mpiexec -n 3 ${sm[*]}: ${sm_times[*]} s (median $s)"
+awk -v l="$l" -v m="$m" -v s="$s" 'BEGIN { printf "MPI / local = %.3f; shared memory only: %.3f\n", m / l, s / l }'
+# Start-up alone: MPI_Init and MPI_Finalize of 3 ranks (krill tune of a finished study).
+startup=()
+for ((i = 0; i < repeats; ++i)); do
+  startup+=("$(seconds "${mpi[@]}" -n 3 "$krill" tune "$work/q.yaml" -q)/$(seconds "${mpi[@]}" "${sm[@]}" -n 3 "$krill" tune "$work/q.yaml" -q)/$(seconds "$krill" tune "$work/q.yaml" --mpi off -q)")
+done
+echo "a finished study (start-up and wind-down only), MPI/MPI shared memory/local: ${startup[*]} s"

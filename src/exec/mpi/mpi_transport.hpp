@@ -10,7 +10,7 @@
 //
 // Waiting for a message does not spin a core: MPI_Recv busy-polls in Open MPI, which on a node
 // whose cores all train would take one from the trials. receive() probes, yielding the core
-// between probes for the first 200 µs, then sleeping 20 µs doubling to 1 ms while nothing comes.
+// between probes for the first 200 µs, then sleeping 20 µs doubling to 250 µs while nothing comes.
 #pragma once
 
 #include <mpi.h>
