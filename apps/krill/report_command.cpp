@@ -57,6 +57,13 @@ void write_report(const ReportArgs& args) {
   if (!args.figures.empty()) write_figures(args, data);
   if (args.output.empty()) return;
   const std::string page = report::render_html(data);
+  // Like --png DIR: a folder that does not exist yet is made.
+  if (const auto parent = std::filesystem::path(args.output).parent_path(); !parent.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(parent, ec);
+    if (ec)
+      throw InvalidArgument("-o: cannot create folder " + parent.string() + ": " + ec.message());
+  }
   std::ofstream out(args.output, std::ios::binary);
   if (!out) throw InvalidArgument("-o: cannot write " + args.output);
   out << page;

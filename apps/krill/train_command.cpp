@@ -202,7 +202,6 @@ int run_train(const TrainArgs& a) {
     start = state.iteration;
     opt->set_lr(state.base_lr);
   }
-
   train::Trainer trainer({.epochs = a.epochs,
                           .iterations = a.iterations,
                           .batch = a.batch,
@@ -210,6 +209,18 @@ int run_train(const TrainArgs& a) {
                           .eval_every = a.eval_every,
                           .seed = a.seed,
                           .start_iteration = start});
+  // A checkpoint at or past the end: say so, rather than train nothing silently.
+  if (const int64_t total = trainer.total_iterations(train_set);
+      !a.resume.empty() && start >= total) {
+    throw InvalidArgument(
+        a.resume + " is at iteration " + std::to_string(start) + " and " +
+        (a.iterations > 0 ? "--iterations is " + std::to_string(a.iterations)
+                          : "--epochs " + std::to_string(a.epochs) + " is " +
+                                std::to_string(total) + " iterations") +
+        ": nothing to train (the total counts the checkpoint's steps; to train N more: "
+        "--iterations " +
+        std::to_string(start) + "+N)");
+  }
   if (!a.json && !a.quiet) {
     fmt::print(
         stderr,
@@ -270,7 +281,9 @@ void add_train_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--batch", args->batch, "batch size")->capture_default_str();
   cmd->add_option("--epochs", args->epochs, "epochs (ignored with --iterations)")
       ->capture_default_str();
-  cmd->add_option("--iterations", args->iterations, "train exactly this many steps");
+  cmd->add_option("--iterations", args->iterations,
+                  "train until this many steps in all (with --resume: the checkpoint's steps "
+                  "count; to train 100 more from step 500, --iterations 600)");
   cmd->add_option("--schedule", args->schedule,
                   "constant | step:EVERY:FACTOR | exp:GAMMA | cosine:WARMUP[:TOTAL[:MIN]]; the "
                   "poster's dynamic rate is step:100:0.95")

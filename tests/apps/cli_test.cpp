@@ -102,6 +102,24 @@ TEST_F(CliTest, SaveAndResume) {
   }
 }
 
+// --iterations counts every step, the checkpoint's included: a resume that would train nothing
+// says so (it trained nothing silently before).
+TEST_F(CliTest, AResumeWithNothingLeftToTrainSaysSo) {
+  const std::string ckpt = (dir_ / "run.ckpt").string();
+  Result first = run(train_args("--iterations 30 --save " + ckpt));
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  for (const std::string more : {"--iterations 30", "--iterations 10", "--epochs 1"}) {
+    Result r = run(train_args(more + " --resume " + ckpt));
+    EXPECT_EQ(r.exit_code, 2) << more << ": " << r.output;
+    EXPECT_THAT(r.output, HasSubstr("is at iteration 30")) << r.output;
+    EXPECT_THAT(r.output, HasSubstr("nothing to train")) << r.output;
+    EXPECT_THAT(r.output, HasSubstr("--iterations 30+N")) << r.output;
+  }
+  Result more = run(train_args("--iterations 40 --json --resume " + ckpt));
+  ASSERT_EQ(more.exit_code, 0) << more.output;
+  EXPECT_THAT(more.output, HasSubstr("\"iterations\":40"));
+}
+
 // Each bad input: exit code 2, one line "krill: error: ..." with the given words, no crash.
 void expect_error(const Result& r, std::initializer_list<std::string> words) {
   EXPECT_EQ(r.exit_code, 2) << r.output;

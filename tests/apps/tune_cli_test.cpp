@@ -73,6 +73,12 @@ TEST_F(TuneCliTest, TunesShowsAndExports) {
   ASSERT_EQ(json.exit_code, 0) << json.output;
   EXPECT_THAT(json.output, HasSubstr("\"curve\":[[25,"));
 
+  // The report, like the figures, goes into folders that do not exist yet.
+  const fs::path page = dir_ / "new" / "sub" / "report.html";
+  auto report = run_krill("report " + (dir_ / "crash.db").string() + " -o " + page.string());
+  ASSERT_EQ(report.exit_code, 0) << report.output;
+  EXPECT_GT(fs::file_size(page), 1000u);
+
   // Running it again: nothing left to do, nothing rerun.
   auto again = run_krill("tune " + study.string() + " --quiet --threads 1");
   ASSERT_EQ(again.exit_code, 0) << again.output;
