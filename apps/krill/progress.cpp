@@ -3,12 +3,23 @@
 #include <fmt/core.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 
 namespace krill::cli {
 
-Progress::Progress(std::string label, bool quiet)
-    : label_(std::move(label)), quiet_(quiet), tty_(isatty(fileno(stderr)) != 0) {}
+double eta_seconds(double elapsed, int64_t done, int64_t total, int64_t done_before) {
+  const int64_t done_here = done - done_before;
+  if (done_here <= 0) return 0.0;
+  return elapsed / static_cast<double>(done_here) *
+         static_cast<double>(std::max<int64_t>(0, total - done));
+}
+
+Progress::Progress(std::string label, bool quiet, int64_t done_before)
+    : label_(std::move(label)),
+      quiet_(quiet),
+      tty_(isatty(fileno(stderr)) != 0),
+      done_before_(done_before) {}
 
 void Progress::update(int64_t done, int64_t total, const std::string& detail) {
   if (quiet_ || total <= 0) return;
@@ -18,7 +29,7 @@ void Progress::update(int64_t done, int64_t total, const std::string& detail) {
   last_draw_ = now;
   const double elapsed = std::chrono::duration<double>(now - start_).count();
   const double frac = static_cast<double>(done) / static_cast<double>(total);
-  const double eta = done > 0 ? elapsed * (1.0 - frac) / frac : 0.0;
+  const double eta = eta_seconds(elapsed, done, total, done_before_);
   if (tty_) {
     constexpr int kWidth = 28;
     const int filled = static_cast<int>(frac * kWidth);

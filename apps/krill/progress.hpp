@@ -8,9 +8,15 @@
 
 namespace krill::cli {
 
+// Seconds left at this run's pace: `done` of `total` after `elapsed` seconds, of which
+// `done_before` were done before this run began (they took none of its time); 0 before any.
+double eta_seconds(double elapsed, int64_t done, int64_t total, int64_t done_before = 0);
+
 class Progress {
  public:
-  explicit Progress(std::string label, bool quiet = false);
+  // `done_before`: the work done before this run (a resumed study's trials, a resumed training's
+  // steps): shown in the count, left out of the pace that the ETA is computed from.
+  explicit Progress(std::string label, bool quiet = false, int64_t done_before = 0);
   // Cheap to call every step: draws at most 10 times a second (a line every 5 s off a terminal).
   void update(int64_t done, int64_t total, const std::string& detail);
   void finish();  // ends the bar's line
@@ -21,6 +27,7 @@ class Progress {
   bool quiet_;
   bool tty_;
   bool drawn_ = false;
+  int64_t done_before_ = 0;
   Clock::time_point start_ = Clock::now();
   Clock::time_point last_draw_{};
 };

@@ -228,7 +228,7 @@ int run_train(const TrainArgs& a) {
         spec.to_string(), model->parameter_count(), folder.string(), train_set.size(),
         val_set.size(), test.size(), threads);
   }
-  Progress progress("train", a.quiet || a.json);
+  Progress progress("train", a.quiet || a.json, start);
   trainer.on_step([&](int64_t done, int64_t total, double step_loss) {
     progress.update(done, total, fmt::format("loss {:.4f}", step_loss));
   });

@@ -1,6 +1,7 @@
 #include "tune_command.hpp"
 
 #include <fmt/core.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <csignal>
@@ -48,6 +49,11 @@ extern "C" void on_interrupt(int) {
   // at once, and the trials that were running are run again when the study resumes.
   if (g_interrupts.fetch_add(1) >= 1) std::_Exit(130);
   g_cancel.store(true);
+  // Said at once (write(2) is safe in a signal handler; fmt is not).
+  static constexpr char kMessage[] =
+      "\nkrill tune: stopping: the running trials finish first (Ctrl-C again to stop now; the "
+      "next run re-runs them)\n";
+  [[maybe_unused]] const auto written = ::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
 }
 
 // The study file with the command line's overrides, and its data, checked: a study that cannot
@@ -115,7 +121,7 @@ std::string study_state(hpo::Study& study, int64_t finished) {
 int optimize_and_report(hpo::Study& study, hpo::Executor& executor,
                         tune::TrainingObjective& objective, const tune::StudyFile& file,
                         bool quiet) {
-  Progress progress("tune", quiet);
+  Progress progress("tune", quiet, study.progress().finished);
   hpo::OptimizeOptions options;
   options.executor = &executor;
   options.cancel = &g_cancel;

@@ -134,7 +134,8 @@ TEST_F(TuneCliTest, CtrlCStopsCleanlyAndTheNextRunResumes) {
   constexpr int kTrials = 10;
   const fs::path study = write_study(kTrials, "256,256", 1500);
   const fs::path db = dir_ / "crash.db";
-  const pid_t pid = spawn_tune(study);
+  const fs::path log = dir_ / "tune.log";
+  const pid_t pid = spawn_tune(study, log);
   ASSERT_GE(pid, 0);
   const bool started = wait_for_trials(db, 1, /*finished_only=*/false);
   ASSERT_TRUE(started);
@@ -143,6 +144,14 @@ TEST_F(TuneCliTest, CtrlCStopsCleanlyAndTheNextRunResumes) {
   waitpid(pid, &status, 0);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 130);  // interrupted, after the running trial finished
+  {
+    std::ifstream in(log);
+    const std::string out((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // The first Ctrl-C is answered at once, before the running trial ends.
+    EXPECT_THAT(out, HasSubstr("stopping: the running trials finish first (Ctrl-C again")) << out;
+    EXPECT_THAT(out, HasSubstr("interrupted; run the same command again to resume")) << out;
+    EXPECT_LT(out.find("stopping:"), out.find("interrupted;")) << out;
+  }
   {
     auto storage = krill::store::open_storage(db);
     auto trials = storage->trials(storage->studies().at(0).id);
