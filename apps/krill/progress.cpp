@@ -23,6 +23,7 @@ Progress::Progress(std::string label, bool quiet, int64_t done_before)
 
 void Progress::update(int64_t done, int64_t total, const std::string& detail) {
   if (quiet_ || total <= 0) return;
+  std::lock_guard lock(mutex_);
   const auto now = Clock::now();
   const auto interval = tty_ ? std::chrono::milliseconds(100) : std::chrono::milliseconds(5000);
   if (done < total && now - last_draw_ < interval) return;
@@ -46,6 +47,7 @@ void Progress::update(int64_t done, int64_t total, const std::string& detail) {
 }
 
 void Progress::finish() {
+  std::lock_guard lock(mutex_);
   if (drawn_) fmt::print(stderr, "\n");
   drawn_ = false;
 }

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <string>
 
 namespace krill::cli {
@@ -18,6 +19,7 @@ class Progress {
   // steps): shown in the count, left out of the pace that the ETA is computed from.
   explicit Progress(std::string label, bool quiet = false, int64_t done_before = 0);
   // Cheap to call every step: draws at most 10 times a second (a line every 5 s off a terminal).
+  // Thread-safe (the workers of a study and a ticker call it).
   void update(int64_t done, int64_t total, const std::string& detail);
   void finish();  // ends the bar's line
 
@@ -26,6 +28,7 @@ class Progress {
   std::string label_;
   bool quiet_;
   bool tty_;
+  std::mutex mutex_;
   bool drawn_ = false;
   int64_t done_before_ = 0;
   Clock::time_point start_ = Clock::now();

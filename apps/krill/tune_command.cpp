@@ -4,11 +4,14 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -125,14 +128,48 @@ int optimize_and_report(hpo::Study& study, hpo::Executor& executor,
   hpo::OptimizeOptions options;
   options.executor = &executor;
   options.cancel = &g_cancel;
-  options.on_progress = [&](const hpo::StudyProgress& p) {
-    progress.update(p.finished, p.total,
-                    fmt::format("running {} failed {} best {}", p.running, p.failed,
-                                p.best ? fmt::format("{:.4f}", *p.best) : "-"));
+  const auto draw = [&](const hpo::StudyProgress& p) {
+    const auto steps = objective.running_steps();  // none on the MPI manager: workers train
+    progress.update(
+        p.finished, p.total,
+        fmt::format("running {}{} failed {} best {}", p.running,
+                    steps.planned > 0 ? fmt::format(" ({:.0f}% of their steps)",
+                                                    100.0 * static_cast<double>(steps.done) /
+                                                        static_cast<double>(steps.planned))
+                                      : "",
+                    p.failed, p.best ? fmt::format("{:.4f}", *p.best) : "-"));
   };
+  options.on_progress = draw;
   std::signal(SIGINT, on_interrupt);
   std::signal(SIGTERM, on_interrupt);
-  study.optimize(objective.objective(), options);
+  {
+    // The line moves while trials run, not only when one ends: redrawn every second, until
+    // optimize() returns (also by an exception).
+    std::mutex ticking;
+    std::condition_variable stop_ticking;
+    bool optimized = false;
+    std::thread ticker([&] {
+      std::unique_lock lock(ticking);
+      while (!stop_ticking.wait_for(lock, std::chrono::seconds(1), [&] { return optimized; })) {
+        draw(study.progress());
+      }
+    });
+    struct JoinTicker {
+      std::mutex& m;
+      std::condition_variable& cv;
+      bool& done;
+      std::thread& t;
+      ~JoinTicker() {
+        {
+          std::lock_guard lock(m);
+          done = true;
+        }
+        cv.notify_all();
+        t.join();
+      }
+    } join_ticker{ticking, stop_ticking, optimized, ticker};
+    study.optimize(objective.objective(), options);
+  }
   // Joined processes each keep the checkpoint of their own best: the study's best is one of
   // them. Remove the others' of finished trials (a running trial's may yet be the best). The
   // best and the states come from one snapshot: a trial another process finishes meanwhile is

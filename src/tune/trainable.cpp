@@ -318,6 +318,24 @@ double TrainingObjective::operator()(hpo::Trial& trial) {
 
   nn::SoftmaxCrossEntropy loss;
   train::Trainer trainer(run.config.train);
+  auto steps = std::make_shared<Running>();
+  steps->planned = trainer.total_iterations(data_->train);
+  {
+    std::lock_guard lock(mutex_);
+    running_[trial.number()] = steps;
+  }
+  struct Forget {  // however the trial ends
+    TrainingObjective& o;
+    int64_t number;
+    ~Forget() {
+      std::lock_guard lock(o.mutex_);
+      o.running_.erase(number);
+    }
+  } forget{*this, trial.number()};
+  trainer.on_step([&steps = *steps](int64_t done, int64_t total, double) {
+    steps.done.store(done, std::memory_order_relaxed);
+    steps.planned.store(total, std::memory_order_relaxed);
+  });
   trainer.on_report([&](const train::CurvePoint& p) {
     const bool go_on = trial.report(p.iteration, maximize_ ? p.val_accuracy : p.val_loss,
                                     {{"lr", p.lr},
@@ -352,6 +370,16 @@ double TrainingObjective::operator()(hpo::Trial& trial) {
     }
   }
   return value;
+}
+
+TrainingObjective::Steps TrainingObjective::running_steps() const {
+  Steps sum;
+  std::lock_guard lock(mutex_);
+  for (const auto& [number, r] : running_) {
+    sum.done += r->done.load(std::memory_order_relaxed);
+    sum.planned += r->planned.load(std::memory_order_relaxed);
+  }
+  return sum;
 }
 
 std::vector<uint8_t> TrainingObjective::take_weights(int64_t number, bool wanted) {

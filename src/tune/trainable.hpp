@@ -4,6 +4,7 @@
 // and returns the validation metric. hpo never sees a tensor; train never sees a trial.
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -91,6 +92,13 @@ class TrainingObjective {
     return [this](hpo::Trial& t) { return (*this)(t); };
   }
   std::filesystem::path checkpoint_of(int64_t number) const;
+  // The steps done and planned, summed over the trials running now: for a progress line (read
+  // from any thread).
+  struct Steps {
+    int64_t done = 0;
+    int64_t planned = 0;
+  };
+  Steps running_steps() const;
 
   // Distributed studies (exec/mpi): a worker rank keeps each Completed trial's model in memory
   // (keep_weights_in_memory) until the executor asks for it: take_weights(n, true) returns its
@@ -119,7 +127,12 @@ class TrainingObjective {
   bool maximize_;
   std::shared_ptr<const StudyData> data_;
   std::filesystem::path prefix_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
+  struct Running {  // a running trial's steps, written by its thread at every step
+    std::atomic<int64_t> done{0};
+    std::atomic<int64_t> planned{0};
+  };
+  std::map<int64_t, std::shared_ptr<Running>> running_;
   std::optional<double> best_;
   int64_t best_number_ = -1;
   bool in_memory_ = false;

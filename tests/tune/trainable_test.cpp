@@ -343,6 +343,29 @@ TEST_F(TrainableTest, AWorkersWeightsBecomeTheManagersCheckpoint) {
   EXPECT_EQ(test->loss, attrs[1].at("val_loss"));
 }
 
+// The progress line shows how far the running trials are: their steps, done and planned.
+TEST_F(TrainableTest, RunningStepsAreSeenWhileATrialRunsAndForgottenAfter) {
+  TrainingObjective objective(study_file({{"hidden", int64_t{8}},
+                                          {"batch", int64_t{16}},
+                                          {"iterations", int64_t{40}},
+                                          {"eval_every", int64_t{10}}}),
+                              synthetic_data(), "", std::nullopt);
+  std::vector<TrainingObjective::Steps> seen;
+  hpo::Trial t(3, {{"lr", 0.05}}, [&](const hpo::Report&) {
+    seen.push_back(objective.running_steps());  // from inside the trial, at each curve point
+    return true;
+  });
+  objective(t);
+  ASSERT_EQ(seen.size(), 4u);
+  for (size_t i = 0; i < seen.size(); ++i) {
+    EXPECT_EQ(seen[i].done, 10 * static_cast<int64_t>(i + 1));
+    EXPECT_EQ(seen[i].planned, 40);
+  }
+  const auto after = objective.running_steps();
+  EXPECT_EQ(after.done, 0);
+  EXPECT_EQ(after.planned, 0);
+}
+
 TEST_F(TrainableTest, NoCheckpointWithoutAPrefixOrForAWorseResumedBest) {
   TrainingObjective in_memory(study_file({{"hidden", int64_t{8}}, {"iterations", int64_t{10}}}),
                               synthetic_data(), "", std::nullopt);
