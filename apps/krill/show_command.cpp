@@ -61,6 +61,7 @@ void write_csv(std::ostream& out, const std::vector<hpo::TrialRecord>& trials) {
 struct ShowArgs {
   std::string db;
   int top = 10;
+  bool all = false;
 };
 
 struct ExportArgs {
@@ -77,13 +78,15 @@ void add_show_command(CLI::App& app, int& exit_code) {
   CLI::App* cmd = app.add_subcommand("show", "Summarise the studies of a database");
   cmd->add_option("database", args->db, "a study database written by krill tune")->required();
   cmd->add_option("--top", args->top, "how many of the best trials to list")->capture_default_str();
+  cmd->add_flag("--all", args->all,
+                "list every trial, in number order, with its state and why it stopped or failed");
   cmd->callback([args, &exit_code] {
     auto storage = open_existing(args->db);
     auto studies = storage->studies();
     if (studies.empty()) fmt::print("{}: no study yet\n", args->db);
     for (const auto& s : studies) {
       const auto trials = storage->trials(s.id);
-      print_study_summary(s, trials, args->top);
+      print_study_summary(s, trials, args->top, args->all);
       print_study_runs(storage->runs(s.id), trials, hpo::LeaseOptions{}.grace);
     }
     exit_code = 0;

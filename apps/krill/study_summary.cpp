@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <string>
 
 #include "report/text_chart.hpp"
 
@@ -26,8 +27,23 @@ std::string short_params(const hpo::Params& params) {
 }
 }  // namespace
 
+std::string reason_of(const hpo::TrialRecord& t) {
+  switch (t.state) {
+    case hpo::TrialState::Failed:
+    case hpo::TrialState::Diverged:
+      return t.error.empty() ? "(no message)" : t.error;
+    case hpo::TrialState::Stopped:
+      for (auto d = t.decisions.rbegin(); d != t.decisions.rend(); ++d) {
+        if (d->stop) return fmt::format("step {}: {}", d->step, d->reason);
+      }
+      return "(stopped; no decision stored)";
+    default:
+      return "";
+  }
+}
+
 void print_study_summary(const hpo::StudyRecord& study, const std::vector<hpo::TrialRecord>& trials,
-                         int top) {
+                         int top, bool all) {
   std::map<hpo::TrialState, int> counts;
   double compute = 0;
   for (const auto& t : trials) {
@@ -45,6 +61,32 @@ void print_study_summary(const hpo::StudyRecord& study, const std::vector<hpo::T
   for (const auto& t : trials) requeues += t.requeues;
   fmt::print("states:{}   compute {:.1f} s{}\n", states.empty() ? " none" : states, compute,
              requeues ? fmt::format("   re-queued {} times", requeues) : "");
+
+  if (all) {
+    fmt::print("\n{:>6}  {:<9}  {:>10}  {:>7}  {}\n", "trial", "state", study.objective, "seconds",
+               "parameters; why it stopped or failed");
+    for (const auto& t : trials) {
+      const std::string why = reason_of(t);
+      fmt::print("{:>6}  {:<9}  {:>10}  {:>7.1f}  {}{}\n", t.number, hpo::to_string(t.state),
+                 t.value ? fmt::format("{:.4f}", *t.value) : "-",
+                 t.finished > t.started ? t.finished - t.started : 0.0, short_params(t.params),
+                 why.empty() ? "" : "; " + why);
+    }
+  } else {
+    // Why trials stopped or failed: the first few, each once (krill show --all lists all).
+    constexpr int kReasons = 3;
+    int shown = 0, more = 0;
+    for (const auto& t : trials) {
+      const std::string why = reason_of(t);
+      if (why.empty()) continue;
+      if (shown++ < kReasons) {
+        fmt::print("  trial {} {}: {}\n", t.number, hpo::to_string(t.state), why);
+      } else {
+        ++more;
+      }
+    }
+    if (more > 0) fmt::print("  ... and {} more (krill show --all)\n", more);
+  }
 
   std::vector<const hpo::TrialRecord*> done;
   for (const auto& t : trials) {

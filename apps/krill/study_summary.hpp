@@ -2,6 +2,7 @@
 // the processes working on it.
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "hpo/storage.hpp"
@@ -9,8 +10,13 @@
 
 namespace krill::cli {
 
+// Stopped, failed and diverged trials are listed with their reasons (the first few; `all`: every
+// trial, in number order, with its state and reason).
 void print_study_summary(const hpo::StudyRecord& study, const std::vector<hpo::TrialRecord>& trials,
-                         int top);
+                         int top, bool all = false);
+// Why a trial is not Completed: a failed or diverged trial's error, a stopped trial's stopping
+// decision; "" for a Completed or Running trial.
+std::string reason_of(const hpo::TrialRecord& trial);
 // The processes (runs) registered on the study: live ones with the trials they hold, and those
 // that look gone (their trials are re-queued by the next process that asks for one).
 void print_study_runs(const std::vector<hpo::RunRecord>& runs,

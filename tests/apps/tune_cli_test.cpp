@@ -186,9 +186,18 @@ TEST_F(TuneCliTest, ARunWhoseEveryTrialFailedExitsNonZeroWithTheFirstError) {
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_THAT(r.output, HasSubstr("krill: error: all 2 trials of this run failed; the first: "
                                   "trial 0: loss not finite at iteration"));
+  // The summary says why (an all-failed study used to show nothing but "no completed trial").
+  EXPECT_THAT(r.output, HasSubstr("trial 0 diverged: loss not finite at iteration")) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("trial 1 diverged: loss not finite at iteration")) << r.output;
   // A later run with nothing left to do has failed nothing: it exits 0.
   auto again = run_krill("tune " + file.string() + " --quiet --threads 1");
   EXPECT_EQ(again.exit_code, 0) << again.output;
+  // krill show --all lists every trial with its state and reason.
+  auto all = run_krill("show " + (dir_ / "diverge.db").string() + " --all");
+  EXPECT_EQ(all.exit_code, 0) << all.output;
+  EXPECT_THAT(all.output, HasSubstr("why it stopped or failed")) << all.output;
+  EXPECT_THAT(all.output, ::testing::ContainsRegex("1  diverged .*lr=[12]e\\+30; loss not finite"))
+      << all.output;
 }
 
 TEST_F(TuneCliTest, ShowListsTheProcessesWorkingOnAStudy) {
