@@ -1,7 +1,7 @@
-// Parts of the krill program tested on their own. The ETA of the progress line: at this run's pace,
-// the work done before it (a resumed study's trials) counting in the total but not in the pace. A
-// resumed study of 12 trials with 10 done showed "ETA 0.4 s" when about 4 s were left (the 10
-// resumed trials had made the pace look fast).
+// Parts of the krill program tested on their own: the ETA of the progress line, at this run's
+// pace (the work done before it, a resumed study's trials, counts in the total but not in the pace:
+// a resumed study of 12 trials with 10 done showed "ETA 0.4 s" when about 4 s were left), and the
+// reasons `krill show` gives.
 #include <gtest/gtest.h>
 
 #include "apps/krill/progress.hpp"
