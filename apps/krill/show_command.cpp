@@ -1,6 +1,8 @@
 // `krill show` and `krill export`: read a study database (also while `krill tune` writes it).
 #include <fmt/core.h>
 
+#include <algorithm>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -32,20 +34,37 @@ std::string format_double(double v) {
   return fmt::format("{}", v);
 }
 
+// Seconds since the epoch as Optuna's trials_dataframe() writes a datetime: local time,
+// "2026-11-30 09:32:22.123456"; empty for 0 (not started, not finished).
+std::string datetime(double seconds) {
+  if (seconds <= 0) return "";
+  const auto whole = static_cast<std::time_t>(seconds);
+  const auto micros = static_cast<int>((seconds - static_cast<double>(whole)) * 1e6);
+  std::tm tm{};
+  localtime_r(&whole, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S", &tm);
+  return fmt::format("{}.{:06d}", text, std::clamp(micros, 0, 999999));
+}
+
+// One row per trial with the columns of Optuna's trials_dataframe() (README, `krill export`):
+// number, value, datetime_start, datetime_complete, duration (seconds), params_*,
+// user_attrs_* (krill's attributes), state; then krill's own: reason, worker, requeues.
 void write_csv(std::ostream& out, const std::vector<hpo::TrialRecord>& trials) {
   std::set<std::string> param_names, attr_names;
   for (const auto& t : trials) {
     for (const auto& [k, v] : t.params) param_names.insert(k);
     for (const auto& [k, v] : t.attrs) attr_names.insert(k);
   }
-  out << "number,state,value,started,finished,worker,error";
-  for (const auto& p : param_names) out << ",param_" << p;
-  for (const auto& a : attr_names) out << ",attr_" << a;
-  out << "\n";
+  out << "number,value,datetime_start,datetime_complete,duration";
+  for (const auto& p : param_names) out << ",params_" << p;
+  for (const auto& a : attr_names) out << ",user_attrs_" << a;
+  out << ",state,reason,worker,requeues\n";
   for (const auto& t : trials) {
-    out << t.number << ',' << hpo::to_string(t.state) << ','
-        << (t.value ? format_double(*t.value) : "") << ',' << format_double(t.started) << ','
-        << format_double(t.finished) << ',' << t.worker << ',' << csv_field(t.error);
+    const bool finished = t.state != hpo::TrialState::Running && t.finished > 0;
+    out << t.number << ',' << (t.value ? format_double(*t.value) : "") << ',' << datetime(t.started)
+        << ',' << (finished ? datetime(t.finished) : "") << ','
+        << (finished ? format_double(t.finished - t.started) : "");
     for (const auto& p : param_names) {
       auto it = t.params.find(p);
       out << ',' << (it == t.params.end() ? "" : csv_field(hpo::to_string(it->second)));
@@ -54,7 +73,23 @@ void write_csv(std::ostream& out, const std::vector<hpo::TrialRecord>& trials) {
       auto it = t.attrs.find(a);
       out << ',' << (it == t.attrs.end() ? "" : format_double(it->second));
     }
-    out << '\n';
+    out << ',' << hpo::to_string(t.state) << ',' << csv_field(reason_of(t)) << ',' << t.worker
+        << ',' << t.requeues << '\n';
+  }
+}
+
+// The learning curves in long form, one row per trial, step and series: the objective's value
+// ("value") and every per-step metric (lr, train_loss, val_loss...).
+void write_curves_csv(std::ostream& out, const std::vector<hpo::TrialRecord>& trials) {
+  out << "number,step,series,value\n";
+  for (const auto& t : trials) {
+    for (const auto& r : t.reports) {
+      out << t.number << ',' << r.step << ",value," << format_double(r.value) << '\n';
+      for (const auto& [name, v] : r.metrics) {
+        out << t.number << ',' << r.step << ',' << csv_field(name) << ',' << format_double(v)
+            << '\n';
+      }
+    }
   }
 }
 
@@ -69,6 +104,7 @@ struct ExportArgs {
   std::string format = "csv";
   std::string output;
   std::string study;
+  bool curves = false;
 };
 
 }  // namespace
@@ -102,7 +138,13 @@ void add_export_command(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--output,-o", args->output, "file to write (default: standard output)");
   cmd->add_option("--study", args->study, "which study, when the database holds several");
+  cmd->add_flag("--curves", args->curves,
+                "CSV: the learning curves in long form (number,step,series,value) instead of one "
+                "row per trial");
   cmd->callback([args, &exit_code] {
+    if (args->curves && args->format != "csv") {
+      throw InvalidArgument("--curves is a CSV layout; the JSON export holds the curves already");
+    }
     auto storage = open_existing(args->db);
     auto studies = storage->studies();
     const hpo::StudyRecord* chosen = nullptr;
@@ -125,7 +167,9 @@ void add_export_command(CLI::App& app, int& exit_code) {
       if (!file) throw DataError(args->output + ": cannot open for writing");
     }
     std::ostream& out = args->output.empty() ? std::cout : file;
-    if (args->format == "csv") {
+    if (args->format == "csv" && args->curves) {
+      write_curves_csv(out, trials);
+    } else if (args->format == "csv") {
       write_csv(out, trials);
     } else {
       // The same JSON as `krill report` embeds: study, dims, trials with curves and metrics.

@@ -66,8 +66,22 @@ TEST_F(TuneCliTest, TunesShowsAndExports) {
 
   auto csv = run_krill("export " + (dir_ / "crash.db").string() + " --format csv");
   ASSERT_EQ(csv.exit_code, 0) << csv.output;
-  EXPECT_THAT(csv.output, HasSubstr("number,state,value"));
+  // Optuna's trials_dataframe() columns, then krill's own.
+  EXPECT_THAT(csv.output,
+              ::testing::StartsWith("number,value,datetime_start,datetime_complete,duration,"
+                                    "params_lr,params_momentum,user_attrs_iterations,"));
+  EXPECT_THAT(csv.output, HasSubstr(",state,reason,worker,requeues\n"));
+  EXPECT_THAT(csv.output, ::testing::ContainsRegex(
+                              "\n0,[0-9.]+,20[0-9-]+ [0-9:.]+,20[0-9-]+ [0-9:.]+,[0-9.e-]+,"));
+  EXPECT_THAT(csv.output, HasSubstr(",completed,,0,0\n"));  // no reason, worker 0, no re-queue
   EXPECT_EQ(std::count(csv.output.begin(), csv.output.end(), '\n'), 5);  // header + 4 trials
+  // The curves in long form: 4 points (every 25 of 100 steps) x (value + 4 metrics) x 4 trials.
+  auto curves = run_krill("export " + (dir_ / "crash.db").string() + " --curves");
+  ASSERT_EQ(curves.exit_code, 0) << curves.output;
+  EXPECT_THAT(curves.output, ::testing::StartsWith("number,step,series,value\n0,25,value,"));
+  EXPECT_THAT(curves.output, HasSubstr("\n3,100,lr,"));
+  EXPECT_EQ(std::count(curves.output.begin(), curves.output.end(), '\n'), 1 + 4 * 5 * 4)
+      << curves.output;
 
   auto json = run_krill("export " + (dir_ / "crash.db").string() + " --format json");
   ASSERT_EQ(json.exit_code, 0) << json.output;
@@ -198,6 +212,9 @@ TEST_F(TuneCliTest, ARunWhoseEveryTrialFailedExitsNonZeroWithTheFirstError) {
   EXPECT_THAT(all.output, HasSubstr("why it stopped or failed")) << all.output;
   EXPECT_THAT(all.output, ::testing::ContainsRegex("1  diverged .*lr=[12]e\\+30; loss not finite"))
       << all.output;
+  // ... and the export, in its reason column.
+  auto csv = run_krill("export " + (dir_ / "diverge.db").string());
+  EXPECT_THAT(csv.output, HasSubstr(",diverged,loss not finite at iteration")) << csv.output;
 }
 
 TEST_F(TuneCliTest, ShowListsTheProcessesWorkingOnAStudy) {
