@@ -1,5 +1,6 @@
 #include "hpo/study.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <sstream>
@@ -8,28 +9,68 @@ namespace krill::hpo {
 
 namespace {
 
+std::vector<std::string> lines_of(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+// The name a line of a fingerprint is about: the text before its first ": " (the whole line when
+// it has none).
+std::string name_of(const std::string& line) {
+  return line.substr(0, line.find(": "));
+}
+
+std::string names_of(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const auto& line : lines) out += (out.empty() ? "" : ", ") + name_of(line);
+  return out;
+}
+
 // "field: stored 'a', now 'b'" for each field that differs; for multi-line texts (the space's
-// fingerprint), the lines that differ.
+// fingerprint), the lines that differ, and the order of the lines both have when it differs (a
+// space's dimensions in another order: samplers fill them in order, so it is another space).
+// Lines that start with one of `skip` are left out (the settings' copy of the space).
 void compare(std::vector<std::string>& changes, const std::string& field, const std::string& stored,
-             const std::string& now) {
+             const std::string& now, const std::vector<std::string>& skip = {}) {
   if (stored == now) return;
-  auto lines = [](const std::string& s) {
+  auto kept = [&](const std::string& s) {
     std::vector<std::string> out;
-    std::istringstream in(s);
-    for (std::string line; std::getline(in, line);) out.push_back(line);
+    for (auto& line : lines_of(s)) {
+      const bool skipped = std::any_of(skip.begin(), skip.end(),
+                                       [&](const std::string& p) { return line.starts_with(p); });
+      if (!skipped) out.push_back(std::move(line));
+    }
     return out;
   };
-  const auto a = lines(stored), b = lines(now);
-  if (a.size() <= 1 && b.size() <= 1) {
+  const auto a = kept(stored), b = kept(now);
+  if (a == b) return;
+  if (a.size() <= 1 && b.size() <= 1 && skip.empty()) {
     changes.push_back(field + ": stored '" + stored + "', now '" + now + "'");
     return;
   }
   std::string text = field + ":";
+  std::vector<std::string> common_a, common_b;  // the lines both have, in each one's order
   for (const auto& line : a) {
-    if (std::find(b.begin(), b.end(), line) == b.end()) text += " -'" + line + "'";
+    if (std::find(b.begin(), b.end(), line) == b.end()) {
+      text += " -'" + line + "'";
+    } else {
+      common_a.push_back(line);
+    }
   }
   for (const auto& line : b) {
-    if (std::find(a.begin(), a.end(), line) == a.end()) text += " +'" + line + "'";
+    if (std::find(a.begin(), a.end(), line) == a.end()) {
+      text += " +'" + line + "'";
+    } else {
+      common_b.push_back(line);
+    }
+  }
+  if (common_a != common_b) {
+    const std::string items = field == "search space" ? "dimensions" : "lines";
+    const bool only_order = common_a.size() == a.size() && common_b.size() == b.size();
+    text += (only_order ? " the same " + items : ", the " + items + " both have") +
+            " in another order (was: " + names_of(common_a) + "; now: " + names_of(common_b) + ")";
   }
   changes.push_back(text);
 }
@@ -67,10 +108,15 @@ Study::Study(StudyRecord record, SearchSpace space, std::unique_ptr<Sampler> sam
   if (stored) {
     std::vector<std::string> changes;
     compare(changes, "search space", stored->space, record_.space);
+    // A settings text that holds the space (`space: "..."`, escaped to one line) would repeat the
+    // difference above, unreadably: the space is compared once, above.
+    const std::vector<std::string> skip = stored->space != record_.space
+                                              ? std::vector<std::string>{"space: "}
+                                              : std::vector<std::string>{};
     compare(changes, "sampler", stored->sampler, record_.sampler);
     compare(changes, "objective", stored->objective, record_.objective);
     compare(changes, "direction", to_string(stored->direction), to_string(record_.direction));
-    compare(changes, "settings", stored->config, record_.config);
+    compare(changes, "settings", stored->config, record_.config, skip);
     if (!changes.empty()) {
       std::string msg = "study '" + record_.name + "' already exists with other settings (";
       for (size_t i = 0; i < changes.size(); ++i) msg += (i ? "; " : "") + changes[i];

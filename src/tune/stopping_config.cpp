@@ -49,7 +49,13 @@ double number(const yaml::Source& src, const yaml::Entry& e, double lo, double h
 
 StoppingConfig parse_stopping(const yaml::Source& src, const yaml::Entry& section) {
   StoppingConfig c;
-  const auto entries = yaml::entries(src, section.value, "stopping");
+  // `stopping: median` is read as the rule it names in the example.
+  const bool names_rule =
+      section.value.IsScalar() &&
+      std::find(kRules.begin(), kRules.end(), section.value.Scalar()) != kRules.end();
+  const auto entries =
+      yaml::entries(src, section.value, "stopping",
+                    "`stopping: {rule: " + (names_rule ? section.value.Scalar() : "median") + "}`");
   Strings known{"rule"};
   for (const auto& [option, rules] : kOptionRules) known.push_back(option);
   const yaml::Entry* rule = nullptr;

@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <limits>
 #include <map>
 #include <optional>
 #include <sstream>
+#include <string_view>
 #include <vector>
 
 #include <yaml-cpp/eventhandler.h>
@@ -98,6 +100,66 @@ class DocumentMarks final : public YAML::EventHandler {
   }
 };
 
+// The first tab in the indentation of a line of `text` (the leading blanks), preferring the
+// nearest line at or before line `near` (0-based) and then any line; nullopt when none.
+std::optional<YAML::Mark> indenting_tab(const std::string& text, int near) {
+  std::optional<YAML::Mark> before, after;
+  int line = 0;
+  for (size_t start = 0; start < text.size(); ++line) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    for (size_t i = start; i < end && (text[i] == ' ' || text[i] == '\t'); ++i) {
+      if (text[i] != '\t') continue;
+      YAML::Mark mark;
+      mark.pos = static_cast<int>(i);
+      mark.line = line;
+      mark.column = static_cast<int>(i - start);
+      if (line <= near) {
+        before = mark;
+      } else if (!after) {
+        after = mark;
+      }
+      break;
+    }
+    start = end + 1;
+  }
+  return before ? before : after;
+}
+
+// What a file that is not a study file's text is, if so: "a SQLite database" or "not a text
+// file" (a NUL byte), or "not UTF-8 text" (an invalid sequence in the first 4 KiB), with where.
+std::optional<std::string> not_text(const std::string& bytes) {
+  static constexpr std::string_view kSqlite{"SQLite format 3\0", 16};
+  if (std::string_view(bytes).starts_with(kSqlite)) return "a SQLite database";
+  const size_t n = std::min<size_t>(bytes.size(), 4096);
+  if (const size_t nul = bytes.find('\0'); nul < n) {
+    return "not a text file (a NUL byte at byte " + std::to_string(nul) + ")";
+  }
+  for (size_t i = 0; i < n;) {
+    const auto c = static_cast<unsigned char>(bytes[i]);
+    const size_t len = c < 0x80           ? 1
+                       : (c >> 5) == 0x6  ? 2
+                       : (c >> 4) == 0xE  ? 3
+                       : (c >> 3) == 0x1E ? 4
+                                          : 0;
+    bool ok = len > 0 && (len != 2 || c >= 0xC2) && (len != 4 || c <= 0xF4);
+    for (size_t k = 1; ok && k < len; ++k) {
+      if (i + k >= bytes.size()) break;  // cut by the end of the file
+      if (i + k >= n) break;             // cut by the window: judged fine
+      ok = (static_cast<unsigned char>(bytes[i + k]) & 0xC0) == 0x80;
+    }
+    if (!ok) {
+      const size_t line = static_cast<size_t>(std::count(bytes.begin(), bytes.begin() + i, '\n'));
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "0x%02X", c);
+      return "not UTF-8 text (byte " + std::string(hex) + " on line " + std::to_string(line + 1) +
+             ")";
+    }
+    i += len;
+  }
+  return std::nullopt;
+}
+
 class Parser {
  public:
   // Relative paths (storage, a data folder) are resolved against `base`; a data folder is made
@@ -109,9 +171,11 @@ class Parser {
 
  private:
   YAML::Node load(const std::string& text) const;
+  void check_top_key(const Entry& e) const;
   const Entry* find(const char* key) const;
 
   std::string text(const Entry& e, const std::string& expected) const;
+  fs::path storage_path(const Entry& e) const;
   std::string one_of_values(const Entry& e, const Strings& options) const;
   int64_t integer(const Entry& e, int64_t min) const;
   double fraction(const Entry& e) const;
@@ -146,7 +210,7 @@ class Parser {
 StudyFile Parser::parse(const std::string& text, const std::string& default_name) {
   const YAML::Node root = load(text);
   for (const auto& e : yaml::entries(src_, root, "study file")) {
-    yaml::check_known(src_, e, kTopKeys);
+    check_top_key(e);
     top_.emplace(e.key, e);
     out_.positions[e.key] = src_.where(e.at().Mark());
   }
@@ -200,8 +264,8 @@ StudyFile Parser::parse(const std::string& text, const std::string& default_name
   } else {
     src_.fail(root, "missing key 'trials', expected the number of trials (an integer >= 1)");
   }
-  const fs::path storage = find("storage") ? fs::path(this->text(*find("storage"), "a file name"))
-                                           : fs::path(out_.name + ".db");
+  const fs::path storage =
+      find("storage") ? storage_path(*find("storage")) : fs::path(out_.name + ".db");
   out_.storage = storage == ":memory:" || storage.is_absolute()
                      ? storage
                      : (base_ / storage).lexically_normal();
@@ -224,6 +288,11 @@ YAML::Node Parser::load(const std::string& text) const {
     }
     root = YAML::Load(text);  // the first document
   } catch (const YAML::Exception& e) {
+    // yaml-cpp says "illegal map value" or the like for a tab in indentation: name the tab.
+    if (const auto tab = indenting_tab(text, e.mark.line)) {
+      src_.fail(*tab, "tabs are not allowed for indentation in YAML (line " +
+                          std::to_string(tab->line + 1) + "): use spaces");
+    }
     src_.fail(e.mark, "YAML syntax error: " + e.msg);
   }
   if (root.IsNull()) {
@@ -239,6 +308,28 @@ YAML::Node Parser::load(const std::string& text) const {
   return root;
 }
 
+// A training parameter written at the top level is told where it belongs; an unknown key near a
+// training parameter's name (and no top-level key's) is suggested with its section.
+void Parser::check_top_key(const Entry& e) const {
+  if (std::find(kTopKeys.begin(), kTopKeys.end(), e.key) != kTopKeys.end()) return;
+  if (const ParamInfo* info = find_training_param(e.key)) {
+    const std::string section = info->section;
+    const std::string example = e.value.IsScalar() && !e.value.Scalar().empty()
+                                    ? "`" + section + ": {" + e.key + ": " + e.value.Scalar() + "}`"
+                                    : section + ":";
+    src_.fail(e.key_node, "'" + e.key + "' belongs under " + section + ":, expected " + example +
+                              " (or a dimension under search:)");
+  }
+  if (!yaml::suggest(e.key, kTopKeys)) {
+    const Strings params = param_names("");
+    if (const auto near = yaml::suggest(e.key, params)) {
+      src_.fail(e.key_node, "unknown key '" + e.key + "', did you mean '" + *near + "' under " +
+                                find_training_param(*near)->section + ":?");
+    }
+  }
+  yaml::unknown_key(src_, e, kTopKeys);
+}
+
 const Entry* Parser::find(const char* key) const {
   const auto it = top_.find(key);
   return it == top_.end() ? nullptr : &it->second;
@@ -249,6 +340,37 @@ std::string Parser::text(const Entry& e, const std::string& expected) const {
     src_.fail(e.at(), "'" + e.key + "' is " + describe(e.value) + ", expected " + expected);
   }
   return e.value.Scalar();
+}
+
+// A path, or a URL in SQLAlchemy's (and Optuna's) form: sqlite:///relative/path.db (three
+// slashes, then a path relative to the study file's folder), sqlite:////abs/path.db (four: an
+// absolute path). Other schemes are refused rather than taken for a folder named "postgresql:".
+fs::path Parser::storage_path(const Entry& e) const {
+  const std::string value = text(e, "a file name");
+  const size_t scheme_end = value.find("://");
+  const bool url =
+      scheme_end != std::string::npos && scheme_end > 0 &&
+      std::isalpha(static_cast<unsigned char>(value[0])) &&
+      std::all_of(
+          value.begin(), value.begin() + static_cast<std::ptrdiff_t>(scheme_end), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
+          });
+  if (!url) return value;
+  const std::string scheme = value.substr(0, scheme_end);
+  std::string lower = scheme;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower != "sqlite") {
+    src_.fail(e.at(), "'storage' is a " + scheme + ":// URL: " + scheme +
+                          ":// is not supported yet, expected a SQLite file path or "
+                          "sqlite:///path");
+  }
+  const std::string path = value.substr(scheme_end + 3);  // after "sqlite://"
+  if (path.size() < 2 || path[0] != '/') {
+    src_.fail(e.at(), "'storage' is " + describe(e.value) +
+                          ", expected sqlite:///relative/path.db or sqlite:////absolute/path.db "
+                          "(three slashes before a relative path, four before an absolute one)");
+  }
+  return path.substr(1);  // "/rel.db" -> "rel.db", "//abs.db" -> "/abs.db"
 }
 
 std::string Parser::one_of_values(const Entry& e, const Strings& options) const {
@@ -279,7 +401,9 @@ double Parser::fraction(const Entry& e) const {  // `validation`
 
 void Parser::read_fixed(const Entry& section) {
   const Strings known = param_names(section.key);
-  for (const auto& e : yaml::entries(src_, section.value, section.key)) {
+  const std::string example = section.key == "model" ? "`model: {depth: 2, activation: relu}`"
+                                                     : "`training: {optimizer: adam, epochs: 1}`";
+  for (const auto& e : yaml::entries(src_, section.value, section.key, example)) {
     const ParamInfo* info = find_training_param(e.key);
     if (!info) yaml::unknown_key(src_, e, known);
     if (info->section != section.key) {
@@ -297,7 +421,8 @@ void Parser::read_fixed(const Entry& section) {
 
 void Parser::read_search(const Entry& search) {
   const Strings known = param_names("");
-  for (const auto& e : yaml::entries(src_, search.value, "search")) {
+  const std::string example = "`search: {lr: {type: float, low: 0.001, high: 0.1, log: true}}`";
+  for (const auto& e : yaml::entries(src_, search.value, "search", example)) {
     const ParamInfo* info = find_training_param(e.key);
     if (!info) yaml::unknown_key(src_, e, known);
     if (const auto it = fixed_at_.find(e.key); it != fixed_at_.end()) {
@@ -334,7 +459,13 @@ hpo::Dimension Parser::read_dimension(const ParamInfo& info, const Entry& dim) {
   if (!type_entry) {
     src_.fail(dim.value, "search " + name + " has no 'type', expected type: " + one_of(kDimTypes));
   }
-  const std::string type = one_of_values(*type_entry, kDimTypes);
+  // `categorical` (the name the report and export give a choice dimension) is `choice`.
+  std::string type = text(*type_entry, one_of(kDimTypes));
+  if (type == "categorical") type = "choice";
+  if (std::find(kDimTypes.begin(), kDimTypes.end(), type) == kDimTypes.end()) {
+    src_.fail(type_entry->at(),
+              "'type' is " + describe(type_entry->value) + ", expected " + one_of(kDimTypes));
+  }
   const Strings fit = info.kind == ParamKind::Float ? Strings{"float", "choice", "grid"}
                       : info.kind == ParamKind::Int ? Strings{"int", "choice", "grid"}
                                                     : Strings{"choice", "grid"};
@@ -510,6 +641,14 @@ StudyFile load_study_file(const fs::path& file) {
     std::string reason = std::strerror(errno);
     if (!reason.empty()) reason[0] = static_cast<char>(std::tolower(reason[0]));
     throw DataError(prefix + reason + ")");
+  }
+  if (const auto what = not_text(text.str())) {
+    if (what->starts_with("a SQLite")) {
+      throw DataError(file.string() +
+                      " is a SQLite database, not a study file (YAML): krill show " +
+                      file.string() + " reads it");
+    }
+    throw DataError(file.string() + " is " + *what + ", expected a study file (YAML text)");
   }
   Parser parser(file.string(), file.parent_path(), true);
   StudyFile study = parser.parse(text.str(), file.stem().string());

@@ -60,12 +60,28 @@ std::string Source::where(const YAML::Mark& mark) const {
 }
 
 void Source::fail(const YAML::Mark& mark, const std::string& message) const {
-  throw InvalidArgument(where(mark) + message);
+  // A control byte from the file (a scalar, yaml-cpp's message) is written as \xNN: an error is
+  // one printable line.
+  std::string line;
+  for (const char c : where(mark) + message) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b >= 0x20 && b != 0x7F) {
+      line += c;
+    } else {
+      static constexpr char kHex[] = "0123456789ABCDEF";
+      line += c == '\t' ? std::string("\\t") : std::string("\\x") + kHex[b >> 4] + kHex[b & 15];
+    }
+  }
+  throw InvalidArgument(line);
 }
 
-std::vector<Entry> entries(const Source& source, const YAML::Node& map, const std::string& what) {
+std::vector<Entry> entries(const Source& source, const YAML::Node& map, const std::string& what,
+                           const std::string& example) {
   if (!map.IsDefined() || map.IsNull()) return {};
-  if (!map.IsMap()) source.fail(map, "'" + what + "' is " + describe(map) + ", expected a map");
+  if (!map.IsMap()) {
+    source.fail(map, "'" + what + "' is " + describe(map) + ", expected a map" +
+                         (example.empty() ? "" : ", e.g. " + example));
+  }
   std::vector<Entry> out;
   std::map<std::string, YAML::Mark> seen;
   for (auto it = map.begin(); it != map.end(); ++it) {

@@ -49,9 +49,11 @@ struct Entry {
   const YAML::Node& at() const { return value.IsNull() ? key_node : value; }
 };
 
-// The entries of `map` in file order. Throws when `map` is not a map (`what` names it: "search"),
-// a key is not a plain scalar, or a key is repeated. A null node gives no entries.
-std::vector<Entry> entries(const Source& source, const YAML::Node& map, const std::string& what);
+// The entries of `map` in file order. Throws when `map` is not a map (`what` names it: "search";
+// `example`, when given, shows one: "`stopping: {rule: median}`"), a key is not a plain scalar,
+// or a key is repeated. A null node gives no entries.
+std::vector<Entry> entries(const Source& source, const YAML::Node& map, const std::string& what,
+                           const std::string& example = "");
 
 // Throws "unknown key 'X', did you mean 'Y'?" or "unknown key 'X', expected one of a, b, c"
 // at the key; check_known only when `entry.key` is not in `known`.

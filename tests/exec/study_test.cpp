@@ -176,6 +176,40 @@ TEST(Study, RefusesToResumeWithAnotherSpaceOrSampler) {
   EXPECT_EQ(bigger.trials().size(), 5u);
 }
 
+// Samplers fill the dimensions in order (unit coordinate i is dimension i; the grid's last
+// dimension varies fastest): the same dimensions in another order are another space, refused
+// with the order shown, and the settings' copy of the space is not shown again, escaped.
+TEST(Study, RefusesToResumeWithTheDimensionsInAnotherOrder) {
+  store::MemoryStorage storage;
+  StudyRecord first = record(3);
+  first.config = "seed: 1\nspace: \"x: ...\\nlr: ...\"";
+  Study(first, space(), make_sampler("random", 1), storage).optimize(toy);
+  const SearchSpace reordered{
+      {"lr", FloatDim{1e-4, 1e-1, true}}, {"x", FloatDim{-2.0, 2.0}}, {"width", IntDim{8, 64}}};
+  StudyRecord again = record(3);
+  again.config = "seed: 1\nspace: \"lr: ...\\nx: ...\"";
+  try {
+    Study(again, reordered, make_sampler("random", 1), storage);
+    ADD_FAILURE() << "accepted a reordered space";
+  } catch (const InvalidArgument& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "study 'toy' already exists with other settings (search space: the same dimensions "
+              "in another order (was: x, lr, width; now: lr, x, width)): use another study name "
+              "or storage file to start afresh");
+  }
+  // A dimension changed and the others reordered: both are said.
+  const SearchSpace changed{
+      {"width", IntDim{8, 32}}, {"lr", FloatDim{1e-4, 1e-1, true}}, {"x", FloatDim{-2.0, 2.0}}};
+  try {
+    Study(record(3), changed, make_sampler("random", 1), storage);
+    ADD_FAILURE() << "accepted a changed space";
+  } catch (const InvalidArgument& e) {
+    EXPECT_THAT(e.what(), HasSubstr("-'width: int linear [8, 64]' +'width: int linear [8, 32]', "
+                                    "the dimensions both have in another order (was: x, lr; "
+                                    "now: lr, x)"));
+  }
+}
+
 TEST(Study, GridStopsWhenExhausted) {
   store::MemoryStorage storage;
   SearchSpace grid{{"a", GridDim{{int64_t{1}, int64_t{2}, int64_t{3}}}},

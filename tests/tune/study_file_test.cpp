@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -262,6 +263,69 @@ TEST(StudyFile, LoadResolvesPathsBesideTheFile) {
   fs::remove_all(dir);
 }
 
+TEST(StudyFile, CategoricalIsAChoice) {
+  const std::string choice = R"(data: mnist
+trials: 4
+search:
+  optimizer: {type: choice, values: [sgd, adam]}
+)";
+  std::string categorical = choice;
+  categorical.replace(categorical.find("choice"), 6, "categorical");
+  const StudyFile s = parse_study_file(categorical, "a");
+  ASSERT_EQ(s.space.size(), 1u);
+  EXPECT_TRUE(std::holds_alternative<hpo::CategoricalDim>(s.space.dimensions()[0].second));
+  EXPECT_EQ(s.canonical(), parse_study_file(choice, "a").canonical());  // the same study
+}
+
+TEST(StudyFile, StorageTakesSqliteUrls) {
+  const auto storage = [](const std::string& value) {
+    return parse_study_file("data: mnist\ntrials: 4\nstorage: " + value + "\n", "a").storage;
+  };
+  EXPECT_EQ(storage("sqlite:///s.db"), fs::path("s.db"));  // 3 slashes: relative
+  EXPECT_EQ(storage("sqlite:///runs/s.db"), fs::path("runs/s.db"));
+  EXPECT_EQ(storage("sqlite:////tmp/s.db"), fs::path("/tmp/s.db"));  // 4 slashes: absolute
+  EXPECT_EQ(storage("\"sqlite:///:memory:\""), fs::path(":memory:"));
+  EXPECT_EQ(storage("s.db"), fs::path("s.db"));
+  EXPECT_EQ(storage("/tmp/s.db"), fs::path("/tmp/s.db"));
+
+  const fs::path dir = fs::temp_directory_path() / "krill_study_file_url_test";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const fs::path file = dir / "s.yaml";
+  std::ofstream(file) << "data: mnist\ntrials: 3\nstorage: sqlite:///sub/x.db\n";
+  EXPECT_EQ(load_study_file(file).storage, dir / "sub" / "x.db");  // beside the file
+  fs::remove_all(dir);
+}
+
+TEST(StudyFile, ABinaryFileIsNotReadAsYaml) {
+  const fs::path dir = fs::temp_directory_path() / "krill_study_file_binary_test";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const auto error = [&](const std::string& name, const std::string& bytes) {
+    std::ofstream(dir / name, std::ios::binary) << bytes;
+    try {
+      load_study_file(dir / name);
+    } catch (const std::exception& e) {
+      return std::string(e.what());
+    }
+    return std::string("<no error>");
+  };
+  const std::string db = (dir / "x.db").string();
+  EXPECT_EQ(error("x.db", std::string("SQLite format 3\0\x10\0\x02\x02", 21)),
+            db + " is a SQLite database, not a study file (YAML): krill show " + db + " reads it");
+  const std::string bin = (dir / "x.bin").string();
+  EXPECT_EQ(error("x.bin", std::string("\x7f"
+                                       "ELF\x02\x01\0\0",
+                                       8)),
+            bin + " is not a text file (a NUL byte at byte 6), expected a study file (YAML text)");
+  const std::string latin1 = (dir / "l.yaml").string();
+  EXPECT_EQ(error("l.yaml", "data: mnist\n# caf\xe9\ntrials: 4\n"),
+            latin1 + " is not UTF-8 text (byte 0xE9 on line 2), expected a study file (YAML text)");
+  // UTF-8 is fine, in comments and values.
+  EXPECT_EQ(error("u.yaml", "data: mnist # caf\xc3\xa9 \xe2\x9c\x93\ntrials: 4\n"), "<no error>");
+  fs::remove_all(dir);
+}
+
 TEST(StudyFile, MissingFileIsADataError) {
   const std::string missing = "/nonexistent/krill/study.yaml";
   try {
@@ -443,6 +507,45 @@ const BadFile kBadFiles[] = {
      "data: mnist\ntrials: 4\nsearch:\n  momentum: {type: float, low: 0, high: 0.9}\n"
      "  nesterov: {type: choice, values: [0, 1]}\n",
      "5:3", "'nesterov' can be 1 with momentum 0 (in the range at 4:3), expected momentum above 0"},
+    // A training parameter at the top level is told where it belongs.
+    {"TrainingKeyAtTopLevel", "data: mnist\ntrials: 4\nepochs: 1\n", "3:1",
+     "'epochs' belongs under training:, expected `training: {epochs: 1}` (or a dimension under "
+     "search:)"},
+    {"OptimizerAtTopLevel", "data: mnist\noptimizer: adam\ntrials: 4\n", "2:1",
+     "'optimizer' belongs under training:, expected `training: {optimizer: adam}`"},
+    {"ModelKeyAtTopLevel", "data: mnist\ntrials: 4\nhidden: [64]\n", "3:1",
+     "'hidden' belongs under model:, expected model: (or a dimension under search:)"},
+    {"MisspeltTrainingKeyAtTopLevel", "data: mnist\ntrials: 4\nlearning_rate: 0.1\n", "3:1",
+     "unknown key 'learning_rate', did you mean 'lr' under training:?"},
+    // A section that must be a map, given a scalar, shows one.
+    {"StoppingIsAScalar", "data: mnist\ntrials: 4\nstopping: median\n", "3:11",
+     "'stopping' is 'median', expected a map, e.g. `stopping: {rule: median}`"},
+    {"StoppingIsAnUnknownScalar", "data: mnist\ntrials: 4\nstopping: yes\n", "3:11",
+     "'stopping' is 'yes', expected a map, e.g. `stopping: {rule: median}`"},
+    {"TrainingIsAScalar", "data: mnist\ntrials: 4\ntraining: adam\n", "3:11",
+     "'training' is 'adam', expected a map, e.g. `training: {optimizer: adam, epochs: 1}`"},
+    {"ModelIsAList", "data: mnist\ntrials: 4\nmodel: [relu]\n", "3:8",
+     "'model' is a list, expected a map, e.g. `model: {depth: 2, activation: relu}`"},
+    {"SearchIsAScalar", "data: mnist\ntrials: 4\nsearch: lr\n", "3:9",
+     "'search' is 'lr', expected a map, e.g. `search: {lr: {type: float, low: 0.001, high: 0.1, "
+     "log: true}}`"},
+    // Tabs in indentation: said so, at the tab, whatever yaml-cpp calls the error.
+    {"TabIndentation", "data: mnist\ntrials: 4\ntraining:\n\tepochs: 1\n", "4:1",
+     "tabs are not allowed for indentation in YAML (line 4): use spaces"},
+    {"TabAfterSpaces",
+     "data: mnist\ntrials: 4\nsearch:\n  lr:\n  \t type: float\n    low: 0.1\n    high: 1\n", "5:3",
+     "tabs are not allowed for indentation in YAML (line 5): use spaces"},
+    // Optuna's URL form for the storage: sqlite:/// is read, other schemes refused.
+    {"PostgresStorage", "data: mnist\ntrials: 4\nstorage: postgresql://user:secret@host/db\n",
+     "3:10",
+     "'storage' is a postgresql:// URL: postgresql:// is not supported yet, expected a SQLite file "
+     "path or sqlite:///path"},
+    {"SqliteUrlWithTwoSlashes", "data: mnist\ntrials: 4\nstorage: sqlite://s.db\n", "3:10",
+     "'storage' is 'sqlite://s.db', expected sqlite:///relative/path.db or "
+     "sqlite:////absolute/path.db"},
+    // Control bytes from the file are escaped: an error is one printable line.
+    {"ControlByteInAValue", "data: mnist\ntrials: 4\ntraining:\n  batch: \"3\\x012\"\n", "4:10",
+     "'batch' is the string \"3\\x012\", expected an integer"},
     {"DuplicateKey", "data: mnist\ntrials: 4\ndata: fashion-mnist\n", "3:1",
      "duplicate key 'data' (first at 1:1), expected each key once"},
     {"NotAMap", "- data\n- trials\n", "1:1", "the study file is a list, expected a map"},
@@ -459,6 +562,9 @@ TEST_P(BadStudyFile, SaysWhatAndWhere) {
   EXPECT_EQ(error.rfind(std::string("bad.yaml:") + bad.where + ": ", 0), 0u) << error;
   EXPECT_NE(error.find(bad.message), std::string::npos) << error;
   EXPECT_EQ(error.find('\n'), std::string::npos) << error;
+  EXPECT_TRUE(std::none_of(error.begin(), error.end(), [](char c) {
+    return static_cast<unsigned char>(c) < 0x20 || c == 0x7F;
+  })) << error;
 }
 
 INSTANTIATE_TEST_SUITE_P(StudyFile, BadStudyFile, testing::ValuesIn(kBadFiles),
