@@ -1,4 +1,4 @@
-// krill's command line: train, tune, show, export, report.
+// krill's command line: train, tune, studies, show, export, report.
 #include <fmt/core.h>
 
 #include <CLI/CLI.hpp>
@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   krill::cli::add_train_command(app, exit_code);
   krill::cli::add_tune_command(app, exit_code);
+  krill::cli::add_studies_command(app, exit_code);
   krill::cli::add_show_command(app, exit_code);
   krill::cli::add_export_command(app, exit_code);
   krill::cli::add_report_command(app, exit_code);

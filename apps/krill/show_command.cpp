@@ -5,8 +5,11 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
+#include <optional>
 #include <set>
+#include <vector>
 
 #include "core/error.hpp"
 #include "report/report_data.hpp"
@@ -97,7 +100,32 @@ struct ShowArgs {
   std::string db;
   int top = 10;
   bool all = false;
+  std::string study;
 };
+
+// The studies of `db` to show: every one, or the one named (an error lists the names there are).
+std::vector<hpo::StudyRecord> chosen_studies(hpo::Storage& storage, const std::string& db,
+                                             const std::string& name) {
+  auto studies = storage.studies();
+  if (name.empty()) return studies;
+  std::string names;
+  for (const auto& s : studies) {
+    if (s.name == name) return {s};
+    names += (names.empty() ? "" : ", ") + s.name;
+  }
+  throw InvalidArgument("--study: no study '" + name + "' in " + db +
+                        (names.empty() ? " (it holds none)" : " (it holds: " + names + ")"));
+}
+
+std::string local_time(double seconds) {
+  if (seconds <= 0) return "-";
+  const auto whole = static_cast<std::time_t>(seconds);
+  std::tm tm{};
+  localtime_r(&whole, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S", &tm);
+  return text;
+}
 
 struct ExportArgs {
   std::string db;
@@ -116,14 +144,56 @@ void add_show_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--top", args->top, "how many of the best trials to list")->capture_default_str();
   cmd->add_flag("--all", args->all,
                 "list every trial, in number order, with its state and why it stopped or failed");
+  cmd->add_option("--study", args->study, "show this study only (default: every study)");
   cmd->callback([args, &exit_code] {
     auto storage = open_existing(args->db);
-    auto studies = storage->studies();
+    auto studies = chosen_studies(*storage, args->db, args->study);
     if (studies.empty()) fmt::print("{}: no study yet\n", args->db);
     for (const auto& s : studies) {
       const auto trials = storage->trials(s.id);
       print_study_summary(s, trials, args->top, args->all);
       print_study_runs(storage->runs(s.id), trials, hpo::LeaseOptions{}.grace);
+    }
+    exit_code = 0;
+  });
+}
+
+void add_studies_command(CLI::App& app, int& exit_code) {
+  auto db = std::make_shared<std::string>();
+  CLI::App* cmd = app.add_subcommand("studies", "List the studies of a database, a line each");
+  cmd->add_option("database", *db, "a study database written by krill tune")->required();
+  cmd->callback([db, &exit_code] {
+    auto storage = open_existing(*db);
+    const auto studies = storage->studies();
+    if (studies.empty()) {
+      fmt::print("{}: no study yet\n", *db);
+      exit_code = 0;
+      return;
+    }
+    fmt::print("{:<24} {:<9} {:>7} {:>9} {:>7} {:>6} {:>8} {:>7}  {:>10}  {:<19}  {:<19}\n",
+               "study", "direction", "trials", "completed", "stopped", "failed", "running",
+               "budget", "best", "created", "last activity");
+    for (const auto& s : studies) {
+      const auto trials = storage->trials(s.id);
+      std::map<hpo::TrialState, int> counts;
+      std::optional<double> best;
+      double last = s.created;
+      for (const auto& t : trials) {
+        ++counts[t.state];
+        last = std::max({last, t.started, t.finished});
+        if (t.state == hpo::TrialState::Completed && t.value &&
+            (!best ||
+             (s.direction == hpo::Direction::Maximize ? *t.value > *best : *t.value < *best))) {
+          best = t.value;
+        }
+      }
+      fmt::print("{:<24} {:<9} {:>7} {:>9} {:>7} {:>6} {:>8} {:>7}  {:>10}  {:<19}  {:<19}\n",
+                 s.name, hpo::to_string(s.direction), trials.size(),
+                 counts[hpo::TrialState::Completed], counts[hpo::TrialState::Stopped],
+                 counts[hpo::TrialState::Failed] + counts[hpo::TrialState::Diverged],
+                 counts[hpo::TrialState::Running], s.n_trials,
+                 best ? fmt::format("{:.4f}", *best) : "-", local_time(s.created),
+                 local_time(last));
     }
     exit_code = 0;
   });

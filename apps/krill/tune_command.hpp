@@ -9,5 +9,6 @@ namespace krill::cli {
 void add_tune_command(CLI::App& app, int& exit_code);
 void add_show_command(CLI::App& app, int& exit_code);
 void add_export_command(CLI::App& app, int& exit_code);
+void add_studies_command(CLI::App& app, int& exit_code);
 
 }  // namespace krill::cli

@@ -217,6 +217,35 @@ TEST_F(TuneCliTest, ARunWhoseEveryTrialFailedExitsNonZeroWithTheFirstError) {
   EXPECT_THAT(csv.output, HasSubstr(",diverged,loss not finite at iteration")) << csv.output;
 }
 
+// Two studies in one database: `krill studies` lists them, `show --study` picks one.
+TEST_F(TuneCliTest, StudiesListsTheStudiesOfADatabase) {
+  const fs::path first = write_study(3, "8", 20);
+  const fs::path second = dir_ / "second.yaml";
+  {
+    std::ifstream in(first);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    text.replace(text.find("study: crash"), 12, "study: other\nstorage: crash.db\n");
+    text.replace(text.find("trials: 3"), 9, "trials: 2");
+    std::ofstream(second) << text;
+  }
+  ASSERT_EQ(run_krill("tune " + first.string() + " -q --threads 1").exit_code, 0);
+  auto r = run_krill("tune " + second.string() + " -q --threads 1");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string db = (dir_ / "crash.db").string();
+  auto studies = run_krill("studies " + db);
+  ASSERT_EQ(studies.exit_code, 0) << studies.output;
+  EXPECT_THAT(studies.output, HasSubstr("last activity"));
+  EXPECT_THAT(studies.output, ::testing::ContainsRegex("\ncrash +maximize +3 +3 +0 +0 +0 +3 "));
+  EXPECT_THAT(studies.output, ::testing::ContainsRegex("\nother +maximize +2 +2 +0 +0 +0 +2 "));
+  auto one = run_krill("show " + db + " --study other");
+  ASSERT_EQ(one.exit_code, 0) << one.output;
+  EXPECT_THAT(one.output, HasSubstr("study 'other': 2 trials of 2"));
+  EXPECT_THAT(one.output, ::testing::Not(HasSubstr("study 'crash'")));
+  auto none = run_krill("show " + db + " --study nope");
+  EXPECT_EQ(none.exit_code, 2) << none.output;
+  EXPECT_THAT(none.output, HasSubstr("no study 'nope' in " + db + " (it holds: crash, other)"));
+}
+
 TEST_F(TuneCliTest, ShowListsTheProcessesWorkingOnAStudy) {
   const fs::path study = write_study(6, "256,256", 1500);
   const fs::path db = dir_ / "crash.db";
