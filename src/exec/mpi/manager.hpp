@@ -52,8 +52,8 @@ struct ManagerStats {
   int64_t handed_out = 0;  // Run messages sent
   int64_t results = 0;
   int64_t reports = 0;
-  int64_t messages = 0;   // received
-  int64_t batches = 0;    // storage transactions (group commits)
+  int64_t messages = 0;     // received
+  int64_t batches = 0;      // storage transactions (group commits)
   double busy_seconds = 0;  // handling messages, committing and answering (not waiting for them)
 };
 
