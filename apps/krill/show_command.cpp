@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "hpo/study.hpp"
 #include "report/report_data.hpp"
 #include "store/open.hpp"
 #include "study_summary.hpp"
@@ -37,17 +38,18 @@ std::string format_double(double v) {
   return fmt::format("{}", v);
 }
 
-// Seconds since the epoch as Optuna's trials_dataframe() writes a datetime: local time,
-// "2026-11-30 09:32:22.123456"; empty for 0 (not started, not finished).
-std::string datetime(double seconds) {
-  if (seconds <= 0) return "";
+// Seconds since the epoch in local time, "2026-11-30 09:32:22", with `.123456` when `micros`
+// (as Optuna's trials_dataframe() writes a datetime); `none` for 0 (not started, not finished).
+std::string local_time(double seconds, bool micros, const char* none) {
+  if (seconds <= 0) return none;
   const auto whole = static_cast<std::time_t>(seconds);
-  const auto micros = static_cast<int>((seconds - static_cast<double>(whole)) * 1e6);
   std::tm tm{};
   localtime_r(&whole, &tm);
   char text[32];
   std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S", &tm);
-  return fmt::format("{}.{:06d}", text, std::clamp(micros, 0, 999999));
+  if (!micros) return text;
+  const auto us = static_cast<int>((seconds - static_cast<double>(whole)) * 1e6);
+  return fmt::format("{}.{:06d}", text, std::clamp(us, 0, 999999));
 }
 
 // One row per trial with the columns of Optuna's trials_dataframe() (README, `krill export`):
@@ -65,8 +67,9 @@ void write_csv(std::ostream& out, const std::vector<hpo::TrialRecord>& trials) {
   out << ",state,reason,worker,requeues\n";
   for (const auto& t : trials) {
     const bool finished = t.state != hpo::TrialState::Running && t.finished > 0;
-    out << t.number << ',' << (t.value ? format_double(*t.value) : "") << ',' << datetime(t.started)
-        << ',' << (finished ? datetime(t.finished) : "") << ','
+    out << t.number << ',' << (t.value ? format_double(*t.value) : "") << ','
+        << local_time(t.started, true, "") << ','
+        << (finished ? local_time(t.finished, true, "") : "") << ','
         << (finished ? format_double(t.finished - t.started) : "");
     for (const auto& p : param_names) {
       auto it = t.params.find(p);
@@ -117,16 +120,6 @@ std::vector<hpo::StudyRecord> chosen_studies(hpo::Storage& storage, const std::s
                         (names.empty() ? " (it holds none)" : " (it holds: " + names + ")"));
 }
 
-std::string local_time(double seconds) {
-  if (seconds <= 0) return "-";
-  const auto whole = static_cast<std::time_t>(seconds);
-  std::tm tm{};
-  localtime_r(&whole, &tm);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S", &tm);
-  return text;
-}
-
 struct ExportArgs {
   std::string db;
   std::string format = "csv";
@@ -170,30 +163,25 @@ void add_studies_command(CLI::App& app, int& exit_code) {
       exit_code = 0;
       return;
     }
-    fmt::print("{:<24} {:<9} {:>7} {:>9} {:>7} {:>6} {:>8} {:>7}  {:>10}  {:<19}  {:<19}\n",
-               "study", "direction", "trials", "completed", "stopped", "failed", "running",
+    constexpr auto kRow =
+        "{:<24} {:<9} {:>7} {:>9} {:>7} {:>6} {:>8} {:>7}  {:>10}  {:<19}  {:<19}\n";
+    fmt::print(kRow, "study", "direction", "trials", "completed", "stopped", "failed", "running",
                "budget", "best", "created", "last activity");
     for (const auto& s : studies) {
       const auto trials = storage->trials(s.id);
       std::map<hpo::TrialState, int> counts;
-      std::optional<double> best;
       double last = s.created;
       for (const auto& t : trials) {
         ++counts[t.state];
         last = std::max({last, t.started, t.finished});
-        if (t.state == hpo::TrialState::Completed && t.value &&
-            (!best ||
-             (s.direction == hpo::Direction::Maximize ? *t.value > *best : *t.value < *best))) {
-          best = t.value;
-        }
       }
-      fmt::print("{:<24} {:<9} {:>7} {:>9} {:>7} {:>6} {:>8} {:>7}  {:>10}  {:<19}  {:<19}\n",
-                 s.name, hpo::to_string(s.direction), trials.size(),
+      const auto best = hpo::best_of(trials, s.direction);
+      fmt::print(kRow, s.name, hpo::to_string(s.direction), trials.size(),
                  counts[hpo::TrialState::Completed], counts[hpo::TrialState::Stopped],
                  counts[hpo::TrialState::Failed] + counts[hpo::TrialState::Diverged],
                  counts[hpo::TrialState::Running], s.n_trials,
-                 best ? fmt::format("{:.4f}", *best) : "-", local_time(s.created),
-                 local_time(last));
+                 best ? fmt::format("{:.4f}", *best->value) : "-",
+                 local_time(s.created, false, "-"), local_time(last, false, "-"));
     }
     exit_code = 0;
   });
@@ -216,20 +204,14 @@ void add_export_command(CLI::App& app, int& exit_code) {
       throw InvalidArgument("--curves is a CSV layout; the JSON export holds the curves already");
     }
     auto storage = open_existing(args->db);
-    auto studies = storage->studies();
-    const hpo::StudyRecord* chosen = nullptr;
-    for (const auto& s : studies) {
-      if (args->study.empty() ? studies.size() == 1 : s.name == args->study) chosen = &s;
-    }
-    if (!chosen) {
+    const auto studies = chosen_studies(*storage, args->db, args->study);
+    if (studies.size() != 1) {  // no --study, and not exactly one study
       std::string names;
       for (const auto& s : studies) names += (names.empty() ? "" : ", ") + s.name;
-      throw InvalidArgument(args->study.empty()
-                                ? args->db + " holds " + std::to_string(studies.size()) +
-                                      " studies (" + names + "): choose one with --study"
-                                : "--study: no study '" + args->study + "' in " + args->db +
-                                      " (it holds: " + names + ")");
+      throw InvalidArgument(args->db + " holds " + std::to_string(studies.size()) + " studies (" +
+                            names + "): choose one with --study");
     }
+    const hpo::StudyRecord* chosen = &studies.front();
     const auto trials = storage->trials(chosen->id);
     std::ofstream file;
     if (!args->output.empty()) {

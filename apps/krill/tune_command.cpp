@@ -14,6 +14,7 @@
 #include <mutex>
 #include <optional>
 #include <span>
+#include <stop_token>
 #include <string>
 #include <thread>
 
@@ -118,6 +119,11 @@ std::string study_state(hpo::Study& study, int64_t finished) {
                         : "";
 }
 
+// The best weights go beside the database (none for an in-memory study).
+std::filesystem::path checkpoint_prefix(const tune::StudyFile& file) {
+  return file.storage == ":memory:" ? "" : file.storage;
+}
+
 // Runs the study on `executor` with a progress bar, Ctrl-C handling and the best weights beside
 // the database; then scores the best trial on the test set, prints the summary and returns the
 // exit code. `objective` has the checkpoint prefix.
@@ -143,38 +149,24 @@ int optimize_and_report(hpo::Study& study, hpo::Executor& executor,
   std::signal(SIGINT, on_interrupt);
   std::signal(SIGTERM, on_interrupt);
   {
-    // The line moves while trials run, not only when one ends: redrawn every second, until
-    // optimize() returns (also by an exception).
-    std::mutex ticking;
-    std::condition_variable stop_ticking;
-    bool optimized = false;
-    std::thread ticker([&] {
-      std::unique_lock lock(ticking);
-      while (!stop_ticking.wait_for(lock, std::chrono::seconds(1), [&] { return optimized; })) {
+    // The line moves while trials run, not only when one ends: redrawn every second until
+    // optimize() returns (also by an exception: the jthread is stopped and joined).
+    std::jthread ticker([&](std::stop_token stop) {
+      std::mutex m;
+      std::condition_variable_any tick;
+      std::unique_lock lock(m);
+      while (!tick.wait_for(lock, stop, std::chrono::seconds(1), [] { return false; })) {
+        if (stop.stop_requested()) return;
         draw(study.progress());
       }
     });
-    struct JoinTicker {
-      std::mutex& m;
-      std::condition_variable& cv;
-      bool& done;
-      std::thread& t;
-      ~JoinTicker() {
-        {
-          std::lock_guard lock(m);
-          done = true;
-        }
-        cv.notify_all();
-        t.join();
-      }
-    } join_ticker{ticking, stop_ticking, optimized, ticker};
     study.optimize(objective.objective(), options);
   }
   // Joined processes each keep the checkpoint of their own best: the study's best is one of
   // them. Remove the others' of finished trials (a running trial's may yet be the best). The
   // best and the states come from one snapshot: a trial another process finishes meanwhile is
   // Running in it, and keeps its file.
-  if (file.storage != ":memory:") {
+  if (!checkpoint_prefix(file).empty()) {
     const auto snapshot = study.trials();
     const auto best = study.best_of(snapshot);
     for (const auto& t : snapshot) {
@@ -214,11 +206,6 @@ int optimize_and_report(hpo::Study& study, hpo::Executor& executor,
     return 1;
   }
   return 0;
-}
-
-// The best weights go beside the database (none for an in-memory study).
-std::filesystem::path checkpoint_prefix(const tune::StudyFile& file) {
-  return file.storage == ":memory:" ? "" : file.storage;
 }
 
 tune::TrainingObjective make_objective(hpo::Study& study, const Prepared& p) {

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <sstream>
 
 namespace krill::hpo {
@@ -372,13 +371,20 @@ std::optional<TrialRecord> Study::best_trial() const {
   return best_of(trials());
 }
 
-std::optional<TrialRecord> Study::best_of(const std::vector<TrialRecord>& trials) const {
-  std::optional<TrialRecord> best;
+std::optional<TrialRecord> best_of(const std::vector<TrialRecord>& trials, Direction direction) {
+  const TrialRecord* best = nullptr;
   for (const TrialRecord& t : trials) {
     if (t.state != TrialState::Completed || !t.value) continue;
-    if (!best || better(*t.value, *best->value)) best = t;
+    if (!best ||
+        (direction == Direction::Maximize ? *t.value > *best->value : *t.value < *best->value)) {
+      best = &t;
+    }
   }
-  return best;
+  return best ? std::optional<TrialRecord>(*best) : std::nullopt;
+}
+
+std::optional<TrialRecord> Study::best_of(const std::vector<TrialRecord>& trials) const {
+  return hpo::best_of(trials, record_.direction);
 }
 
 StudyProgress Study::progress() const {

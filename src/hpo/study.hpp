@@ -62,6 +62,9 @@ struct StudyProgress {
 
 class Study;
 
+// The best of `trials`: Completed, with a value; of equal values the lowest number.
+std::optional<TrialRecord> best_of(const std::vector<TrialRecord>& trials, Direction direction);
+
 // Runs a study's trials; the scheduler (Study) decides, the executor acts.
 class Executor {
  public:

@@ -318,11 +318,12 @@ double TrainingObjective::operator()(hpo::Trial& trial) {
 
   nn::SoftmaxCrossEntropy loss;
   train::Trainer trainer(run.config.train);
-  auto steps = std::make_shared<Running>();
-  steps->planned = trainer.total_iterations(data_->train);
+  auto owned = std::make_unique<Running>();
+  Running& steps = *owned;
+  steps.planned = trainer.total_iterations(data_->train);
   {
     std::lock_guard lock(mutex_);
-    running_[trial.number()] = steps;
+    running_[trial.number()] = std::move(owned);
   }
   struct Forget {  // however the trial ends
     TrainingObjective& o;
@@ -332,9 +333,8 @@ double TrainingObjective::operator()(hpo::Trial& trial) {
       o.running_.erase(number);
     }
   } forget{*this, trial.number()};
-  trainer.on_step([&steps = *steps](int64_t done, int64_t total, double) {
+  trainer.on_step([&steps](int64_t done, int64_t, double) {
     steps.done.store(done, std::memory_order_relaxed);
-    steps.planned.store(total, std::memory_order_relaxed);
   });
   trainer.on_report([&](const train::CurvePoint& p) {
     const bool go_on = trial.report(p.iteration, maximize_ ? p.val_accuracy : p.val_loss,
@@ -377,7 +377,7 @@ TrainingObjective::Steps TrainingObjective::running_steps() const {
   std::lock_guard lock(mutex_);
   for (const auto& [number, r] : running_) {
     sum.done += r->done.load(std::memory_order_relaxed);
-    sum.planned += r->planned.load(std::memory_order_relaxed);
+    sum.planned += r->planned;
   }
   return sum;
 }

@@ -128,11 +128,11 @@ class TrainingObjective {
   std::shared_ptr<const StudyData> data_;
   std::filesystem::path prefix_;
   mutable std::mutex mutex_;
-  struct Running {  // a running trial's steps, written by its thread at every step
+  struct Running {  // a running trial's steps: `done` written by its thread at every step
     std::atomic<int64_t> done{0};
-    std::atomic<int64_t> planned{0};
+    int64_t planned = 0;
   };
-  std::map<int64_t, std::shared_ptr<Running>> running_;
+  std::map<int64_t, std::unique_ptr<Running>> running_;  // erased when the trial ends
   std::optional<double> best_;
   int64_t best_number_ = -1;
   bool in_memory_ = false;

@@ -5,14 +5,6 @@
 
 namespace krill::exec::mpi {
 
-bool built_with_mpi() {
-#ifdef KRILL_HAVE_MPI
-  return true;
-#else
-  return false;
-#endif
-}
-
 std::string mpi_launch_marker() {
   // Open MPI's mpirun; PMIx (Open MPI 4+, srun --mpi=pmix); PMI-1/2 (MPICH's Hydra, srun
   // --mpi=pmi2); MPICH's Hydra. A job of one rank (mpirun -np 1) counts too.

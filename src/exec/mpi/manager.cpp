@@ -174,10 +174,6 @@ void Manager::handle(int from, Message message) {
       message);
 }
 
-}  // namespace krill::exec::mpi
-
-namespace krill::exec::mpi {
-
 void MpiExecutor::run(hpo::Study& study, const hpo::Objective& /*objective: runs on the workers*/) {
   Manager manager(study, transport_, options_);
   manager.run();

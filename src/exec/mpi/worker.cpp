@@ -6,22 +6,26 @@ namespace krill::exec::mpi {
 
 namespace {
 
+// The next message, which must come from the manager.
+Message from_manager(Transport& transport, int manager) {
+  auto received = receive_message(transport, -1);
+  while (!received) received = receive_message(transport, -1);
+  if (received->from != manager) {
+    throw ProtocolError("rank " + std::to_string(transport.rank()) + " got " +
+                        name_of(received->message) + " from rank " +
+                        std::to_string(received->from) + ", which is not the manager (rank " +
+                        std::to_string(manager) + ")");
+  }
+  return std::move(received->message);
+}
+
 // The manager's answer to the message just sent: of type M, or a ProtocolError saying what came.
 template <typename M>
 M await(Transport& transport, int manager, const char* after) {
-  for (;;) {
-    auto received = receive_message(transport, -1);
-    if (!received) continue;
-    if (received->from != manager) {
-      throw ProtocolError("rank " + std::to_string(transport.rank()) + " got " +
-                          name_of(received->message) + " from rank " +
-                          std::to_string(received->from) + ", which is not the manager (rank " +
-                          std::to_string(manager) + ")");
-    }
-    if (auto* m = std::get_if<M>(&received->message)) return std::move(*m);
-    throw ProtocolError("the manager answered " + std::string(after) + " with " +
-                        name_of(received->message) + ", expected " + name_of(Message{M{}}));
-  }
+  Message message = from_manager(transport, manager);
+  if (auto* m = std::get_if<M>(&message)) return std::move(*m);
+  throw ProtocolError("the manager answered " + std::string(after) + " with " + name_of(message) +
+                      ", expected " + name_of(Message{M{}}));
 }
 
 }  // namespace
@@ -31,17 +35,11 @@ WorkerStats run_worker(Transport& transport, const hpo::Objective& objective,
   WorkerStats stats;
   for (;;) {
     send_message(transport, manager, Ask{});
-    auto received = receive_message(transport, -1);
-    while (!received) received = receive_message(transport, -1);
-    if (received->from != manager) {
-      throw ProtocolError("rank " + std::to_string(transport.rank()) + " got " +
-                          name_of(received->message) + " from rank " +
-                          std::to_string(received->from) + ", which is not the manager");
-    }
-    if (std::holds_alternative<Shutdown>(received->message)) return stats;
-    auto* run = std::get_if<Run>(&received->message);
+    Message answer = from_manager(transport, manager);
+    if (std::holds_alternative<Shutdown>(answer)) return stats;
+    auto* run = std::get_if<Run>(&answer);
     if (!run) {
-      throw ProtocolError("the manager answered Ask with " + name_of(received->message) +
+      throw ProtocolError("the manager answered Ask with " + name_of(answer) +
                           ", expected Run or Shutdown");
     }
     const int64_t number = run->trial;
