@@ -150,9 +150,21 @@ void storage_seed(const fs::path& file) {
       t.owner = "0123456789abcdef";
       storage->start_trial(id, t);
       storage->add_report(id, n, {10, 0.5 + 0.1 * static_cast<double>(n), {{"lr", 0.01}}});
+      if (n == 1) {  // a PBT exploit: a donor, its step and the new parameters
+        storage->add_decision(id, n,
+                              {.step = 10,
+                               .action = krill::hpo::Action::Exploit,
+                               .reason = "pbt seed",
+                               .donor = 0,
+                               .donor_step = 10,
+                               .params = {{"lr", 0.012}, {"optimizer", std::string("sgd")}}});
+      }
       if (n == 2) {
         storage->add_decision(id, n,
-                              {.step = 10, .stop = true, .reason = "seed", .prediction = 0.6});
+                              {.step = 10,
+                               .action = krill::hpo::Action::Stop,
+                               .reason = "seed",
+                               .prediction = 0.6});
         continue;  // left Running: an interrupted trial
       }
       t.state = n == 0 ? krill::hpo::TrialState::Completed : krill::hpo::TrialState::Failed;
@@ -193,7 +205,18 @@ void protocol_seeds(const fs::path& dir) {
                                 .step = 100,
                                 .value = 0.8125,
                                 .metrics = {{"lr", 0.0095}, {"train_loss", 0.42}}}},
-      {"decision", mpi::Decision{.trial = 3, .step = 100, .stop = true, .reason = "median"}},
+      {"decision",
+       mpi::Decision{.trial = 3, .step = 100, .action = mpi::Action::Stop, .reason = "median"}},
+      {"decision-exploit", mpi::Decision{.trial = 3,
+                                         .step = 100,
+                                         .action = mpi::Action::Exploit,
+                                         .reason = "pbt",
+                                         .donor = 1,
+                                         .donor_step = 100,
+                                         .donor_rank = 2,
+                                         .params = {{"lr", 0.012}}}},
+      {"give", mpi::Give{.trial = 1, .step = 100, .to = 4}},
+      {"state", mpi::State{.trial = 1, .step = 100, .bytes = {'K', 'R', 'I', 'L', 'L', 'M'}}},
       {"result", mpi::Result{.trial = 3,
                              .outcome = mpi::Outcome::Returned,
                              .value = 0.85,

@@ -34,7 +34,7 @@ std::string reason_of(const hpo::TrialRecord& t) {
       return t.error.empty() ? "(no message)" : t.error;
     case hpo::TrialState::Stopped:
       for (auto d = t.decisions.rbegin(); d != t.decisions.rend(); ++d) {
-        if (d->stop) return fmt::format("step {}: {}", d->step, d->reason);
+        if (d->stops()) return fmt::format("step {}: {}", d->step, d->reason);
       }
       return "(stopped; no decision stored)";
     default:

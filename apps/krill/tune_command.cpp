@@ -90,6 +90,20 @@ Prepared prepare(const TuneArgs& a, bool with_train = true) {
     throw InvalidArgument("--threads is " + std::to_string(a.threads) +
                           ", expected an integer >= 1 (or 0: cores / workers)");
   }
+  if (file.pbt) {  // the population trains at once: one worker per member
+    const int64_t population = file.pbt->options.population;
+    if (a.trials && *a.trials != population) {
+      throw InvalidArgument("--trials is " + std::to_string(*a.trials) + ", but " +
+                            file.path.string() + " is a PBT study whose trials are its population (" +
+                            std::to_string(population) + "), expected no --trials");
+    }
+    if (file.workers == 0) file.workers = static_cast<int>(population);
+    if (file.workers < population) {
+      throw InvalidArgument("--workers is " + std::to_string(file.workers) +
+                            ", but the PBT population of " + std::to_string(population) +
+                            " trains at once, expected at least " + std::to_string(population));
+    }
+  }
   auto data = tune::load_study_data(file, with_train);
   if (with_train) tune::check_study_data(file, tune::shape_of(*data));
   return {std::move(file), std::move(data)};
@@ -102,9 +116,10 @@ std::unique_ptr<hpo::Study> open_study(const tune::StudyFile& file, hpo::Storage
   record.objective = file.objective;
   record.config = file.canonical();
   record.n_trials = file.trials;
-  return std::make_unique<hpo::Study>(record, file.space,
-                                      hpo::make_sampler(file.sampler, file.seed), storage,
-                                      tune::make_stopper(file.stopping));
+  return std::make_unique<hpo::Study>(
+      record, file.space, hpo::make_sampler(file.sampler, file.seed), storage,
+      tune::make_stopper(file.stopping), hpo::LeaseOptions{},
+      tune::make_pbt(file.pbt, file.space, file.seed));
 }
 
 // ", joining 2 other processes", ", resuming" or "": what the study held when this run began.

@@ -32,6 +32,11 @@ int LocalExecutor::threads_per_worker(int processes) const {
 }
 
 void LocalExecutor::run(hpo::Study& study, const hpo::Objective& objective) {
+  if (const hpo::Pbt* pbt = study.pbt(); pbt && workers_ < pbt->options().population) {
+    throw InvalidArgument("pbt: the population of " + std::to_string(pbt->options().population) +
+                          " members trains at once and needs as many workers; this run has " +
+                          std::to_string(workers_));
+  }
   const auto budget = [this, &study] { return threads_per_worker(study.local_runs()); };
   if (workers_ == 1) {
     while (auto t = study.ask(0)) study.run_trial(std::move(*t), objective, budget);

@@ -51,6 +51,9 @@ struct ClaimRequest {
   std::function<bool(const RunRecord&)> gone;
   // Parameters for a new trial of this number; nullopt when the sampler has no more.
   std::function<std::optional<Params>(int64_t number)> propose;
+  // A re-queued trial keeps its reports and decisions (a PBT member resumes from its saved
+  // state and its lineage stays); else they are deleted and it starts afresh.
+  bool keep_history = false;
 };
 
 struct Claim {
@@ -91,7 +94,8 @@ class Storage {
   // Inserts a Running trial (number, params, started, worker, owner) as it is given.
   virtual void start_trial(int64_t study_id, const TrialRecord& trial) = 0;
   virtual void add_report(int64_t study_id, int64_t number, const Report& report) = 0;
-  // Stores an early-stopping decision (one per step; a repeated step replaces it).
+  // Stores a decision (one per step; a repeated step replaces it), with an exploit's donor and
+  // new parameters.
   virtual void add_decision(int64_t study_id, int64_t number, const DecisionRecord& decision) = 0;
   // Stores the final state, value, error, attrs and finish time of a trial. When trial.owner is
   // set and the stored trial is owned by another run, throws LeaseLost and stores nothing.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <utility>
 #include <sstream>
 
 namespace krill::hpo {
@@ -77,14 +78,30 @@ void compare(std::vector<std::string>& changes, const std::string& field, const 
 }  // namespace
 
 Study::Study(StudyRecord record, SearchSpace space, std::unique_ptr<Sampler> sampler,
-             Storage& storage, std::unique_ptr<Stopper> stopper, LeaseOptions lease)
+             Storage& storage, std::unique_ptr<Stopper> stopper, LeaseOptions lease,
+             std::unique_ptr<Pbt> pbt)
     : record_(std::move(record)),
       space_(std::move(space)),
       sampler_(std::move(sampler)),
       stopper_(std::move(stopper)),
+      pbt_(std::move(pbt)),
       storage_(storage),
       lease_(lease) {
   if (stopper_) record_.config += "\nstopping: " + stopper_->describe();
+  if (pbt_) {
+    if (stopper_) {
+      throw InvalidArgument("study '" + record_.name +
+                            "': PBT and an early-stopping rule do not combine (PBT replaces the "
+                            "least fit members instead of stopping them)");
+    }
+    if (record_.n_trials != pbt_->options().population) {
+      throw InvalidArgument("study '" + record_.name + "': a PBT study's trials are its " +
+                            std::to_string(pbt_->options().population) +
+                            " members (the population), got a budget of " +
+                            std::to_string(record_.n_trials) + " trials");
+    }
+    record_.config += "\npbt: " + pbt_->describe();
+  }
   if (record_.name.empty()) throw InvalidArgument("a study needs a name");
   if (record_.n_trials < 0) throw InvalidArgument("a study's number of trials must be >= 0");
   if (!sampler_) throw InvalidArgument("study '" + record_.name + "' has no sampler");
@@ -222,13 +239,23 @@ Study::Handout Study::try_ask_locked(int worker) {
     return seen->second.first;
   };
   request.propose = [this](int64_t number) { return sampler_->sample(space_, number, history_); };
+  request.keep_history = pbt_ != nullptr;
   if (wall_seconds() - local_runs_at_.load() > 0.25) refresh_local_runs();
   request.started = wall_seconds();
   Claim claim = storage_.claim_trial(record_.id, request);
   if (claim.finished != finished_) reload_history();  // other runs finished trials
   if (claim.trial) {
     ++running_;
-    if (stopper_) running_trials_[claim.trial->number] = *claim.trial;
+    if (stopper_ || pbt_) {
+      TrialRecord& kept = running_trials_[claim.trial->number] = *claim.trial;
+      if (pbt_ && claim.requeued) {  // a member resumes: its curve and lineage so far
+        for (TrialRecord& t : storage_.trials(record_.id)) {
+          if (t.number != kept.number) continue;
+          kept.reports = std::move(t.reports);
+          kept.decisions = std::move(t.decisions);
+        }
+      }
+    }
     return {std::move(claim.trial), false};
   }
   if (claim.finished >= record_.n_trials) return {};
@@ -258,6 +285,12 @@ void Study::tell(TrialRecord trial) {
       if (trial.decisions.empty()) trial.decisions = std::move(it->second.decisions);
       running_trials_.erase(it);
     }
+    if (pbt_) {  // a generation may have waited for this member only
+      waiting_.erase(trial.number);
+      offered_.erase(trial.number);
+      donor_state_.erase(trial.number);
+      release_generations_locked();
+    }
     --running_;
     if (stored) {
       count(trial);
@@ -272,6 +305,7 @@ void Study::tell(TrialRecord trial) {
     p = progress_locked();
   }
   trial_ended_.notify_all();
+  if (pbt_) generation_cv_.notify_all();
   if (stored && active_ && active_->on_progress) active_->on_progress(p);
 }
 
@@ -286,17 +320,10 @@ void Study::refresh_local_runs() {
   local_runs_ = std::max(1, live);
 }
 
-DecisionRecord Study::decide(int64_t number, const Report& report) {
-  storage_.add_report(record_.id, number, report);
-  if (wall_seconds() - local_runs_at_.load() > 0.25) refresh_local_runs();
-  DecisionRecord rec;
-  rec.step = report.step;
-  if (!stopper_) return rec;
-  std::lock_guard lock(mutex_);  // stoppers keep state: one decision at a time
+TrialRecord* Study::record_report_locked(int64_t number, const Report& report) {
   auto it = running_trials_.find(number);
-  if (it == running_trials_.end()) return rec;
-  TrialRecord& trial = it->second;
-  auto& reports = trial.reports;
+  if (it == running_trials_.end()) return nullptr;
+  auto& reports = it->second.reports;
   auto at = std::lower_bound(reports.begin(), reports.end(), report.step,
                              [](const Report& r, int64_t step) { return r.step < step; });
   if (at != reports.end() && at->step == report.step) {
@@ -304,17 +331,174 @@ DecisionRecord Study::decide(int64_t number, const Report& report) {
   } else {
     reports.insert(at, report);
   }
+  return &it->second;
+}
+
+namespace {
+void keep_decision(std::vector<DecisionRecord>& decisions, const DecisionRecord& d) {
+  auto at = std::lower_bound(decisions.begin(), decisions.end(), d.step,
+                             [](const DecisionRecord& r, int64_t step) { return r.step < step; });
+  if (at != decisions.end() && at->step == d.step) {
+    *at = d;
+  } else {
+    decisions.insert(at, d);
+  }
+}
+}  // namespace
+
+DecisionRecord Study::stopper_decision_locked(TrialRecord& trial, const Report& report) {
   std::vector<TrialRecord> running;
   running.reserve(running_trials_.size());
   for (const auto& [n, t] : running_trials_) running.push_back(t);
   const StopDecision d =
       stopper_->decide(StudyView{record_.direction, history_, running}, trial, report);
-  rec.stop = d.stop;
+  DecisionRecord rec;
+  rec.step = report.step;
+  rec.action = d.stop ? Action::Stop : Action::Continue;
   rec.reason = d.reason;
   rec.prediction = d.prediction;
-  storage_.add_decision(record_.id, number, rec);
-  trial.decisions.push_back(rec);
+  storage_.add_decision(record_.id, trial.number, rec);
+  keep_decision(trial.decisions, rec);
   return rec;
+}
+
+DecisionRecord Study::decide(int64_t number, const Report& report, Trainable* trainable) {
+  const bool generation = pbt_ && pbt_->decides_at(report);
+  State offered;
+  if (generation) {
+    if (!trainable) {
+      throw InvalidArgument("trial " + std::to_string(number) +
+                            ": a PBT study needs an objective that attaches a Trainable "
+                            "(hpo::Trial::attach), so that members can copy each other");
+    }
+    offered = std::make_shared<const std::vector<uint8_t>>(trainable->save());
+  }
+  storage_.add_report(record_.id, number, report);
+  if (wall_seconds() - local_runs_at_.load() > 0.25) refresh_local_runs();
+  DecisionRecord rec;
+  rec.step = report.step;
+  if (!stopper_ && !pbt_) return rec;
+  std::unique_lock lock(mutex_);  // stoppers keep state: one decision at a time
+  TrialRecord* trial = record_report_locked(number, report);
+  if (!trial) return rec;
+  if (!generation) return stopper_ ? stopper_decision_locked(*trial, report) : rec;
+
+  offered_[number] = {report.step, std::move(offered)};
+  wait_at_generation_locked(number, report);
+  const auto poll = std::chrono::duration<double>(active_ ? active_->poll_seconds : 0.1);
+  for (;;) {
+    auto it = std::find_if(released_.begin(), released_.end(),
+                           [number](const Released& r) { return r.number == number; });
+    if (it != released_.end()) {
+      rec = std::move(it->decision);
+      released_.erase(it);
+      break;
+    }
+    generation_cv_.wait_for(lock, poll);
+    release_generations_locked();  // a cancelled study no longer waits for unstarted members
+  }
+  offered_.erase(number);
+  State donor;
+  if (auto it = donor_state_.find(number); it != donor_state_.end()) {
+    donor = std::move(it->second);
+    donor_state_.erase(it);
+  }
+  lock.unlock();
+  if (rec.action == Action::Exploit) {
+    if (!donor) {
+      throw Error("trial " + std::to_string(number) + ": the state of donor trial " +
+                  std::to_string(rec.donor) + " at step " + std::to_string(rec.donor_step) +
+                  " is not available");
+    }
+    trainable->load(*donor);
+    trainable->set_params(rec.params);
+  }
+  return rec;
+}
+
+std::vector<Study::Released> Study::submit(int64_t number, const Report& report) {
+  if (!pbt_ || !pbt_->decides_at(report)) return {{number, decide(number, report)}};
+  storage_.add_report(record_.id, number, report);
+  std::lock_guard lock(mutex_);
+  if (!record_report_locked(number, report)) {
+    DecisionRecord rec;
+    rec.step = report.step;
+    return {{number, rec}};
+  }
+  wait_at_generation_locked(number, report);
+  return std::exchange(released_, {});
+}
+
+std::vector<Study::Released> Study::take_released() {
+  std::lock_guard lock(mutex_);
+  if (pbt_) release_generations_locked();
+  return std::exchange(released_, {});
+}
+
+void Study::wait_at_generation_locked(int64_t number, const Report& report) {
+  waiting_[number] = report.step;
+  release_generations_locked();
+}
+
+Params Study::member_params_locked(const TrialRecord& t) const {
+  for (auto it = t.decisions.rbegin(); it != t.decisions.rend(); ++it) {
+    if (it->action == Action::Exploit) return it->params;
+  }
+  return t.params;
+}
+
+void Study::release_generations_locked() {
+  bool released = false;
+  while (!waiting_.empty()) {
+    int64_t step = waiting_.begin()->second;
+    for (const auto& [n, s] : waiting_) step = std::min(step, s);
+    // Every member must be at `step` or past it: none still to start (unless the study no longer
+    // hands out trials), none running behind.
+    const auto started = finished_ + static_cast<int64_t>(running_trials_.size());
+    if (started < record_.n_trials && !cancelled() && !closing_) break;
+    bool behind = false;
+    for (const auto& [n, t] : running_trials_) {
+      if (t.reports.empty() || t.reports.back().step < step) behind = true;
+    }
+    if (behind) break;
+
+    std::vector<PbtMember> members;
+    auto value_at = [step](const TrialRecord& t) -> std::optional<double> {
+      auto at = std::lower_bound(t.reports.begin(), t.reports.end(), step,
+                                 [](const Report& r, int64_t s) { return r.step < s; });
+      if (at == t.reports.end() || at->step != step) return std::nullopt;
+      return at->value;
+    };
+    for (const auto& [n, t] : running_trials_) {
+      if (auto v = value_at(t)) {
+        auto w = waiting_.find(n);
+        members.push_back({n, *v, w != waiting_.end() && w->second == step,
+                           member_params_locked(t)});
+      }
+    }
+    for (const TrialRecord& t : history_) {
+      if (auto v = value_at(t)) members.push_back({t.number, *v, false, {}});
+    }
+    const std::vector<DecisionRecord> decisions =
+        pbt_->generation(step, record_.direction, members);
+    size_t next = 0;
+    for (const PbtMember& m : members) {
+      if (!m.waiting) continue;
+      const DecisionRecord& d = decisions.at(next++);
+      storage_.add_decision(record_.id, m.number, d);
+      keep_decision(running_trials_.at(m.number).decisions, d);
+      if (d.action == Action::Exploit) {
+        auto offer = offered_.find(d.donor);
+        if (offer != offered_.end() && offer->second.first == d.donor_step) {
+          donor_state_[m.number] = offer->second.second;
+        }
+      }
+      released_.push_back({m.number, d});
+      waiting_.erase(m.number);
+    }
+    released = true;
+  }
+  if (released) generation_cv_.notify_all();
 }
 
 void Study::run_trial(TrialRecord rec, const Objective& objective, int threads) {
@@ -324,7 +508,9 @@ void Study::run_trial(TrialRecord rec, const Objective& objective, int threads) 
 void Study::run_trial(TrialRecord rec, const Objective& objective,
                       std::function<int()> thread_budget) {
   Trial trial(rec.number, rec.params,
-              [this, number = rec.number](const Report& r) { return report(number, r); });
+              ReportHost([this, number = rec.number](const Report& r, Trainable* t) {
+                return decide(number, r, t);
+              }));
   trial.set_resources(rec.worker, std::move(thread_budget));
   try {
     const double value = objective(trial);
@@ -356,6 +542,12 @@ void Study::optimize(const Objective& objective, const OptimizeOptions& options)
       s->active_ = nullptr;
     }
   } reset{this};
+  if (pbt_ && !options.executor) {
+    throw InvalidArgument("study '" + record_.name + "': a PBT population of " +
+                          std::to_string(pbt_->options().population) +
+                          " members trains at once; optimize() needs an executor with as many "
+                          "workers");
+  }
   if (options.executor) {
     options.executor->run(*this, objective);
   } else {

@@ -31,6 +31,7 @@
 
 #include "core/error.hpp"
 #include "hpo/lease.hpp"
+#include "hpo/pbt.hpp"
 #include "hpo/sampler.hpp"
 #include "hpo/search_space.hpp"
 #include "hpo/stopper.hpp"
@@ -86,8 +87,13 @@ class Study {
   // Creates `record.name` in `storage`, or resumes it (see above). Throws InvalidArgument.
   // `stopper` (optional) decides at each report whether a trial goes on; its describe() text is
   // part of the study's settings.
+  // `pbt` (optional) makes the study a PBT population (hpo/pbt.hpp): its trials are the members
+  // (the budget must equal the population), all running at once; a member's report at a PBT
+  // step waits for the generation's decision. A re-queued member keeps its history. PBT and a
+  // stopper do not combine.
   Study(StudyRecord record, SearchSpace space, std::unique_ptr<Sampler> sampler, Storage& storage,
-        std::unique_ptr<Stopper> stopper = nullptr, LeaseOptions lease = {});
+        std::unique_ptr<Stopper> stopper = nullptr, LeaseOptions lease = {},
+        std::unique_ptr<Pbt> pbt = nullptr);
   // Unregisters the run: trials it still holds are free for other processes.
   ~Study();
   Study(const Study&) = delete;
@@ -108,9 +114,26 @@ class Study {
   void tell(TrialRecord trial);
   // Persists a learning-curve point of a running trial; with a stopper, asks it and stores its
   // decision. Returns false when the trial should stop.
-  bool report(int64_t number, const Report& report) { return !decide(number, report).stop; }
-  // report(), with the stopper's decision and its reason (stop false, no reason: no stopper).
-  DecisionRecord decide(int64_t number, const Report& report);
+  bool report(int64_t number, const Report& report) { return !decide(number, report).stops(); }
+  // report(), with the stopper's decision and its reason (Continue, no reason: no stopper). In a
+  // PBT study a report at a PBT step waits for its generation's decision; with a Trainable its
+  // state is offered to the generation's recipients, and an Exploit is carried out (the donor's
+  // state loaded, the new hyperparameters set) before it returns. Without one at a PBT step:
+  // InvalidArgument (the objective must attach one, hpo::Trial::attach).
+  DecisionRecord decide(int64_t number, const Report& report, Trainable* trainable = nullptr);
+
+  // decide() without the wait, for an executor that serves many workers from one thread (the MPI
+  // manager, which moves the states between ranks itself). Stores the report and returns the
+  // decisions that can be given now: this trial's, or none while its PBT generation is
+  // incomplete, and then every waiting member's of that generation. take_released(): decisions
+  // released since by other events (a member finished, the study was cancelled).
+  struct Released {
+    int64_t number = 0;
+    DecisionRecord decision;
+  };
+  std::vector<Released> submit(int64_t number, const Report& report);
+  std::vector<Released> take_released();
+  const Pbt* pbt() const { return pbt_.get(); }
 
   // Runs one trial from ask() through `objective`, and tells the result; the objective may use
   // `threads` threads, or as many as `thread_budget` says at the moment it asks.
@@ -142,12 +165,31 @@ class Study {
   void count(const TrialRecord& finished);
   void heartbeat_loop();
   void refresh_local_runs();
+  // Stores the report, and keeps it with the running trial (for stoppers and PBT); mutex_ held.
+  TrialRecord* record_report_locked(int64_t number, const Report& report);
+  DecisionRecord stopper_decision_locked(TrialRecord& trial, const Report& report);
+  // PBT: a member waits at `report.step`; mutex_ held.
+  void wait_at_generation_locked(int64_t number, const Report& report);
+  // PBT: decides every generation whose members have all arrived (or finished) and moves the
+  // decisions to released_; mutex_ held.
+  void release_generations_locked();
+  Params member_params_locked(const TrialRecord& t) const;
 
   StudyRecord record_;
   SearchSpace space_;
   std::unique_ptr<Sampler> sampler_;
   std::unique_ptr<Stopper> stopper_;
-  std::map<int64_t, TrialRecord> running_trials_;  // their curves so far, for the stopper
+  std::unique_ptr<Pbt> pbt_;
+  std::map<int64_t, TrialRecord> running_trials_;  // their curves so far, for the stopper and PBT
+  // PBT: members waiting for their generation's decision (by trial: the step), the decisions
+  // released and not yet taken, and (local members) the states offered at the waiting step and
+  // the donor state each recipient is to load.
+  using State = std::shared_ptr<const std::vector<uint8_t>>;
+  std::map<int64_t, int64_t> waiting_;
+  std::vector<Released> released_;
+  std::map<int64_t, std::pair<int64_t, State>> offered_;
+  std::map<int64_t, State> donor_state_;
+  std::condition_variable generation_cv_;  // decisions were released
   Storage& storage_;
   mutable std::mutex mutex_;
   std::vector<TrialRecord> history_;  // finished trials (of every run), for samplers and stoppers

@@ -51,8 +51,39 @@ TrialState parse_trial_state(const std::string& s) {
                         "', expected running, completed, stopped, failed or diverged");
 }
 
+std::string to_string(Action a) {
+  switch (a) {
+    case Action::Continue:
+      return "continue";
+    case Action::Stop:
+      return "stop";
+    case Action::Exploit:
+      return "exploit";
+  }
+  return "unknown";
+}
+
+Action parse_action(const std::string& s) {
+  for (Action a : {Action::Continue, Action::Stop, Action::Exploit}) {
+    if (s == to_string(a)) return a;
+  }
+  throw InvalidArgument("unknown decision '" + s + "', expected continue, stop or exploit");
+}
+
 Trial::Trial(int64_t number, Params params, std::function<bool(const Report&)> on_report)
-    : number_(number), params_(std::move(params)), on_report_(std::move(on_report)) {}
+    : number_(number), params_(std::move(params)) {
+  if (on_report) {
+    host_ = [on_report = std::move(on_report)](const Report& r, Trainable*) {
+      DecisionRecord d;
+      d.step = r.step;
+      if (!on_report(r)) d.action = Action::Stop;
+      return d;
+    };
+  }
+}
+
+Trial::Trial(int64_t number, Params params, ReportHost host)
+    : number_(number), params_(std::move(params)), host_(std::move(host)) {}
 
 double Trial::float_param(const std::string& name) const {
   const ParamValue& v = find_param(number_, params_, name);
@@ -76,10 +107,18 @@ std::string Trial::string_param(const std::string& name) const {
                         type_name(v) + ", not a string");
 }
 
-bool Trial::report(int64_t step, double value, std::map<std::string, double> metrics) {
-  const bool go_on = on_report_ ? on_report_(Report{step, value, std::move(metrics)}) : true;
-  stop_ = !go_on;
-  return go_on;
+bool Trial::report(int64_t step, double value, std::map<std::string, double> metrics,
+                   bool last) {
+  Report r{step, value, std::move(metrics)};
+  r.last = last;
+  if (host_) {
+    last_ = host_(r, trainable_);
+  } else {
+    last_ = DecisionRecord{};
+    last_.step = step;
+  }
+  stop_ = last_.stops();
+  return !stop_;
 }
 
 void settle(TrialRecord& trial, Outcome outcome, double value, const std::string& error,

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "hpo/param.hpp"
+#include "hpo/trainable.hpp"
 
 namespace krill::hpo {
 
@@ -30,14 +31,29 @@ struct Report {
   int64_t step = 0;
   double value = 0;                       // the objective's metric at this step
   std::map<std::string, double> metrics;  // other series at this step: "lr", "train_loss"...
+  bool last = false;  // the trial's final report (PBT does not exploit there); not stored
 };
 
-// What an early-stopping rule decided at a step of a trial, and why.
+// What the study decided at a step of a trial, and why: one type from the stopping rule or PBT
+// through the trial, the executors and the MPI protocol (../shared/docs/DESIGN.md, "Decisions").
+//  - Continue: train on;
+//  - Stop: an early-stopping rule ends the trial (`prediction`: its predicted final value);
+//  - Exploit: PBT replaces the trial's state (weights, optimizer state, progress) with trial
+//    `donor`'s at step `donor_step`, and its hyperparameters with `params` (the donor's,
+//    perturbed), from the next step on.
+enum class Action { Continue, Stop, Exploit };
+std::string to_string(Action a);     // "continue", "stop", "exploit"
+Action parse_action(const std::string& s);  // throws InvalidArgument
+
 struct DecisionRecord {
   int64_t step = 0;
-  bool stop = false;
+  Action action = Action::Continue;
   std::string reason;
   std::optional<double> prediction;
+  int64_t donor = -1;       // Exploit: the trial copied
+  int64_t donor_step = -1;  // Exploit: the step of the donor's state
+  Params params;            // Exploit: the recipient's hyperparameters from now on
+  bool stops() const { return action == Action::Stop; }
 };
 
 struct TrialRecord {
@@ -68,12 +84,20 @@ enum class Outcome {
 void settle(TrialRecord& trial, Outcome outcome, double value, const std::string& error,
             bool stopped);
 
+// Where a trial's reports go (the study, or an MPI worker's link to the manager) and what it
+// decided: when the trial has a Trainable (attach()), the host may save it (a PBT member's state
+// for its peers) and, for an Exploit, has loaded the donor's state into it and set the new
+// hyperparameters before it returns.
+using ReportHost = std::function<DecisionRecord(const Report&, Trainable*)>;
+
 // The objective's view of its trial.
 class Trial {
  public:
-  // `on_report` persists a report and returns false when the trial should stop (a stopper's
-  // decision; always true until stoppers exist).
+  // `on_report` persists a report and returns false when the trial should stop (tests, simple
+  // executors); the host form returns the whole decision.
   Trial(int64_t number, Params params, std::function<bool(const Report&)> on_report);
+  Trial(int64_t number, Params params, ReportHost host);
+  Trial(int64_t number, Params params) : Trial(number, std::move(params), ReportHost{}) {}
 
   int64_t number() const { return number_; }
   const Params& params() const { return params_; }
@@ -85,9 +109,16 @@ class Trial {
   bool has(const std::string& name) const { return params_.contains(name); }
 
   // Records one point of the learning curve (and other per-step metrics such as the learning
-  // rate); returns false when the trial should stop.
-  bool report(int64_t step, double value, std::map<std::string, double> metrics = {});
+  // rate); returns false when the trial should stop. `last`: the objective's final report.
+  bool report(int64_t step, double value, std::map<std::string, double> metrics = {},
+              bool last = false);
   bool should_stop() const { return stop_; }
+  // The decision on the latest report (Continue before any).
+  const DecisionRecord& last_decision() const { return last_; }
+  // The objective's model, for PBT (hpo/trainable.hpp); nullptr: none (the trial cannot be
+  // exploited, and a PBT study fails it). The Trainable must outlive the reports.
+  void attach(Trainable* trainable) { trainable_ = trainable; }
+  Trainable* trainable() const { return trainable_; }
   // Resources given by the executor: the worker running the trial and the threads it may use
   // now. The share of the cores may change while the trial runs (another process joins the
   // study on this host, or leaves it): a long objective asks again from time to time.
@@ -108,9 +139,11 @@ class Trial {
  private:
   int64_t number_;
   Params params_;
-  std::function<bool(const Report&)> on_report_;
+  ReportHost host_;
   std::map<std::string, double> attrs_;
   bool stop_ = false;
+  DecisionRecord last_;
+  Trainable* trainable_ = nullptr;
   int worker_ = 0;
   int threads_ = 1;
   std::function<int()> thread_budget_;

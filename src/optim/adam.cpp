@@ -30,6 +30,12 @@ Adam::Adam(std::vector<nn::Parameter*> params, AdamOptions options)
   v_ = detail::zeros_like(params_);
 }
 
+void Adam::set_options(const AdamOptions& options) {
+  validate(options);
+  options_ = options;
+  set_lr(options.lr);
+}
+
 void Adam::step() {
   detail::require_grads(name(), params_);
   // Bias corrections of step t = steps_ + 1, and 1 - beta, in double as torch computes them.

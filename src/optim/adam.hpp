@@ -21,6 +21,7 @@ class Adam final : public Optimizer {
   void step() override;
   std::string name() const override { return "adam"; }
   const AdamOptions& options() const { return options_; }
+  void set_options(const AdamOptions& options);  // mid-run (PBT); validated as by the constructor
 
  private:
   void save_buffers(BinaryWriter& out) const override;

@@ -31,6 +31,14 @@ Sgd::Sgd(std::vector<nn::Parameter*> params, SgdOptions options)
   if (options_.momentum > 0.0) velocity_ = detail::zeros_like(params_);
 }
 
+void Sgd::set_options(const SgdOptions& options) {
+  validate(options);
+  options_ = options;
+  set_lr(options.lr);
+  if (options_.momentum > 0.0 && velocity_.empty()) velocity_ = detail::zeros_like(params_);
+  if (options_.momentum == 0.0) velocity_.clear();
+}
+
 void Sgd::step() {
   const bool momentum = !velocity_.empty();
   detail::require_grads(name(), params_);

@@ -21,6 +21,9 @@ class Sgd final : public Optimizer {
   void step() override;
   std::string name() const override { return "sgd"; }
   const SgdOptions& options() const { return options_; }
+  // New options mid-run (PBT); validated as by the constructor. Momentum buffers start at zero
+  // when momentum becomes > 0 and go when it becomes 0.
+  void set_options(const SgdOptions& options);
 
  private:
   void save_buffers(BinaryWriter& out) const override;

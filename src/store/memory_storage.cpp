@@ -113,7 +113,15 @@ hpo::Claim MemoryStorage::claim_trial(int64_t study_id, const hpo::ClaimRequest&
     t.number = number;
     t.params = std::move(stored.params);
     t.requeues = stored.requeues + 1;
-    stored = t;  // a fresh attempt: reports, decisions and attrs dropped
+    if (request.keep_history) {
+      stored.owner = t.owner;
+      stored.worker = t.worker;
+      stored.started = t.started;
+      stored.requeues = t.requeues;
+      stored.params = t.params;
+    } else {
+      stored = t;  // a fresh attempt: reports, decisions and attrs dropped
+    }
     claim.requeued = true;
     claim.trial = t;
     break;

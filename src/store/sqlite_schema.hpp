@@ -207,8 +207,27 @@ DROP TABLE decisions;
 ALTER TABLE decisions_v3 RENAME TO decisions;
 )sql";
 
-inline constexpr std::array<const char*, 3> kMigrations = {kCreateV1, kMigrateV1ToV2,
-                                                           kMigrateV2ToV3};
+// Version 4: decisions beyond stop. PBT's exploit names the trial copied (donor), the step of
+// its state, and the recipient's new hyperparameters (decision_params, like params): the lineage
+// of a population is its exploit decisions.
+inline constexpr const char* kMigrateV3ToV4 = R"sql(
+ALTER TABLE decisions ADD COLUMN donor INTEGER;       -- exploit: the trial copied; else NULL
+ALTER TABLE decisions ADD COLUMN donor_step INTEGER;  -- exploit: the step of the donor's state
+CREATE TABLE decision_params (
+  study_id INTEGER NOT NULL,
+  number   INTEGER NOT NULL,
+  step     INTEGER NOT NULL,
+  name     TEXT NOT NULL,
+  kind     TEXT NOT NULL CHECK (kind IN ('float', 'int', 'string')),
+  value,
+  PRIMARY KEY (study_id, number, step, name),
+  FOREIGN KEY (study_id, number, step) REFERENCES decisions (study_id, number, step)
+    ON DELETE CASCADE
+) WITHOUT ROWID;
+)sql";
+
+inline constexpr std::array<const char*, 4> kMigrations = {kCreateV1, kMigrateV1ToV2,
+                                                           kMigrateV2ToV3, kMigrateV3ToV4};
 
 // The statements a connection prepares once (on first use) and keeps.
 enum Sql : size_t {
@@ -231,11 +250,14 @@ enum Sql : size_t {
   kCountTrials,
   kSelectTrialParams,
   kDeleteTrial,
+  kRequeueTrial,
   kInsertTrial,
   kInsertParam,
   kUpsertReport,
   kUpsertMetric,
   kUpsertDecision,
+  kDeleteDecisionParams,
+  kInsertDecisionParam,
   kFinishTrial,
   kSelectOwner,
   kDeleteAttrs,
@@ -246,6 +268,7 @@ enum Sql : size_t {
   kSelectReports,
   kSelectMetrics,
   kSelectDecisions,
+  kSelectDecisionParams,
   kSqlCount,
 };
 
@@ -282,6 +305,9 @@ inline constexpr std::array<const char*, kSqlCount> kSql = {
     "SELECT name, kind, value FROM params WHERE study_id = ?1 AND number = ?2",
     // Its params, attrs, reports, metrics and decisions go with it (ON DELETE CASCADE).
     "DELETE FROM trials WHERE study_id = ?1 AND number = ?2",
+    // A re-queued trial that keeps its history (a PBT member resumes from its saved state).
+    "UPDATE trials SET owner = ?3, worker = ?4, started = ?5, requeues = ?6 "
+    "WHERE study_id = ?1 AND number = ?2",
     "INSERT INTO trials (study_id, number, state, value, error, started, finished, worker, owner, "
     "requeues) VALUES (?1, ?2, ?3, NULL, '', ?4, 0, ?5, ?6, ?7)",
     "INSERT INTO params (study_id, number, name, kind, value) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -289,9 +315,13 @@ inline constexpr std::array<const char*, kSqlCount> kSql = {
     "ON CONFLICT (study_id, number, step) DO UPDATE SET value = excluded.value",
     "INSERT INTO report_metrics (study_id, number, step, name, value) VALUES (?1, ?2, ?3, ?4, ?5) "
     "ON CONFLICT (study_id, number, step, name) DO UPDATE SET value = excluded.value",
-    "INSERT INTO decisions (study_id, number, step, decision, reason, prediction) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (study_id, number, step) DO UPDATE SET "
-    "decision = excluded.decision, reason = excluded.reason, prediction = excluded.prediction",
+    "INSERT INTO decisions (study_id, number, step, decision, reason, prediction, donor, "
+    "donor_step) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (study_id, number, step) DO "
+    "UPDATE SET decision = excluded.decision, reason = excluded.reason, "
+    "prediction = excluded.prediction, donor = excluded.donor, donor_step = excluded.donor_step",
+    "DELETE FROM decision_params WHERE study_id = ?1 AND number = ?2 AND step = ?3",
+    "INSERT INTO decision_params (study_id, number, step, name, kind, value) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     // ?7: the finishing run ('' for anyone); a trial re-queued to another run is left alone.
     "UPDATE trials SET state = ?3, value = ?4, error = ?5, finished = ?6 "
     "WHERE study_id = ?1 AND number = ?2 AND (?7 = '' OR owner = ?7)",
@@ -305,8 +335,10 @@ inline constexpr std::array<const char*, kSqlCount> kSql = {
     "SELECT number, step, value FROM reports WHERE study_id = ?1 ORDER BY number, step",
     "SELECT number, step, name, value FROM report_metrics WHERE study_id = ?1 "
     "ORDER BY number, step, name",
-    "SELECT number, step, decision, reason, prediction FROM decisions WHERE study_id = ?1 "
-    "ORDER BY number, step",
+    "SELECT number, step, decision, reason, prediction, donor, donor_step FROM decisions "
+    "WHERE study_id = ?1 ORDER BY number, step",
+    "SELECT number, step, name, kind, value FROM decision_params WHERE study_id = ?1 "
+    "ORDER BY number, step, name",
 };
 
 }  // namespace krill::store::sqlite

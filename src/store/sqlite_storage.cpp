@@ -304,6 +304,19 @@ void SqliteStorage::set_trial_budget(int64_t study_id, int64_t n_trials) {
 
 namespace {
 
+// Binds a parameter's kind ("float", "int", "string") at `col` and its value at `col` + 1.
+void bind_param(Statement& q, int col, const hpo::ParamValue& value) {
+  std::visit(
+      [&](const auto& v) {
+        using T = std::decay_t<decltype(v)>;
+        const char* kind = std::is_same_v<T, double>    ? "float"
+                           : std::is_same_v<T, int64_t> ? "int"
+                                                        : "string";
+        q.bind(col, kind).bind(col + 1, v);
+      },
+      value);
+}
+
 // Inserts a Running trial and its parameters; the caller holds the write transaction.
 void insert_trial(detail::SqliteDb& impl, int64_t study_id, const TrialRecord& trial) {
   {
@@ -325,15 +338,7 @@ void insert_trial(detail::SqliteDb& impl, int64_t study_id, const TrialRecord& t
   Statement& insert = impl.stmt(kInsertParam);
   for (const auto& [name, value] : trial.params) {
     insert.bind(1, study_id).bind(2, trial.number).bind(3, name);
-    std::visit(
-        [&](const auto& v) {
-          using T = std::decay_t<decltype(v)>;
-          const char* kind = std::is_same_v<T, double>    ? "float"
-                             : std::is_same_v<T, int64_t> ? "int"
-                                                          : "string";
-          insert.bind(4, kind).bind(5, v);
-        },
-        value);
+    bind_param(insert, 4, value);
     insert.run();
   }
 }
@@ -448,14 +453,27 @@ hpo::Claim SqliteStorage::claim_trial(int64_t study_id, const hpo::ClaimRequest&
       t.requeues = q->int64(1) + 1;
     }
   }
-  if (found) {  // re-queued with its stored parameters; its curve and decisions start afresh
+  // Re-queued with its stored parameters; its curve and decisions start afresh, or are kept
+  // (keep_history).
+  if (found) {
     {
       Use q(impl_->stmt(kSelectTrialParams));
       q->bind(1, study_id).bind(2, t.number);
       while (q->step()) read_param(*impl_, *q, 0, study_id, t.number, t.params);
     }
-    impl_->stmt(kDeleteTrial).bind(1, study_id).bind(2, t.number).run();
-    insert_trial(*impl_, study_id, t);
+    if (request.keep_history) {
+      impl_->stmt(kRequeueTrial)
+          .bind(1, study_id)
+          .bind(2, t.number)
+          .bind(3, t.owner)
+          .bind(4, t.worker)
+          .bind(5, t.started)
+          .bind(6, t.requeues)
+          .run();
+    } else {
+      impl_->stmt(kDeleteTrial).bind(1, study_id).bind(2, t.number).run();
+      insert_trial(*impl_, study_id, t);
+    }
     claim.requeued = true;
     claim.trial = std::move(t);
   }
@@ -517,14 +535,29 @@ void SqliteStorage::add_decision(int64_t study_id, int64_t number,
                                  const hpo::DecisionRecord& decision) {
   std::lock_guard lock(mutex_);
   Transaction tx(*impl_, true);
+  const bool exploit = decision.action == hpo::Action::Exploit;
   {
     Use q(impl_->stmt(kUpsertDecision));
     q->bind(1, study_id).bind(2, number).bind(3, decision.step);
-    q->bind(4, std::string_view(decision.stop ? "stop" : "continue"));
+    q->bind(4, hpo::to_string(decision.action));
     q->bind(5, std::string_view(decision.reason)).bind(6, decision.prediction);
+    if (exploit) {
+      q->bind(7, decision.donor).bind(8, decision.donor_step);
+    } else {
+      q->bind(7, std::nullopt).bind(8, std::nullopt);
+    }
     const int rc = q->step_code();
     if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) impl_->invalid("no " + trial_name(study_id, number));
     if (rc != SQLITE_DONE) q->fail(rc);
+  }
+  impl_->stmt(kDeleteDecisionParams).bind(1, study_id).bind(2, number).bind(3, decision.step).run();
+  if (exploit) {
+    Statement& insert = impl_->stmt(kInsertDecisionParam);
+    for (const auto& [name, value] : decision.params) {
+      insert.bind(1, study_id).bind(2, number).bind(3, decision.step).bind(4, name);
+      bind_param(insert, 5, value);
+      insert.run();
+    }
   }
   tx.commit();
 }
@@ -617,11 +650,33 @@ std::vector<TrialRecord> SqliteStorage::trials(int64_t study_id) {
       if (TrialRecord* t = cursor.find(q->int64(0))) {
         hpo::DecisionRecord d;
         d.step = q->int64(1);
-        d.stop = q->text(2) == "stop";
+        try {
+          d.action = hpo::parse_action(q->text(2));
+        } catch (const Error& e) {
+          impl_->fail(trial_name(study_id, t->number) + ": " + e.what());
+        }
         d.reason = q->text(3);
         const double p = real_or_nan(*q, 4);
         if (!std::isnan(p)) d.prediction = p;
+        if (!q->is_null(5)) d.donor = q->int64(5);
+        if (!q->is_null(6)) d.donor_step = q->int64(6);
         t->decisions.push_back(std::move(d));
+      }
+    }
+  }
+  if (!out.empty()) {
+    Use q(impl_->stmt(kSelectDecisionParams));
+    q->bind(1, study_id);
+    TrialCursor cursor(out);
+    while (q->step()) {
+      TrialRecord* t = cursor.find(q->int64(0));
+      if (!t) continue;
+      const int64_t step = q->int64(1);
+      auto it = std::lower_bound(
+          t->decisions.begin(), t->decisions.end(), step,
+          [](const hpo::DecisionRecord& d, int64_t s) { return d.step < s; });
+      if (it != t->decisions.end() && it->step == step) {
+        read_param(*impl_, *q, 2, study_id, t->number, it->params);
       }
     }
   }

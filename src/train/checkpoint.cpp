@@ -135,13 +135,18 @@ void write_checkpoint_file(const std::filesystem::path& file, std::span<const ui
   std::filesystem::rename(tmp, file);
 }
 
-TrainState load_checkpoint_file(const std::filesystem::path& file, nn::Module& model,
-                                optim::Optimizer& optimizer) {
+std::vector<uint8_t> read_checkpoint_file(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) throw DataError(file.string() + ": cannot open checkpoint (no such file?)");
   std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
                              std::istreambuf_iterator<char>());
-  return load_checkpoint(bytes, model, optimizer, file.string());
+  if (in.bad()) throw DataError(file.string() + ": read failed");
+  return bytes;
+}
+
+TrainState load_checkpoint_file(const std::filesystem::path& file, nn::Module& model,
+                                optim::Optimizer& optimizer) {
+  return load_checkpoint(read_checkpoint_file(file), model, optimizer, file.string());
 }
 
 }  // namespace krill::train

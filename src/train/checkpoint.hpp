@@ -37,6 +37,8 @@ void save_checkpoint_file(const std::filesystem::path& file, nn::Module& model,
                           const optim::Optimizer& optimizer, const TrainState& state);
 // Writes checkpoint bytes (from save_checkpoint, here or on another rank) the same way.
 void write_checkpoint_file(const std::filesystem::path& file, std::span<const uint8_t> bytes);
+// The bytes of a file written by write_checkpoint_file (any format: a PBT member state too).
+std::vector<uint8_t> read_checkpoint_file(const std::filesystem::path& file);
 TrainState load_checkpoint_file(const std::filesystem::path& file, nn::Module& model,
                                 optim::Optimizer& optimizer);
 

@@ -43,6 +43,13 @@ Trainer::Trainer(TrainOptions options) : options_(std::move(options)) {
   if (options_.start_iteration < 0) fail("start_iteration must be >= 0");
 }
 
+void Trainer::set_base_lr(double lr) {
+  if (!(lr >= 0) || !std::isfinite(lr)) {
+    throw InvalidArgument("learning rate must be >= 0 and finite, got " + std::to_string(lr));
+  }
+  base_lr_ = lr;
+}
+
 int64_t Trainer::total_iterations(const data::Dataset& train) const {
   if (options_.iterations > 0) return options_.iterations;
   const int64_t per_epoch = (train.size() + options_.batch - 1) / options_.batch;
@@ -58,7 +65,7 @@ History Trainer::fit(nn::Module& model, optim::Optimizer& optimizer, nn::Loss& l
 
   History h;
   h.total_iterations = total_iterations(train);
-  const double base_lr = optimizer.lr();
+  base_lr_ = optimizer.lr();
 
   // Resume: position the loader where step `start_iteration` left it.
   int64_t it = std::min(options_.start_iteration, h.total_iterations);
@@ -91,13 +98,13 @@ History Trainer::fit(nn::Module& model, optim::Optimizer& optimizer, nn::Loss& l
   };
 
   auto t0 = Clock::now();
-  double lr = base_lr;
+  double lr = base_lr_;
   while (it < h.total_iterations) {
     if (!loader.next(batch)) {
       loader.start_epoch(++epoch);
       continue;
     }
-    lr = optim::learning_rate(options_.schedule, base_lr, it, h.total_iterations);
+    lr = optim::learning_rate(options_.schedule, base_lr_, it, h.total_iterations);
     optimizer.set_lr(lr);
     const Tensor& out = model.forward(batch.x, nn::Mode::Train);
     const double step_loss = loss.forward(out, batch.labels);
@@ -123,7 +130,7 @@ History Trainer::fit(nn::Module& model, optim::Optimizer& optimizer, nn::Loss& l
     }
   }
   if (h.status != RunStatus::Stopped) train_seconds += seconds_since(t0);
-  optimizer.set_lr(base_lr);
+  optimizer.set_lr(base_lr_);
   h.iterations = it;
   h.train_seconds = train_seconds;
   if (h.status != RunStatus::Diverged && validation && validation->size() > 0) {

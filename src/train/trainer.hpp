@@ -1,7 +1,8 @@
 // Trainer: the training loop. It runs a model, an optimizer and a loss over a data set for a
 // number of epochs or iterations, applies the learning-rate schedule at every step, and keeps the
 // learning curve (train loss, validation loss and accuracy at fixed iteration intervals) as data,
-// for early-stopping rules and PBT to consume. A callback at each curve point may stop the run; a
+// for early-stopping rules and PBT to consume. A callback at each curve point may stop the run, or
+// change the base learning rate and the schedule (PBT); a
 // NaN/Inf loss ends it as *diverged* with the iteration where it happened.
 #pragma once
 
@@ -71,6 +72,12 @@ class Trainer {
 
   void on_report(ReportCallback callback) { on_report_ = std::move(callback); }
   void on_step(StepCallback callback) { on_step_ = std::move(callback); }
+  // During fit() (from a callback): the learning rate before the schedule from the next step on,
+  // and the schedule itself. PBT sets them: its learning rate replaces the schedule's base rate
+  // (the schedule's factor at the step still applies), and holds to the end of the run.
+  void set_base_lr(double lr);  // throws InvalidArgument for lr < 0 or not finite
+  double base_lr() const { return base_lr_; }
+  void set_schedule(optim::Schedule schedule) { options_.schedule = std::move(schedule); }
 
   History fit(nn::Module& model, optim::Optimizer& optimizer, nn::Loss& loss,
               const data::Dataset& train, const data::Dataset* validation = nullptr);
@@ -80,6 +87,7 @@ class Trainer {
 
  private:
   TrainOptions options_;
+  double base_lr_ = 0;
   ReportCallback on_report_;
   StepCallback on_step_;
 };

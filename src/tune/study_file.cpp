@@ -32,7 +32,7 @@ using Strings = std::vector<std::string>;
 
 const Strings kTopKeys{"study",     "storage",  "data",    "validation", "subset",
                        "objective", "trials",   "workers", "seed",       "sampler",
-                       "model",     "training", "search",  "stopping"};
+                       "model",     "training", "search",  "stopping",   "pbt"};
 const Strings kDimKeys{"type", "low", "high", "log", "values"};
 const Strings kDimTypes{"float", "int", "choice", "grid"};
 const Strings kObjectives{"val_accuracy", "val_loss"};
@@ -255,10 +255,20 @@ StudyFile Parser::parse(const std::string& text, const std::string& default_name
   for (const Entry* e : fixed) read_fixed(*e);
   if (const auto* e = find("search")) read_search(*e);
   if (const auto* e = find("stopping")) out_.stopping = parse_stopping(src_, *e);
+  if (const auto* e = find("pbt")) out_.pbt = parse_pbt(src_, *e, out_.space);
   check_combinations(root);
 
   if (const auto* e = find("trials")) {
     out_.trials = integer(*e, 1);
+    if (out_.pbt && out_.trials != out_.pbt->options.population) {
+      src_.fail(e->at(), "'trials' is " + std::to_string(out_.trials) +
+                             ", but a PBT study's trials are its population (" +
+                             std::to_string(out_.pbt->options.population) +
+                             "), expected no 'trials' or " +
+                             std::to_string(out_.pbt->options.population));
+    }
+  } else if (out_.pbt) {
+    out_.trials = out_.pbt->options.population;
   } else if (out_.sampler == "grid") {
     out_.trials = grid_points_;
   } else {
@@ -543,6 +553,18 @@ hpo::Dimension Parser::read_dimension(const ParamInfo& info, const Entry& dim) {
 }
 
 void Parser::check_combinations(const YAML::Node& root) const {
+  if (out_.pbt && out_.stopping.rule != "none") {
+    src_.fail(find("pbt")->key_node, "pbt and stopping: (rule " + out_.stopping.rule +
+                                         ") do not combine: PBT replaces the least fit members "
+                                         "instead of stopping them, expected one of the two");
+  }
+  if (out_.pbt && out_.workers > 0 && out_.workers < out_.pbt->options.population) {
+    src_.fail(find("workers")->value,
+              "'workers' is " + std::to_string(out_.workers) + ", but the PBT population of " +
+                  std::to_string(out_.pbt->options.population) +
+                  " trains at once, expected no 'workers' or at least " +
+                  std::to_string(out_.pbt->options.population));
+  }
   if (const auto it = candidates_.find("schedule"); it != candidates_.end()) {
     for (const auto& schedule : it->second) {
       const std::string& s = std::get<std::string>(schedule);

@@ -6,11 +6,13 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "hpo/param.hpp"
 #include "hpo/search_space.hpp"
 #include "hpo/storage.hpp"
+#include "tune/pbt_config.hpp"
 #include "tune/stopping_config.hpp"
 
 namespace krill::tune {
@@ -32,6 +34,8 @@ struct StudyFile {
   hpo::Params fixed;               // values under `model:` and `training:`, by parameter name
   hpo::SearchSpace space;          // `search:`
   StoppingConfig stopping;         // `stopping:` early stopping (default: none)
+  std::optional<PbtConfig> pbt;    // `pbt:` Population Based Training (default: none); then
+                                   // `trials` is the population, `workers` at least as many
   // "<file>:<line>:<column>: " of each top-level key's value ("data", "trials", ...) and of each
   // parameter (its fixed value, or its key under search:), for the checks made once the data is
   // known (check_study_data in trainable.hpp).

@@ -9,6 +9,7 @@
 #include "backend/backend.hpp"
 #include "core/error.hpp"
 #include "core/rng.hpp"
+#include "core/serialize.hpp"
 #include "train/checkpoint.hpp"
 #include "tune/params.hpp"
 
@@ -260,12 +261,183 @@ void check_study_data(const StudyFile& file, const DataShape& data) {
 
   const auto steps = report_steps(file, data.train);
   check_stopping_acts(file.stopping, steps ? &*steps : nullptr, file.trials);
+  if (file.pbt && steps) check_pbt_acts(file, *steps);
+}
+
+void check_pbt_acts(const StudyFile& file, const ReportSteps& steps) {
+  const int64_t interval = file.pbt->options.interval;
+  const std::string at = file.pbt->positions.contains("interval")
+                             ? file.pbt->positions.at("interval")
+                             : file.pbt->positions.at("pbt");
+  // Members report every eval_every steps (each epoch when unset): a generation's step must be
+  // one they all report at.
+  for (const int64_t every : steps.every) {
+    if (interval % every != 0) {
+      throw InvalidArgument(at + "the PBT interval is " + std::to_string(interval) +
+                            " steps, but trials report every " + std::to_string(every) +
+                            " (eval_every), expected a multiple of " + std::to_string(every));
+    }
+  }
+  if (steps.each_epoch) {
+    for (const auto& run : steps.runs) {
+      if (interval % run.per_epoch != 0) {
+        throw InvalidArgument(at + "the PBT interval is " + std::to_string(interval) +
+                              " steps, but trials report at the end of each epoch of " +
+                              std::to_string(run.per_epoch) + " batches, expected a multiple of " +
+                              std::to_string(run.per_epoch) + " (or set eval_every)");
+      }
+    }
+  }
+  for (const auto& run : steps.runs) {
+    if (interval >= run.last) {
+      throw InvalidArgument(at + "the PBT interval is " + std::to_string(interval) +
+                            " steps, but trials train " + std::to_string(run.last) +
+                            " steps: no generation would ever be decided, expected an interval "
+                            "below " + std::to_string(run.last));
+    }
+  }
 }
 
 struct TrainingObjective::Run {
   TrialConfig config;
   std::unique_ptr<nn::Sequential> model;
   std::unique_ptr<optim::Optimizer> optimizer;
+};
+
+namespace {
+
+// A PBT member's state: "KRILLMEM" | u32 version | u32 count, (name, u8 kind, value) each: the
+// trial's hyperparameters now | u64 size + a train::save_checkpoint byte string (weights,
+// optimizer state, steps done, base learning rate).
+constexpr char kMemberMagic[8] = {'K', 'R', 'I', 'L', 'L', 'M', 'E', 'M'};
+constexpr uint32_t kMemberVersion = 1;
+
+std::vector<uint8_t> encode_member(const hpo::Params& params, std::span<const uint8_t> checkpoint) {
+  BinaryWriter out;
+  out.bytes(std::span(reinterpret_cast<const uint8_t*>(kMemberMagic), sizeof kMemberMagic));
+  out.u32(kMemberVersion);
+  out.u32(static_cast<uint32_t>(params.size()));
+  for (const auto& [name, value] : params) {
+    out.string(name);
+    if (const auto* d = std::get_if<double>(&value)) {
+      out.u8(0);
+      out.f64(*d);
+    } else if (const auto* i = std::get_if<int64_t>(&value)) {
+      out.u8(1);
+      out.i64(*i);
+    } else {
+      out.u8(2);
+      out.string(std::get<std::string>(value));
+    }
+  }
+  out.u64(checkpoint.size());
+  out.bytes(checkpoint);
+  return out.take();
+}
+
+struct MemberBytes {
+  hpo::Params params;
+  std::span<const uint8_t> checkpoint;
+};
+
+MemberBytes decode_member(std::span<const uint8_t> bytes, const std::string& source) {
+  BinaryReader in(bytes, source);
+  const auto magic = in.bytes(sizeof kMemberMagic, "magic");
+  if (!std::equal(magic.begin(), magic.end(), reinterpret_cast<const uint8_t*>(kMemberMagic))) {
+    in.fail("not a krill PBT member state (it does not start with KRILLMEM)");
+  }
+  const uint32_t version = in.u32("version");
+  if (version != kMemberVersion) {
+    in.fail("member state version " + std::to_string(version) + ", this krill reads version " +
+            std::to_string(kMemberVersion));
+  }
+  MemberBytes out;
+  const uint32_t count = in.u32("parameter count");
+  for (uint32_t i = 0; i < count; ++i) {
+    std::string name = in.string("parameter name");
+    const uint8_t kind = in.u8("parameter kind");
+    if (kind == 0) {
+      out.params[name] = in.f64("parameter value");
+    } else if (kind == 1) {
+      out.params[name] = in.i64("parameter value");
+    } else if (kind == 2) {
+      out.params[name] = in.string("parameter value");
+    } else {
+      in.fail("parameter '" + name + "' of unknown kind " + std::to_string(kind));
+    }
+  }
+  const uint64_t size = in.u64("checkpoint size");
+  if (size != in.remaining()) {
+    in.fail("checkpoint of " + std::to_string(size) + " bytes, " +
+            std::to_string(in.remaining()) + " bytes left");
+  }
+  out.checkpoint = in.bytes(static_cast<size_t>(size), "checkpoint");
+  return out;
+}
+
+}  // namespace
+
+// The Trainable of a running trial (hpo/trainable.hpp): its model, optimizer and trainer, with
+// the hyperparameters it trains with now.
+class TrainingObjective::Member final : public hpo::Trainable {
+ public:
+  Member(const hpo::Params& fixed, Run& run, train::Trainer& trainer, hpo::Params params,
+         const std::atomic<int64_t>& done)
+      : fixed_(fixed), run_(run), trainer_(trainer), params_(std::move(params)), done_(done) {}
+
+  std::vector<uint8_t> save() override {
+    const train::TrainState state{.iteration = step(), .base_lr = trainer_.base_lr()};
+    return encode_member(params_, train::save_checkpoint(*run_.model, *run_.optimizer, state));
+  }
+
+  void load(std::span<const uint8_t> bytes) override {
+    const MemberBytes m = decode_member(bytes, "PBT member state");
+    // Check the step before changing anything: the checkpoint's header is read by a dry run.
+    const hpo::Params before = params_;
+    set_params(m.params);  // the donor's optimizer options first: its buffers follow them
+    try {
+      const train::TrainState state =
+          train::load_checkpoint(m.checkpoint, *run_.model, *run_.optimizer, "PBT member state");
+      if (state.iteration != step()) {
+        throw DataError("PBT member state: of step " + std::to_string(state.iteration) +
+                        ", this member is at step " + std::to_string(step()));
+      }
+      trainer_.set_base_lr(state.base_lr);
+    } catch (...) {
+      set_params(before);
+      throw;
+    }
+  }
+
+  void set_params(const hpo::Params& params) override {
+    for (const auto& [name, value] : params) {
+      const auto it = params_.find(name);
+      if ((it == params_.end() || it->second != value) && !evolvable(name)) {
+        throw InvalidArgument("'" + name + "' cannot change while a member trains");
+      }
+    }
+    hpo::Params all = fixed_;
+    for (const auto& [name, value] : params) all[name] = value;
+    TrialConfig c = make_config(all);
+    if (auto* sgd = dynamic_cast<optim::Sgd*>(run_.optimizer.get())) sgd->set_options(c.sgd);
+    if (auto* adam = dynamic_cast<optim::Adam*>(run_.optimizer.get())) adam->set_options(c.adam);
+    trainer_.set_base_lr(run_.config.optimizer == "adam" ? c.adam.lr : c.sgd.lr);
+    trainer_.set_schedule(c.train.schedule);
+    run_.config.sgd = c.sgd;
+    run_.config.adam = c.adam;
+    run_.config.train.schedule = c.train.schedule;
+    params_ = params;
+  }
+
+  hpo::Params params() const override { return params_; }
+  int64_t step() const override { return done_.load(std::memory_order_relaxed); }
+
+ private:
+  const hpo::Params& fixed_;
+  Run& run_;
+  train::Trainer& trainer_;
+  hpo::Params params_;
+  const std::atomic<int64_t>& done_;
 };
 
 struct TrainingObjective::Kept {
@@ -284,7 +456,20 @@ TrainingObjective::TrainingObjective(const StudyFile& file, std::shared_ptr<cons
       data_(std::move(data)),
       prefix_(std::move(checkpoint_prefix)),
       best_(best_so_far),
-      best_number_(best_so_far ? best_number : -1) {}
+      best_number_(best_so_far ? best_number : -1) {
+  if (file.pbt) pbt_interval_ = file.pbt->options.interval;
+  if (file.pbt && file.storage != ":memory:" && !file.storage.empty()) {
+    member_prefix_ = file.storage;
+    member_prefix_ += "." + file.name;
+  }
+}
+
+std::filesystem::path TrainingObjective::member_state_of(int64_t number) const {
+  if (member_prefix_.empty()) return {};
+  std::filesystem::path p = member_prefix_;
+  p += ".member-" + std::to_string(number) + ".state";
+  return p;
+}
 
 std::filesystem::path TrainingObjective::checkpoint_of(int64_t number) const {
   std::filesystem::path p = prefix_;
@@ -312,9 +497,26 @@ double TrainingObjective::operator()(hpo::Trial& trial) {
   backend::Backend& cpu = backend::backend(Device::Cpu);
   int threads = trial.threads();
   cpu.set_threads(threads);
+  hpo::Params params = trial.params();
+  // A PBT member that was training when its run ended resumes from the state it saved at its
+  // last generation: its hyperparameters then, its weights, optimizer state and step.
+  const std::filesystem::path member_file = member_state_of(trial.number());
+  std::vector<uint8_t> resumed;
+  if (!member_file.empty() && std::filesystem::exists(member_file)) {
+    resumed = train::read_checkpoint_file(member_file);
+    params = decode_member(resumed, member_file.string()).params;
+  }
   hpo::Params all = fixed_;
-  for (const auto& [name, value] : trial.params()) all[name] = value;
-  Run run = build(all, Rng::derive(seed_, static_cast<uint64_t>(trial.number())));
+  for (const auto& [name, value] : params) all[name] = value;
+  const uint64_t seed = Rng::derive(seed_, static_cast<uint64_t>(trial.number()));
+  Run run = build(all, seed);
+  if (!resumed.empty()) {
+    const train::TrainState state = train::load_checkpoint(
+        decode_member(resumed, member_file.string()).checkpoint, *run.model, *run.optimizer,
+        member_file.string());
+    run.optimizer->set_lr(state.base_lr);
+    run.config.train.start_iteration = state.iteration;
+  }
 
   nn::SoftmaxCrossEntropy loss;
   train::Trainer trainer(run.config.train);
@@ -333,19 +535,40 @@ double TrainingObjective::operator()(hpo::Trial& trial) {
       o.running_.erase(number);
     }
   } forget{*this, trial.number()};
+  steps.done.store(run.config.train.start_iteration, std::memory_order_relaxed);
   trainer.on_step([&steps](int64_t done, int64_t, double) {
     steps.done.store(done, std::memory_order_relaxed);
   });
+  Member member(fixed_, run, trainer, params, steps.done);
+  trial.attach(&member);
+  struct Detach {  // however the trial ends
+    hpo::Trial& trial;
+    ~Detach() { trial.attach(nullptr); }
+  } detach{trial};
   trainer.on_report([&](const train::CurvePoint& p) {
+    const bool last = p.iteration == steps.planned;
     const bool go_on = trial.report(p.iteration, maximize_ ? p.val_accuracy : p.val_loss,
                                     {{"lr", p.lr},
                                      {"train_loss", p.train_loss},
                                      {"val_loss", p.val_loss},
-                                     {"val_accuracy", p.val_accuracy}});
+                                     {"val_accuracy", p.val_accuracy}},
+                                    last);
+    // A PBT generation decided (and may have replaced this member's state): save it, so that a
+    // resumed study continues from here.
+    if (!member_file.empty() && pbt_interval_ > 0 && !last && p.iteration % pbt_interval_ == 0) {
+      train::write_checkpoint_file(member_file, member.save());
+    }
     // Another process of the study may have joined (or left) this host: take the new share.
     if (const int now = trial.threads(); now != threads) cpu.set_threads(threads = now);
     return go_on;
   });
+  struct RemoveState {  // a member that ends (however) no longer resumes
+    const std::filesystem::path& file;
+    ~RemoveState() {
+      std::error_code ec;
+      if (!file.empty()) std::filesystem::remove(file, ec);
+    }
+  } remove_state{member_file};
   const train::History h =
       trainer.fit(*run.model, *run.optimizer, loss, data_->train, &data_->validation);
   trial.set_attr("iterations", static_cast<double>(h.iterations));

@@ -69,6 +69,10 @@ std::optional<ReportSteps> report_steps(const StudyFile& file, int64_t train_siz
 // with `file.trials` trials at the steps they report at (check_stopping_acts). Throws
 // InvalidArgument at the position of the setting in the study file.
 void check_study_data(const StudyFile& file, const DataShape& data);
+// Part of check_study_data for a PBT study: every trial reports at each multiple of the interval
+// (a multiple of eval_every, or of the batches per epoch without one), and trains longer than one
+// interval. Throws InvalidArgument at `pbt.interval` in the study file.
+void check_pbt_acts(const StudyFile& file, const ReportSteps& steps);
 
 // Trains one network per trial and returns its validation metric. Attributes stored with each
 // trial: iterations, train_seconds, val_accuracy, val_loss. The weights of the best trial so far
@@ -92,6 +96,10 @@ class TrainingObjective {
     return [this](hpo::Trial& t) { return (*this)(t); };
   }
   std::filesystem::path checkpoint_of(int64_t number) const;
+  // A PBT study's member state file, `<storage>.<study>.member-<N>.state`, written at each
+  // generation while the member trains and removed when it ends, from which a re-queued member
+  // resumes; empty for a study without PBT or with in-memory storage.
+  std::filesystem::path member_state_of(int64_t number) const;
   // The steps done and planned, summed over the trials running now: for a progress line (read
   // from any thread).
   struct Steps {
@@ -116,6 +124,7 @@ class TrainingObjective {
 
  private:
   struct Run;
+  class Member;
   Run build(const hpo::Params& all, uint64_t seed) const;
   bool better(double a, double b) const { return maximize_ ? a > b : a < b; }
   bool replaces_best(double value, int64_t number) const;  // with mutex_ held
@@ -127,6 +136,8 @@ class TrainingObjective {
   bool maximize_;
   std::shared_ptr<const StudyData> data_;
   std::filesystem::path prefix_;
+  std::filesystem::path member_prefix_;  // PBT member states (empty: none)
+  int64_t pbt_interval_ = 0;
   mutable std::mutex mutex_;
   struct Running {  // a running trial's steps: `done` written by its thread at every step
     std::atomic<int64_t> done{0};

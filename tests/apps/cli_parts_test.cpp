@@ -33,8 +33,11 @@ using krill::hpo::TrialState;
 TEST(StudySummary, TheReasonOfEachState) {
   TrialRecord t;
   t.state = TrialState::Stopped;
-  t.decisions = {{10, false, "lcm: accumulating", std::nullopt},
-                 {20, true, "lcm: predicts 0.49, rank 83% > 50%: stop", 0.49}};
+  t.decisions = {{.step = 10, .reason = "lcm: accumulating"},
+                 {.step = 20,
+                  .action = krill::hpo::Action::Stop,
+                  .reason = "lcm: predicts 0.49, rank 83% > 50%: stop",
+                  .prediction = 0.49}};
   EXPECT_EQ(krill::cli::reason_of(t), "step 20: lcm: predicts 0.49, rank 83% > 50%: stop");
   t.decisions.clear();
   EXPECT_EQ(krill::cli::reason_of(t), "(stopped; no decision stored)");

@@ -178,7 +178,7 @@ TEST(MpiManager, StopDecisionsReachTheWorkerAndStoppedTrialsAreStopped) {
     EXPECT_EQ(t.state, negative ? TrialState::Stopped : TrialState::Completed) << t.number;
     EXPECT_EQ(last_step[t.number], negative ? 2 : 5) << t.number;
     ASSERT_EQ(t.decisions.size(), negative ? 2u : 4u) << t.number;
-    EXPECT_EQ(t.decisions.back().stop, negative);
+    EXPECT_EQ(t.decisions.back().stops(), negative);
     if (negative) EXPECT_EQ(t.decisions.back().reason, "x < 0 at step 2");
   }
 }
@@ -366,12 +366,12 @@ TEST(MpiWorker, RefusesAnswersTheProtocolDoesNotAllow) {
       EXPECT_THAT(e.what(), ::testing::HasSubstr(expected)) << e.what();
     }
   };
-  run({Decision{0, 1, false, ""}}, "answered Ask with Decision");
-  run({mpi::Run{4, {{"x", 0.5}}}, ResultAck{4, false}}, "answered a report with ResultAck");
-  run({mpi::Run{4, {{"x", 0.5}}}, Decision{5, 1, false, ""}}, "decided for trial 5");
+  run({Decision{0, 1, mpi::Action::Continue, ""}}, "answered Ask with Decision");
+  run({mpi::Run{4, {{"x", 0.5}}}, ResultAck{4, false}}, "answered a report with ResultAck, expected Decision or Give");
+  run({mpi::Run{4, {{"x", 0.5}}}, Decision{5, 1, mpi::Action::Continue, ""}}, "decided for trial 5");
   hpo::Params p{{"x", 0.5}};
-  run({mpi::Run{4, p}, Decision{4, 1, false, ""}, Decision{4, 2, false, ""},
-       Decision{4, 3, false, ""}, ResultAck{9, false}},
+  run({mpi::Run{4, p}, Decision{4, 1, mpi::Action::Continue, ""}, Decision{4, 2, mpi::Action::Continue, ""},
+       Decision{4, 3, mpi::Action::Continue, ""}, ResultAck{9, false}},
       "acknowledged trial 9");
 }
 

@@ -122,7 +122,21 @@ ReportMsg sample_report() {
 }
 
 Decision sample_decision() {
-  return Decision{.trial = 5, .step = 300, .stop = true, .reason = "LCM: predicted 0.41 < 0.87 ✗"};
+  return Decision{.trial = 5,
+                  .step = 300,
+                  .action = Action::Stop,
+                  .reason = "LCM: predicted 0.41 < 0.87 ✗"};
+}
+
+Decision sample_exploit() {
+  return Decision{.trial = 6,
+                  .step = 400,
+                  .action = Action::Exploit,
+                  .reason = "pbt: rank 8 of 8 at step 400 (bottom 2): copies trial 2 (rank 1)",
+                  .donor = 2,
+                  .donor_step = 400,
+                  .donor_rank = 3,
+                  .params = {{"lr", 0.012}, {"momentum", 0.9}, {"schedule", std::string("step")}}};
 }
 
 Result sample_result() {
@@ -148,7 +162,10 @@ std::vector<Message> every_message() {
           sample_result(),
           ResultAck{.trial = 12, .send_weights = true},
           Weights{.trial = 2, .bytes = {0, 1, 0xFF, 'K', 'M'}},
-          Shutdown{}};
+          Shutdown{},
+          Give{.trial = 3, .step = 100, .to = 4},
+          State{.trial = 3, .step = 100, .bytes = {'K', 'R', 0, 0xFE}},
+          sample_exploit()};
 }
 
 Message round_trip(const Message& m) {
@@ -216,14 +233,43 @@ TEST(Protocol, ReportRoundTripsDoublesBitForBit) {
   EXPECT_TRUE(bare.metrics.empty());
 }
 
-TEST(Protocol, DecisionRoundTrips) {
+TEST(Protocol, DecisionRoundTripsEveryAction) {
   for (const Decision& sent :
-       {sample_decision(), Decision{.trial = -3, .step = 0, .stop = false, .reason = ""}}) {
+       {sample_decision(), sample_exploit(),
+        Decision{.trial = -3, .step = 0, .action = Action::Continue, .reason = ""}}) {
     const Decision got = std::get<Decision>(round_trip(sent));
     EXPECT_EQ(got.trial, sent.trial);
     EXPECT_EQ(got.step, sent.step);
-    EXPECT_EQ(got.stop, sent.stop);
+    EXPECT_EQ(got.action, sent.action);
     EXPECT_EQ(got.reason, sent.reason);
+    EXPECT_EQ(got.donor, sent.donor);
+    EXPECT_EQ(got.donor_step, sent.donor_step);
+    EXPECT_EQ(got.donor_rank, sent.donor_rank);
+    expect_same(got.params, sent.params);
+  }
+}
+
+TEST(Protocol, GiveAndStateRoundTrip) {
+  const Give give = std::get<Give>(round_trip(Give{.trial = 2, .step = 400, .to = 7}));
+  EXPECT_EQ(give.trial, 2);
+  EXPECT_EQ(give.step, 400);
+  EXPECT_EQ(give.to, 7);
+  State sent{.trial = 2, .step = 400, .bytes = Bytes(70'001)};
+  for (size_t i = 0; i < sent.bytes.size(); ++i) sent.bytes[i] = static_cast<uint8_t>(i * 7 + 1);
+  const State got = std::get<State>(round_trip(sent));
+  EXPECT_EQ(got.trial, 2);
+  EXPECT_EQ(got.step, 400);
+  EXPECT_EQ(got.bytes, sent.bytes);
+  EXPECT_EQ(name_of(got), "State");
+  EXPECT_EQ(name_of(Message{Give{}}), "Give");
+}
+
+TEST(Protocol, ActionMustBeKnown) {
+  Bytes decision = encode(Decision{.trial = 1, .step = 2, .action = Action::Stop, .reason = ""});
+  for (uint8_t b : {uint8_t{3}, uint8_t{255}}) {
+    decision[4 + 16] = b;
+    EXPECT_THAT(decode_error(decision),
+                HasSubstr("Decision.action: " + std::to_string(b) + " is not an action"));
   }
 }
 
@@ -273,7 +319,7 @@ TEST(Protocol, GoldenEncodingOfARun) {
                      .params = {{"lr", 0.5}, {"act", std::string("tanh")}, {"n", int64_t{-1}}}};
   // clang-format off
   const Bytes expected = {
-      'K', 'M', 1, 1,                                  // "KM", version 1, type 1 (Run: index 1)
+      'K', 'M', 2, 1,                                  // "KM", version 2, type 1 (Run: index 1)
       2, 0, 0, 0, 0, 0, 0, 0,                          // trial: i64 2, little-endian
       3, 0, 0, 0,                                      // params: u32 count 3; entries by name
       3, 0, 0, 0, 'a', 'c', 't',                       // name "act": u32 length 3 + bytes
@@ -302,15 +348,46 @@ TEST(Protocol, GoldenEncodingOfTheOtherMessages) {
   put_u32(report, 1);            // metrics: 1 entry
   put_string(report, "lr");      //   name
   put_u64(report, bits(0.125));  //   value
-  EXPECT_EQ(encode(ReportMsg{.trial = 7, .step = 100, .value = 0.25, .metrics = {{"lr", 0.125}}}),
+  report.push_back(1);           // last
+  EXPECT_EQ(encode(ReportMsg{
+                .trial = 7, .step = 100, .value = 0.25, .metrics = {{"lr", 0.125}}, .last = true}),
             report);
 
   Bytes decision = header(3);
-  put_u64(decision, 7);          // trial
-  put_u64(decision, 100);        // step
-  decision.push_back(1);         // stop
-  put_string(decision, "asha");  // reason
-  EXPECT_EQ(encode(Decision{.trial = 7, .step = 100, .stop = true, .reason = "asha"}), decision);
+  put_u64(decision, 7);                     // trial
+  put_u64(decision, 100);                   // step
+  decision.push_back(2);                    // action: exploit
+  put_string(decision, "pbt");              // reason
+  put_u64(decision, 3);                     // donor
+  put_u64(decision, 100);                   // donor_step
+  put_u64(decision, 4);                     // donor_rank
+  put_u32(decision, 1);                     // params: 1 entry
+  put_string(decision, "lr");               //   name
+  decision.push_back(0);                    //   kind: float
+  put_u64(decision, bits(0.5));             //   value
+  EXPECT_EQ(encode(Decision{.trial = 7,
+                            .step = 100,
+                            .action = Action::Exploit,
+                            .reason = "pbt",
+                            .donor = 3,
+                            .donor_step = 100,
+                            .donor_rank = 4,
+                            .params = {{"lr", 0.5}}}),
+            decision);
+
+  Bytes give = header(8);
+  put_u64(give, 3);    // trial
+  put_u64(give, 100);  // step
+  put_u64(give, 5);    // to
+  EXPECT_EQ(encode(Give{.trial = 3, .step = 100, .to = 5}), give);
+
+  Bytes state = header(9);
+  put_u64(state, 3);    // trial
+  put_u64(state, 100);  // step
+  put_u32(state, 2);    // bytes: 2
+  state.push_back(0xAB);
+  state.push_back(0xCD);
+  EXPECT_EQ(encode(State{.trial = 3, .step = 100, .bytes = {0xAB, 0xCD}}), state);
 
   Bytes result = header(4);
   put_u64(result, 7);          // trial
@@ -355,20 +432,20 @@ TEST(Protocol, WrongMagicIsRefused) {
 }
 
 TEST(Protocol, AnotherVersionIsRefusedNamingBoth) {
-  for (uint8_t version : {uint8_t{0}, uint8_t{2}, uint8_t{255}}) {
+  for (uint8_t version : {uint8_t{0}, uint8_t{1}, uint8_t{3}, uint8_t{255}}) {
     const std::string msg = decode_error(header(0, version));
     EXPECT_THAT(msg, HasSubstr(kSource));
-    EXPECT_THAT(msg, HasSubstr("protocol version " + std::to_string(version) + ", expected 1"));
+    EXPECT_THAT(msg, HasSubstr("protocol version " + std::to_string(version) + ", expected 2"));
     EXPECT_THAT(msg, HasSubstr("another version"));
   }
 }
 
 TEST(Protocol, UnknownTypeIsRefusedNamingIt) {
-  for (uint8_t type : {uint8_t{8}, uint8_t{200}, uint8_t{255}}) {
+  for (uint8_t type : {uint8_t{10}, uint8_t{200}, uint8_t{255}}) {
     const std::string msg = decode_error(header(type));
     EXPECT_THAT(msg, HasSubstr(kSource));
     EXPECT_THAT(msg, HasSubstr("unknown message type " + std::to_string(type)));
-    EXPECT_THAT(msg, HasSubstr("0..7"));
+    EXPECT_THAT(msg, HasSubstr("0..9"));
   }
 }
 
@@ -506,16 +583,16 @@ TEST(Protocol, HugeCountsAreRefusedWithoutAllocating) {
 
 TEST(Protocol, BoolsMustBeZeroOrOne) {
   Bytes ack = encode(ResultAck{.trial = 1, .send_weights = true});
-  Bytes decision = encode(Decision{.trial = 1, .step = 2, .stop = false, .reason = "r"});
+  Bytes report = encode(ReportMsg{.trial = 1, .step = 2, .value = 0, .metrics = {}});
   for (uint8_t b : {uint8_t{2}, uint8_t{0x80}, uint8_t{0xFF}}) {
     ack.back() = b;
     std::string msg = decode_error(ack);
     EXPECT_THAT(msg, HasSubstr(kSource));
     EXPECT_THAT(
         msg, HasSubstr("ResultAck.send_weights: " + std::to_string(b) + " is not a bool (0 or 1)"));
-    decision[4 + 16] = b;
-    msg = decode_error(decision);
-    EXPECT_THAT(msg, HasSubstr("Decision.stop: " + std::to_string(b) + " is not a bool"));
+    report.back() = b;
+    msg = decode_error(report);
+    EXPECT_THAT(msg, HasSubstr("ReportMsg.last: " + std::to_string(b) + " is not a bool"));
   }
 }
 

@@ -262,7 +262,7 @@ TEST(Study, AStopperStopsTrialsAndEveryDecisionIsStored) {
     EXPECT_EQ(t.state, bad ? TrialState::Stopped : TrialState::Completed) << t.number;
     ASSERT_EQ(t.decisions.size(), bad ? 2u : 4u) << t.number;
     EXPECT_EQ(t.decisions[0].reason, "too early");
-    EXPECT_EQ(t.decisions.back().stop, bad);
+    EXPECT_EQ(t.decisions.back().stops(), bad);
     if (bad) {
       ++stopped;
       EXPECT_EQ(t.reports.size(), 2u);

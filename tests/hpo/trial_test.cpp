@@ -39,7 +39,7 @@ Params example_params() {
 }
 
 TEST(Trial, TypedAccess) {
-  const Trial trial(3, example_params(), nullptr);
+  const Trial trial(3, example_params());
   EXPECT_EQ(trial.number(), 3);
   EXPECT_EQ(trial.params().size(), 3u);
   EXPECT_EQ(trial.float_param("lr"), 0.01);
@@ -51,7 +51,7 @@ TEST(Trial, TypedAccess) {
 }
 
 TEST(Trial, MissingParameterNamesTrialAndParameter) {
-  const Trial trial(3, example_params(), nullptr);
+  const Trial trial(3, example_params());
   for (auto get : {+[](const Trial& t) { t.float_param("momentum"); },
                    +[](const Trial& t) { t.int_param("momentum"); },
                    +[](const Trial& t) { t.string_param("momentum"); }}) {
@@ -62,7 +62,7 @@ TEST(Trial, MissingParameterNamesTrialAndParameter) {
 }
 
 TEST(Trial, WrongTypeNamesBothTypes) {
-  const Trial trial(3, example_params(), nullptr);
+  const Trial trial(3, example_params());
   EXPECT_THAT(error_of([&] { trial.float_param("act"); }),
               HasSubstr("trial 3: parameter 'act' is a string, not a float"));
   EXPECT_THAT(error_of([&] { trial.int_param("lr"); }),
@@ -76,7 +76,7 @@ TEST(Trial, WrongTypeNamesBothTypes) {
 }
 
 TEST(Trial, ReportWithoutCallbackNeverStops) {
-  Trial trial(0, {}, nullptr);
+  Trial trial(0, {});
   EXPECT_FALSE(trial.should_stop());
   EXPECT_TRUE(trial.report(1, 0.5));
   EXPECT_FALSE(trial.should_stop());
@@ -101,7 +101,7 @@ TEST(Trial, ReportPassesPointsAndRecordsTheStopDecision) {
 }
 
 TEST(Trial, Attributes) {
-  Trial trial(0, {}, nullptr);
+  Trial trial(0, {});
   EXPECT_TRUE(trial.attrs().empty());
   trial.set_attr("test_accuracy", 0.9);
   trial.set_attr("iterations", 100);

@@ -306,7 +306,7 @@ TEST(SqliteStorage, RefusesAnotherSchemaVersion) {
   raw_sql(db.path(), "UPDATE meta SET value = '7' WHERE key = 'schema_version'");
   EXPECT_EQ(open_error(db.path()), db.path().string() +
                                        ": krill database schema version 7, this krill reads "
-                                       "version 3 and older");
+                                       "version 4 and older");
   raw_sql(db.path(), "UPDATE meta SET value = 'two' WHERE key = 'schema_version'");
   EXPECT_THAT(open_error(db.path()), HasSubstr("schema version two, this krill reads"));
 }
@@ -327,7 +327,7 @@ TEST(SqliteStorage, MigratesAVersion1Database) {
           "INSERT INTO trials VALUES (1, 0, 'completed', 0.75, '', 10.0, 20.0, 0);"
           "INSERT INTO reports VALUES (1, 0, 10, 0.5);");
   SqliteStorage storage(db.path());
-  EXPECT_EQ(raw_sql(db.path(), "SELECT value FROM meta WHERE key = 'schema_version'"), "3");
+  EXPECT_EQ(raw_sql(db.path(), "SELECT value FROM meta WHERE key = 'schema_version'"), "4");
   ASSERT_EQ(storage.trials(1).size(), 1u);
   EXPECT_EQ(storage.trials(1)[0].reports.at(0).value, 0.5);
   storage.add_report(1, 0, {20, 0.6, {{"lr", 0.1}}});
@@ -354,7 +354,7 @@ TEST(SqliteStorage, MigratesAVersion2DatabaseWithEveryKindOfRow) {
           "INSERT INTO decisions VALUES (1, 0, 10, 'continue', 'rank 1 of 1', 0.5),"
           " (1, 1, 10, 'continue', 'rank 2 of 2', 0.75);");
   SqliteStorage storage(db.path());
-  EXPECT_EQ(raw_sql(db.path(), "SELECT value FROM meta WHERE key = 'schema_version'"), "3");
+  EXPECT_EQ(raw_sql(db.path(), "SELECT value FROM meta WHERE key = 'schema_version'"), "4");
   EXPECT_EQ(raw_sql(db.path(), "PRAGMA foreign_key_check"), "");
   auto trials = storage.trials(1);
   ASSERT_EQ(trials.size(), 2u);
@@ -407,7 +407,7 @@ TEST(SqliteStorage, TwoConnectionsMigrateOnce) {
   }
   for (auto& t : openers) t.join();
   EXPECT_EQ(failures.load(), 0);
-  EXPECT_EQ(raw_sql(db.path(), "SELECT value FROM meta WHERE key = 'schema_version'"), "3");
+  EXPECT_EQ(raw_sql(db.path(), "SELECT value FROM meta WHERE key = 'schema_version'"), "4");
   EXPECT_EQ(raw_sql(db.path(), "SELECT count(*) FROM sqlite_master WHERE name = 'runs'"), "1");
 }
 

@@ -13,7 +13,49 @@ Manager::Manager(hpo::Study& study, Transport& transport, ManagerOptions options
                           " manages, the others train (run it without MPI to train here)");
   }
   if (options_.batch < 1) throw InvalidArgument("the manager's batch must be >= 1");
+  if (const hpo::Pbt* pbt = study_.pbt(); pbt && transport_.size() - 1 < pbt->options().population) {
+    throw InvalidArgument("pbt: the population of " + std::to_string(pbt->options().population) +
+                          " members trains at once, one per worker rank; this job has " +
+                          std::to_string(transport_.size() - 1) + " (run it on " +
+                          std::to_string(pbt->options().population + 1) + " ranks or more)");
+  }
   workers_.resize(static_cast<size_t>(transport_.size()));
+}
+
+namespace {
+Action wire(hpo::Action a) {
+  switch (a) {
+    case hpo::Action::Continue:
+      return Action::Continue;
+    case hpo::Action::Stop:
+      return Action::Stop;
+    case hpo::Action::Exploit:
+      return Action::Exploit;
+  }
+  return Action::Continue;
+}
+}  // namespace
+
+void Manager::release(std::vector<hpo::Study::Released> decisions) {
+  // A donor's Give goes before its own decision: it sends its state while it still waits.
+  for (const auto& [number, d] : decisions) {
+    if (d.action != hpo::Action::Exploit) continue;
+    const auto donor = held_.find(d.donor);
+    const auto recipient = held_.find(number);
+    if (donor == held_.end() || recipient == held_.end()) {
+      throw Error("pbt: trial " + std::to_string(number) + " copies trial " +
+                  std::to_string(d.donor) + ", which is not running on a worker");
+    }
+    answer(donor->second.rank, Give{d.donor, d.donor_step, recipient->second.rank});
+  }
+  for (auto& [number, d] : decisions) {
+    auto it = held_.find(number);
+    if (it == held_.end()) continue;  // the trial ended meanwhile
+    it->second.stopped = it->second.stopped || d.stops();
+    const int64_t donor_rank = d.action == hpo::Action::Exploit ? held_.at(d.donor).rank : -1;
+    answer(it->second.rank, Decision{number, d.step, wire(d.action), std::move(d.reason), d.donor,
+                                     d.donor_step, donor_rank, std::move(d.params)});
+  }
 }
 
 Manager::Worker& Manager::worker(int rank) {
@@ -37,6 +79,8 @@ void Manager::run() {
           handle(next->from, std::move(next->message));
         }
       }
+      // PBT generations completed by a trial's end (or a cancelled study) are answered too.
+      if (study_.pbt()) release(study_.take_released());
       // Waiting workers are served when a trial ended here, else at the poll's pace (trials of
       // other processes joined to the study may have ended, or their process died).
       const double now = hpo::wall_seconds();
@@ -99,7 +143,7 @@ void Manager::give(int rank, hpo::Study::Handout h) {
   if (h.trial) {
     const int64_t number = h.trial->number;
     answer(rank, Run{number, h.trial->params});
-    held_[number] = Held{std::move(*h.trial), false};
+    held_[number] = Held{std::move(*h.trial), false, rank};
     w.state = Worker::State::Running;
     w.trial = number;
     ++stats_.handed_out;
@@ -130,12 +174,11 @@ void Manager::handle(int from, Message message) {
           }
           hand_out(from);
         } else if constexpr (std::is_same_v<M, ReportMsg>) {
-          Held& held = held_by(from, m.trial, "a report");
-          const hpo::DecisionRecord d =
-              study_.decide(m.trial, hpo::Report(m.step, m.value, std::move(m.metrics)));
-          held.stopped = held.stopped || d.stop;
+          held_by(from, m.trial, "a report");
+          hpo::Report report(m.step, m.value, std::move(m.metrics));
+          report.last = m.last;
           ++stats_.reports;
-          answer(from, Decision{m.trial, m.step, d.stop, d.reason});
+          release(study_.submit(m.trial, report));
         } else if constexpr (std::is_same_v<M, Result>) {
           Held& held = held_by(from, m.trial, "a result");
           hpo::TrialRecord rec = std::move(held.record);
@@ -167,6 +210,8 @@ void Manager::handle(int from, Message message) {
           if (!m.bytes.empty()) options_.weights->keep(m.trial, w.value, m.bytes);
           w.state = Worker::State::Idle;
           w.trial = -1;
+        } else if constexpr (std::is_same_v<M, State>) {
+          unexpected(from, message, "to the manager (member states go from worker to worker)");
         } else {
           unexpected(from, message, "to the manager (only a manager sends it)");
         }

@@ -78,9 +78,12 @@ class Manager {
   struct Held {  // a trial out at a worker, as claimed
     hpo::TrialRecord record;
     bool stopped = false;  // a Stop decision was sent
+    int rank = -1;         // the worker running it
   };
 
   void handle(int from, Message message);
+  // Sends decisions released by the study (PBT: a whole generation's, Gives first).
+  void release(std::vector<hpo::Study::Released> decisions);
   void hand_out(int rank);
   void serve_waiting();
   void give(int rank, hpo::Study::Handout handout);  // a trial (Run), or Shutdown

@@ -13,7 +13,8 @@ namespace {
 
 // Indexed by the variant's alternative, which is also the type byte on the wire.
 constexpr std::array<const char*, std::variant_size_v<Message>> kNames = {
-    "Ask", "Run", "ReportMsg", "Decision", "Result", "ResultAck", "Weights", "Shutdown"};
+    "Ask", "Run", "ReportMsg", "Decision", "Result", "ResultAck", "Weights", "Shutdown", "Give",
+    "State"};
 static_assert(kNames.back() != nullptr, "a message type without a name");
 
 template <class T, class... Ts>
@@ -30,7 +31,7 @@ template <class T>
 constexpr uint8_t type_of() {
   return index_in<T>(static_cast<const Message*>(nullptr));
 }
-static_assert(type_of<Ask>() == 0 && type_of<Shutdown>() == 7,
+static_assert(type_of<Ask>() == 0 && type_of<Shutdown>() == 7 && type_of<State>() == 9,
               "the type byte is the variant's index: append new messages, never reorder");
 
 constexpr uint8_t kMagic[2] = {'K', 'M'};
@@ -72,6 +73,11 @@ void put_metrics(BinaryWriter& w, const std::map<std::string, double>& m, const 
   }
 }
 
+void put_bytes(BinaryWriter& w, const std::vector<uint8_t>& bytes, const char* message) {
+  w.u32(count32(bytes.size(), message, "bytes"));
+  w.bytes(bytes);
+}
+
 void put_params(BinaryWriter& w, const hpo::Params& params, const char* message) {
   w.u32(count32(params.size(), message, "params"));
   for (const auto& [name, value] : params) {
@@ -100,13 +106,30 @@ void put_body(BinaryWriter& w, const ReportMsg& m) {
   w.i64(m.step);
   w.f64(m.value);
   put_metrics(w, m.metrics, "ReportMsg", "metrics");
+  put_bool(w, m.last);
 }
 
 void put_body(BinaryWriter& w, const Decision& m) {
   w.i64(m.trial);
   w.i64(m.step);
-  put_bool(w, m.stop);
+  w.u8(static_cast<uint8_t>(m.action));
   put_string(w, m.reason, "Decision", "reason");
+  w.i64(m.donor);
+  w.i64(m.donor_step);
+  w.i64(m.donor_rank);
+  put_params(w, m.params, "Decision");
+}
+
+void put_body(BinaryWriter& w, const Give& m) {
+  w.i64(m.trial);
+  w.i64(m.step);
+  w.i64(m.to);
+}
+
+void put_body(BinaryWriter& w, const State& m) {
+  w.i64(m.trial);
+  w.i64(m.step);
+  put_bytes(w, m.bytes, "State");
 }
 
 void put_body(BinaryWriter& w, const Result& m) {
@@ -124,8 +147,7 @@ void put_body(BinaryWriter& w, const ResultAck& m) {
 
 void put_body(BinaryWriter& w, const Weights& m) {
   w.i64(m.trial);
-  w.u32(count32(m.bytes.size(), "Weights", "bytes"));
-  w.bytes(m.bytes);
+  put_bytes(w, m.bytes, "Weights");
 }
 
 // A name as error messages show it: quoted, and cut when long (a corrupt message can hold a name
@@ -192,31 +214,41 @@ std::map<std::string, double> get_metrics(BinaryReader& r, const std::string& fi
   return m;
 }
 
-hpo::Params get_params(BinaryReader& r) {
-  constexpr const char* field = "Run.params";
+// `message`: "Run" or "Decision", for the field names in errors.
+hpo::Params get_params(BinaryReader& r, const std::string& message) {
+  const std::string field = message + ".params";
+  const std::string name_field = field + " name", kind_field = field + " kind",
+                    float_field = field + " float value", int_field = field + " integer value",
+                    string_field = field + " string value";
   hpo::Params params;
-  const uint32_t n = get_count(r, field, kMinParamEntry);
+  const uint32_t n = get_count(r, field.c_str(), kMinParamEntry);
   for (uint32_t i = 0; i < n; ++i) {
-    std::string name = r.string("Run.params name");
-    const uint8_t kind = r.u8("Run.params kind");
+    std::string name = r.string(name_field.c_str());
+    const uint8_t kind = r.u8(kind_field.c_str());
     hpo::ParamValue value;
     switch (kind) {
       case 0:
-        value = r.f64("Run.params float value");
+        value = r.f64(float_field.c_str());
         break;
       case 1:
-        value = r.i64("Run.params integer value");
+        value = r.i64(int_field.c_str());
         break;
       case 2:
-        value = r.string("Run.params string value");
+        value = r.string(string_field.c_str());
         break;
       default:
-        r.fail("Run.params: parameter " + quoted(name) + " has kind " + std::to_string(kind) +
+        r.fail(field + ": parameter " + quoted(name) + " has kind " + std::to_string(kind) +
                ", expected 0 (float), 1 (integer) or 2 (string)");
     }
-    insert_in_order(r, params, std::move(name), std::move(value), field);
+    insert_in_order(r, params, std::move(name), std::move(value), field.c_str());
   }
   return params;
+}
+
+std::vector<uint8_t> get_bytes(BinaryReader& r, const char* field) {
+  const uint32_t n = r.u32(field);
+  const std::span<const uint8_t> bytes = r.bytes(n, field);  // checks n first
+  return {bytes.begin(), bytes.end()};
 }
 
 Message get_body(BinaryReader& r, uint8_t type) {
@@ -226,7 +258,7 @@ Message get_body(BinaryReader& r, uint8_t type) {
     case type_of<Run>(): {
       Run m;
       m.trial = r.i64("Run.trial");
-      m.params = get_params(r);
+      m.params = get_params(r, "Run");
       return m;
     }
     case type_of<ReportMsg>(): {
@@ -235,14 +267,38 @@ Message get_body(BinaryReader& r, uint8_t type) {
       m.step = r.i64("ReportMsg.step");
       m.value = r.f64("ReportMsg.value");
       m.metrics = get_metrics(r, "ReportMsg.metrics");
+      m.last = get_bool(r, "ReportMsg.last");
       return m;
     }
     case type_of<Decision>(): {
       Decision m;
       m.trial = r.i64("Decision.trial");
       m.step = r.i64("Decision.step");
-      m.stop = get_bool(r, "Decision.stop");
+      const uint8_t action = r.u8("Decision.action");
+      if (action > static_cast<uint8_t>(Action::Exploit)) {
+        r.fail("Decision.action: " + std::to_string(action) +
+               " is not an action, expected 0 (Continue), 1 (Stop) or 2 (Exploit)");
+      }
+      m.action = static_cast<Action>(action);
       m.reason = r.string("Decision.reason");
+      m.donor = r.i64("Decision.donor");
+      m.donor_step = r.i64("Decision.donor_step");
+      m.donor_rank = r.i64("Decision.donor_rank");
+      m.params = get_params(r, "Decision");
+      return m;
+    }
+    case type_of<Give>(): {
+      Give m;
+      m.trial = r.i64("Give.trial");
+      m.step = r.i64("Give.step");
+      m.to = r.i64("Give.to");
+      return m;
+    }
+    case type_of<State>(): {
+      State m;
+      m.trial = r.i64("State.trial");
+      m.step = r.i64("State.step");
+      m.bytes = get_bytes(r, "State.bytes");
       return m;
     }
     case type_of<Result>(): {
@@ -268,16 +324,14 @@ Message get_body(BinaryReader& r, uint8_t type) {
     case type_of<Weights>(): {
       Weights m;
       m.trial = r.i64("Weights.trial");
-      const uint32_t n = r.u32("Weights.bytes");
-      const std::span<const uint8_t> bytes = r.bytes(n, "Weights.bytes");  // checks n first
-      m.bytes.assign(bytes.begin(), bytes.end());
+      m.bytes = get_bytes(r, "Weights.bytes");
       return m;
     }
     case type_of<Shutdown>():
       return Shutdown{};
     default:
       r.fail("unknown message type " + std::to_string(type) + ", expected 0.." +
-             std::to_string(kNames.size() - 1) + " (Ask .. Shutdown)");
+             std::to_string(kNames.size() - 1) + " (Ask .. State)");
   }
 }
 

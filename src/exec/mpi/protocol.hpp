@@ -7,12 +7,18 @@
 //
 // Exchanges (worker -> manager, then the manager's answer):
 //   Ask                      -> Run{trial, params} | Shutdown
-//   ReportMsg{trial, step..} -> Decision{trial, step, stop, reason}
+//   ReportMsg{trial, step..} -> Decision{trial, step, action, reason, donor..}
 //   Result{trial, outcome..} -> ResultAck{trial, send_weights}
 //                               then, when send_weights: Weights{trial, bytes} (no answer)
 // A worker has at most one message waiting for an answer; the manager answers each in the order
 // it arrives. The manager classifies a Result (Completed, Stopped, Failed, Diverged): the worker
 // only says what the objective did.
+//
+// PBT (version 2): a member's report at a generation's step is answered when the generation is
+// complete. For each Exploit the manager first sends the donor's rank Give{donor trial, step,
+// to}, then the decisions; the donor, still waiting for its own decision, sends its state
+// straight to the recipient's rank, State{trial, step, bytes}, and the recipient, told by its
+// Decision which rank the state comes from, loads it. Member states never pass through rank 0.
 //
 // Layout (little-endian, core/serialize.hpp): "KM" | u8 version | u8 type | fields; a string is
 // u32 length + bytes, a map u32 count + entries, a parameter value u8 kind (0 float, 1 integer,
@@ -35,7 +41,7 @@
 
 namespace krill::exec::mpi {
 
-inline constexpr uint8_t kProtocolVersion = 1;
+inline constexpr uint8_t kProtocolVersion = 2;
 
 class ProtocolError : public Error {
  public:
@@ -57,14 +63,22 @@ struct ReportMsg {
   int64_t step = 0;
   double value = 0;
   std::map<std::string, double> metrics;
+  bool last = false;  // the trial's final report
 };
 
-// The manager's answer to a report: go on, or stop (and why).
+// The manager's answer to a report (hpo::DecisionRecord): go on, stop, or (PBT) load the state of
+// trial `donor` at `donor_step`, which rank `donor_rank` sends (State), and train on with
+// `params`. Action on the wire: 0 continue, 1 stop, 2 exploit.
+enum class Action : uint8_t { Continue = 0, Stop = 1, Exploit = 2 };
 struct Decision {
   int64_t trial = 0;
   int64_t step = 0;
-  bool stop = false;
+  Action action = Action::Continue;
   std::string reason;
+  int64_t donor = -1;
+  int64_t donor_step = -1;
+  int64_t donor_rank = -1;
+  hpo::Params params;
 };
 
 // What the objective did with a trial.
@@ -97,7 +111,23 @@ struct Weights {
 // No more trials: the worker ends.
 struct Shutdown {};
 
-using Message = std::variant<Ask, Run, ReportMsg, Decision, Result, ResultAck, Weights, Shutdown>;
+// Manager -> a PBT donor's rank, which waits for its decision at `step`: send the state of trial
+// `trial` (now) to rank `to`.
+struct Give {
+  int64_t trial = 0;
+  int64_t step = 0;
+  int64_t to = -1;
+};
+
+// Worker -> worker: a PBT member's state (hpo::Trainable::save()) at `step`.
+struct State {
+  int64_t trial = 0;
+  int64_t step = 0;
+  std::vector<uint8_t> bytes;
+};
+
+using Message = std::variant<Ask, Run, ReportMsg, Decision, Result, ResultAck, Weights, Shutdown,
+                             Give, State>;
 
 // "Ask", "Run", ... for error messages and logs.
 std::string name_of(const Message& message);
