@@ -160,11 +160,9 @@ void storage_seed(const fs::path& file) {
                                .params = {{"lr", 0.012}, {"optimizer", std::string("sgd")}}});
       }
       if (n == 2) {
-        storage->add_decision(id, n,
-                              {.step = 10,
-                               .action = krill::hpo::Action::Stop,
-                               .reason = "seed",
-                               .prediction = 0.6});
+        storage->add_decision(
+            id, n,
+            {.step = 10, .action = krill::hpo::Action::Stop, .reason = "seed", .prediction = 0.6});
         continue;  // left Running: an interrupted trial
       }
       t.state = n == 0 ? krill::hpo::TrialState::Completed : krill::hpo::TrialState::Failed;

@@ -94,7 +94,8 @@ Prepared prepare(const TuneArgs& a, bool with_train = true) {
     const int64_t population = file.pbt->options.population;
     if (a.trials && *a.trials != population) {
       throw InvalidArgument("--trials is " + std::to_string(*a.trials) + ", but " +
-                            file.path.string() + " is a PBT study whose trials are its population (" +
+                            file.path.string() +
+                            " is a PBT study whose trials are its population (" +
                             std::to_string(population) + "), expected no --trials");
     }
     if (file.workers == 0) file.workers = static_cast<int>(population);
@@ -116,10 +117,10 @@ std::unique_ptr<hpo::Study> open_study(const tune::StudyFile& file, hpo::Storage
   record.objective = file.objective;
   record.config = file.canonical();
   record.n_trials = file.trials;
-  return std::make_unique<hpo::Study>(
-      record, file.space, hpo::make_sampler(file.sampler, file.seed), storage,
-      tune::make_stopper(file.stopping), hpo::LeaseOptions{},
-      tune::make_pbt(file.pbt, file.space, file.seed));
+  return std::make_unique<hpo::Study>(record, file.space,
+                                      hpo::make_sampler(file.sampler, file.seed), storage,
+                                      tune::make_stopper(file.stopping), hpo::LeaseOptions{},
+                                      tune::make_pbt(file.pbt, file.space, file.seed));
 }
 
 // ", joining 2 other processes", ", resuming" or "": what the study held when this run began.

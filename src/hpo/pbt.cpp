@@ -107,8 +107,9 @@ Params Pbt::explore(const Params& params, uint64_t stream) const {
       }
       if (resample || index < 0) {
         index = static_cast<int64_t>(rng.below(static_cast<uint64_t>(n)));
-      } else {  // a neighbour, as Ray Tune's PBT shifts a list's index
-        index = std::clamp<int64_t>(index + (rng.below(2) == 0 ? -1 : 1), 0, n - 1);
+      } else if (n > 1) {  // a neighbour (Ray Tune's PBT shifts a list's index by one)
+        const int64_t step = index == 0 ? 1 : index == n - 1 ? -1 : (rng.below(2) == 0 ? -1 : 1);
+        index += step;
       }
       out[name] = c->choices[static_cast<size_t>(index)];
     }
@@ -155,8 +156,8 @@ std::vector<DecisionRecord> Pbt::generation(int64_t step, Direction direction,
       d.action = Action::Exploit;
       d.donor = donor.number;
       d.donor_step = step;
-      d.params = explore(donor.params, Rng::derive(static_cast<uint64_t>(step),
-                                                   static_cast<uint64_t>(m.number)));
+      d.params = explore(donor.params,
+                         Rng::derive(static_cast<uint64_t>(step), static_cast<uint64_t>(m.number)));
       std::string changes;
       for (const std::string& name : options_.evolve) {
         const auto from = donor.params.find(name);
@@ -167,8 +168,8 @@ std::vector<DecisionRecord> Pbt::generation(int64_t step, Direction direction,
                    to_string(to->second);
       }
       d.reason = standing + " (bottom " + std::to_string(q) + "): copies trial " +
-                 std::to_string(donor.number) + " (rank " + std::to_string(rank[
-                     static_cast<size_t>(&donor - members.data())] + 1) + ")" +
+                 std::to_string(donor.number) + " (rank " +
+                 std::to_string(rank[static_cast<size_t>(&donor - members.data())] + 1) + ")" +
                  (changes.empty() ? "" : "; " + changes);
     } else {
       d.reason = standing + (bottom ? " (bottom, no donor waiting)" : "");

@@ -24,11 +24,11 @@
 namespace krill::hpo {
 
 struct PbtOptions {
-  int64_t population = 8;    // members: the study's trials, all running at once
-  int64_t interval = 100;    // steps between two generations (exploit/explore decisions)
-  double quantile = 0.25;    // the fraction replaced and the fraction copied from
+  int64_t population = 8;  // members: the study's trials, all running at once
+  int64_t interval = 100;  // steps between two generations (exploit/explore decisions)
+  double quantile = 0.25;  // the fraction replaced and the fraction copied from
   std::vector<double> factors = {0.8, 1.2};  // explore: a float or integer times one of these
-  double resample = 0.25;    // explore: probability of drawing a parameter afresh instead
+  double resample = 0.25;  // explore: probability of drawing a parameter afresh instead
   std::vector<std::string> evolve = {"lr"};  // the hyperparameters that evolve (dimensions)
   uint64_t seed = 0;
 };

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <utility>
 #include <sstream>
+#include <utility>
 
 namespace krill::hpo {
 
@@ -472,8 +472,8 @@ void Study::release_generations_locked() {
     for (const auto& [n, t] : running_trials_) {
       if (auto v = value_at(t)) {
         auto w = waiting_.find(n);
-        members.push_back({n, *v, w != waiting_.end() && w->second == step,
-                           member_params_locked(t)});
+        members.push_back(
+            {n, *v, w != waiting_.end() && w->second == step, member_params_locked(t)});
       }
     }
     for (const TrialRecord& t : history_) {

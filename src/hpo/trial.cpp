@@ -107,8 +107,7 @@ std::string Trial::string_param(const std::string& name) const {
                         type_name(v) + ", not a string");
 }
 
-bool Trial::report(int64_t step, double value, std::map<std::string, double> metrics,
-                   bool last) {
+bool Trial::report(int64_t step, double value, std::map<std::string, double> metrics, bool last) {
   Report r{step, value, std::move(metrics)};
   r.last = last;
   if (host_) {

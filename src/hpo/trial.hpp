@@ -42,7 +42,7 @@ struct Report {
 //    `donor`'s at step `donor_step`, and its hyperparameters with `params` (the donor's,
 //    perturbed), from the next step on.
 enum class Action { Continue, Stop, Exploit };
-std::string to_string(Action a);     // "continue", "stop", "exploit"
+std::string to_string(Action a);            // "continue", "stop", "exploit"
 Action parse_action(const std::string& s);  // throws InvalidArgument
 
 struct DecisionRecord {

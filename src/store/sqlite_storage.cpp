@@ -672,9 +672,9 @@ std::vector<TrialRecord> SqliteStorage::trials(int64_t study_id) {
       TrialRecord* t = cursor.find(q->int64(0));
       if (!t) continue;
       const int64_t step = q->int64(1);
-      auto it = std::lower_bound(
-          t->decisions.begin(), t->decisions.end(), step,
-          [](const hpo::DecisionRecord& d, int64_t s) { return d.step < s; });
+      auto it =
+          std::lower_bound(t->decisions.begin(), t->decisions.end(), step,
+                           [](const hpo::DecisionRecord& d, int64_t s) { return d.step < s; });
       if (it != t->decisions.end() && it->step == step) {
         read_param(*impl_, *q, 2, study_id, t->number, it->params);
       }

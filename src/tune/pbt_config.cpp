@@ -14,9 +14,9 @@ using Strings = std::vector<std::string>;
 const Strings kKeys{"population", "interval", "quantile", "factors", "resample", "evolve"};
 // Training parameters that change the model, the optimizer or the length of training: a member
 // cannot take them mid-run.
-const Strings kFixedDuringTraining{"optimizer", "batch",  "epochs", "iterations", "eval_every",
-                                   "hidden",    "width",  "depth",  "activation", "dropout",
-                                   "init"};
+const Strings kFixedDuringTraining{"optimizer",  "batch",   "epochs", "iterations",
+                                   "eval_every", "hidden",  "width",  "depth",
+                                   "activation", "dropout", "init"};
 
 int64_t integer(const yaml::Source& src, const yaml::Entry& e, int64_t min) {
   const auto v = yaml::is_plain(e.value) ? yaml::parse_int(e.value.Scalar()) : std::nullopt;
@@ -27,8 +27,8 @@ int64_t integer(const yaml::Source& src, const yaml::Entry& e, int64_t min) {
   return *v;
 }
 
-double number(const yaml::Source& src, const YAML::Node& node, const std::string& label,
-              double lo, double hi, bool lo_open, const YAML::Node& at) {
+double number(const yaml::Source& src, const YAML::Node& node, const std::string& label, double lo,
+              double hi, bool lo_open, const YAML::Node& at) {
   const auto v = yaml::is_plain(node) ? yaml::parse_number(node.Scalar()) : std::nullopt;
   if (!v || !(lo_open ? *v > lo : *v >= lo) || !(*v <= hi)) {
     src.fail(at, label + " is " + yaml::describe(node) + ", expected a number in " +
@@ -95,7 +95,8 @@ PbtConfig parse_pbt(const yaml::Source& src, const yaml::Entry& section,
   }
   // Every evolving name: a float, integer or choice dimension of the search space that can
   // change during training.
-  const std::string at = c.positions.contains("evolve") ? c.positions["evolve"] : c.positions["pbt"];
+  const std::string at =
+      c.positions.contains("evolve") ? c.positions["evolve"] : c.positions["pbt"];
   Strings searched;
   for (const auto& [name, dim] : space.dimensions()) searched.push_back(name);
   for (const std::string& name : c.options.evolve) {
@@ -109,8 +110,8 @@ PbtConfig parse_pbt(const yaml::Source& src, const yaml::Entry& section,
     if (it == searched.end()) {
       throw InvalidArgument(at + "pbt evolves '" + name + "', which is not under search: (it has " +
                             (searched.empty() ? std::string("nothing") : yaml::one_of(searched)) +
-                            "), expected a dimension to start the population from, e.g. " +
-                            name + ": {type: float, low: 0.001, high: 0.1, log: true}");
+                            "), expected a dimension to start the population from, e.g. " + name +
+                            ": {type: float, low: 0.001, high: 0.1, log: true}");
     }
     for (const auto& [n, dim] : space.dimensions()) {
       if (n == name && std::holds_alternative<hpo::GridDim>(dim)) {

@@ -559,11 +559,11 @@ void Parser::check_combinations(const YAML::Node& root) const {
                                          "instead of stopping them, expected one of the two");
   }
   if (out_.pbt && out_.workers > 0 && out_.workers < out_.pbt->options.population) {
-    src_.fail(find("workers")->value,
-              "'workers' is " + std::to_string(out_.workers) + ", but the PBT population of " +
-                  std::to_string(out_.pbt->options.population) +
-                  " trains at once, expected no 'workers' or at least " +
-                  std::to_string(out_.pbt->options.population));
+    src_.fail(find("workers")->value, "'workers' is " + std::to_string(out_.workers) +
+                                          ", but the PBT population of " +
+                                          std::to_string(out_.pbt->options.population) +
+                                          " trains at once, expected no 'workers' or at least " +
+                                          std::to_string(out_.pbt->options.population));
   }
   if (const auto it = candidates_.find("schedule"); it != candidates_.end()) {
     for (const auto& schedule : it->second) {

@@ -293,7 +293,8 @@ void check_pbt_acts(const StudyFile& file, const ReportSteps& steps) {
       throw InvalidArgument(at + "the PBT interval is " + std::to_string(interval) +
                             " steps, but trials train " + std::to_string(run.last) +
                             " steps: no generation would ever be decided, expected an interval "
-                            "below " + std::to_string(run.last));
+                            "below " +
+                            std::to_string(run.last));
     }
   }
 }
@@ -368,8 +369,8 @@ MemberBytes decode_member(std::span<const uint8_t> bytes, const std::string& sou
   }
   const uint64_t size = in.u64("checkpoint size");
   if (size != in.remaining()) {
-    in.fail("checkpoint of " + std::to_string(size) + " bytes, " +
-            std::to_string(in.remaining()) + " bytes left");
+    in.fail("checkpoint of " + std::to_string(size) + " bytes, " + std::to_string(in.remaining()) +
+            " bytes left");
   }
   out.checkpoint = in.bytes(static_cast<size_t>(size), "checkpoint");
   return out;
@@ -511,9 +512,9 @@ double TrainingObjective::operator()(hpo::Trial& trial) {
   const uint64_t seed = Rng::derive(seed_, static_cast<uint64_t>(trial.number()));
   Run run = build(all, seed);
   if (!resumed.empty()) {
-    const train::TrainState state = train::load_checkpoint(
-        decode_member(resumed, member_file.string()).checkpoint, *run.model, *run.optimizer,
-        member_file.string());
+    const train::TrainState state =
+        train::load_checkpoint(decode_member(resumed, member_file.string()).checkpoint, *run.model,
+                               *run.optimizer, member_file.string());
     run.optimizer->set_lr(state.base_lr);
     run.config.train.start_iteration = state.iteration;
   }

@@ -122,10 +122,8 @@ ReportMsg sample_report() {
 }
 
 Decision sample_decision() {
-  return Decision{.trial = 5,
-                  .step = 300,
-                  .action = Action::Stop,
-                  .reason = "LCM: predicted 0.41 < 0.87 ✗"};
+  return Decision{
+      .trial = 5, .step = 300, .action = Action::Stop, .reason = "LCM: predicted 0.41 < 0.87 ✗"};
 }
 
 Decision sample_exploit() {
@@ -354,17 +352,17 @@ TEST(Protocol, GoldenEncodingOfTheOtherMessages) {
             report);
 
   Bytes decision = header(3);
-  put_u64(decision, 7);                     // trial
-  put_u64(decision, 100);                   // step
-  decision.push_back(2);                    // action: exploit
-  put_string(decision, "pbt");              // reason
-  put_u64(decision, 3);                     // donor
-  put_u64(decision, 100);                   // donor_step
-  put_u64(decision, 4);                     // donor_rank
-  put_u32(decision, 1);                     // params: 1 entry
-  put_string(decision, "lr");               //   name
-  decision.push_back(0);                    //   kind: float
-  put_u64(decision, bits(0.5));             //   value
+  put_u64(decision, 7);          // trial
+  put_u64(decision, 100);        // step
+  decision.push_back(2);         // action: exploit
+  put_string(decision, "pbt");   // reason
+  put_u64(decision, 3);          // donor
+  put_u64(decision, 100);        // donor_step
+  put_u64(decision, 4);          // donor_rank
+  put_u32(decision, 1);          // params: 1 entry
+  put_string(decision, "lr");    //   name
+  decision.push_back(0);         //   kind: float
+  put_u64(decision, bits(0.5));  //   value
   EXPECT_EQ(encode(Decision{.trial = 7,
                             .step = 100,
                             .action = Action::Exploit,

@@ -13,7 +13,8 @@ Manager::Manager(hpo::Study& study, Transport& transport, ManagerOptions options
                           " manages, the others train (run it without MPI to train here)");
   }
   if (options_.batch < 1) throw InvalidArgument("the manager's batch must be >= 1");
-  if (const hpo::Pbt* pbt = study_.pbt(); pbt && transport_.size() - 1 < pbt->options().population) {
+  if (const hpo::Pbt* pbt = study_.pbt();
+      pbt && transport_.size() - 1 < pbt->options().population) {
     throw InvalidArgument("pbt: the population of " + std::to_string(pbt->options().population) +
                           " members trains at once, one per worker rank; this job has " +
                           std::to_string(transport_.size() - 1) + " (run it on " +

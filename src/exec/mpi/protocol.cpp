@@ -13,8 +13,8 @@ namespace {
 
 // Indexed by the variant's alternative, which is also the type byte on the wire.
 constexpr std::array<const char*, std::variant_size_v<Message>> kNames = {
-    "Ask", "Run", "ReportMsg", "Decision", "Result", "ResultAck", "Weights", "Shutdown", "Give",
-    "State"};
+    "Ask",       "Run",     "ReportMsg", "Decision", "Result",
+    "ResultAck", "Weights", "Shutdown",  "Give",     "State"};
 static_assert(kNames.back() != nullptr, "a message type without a name");
 
 template <class T, class... Ts>

@@ -126,8 +126,8 @@ struct State {
   std::vector<uint8_t> bytes;
 };
 
-using Message = std::variant<Ask, Run, ReportMsg, Decision, Result, ResultAck, Weights, Shutdown,
-                             Give, State>;
+using Message =
+    std::variant<Ask, Run, ReportMsg, Decision, Result, ResultAck, Weights, Shutdown, Give, State>;
 
 // "Ask", "Run", ... for error messages and logs.
 std::string name_of(const Message& message);

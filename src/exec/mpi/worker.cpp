@@ -16,9 +16,8 @@ Received next_message(Transport& transport) {
 void require_manager(const Transport& transport, const Received& received, int manager) {
   if (received.from != manager) {
     throw ProtocolError("rank " + std::to_string(transport.rank()) + " got " +
-                        name_of(received.message) + " from rank " +
-                        std::to_string(received.from) + ", which is not the manager (rank " +
-                        std::to_string(manager) + ")");
+                        name_of(received.message) + " from rank " + std::to_string(received.from) +
+                        ", which is not the manager (rank " + std::to_string(manager) + ")");
   }
 }
 
@@ -126,9 +125,9 @@ WorkerStats run_worker(Transport& transport, const hpo::Objective& objective,
       states.erase(from);
       if (state.trial != d.donor || state.step != d.donor_step) {
         throw ProtocolError("rank " + std::to_string(from) + " sent the state of trial " +
-                            std::to_string(state.trial) + " at step " +
-                            std::to_string(state.step) + ", expected trial " +
-                            std::to_string(d.donor) + " at step " + std::to_string(d.donor_step));
+                            std::to_string(state.trial) + " at step " + std::to_string(state.step) +
+                            ", expected trial " + std::to_string(d.donor) + " at step " +
+                            std::to_string(d.donor_step));
       }
       trainable->load(state.bytes);
       trainable->set_params(rec.params);
