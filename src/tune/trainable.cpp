@@ -393,10 +393,14 @@ class TrainingObjective::Member final : public hpo::Trainable {
 
   void load(std::span<const uint8_t> bytes) override {
     const MemberBytes m = decode_member(bytes, "PBT member state");
-    // Check the step before changing anything: the checkpoint's header is read by a dry run.
+    // Kept to undo a refused state: the donor's optimizer options must be set before its
+    // buffers load, and a checkpoint of another step is only seen once loaded.
     const hpo::Params before = params_;
-    set_params(m.params);  // the donor's optimizer options first: its buffers follow them
+    const double before_lr = trainer_.base_lr();
+    const std::vector<uint8_t> before_state = train::save_checkpoint(
+        *run_.model, *run_.optimizer, {.iteration = step(), .base_lr = before_lr});
     try {
+      set_params(m.params);
       const train::TrainState state =
           train::load_checkpoint(m.checkpoint, *run_.model, *run_.optimizer, "PBT member state");
       if (state.iteration != step()) {
@@ -406,6 +410,8 @@ class TrainingObjective::Member final : public hpo::Trainable {
       trainer_.set_base_lr(state.base_lr);
     } catch (...) {
       set_params(before);
+      train::load_checkpoint(before_state, *run_.model, *run_.optimizer);
+      trainer_.set_base_lr(before_lr);
       throw;
     }
   }
