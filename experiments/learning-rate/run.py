@@ -17,7 +17,7 @@ trial's initialisation and data order are derived from it and the trial number):
   A  schedules: lr 0.0016 (the poster's), static vs step decay (schedule grid, 2 trials):
      graph A (learning rate against iteration) and graph B (validation accuracy against
      iteration);
-  C  sweep: initial lr on a log grid 1e-4..0.3 x the two schedules: graph C (final accuracy
+  C  sweep: initial lr on a log grid 1e-4..1 x the two schedules: graph C (final accuracy
      against the initial rate);
   D  budget: random search over lr (log 1e-4..0.3) and momentum (0..0.95), step decay, the same
      sampler seed in every arm: no stopping with --trials trials, against LCM on the objective,
@@ -25,6 +25,7 @@ trial's initialisation and data order are derived from it and the trial number):
      iterations (the no-stopping arm's: trials x iterations). krill has no compute budget: the
      driver resumes a stopping arm's study with more trials until the iterations of its trials
      reach the budget (the last round may overshoot by less than one trial's worth).
+--parts C (say) reruns part C only and keeps the other parts' rows of an existing results.json.
 Writes into --out: results.json (one row per study, plus the per-seed curves of part A),
 summary.md (the tables) and figures/ (krill report --png --by of seed 1: figures/schedules,
 figures/sweep, figures/budget-<arm>). Studies (files and databases) go to --out/studies.
@@ -36,7 +37,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 KRILL = os.path.join(ROOT, "build", "apps", "krill", "krill")
 
 POSTER_LR = 0.0016
-SWEEP_LRS = [1e-4, 3e-4, 1e-3, 0.0016, 3e-3, 0.01, 0.03, 0.1, 0.3]
+SWEEP_LRS = [1e-4, 3e-4, 1e-3, 0.0016, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0]
 EVAL_EVERY = 50
 
 STUDY = """study: {name}
@@ -137,6 +138,10 @@ def part_a(a, seed):
 
 # --- part C: the initial-rate sweep ---------------------------------------------------------
 
+def key(schedule, lr):  # "step@0.01"; lr as a float (the export writes 1.0 as 1)
+    return f"{schedule}@{float(lr)!r}"
+
+
 def part_c(a, seed):
     name = f"sweep-s{seed}"
     lrs = ", ".join(repr(x) for x in SWEEP_LRS)
@@ -148,10 +153,10 @@ def part_c(a, seed):
     d = export(db)
     finals = {}
     for t in d["trials"]:
-        key = f'{t["params"]["schedule"]}@{t["params"]["lr"]!r}'
-        finals[key] = t["value"] if t["state"] == "completed" else None  # diverged: None
+        k = key(t["params"]["schedule"], t["params"]["lr"])
+        finals[k] = t["value"] if t["state"] == "completed" else None  # diverged: None
     return dict(part="C", name=name, db=db, seed=seed, wall_s=wall, finals=finals,
-                states={f'{t["params"]["schedule"]}@{t["params"]["lr"]!r}': t["state"]
+                states={key(t["params"]["schedule"], t["params"]["lr"]): t["state"]
                         for t in d["trials"]})
 
 
@@ -231,8 +236,8 @@ def summary(rows, a):
         L.append("| initial lr | static | step decay | decay − static |")
         L.append("|---|---|---|---|")
         for lr in SWEEP_LRS:
-            st = [r["finals"].get(f"constant@{lr!r}") for r in C]
-            dc = [r["finals"].get(f"step@{lr!r}") for r in C]
+            st = [r["finals"].get(key("constant", lr)) for r in C]
+            dc = [r["finals"].get(key("step", lr)) for r in C]
             df = [y - x for x, y in zip(st, dc) if x is not None and y is not None]
             note = ""
             n_div = sum(v is None for v in st + dc)
@@ -243,12 +248,12 @@ def summary(rows, a):
         for sch in ("constant", "step"):
             best = []
             for r in C:
-                vals = {lr: r["finals"].get(f"{sch}@{lr!r}") for lr in SWEEP_LRS}
+                vals = {lr: r["finals"].get(key(sch, lr)) for lr in SWEEP_LRS}
                 vals = {k: v for k, v in vals.items() if v is not None}
                 best.append(max(vals, key=vals.get))
             counts = {lr: best.count(lr) for lr in SWEEP_LRS if best.count(lr)}
             mean_best = max(SWEEP_LRS, key=lambda lr: statistics.mean(
-                [r["finals"].get(f"{sch}@{lr!r}") or 0.0 for r in C]))
+                [r["finals"].get(key(sch, lr)) or 0.0 for r in C]))
             L.append(f"- {'static' if sch == 'constant' else 'step decay'}: best initial rate by "
                      f"mean accuracy {mean_best:g}; per seed: " +
                      ", ".join(f"{lr:g} ({n}x)" for lr, n in counts.items()))
@@ -310,7 +315,13 @@ def main():
     a.out = os.path.abspath(a.out)
     os.makedirs(a.out, exist_ok=True)
     parts = set(a.parts.split(","))
-    rows = []
+    rows, kept_wall = [], 0.0
+    old = os.path.join(a.out, "results.json")
+    if os.path.exists(old):  # the rows of the parts not run now
+        with open(old) as f:
+            previous = json.load(f)
+        rows = [r for r in previous["rows"] if r["part"] not in parts]
+        kept_wall = previous["settings"].get("total_wall_s", 0.0) if rows else 0.0
     t0 = time.perf_counter()
     for seed in range(1, a.seeds + 1):
         if "A" in parts:
@@ -325,8 +336,9 @@ def main():
         json.dump(dict(settings=dict(seeds=a.seeds, trials=a.trials, iterations=a.iterations,
                                      subset=a.subset, mnist=a.mnist, poster_lr=POSTER_LR,
                                      sweep_lrs=SWEEP_LRS, eval_every=EVAL_EVERY,
-                                     total_wall_s=time.perf_counter() - t0),
+                                     total_wall_s=kept_wall + time.perf_counter() - t0),
                        rows=rows), f, indent=1)
+    rows.sort(key=lambda r: ("ACD".index(r["part"]), r["seed"]))
     text = summary(rows, a)
     with open(os.path.join(a.out, "summary.md"), "w") as f:
         f.write(text)

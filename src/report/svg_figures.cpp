@@ -285,13 +285,19 @@ std::optional<std::string> grouped_curves(const ReportData& data, const Groups& 
       sum += v;
       ++n;
     }
+  }
+  for (const auto& c : curves) {
+    const auto g = groups.of(*c.trial);
+    if (!g) continue;
+    // Thin and faint under the group's mean; the whole line when it is the group's only one.
+    const bool alone = members[*g] == 1;
     svg.open_group(tooltip(*c.trial));
     draw_curve(svg, to_pixels(c.points, x, y),
                SvgStyle{.fill = "none",
                         .stroke = groups.color(*g),
-                        .stroke_width = 1,
+                        .stroke_width = alone ? 2.2 : 1,
                         .dash = state_dash(c.trial->state),
-                        .opacity = 0.45,
+                        .opacity = alone ? 1 : 0.45,
                         .cls = "curve"});
     svg.close_group();
   }

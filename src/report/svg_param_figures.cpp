@@ -66,7 +66,10 @@ ParamScale param_scale(const DimensionInfo& dim,
     if (std::isfinite(d)) lo = std::min(lo, d), hi = std::max(hi, d);
   }
   if (lo > hi) return s;
-  s.axis = dim.log && lo > 0 ? Axis::log(lo, hi) : Axis::linear(lo, hi, dim.kind == "int");
+  // A grid of positive numbers spanning two decades or more (a learning-rate sweep) is drawn on a
+  // log axis too: the grid has no `log` of its own.
+  const bool log = dim.log || (dim.kind == "grid" && lo > 0 && hi / lo >= 100);
+  s.axis = log && lo > 0 ? Axis::log(lo, hi) : Axis::linear(lo, hi, dim.kind == "int");
   return s;
 }
 

@@ -276,7 +276,7 @@ ReportData schedule_sweep() {
   d.dims = {{"lr", "grid", false}, {"schedule", "grid", false}};
   int64_t number = 0;
   for (int repeat = 0; repeat < 2; ++repeat) {
-    for (const double lr : {0.01, 0.1}) {
+    for (const double lr : {0.001, 0.1}) {
       for (const std::string schedule : {"step", "constant"}) {
         hpo::TrialRecord t;
         t.number = number++;
@@ -319,13 +319,16 @@ TEST_F(SvgFigures, ByAParameterColoursTrialsByItsValueAndDrawsTheMeans) {
 
   const auto lr = read(root_ / "lr-by-schedule.svg");
   EXPECT_EQ(count(lr, "class=\"curve\""), 8u);
-  EXPECT_NE(lr.find(">learning rate (log)<"), std::string::npos);  // 0.005 .. 0.1
+  EXPECT_NE(lr.find(">learning rate (log)<"), std::string::npos);  // 0.0005 .. 0.1
 
   // Two marks per grid point (the repeats), and per schedule a line through the two means.
   const auto slice = read(root_ / "slice-lr-by-schedule.svg");
   EXPECT_EQ(count(slice, "class=\"mark\""), 8u);
   EXPECT_EQ(count(slice, "class=\"mean\""), 2u);
   EXPECT_NE(slice.find(">line: mean<"), std::string::npos);
+  // A grid of rates two decades apart is drawn on a log axis (so is the plain slice).
+  EXPECT_NE(slice.find(">lr (log)<"), std::string::npos);
+  EXPECT_NE(read(root_ / "slice-lr.svg").find(">lr (log)<"), std::string::npos);
 }
 
 TEST_F(SvgFigures, ByAnUnknownParameterIsRefused) {
