@@ -26,6 +26,7 @@ struct ReportArgs {
   std::string db;
   std::string output;
   std::string figures;  // --png DIR
+  std::string by;       // --by PARAM
   std::string study;
   bool serve = false;
   int port = 8080;
@@ -47,7 +48,7 @@ report::ReportData load(const ReportArgs& args) {
 }
 
 void write_figures(const ReportArgs& args, const report::ReportData& data) {
-  const auto files = report::write_svg_figures(data, args.figures);
+  const auto files = report::write_svg_figures(data, args.figures, args.by);
   fmt::print("krill: wrote {} figures (SVG) of study '{}' to {}\n", files.size(), data.study.name,
              args.figures);
 }
@@ -137,6 +138,12 @@ void add_report_command(CLI::App& app, int& exit_code) {
       "--png,--svg", args->figures,
       "also write each figure as a file in this folder, for papers (vector SVG: exact, and any "
       "tool converts it to PNG)");
+  auto* by = cmd->add_option(
+      "--by", args->by,
+      "with --png: also figures that tell the trials apart by this searched parameter's value "
+      "(curves-by-PARAM, lr-by-PARAM, slice-X-by-PARAM: a colour per value, a line through each "
+      "value's mean)");
+  by->needs(figures);
   auto* serve_flag = cmd->add_flag("--serve", args->serve,
                                    "serve the report over HTTP, updated live, until Ctrl-C");
   cmd->add_option("--port", args->port, "the port to serve on (0: any free port)")

@@ -58,6 +58,13 @@ struct LcmOptions {
   double percentile = 50;            // stop when the predicted rank is worse than this (0..100)
   int k = 1;                         // nearest curves averaged (1: the poster's rule)
   bool normalize = false;            // distance divided by sqrt(prefix length) (RMS), else raw
+  // The curves matched: "objective" (the reports' values) or the name of a per-step metric of the
+  // reports, e.g. "val_loss" (the poster matches loss curves and predicts the final objective).
+  // With a metric, the prefix is the running trial's steps up to this one that carry it; a report
+  // without it is not judged (continue), and a complete curve lacking it at a prefix step is not
+  // matched (it still counts in the rank). The prediction is always the nearest curves' final
+  // objective value, ranked as above.
+  std::string curve = "objective";
 };
 
 // Median stopping (Golovin et al., "Google Vizier", 2017): at step s, a trial stops when its best

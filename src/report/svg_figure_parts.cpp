@@ -2,8 +2,10 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <cmath>
 #include <set>
+#include <utility>
 
 namespace krill::report::svg {
 
@@ -143,6 +145,39 @@ std::string summary_figure(const ReportData& data) {
     svg.text(cx, 266, "sampler: " + shorten(data.study.sampler, 60), Anchor::Middle, 13, "#666666");
   }
   return svg.str();
+}
+
+std::optional<size_t> Groups::of(const hpo::TrialRecord& t) const {
+  const auto it = t.params.find(param);
+  if (it == t.params.end()) return std::nullopt;
+  const auto at = std::find(labels.begin(), labels.end(), hpo::to_string(it->second));
+  if (at == labels.end()) return std::nullopt;
+  return static_cast<size_t>(at - labels.begin());
+}
+
+std::string Groups::color(size_t group) const {
+  return palette_color(group);
+}
+
+Groups groups_of(const ReportData& data, const std::string& param) {
+  // Numbers in increasing order, then strings in text order; each label once.
+  std::vector<std::pair<std::pair<bool, double>, std::string>> keyed;
+  for (const auto& t : data.trials) {
+    const auto it = t.params.find(param);
+    if (it == t.params.end()) continue;
+    const bool is_string = std::holds_alternative<std::string>(it->second);
+    const double number = is_string ? 0.0 : hpo::as_double(it->second, param);
+    keyed.push_back(
+        {{is_string, std::isfinite(number) ? number : 0.0}, hpo::to_string(it->second)});
+  }
+  std::sort(keyed.begin(), keyed.end());
+  Groups g{param, {}};
+  for (const auto& [key, label] : keyed) {
+    if (std::find(g.labels.begin(), g.labels.end(), label) == g.labels.end()) {
+      g.labels.push_back(label);
+    }
+  }
+  return g;
 }
 
 }  // namespace krill::report::svg

@@ -54,6 +54,17 @@ std::string shorten(const std::string& text, size_t max_chars);
 // A parameter name made safe for a file name: [A-Za-z0-9._-] kept, others become '_'.
 std::string file_safe(const std::string& name);
 
+// Trials grouped by the value of one parameter (`krill report --by PARAM`): the values in a fixed
+// order (numbers increasing, then strings in text order), a colour each.
+struct Groups {
+  std::string param;
+  std::vector<std::string> labels;  // "step", "constant", "0.01"
+  // The group of a trial; nullopt when it lacks the parameter.
+  std::optional<size_t> of(const hpo::TrialRecord& t) const;
+  std::string color(size_t group) const;
+};
+Groups groups_of(const ReportData& data, const std::string& param);
+
 // The figures, as whole SVG documents.
 std::string history_figure(const ReportData& data);
 std::string curves_figure(const ReportData& data);
@@ -62,5 +73,11 @@ std::string timeline_figure(const ReportData& data);
 std::string slice_figure(const ReportData& data, const DimensionInfo& dim);
 std::string parallel_figure(const ReportData& data);
 std::string summary_figure(const ReportData& data);
+// The same, each trial coloured by its group, with a bold line through each group's mean (the
+// mean learning curve per step; for a slice over a grid or choice dimension, the mean objective
+// at each value).
+std::string curves_by_figure(const ReportData& data, const Groups& groups);
+std::optional<std::string> lr_by_figure(const ReportData& data, const Groups& groups);
+std::string slice_by_figure(const ReportData& data, const DimensionInfo& dim, const Groups& groups);
 
 }  // namespace krill::report::svg

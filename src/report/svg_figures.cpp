@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <set>
 #include <system_error>
 
@@ -251,6 +252,90 @@ std::optional<std::string> lr_figure(const ReportData& data) {
   return svg.str();
 }
 
+namespace {
+
+// Each trial's curve of `metric` ("" for the learning curve) in its group's colour, and a bold
+// line per group through the mean of its trials' values at each step (groups of two or more
+// curves). `log_if_wide`: a log y axis when the values span more than a decade or so.
+std::optional<std::string> grouped_curves(const ReportData& data, const Groups& groups,
+                                          const std::string& metric, const std::string& what,
+                                          const std::string& y_label, bool log_if_wide) {
+  const auto curves = curves_of(data, metric);
+  if (curves.empty() && !metric.empty()) return std::nullopt;
+  Svg svg(kWidth, kHeight);
+  draw_title(svg, data, what + " by " + groups.param);
+  Range xs, ys;
+  for (const auto& c : curves) {
+    if (!groups.of(*c.trial)) continue;
+    for (const auto& [s, v] : c.points) xs.add(s), ys.add(v);
+  }
+  const bool log = log_if_wide && ys.lo > 0 && ys.hi / ys.lo >= 20;
+  Frame frame;
+  Axis x = xs.linear(true), y = log ? Axis::log(ys.lo, ys.hi) : ys.linear();
+  draw_axes(svg, frame, x, y, "step", log ? y_label + " (log)" : y_label);
+  if (xs.empty()) draw_note(svg, frame, "no trial with this parameter has a curve");
+  std::vector<std::map<double, std::pair<double, int>>> sums(groups.labels.size());  // step: sum, n
+  std::vector<int> members(groups.labels.size(), 0);
+  for (const auto& c : curves) {
+    const auto g = groups.of(*c.trial);
+    if (!g) continue;
+    ++members[*g];
+    for (const auto& [step, v] : c.points) {
+      auto& [sum, n] = sums[*g][step];
+      sum += v;
+      ++n;
+    }
+  }
+  for (const auto& c : curves) {
+    const auto g = groups.of(*c.trial);
+    if (!g) continue;
+    // Thin and faint under the group's mean; the whole line when it is the group's only one.
+    const bool alone = members[*g] == 1;
+    svg.open_group(tooltip(*c.trial));
+    draw_curve(svg, to_pixels(c.points, x, y),
+               SvgStyle{.fill = "none",
+                        .stroke = groups.color(*g),
+                        .stroke_width = alone ? 2.2 : 1,
+                        .dash = state_dash(c.trial->state),
+                        .opacity = alone ? 1 : 0.45,
+                        .cls = "curve"});
+    svg.close_group();
+  }
+  std::vector<LegendEntry> legend;
+  for (size_t g = 0; g < groups.labels.size(); ++g) {
+    if (members[g] == 0) continue;
+    if (members[g] >= 2) {
+      Points mean;
+      for (const auto& [step, sn] : sums[g]) mean.emplace_back(step, sn.first / sn.second);
+      draw_curve(
+          svg, to_pixels(mean, x, y),
+          SvgStyle{.fill = "none", .stroke = groups.color(g), .stroke_width = 2.6, .cls = "mean"});
+    }
+    if (legend.size() < 16) {
+      legend.push_back({fmt::format("{} ({})", shorten(groups.labels[g], 12), members[g]),
+                        groups.color(g), true});
+    }
+  }
+  const auto shown = std::count_if(members.begin(), members.end(), [](int n) { return n > 0; });
+  if (shown > 16) legend.push_back({fmt::format("{} values in all", shown), "#888888", true});
+  if (std::any_of(members.begin(), members.end(), [](int n) { return n >= 2; })) {
+    legend.push_back({"bold: mean", "#444444", true});
+  }
+  draw_legend(svg, frame.right() + 14, frame.top, legend);
+  return svg.str();
+}
+
+}  // namespace
+
+std::string curves_by_figure(const ReportData& data, const Groups& groups) {
+  const std::string y_label = data.study.objective.empty() ? "value" : data.study.objective;
+  return *grouped_curves(data, groups, "", "learning curves", y_label, false);
+}
+
+std::optional<std::string> lr_by_figure(const ReportData& data, const Groups& groups) {
+  return grouped_curves(data, groups, "lr", "learning rate", "learning rate", true);
+}
+
 std::string timeline_figure(const ReportData& data) {
   Svg svg(kWidth, kHeight);
   draw_title(svg, data, "trials per worker");
@@ -308,7 +393,16 @@ void write_file(const fs::path& path, const std::string& text) {
 
 }  // namespace
 
-std::vector<fs::path> write_svg_figures(const ReportData& data, const fs::path& dir) {
+std::vector<fs::path> write_svg_figures(const ReportData& data, const fs::path& dir,
+                                        const std::string& by) {
+  if (!by.empty() && std::none_of(data.dims.begin(), data.dims.end(),
+                                  [&](const DimensionInfo& d) { return d.name == by; })) {
+    std::string dims;
+    for (const auto& d : data.dims) dims += (dims.empty() ? "" : ", ") + d.name;
+    throw InvalidArgument("--by: '" + by + "' is not a searched parameter of study '" +
+                          data.study.name + "', expected one of its dimensions (" +
+                          (dims.empty() ? std::string("it has none") : dims) + ")");
+  }
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec || !fs::is_directory(dir)) {
@@ -335,6 +429,24 @@ std::vector<fs::path> write_svg_figures(const ReportData& data, const fs::path& 
       figures.emplace_back(name + ".svg", svg::slice_figure(data, dim));
     }
     if (!data.dims.empty()) figures.emplace_back("parallel.svg", svg::parallel_figure(data));
+    if (!by.empty()) {
+      const svg::Groups groups = svg::groups_of(data, by);
+      const std::string tail = "-by-" + svg::file_safe(by);
+      figures.emplace_back("curves" + tail + ".svg", svg::curves_by_figure(data, groups));
+      if (auto lr = svg::lr_by_figure(data, groups)) {
+        figures.emplace_back("lr" + tail + ".svg", std::move(*lr));
+      }
+      std::set<std::string> used_by;
+      for (const auto& dim : data.dims) {
+        if (dim.name == by) continue;
+        std::string name = "slice-" + svg::file_safe(dim.name);
+        for (int k = 2; used_by.contains(name); ++k) {
+          name = fmt::format("slice-{}-{}", svg::file_safe(dim.name), k);
+        }
+        used_by.insert(name);
+        figures.emplace_back(name + tail + ".svg", svg::slice_by_figure(data, dim, groups));
+      }
+    }
   }
   std::vector<fs::path> written;
   for (const auto& [name, text] : figures) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <string>
 #include <vector>
 
 #include "report/report_data.hpp"
@@ -21,9 +22,18 @@ namespace krill::report {
 //    dimensions, evenly spaced categories for choices and strings);
 //  - parallel.svg: parallel coordinates of the dimensions and the objective, coloured by value
 //    (only when the space has dimensions).
+// With `by` (a searched parameter, `krill report --by PARAM`), also figures that tell the trials
+// apart by that parameter's value, a colour per value and a bold line through each value's mean:
+//  - curves-by-<by>.svg: the learning curves, and each value's mean curve;
+//  - lr-by-<by>.svg: the learning rates (when some trial recorded one);
+//  - slice-<param>-by-<by>.svg per other dimension: the objective against the parameter, and for
+//    a grid or choice dimension each value's mean objective at each of its values (repeats of a
+//    grid point average).
 // A study without a finished trial gets only summary.svg, saying so. Returns the paths written,
-// in that order. Throws krill::Error naming the path when the folder or a file cannot be written.
+// in that order. Throws krill::Error naming the path when the folder or a file cannot be written,
+// InvalidArgument when `by` is not one of the study's dimensions.
 std::vector<std::filesystem::path> write_svg_figures(const ReportData& data,
-                                                     const std::filesystem::path& dir);
+                                                     const std::filesystem::path& dir,
+                                                     const std::string& by = "");
 
 }  // namespace krill::report

@@ -66,7 +66,10 @@ ParamScale param_scale(const DimensionInfo& dim,
     if (std::isfinite(d)) lo = std::min(lo, d), hi = std::max(hi, d);
   }
   if (lo > hi) return s;
-  s.axis = dim.log && lo > 0 ? Axis::log(lo, hi) : Axis::linear(lo, hi, dim.kind == "int");
+  // A grid of positive numbers spanning two decades or more (a learning-rate sweep) is drawn on a
+  // log axis too: the grid has no `log` of its own.
+  const bool log = dim.log || (dim.kind == "grid" && lo > 0 && hi / lo >= 100);
+  s.axis = log && lo > 0 ? Axis::log(lo, hi) : Axis::linear(lo, hi, dim.kind == "int");
   return s;
 }
 
@@ -110,6 +113,74 @@ std::string slice_figure(const ReportData& data, const DimensionInfo& dim) {
                         .cls = "mark"});
   }
   draw_legend(svg, frame.right() + 14, frame.top, state_legend(marked));
+  return svg.str();
+}
+
+std::string slice_by_figure(const ReportData& data, const DimensionInfo& dim,
+                            const Groups& groups) {
+  Svg svg(kWidth, kHeight);
+  draw_title(svg, data, "objective against " + dim.name + " by " + groups.param);
+  std::vector<const hpo::TrialRecord*> trials;
+  for (const auto* t : valued(data)) {
+    if (groups.of(*t)) trials.push_back(t);
+  }
+  ParamScale scale = param_scale(dim, trials);
+  double lo = INFINITY, hi = -INFINITY;
+  struct Shown {
+    const hpo::TrialRecord* trial;
+    double x;
+    size_t group;
+  };
+  std::vector<Shown> shown;
+  for (const auto* t : trials) {
+    if (const auto x = scale.coord(*t)) {
+      shown.push_back({t, *x, *groups.of(*t)});
+      lo = std::min(lo, *t->value), hi = std::max(hi, *t->value);
+    }
+  }
+  Frame frame;
+  Axis y = shown.empty() ? Axis::linear(0, 1) : Axis::linear(lo, hi);
+  const bool log = scale.axis.kind() == Axis::Kind::Log;
+  draw_axes(svg, frame, scale.axis, y, dim.name + (log ? " (log)" : ""), objective_label(data));
+  if (shown.empty()) draw_note(svg, frame, "no trial with a value has both parameters");
+  // Means per group at each value of a discrete dimension (x in data units -> sum, count).
+  const bool discrete =
+      dim.kind == "grid" || dim.kind == "choice" || scale.axis.kind() == Axis::Kind::Category;
+  std::vector<std::map<double, std::pair<double, int>>> sums(groups.labels.size());
+  std::vector<int> members(groups.labels.size(), 0);
+  for (const auto& s : shown) {
+    ++members[s.group];
+    auto& [sum, n] = sums[s.group][s.x];
+    sum += *s.trial->value;
+    ++n;
+    svg.circle(scale.axis.map(s.x), y.map(*s.trial->value), 3.5,
+               SvgStyle{.fill = groups.color(s.group),
+                        .stroke = "#ffffff",
+                        .stroke_width = 0.8,
+                        .opacity = 0.7,
+                        .cls = "mark"});
+  }
+  std::vector<LegendEntry> legend;
+  bool means = false;
+  for (size_t g = 0; g < groups.labels.size(); ++g) {
+    if (members[g] == 0) continue;
+    if (discrete && sums[g].size() >= 2) {
+      std::vector<std::pair<double, double>> line;
+      for (const auto& [x, sn] : sums[g]) {
+        line.emplace_back(scale.axis.map(x), y.map(sn.first / sn.second));
+      }
+      svg.polyline(
+          line,
+          SvgStyle{.fill = "none", .stroke = groups.color(g), .stroke_width = 2.2, .cls = "mean"});
+      means = true;
+    }
+    if (legend.size() < 16) {
+      legend.push_back(
+          {fmt::format("{} ({})", shorten(groups.labels[g], 12), members[g]), groups.color(g)});
+    }
+  }
+  if (means) legend.push_back({"line: mean", "#444444", true});
+  draw_legend(svg, frame.right() + 14, frame.top, legend);
   return svg.str();
 }
 

@@ -12,6 +12,8 @@ namespace {
 using Strings = std::vector<std::string>;
 
 const Strings kRules{"none", "lcm", "median", "asha", "hyperband"};
+// The curves lcm may match: the objective's, or a loss the trainer reports at each curve point.
+const Strings kLcmCurves{"objective", "train_loss", "val_loss"};
 // Which rules each option belongs to.
 const std::map<std::string, Strings> kOptionRules{
     {"accumulate", {"lcm"}},
@@ -19,6 +21,7 @@ const std::map<std::string, Strings> kOptionRules{
     {"k", {"lcm"}},
     {"normalize", {"lcm"}},
     {"checkpoints", {"lcm"}},
+    {"curve", {"lcm"}},
     {"min_trials", {"median"}},
     {"grace", {"median"}},
     {"min_resource", {"asha", "hyperband"}},
@@ -85,6 +88,16 @@ StoppingConfig parse_stopping(const yaml::Source& src, const yaml::Entry& sectio
       if (!b)
         src.fail(e.at(), "'normalize' is " + yaml::describe(e.value) + ", expected true or false");
       c.lcm.normalize = *b;
+    }
+    if (e.key == "curve") {
+      const bool known_curve =
+          e.value.IsScalar() &&
+          std::find(kLcmCurves.begin(), kLcmCurves.end(), e.value.Scalar()) != kLcmCurves.end();
+      if (!known_curve) {
+        src.fail(e.at(), "'curve' is " + yaml::describe(e.value) + ", expected " +
+                             yaml::one_of(kLcmCurves));
+      }
+      c.lcm.curve = e.value.Scalar();
     }
     if (e.key == "checkpoints") {
       if (!e.value.IsSequence()) {

@@ -387,6 +387,130 @@ TEST(Lcm, TiesGoToTheLowerTrialNumberWhateverTheOrder) {
       [](const TrialRecord& a, const TrialRecord& b) { return a.number < b.number; }));
 }
 
+// Gives the reports of `t`, in order, the metric `name` (NaN: the report does not carry it).
+TrialRecord with_metric(TrialRecord t, const std::string& name, const std::vector<double>& values) {
+  for (size_t i = 0; i < values.size() && i < t.reports.size(); ++i) {
+    if (!std::isnan(values[i])) t.reports[i].metrics[name] = values[i];
+  }
+  return t;
+}
+
+LcmOptions on_curve(const std::string& curve, int accumulate, double percentile = 50) {
+  LcmOptions o = options(accumulate, percentile);
+  o.curve = curve;
+  return o;
+}
+
+constexpr double kNone = std::numeric_limits<double>::quiet_NaN();
+
+// good_mid_bad() with loss curves: the objective (accuracy) and the losses disagree on which
+// complete trial the running one resembles.
+std::vector<TrialRecord> good_mid_bad_with_losses() {
+  std::vector<TrialRecord> t = good_mid_bad();
+  t[0] = with_metric(with_metric(t[0], "val_loss", {0.9, 0.5, 0.3}), "train_loss", {1.0, 0.6, 0.4});
+  t[1] = with_metric(with_metric(t[1], "val_loss", {1.2, 0.9, 0.8}), "train_loss", {1.1, 0.7, 0.5});
+  t[2] = with_metric(with_metric(t[2], "val_loss", {2.0, 1.8, 1.7}), "train_loss", {2.1, 1.9, 1.8});
+  return t;
+}
+
+TEST(Lcm, MatchingOnALossCurvePredictsTheFinalObjective) {
+  const std::vector<TrialRecord> finished = good_mid_bad_with_losses();
+  // Its accuracy looks like the bad trial's, its validation loss like the good trial's, its
+  // training loss like the middling one's.
+  TrialRecord trial = running(9, {{10, 0.21}, {20, 0.29}});
+  trial = with_metric(trial, "val_loss", {0.91, 0.49});
+  trial = with_metric(trial, "train_loss", {1.1, 0.72});
+
+  // On the objective (the default): nearest is trial 2, predicted 0.4, rank 66.67% -> stop.
+  auto by_objective = make_lcm(options(3, 50));
+  StopDecision d = decide(*by_objective, finished, trial);
+  EXPECT_TRUE(d.stop);
+  EXPECT_DOUBLE_EQ(d.prediction.value(), 0.4);
+  EXPECT_EQ(d.reason,
+            "lcm: nearest trial 2 (distance 0.01414) predicts 0.4, rank 66.67% > 50%: stop");
+
+  // On the validation loss: nearest is trial 0, whose final *objective* (0.9, not its loss 0.3)
+  // is the prediction, ranked among the final objectives: rank 0% -> continue.
+  auto by_val_loss = make_lcm(on_curve("val_loss", 3, 50));
+  d = decide(*by_val_loss, finished, trial);
+  EXPECT_FALSE(d.stop);
+  EXPECT_DOUBLE_EQ(d.prediction.value(), 0.9);
+  EXPECT_EQ(d.reason,
+            "lcm: nearest trial 0 (val_loss distance 0.01414) predicts 0.9, rank 0% <= 50%: "
+            "continue");
+
+  // On the training loss: nearest is trial 1 (distance 0.02), predicted 0.7, rank 33.33%.
+  auto by_train_loss = make_lcm(on_curve("train_loss", 3, 30));
+  d = decide(*by_train_loss, finished, trial);
+  EXPECT_TRUE(d.stop);
+  EXPECT_DOUBLE_EQ(d.prediction.value(), 0.7);
+  EXPECT_THAT(d.reason, HasSubstr("nearest trial 1 (train_loss distance 0.02)"));
+  EXPECT_THAT(d.reason, HasSubstr("rank 33.33% > 30%: stop"));
+}
+
+TEST(Lcm, MatchingOnALossCurveMinimizingRanksLowerObjectivesBetter) {
+  // Minimize: the objective is itself a loss; the curve matched is the training loss.
+  std::vector<TrialRecord> finished = {completed(0, {{10, 0.9}, {20, 0.5}, {30, 0.3}}),
+                                       completed(1, {{10, 1.2}, {20, 0.9}, {30, 0.8}}),
+                                       completed(2, {{10, 2.0}, {20, 1.8}, {30, 1.7}})};
+  finished[0] = with_metric(finished[0], "train_loss", {2.0, 1.9, 1.8});
+  finished[1] = with_metric(finished[1], "train_loss", {1.0, 0.8, 0.7});
+  finished[2] = with_metric(finished[2], "train_loss", {0.5, 0.3, 0.2});
+  TrialRecord trial = with_metric(running(9, {{10, 0.9}, {20, 0.5}}), "train_loss", {0.5, 0.3});
+  auto lcm = make_lcm(on_curve("train_loss", 3, 50));
+  const StopDecision d = decide(*lcm, finished, trial, Direction::Minimize);
+  // Matched trial 2 exactly by its training loss: its final objective 1.7 is the worst.
+  EXPECT_DOUBLE_EQ(d.prediction.value(), 1.7);
+  EXPECT_TRUE(d.stop);
+  EXPECT_THAT(d.reason, HasSubstr("nearest trial 2 (train_loss distance 0)"));
+}
+
+TEST(Lcm, AReportWithoutTheCurvesMetricIsNotJudged) {
+  auto lcm = make_lcm(on_curve("val_loss", 3, 0));
+  const TrialRecord trial = running(9, {{10, 0.21}, {20, 0.29}});  // no metrics at all
+  const StopDecision d = decide(*lcm, good_mid_bad_with_losses(), trial);
+  EXPECT_FALSE(d.stop);
+  EXPECT_FALSE(d.prediction.has_value());
+  EXPECT_EQ(d.reason, "lcm: no val_loss at step 20 of this trial, nothing to match");
+}
+
+TEST(Lcm, CompleteCurvesWithoutTheMetricAtAPrefixStepAreNotMatched) {
+  std::vector<TrialRecord> finished = good_mid_bad_with_losses();
+  // Trial 0 lost its validation loss at step 20: only trials 1 and 2 can be matched; trial 0
+  // still counts in the rank (its 0.9 is better than trial 1's 0.7: rank 33.33%).
+  finished[0].reports[1].metrics.erase("val_loss");
+  TrialRecord trial = with_metric(running(9, {{10, 0.21}, {20, 0.29}}), "val_loss", {0.91, 0.49});
+  auto lcm = make_lcm(on_curve("val_loss", 3, 30));
+  StopDecision d = decide(*lcm, finished, trial);
+  EXPECT_DOUBLE_EQ(d.prediction.value(), 0.7);
+  EXPECT_THAT(d.reason, HasSubstr("nearest trial 1 (val_loss distance"));
+  EXPECT_TRUE(d.stop);
+
+  // No complete curve carries it: no prediction, and the reason names the curve.
+  for (TrialRecord& t : finished) {
+    for (Report& r : t.reports) r.metrics.clear();
+  }
+  d = decide(*lcm, finished, trial);
+  EXPECT_FALSE(d.stop);
+  EXPECT_FALSE(d.prediction.has_value());
+  EXPECT_EQ(d.reason,
+            "lcm: no complete val_loss curve can be matched (none of the 3 has all 2 steps of "
+            "this prefix, up to step 20)");
+}
+
+TEST(Lcm, ARunningStepWithoutTheMetricIsLeftOutOfThePrefix) {
+  // The running trial carries no validation loss at step 10: it is matched at step 20 alone,
+  // where trial 1 (0.9) is nearest to 0.88 (trials 0 and 2 have 0.5 and 1.8).
+  const std::vector<TrialRecord> finished = good_mid_bad_with_losses();
+  TrialRecord trial = with_metric(running(9, {{10, 0.5}, {20, 0.7}}), "val_loss", {kNone, 0.88});
+  auto lcm = make_lcm(on_curve("val_loss", 3, 50));
+  const StopDecision d = decide(*lcm, finished, trial);
+  EXPECT_DOUBLE_EQ(d.prediction.value(), 0.7);
+  EXPECT_EQ(d.reason,
+            "lcm: nearest trial 1 (val_loss distance 0.02) predicts 0.7, rank 33.33% <= 50%: "
+            "continue");
+}
+
 TEST(Lcm, DescribeIsCanonical) {
   LcmOptions o;
   o.checkpoints = {100, 200};
@@ -400,6 +524,16 @@ TEST(Lcm, DescribeIsCanonical) {
   p.normalize = true;
   EXPECT_EQ(make_lcm(p)->describe(),
             "lcm(accumulate=5, percentile=37.5, k=3, normalize=true, checkpoints=[])");
+
+  // The curve is named only when it is not the objective (studies made before the option was
+  // added keep their description, and resume).
+  p.curve = "objective";
+  EXPECT_EQ(make_lcm(p)->describe(),
+            "lcm(accumulate=5, percentile=37.5, k=3, normalize=true, checkpoints=[])");
+  p.curve = "val_loss";
+  EXPECT_EQ(make_lcm(p)->describe(),
+            "lcm(accumulate=5, percentile=37.5, k=3, normalize=true, checkpoints=[], "
+            "curve=val_loss)");
 }
 
 TEST(Lcm, InvalidOptionsAreRefused) {
@@ -433,6 +567,11 @@ TEST(Lcm, InvalidOptionsAreRefused) {
   EXPECT_THAT(refused(o), HasSubstr("checkpoints must be strictly increasing (got 100 then 100)"));
   o.checkpoints = {200, 100};
   EXPECT_THAT(refused(o), HasSubstr("(got 200 then 100)"));
+
+  o = {};
+  o.curve = "";
+  EXPECT_THAT(refused(o),
+              HasSubstr("curve must be \"objective\" or the name of a reported metric"));
 
   // The boundaries are accepted.
   o = {};

@@ -266,6 +266,83 @@ TEST_F(SvgFigures, StudyWithoutFinishedTrialsGetsASummary) {
   EXPECT_EQ(write_svg_figures(data, root_ / "empty").size(), 1u);
 }
 
+// A grid of two learning rates x two schedules, each point twice (8 completed trials): the
+// poster's comparison of a static and a decaying rate.
+ReportData schedule_sweep() {
+  ReportData d;
+  d.study.name = "sweep";
+  d.study.objective = "val_accuracy";
+  d.study.direction = hpo::Direction::Maximize;
+  d.dims = {{"lr", "grid", false}, {"schedule", "grid", false}};
+  int64_t number = 0;
+  for (int repeat = 0; repeat < 2; ++repeat) {
+    for (const double lr : {0.001, 0.1}) {
+      for (const std::string schedule : {"step", "constant"}) {
+        hpo::TrialRecord t;
+        t.number = number++;
+        t.state = TrialState::Completed;
+        t.params = {{"lr", lr}, {"schedule", schedule}};
+        const double decay = schedule == "step" ? 0.5 : 1.0;
+        for (int64_t step = 1; step <= 3; ++step) {
+          const double rate = lr * (step > 1 ? decay : 1.0);
+          t.reports.emplace_back(step * 100, 0.5 + 0.1 * static_cast<double>(step) + repeat * 0.01,
+                                 std::map<std::string, double>{{"lr", rate}});
+        }
+        t.value = t.reports.back().value + (schedule == "step" ? 0.05 : 0.0);
+        d.trials.push_back(t);
+      }
+    }
+  }
+  return d;
+}
+
+TEST_F(SvgFigures, ByAParameterColoursTrialsByItsValueAndDrawsTheMeans) {
+  const auto paths = write_svg_figures(schedule_sweep(), root_, "schedule");
+  std::vector<std::string> names;
+  for (const auto& p : paths) names.push_back(p.filename().string());
+  EXPECT_EQ(names, (std::vector<std::string>{"history.svg", "curves.svg", "lr.svg", "timeline.svg",
+                                             "slice-lr.svg", "slice-schedule.svg", "parallel.svg",
+                                             "curves-by-schedule.svg", "lr-by-schedule.svg",
+                                             "slice-lr-by-schedule.svg"}));
+  for (const auto& p : paths) EXPECT_TRUE(well_formed(read(p))) << p;
+
+  const auto curves = read(root_ / "curves-by-schedule.svg");
+  EXPECT_EQ(count(curves, "class=\"curve\""), 8u);
+  EXPECT_EQ(count(curves, "class=\"mean\""), 2u);  // one mean curve per schedule
+  EXPECT_NE(curves.find("sweep: learning curves by schedule"), std::string::npos);
+  // Values in text order, a colour each, with their numbers of trials (the title names the
+  // parameter).
+  const auto constant = curves.find(">constant (4)<"), step = curves.find(">step (4)<");
+  ASSERT_NE(constant, std::string::npos);
+  ASSERT_NE(step, std::string::npos);
+  EXPECT_LT(constant, step);
+
+  const auto lr = read(root_ / "lr-by-schedule.svg");
+  EXPECT_EQ(count(lr, "class=\"curve\""), 8u);
+  EXPECT_NE(lr.find(">learning rate (log)<"), std::string::npos);  // 0.0005 .. 0.1
+
+  // Two marks per grid point (the repeats), and per schedule a line through the two means.
+  const auto slice = read(root_ / "slice-lr-by-schedule.svg");
+  EXPECT_EQ(count(slice, "class=\"mark\""), 8u);
+  EXPECT_EQ(count(slice, "class=\"mean\""), 2u);
+  EXPECT_NE(slice.find(">line: mean<"), std::string::npos);
+  // A grid of rates two decades apart is drawn on a log axis (so is the plain slice).
+  EXPECT_NE(slice.find(">lr (log)<"), std::string::npos);
+  EXPECT_NE(read(root_ / "slice-lr.svg").find(">lr (log)<"), std::string::npos);
+}
+
+TEST_F(SvgFigures, ByAnUnknownParameterIsRefused) {
+  try {
+    write_svg_figures(schedule_sweep(), root_, "momentum");
+    ADD_FAILURE() << "accepted --by momentum";
+  } catch (const InvalidArgument& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "--by: 'momentum' is not a searched parameter of study 'sweep', expected one of its "
+              "dimensions (lr, schedule)");
+  }
+  EXPECT_FALSE(fs::exists(root_ / "history.svg"));  // nothing written
+}
+
 TEST_F(SvgFigures, FailsClearlyWhenTheFolderCannotBeMade) {
   fs::create_directories(root_);
   std::ofstream(root_ / "file") << "x";

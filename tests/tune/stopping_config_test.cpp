@@ -10,6 +10,7 @@ namespace krill::tune {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 const char* kBase =
     "study: s\ndata: fashion-mnist\ntrials: 4\n"
@@ -43,6 +44,18 @@ TEST(StoppingConfig, ReadsEachRule) {
   EXPECT_EQ(lcm.stopping.lcm.checkpoints, (std::vector<int64_t>{100, 300}));
   EXPECT_THAT(make_stopper(lcm.stopping)->describe(), HasSubstr("lcm(accumulate=7"));
 
+  EXPECT_EQ(lcm.stopping.lcm.curve, "objective");  // the default
+  for (const std::string curve : {"objective", "train_loss", "val_loss"}) {
+    StudyFile on = parse("  rule: lcm\n  curve: " + curve + "\n");
+    EXPECT_EQ(on.stopping.lcm.curve, curve);
+    const std::string described = make_stopper(on.stopping)->describe();
+    if (curve == "objective") {
+      EXPECT_THAT(described, Not(HasSubstr("curve")));  // as before the option: studies resume
+    } else {
+      EXPECT_THAT(described, HasSubstr(", curve=" + curve + ")"));
+    }
+  }
+
   StudyFile median = parse("  rule: median\n  min_trials: 3\n  grace: 200\n");
   EXPECT_EQ(median.stopping.median.min_trials, 3);
   EXPECT_EQ(median.stopping.median.grace, 200);
@@ -62,6 +75,13 @@ TEST(StoppingConfig, ErrorsSayWhereAndWhat) {
   EXPECT_THAT(error_of("  rule: lcm\n  percentile: 140\n"),
               HasSubstr("expected a number in [0.0, 100.0]"));
   EXPECT_THAT(error_of("  rule: lcm\n  checkpoints: [300, 100]\n"), HasSubstr("increasing"));
+  EXPECT_EQ(error_of("  rule: lcm\n  curve: loss\n"),
+            "s.yaml:8:10: 'curve' is 'loss', expected objective, train_loss or val_loss");
+  EXPECT_THAT(error_of("  rule: lcm\n  curve: [val_loss]\n"),
+              HasSubstr("s.yaml:8:10: 'curve' is a list, expected objective, train_loss or "
+                        "val_loss"));
+  EXPECT_THAT(error_of("  rule: median\n  curve: val_loss\n"),
+              HasSubstr("s.yaml:8:3: 'curve' is an option of lcm, not median"));
   EXPECT_THAT(error_of("  rule: asha\n  min_resource: 100\n  max_resource: 50\n"),
               HasSubstr("stopping:"));
 }

@@ -2,7 +2,9 @@
 // stage of N complete trials, then at each checkpoint the running curve's prefix is matched
 // against the same prefix of every complete curve (Euclidean distance); the final value of the
 // nearest complete curve (the mean of the k nearest; k = 1 is the poster's rule) is the
-// prediction, and its rank among the completed trials' final values decides the stop.
+// prediction, and its rank among the completed trials' final values decides the stop. The curves
+// matched are the objective's by default; `curve` names a per-step metric instead (the poster's
+// curves are values of the loss, its prediction the final objective).
 #include "hpo/stoppers/lcm.hpp"
 
 #include "hpo/stoppers/number_text.hpp"
@@ -14,6 +16,7 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,11 +30,28 @@ namespace {
 using detail::brief;
 using detail::exact;
 
-// A curve as step -> value. If a step was reported twice, the later report wins (it is the value
-// the trial ended up with at that step).
-std::map<int64_t, double> curve_of(const std::vector<Report>& reports) {
+constexpr const char* kObjective = "objective";
+
+// The point a report gives the curve named `name`: its value for the objective, else the metric
+// of that name; none when the report does not carry it.
+std::optional<double> point_of(const Report& r, const std::string& name) {
+  if (name == kObjective) return r.value;
+  const auto it = r.metrics.find(name);
+  if (it == r.metrics.end()) return std::nullopt;
+  return it->second;
+}
+
+// A curve as step -> value, of the steps whose reports carry it. If a step was reported twice,
+// the later report wins (it is the value the trial ended up with at that step).
+std::map<int64_t, double> curve_of(const std::vector<Report>& reports, const std::string& name) {
   std::map<int64_t, double> curve;
-  for (const Report& r : reports) curve[r.step] = r.value;
+  for (const Report& r : reports) {
+    if (const auto v = point_of(r, name)) {
+      curve[r.step] = *v;
+    } else {
+      curve.erase(r.step);
+    }
+  }
   return curve;
 }
 
@@ -63,6 +83,11 @@ LearningCurveMatching::LearningCurveMatching(LcmOptions options) : options_(std:
     throw InvalidArgument("lcm: k (nearest curves averaged) must be at least 1 (got " +
                           std::to_string(options_.k) + ")");
   }
+  if (options_.curve.empty()) {
+    throw InvalidArgument(
+        "lcm: curve must be \"objective\" or the name of a reported metric "
+        "(got an empty name)");
+  }
   for (size_t i = 0; i < options_.checkpoints.size(); ++i) {
     const int64_t c = options_.checkpoints[i];
     if (c <= 0) {
@@ -86,7 +111,9 @@ std::string LearningCurveMatching::describe() const {
   return "lcm(accumulate=" + std::to_string(options_.accumulate) +
          ", percentile=" + exact(options_.percentile) + ", k=" + std::to_string(options_.k) +
          ", normalize=" + (options_.normalize ? "true" : "false") + ", checkpoints=[" +
-         checkpoints + "])";
+         checkpoints + "]" +
+         // Only when not the default, so that studies made before the option resume.
+         (options_.curve == kObjective ? "" : ", curve=" + options_.curve) + ")";
 }
 
 StopDecision LearningCurveMatching::decide(const StudyView& study, const TrialRecord& trial,
@@ -119,19 +146,32 @@ StopDecision LearningCurveMatching::decide(const StudyView& study, const TrialRe
   }
 
   // The running curve's prefix: its values at the reported steps up to this one. `report` is
-  // normally the last of trial.reports; it is added in case the caller passed it separately.
+  // normally the last of trial.reports; it is added in case the caller passed it separately. A
+  // report that does not carry the curve (a metric curve) is not judged.
+  const std::string& name = options_.curve;
+  const std::optional<double> now = point_of(report, name);
+  if (!now) {
+    decision.reason = "lcm: no " + name + " at step " + std::to_string(report.step) +
+                      " of this trial, nothing to match";
+    return decision;
+  }
   std::map<int64_t, double> prefix;
   for (const Report& r : trial.reports) {
-    if (r.step <= report.step) prefix[r.step] = r.value;
+    if (r.step > report.step) continue;
+    if (const auto v = point_of(r, name)) {
+      prefix[r.step] = *v;
+    } else {
+      prefix.erase(r.step);
+    }
   }
-  prefix[report.step] = report.value;
+  prefix[report.step] = *now;
   const double scale = options_.normalize ? std::sqrt(static_cast<double>(prefix.size())) : 1.0;
 
   // Match the same prefix of every complete curve. A curve that lacks one of the prefix's steps
   // cannot be compared point by point and is skipped (it still counts in the rank below).
   std::vector<Match> matches;
   for (const Completed& c : completed) {
-    const std::map<int64_t, double> curve = curve_of(c.record->reports);
+    const std::map<int64_t, double> curve = curve_of(c.record->reports, name);
     double sum = 0;
     bool matched = true;
     for (const auto& [step, value] : prefix) {
@@ -148,8 +188,9 @@ StopDecision LearningCurveMatching::decide(const StudyView& study, const TrialRe
     if (matched && !std::isnan(distance)) matches.push_back({distance, c.number, c.final_value});
   }
   if (matches.empty()) {
-    decision.reason = "lcm: no complete curve can be matched (none of the " +
-                      std::to_string(n_completed) + " has all " + std::to_string(prefix.size()) +
+    decision.reason = "lcm: no complete " + std::string(name == kObjective ? "" : name + " ") +
+                      "curve can be matched (none of the " + std::to_string(n_completed) +
+                      " has all " + std::to_string(prefix.size()) +
                       " steps of this prefix, up to step " + std::to_string(report.step) + ")";
     return decision;
   }
@@ -181,7 +222,8 @@ StopDecision LearningCurveMatching::decide(const StudyView& study, const TrialRe
   decision.stop = rank > options_.percentile;
 
   const Match& nearest = matches.front();
-  std::string reason = "lcm: nearest trial " + std::to_string(nearest.number) + " (distance " +
+  std::string reason = "lcm: nearest trial " + std::to_string(nearest.number) + " (" +
+                       (name == kObjective ? "" : name + " ") + "distance " +
                        brief(nearest.distance) + ")";
   if (k > 1) reason += ", mean of " + std::to_string(k) + " nearest,";
   reason += " predicts " + brief(prediction) + ", rank " + brief(rank) + "% " +

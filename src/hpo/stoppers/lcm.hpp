@@ -16,7 +16,8 @@ class LearningCurveMatching : public Stopper {
 
   StopDecision decide(const StudyView& study, const TrialRecord& trial,
                       const Report& report) override;
-  // "lcm(accumulate=10, percentile=50, k=1, normalize=false, checkpoints=[100,200])"
+  // "lcm(accumulate=10, percentile=50, k=1, normalize=false, checkpoints=[100,200])", with
+  // ", curve=val_loss" before the ")" when the curve is not the objective.
   std::string describe() const override;
 
   const LcmOptions& options() const { return options_; }
