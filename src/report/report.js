@@ -357,7 +357,8 @@
     series.push({type: 'lines', name: 'Exploits', coordinateSystem: 'cartesian2d', z: 5,
                  symbol: ['circle', 'arrow'], symbolSize: [5, 10], data: arrows,
                  lineStyle: {color: '#444', width: 1.4, opacity: 0.9},
-                 label: {show: total <= 12, position: 'end', fontSize: 10,
+                 label: {show: total <= 12, position: 'end', distance: 6, fontSize: 10,
+                         backgroundColor: 'rgba(255,255,255,0.85)', padding: [1, 3],
                          formatter: function (p) { return p.data.label; }}});
     return {
       replace: ['series', 'yAxis'],
