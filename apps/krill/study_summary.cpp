@@ -4,17 +4,21 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <string>
 
+#include "report/pbt_lineage.hpp"
 #include "report/text_chart.hpp"
 
 namespace krill::cli {
 
 namespace {
 // Parameters for reading (4 significant digits); exports keep the exact values.
-std::string short_params(const hpo::Params& params) {
+// `names`: only these (all when empty).
+std::string short_params(const hpo::Params& params, const std::vector<std::string>& names = {}) {
   std::string out;
   for (const auto& [name, value] : params) {
+    if (!names.empty() && std::find(names.begin(), names.end(), name) == names.end()) continue;
     if (!out.empty()) out += ' ';
     out += name + '=';
     if (const auto* d = std::get_if<double>(&value)) {
@@ -42,6 +46,32 @@ std::string reason_of(const hpo::TrialRecord& t) {
   }
 }
 
+std::string exploits_text(const hpo::TrialRecord& t) {
+  std::string out;
+  for (const auto* d : report::exploits_of(t)) {
+    out += fmt::format("{}step {}: copied trial {} at step {}", out.empty() ? "" : "; ", d->step,
+                       d->donor, d->donor_step);
+    const std::string changed =
+        short_params(d->params, report::changing_params(report::member_schedule(t)));
+    if (!changed.empty()) out += ", now " + changed;
+  }
+  return out;
+}
+
+std::string schedule_text(const hpo::TrialRecord& t) {
+  const auto schedule = report::member_schedule(t);
+  const auto names = report::changing_params(schedule);
+  std::string out;
+  for (const auto& s : schedule) {
+    out +=
+        fmt::format("{}{}-{} {} ({})", out.empty() ? "steps " : "; ", s.from, s.to,
+                    short_params(s.params, names),
+                    s.donor < 0 ? std::string("sampled")
+                                : fmt::format("copied trial {} at step {}", s.donor, s.donor_step));
+  }
+  return out;
+}
+
 void print_study_summary(const hpo::StudyRecord& study, const std::vector<hpo::TrialRecord>& trials,
                          int top, bool all) {
   std::map<hpo::TrialState, int> counts;
@@ -61,16 +91,29 @@ void print_study_summary(const hpo::StudyRecord& study, const std::vector<hpo::T
   for (const auto& t : trials) requeues += t.requeues;
   fmt::print("states:{}   compute {:.1f} s{}\n", states.empty() ? " none" : states, compute,
              requeues ? fmt::format("   re-queued {} times", requeues) : "");
+  const size_t exploits = report::count_exploits(trials);
+  if (exploits > 0) {
+    std::set<int64_t> replaced;
+    for (const auto& t : trials) {
+      if (!report::exploits_of(t).empty()) replaced.insert(t.number);
+    }
+    fmt::print(
+        "PBT: {} exploit{} (a member copied a better one's state and perturbed its "
+        "hyperparameters), {} of {} members replaced at least once\n",
+        exploits, exploits == 1 ? "" : "s", replaced.size(), trials.size());
+  }
 
   if (all) {
     fmt::print("\n{:>6}  {:<9}  {:>10}  {:>7}  {}\n", "trial", "state", study.objective, "seconds",
-               "parameters; why it stopped or failed");
+               exploits > 0 ? "parameters (sampled); PBT exploits; why it stopped or failed"
+                            : "parameters; why it stopped or failed");
     for (const auto& t : trials) {
       const std::string why = reason_of(t);
-      fmt::print("{:>6}  {:<9}  {:>10}  {:>7.1f}  {}{}\n", t.number, hpo::to_string(t.state),
+      const std::string exploits = exploits_text(t);
+      fmt::print("{:>6}  {:<9}  {:>10}  {:>7.1f}  {}{}{}\n", t.number, hpo::to_string(t.state),
                  t.value ? fmt::format("{:.4f}", *t.value) : "-",
                  t.finished > t.started ? t.finished - t.started : 0.0, short_params(t.params),
-                 why.empty() ? "" : "; " + why);
+                 exploits.empty() ? "" : "; PBT: " + exploits, why.empty() ? "" : "; " + why);
     }
   } else {
     // Why trials stopped or failed: the first few, each once (krill show --all lists all).
@@ -100,14 +143,15 @@ void print_study_summary(const hpo::StudyRecord& study, const std::vector<hpo::T
   std::stable_sort(done.begin(), done.end(), [&](auto* a, auto* b) {
     return maximize ? *a->value > *b->value : *a->value < *b->value;
   });
+  // A PBT member's hyperparameters changed at its exploits: the table shows those it ended with.
   fmt::print("\n{:>6}  {:>10}  {:>9}  {:>7}  {}\n", "trial", study.objective, "test_acc", "seconds",
-             "parameters");
+             exploits > 0 ? "final parameters" : "parameters");
   for (size_t i = 0; i < done.size() && i < static_cast<size_t>(top); ++i) {
     const auto& t = *done[i];
     auto test = t.attrs.find("test_accuracy");
     fmt::print("{:>6}  {:>10.4f}  {:>9}  {:>7.1f}  {}\n", t.number, *t.value,
                test == t.attrs.end() ? "-" : fmt::format("{:.4f}", test->second),
-               t.finished - t.started, short_params(t.params));
+               t.finished - t.started, short_params(report::final_params(t)));
   }
   fmt::print("\n{}", report::best_so_far_chart(trials, study.direction));
   const auto& best = *done.front();
@@ -115,7 +159,19 @@ void print_study_summary(const hpo::StudyRecord& study, const std::vector<hpo::T
   if (auto test = best.attrs.find("test_accuracy"); test != best.attrs.end()) {
     fmt::print(", test accuracy {:.4f}", test->second);
   }
-  fmt::print("\nbest parameters: {}\n", hpo::to_string(best.params));  // exact
+  const auto best_exploits = report::exploits_of(best);
+  if (exploits > 0) {
+    fmt::print("\nbest member's schedule (trial {}): {}", best.number, schedule_text(best));
+  }
+  if (best_exploits.empty()) {
+    fmt::print("\nbest parameters: {}{}\n", hpo::to_string(best.params),  // exact
+               exploits > 0 ? " (sampled; never replaced)" : "");
+  } else {
+    fmt::print("\nbest parameters: {} (final: from its copy of trial {} at step {})\n",
+               hpo::to_string(report::final_params(best)), best_exploits.back()->donor,
+               best_exploits.back()->step);
+    fmt::print("sampled at the start: {}\n", hpo::to_string(best.params));
+  }
 }
 
 void print_study_runs(const std::vector<hpo::RunRecord>& runs,

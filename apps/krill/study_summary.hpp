@@ -17,6 +17,12 @@ void print_study_summary(const hpo::StudyRecord& study, const std::vector<hpo::T
 // Why a trial is not Completed: a failed or diverged trial's error, a stopped trial's stopping
 // decision; "" for a Completed or Running trial.
 std::string reason_of(const hpo::TrialRecord& trial);
+// A PBT member's exploits, readably: "step 100: copied trial 0 at step 100, now lr=0.0488; ...";
+// "" for a trial never exploited.
+std::string exploits_text(const hpo::TrialRecord& trial);
+// A PBT member's hyperparameters over its steps (those that change, else all): "steps 0-100
+// lr=0.0009 (sampled); 100-400 lr=0.0488 (copied trial 0 at step 100)".
+std::string schedule_text(const hpo::TrialRecord& trial);
 // The processes (runs) registered on the study: live ones with the trials they hold, and those
 // that look gone (their trials are re-queued by the next process that asks for one).
 void print_study_runs(const std::vector<hpo::RunRecord>& runs,

@@ -7,6 +7,7 @@
 
 #include "report/embedded_assets.hpp"
 #include "report/json_writer.hpp"
+#include "report/pbt_lineage.hpp"
 #include "report/svg_writer.hpp"
 
 namespace krill::report {
@@ -76,10 +77,21 @@ std::vector<Chart> charts_for(const ReportData& data) {
                           (grid_dims >= 3 ? " (mean over the others)." : "."),
                       ""});
   }
+  const bool pbt = count_exploits(data.trials) > 0;
   charts.push_back({"lr", "lr", "Learning rate",
-                    "The learning rate each trial used, by iteration (its schedule, and any "
-                    "changes made during the run).",
+                    std::string("The learning rate each trial used, by iteration (its schedule, "
+                                "and any changes made during the run).") +
+                        (pbt ? " A diamond marks a PBT exploit: the member copied a better one "
+                               "and steps to its perturbed rate."
+                             : ""),
                     ""});
+  if (pbt) {
+    charts.push_back({"lineage", "lineage", "PBT family tree",
+                      "One line per member over the steps (the best one thick); an arrow from "
+                      "the donor's line at its step to the member that copied its state, "
+                      "labelled with the new hyperparameters (hover for all).",
+                      ""});
+  }
   charts.push_back({"timeline", "timeline", "Worker timeline",
                     "One row per worker, one bar per trial from start to finish, coloured by "
                     "state: gaps are idle workers.",

@@ -252,6 +252,7 @@
         tooltip: {
           trigger: 'item', confine: true,
           formatter: function (p) {
+            if (p.data && p.data.tip) return p.data.tip;  // marks added by the caller
             var owner = owners[p.seriesIndex];
             if (Array.isArray(owner)) owner = owner[p.dataIndex];
             if (!owner) return '';
@@ -273,9 +274,104 @@
                       'Nothing to draw: no learning curve reported yet.', false);
   }
 
+  // A trial's learning rate as drawn: its reported points, with a step at each PBT exploit that
+  // changed it (exploit.lr: the rate from the exploit's step on).
+  function lrPoints(t) {
+    var points = t.metrics && t.metrics.lr;
+    if (!points || !t.exploits || !t.exploits.length) return points;
+    var out = [];
+    points.forEach(function (p) {
+      out.push(p);
+      t.exploits.forEach(function (e) {
+        if (e.step === p[0] && e.lr !== null && e.lr !== p[1]) out.push([p[0], e.lr]);
+      });
+    });
+    return out;
+  }
+
+  // "Trial 3 copied trial 0 at step 100" and the hyperparameters it took (HTML, escaped).
+  function exploitTip(t, e) {
+    var params = Object.keys(e.params).map(function (k) {
+      return esc(k) + '=' + esc(fmt(e.params[k]));
+    }).join('<br>');
+    return '<b>Trial ' + t.number + '</b> copied trial ' + e.donor + ' at step ' + e.donor_step +
+           (params ? '<br>' + params : '');
+  }
+
+  function hasExploits(d) {
+    return d.trials.some(function (t) { return t.exploits && t.exploits.length > 0; });
+  }
+
   function learningRates(d) {
-    return trialLines(d, function (t) { return t.metrics && t.metrics.lr; }, 'learning rate',
-                      'No trial reported a learning rate (the "lr" metric) yet.', true);
+    var built = trialLines(d, lrPoints, 'learning rate',
+                           'No trial reported a learning rate (the "lr" metric) yet.', true);
+    if (built.empty) return built;
+    var marks = [];
+    d.trials.forEach(function (t) {
+      (t.exploits || []).forEach(function (e) {
+        if (e.lr !== null && e.lr > 0) marks.push({value: [e.step, e.lr], tip: exploitTip(t, e)});
+      });
+    });
+    if (marks.length) {
+      built.option.series.push({type: 'scatter', name: 'PBT exploits', symbol: 'diamond',
+                                symbolSize: 9, z: 5, data: marks,
+                                itemStyle: {color: '#111', borderColor: '#fff', borderWidth: 1}});
+    }
+    return built;
+  }
+
+  // PBT's family tree: a line per member over the steps (rows: trials, top down), and an arrow
+  // from the donor's line at its step to each member that copied it.
+  function lineage(d) {
+    if (!hasExploits(d)) return {empty: 'No PBT exploit yet: no member has copied another.'};
+    var members = d.trials.slice().sort(function (a, b) { return a.number - b.number; });
+    var row = {}, best = null, max = maximize(d), total = 0;
+    members.forEach(function (t, i) {
+      row[t.number] = i;
+      total += (t.exploits || []).length;
+      if (t.state === 'completed' && t.value !== null &&
+          (best === null || (max ? t.value > best.value : t.value < best.value))) best = t;
+    });
+    var series = members.map(function (t, i) {
+      var end = 0;
+      (t.curve || []).forEach(function (p) { end = Math.max(end, p[0]); });
+      (t.exploits || []).forEach(function (e) { end = Math.max(end, e.step); });
+      var tip = trialTip(d, t);
+      var style = {color: t === best ? '#111' : undefined, width: t === best ? 3 : 1.8,
+                   type: t.state === 'completed' || t.state === 'running' ? 'solid' : 'dashed'};
+      return {type: 'line', name: 'Trial ' + t.number, showSymbol: true, symbolSize: 4,
+              lineStyle: style, itemStyle: style.color ? {color: style.color} : undefined,
+              data: [{value: [0, i], tip: tip}, {value: [end, i], tip: tip}]};
+    });
+    var arrows = [];
+    members.forEach(function (t) {
+      (t.exploits || []).forEach(function (e) {
+        if (!(e.donor in row)) return;
+        var label = Object.keys(e.params).map(function (k) {
+          return k + '=' + fmt(e.params[k]);
+        }).join(' ');
+        arrows.push({coords: [[e.donor_step, row[e.donor]], [e.step, row[t.number]]],
+                     tip: exploitTip(t, e), label: label});
+      });
+    });
+    series.push({type: 'lines', name: 'Exploits', coordinateSystem: 'cartesian2d', z: 5,
+                 symbol: ['circle', 'arrow'], symbolSize: [5, 10], data: arrows,
+                 lineStyle: {color: '#444', width: 1.4, opacity: 0.9},
+                 label: {show: total <= 12, position: 'end', distance: 6, fontSize: 10,
+                         backgroundColor: 'rgba(255,255,255,0.85)', padding: [1, 3],
+                         formatter: function (p) { return p.data.label; }}});
+    return {
+      replace: ['series', 'yAxis'],
+      option: merge(base(d), {
+        tooltip: {trigger: 'item', confine: true,
+                  formatter: function (p) { return p.data && p.data.tip ? p.data.tip : ''; }},
+        dataZoom: [{type: 'inside', xAxisIndex: 0}],
+        xAxis: {type: 'value', name: 'step', nameLocation: 'middle', nameGap: 28, min: 0},
+        yAxis: {type: 'category', inverse: true,
+                data: members.map(function (t) { return 'Trial ' + t.number; })},
+        series: series
+      })
+    };
   }
 
   function colorRange(lo, hi) {
@@ -489,6 +585,7 @@
     'slice': slice,
     'heatmap': heatmap,
     'lr': learningRates,
+    'lineage': lineage,
     'timeline': timeline
   };
 
@@ -523,6 +620,14 @@
       bestRows = row('Trial', String(best.number) + ' (' + best.state + ')') +
                  row(objectiveName(d), fmt(best.value)) +
                  row('Parameters', paramsText(best, '<br>') || '\u2013');
+      var last = best.exploits && best.exploits.length ? best.exploits[best.exploits.length - 1] :
+                                                         null;
+      if (last) {  // a PBT member: what it sampled (above) and what it ended with
+        bestRows += row('Final parameters', paramsText({params: last.params}, '<br>') +
+                        '<br><i>from its copy of trial ' + last.donor + ' at step ' + last.step +
+                        '</i>');
+        bestRows += row('Exploits', String(best.exploits.length));
+      }
       if (best.attrs && best.attrs.test_accuracy !== undefined && best.attrs.test_accuracy !== null) {
         bestRows += row('Test accuracy', fmt(best.attrs.test_accuracy));
       }

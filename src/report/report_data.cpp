@@ -5,6 +5,7 @@
 
 #include "core/error.hpp"
 #include "report/json_writer.hpp"
+#include "report/pbt_lineage.hpp"
 
 namespace krill::report {
 
@@ -202,6 +203,31 @@ std::string to_json(const ReportData& data) {
       j.end_array();
     }
     j.end_object();
+    // PBT: the member's exploits, by step; "lr": its learning rate right after (null: unknown).
+    j.key("exploits");
+    j.begin_array();
+    for (const auto* d : exploits_of(t)) {
+      j.begin_object();
+      j.field("step", d->step);
+      j.field("donor", d->donor);
+      j.field("donor_step", d->donor_step);
+      j.key("params");
+      j.begin_object();
+      for (const auto& [k, v] : d->params) {
+        j.key(k);
+        write_value(j, v);
+      }
+      j.end_object();
+      j.key("lr");
+      if (const auto lr = lr_after(t, *d)) {
+        j.value(*lr);
+      } else {
+        j.null();
+      }
+      j.field("reason", d->reason);
+      j.end_object();
+    }
+    j.end_array();
     j.end_object();
   }
   j.end_array();

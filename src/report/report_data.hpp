@@ -34,7 +34,11 @@ std::vector<DimensionInfo> parse_dimensions(const std::string& fingerprint);
 // The data as one JSON object (what the HTML page embeds and `--serve` returns at /data.json):
 // {"study": {...}, "dims": [...], "trials": [{"number", "state", "value", "error", "started",
 //  "finished", "worker", "params": {...}, "attrs": {...}, "curve": [[step, value], ...],
-//  "metrics": {"lr": [[step, value], ...], ...}}, ...], "generated": <unix seconds>}
+//  "metrics": {"lr": [[step, value], ...], ...}, "exploits": [{"step", "donor", "donor_step",
+//  "params": {...}, "lr", "reason"}, ...]}, ...], "generated": <unix seconds>}
+// "exploits" is a PBT member's lineage (empty for other trials): at `step` it copied trial
+// `donor`'s state at `donor_step` and took `params`; `lr` is its learning rate from then on
+// (report/pbt_lineage.hpp; null when unknown).
 // Non-finite numbers are written as null.
 std::string to_json(const ReportData& data);
 

@@ -70,6 +70,8 @@ std::string history_figure(const ReportData& data);
 std::string curves_figure(const ReportData& data);
 std::optional<std::string> lr_figure(const ReportData& data);  // nullopt: no trial has "lr"
 std::string timeline_figure(const ReportData& data);
+// PBT's family tree: nullopt when no trial has an exploit.
+std::optional<std::string> lineage_figure(const ReportData& data);
 std::string slice_figure(const ReportData& data, const DimensionInfo& dim);
 std::string parallel_figure(const ReportData& data);
 std::string summary_figure(const ReportData& data);

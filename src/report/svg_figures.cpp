@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include "core/error.hpp"
+#include "report/pbt_lineage.hpp"
 #include "report/svg_figure_parts.hpp"
 
 namespace krill::report {
@@ -218,7 +219,12 @@ std::string curves_figure(const ReportData& data) {
 }
 
 std::optional<std::string> lr_figure(const ReportData& data) {
-  const auto curves = curves_of(data, "lr");
+  // The reported rates, with a step at each PBT exploit that changed a member's rate.
+  std::vector<Curve> curves;
+  for (const auto& t : data.trials) {
+    auto points = lr_points(t);
+    if (!points.empty()) curves.push_back({&t, std::move(points)});
+  }
   if (curves.empty()) return std::nullopt;
   Svg svg(kWidth, kHeight);
   draw_title(svg, data, "learning rate schedules");
@@ -232,6 +238,7 @@ std::optional<std::string> lr_figure(const ReportData& data) {
   Axis x = xs.linear(true), y = log ? Axis::log(ys.lo, ys.hi) : ys.linear();
   draw_axes(svg, frame, x, y, "step", log ? "learning rate (log)" : "learning rate");
   std::vector<LegendEntry> legend;
+  bool exploits = false;
   for (size_t i = 0; i < curves.size(); ++i) {
     const auto* t = curves[i].trial;
     const auto color = palette_color(i);
@@ -243,11 +250,24 @@ std::optional<std::string> lr_figure(const ReportData& data) {
                         .dash = dash,
                         .opacity = 0.85,
                         .cls = "curve"});
+    // Each exploit: a diamond where the member's new rate starts.
+    for (const auto* d : exploits_of(*t)) {
+      const auto v = lr_after(*t, *d);
+      if (!v || (log && !(*v > 0))) continue;
+      exploits = true;
+      const double px = x.map(static_cast<double>(d->step)), py = y.map(*v);
+      svg.open_group(exploit_title(*t, *d));
+      svg.polygon(
+          {{px, py - 4.5}, {px + 4.5, py}, {px, py + 4.5}, {px - 4.5, py}},
+          SvgStyle{.fill = color, .stroke = "#111111", .stroke_width = 0.8, .cls = "exploit"});
+      svg.close_group();
+    }
     if (curves.size() <= 16)
       legend.push_back({fmt::format("trial {}", t->number), color, true, dash});
   }
   if (curves.size() > 16)
     legend.push_back({fmt::format("{} trials", curves.size()), "#888888", true});
+  if (exploits) legend.push_back({"exploit (PBT copy)", "#111111", false});
   draw_legend(svg, frame.right() + 14, frame.top, legend);
   return svg.str();
 }
@@ -418,6 +438,9 @@ std::vector<fs::path> write_svg_figures(const ReportData& data, const fs::path& 
     figures.emplace_back("history.svg", svg::history_figure(data));
     figures.emplace_back("curves.svg", svg::curves_figure(data));
     if (auto lr = svg::lr_figure(data)) figures.emplace_back("lr.svg", std::move(*lr));
+    if (auto tree = svg::lineage_figure(data)) {
+      figures.emplace_back("lineage.svg", std::move(*tree));
+    }
     figures.emplace_back("timeline.svg", svg::timeline_figure(data));
     std::set<std::string> used;
     for (const auto& dim : data.dims) {

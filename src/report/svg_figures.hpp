@@ -16,7 +16,10 @@ namespace krill::report {
 //    (completed trials), against trial number;
 //  - curves.svg: the learning curves of all trials (stopped, failed and diverged ones dashed);
 //  - lr.svg: the learning rate (report metric "lr") against step, per trial; only when some
-//    trial recorded one;
+//    trial recorded one; a PBT member's rate steps at each exploit, marked by a diamond;
+//  - lineage.svg: a PBT study's family tree (only when some member copied another): a line per
+//    member over the steps, an arrow from the donor's line at the donor's step to the
+//    recipient's at each exploit, its title naming the new hyperparameters;
 //  - timeline.svg: a row per worker, a bar per trial from start to finish, coloured by state;
 //  - slice-<param>.svg per dimension: the objective against the parameter (log x for log
 //    dimensions, evenly spaced categories for choices and strings);

@@ -84,6 +84,15 @@ void Svg::polyline(const std::vector<std::pair<double, double>>& points, const S
   body_ += fmt::format("<polyline points=\"{}\"{}/>\n", pts, style_attrs(style));
 }
 
+void Svg::polygon(const std::vector<std::pair<double, double>>& points, const SvgStyle& style) {
+  std::string pts;
+  for (const auto& [x, y] : points) {
+    if (!pts.empty()) pts += ' ';
+    pts += svg_num(x) + ',' + svg_num(y);
+  }
+  body_ += fmt::format("<polygon points=\"{}\"{}/>\n", pts, style_attrs(style));
+}
+
 void Svg::text(double x, double y, std::string_view text, Anchor anchor, double size,
                std::string_view fill, double rotate, bool halo) {
   const char* a = anchor == Anchor::Start ? "start" : anchor == Anchor::Middle ? "middle" : "end";

@@ -38,6 +38,7 @@ class Svg {
   void line(double x1, double y1, double x2, double y2, const SvgStyle& style);
   void circle(double cx, double cy, double r, const SvgStyle& style);
   void polyline(const std::vector<std::pair<double, double>>& points, const SvgStyle& style);
+  void polygon(const std::vector<std::pair<double, double>>& points, const SvgStyle& style);
   // `rotate`: degrees about (x, y), e.g. -90 for a y-axis label; `halo`: a white outline that
   // keeps the text readable over lines.
   void text(double x, double y, std::string_view text, Anchor anchor = Anchor::Start,

@@ -51,3 +51,103 @@ TEST(StudySummary, TheReasonOfEachState) {
 }
 
 }  // namespace
+
+#include <cstdio>
+
+namespace {
+
+using krill::hpo::Action;
+
+krill::hpo::DecisionRecord decision(int64_t step, std::string reason) {
+  krill::hpo::DecisionRecord d;
+  d.step = step;
+  d.reason = std::move(reason);
+  return d;
+}
+
+krill::hpo::DecisionRecord exploit(int64_t step, int64_t donor, double lr) {
+  krill::hpo::DecisionRecord d = decision(step, "pbt: bottom quantile");
+  d.action = Action::Exploit;
+  d.donor = donor;
+  d.donor_step = step;
+  d.params = {{"lr", lr}, {"batch", int64_t{32}}};
+  return d;
+}
+
+// A PBT member: sampled lr 0.0009; copied trial 0 at step 100 (lr 0.0488), then trial 2 at step
+// 300 (lr 0.02); trained to step 400.
+TrialRecord pbt_member() {
+  TrialRecord t;
+  t.number = 1;
+  t.state = TrialState::Completed;
+  t.value = 0.85;
+  t.params = {{"lr", 0.0009}, {"batch", int64_t{32}}};
+  t.started = 100;
+  t.finished = 110;
+  for (int64_t step : {100, 200, 300, 400}) {
+    t.reports.emplace_back(step, 0.5, std::map<std::string, double>{{"lr", 0.01}});
+  }
+  t.decisions = {exploit(100, 0, 0.0488), decision(200, "pbt: rank 2 of 4 at step 200"),
+                 exploit(300, 2, 0.02)};
+  return t;
+}
+
+TEST(StudySummary, APbtMembersScheduleAndExploits) {
+  const TrialRecord t = pbt_member();
+  EXPECT_EQ(krill::cli::schedule_text(t),
+            "steps 0-100 lr=0.0009 (sampled); 100-300 lr=0.0488 (copied trial 0 at step 100); "
+            "300-400 lr=0.02 (copied trial 2 at step 300)");
+  EXPECT_EQ(krill::cli::exploits_text(t),
+            "step 100: copied trial 0 at step 100, now lr=0.0488; "
+            "step 300: copied trial 2 at step 300, now lr=0.02");
+  TrialRecord plain = t;
+  plain.decisions.resize(2);
+  plain.decisions[0] = decision(100, "pbt: rank 1 of 4 at step 100");
+  EXPECT_EQ(krill::cli::schedule_text(plain), "steps 0-400 batch=32 lr=0.0009 (sampled)");
+  EXPECT_EQ(krill::cli::exploits_text(plain), "");
+}
+
+std::string summary_of(const std::vector<TrialRecord>& trials, bool all) {
+  krill::hpo::StudyRecord study;
+  study.name = "pbt-demo";
+  study.objective = "val_accuracy";
+  study.direction = krill::hpo::Direction::Maximize;
+  study.n_trials = static_cast<int64_t>(trials.size());
+  ::testing::internal::CaptureStdout();
+  krill::cli::print_study_summary(study, trials, 5, all);
+  std::fflush(stdout);
+  return ::testing::internal::GetCapturedStdout();
+}
+
+TEST(StudySummary, APbtStudyShowsTheBestMembersScheduleAndFinalParameters) {
+  TrialRecord other = pbt_member();
+  other.number = 0;
+  other.value = 0.8;
+  other.decisions.clear();
+  other.params = {{"lr", 0.04}, {"batch", int64_t{32}}};
+  const std::string out = summary_of({other, pbt_member()}, false);
+  EXPECT_NE(out.find("PBT: 2 exploits"), std::string::npos) << out;
+  EXPECT_NE(out.find("best member's schedule (trial 1): steps 0-100 lr=0.0009 (sampled); "
+                     "100-300 lr=0.0488 (copied trial 0 at step 100); 300-400 lr=0.02 (copied "
+                     "trial 2 at step 300)\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("best parameters: batch=32 lr=0.02 (final: from its copy of trial 2 at "
+                     "step 300)\nsampled at the start: batch=32 lr=0.0009\n"),
+            std::string::npos)
+      << out;
+  // --all: each member's exploits, readably.
+  const std::string all = summary_of({other, pbt_member()}, true);
+  EXPECT_NE(all.find("batch=32 lr=0.0009; PBT: step 100: copied trial 0 at step 100, now "
+                     "lr=0.0488; step 300: copied trial 2 at step 300, now lr=0.02\n"),
+            std::string::npos)
+      << all;
+  // Not a PBT study: no schedule, the parameters as sampled.
+  TrialRecord plain = other;
+  const std::string no_pbt = summary_of({plain}, false);
+  EXPECT_EQ(no_pbt.find("PBT"), std::string::npos) << no_pbt;
+  EXPECT_EQ(no_pbt.find("schedule"), std::string::npos) << no_pbt;
+  EXPECT_NE(no_pbt.find("best parameters: batch=32 lr=0.04\n"), std::string::npos) << no_pbt;
+}
+
+}  // namespace
