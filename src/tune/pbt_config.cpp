@@ -99,6 +99,16 @@ PbtConfig parse_pbt(const yaml::Source& src, const yaml::Entry& section,
       c.positions.contains("evolve") ? c.positions["evolve"] : c.positions["pbt"];
   Strings searched;
   for (const auto& [name, dim] : space.dimensions()) searched.push_back(name);
+  // A recipient takes its donor's hyperparameters with its state: every searched one must be one
+  // that can change during training (the model's, the batch's... cannot).
+  for (const std::string& name : searched) {
+    if (!evolvable(name)) {
+      throw InvalidArgument(c.positions["pbt"] + "pbt: '" + name +
+                            "' is searched, but it cannot change while a member trains (members "
+                            "copy each other's state and hyperparameters), expected a fixed '" +
+                            name + "' under model: or training:");
+    }
+  }
   for (const std::string& name : c.options.evolve) {
     if (!evolvable(name)) {
       throw InvalidArgument(at + "pbt cannot evolve '" + name +

@@ -33,11 +33,14 @@ using krill::hpo::TrialState;
 TEST(StudySummary, TheReasonOfEachState) {
   TrialRecord t;
   t.state = TrialState::Stopped;
-  t.decisions = {{.step = 10, .reason = "lcm: accumulating"},
-                 {.step = 20,
-                  .action = krill::hpo::Action::Stop,
-                  .reason = "lcm: predicts 0.49, rank 83% > 50%: stop",
-                  .prediction = 0.49}};
+  krill::hpo::DecisionRecord accumulating, stop;
+  accumulating.step = 10;
+  accumulating.reason = "lcm: accumulating";
+  stop.step = 20;
+  stop.action = krill::hpo::Action::Stop;
+  stop.reason = "lcm: predicts 0.49, rank 83% > 50%: stop";
+  stop.prediction = 0.49;
+  t.decisions = {accumulating, stop};
   EXPECT_EQ(krill::cli::reason_of(t), "step 20: lcm: predicts 0.49, rank 83% > 50%: stop");
   t.decisions.clear();
   EXPECT_EQ(krill::cli::reason_of(t), "(stopped; no decision stored)");
