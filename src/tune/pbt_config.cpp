@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "core/error.hpp"
 
 namespace krill::tune {
@@ -31,9 +33,9 @@ double number(const yaml::Source& src, const YAML::Node& node, const std::string
               double hi, bool lo_open, const YAML::Node& at) {
   const auto v = yaml::is_plain(node) ? yaml::parse_number(node.Scalar()) : std::nullopt;
   if (!v || !(lo_open ? *v > lo : *v >= lo) || !(*v <= hi)) {
+    const auto text = [](double v) { return fmt::format("{:g}", v); };
     src.fail(at, label + " is " + yaml::describe(node) + ", expected a number in " +
-                     (lo_open ? "(" : "[") + yaml::format_double(lo) + ", " +
-                     yaml::format_double(hi) + "]");
+                     (lo_open ? "(" : "[") + text(lo) + ", " + text(hi) + "]");
   }
   return *v;
 }

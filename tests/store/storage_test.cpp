@@ -278,6 +278,98 @@ TEST_P(StorageTest, ClaimHandsOutNewNumbersWithinTheBudget) {
   EXPECT_EQ(stored[2].requeues, 0);
 }
 
+// PBT's exploit decisions are the population's lineage: the donor, its step and every kind of
+// new parameter come back as stored; a later decision at the same step replaces them all.
+TEST_P(StorageTest, ExploitDecisionsKeepTheirDonorAndParameters) {
+  const int64_t id = storage_->create_study(sample_study("pbt"));
+  storage_->start_trial(id, sample_trial(0));
+  storage_->start_trial(id, sample_trial(1));
+  hpo::DecisionRecord keep;
+  keep.step = 100;
+  keep.reason = "pbt: rank 1 of 2 at step 100";
+  storage_->add_decision(id, 0, keep);
+  hpo::DecisionRecord exploit;
+  exploit.step = 100;
+  exploit.action = hpo::Action::Exploit;
+  exploit.reason = "pbt: rank 2 of 2 at step 100 (bottom 1): copies trial 0 (rank 1)";
+  exploit.donor = 0;
+  exploit.donor_step = 100;
+  exploit.params = {{"lr", 0.012},
+                    {"momentum", -0.0},
+                    {"decay_every", int64_t{50}},
+                    {"schedule", std::string("step")}};
+  storage_->add_decision(id, 1, exploit);
+  hpo::DecisionRecord stop;
+  stop.step = 200;
+  stop.action = hpo::Action::Stop;
+  stop.reason = "asha";
+  stop.prediction = 0.5;
+  storage_->add_decision(id, 1, stop);
+
+  auto trials = storage_->trials(id);
+  ASSERT_EQ(trials[0].decisions.size(), 1u);
+  EXPECT_EQ(trials[0].decisions[0].action, hpo::Action::Continue);
+  EXPECT_EQ(trials[0].decisions[0].donor, -1);
+  EXPECT_TRUE(trials[0].decisions[0].params.empty());
+  ASSERT_EQ(trials[1].decisions.size(), 2u);
+  const hpo::DecisionRecord& got = trials[1].decisions[0];
+  EXPECT_EQ(got.action, hpo::Action::Exploit);
+  EXPECT_EQ(got.reason, exploit.reason);
+  EXPECT_EQ(got.donor, 0);
+  EXPECT_EQ(got.donor_step, 100);
+  EXPECT_EQ(got.params, exploit.params);
+  EXPECT_TRUE(std::signbit(std::get<double>(got.params.at("momentum"))));
+  EXPECT_EQ(trials[1].decisions[1].action, hpo::Action::Stop);
+  EXPECT_EQ(trials[1].decisions[1].prediction, 0.5);
+
+  // Decided again at step 100 (a resumed member): the new decision replaces the old and its
+  // parameters.
+  hpo::DecisionRecord again = exploit;
+  again.donor = 1;
+  again.params = {{"lr", 0.02}};
+  storage_->add_decision(id, 1, again);
+  EXPECT_EQ(storage_->trials(id)[1].decisions[0].params, again.params);
+  EXPECT_EQ(storage_->trials(id)[1].decisions[0].donor, 1);
+  storage_->add_decision(id, 1, keep);
+  EXPECT_TRUE(storage_->trials(id)[1].decisions[0].params.empty());
+  EXPECT_EQ(storage_->trials(id)[1].decisions[0].donor, -1);
+}
+
+// A PBT member re-queued from a gone run keeps its curve and its lineage: it resumes from its
+// saved state.
+TEST_P(StorageTest, ARequeueThatKeepsHistoryKeepsTheCurveAndDecisions) {
+  const int64_t id = storage_->create_study(sample_study("keep"));
+  storage_->add_run(id, sample_run("dead", "gone-host"));
+  storage_->add_run(id, sample_run("me"));
+  TrialRecord t = sample_trial(0);
+  t.owner = "dead";
+  storage_->start_trial(id, t);
+  storage_->add_report(id, 0, {100, 0.5, {{"lr", 0.1}}});
+  hpo::DecisionRecord exploit;
+  exploit.step = 100;
+  exploit.action = hpo::Action::Exploit;
+  exploit.donor = 3;
+  exploit.donor_step = 100;
+  exploit.params = {{"lr", 0.2}};
+  storage_->add_decision(id, 0, exploit);
+
+  auto request = claim_request("me", 1);
+  request.keep_history = true;
+  auto claim = storage_->claim_trial(id, request);
+  ASSERT_TRUE(claim.trial);
+  EXPECT_TRUE(claim.requeued);
+  EXPECT_EQ(claim.trial->params, t.params);
+  const TrialRecord stored = storage_->trials(id).at(0);
+  EXPECT_EQ(stored.owner, "me");
+  EXPECT_EQ(stored.requeues, 1);
+  EXPECT_EQ(stored.started, request.started);
+  ASSERT_EQ(stored.reports.size(), 1u);
+  EXPECT_EQ(stored.reports[0].metrics.at("lr"), 0.1);
+  ASSERT_EQ(stored.decisions.size(), 1u);
+  EXPECT_EQ(stored.decisions[0].params, exploit.params);
+  EXPECT_EQ(stored.state, TrialState::Running);
+}
+
 TEST_P(StorageTest, ClaimRequeuesTheTrialsOfGoneRunsWithTheirParameters) {
   const int64_t id = storage_->create_study(sample_study("s"));
   const int64_t other = storage_->create_study(sample_study("other"));
