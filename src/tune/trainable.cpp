@@ -523,6 +523,7 @@ double TrainingObjective::operator()(hpo::Trial& trial) {
                                *run.optimizer, member_file.string());
     run.optimizer->set_lr(state.base_lr);
     run.config.train.start_iteration = state.iteration;
+    trial.set_attr("resumed_step", static_cast<double>(state.iteration));
   }
 
   nn::SoftmaxCrossEntropy loss;

@@ -75,7 +75,8 @@ void check_study_data(const StudyFile& file, const DataShape& data);
 void check_pbt_acts(const StudyFile& file, const ReportSteps& steps);
 
 // Trains one network per trial and returns its validation metric. Attributes stored with each
-// trial: iterations, train_seconds, val_accuracy, val_loss. The weights of the best trial so far
+// trial: iterations, train_seconds, val_accuracy, val_loss; resumed_step for a PBT member that
+// resumed from its saved state. The weights of the best trial so far
 // are kept as a checkpoint, `<prefix>.trial-<N>.ckpt` (the previous best's file is removed), so
 // that the test set is scored once, for the best trial only (test_best), as a user would. Among
 // trials of equal value the lowest number is the best, as in hpo::Study::best_trial(), whatever

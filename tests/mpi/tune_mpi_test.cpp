@@ -499,6 +499,115 @@ TEST_F(TuneMpiTest, AKilledWorkerRankEndsTheJobAndTheSameCommandResumes) {
   EXPECT_THAT(again->output(), ::testing::Not(HasSubstr("krill: error"))) << first_output;
 }
 
+// PBT over MPI: a population of 4 on 4 worker ranks gives the same members, values, curves and
+// lineage as on 4 threads (the states go from rank to rank), with exploits at each generation.
+TEST_F(TuneMpiTest, APbtPopulationGivesTheSameLineageAsLocally) {
+  const std::string pbt =
+      "search:\n  lr: {type: float, low: 0.001, high: 0.3, log: true}\n"
+      "pbt:\n  population: 4\n  interval: 200\n";
+  const fs::path local = write_study("pbt-local", "64", 800, pbt);
+  const fs::path mpi = write_study("pbt-mpi", "64", 800, pbt);
+  auto l = start(0, local, "pbt-local.log", {"--mpi", "off"});
+  ASSERT_EQ(l->wait(kTimeout), 0) << l->describe();
+  auto m = start(5, mpi, "pbt-mpi.log");
+  ASSERT_EQ(m->wait(kTimeout), 0) << m->describe();
+
+  const auto one = stored_trials(dir_ / "pbt-local.db");
+  const auto two = stored_trials(dir_ / "pbt-mpi.db");
+  ASSERT_EQ(one.size(), 4u) << describe(one);
+  ASSERT_EQ(two.size(), 4u) << describe(two) << m->describe();
+  int exploits = 0;
+  std::set<int> ranks;
+  for (size_t i = 0; i < one.size(); ++i) {
+    SCOPED_TRACE("trial " + std::to_string(i));
+    const TrialRecord& a = one[i];
+    const TrialRecord& b = two[i];
+    EXPECT_EQ(a.state, TrialState::Completed) << a.error;
+    EXPECT_EQ(b.state, TrialState::Completed) << b.error;
+    EXPECT_EQ(b.params, a.params);
+    EXPECT_EQ(b.value, a.value);
+    ASSERT_EQ(b.reports.size(), a.reports.size());
+    for (size_t r = 0; r < a.reports.size(); ++r) {
+      EXPECT_EQ(b.reports[r].value, a.reports[r].value);
+      EXPECT_EQ(b.reports[r].metrics, a.reports[r].metrics);
+    }
+    ASSERT_EQ(a.decisions.size(), 3u) << "generations at steps 200, 400 and 600";
+    ASSERT_EQ(b.decisions.size(), a.decisions.size());
+    for (size_t d = 0; d < a.decisions.size(); ++d) {
+      EXPECT_EQ(b.decisions[d].step, a.decisions[d].step);
+      EXPECT_EQ(b.decisions[d].action, a.decisions[d].action);
+      EXPECT_EQ(b.decisions[d].donor, a.decisions[d].donor);
+      EXPECT_EQ(b.decisions[d].donor_step, a.decisions[d].donor_step);
+      EXPECT_EQ(b.decisions[d].params, a.decisions[d].params);
+      exploits += b.decisions[d].action == krill::hpo::Action::Exploit;
+    }
+    ranks.insert(b.worker);
+  }
+  EXPECT_EQ(exploits, 3) << "one member of four replaced at each generation";
+  EXPECT_EQ(ranks, (std::set<int>{1, 2, 3, 4})) << "one member per worker rank";
+  for (const auto& e : fs::directory_iterator(dir_)) {
+    EXPECT_FALSE(e.path().string().ends_with(".state")) << e.path() << " outlived its member";
+  }
+  // Fewer worker ranks than members: refused, nothing trains.
+  auto few = start(3, write_study("pbt-few", "64", 800, pbt), "pbt-few.log");
+  const auto code = few->wait(kTimeout);
+  EXPECT_NE(code, 0) << few->describe();
+  EXPECT_THAT(few->output(), HasSubstr("one per worker rank; this job has 2")) << few->describe();
+}
+
+// A PBT job killed after its first generation: the same command resumes every member from the
+// state it saved there (re-queued with its curve and lineage kept), and the population finishes.
+TEST_F(TuneMpiTest, AKilledPbtJobResumesItsMembers) {
+  const fs::path study = write_study(
+      "pbt-kill", "256,256", 4000,
+      "search:\n  lr: {type: float, low: 0.001, high: 0.05, log: true}\n"
+      "pbt:\n  population: 4\n  interval: 1000\n");
+  const fs::path db = dir_ / "pbt-kill.db";
+  auto job = start(5, study, "pbt-kill-1.log");
+  const auto deadline = Clock::now() + kTimeout;
+  auto saved = [&] {
+    int n = 0;
+    for (const auto& e : fs::directory_iterator(dir_)) n += e.path().string().ends_with(".state");
+    return n;
+  };
+  while (saved() < 4 && Clock::now() < deadline && job->running()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(saved(), 4) << "the members never saved their first generation\n" << job->describe();
+  job->kill_all();
+  const auto before = stored_trials(db);
+  job.reset();
+  std::map<int64_t, TrialRecord> at_kill;
+  for (const auto& t : before) at_kill.emplace(t.number, t);
+  ASSERT_EQ(at_kill.size(), 4u) << describe(before);
+
+  auto again = start(5, study, "pbt-kill-2.log");
+  ASSERT_EQ(again->wait(kTimeout), 0) << again->describe();
+  const auto after = stored_trials(db);
+  ASSERT_EQ(after.size(), 4u);
+  for (const TrialRecord& t : after) {
+    SCOPED_TRACE("trial " + std::to_string(t.number));
+    const TrialRecord& was = at_kill.at(t.number);
+    EXPECT_EQ(t.state, TrialState::Completed) << t.error;
+    if (was.state != TrialState::Running) continue;
+    EXPECT_EQ(t.requeues, 1);
+    // The lineage decided before the kill is kept (a generation decided again replaces its own).
+    ASSERT_FALSE(was.decisions.empty()) << "killed before the first generation was stored";
+    EXPECT_EQ(t.decisions.front().step, 1000);
+    EXPECT_EQ(t.decisions.size(), 3u);
+    ASSERT_EQ(t.reports.size(), 4u);
+    EXPECT_EQ(t.reports.front().step, 1000);
+    EXPECT_EQ(t.reports.front().value, was.reports.front().value);
+    // Trained on from its saved generation, not from the start.
+    ASSERT_TRUE(t.attrs.contains("resumed_step")) << "member trained again from step 0";
+    EXPECT_GE(t.attrs.at("resumed_step"), 1000);
+    EXPECT_EQ(static_cast<int64_t>(t.attrs.at("resumed_step")) % 1000, 0);
+  }
+  for (const auto& e : fs::directory_iterator(dir_)) {
+    EXPECT_FALSE(e.path().string().ends_with(".state")) << e.path() << " outlived its member";
+  }
+}
+
 // mpiexec -n 1: nobody to hand trials to; the study runs here, as without MPI.
 TEST_F(TuneMpiTest, AJobOfOneRankRunsTheStudyLocally) {
   const fs::path study = write_study("single", "16", 100,

@@ -155,6 +155,7 @@ TEST_F(PbtMemberTest, AResumedMemberContinuesFromItsLastGeneration) {
                  return go_on(r);
                }));
   EXPECT_EQ(objective(t), whole_value);
+  EXPECT_EQ(t.attrs().at("resumed_step"), 40);
   ASSERT_EQ(resumed.size(), 2u);
   EXPECT_EQ(resumed[0].step, 50);
   for (size_t i = 0; i < resumed.size(); ++i) {
