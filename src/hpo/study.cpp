@@ -146,6 +146,16 @@ Study::Study(StudyRecord record, SearchSpace space, std::unique_ptr<Sampler> sam
     }
     reload_history();
   }
+  if (pbt_) {  // a population's generations are kept by one process: it cannot be joined
+    const double now = wall_seconds();
+    for (const RunRecord& r : storage_.runs(record_.id)) {
+      if (run_is_gone(r, now, lease_.grace)) continue;
+      throw InvalidArgument("study '" + record_.name + "' is a PBT population being trained by " +
+                            "process " + std::to_string(r.pid) + " on " + r.host +
+                            ": a population runs in one process (or one MPI job), wait for it "
+                            "to end or stop it");
+    }
+  }
   run_ = this_run();
   storage_.add_run(record_.id, run_);
   heartbeat_ = std::thread(&Study::heartbeat_loop, this);

@@ -218,6 +218,19 @@ TEST(PbtStudy, TooFewWorkersOrNoTrainableAreRefused) {
   }
 }
 
+TEST(PbtStudy, ALivePopulationCannotBeJoined) {
+  store::MemoryStorage storage;
+  auto first = open(storage);
+  try {
+    open(storage);
+    FAIL() << "a second run joined a PBT study";
+  } catch (const InvalidArgument& e) {
+    EXPECT_THAT(e.what(), HasSubstr("a population runs in one process"));
+  }
+  first.reset();
+  EXPECT_NO_THROW(open(storage)) << "once the first run ended, the study resumes";
+}
+
 TEST(PbtStudy, ABudgetOtherThanThePopulationOrAStopperIsRefused) {
   store::MemoryStorage storage;
   StudyRecord r = record();
