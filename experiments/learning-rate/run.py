@@ -33,7 +33,9 @@ trial's initialisation and data order are derived from it and the trial number):
      from the same rates, initialisations and data orders as the two random arms). Reports the
      best value and the best trial's test accuracy, and the learning-rate schedule behind the
      best member's final weights (its lineage: the steps it trained itself and, before each of
-     its exploits, the donor's, recursively), besides krill's per-member schedule.
+     its exploits, the donor's, recursively), besides krill's per-member schedule. A control
+     arm, pbt-r0, is the same population with `resample: 0` (explore only multiplies by 0.8 or
+     1.2): whether the schedules still fall without rates drawn afresh from the range.
 --parts C (say) reruns part C only and keeps the other parts' rows of an existing results.json.
 Writes into --out: results.json (one row per study, plus the per-seed curves of part A),
 summary.md (the tables) and figures/ (krill report --png --by of seed 1: figures/schedules,
@@ -206,7 +208,7 @@ def part_d(a, seed, arm):
 # --- part P: PBT of the learning rate against the best static and step-decay rates ----------
 
 P_SEARCH = "  lr: {type: float, low: 1.0e-4, high: 1.0, log: true}\n"  # the sweep's range
-P_ARMS = ("pbt", "static", "step")
+P_ARMS = ("pbt", "static", "step", "pbt-r0")  # pbt-r0: the control, resample 0
 
 
 def lineage(trials, number):
@@ -243,8 +245,10 @@ def segments(schedule):
 def part_p(a, seed, arm):
     name = f"pbt-{arm}-s{seed}"
     n = a.population
-    if arm == "pbt":
+    if arm.startswith("pbt"):
         pbt = f"pbt:\n  population: {n}\n  interval: {a.interval}\n"
+        if arm == "pbt-r0":
+            pbt += "  resample: 0\n"
         path, db = write_study(a, name, seed, n, "random", P_SEARCH, stopping=pbt, workers=n)
     else:
         training = "  schedule: step\n" if arm == "step" else "  schedule: constant\n"
@@ -268,7 +272,7 @@ def part_p(a, seed, arm):
                best_params=best["params"],
                initial_lrs={str(t["number"]): t["params"]["lr"] for t in d["trials"]},
                finals={str(t["number"]): t["value"] for t in d["trials"]})
-    if arm == "pbt":
+    if arm.startswith("pbt"):
         ex = {t["number"]: t.get("exploits") or [] for t in d["trials"]}
         sched = lineage(d["trials"], best["number"])
         row.update(
@@ -296,7 +300,7 @@ def pbt_check(rows):
     static = {r["seed"]: r for r in rows if r["part"] == "P" and r["arm"] == "static"}
     checked = equal = 0
     for r in rows:
-        if r["part"] != "P" or r["arm"] != "pbt" or r["seed"] not in static:
+        if r["part"] != "P" or not r["arm"].startswith("pbt") or r["seed"] not in static:
             continue
         s = static[r["seed"]]
         for num, curve in r["curves"].items():
@@ -490,12 +494,14 @@ def summary_p(P, a):
     L.append("|---|---|---|---|---|---|---|")
     names = {"pbt": f"PBT ({n} members, interval {a.interval})",
              "static": f"random search, static ({n} trials)",
-             "step": f"random search, step decay ({n} trials)"}
+             "step": f"random search, step decay ({n} trials)",
+             "pbt-r0": "PBT, control: resample 0 (explore only x0.8 / x1.2)"}
     for arm in P_ARMS:
         rs = list(by[arm].values())
         if not rs:
             continue
-        exp = f"{statistics.mean(r['exploits'] for r in rs):.1f}" if arm == "pbt" else "-"
+        exp = (f"{statistics.mean(r['exploits'] for r in rs):.1f}" if arm.startswith("pbt")
+               else "-")
         L.append(f"| {names[arm]} | {len(rs)} | {ms([r['best_val'] for r in rs])} | "
                  f"{ms([r['best_test'] for r in rs])} | {sum(r['diverged'] for r in rs)} | "
                  f"{exp} | {statistics.mean(r['wall_s'] for r in rs):.1f} |")
@@ -519,6 +525,13 @@ def summary_p(P, a):
         tally("sv", sv), tally("st", st), tally("dv", ddv), tally("dt", ddt)
         L.append(f"| {sd} | {s['best_params']['lr']:.4g} | {f(s)} | {d['best_params']['lr']:.4g} "
                  f"| {f(d)} | {f(p)} | {sv:+.2f} / {st:+.2f} | {ddv:+.2f} / {ddt:+.2f} |")
+    for other in ("static", "step"):
+        pairs = [(by["pbt"][sd], by[other][sd]) for sd in seeds if sd in by[other]]
+        L.append(f"\nPBT minus {other}, mean ± sd over seeds (points): validation "
+                 f"{ms([p['best_val'] - o['best_val'] for p, o in pairs])}, test "
+                 f"{ms([p['best_test'] - o['best_test'] for p, o in pairs])}; the gap "
+                 f"validation − test: PBT {ms([p['best_val'] - p['best_test'] for p, o in pairs])}"
+                 f", {other} {ms([o['best_val'] - o['best_test'] for p, o in pairs])}.")
     w = lambda k: "/".join(str(x) for x in wins[k])
     L.append(f"\nPBT better / same / worse: against static {w('sv')} (val), {w('st')} (test); "
              f"against step decay {w('dv')} (val), {w('dt')} (test).\n")
@@ -548,6 +561,16 @@ def summary_p(P, a):
     g = [gmean(cols[s]) for s in q]
     L.append("| geometric mean | | | " + " | ".join(f"{v:.3g}" for v in g) +
              f" | {g[-1] / g[0]:.2f} |")
+    r0 = [by["pbt-r0"][sd] for sd in seeds if sd in by["pbt-r0"]]
+    if r0:
+        g0 = [gmean([r["lineage_lr"][str(s)] for r in r0]) for s in q]
+        fell = sum(r["lineage_lr"][str(q[-1])] < r["lineage_lr"][str(q[0])] for r in r0)
+        L.append("| control, resample 0: geometric mean | | | " +
+                 " | ".join(f"{v:.3g}" for v in g0) + f" | {g0[-1] / g0[0]:.2f} |")
+        L.append(f"\nControl (resample 0): the lineage rate fell from 25% to 100% in {fell} of "
+                 f"{len(r0)} seeds; last / first per seed: " +
+                 ", ".join(f"{r['lineage_lr'][str(q[-1])] / r['lineage_lr'][str(q[0])]:.2f}"
+                           for r in r0) + ".")
     st = [by["static"][sd]["best_params"]["lr"] for sd in seeds if sd in by["static"]]
     dc = [by["step"][sd]["best_params"]["lr"] for sd in seeds if sd in by["step"]]
     L.append(f"\nThe lineage rate fell from 25% to 100% of training in {decays} of {len(seeds)} "
