@@ -72,6 +72,22 @@ std::string schedule_text(const hpo::TrialRecord& t) {
   return out;
 }
 
+std::string weights_path_text(const std::vector<hpo::TrialRecord>& trials, int64_t number) {
+  const auto path = report::weights_path(trials, number);
+  std::vector<report::ScheduleSegment> segments;
+  for (const auto& p : path) segments.push_back({.from = p.from, .to = p.to, .params = p.params});
+  const auto names = report::changing_params(segments);
+  std::string out;
+  for (const auto& p : path) {
+    out += fmt::format("{}{}-{} {} (trial {}{})", out.empty() ? "steps " : "; ", p.from, p.to,
+                       short_params(p.params, names), p.trial,
+                       p.copied_from < 0 ? std::string()
+                                         : fmt::format(", copied trial {} at step {}",
+                                                       p.copied_from, p.from));
+  }
+  return out;
+}
+
 void print_study_summary(const hpo::StudyRecord& study, const std::vector<hpo::TrialRecord>& trials,
                          int top, bool all) {
   std::map<hpo::TrialState, int> counts;
@@ -161,7 +177,8 @@ void print_study_summary(const hpo::StudyRecord& study, const std::vector<hpo::T
   }
   const auto best_exploits = report::exploits_of(best);
   if (exploits > 0) {
-    fmt::print("\nbest member's schedule (trial {}): {}", best.number, schedule_text(best));
+    fmt::print("\nbest weights' schedule (the members that trained them): {}",
+               weights_path_text(trials, best.number));
   }
   if (best_exploits.empty()) {
     fmt::print("\nbest parameters: {}{}\n", hpo::to_string(best.params),  // exact

@@ -23,6 +23,9 @@ std::string exploits_text(const hpo::TrialRecord& trial);
 // A PBT member's hyperparameters over its steps (those that change, else all): "steps 0-100
 // lr=0.0009 (sampled); 100-400 lr=0.0488 (copied trial 0 at step 100)".
 std::string schedule_text(const hpo::TrialRecord& trial);
+// The path the final weights of member `number` took (report::weights_path): "steps 0-200
+// lr=0.04 (trial 0); 200-400 lr=0.05 (trial 1, copied trial 0 at step 200)".
+std::string weights_path_text(const std::vector<hpo::TrialRecord>& trials, int64_t number);
 // The processes (runs) registered on the study: live ones with the trials they hold, and those
 // that look gone (their trials are re-queued by the next process that asks for one).
 void print_study_runs(const std::vector<hpo::RunRecord>& runs,

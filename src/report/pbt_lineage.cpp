@@ -39,6 +39,40 @@ std::vector<ScheduleSegment> member_schedule(const hpo::TrialRecord& t) {
   return out;
 }
 
+std::vector<PathSegment> weights_path(const std::vector<hpo::TrialRecord>& trials,
+                                      int64_t number) {
+  auto find = [&](int64_t n) -> const hpo::TrialRecord* {
+    for (const auto& t : trials) {
+      if (t.number == n) return &t;
+    }
+    return nullptr;
+  };
+  std::vector<PathSegment> out;  // newest first, reversed at the end
+  const hpo::TrialRecord* t = find(number);
+  if (!t) return out;
+  int64_t end = t->reports.empty() ? 0 : t->reports.back().step;
+  for (size_t guard = 0; t && guard <= trials.size() * 64 + 64; ++guard) {
+    // The member's last copy before `end`: the weights over [copy, end] are its own training.
+    const hpo::DecisionRecord* copy = nullptr;
+    for (const auto* d : exploits_of(*t)) {
+      if (d->step < end) copy = d;
+    }
+    if (!copy) {
+      out.push_back({.trial = t->number, .from = 0, .to = end, .params = t->params});
+      break;
+    }
+    out.push_back({.trial = t->number,
+                   .from = copy->step,
+                   .to = end,
+                   .params = copy->params,
+                   .copied_from = copy->donor});
+    end = copy->donor_step;
+    t = find(copy->donor);
+  }
+  std::reverse(out.begin(), out.end());
+  return out;
+}
+
 const hpo::Params& final_params(const hpo::TrialRecord& t) {
   const auto exploits = exploits_of(t);
   return exploits.empty() ? t.params : exploits.back()->params;

@@ -23,6 +23,22 @@ struct ScheduleSegment {
   int64_t donor_step = -1;
 };
 
+// The path a member's final weights took: each stretch of steps, the member that trained them
+// then and with which hyperparameters. A member's own history (member_schedule) is the history
+// of its slot; its weights' history crosses into the donor at each exploit: before a copy at step
+// s, the weights were the donor's, trained by the donor's own path up to s.
+struct PathSegment {
+  int64_t trial = 0;  // the member that trained the weights over [from, to]
+  int64_t from = 0;
+  int64_t to = 0;
+  hpo::Params params;          // its hyperparameters then
+  int64_t copied_from = -1;    // the segment starts with a copy of this trial's state (-1: none)
+};
+// Oldest first; empty when `number` is not among `trials`. A donor missing from `trials` ends
+// the walk (the path then starts at the copy).
+std::vector<PathSegment> weights_path(const std::vector<hpo::TrialRecord>& trials,
+                                      int64_t number);
+
 // The trial's exploit decisions, by step.
 std::vector<const hpo::DecisionRecord*> exploits_of(const hpo::TrialRecord& t);
 // Exploits over all the trials (0: not a PBT study, or no generation replaced a member yet).

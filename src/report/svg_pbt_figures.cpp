@@ -32,7 +32,7 @@ std::optional<std::string> lineage_figure(const ReportData& data) {
   draw_axes(svg, frame, x, y, "step", "");
   auto row_y = [&](size_t row) { return y.map(static_cast<double>(members.size() - 1 - row)); };
 
-  // The best completed member, drawn thicker.
+  // The best completed member: the path its weights took is drawn over the members' rows.
   const bool maximize = data.study.direction == hpo::Direction::Maximize;
   const hpo::TrialRecord* best = nullptr;
   for (const auto* t : members) {
@@ -50,13 +50,35 @@ std::optional<std::string> lineage_figure(const ReportData& data) {
     title += "; " + params_text(final_params(*t));
     svg.open_group(title);
     svg.line(x.map(0), row_y(row), x.map(end), row_y(row),
-             SvgStyle{.stroke = t == best ? "#111111" : palette_color(row),
-                      .stroke_width = t == best ? 3.0 : 1.8,
+             SvgStyle{.stroke = palette_color(row),
+                      .stroke_width = 1.8,
                       .dash = t->state == hpo::TrialState::Completed ||
                                       t->state == hpo::TrialState::Running
                                   ? ""
                                   : "5 3",
                       .cls = "member"});
+    svg.close_group();
+  }
+
+  // The path the best member's weights took, over the rows of the members that trained them.
+  if (best) {
+    const auto path = weights_path(data.trials, best->number);
+    svg.open_group("the best weights' path: " + std::to_string(path.size()) + " stretch" +
+                   (path.size() == 1 ? "" : "es"));
+    for (size_t i = 0; i < path.size(); ++i) {
+      const auto row = row_of.find(path[i].trial);
+      if (row == row_of.end()) continue;
+      svg.line(x.map(static_cast<double>(path[i].from)), row_y(row->second),
+               x.map(static_cast<double>(path[i].to)), row_y(row->second),
+               SvgStyle{.stroke = "#111111", .stroke_width = 3.5, .cls = "best-path"});
+      if (i > 0) {  // the copy that joins two stretches
+        const auto from = row_of.find(path[i - 1].trial);
+        if (from == row_of.end()) continue;
+        const double at = x.map(static_cast<double>(path[i].from));
+        svg.line(at, row_y(from->second), at, row_y(row->second),
+                 SvgStyle{.stroke = "#111111", .stroke_width = 2.5, .cls = "best-path"});
+      }
+    }
     svg.close_group();
   }
 
@@ -92,7 +114,9 @@ std::optional<std::string> lineage_figure(const ReportData& data) {
   }
 
   std::vector<LegendEntry> legend;
-  if (best) legend.push_back({fmt::format("best: trial {}", best->number), "#111111", true});
+  if (best) {
+    legend.push_back({fmt::format("best: trial {}", best->number), "#111111", true});
+  }
   legend.push_back({fmt::format("{} exploit{}", total, total == 1 ? "" : "s"), "#444444", true});
   draw_legend(svg, frame.right() + 14, frame.top, legend);
   return svg.str();

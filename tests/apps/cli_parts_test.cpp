@@ -128,13 +128,24 @@ TEST(StudySummary, APbtStudyShowsTheBestMembersScheduleAndFinalParameters) {
   other.value = 0.8;
   other.decisions.clear();
   other.params = {{"lr", 0.04}, {"batch", int64_t{32}}};
-  const std::string out = summary_of({other, pbt_member()}, false);
-  EXPECT_NE(out.find("PBT: 2 exploits"), std::string::npos) << out;
-  EXPECT_NE(out.find("best member's schedule (trial 1): steps 0-100 lr=0.0009 (sampled); "
-                     "100-300 lr=0.0488 (copied trial 0 at step 100); 300-400 lr=0.02 (copied "
-                     "trial 2 at step 300)\n"),
+  // Trial 2 copied trial 0 at step 200: the best weights (trial 1's) went 0 -> 2 -> 1.
+  TrialRecord two = other;
+  two.number = 2;
+  two.value = 0.7;
+  two.params = {{"lr", 0.1}, {"batch", int64_t{32}}};
+  two.decisions = {exploit(200, 0, 0.05)};
+  const std::string out = summary_of({other, pbt_member(), two}, false);
+  EXPECT_NE(out.find("PBT: 3 exploits"), std::string::npos) << out;
+  EXPECT_NE(out.find("best weights' schedule (the members that trained them): steps 0-200 "
+                     "lr=0.04 (trial 0); 200-300 lr=0.05 (trial 2, copied trial 0 at step 200); "
+                     "300-400 lr=0.02 (trial 1, copied trial 2 at step 300)\n"),
             std::string::npos)
       << out;
+  EXPECT_EQ(krill::cli::weights_path_text({other, pbt_member(), two}, 0), "steps 0-400 batch=32 "
+            "lr=0.04 (trial 0)");
+  // A donor missing from the list ends the walk at the copy.
+  EXPECT_EQ(krill::cli::weights_path_text({pbt_member()}, 1),
+            "steps 300-400 batch=32 lr=0.02 (trial 1, copied trial 2 at step 300)");
   EXPECT_NE(out.find("best parameters: batch=32 lr=0.02 (final: from its copy of trial 2 at "
                      "step 300)\nsampled at the start: batch=32 lr=0.0009\n"),
             std::string::npos)

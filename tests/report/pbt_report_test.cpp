@@ -93,6 +93,31 @@ ReportData without_exploits() {
   return d;
 }
 
+TEST(PbtLineage, TheBestWeightsPathCrossesIntoEachDonor) {
+  const ReportData d = pbt_study();
+  // Trial 3 copied trial 1 at 300 (trial 1 never copied anyone); its copy of trial 0 at 100 was
+  // overwritten by that later copy, so trial 0 is not on the path.
+  const auto path = weights_path(d.trials, 3);
+  ASSERT_EQ(path.size(), 2u);
+  EXPECT_EQ(path[0].trial, 1);
+  EXPECT_EQ(path[0].from, 0);
+  EXPECT_EQ(path[0].to, 300);
+  EXPECT_EQ(path[0].copied_from, -1);
+  EXPECT_EQ(path[0].params, d.trials[1].params);
+  EXPECT_EQ(path[1].trial, 3);
+  EXPECT_EQ(path[1].from, 300);
+  EXPECT_EQ(path[1].to, 400);
+  EXPECT_EQ(path[1].copied_from, 1);
+  EXPECT_EQ(std::get<double>(path[1].params.at("lr")), 0.02);
+  // Trial 2 copied trial 1 at 200: [0, 200] by trial 1, [200, 400] by trial 2.
+  const auto two = weights_path(d.trials, 2);
+  ASSERT_EQ(two.size(), 2u);
+  EXPECT_EQ(two[0].trial, 1);
+  EXPECT_EQ(two[0].to, 200);
+  EXPECT_EQ(two[1].trial, 2);
+  EXPECT_TRUE(weights_path(d.trials, 9).empty());
+}
+
 TEST(PbtLineage, ScheduleAndFinalParameters) {
   const ReportData d = pbt_study();
   EXPECT_EQ(count_exploits(d.trials), 3u);
@@ -184,6 +209,27 @@ TEST(PbtFigures, TheFamilyTreeHasOneArrowPerExploitFromDonorToRecipient) {
     EXPECT_DOUBLE_EQ(s.y1, members[e.donor].y1) << e.title;
     EXPECT_DOUBLE_EQ(s.y2, members[e.recipient].y1) << e.title;
   }
+  // The best weights' path (trial 3's): trained by trial 1 to step 300, then copied into trial 3:
+  // a stretch on row 1 over [0, 300], the copy at 300 from row 1 to row 3, a stretch on row 3
+  // over [300, 400].
+  static const std::regex path_re(
+      R"re(<line x1="([^"]+)" y1="([^"]+)" x2="([^"]+)" y2="([^"]+)" class="best-path")re");
+  std::vector<Segment> path;
+  for (std::sregex_iterator it(svg->begin(), svg->end(), path_re), end; it != end; ++it) {
+    const auto& m = *it;
+    path.push_back({"", "best-path", std::stod(m[1].str()), std::stod(m[2].str()),
+                    std::stod(m[3].str()), std::stod(m[4].str())});
+  }
+  ASSERT_EQ(path.size(), 3u);
+  EXPECT_NEAR(path[0].x1, x_at(0), 0.02);
+  EXPECT_NEAR(path[0].x2, x_at(300), 0.02);
+  EXPECT_DOUBLE_EQ(path[0].y1, members[1].y1);
+  EXPECT_NEAR(path[1].x1, x_at(300), 0.02);
+  EXPECT_NEAR(path[1].x2, x_at(400), 0.02);
+  EXPECT_DOUBLE_EQ(path[1].y1, members[3].y1);
+  EXPECT_NEAR(path[2].x1, x_at(300), 0.02);
+  EXPECT_DOUBLE_EQ(path[2].y1, members[1].y1);
+  EXPECT_DOUBLE_EQ(path[2].y2, members[3].y1);
   // Labelled with the new rate; the best member (trial 3) named in the legend; text escaped.
   EXPECT_THAT(*svg, HasSubstr(">lr=0.0488</text>"));
   EXPECT_THAT(*svg, HasSubstr("best: trial 3"));
