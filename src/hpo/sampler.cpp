@@ -6,6 +6,8 @@
 
 #include "core/error.hpp"
 #include "core/rng.hpp"
+#include "hpo/samplers/evolution.hpp"
+#include "hpo/samplers/tpe.hpp"
 
 namespace krill::hpo {
 
@@ -100,11 +102,39 @@ std::string GridSampler::describe() const {
   return with_seed("grid", seed_);
 }
 
-std::unique_ptr<Sampler> make_sampler(const std::string& name, uint64_t seed) {
+std::string SamplerConfig::text() const {
+  if (name == "tpe") {
+    return "tpe(startup=" + std::to_string(tpe.startup) +
+           ", candidates=" + std::to_string(tpe.candidates) +
+           ", multivariate=" + (tpe.multivariate ? "true" : "false") +
+           ", prior_weight=" + to_string(ParamValue{tpe.prior_weight}) + ")";
+  }
+  if (name == "evolution") {
+    return "evolution(population=" + std::to_string(evolution.population) +
+           ", sample=" + std::to_string(evolution.sample) + ")";
+  }
+  return name;
+}
+
+std::unique_ptr<Sampler> make_sampler(const SamplerConfig& config, uint64_t seed) {
+  const std::string& name = config.name;
   if (name == "random") return std::make_unique<RandomSampler>(seed);
   if (name == "sobol") return std::make_unique<SobolSampler>(seed);
   if (name == "grid") return std::make_unique<GridSampler>(seed);
-  throw InvalidArgument("unknown sampler '" + name + "', expected random, sobol or grid");
+  if (name == "tpe") {
+    return std::make_unique<samplers::TpeSampler>(seed, config.direction, config.tpe);
+  }
+  if (name == "evolution") {
+    return std::make_unique<samplers::EvolutionSampler>(seed, config.direction, config.evolution);
+  }
+  throw InvalidArgument("unknown sampler '" + name +
+                        "', expected random, sobol, grid, tpe or evolution");
+}
+
+std::unique_ptr<Sampler> make_sampler(const std::string& name, uint64_t seed) {
+  SamplerConfig config;
+  config.name = name;
+  return make_sampler(config, seed);
 }
 
 }  // namespace krill::hpo

@@ -1,7 +1,10 @@
 // Samplers propose the parameters of trial number n. Grid, random and Sobol samplers are
 // stateless functions of (space, n, seed): a study with a fixed seed proposes the same trials
 // every time, whatever order workers finish in, and a resumed study proposes the same next ones.
-// History-based samplers (evolution, TPE) will read `history`.
+// The samplers that learn (TPE, regularized evolution: hpo/samplers/) read `history` too, but only
+// its finished trials numbered below n: their proposal for trial n is a function of (space, n,
+// seed, those trials), so a serial study and the same study stopped and resumed propose the same
+// trials.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +14,7 @@
 #include <vector>
 
 #include "hpo/search_space.hpp"
+#include "hpo/storage.hpp"
 #include "hpo/trial.hpp"
 
 namespace krill::hpo {
@@ -68,7 +72,38 @@ class GridSampler final : public Sampler {
 // points form a net. SobolSampler shifts these points; they are exposed for tests.
 std::vector<double> sobol_point(size_t dim, int64_t index);
 
-// "random", "sobol", "grid"; throws InvalidArgument listing them.
+// TPE's options (Optuna's TPESampler defaults; hpo/samplers/tpe.hpp).
+struct TpeOptions {
+  int64_t startup = 10;       // random proposals until this many trials inform the model
+  int64_t candidates = 24;    // drawn from l(x), the one with the largest l(x)/g(x) is proposed
+  bool multivariate = false;  // one joint kernel per observation instead of one per dimension
+  double prior_weight = 1.0;  // the weight of the prior kernel (> 0)
+};
+
+// Regularized evolution's options (hpo/samplers/evolution.hpp).
+struct EvolutionOptions {
+  int64_t population = 20;  // P: the last P finished trials are the population
+  int64_t sample = 5;       // S: the parent is the best of S members drawn at random (S <= P)
+};
+
+// Which sampler a study uses and its options; `direction` tells the samplers that learn which
+// values are better.
+struct SamplerConfig {
+  std::string name = "random";  // random | sobol | grid | tpe | evolution
+  Direction direction = Direction::Maximize;
+  TpeOptions tpe;
+  EvolutionOptions evolution;
+
+  // The sampler and the options that apply to it, without the seed: "random",
+  // "tpe(startup=10, candidates=24, multivariate=false, prior_weight=1)",
+  // "evolution(population=20, sample=5)".
+  std::string text() const;
+};
+
+// The sampler of `config`; throws InvalidArgument for an unknown name (listing the known ones) or
+// an option out of range.
+std::unique_ptr<Sampler> make_sampler(const SamplerConfig& config, uint64_t seed);
+// By name, with the default options and a maximized objective.
 std::unique_ptr<Sampler> make_sampler(const std::string& name, uint64_t seed);
 
 }  // namespace krill::hpo

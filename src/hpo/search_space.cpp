@@ -105,6 +105,61 @@ ParamValue value_from_unit(const Dimension& dim, double u) {
   return pick(std::get<GridDim>(dim).values, u);
 }
 
+// --- The inverse: parameters to the unit cube ---
+
+double float_to_unit(const std::string& name, const FloatDim& d, const ParamValue& v) {
+  double x = 0;
+  if (const auto* f = std::get_if<double>(&v)) {
+    x = *f;
+  } else if (const auto* i = std::get_if<int64_t>(&v)) {
+    x = static_cast<double>(*i);
+  } else {
+    fail(name, "a float dimension cannot hold " + to_string(v) + " (a string)");
+  }
+  if (!(x >= d.low && x <= d.high)) {
+    fail(name, num(x) + " is outside [" + num(d.low) + ", " + num(d.high) + "]");
+  }
+  if (d.low == d.high) return 0;
+  const double u = d.log ? (std::log(x) - std::log(d.low)) / (std::log(d.high) - std::log(d.low))
+                         : (x - d.low) / (d.high - d.low);
+  return std::clamp(u, 0.0, 1.0);
+}
+
+double int_to_unit(const std::string& name, const IntDim& d, const ParamValue& v) {
+  int64_t k = 0;
+  if (const auto* i = std::get_if<int64_t>(&v)) {
+    k = *i;
+  } else if (const auto* f = std::get_if<double>(&v);
+             f && std::floor(*f) == *f && std::abs(*f) < 0x1p63) {
+    k = static_cast<int64_t>(*f);
+  } else {
+    fail(name, "an integer dimension cannot hold " + to_string(v));
+  }
+  if (k < d.low || k > d.high) {
+    fail(name, num(k) + " is outside [" + num(d.low) + ", " + num(d.high) + "]");
+  }
+  double u = 0;
+  if (d.log) {
+    // The middle, in log space, of [k, k + 1), the interval that int_from_unit floors to k.
+    const double lo = std::log(static_cast<double>(d.low));
+    const double mid =
+        0.5 * (std::log(static_cast<double>(k)) + std::log1p(static_cast<double>(k)));
+    u = (mid - lo) / (std::log1p(static_cast<double>(d.high)) - lo);
+  } else {
+    const uint64_t count = static_cast<uint64_t>(d.high) - static_cast<uint64_t>(d.low) + 1;
+    const double n = count == 0 ? 0x1p64 : static_cast<double>(count);
+    u = (static_cast<double>(static_cast<uint64_t>(k) - static_cast<uint64_t>(d.low)) + 0.5) / n;
+  }
+  return std::clamp(u, 0.0, 1.0);
+}
+
+double value_to_unit(const std::string& name, const std::vector<ParamValue>& values,
+                     const ParamValue& v) {
+  const auto it = std::find(values.begin(), values.end(), v);
+  if (it == values.end()) fail(name, to_string(v) + " is not one of its values");
+  return (static_cast<double>(it - values.begin()) + 0.5) / static_cast<double>(values.size());
+}
+
 // --- Canonical text (fingerprints) ---
 
 std::string quoted(const std::string& s) {
@@ -195,6 +250,25 @@ Params SearchSpace::from_unit(std::span<const double> u) const {
     params.emplace(dims_[i].first, value_from_unit(dims_[i].second, u[i]));
   }
   return params;
+}
+
+std::vector<double> SearchSpace::to_unit(const Params& params) const {
+  std::vector<double> u(dims_.size());
+  for (size_t i = 0; i < dims_.size(); ++i) {
+    const auto& [name, dim] = dims_[i];
+    const auto it = params.find(name);
+    if (it == params.end()) fail(name, "no value");
+    if (const auto* f = std::get_if<FloatDim>(&dim)) {
+      u[i] = float_to_unit(name, *f, it->second);
+    } else if (const auto* n = std::get_if<IntDim>(&dim)) {
+      u[i] = int_to_unit(name, *n, it->second);
+    } else if (const auto* c = std::get_if<CategoricalDim>(&dim)) {
+      u[i] = value_to_unit(name, c->choices, it->second);
+    } else {
+      u[i] = value_to_unit(name, std::get<GridDim>(dim).values, it->second);
+    }
+  }
+  return u;
 }
 
 int64_t SearchSpace::grid_size() const {

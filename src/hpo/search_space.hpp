@@ -47,6 +47,13 @@ class SearchSpace {
 
   // Maps u in [0, 1)^size() to parameters (u.size() must equal size()).
   Params from_unit(std::span<const double> u) const;
+  // The inverse of from_unit, dimension by dimension: a point u in [0, 1]^size() that from_unit
+  // maps back to `params` (exactly for integers and choices, to the last bit or so for floats).
+  // A float is at its place in the range (linear or log), an integer or a choice at the middle of
+  // the interval of u that from_unit maps to it. Extra parameters are ignored; throws
+  // InvalidArgument naming the dimension when one is missing, of another type (an integer is
+  // accepted for a float, an integral float for an integer), out of range or not a choice.
+  std::vector<double> to_unit(const Params& params) const;
 
   // The grid: the product of the Grid dimensions, enumerated in mixed radix with the last grid
   // dimension fastest. grid_size() is 1 when there is none.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -36,7 +37,12 @@ const Strings kTopKeys{"study",     "storage",  "data",    "validation", "subset
 const Strings kDimKeys{"type", "low", "high", "log", "values"};
 const Strings kDimTypes{"float", "int", "choice", "grid"};
 const Strings kObjectives{"val_accuracy", "val_loss"};
-const Strings kSamplers{"random", "sobol", "grid"};
+const Strings kSamplers{"random", "sobol", "grid", "tpe", "evolution"};
+// The options of `sampler:` as a map, and which samplers each belongs to.
+const std::map<std::string, Strings> kSamplerOptions{
+    {"startup", {"tpe"}},      {"candidates", {"tpe"}},       {"multivariate", {"tpe"}},
+    {"prior_weight", {"tpe"}}, {"population", {"evolution"}}, {"sample", {"evolution"}},
+};
 
 // The parameters a schedule needs besides itself.
 Strings schedule_needs(const std::string& schedule) {
@@ -178,6 +184,7 @@ class Parser {
   fs::path storage_path(const Entry& e) const;
   std::string one_of_values(const Entry& e, const Strings& options) const;
   int64_t integer(const Entry& e, int64_t min) const;
+  hpo::SamplerConfig read_sampler(const Entry& e) const;
   double fraction(const Entry& e) const;
 
   void read_fixed(const Entry& section);
@@ -243,7 +250,8 @@ StudyFile Parser::parse(const std::string& text, const std::string& default_name
     if (!seed) src_.fail(e->at(), "'seed' is " + describe(e->value) + ", expected an integer >= 0");
     out_.seed = *seed;
   }
-  if (const auto* e = find("sampler")) out_.sampler = one_of_values(*e, kSamplers);
+  if (const auto* e = find("sampler")) out_.sampler = read_sampler(*e);
+  out_.sampler.direction = out_.direction;
   // model: and training: in file order, so that the first error reported is the first written.
   std::vector<const Entry*> fixed;
   for (const char* section : {"model", "training"}) {
@@ -269,7 +277,7 @@ StudyFile Parser::parse(const std::string& text, const std::string& default_name
     }
   } else if (out_.pbt) {
     out_.trials = out_.pbt->options.population;
-  } else if (out_.sampler == "grid") {
+  } else if (out_.sampler.name == "grid") {
     out_.trials = grid_points_;
   } else {
     src_.fail(root, "missing key 'trials', expected the number of trials (an integer >= 1)");
@@ -398,6 +406,71 @@ int64_t Parser::integer(const Entry& e, int64_t min) const {
                           ", expected an integer >= " + std::to_string(min));
   }
   return *v;
+}
+
+// `sampler: tpe`, or a map: `sampler: {name: tpe, startup: 10, candidates: 24}`.
+hpo::SamplerConfig Parser::read_sampler(const Entry& e) const {
+  hpo::SamplerConfig c;
+  if (!e.value.IsMap()) {
+    if (e.value.IsScalar() && !e.value.Scalar().empty()) {
+      c.name = one_of_values(e, kSamplers);
+      return c;
+    }
+    src_.fail(e.at(), "'sampler' is " + describe(e.value) + ", expected " + one_of(kSamplers) +
+                          ", or a map such as {name: tpe, startup: 10}");
+  }
+  const auto entries =
+      yaml::entries(src_, e.value, "sampler", "`sampler: {name: tpe, startup: 10}`");
+  Strings known{"name"};
+  for (const auto& [option, samplers] : kSamplerOptions) known.push_back(option);
+  const Entry* name = nullptr;
+  for (const auto& o : entries) {
+    yaml::check_known(src_, o, known);
+    if (o.key == "name") name = &o;
+  }
+  if (!name) src_.fail(e.value, "missing key 'name', expected one of " + one_of(kSamplers));
+  c.name = one_of_values(*name, kSamplers);
+  for (const auto& o : entries) {
+    if (o.key == "name") continue;
+    const Strings& samplers = kSamplerOptions.at(o.key);
+    if (std::find(samplers.begin(), samplers.end(), c.name) == samplers.end()) {
+      src_.fail(o.key_node,
+                "'" + o.key + "' is an option of " + one_of(samplers) + ", not " + c.name);
+    }
+    if (o.key == "startup") c.tpe.startup = integer(o, 0);
+    if (o.key == "candidates") c.tpe.candidates = integer(o, 1);
+    if (o.key == "multivariate") {
+      const auto b = o.value.IsScalar() ? yaml::parse_bool(o.value.Scalar()) : std::nullopt;
+      if (!b) {
+        src_.fail(o.at(), "'multivariate' is " + describe(o.value) + ", expected true or false");
+      }
+      c.tpe.multivariate = *b;
+    }
+    if (o.key == "prior_weight") {
+      const auto v = yaml::is_plain(o.value) ? yaml::parse_number(o.value.Scalar()) : std::nullopt;
+      if (!v || !(*v > 0) || !std::isfinite(*v)) {
+        src_.fail(o.at(), "'prior_weight' is " + describe(o.value) + ", expected a number > 0");
+      }
+      c.tpe.prior_weight = *v;
+    }
+    if (o.key == "population") c.evolution.population = integer(o, 1);
+    if (o.key == "sample") c.evolution.sample = integer(o, 1);
+  }
+  for (const auto& o : entries) {
+    if (o.key == "sample" && c.evolution.sample > c.evolution.population) {
+      src_.fail(o.at(), "'sample' is " + std::to_string(c.evolution.sample) +
+                            ", more than the population (" +
+                            std::to_string(c.evolution.population) +
+                            "), expected at most the population");
+    }
+  }
+  if (c.name == "evolution" && c.evolution.sample > c.evolution.population) {
+    src_.fail(e.value,
+              "the population (" + std::to_string(c.evolution.population) +
+                  ") is smaller than the default sample (" + std::to_string(c.evolution.sample) +
+                  "), expected a sample: of at most " + std::to_string(c.evolution.population));
+  }
+  return c;
 }
 
 double Parser::fraction(const Entry& e) const {  // `validation`
@@ -600,7 +673,7 @@ void Parser::check_combinations(const YAML::Node& root) const {
                                          ", expected momentum above 0 for Nesterov momentum "
                                          "(sgd refuses it without)");
   }
-  if (out_.sampler == "grid" && !has_grid_) {
+  if (out_.sampler.name == "grid" && !has_grid_) {
     src_.fail(find("sampler") ? find("sampler")->value : root,
               "sampler 'grid' without a dimension of type grid, expected at least one under "
               "search:");
@@ -643,7 +716,7 @@ std::string StudyFile::canonical() const {
   line("validation", yaml::format_double(validation));
   line("subset", std::to_string(subset));
   line("objective", yaml::quote(objective));
-  line("sampler", yaml::quote(sampler));
+  line("sampler", yaml::quote(sampler.text()));
   line("seed", std::to_string(seed));
   for (const auto& [param, value] : fixed) line("fixed " + param, yaml::canonical(value));
   line("space", yaml::quote(space.fingerprint()));

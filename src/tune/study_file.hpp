@@ -10,6 +10,7 @@
 #include <string>
 
 #include "hpo/param.hpp"
+#include "hpo/sampler.hpp"
 #include "hpo/search_space.hpp"
 #include "hpo/storage.hpp"
 #include "tune/pbt_config.hpp"
@@ -28,14 +29,16 @@ struct StudyFile {
   std::string objective = "val_accuracy";               // `objective:` val_accuracy | val_loss
   hpo::Direction direction = hpo::Direction::Maximize;  // implied by the objective
   int64_t trials = 20;                                  // `trials:`
-  int workers = 0;                 // `workers:` trials at once (0: as many as the cores allow)
-  uint64_t seed = 0;               // `seed:`
-  std::string sampler = "random";  // `sampler:` random | sobol | grid
-  hpo::Params fixed;               // values under `model:` and `training:`, by parameter name
-  hpo::SearchSpace space;          // `search:`
-  StoppingConfig stopping;         // `stopping:` early stopping (default: none)
-  std::optional<PbtConfig> pbt;    // `pbt:` Population Based Training (default: none); then
-                                   // `trials` is the population, `workers` at least as many
+  int workers = 0;    // `workers:` trials at once (0: as many as the cores allow)
+  uint64_t seed = 0;  // `seed:`
+  // `sampler:` random | sobol | grid | tpe | evolution, or a map with `name:` and the options of
+  // tpe or evolution; its direction is the objective's.
+  hpo::SamplerConfig sampler;
+  hpo::Params fixed;             // values under `model:` and `training:`, by parameter name
+  hpo::SearchSpace space;        // `search:`
+  StoppingConfig stopping;       // `stopping:` early stopping (default: none)
+  std::optional<PbtConfig> pbt;  // `pbt:` Population Based Training (default: none); then
+                                 // `trials` is the population, `workers` at least as many
   // "<file>:<line>:<column>: " of each top-level key's value ("data", "trials", ...) and of each
   // parameter (its fixed value, or its key under search:), for the checks made once the data is
   // known (check_study_data in trainable.hpp).

@@ -296,9 +296,55 @@ TEST(MakeSampler, ByNameWithTheSeedInTheDescription) {
 }
 
 TEST(MakeSampler, UnknownNamesListTheChoices) {
-  const std::string msg = error_of([] { make_sampler("tpe", 1); });
-  EXPECT_THAT(msg, HasSubstr("'tpe'"));
-  EXPECT_THAT(msg, HasSubstr("random, sobol or grid"));
+  const std::string msg = error_of([] { make_sampler("bayes", 1); });
+  EXPECT_THAT(msg, HasSubstr("'bayes'"));
+  EXPECT_THAT(msg, HasSubstr("random, sobol, grid, tpe or evolution"));
+}
+
+TEST(MakeSampler, TheSamplersThatLearnWithTheirOptions) {
+  EXPECT_EQ(make_sampler("tpe", 2)->describe(),
+            "tpe(seed=2, startup=10, candidates=24, multivariate=false, prior_weight=1)");
+  EXPECT_EQ(make_sampler("evolution", 2)->describe(), "evolution(seed=2, population=20, sample=5)");
+  SamplerConfig c;
+  c.name = "tpe";
+  c.tpe.startup = 4;
+  c.tpe.multivariate = true;
+  EXPECT_EQ(c.text(), "tpe(startup=4, candidates=24, multivariate=true, prior_weight=1)");
+  EXPECT_EQ(make_sampler(c, 3)->describe(),
+            "tpe(seed=3, startup=4, candidates=24, multivariate=true, prior_weight=1)");
+  c.name = "evolution";
+  c.evolution.population = 8;
+  c.evolution.sample = 9;
+  EXPECT_EQ(c.text(), "evolution(population=8, sample=9)");
+  EXPECT_THAT(error_of([&] { make_sampler(c, 3); }), HasSubstr("sample 9"));
+  c.name = "sobol";
+  EXPECT_EQ(c.text(), "sobol");  // as before the options existed: stored studies still resume
+}
+
+// Minimizing and maximizing the same objective with the direction flipped are the same study.
+TEST(MakeSampler, TheDirectionReachesTheSamplersThatLearn) {
+  const SearchSpace space{{"x", FloatDim{0, 1}}};
+  for (const char* name : {"tpe", "evolution"}) {
+    SCOPED_TRACE(name);
+    SamplerConfig lo, hi;
+    lo.name = hi.name = name;
+    lo.direction = Direction::Minimize;
+    hi.direction = Direction::Maximize;
+    const auto a = make_sampler(lo, 1), b = make_sampler(hi, 1);
+    std::vector<TrialRecord> ha, hb;
+    for (int64_t n = 0; n < 40; ++n) {
+      TrialRecord t;
+      t.number = n;
+      t.params = *a->sample(space, n, ha);
+      EXPECT_EQ(t.params, *b->sample(space, n, hb)) << n;
+      t.state = TrialState::Completed;
+      const double x = std::get<double>(t.params.at("x"));
+      t.value = x;
+      ha.push_back(t);
+      t.value = -x;
+      hb.push_back(t);
+    }
+  }
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <limits>
@@ -230,6 +231,77 @@ TEST(SearchSpace, LogIntDistribution) {
   }
   EXPECT_LT(chi2, 35.0);
   EXPECT_GT(counts[0], 2 * counts[7]);  // 1 is far more likely than 8 (0.32 vs 0.054)
+}
+
+TEST(SearchSpace, ToUnitIsTheInverseOfFromUnit) {
+  const SearchSpace space{{"lr", FloatDim{1e-4, 1e-1, true}},
+                          {"momentum", FloatDim{0, 0.9}},
+                          {"width", IntDim{1, 6}},
+                          {"batch", IntDim{16, 1024, true}},
+                          {"neg", IntDim{-5, 5}},
+                          {"act", CategoricalDim{{"relu", "tanh", "sigmoid"}}},
+                          {"hidden", GridDim{{int64_t{32}, int64_t{64}}}},
+                          {"one", FloatDim{3, 3}}};
+  // Parameters -> u -> the same parameters, for many points (floats to 1e-12, the rest exactly).
+  for (int i = 0; i <= 1000; ++i) {
+    std::vector<double> u(space.size());
+    for (size_t d = 0; d < u.size(); ++d) u[d] = std::fmod(0.618034 * (i + 1) * (d + 1), 1.0);
+    if (i == 1000) std::fill(u.begin(), u.end(), 1.0);  // the top ends
+    if (i == 0) std::fill(u.begin(), u.end(), 0.0);     // the bottom ends
+    const Params p = space.from_unit(u);
+    const std::vector<double> back = space.to_unit(p);
+    ASSERT_EQ(back.size(), space.size());
+    for (double x : back) EXPECT_TRUE(x >= 0 && x <= 1) << x;
+    const Params again = space.from_unit(back);
+    for (const auto& [name, v] : p) {
+      if (const auto* x = std::get_if<double>(&v)) {
+        EXPECT_NEAR(std::get<double>(again.at(name)), *x, 1e-12 * std::abs(*x)) << name;
+      } else {
+        EXPECT_EQ(again.at(name), v) << name << " at point " << i;
+      }
+    }
+  }
+}
+
+TEST(SearchSpace, ToUnitValuesByHand) {
+  const SearchSpace space{{"f", FloatDim{0, 10}},
+                          {"l", FloatDim{1, 100, true}},
+                          {"i", IntDim{0, 3}},
+                          {"k", IntDim{1, 3, true}},
+                          {"c", CategoricalDim{{"a", "b"}}}};
+  const std::vector<double> u =
+      space.to_unit({{"f", 2.5}, {"l", 10.0}, {"i", int64_t{1}}, {"k", int64_t{1}}, {"c", "b"}});
+  EXPECT_DOUBLE_EQ(u[0], 0.25);
+  EXPECT_DOUBLE_EQ(u[1], 0.5);      // log 10 is halfway from log 1 to log 100
+  EXPECT_DOUBLE_EQ(u[2], 1.5 / 4);  // the middle of [1/4, 2/4)
+  EXPECT_DOUBLE_EQ(u[3], 0.5 * std::log(2.0) / std::log(4.0));  // [log 1, log 2) of [0, log 4)
+  EXPECT_DOUBLE_EQ(u[4], 0.75);
+  // An integer for a float and an integral float for an integer are accepted; extra names ignored.
+  EXPECT_EQ(space.to_unit({{"f", int64_t{5}},
+                           {"l", 1.0},
+                           {"i", 2.0},
+                           {"k", int64_t{3}},
+                           {"c", "a"},
+                           {"other", "x"}})[0],
+            0.5);
+}
+
+TEST(SearchSpace, ToUnitRefusesValuesTheSpaceCannotHold) {
+  const SearchSpace space{{"f", FloatDim{0, 1}}, {"i", IntDim{0, 3}}, {"c", CategoricalDim{{"a"}}}};
+  const Params ok{{"f", 0.5}, {"i", int64_t{1}}, {"c", "a"}};
+  auto with = [&](const std::string& name, ParamValue v) {
+    Params p = ok;
+    p[name] = std::move(v);
+    return error_of([&] { space.to_unit(p); });
+  };
+  EXPECT_THAT(with("f", 1.5), HasSubstr("'f': 1.5 is outside [0, 1]"));
+  EXPECT_THAT(with("f", "x"), HasSubstr("'f'"));
+  EXPECT_THAT(with("i", int64_t{4}), HasSubstr("'i': 4 is outside [0, 3]"));
+  EXPECT_THAT(with("i", 1.5), HasSubstr("'i'"));
+  EXPECT_THAT(with("c", "b"), HasSubstr("'c': b is not one of its values"));
+  Params missing = ok;
+  missing.erase("i");
+  EXPECT_THAT(error_of([&] { space.to_unit(missing); }), HasSubstr("'i': no value"));
 }
 
 TEST(SearchSpace, CategoricalAndGridPickByEqualIntervals) {

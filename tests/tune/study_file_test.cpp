@@ -30,7 +30,7 @@ std::string error_of(const std::string& yaml) {
 }
 
 TEST(StudyFile, ExamplesParse) {
-  for (const char* name : {"quickstart.yaml", "grid.yaml", "sobol.yaml"}) {
+  for (const char* name : {"quickstart.yaml", "grid.yaml", "sobol.yaml", "tpe.yaml"}) {
     SCOPED_TRACE(name);
     const StudyFile study = load_study_file(kExamples / name);
     EXPECT_EQ(study.path, kExamples / name);
@@ -44,12 +44,14 @@ TEST(StudyFile, ExamplesParse) {
   EXPECT_EQ(quickstart.name, "fmnist-quickstart");
   EXPECT_EQ(quickstart.storage, kExamples / "fmnist-quickstart.db");
   EXPECT_EQ(quickstart.trials, 12);
-  EXPECT_EQ(quickstart.sampler, "random");
+  EXPECT_EQ(quickstart.sampler.name, "random");
   EXPECT_EQ(quickstart.fixed.at("hidden"), hpo::ParamValue{std::string("512,256")});
   const StudyFile grid = load_study_file(kExamples / "grid.yaml");
-  EXPECT_EQ(grid.sampler, "grid");
+  EXPECT_EQ(grid.sampler.name, "grid");
   EXPECT_EQ(grid.trials, 12);  // 4 learning rates x 3 decay intervals
   EXPECT_EQ(load_study_file(kExamples / "sobol.yaml").direction, hpo::Direction::Minimize);
+  EXPECT_EQ(load_study_file(kExamples / "tpe.yaml").sampler.text(),
+            "tpe(startup=10, candidates=24, multivariate=true, prior_weight=1)");
 }
 
 TEST(StudyFile, EveryShippedStudyFileLoadsAndPassesTheDataChecks) {
@@ -163,7 +165,8 @@ TEST(StudyFile, FullFileRoundTrips) {
   EXPECT_EQ(s.trials, 30);
   EXPECT_EQ(s.workers, 3);
   EXPECT_EQ(s.seed, 42u);
-  EXPECT_EQ(s.sampler, "sobol");
+  EXPECT_EQ(s.sampler.name, "sobol");
+  EXPECT_EQ(s.sampler.direction, hpo::Direction::Minimize);  // the objective's
   const hpo::Params fixed{{"hidden", std::string("256,128")},
                           {"activation", std::string("tanh")},
                           {"dropout", 0.25},
@@ -231,7 +234,7 @@ search:
   EXPECT_EQ(s.direction, hpo::Direction::Maximize);
   EXPECT_EQ(s.workers, 0);
   EXPECT_EQ(s.seed, 0u);
-  EXPECT_EQ(s.sampler, "random");
+  EXPECT_EQ(s.sampler.name, "random");
   EXPECT_EQ(s.fixed.at("hidden"), hpo::ParamValue{std::string("512,256")});
   EXPECT_EQ(s.fixed.at("lr"), hpo::ParamValue{1.0});  // a float parameter written as 1
 }
@@ -337,6 +340,33 @@ TEST(StudyFile, MissingFileIsADataError) {
   EXPECT_THROW(load_study_file(fs::temp_directory_path()), DataError);
 }
 
+TEST(StudyFile, SamplersThatLearnAndTheirOptions) {
+  const auto sampler = [](const std::string& line, const std::string& objective = "val_accuracy") {
+    return parse_study_file("data: mnist\ntrials: 4\nobjective: " + objective + "\n" + line,
+                            "s.yaml")
+        .sampler;
+  };
+  const hpo::SamplerConfig tpe = sampler("sampler: tpe\n", "val_loss");
+  EXPECT_EQ(tpe.name, "tpe");
+  EXPECT_EQ(tpe.direction, hpo::Direction::Minimize);
+  EXPECT_EQ(tpe.text(), "tpe(startup=10, candidates=24, multivariate=false, prior_weight=1)");
+  const hpo::SamplerConfig custom = sampler(
+      "sampler: {name: tpe, startup: 5, candidates: 48, multivariate: true, "
+      "prior_weight: 0.5}\n");
+  EXPECT_EQ(custom.direction, hpo::Direction::Maximize);
+  EXPECT_EQ(custom.tpe.startup, 5);
+  EXPECT_EQ(custom.tpe.candidates, 48);
+  EXPECT_TRUE(custom.tpe.multivariate);
+  EXPECT_DOUBLE_EQ(custom.tpe.prior_weight, 0.5);
+  EXPECT_EQ(hpo::make_sampler(custom, 3)->describe(),
+            "tpe(seed=3, startup=5, candidates=48, multivariate=true, prior_weight=0.5)");
+  const hpo::SamplerConfig evolution =
+      sampler("sampler:\n  name: evolution\n  population: 30\n  sample: 30\n");
+  EXPECT_EQ(evolution.text(), "evolution(population=30, sample=30)");
+  EXPECT_EQ(sampler("sampler: evolution\n").text(), "evolution(population=20, sample=5)");
+  EXPECT_EQ(sampler("sampler: {name: sobol}\n").text(), "sobol");
+}
+
 TEST(StudyFile, CanonicalTextDefinesTheStudy) {
   const std::string base = R"(data: fashion-mnist
 trials: 10
@@ -366,6 +396,15 @@ search:
   EXPECT_NE(changed("seed: 1", "seed: 2"), canonical);
   EXPECT_NE(changed("data: fashion-mnist", "data: mnist"), canonical);
   EXPECT_NE(changed("trials: 10", "trials: 10\nsampler: sobol"), canonical);
+  EXPECT_EQ(changed("trials: 10", "trials: 10\nsampler: random"), canonical);
+  EXPECT_EQ(changed("trials: 10", "trials: 10\nsampler: {name: random}"), canonical);
+  const std::string tpe = changed("trials: 10", "trials: 10\nsampler: tpe");
+  EXPECT_NE(tpe, canonical);
+  EXPECT_EQ(changed("trials: 10", "trials: 10\nsampler: {name: tpe, startup: 10}"), tpe);
+  EXPECT_NE(changed("trials: 10", "trials: 10\nsampler: {name: tpe, startup: 5}"), tpe);
+  EXPECT_NE(changed("trials: 10", "trials: 10\nsampler: {name: tpe, multivariate: true}"), tpe);
+  EXPECT_NE(changed("trials: 10", "trials: 10\nsampler: {name: evolution, sample: 4}"),
+            changed("trials: 10", "trials: 10\nsampler: evolution"));
   EXPECT_NE(changed("trials: 10", "trials: 10\nvalidation: 0.2"), canonical);
   EXPECT_NE(changed("trials: 10", "trials: 10\nsubset: 100"), canonical);
   EXPECT_NE(changed("trials: 10", "trials: 10\nobjective: val_loss"), canonical);
@@ -428,7 +467,34 @@ const BadFile kBadFiles[] = {
     {"UnknownObjective", "data: mnist\ntrials: 4\nobjective: accuracy\n", "3:12",
      "'objective' is 'accuracy', expected val_accuracy or val_loss"},
     {"UnknownSampler", "data: mnist\ntrials: 4\nsampler: bayes\n", "3:10",
-     "'sampler' is 'bayes', expected random, sobol or grid"},
+     "'sampler' is 'bayes', expected random, sobol, grid, tpe or evolution"},
+    {"UnknownSamplerName", "data: mnist\ntrials: 4\nsampler: {name: tpee}\n", "3:17",
+     "'name' is 'tpee', expected random, sobol, grid, tpe or evolution"},
+    {"SamplerWithoutName", "data: mnist\ntrials: 4\nsampler: {startup: 5}\n", "3:10",
+     "missing key 'name', expected one of random, sobol, grid, tpe or evolution"},
+    {"SamplerList", "data: mnist\ntrials: 4\nsampler: [tpe]\n", "3:10",
+     "'sampler' is a list, expected random, sobol, grid, tpe or evolution, or a map such as "
+     "{name: tpe, startup: 10}"},
+    {"UnknownSamplerOption", "data: mnist\ntrials: 4\nsampler:\n  name: tpe\n  startups: 5\n",
+     "5:3", "unknown key 'startups', did you mean 'startup'?"},
+    {"OptionOfAnotherSampler", "data: mnist\ntrials: 4\nsampler: {name: tpe, population: 5}\n",
+     "3:22", "'population' is an option of evolution, not tpe"},
+    {"OptionOfRandom", "data: mnist\ntrials: 4\nsampler: {name: random, startup: 5}\n", "3:25",
+     "'startup' is an option of tpe, not random"},
+    {"NegativeStartup", "data: mnist\ntrials: 4\nsampler: {name: tpe, startup: -1}\n", "3:31",
+     "'startup' is '-1', expected an integer >= 0"},
+    {"ZeroCandidates", "data: mnist\ntrials: 4\nsampler: {name: tpe, candidates: 0}\n", "3:34",
+     "'candidates' is '0', expected an integer >= 1"},
+    {"MultivariateNotABool", "data: mnist\ntrials: 4\nsampler: {name: tpe, multivariate: 2}\n",
+     "3:36", "'multivariate' is '2', expected true or false"},
+    {"PriorWeightZero", "data: mnist\ntrials: 4\nsampler: {name: tpe, prior_weight: 0}\n", "3:36",
+     "'prior_weight' is '0', expected a number > 0"},
+    {"SampleAbovePopulation",
+     "data: mnist\ntrials: 4\nsampler: {name: evolution, population: 4, sample: 6}\n", "3:51",
+     "'sample' is 6, more than the population (4), expected at most the population"},
+    {"PopulationBelowDefaultSample",
+     "data: mnist\ntrials: 4\nsampler: {name: evolution, population: 3}\n", "3:10",
+     "the population (3) is smaller than the default sample (5), expected a sample: of at most 3"},
     {"MissingData", "# no data\ntrials: 4\nseed: 1\n", "2:1", "missing key 'data', expected"},
     {"EmptyData", "data:\ntrials: 4\n", "1:1", "'data' is empty, expected"},
     {"MissingTrials", "data: mnist\nseed: 1\n", "1:1", "missing key 'trials', expected"},
