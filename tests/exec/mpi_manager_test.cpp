@@ -179,7 +179,9 @@ TEST(MpiManager, StopDecisionsReachTheWorkerAndStoppedTrialsAreStopped) {
     EXPECT_EQ(last_step[t.number], negative ? 2 : 5) << t.number;
     ASSERT_EQ(t.decisions.size(), negative ? 2u : 4u) << t.number;
     EXPECT_EQ(t.decisions.back().stops(), negative);
-    if (negative) EXPECT_EQ(t.decisions.back().reason, "x < 0 at step 2");
+    if (negative) {
+      EXPECT_EQ(t.decisions.back().reason, "x < 0 at step 2");
+    }
   }
 }
 

@@ -106,7 +106,7 @@ TEST(Pbt, OnlyWaitingMembersDecideOrDonate) {
   const auto d = pbt.generation(10, Direction::Maximize, members);
   ASSERT_EQ(d.size(), 3u);  // one per waiting member
   for (const auto& rec : d) {
-    if (rec.action == Action::Exploit) EXPECT_EQ(rec.donor, -1) << "no waiting top member";
+    EXPECT_NE(rec.action, Action::Exploit) << "no waiting top member to copy";
   }
   EXPECT_TRUE(exploited(d, members).empty());
   EXPECT_THAT(d.back().reason, HasSubstr("no donor waiting"));

@@ -150,7 +150,9 @@ TEST_F(PbtMemberTest, AResumedMemberContinuesFromItsLastGeneration) {
   TrainingObjective objective(file(db), data(), db, std::nullopt);
   std::vector<hpo::Report> resumed;
   hpo::Trial t(0, {{"lr", 0.2}}, hpo::ReportHost([&](const hpo::Report& r, hpo::Trainable* m) {
-                 if (resumed.empty()) EXPECT_EQ(m->step(), 50);
+                 if (resumed.empty()) {
+                   EXPECT_EQ(m->step(), 50);
+                 }
                  resumed.push_back(r);
                  return go_on(r);
                }));
