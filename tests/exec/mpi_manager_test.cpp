@@ -153,8 +153,12 @@ class SignStopper final : public hpo::Stopper {
   hpo::StopDecision decide(const hpo::StudyView&, const hpo::TrialRecord& trial,
                            const hpo::Report& report) override {
     const double x = std::get<double>(trial.params.at("x"));
-    if (report.step >= 2 && x < 0) return {true, "x < 0 at step " + std::to_string(report.step)};
-    return {};
+    hpo::StopDecision d;
+    if (report.step >= 2 && x < 0) {
+      d.stop = true;
+      d.reason = "x < 0 at step " + std::to_string(report.step);
+    }
+    return d;
   }
   std::string describe() const override { return "sign"; }
 };
@@ -357,6 +361,14 @@ TEST(MpiManager, NeedsAWorker) {
   EXPECT_THROW(Manager(*study, net.endpoint(0)), InvalidArgument);
 }
 
+// The manager's Continue for a trial's report at `step`.
+Decision go_on(int64_t trial, int64_t step) {
+  Decision d;
+  d.trial = trial;
+  d.step = step;
+  return d;
+}
+
 TEST(MpiWorker, RefusesAnswersTheProtocolDoesNotAllow) {
   const auto run = [](std::vector<Message> answers, const std::string& expected) {
     LocalNetwork net(2);
@@ -368,12 +380,12 @@ TEST(MpiWorker, RefusesAnswersTheProtocolDoesNotAllow) {
       EXPECT_THAT(e.what(), ::testing::HasSubstr(expected)) << e.what();
     }
   };
-  run({Decision{0, 1, mpi::Action::Continue, ""}}, "answered Ask with Decision");
-  run({mpi::Run{4, {{"x", 0.5}}}, ResultAck{4, false}}, "answered a report with ResultAck, expected Decision or Give");
-  run({mpi::Run{4, {{"x", 0.5}}}, Decision{5, 1, mpi::Action::Continue, ""}}, "decided for trial 5");
+  run({go_on(0, 1)}, "answered Ask with Decision");
+  run({mpi::Run{4, {{"x", 0.5}}}, ResultAck{4, false}},
+      "answered a report with ResultAck, expected Decision or Give");
+  run({mpi::Run{4, {{"x", 0.5}}}, go_on(5, 1)}, "decided for trial 5");
   hpo::Params p{{"x", 0.5}};
-  run({mpi::Run{4, p}, Decision{4, 1, mpi::Action::Continue, ""}, Decision{4, 2, mpi::Action::Continue, ""},
-       Decision{4, 3, mpi::Action::Continue, ""}, ResultAck{9, false}},
+  run({mpi::Run{4, p}, go_on(4, 1), go_on(4, 2), go_on(4, 3), ResultAck{9, false}},
       "acknowledged trial 9");
 }
 
