@@ -16,18 +16,7 @@ namespace {
 // Parameters for reading (4 significant digits); exports keep the exact values.
 // `names`: only these (all when empty).
 std::string short_params(const hpo::Params& params, const std::vector<std::string>& names = {}) {
-  std::string out;
-  for (const auto& [name, value] : params) {
-    if (!names.empty() && std::find(names.begin(), names.end(), name) == names.end()) continue;
-    if (!out.empty()) out += ' ';
-    out += name + '=';
-    if (const auto* d = std::get_if<double>(&value)) {
-      out += fmt::format("{:.4g}", *d);
-    } else {
-      out += hpo::to_string(value);
-    }
-  }
-  return out;
+  return report::params_text(params, names);
 }
 }  // namespace
 
