@@ -34,6 +34,10 @@ if(NOT config)
   message(FATAL_ERROR "cmake --install did not install krillConfig.cmake")
 endif()
 message(STATUS "installed into ${prefix}: ${config}")
+step("the installed krill" out ${prefix}/bin/krill --version)
+if(NOT out MATCHES "^krill [0-9]")
+  message(FATAL_ERROR "the installed krill --version printed:\n${out}")
+endif()
 
 # A project of its own: it knows the prefix only through CMAKE_PREFIX_PATH. The package registry
 # is off, so that no other krill on this machine is found instead.
