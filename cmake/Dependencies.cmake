@@ -9,35 +9,18 @@ find_package(yaml-cpp REQUIRED)
 find_package(Boost 1.71 REQUIRED)  # header-only: Boost.Random's sobol engine
 find_package(Threads REQUIRED)
 
-# OpenBLAS: prefer Debian's OpenMP build (libopenblas-openmp-dev), so that BLAS and krill's own
-# element-wise loops share one OpenMP thread pool and never oversubscribe the cores. The pthread
-# build spins its own threads next to OpenMP's.
-set(_openblas_multiarch /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE})
-set(_openblas_include /usr/include/${CMAKE_LIBRARY_ARCHITECTURE})
-find_path(KRILL_CBLAS_INCLUDE cblas.h
-  PATHS ${_openblas_include}/openblas-openmp ${_openblas_include}/openblas-pthread
-        ${_openblas_include}/openblas /usr/include/openblas
-  NO_DEFAULT_PATH)
-find_path(KRILL_CBLAS_INCLUDE cblas.h)
-find_library(KRILL_OPENBLAS_LIB NAMES openblas
-  PATHS ${_openblas_multiarch}/openblas-openmp ${_openblas_multiarch}/openblas-pthread
-  NO_DEFAULT_PATH)
-find_library(KRILL_OPENBLAS_LIB NAMES openblas)
-if(NOT KRILL_CBLAS_INCLUDE OR NOT KRILL_OPENBLAS_LIB)
+# OpenBLAS: the imported target krill::openblas (cmake/krillOpenBLAS.cmake, also installed with
+# krill's CMake package so that a project using installed krill finds it the same way).
+include(${CMAKE_CURRENT_LIST_DIR}/krillOpenBLAS.cmake)
+if(NOT KRILL_OPENBLAS_FOUND)
   message(FATAL_ERROR "OpenBLAS not found: apt-get install libopenblas-openmp-dev "
                       "(or run scripts/install-deps.sh)")
 endif()
-if(KRILL_OPENBLAS_LIB MATCHES "openblas-openmp")
-  set(KRILL_OPENBLAS_VARIANT openmp)
-else()
-  set(KRILL_OPENBLAS_VARIANT other)
+if(NOT KRILL_OPENBLAS_VARIANT STREQUAL "openmp")
   message(WARNING "Using ${KRILL_OPENBLAS_LIB}, not the OpenMP build of OpenBLAS: BLAS threads "
                   "and krill's OpenMP threads may compete. apt-get install libopenblas-openmp-dev")
 endif()
 message(STATUS "OpenBLAS: ${KRILL_OPENBLAS_LIB} (${KRILL_OPENBLAS_VARIANT}), cblas.h in ${KRILL_CBLAS_INCLUDE}")
-add_library(krill_openblas INTERFACE)
-target_include_directories(krill_openblas SYSTEM INTERFACE ${KRILL_CBLAS_INCLUDE})
-target_link_libraries(krill_openblas INTERFACE ${KRILL_OPENBLAS_LIB})
 
 if(KRILL_BUILD_TESTS)
   find_package(GTest REQUIRED)

@@ -27,6 +27,9 @@ stage "build + tests"
 # transport synchronises in ways ThreadSanitizer cannot see; krill's manager and workers run under
 # both sanitizers all the same, on threads over the in-process transport (tests/exec), and a build
 # without MPI is tested that way too. Stage 1 runs the MPI tests (tests/mpi, under mpiexec).
+# The install test (tests/install: cmake --install, then an outside project on the installed
+# krill) runs in stage 1 alone: an installed package carries no -fsanitize flags, so a project
+# linking sanitized libraries would not link; sanitizer builds do not register it.
 sanitized_build() {  # folder, sanitizers, targets...
   local folder=$1 sanitizers=$2
   shift 2
