@@ -69,15 +69,20 @@ Pbt::Pbt(PbtOptions options, SearchSpace space)
 }
 
 std::string Pbt::describe() const {
-  std::string s = "pbt(population=" + std::to_string(options_.population) +
-                  ", interval=" + std::to_string(options_.interval) +
-                  ", quantile=" + number_text(options_.quantile) + ", factors=";
+  // Appended piece by piece: GCC 12 warns (-Wrestrict, a false positive) on chains of string +.
+  std::string s = "pbt(population=";
+  s.append(std::to_string(options_.population)).append(", interval=");
+  s.append(std::to_string(options_.interval)).append(", quantile=");
+  s.append(number_text(options_.quantile)).append(", factors=");
   for (size_t i = 0; i < options_.factors.size(); ++i) {
-    s += (i ? "/" : "") + number_text(options_.factors[i]);
+    s.append(i ? "/" : "").append(number_text(options_.factors[i]));
   }
-  s += ", resample=" + number_text(options_.resample) + ", evolve=";
-  for (size_t i = 0; i < options_.evolve.size(); ++i) s += (i ? "/" : "") + options_.evolve[i];
-  return s + ", seed=" + std::to_string(options_.seed) + ")";
+  s.append(", resample=").append(number_text(options_.resample)).append(", evolve=");
+  for (size_t i = 0; i < options_.evolve.size(); ++i) {
+    s.append(i ? "/" : "").append(options_.evolve[i]);
+  }
+  s.append(", seed=").append(std::to_string(options_.seed)).append(")");
+  return s;
 }
 
 Params Pbt::explore(const Params& params, uint64_t stream) const {

@@ -94,6 +94,12 @@ double run_toy(Trial& trial, Seen& seen) {
   return toy.w();
 }
 
+OptimizeOptions with(Executor& executor) {
+  OptimizeOptions o;
+  o.executor = &executor;
+  return o;
+}
+
 StudyRecord record() {
   StudyRecord r;
   r.name = "pbt-toy";
@@ -151,7 +157,7 @@ TEST(PbtStudy, LocalGenerationsCopyTheFittestAndStoreTheLineage) {
   auto study = open(storage);
   Seen seen;
   exec::LocalExecutor executor({.workers = kPopulation, .threads_per_worker = 1});
-  study->optimize([&](Trial& t) { return run_toy(t, seen); }, {.executor = &executor});
+  study->optimize([&](Trial& t) { return run_toy(t, seen); }, with(executor));
   check(seen, study->trials());
 }
 
@@ -162,7 +168,7 @@ TEST(PbtStudy, ThroughTheManagerTheSameLineageAsLocally) {
     store::MemoryStorage storage;
     auto study = open(storage);
     exec::LocalExecutor executor({.workers = kPopulation, .threads_per_worker = 1});
-    study->optimize([&](Trial& t) { return run_toy(t, local_seen); }, {.executor = &executor});
+    study->optimize([&](Trial& t) { return run_toy(t, local_seen); }, with(executor));
     local = study->trials();
   }
   store::MemoryStorage storage;
@@ -177,7 +183,7 @@ TEST(PbtStudy, ThroughTheManagerTheSameLineageAsLocally) {
   }
   exec::mpi::MpiExecutor executor(net.endpoint(0));
   study->optimize([](Trial&) -> double { throw Error("the manager trains nothing"); },
-                  {.executor = &executor});
+                  with(executor));
   for (auto& w : workers) w.join();
   const auto trials = study->trials();
   check(seen, trials);
@@ -197,7 +203,7 @@ TEST(PbtStudy, TooFewWorkersOrNoTrainableAreRefused) {
   auto study = open(storage);
   exec::LocalExecutor two({.workers = 2, .threads_per_worker = 1});
   try {
-    study->optimize([](Trial&) { return 0.0; }, {.executor = &two});
+    study->optimize([](Trial&) { return 0.0; }, with(two));
     FAIL() << "expected an error";
   } catch (const InvalidArgument& e) {
     EXPECT_THAT(e.what(), HasSubstr("population of 4 members trains at once"));
@@ -211,7 +217,7 @@ TEST(PbtStudy, TooFewWorkersOrNoTrainableAreRefused) {
         for (int64_t s = kEvery; s <= kSteps; s += kEvery) t.report(s, 1.0);
         return 1.0;
       },
-      {.executor = &four});
+      with(four));
   for (const TrialRecord& t : study->trials()) {
     EXPECT_EQ(t.state, TrialState::Failed);
     EXPECT_THAT(t.error, HasSubstr("attaches a Trainable"));

@@ -122,8 +122,12 @@ ReportMsg sample_report() {
 }
 
 Decision sample_decision() {
-  return Decision{
-      .trial = 5, .step = 300, .action = Action::Stop, .reason = "LCM: predicted 0.41 < 0.87 ✗"};
+  Decision d;
+  d.trial = 5;
+  d.step = 300;
+  d.action = Action::Stop;
+  d.reason = "LCM: predicted 0.41 < 0.87 ✗";
+  return d;
 }
 
 Decision sample_exploit() {
@@ -232,9 +236,15 @@ TEST(Protocol, ReportRoundTripsDoublesBitForBit) {
 }
 
 TEST(Protocol, DecisionRoundTripsEveryAction) {
-  for (const Decision& sent :
-       {sample_decision(), sample_exploit(),
-        Decision{.trial = -3, .step = 0, .action = Action::Continue, .reason = ""}}) {
+  for (const Decision& sent : {sample_decision(), sample_exploit(),
+                               Decision{.trial = -3,
+                               .step = 0,
+                               .action = Action::Continue,
+                               .reason = "",
+                               .donor = -1,
+                               .donor_step = -1,
+                               .donor_rank = -1,
+                               .params = {}}}) {
     const Decision got = std::get<Decision>(round_trip(sent));
     EXPECT_EQ(got.trial, sent.trial);
     EXPECT_EQ(got.step, sent.step);
@@ -263,7 +273,10 @@ TEST(Protocol, GiveAndStateRoundTrip) {
 }
 
 TEST(Protocol, ActionMustBeKnown) {
-  Bytes decision = encode(Decision{.trial = 1, .step = 2, .action = Action::Stop, .reason = ""});
+  Decision stop = sample_decision();
+  stop.trial = 1;
+  stop.step = 2;
+  Bytes decision = encode(stop);
   for (uint8_t b : {uint8_t{3}, uint8_t{255}}) {
     decision[4 + 16] = b;
     EXPECT_THAT(decode_error(decision),

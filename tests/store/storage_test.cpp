@@ -382,7 +382,11 @@ TEST_P(StorageTest, ClaimRequeuesTheTrialsOfGoneRunsWithTheirParameters) {
     t.owner = n == 4 ? "alive" : "dead";
     storage_->start_trial(id, t);
     storage_->add_report(id, n, {1, 0.5, {{"lr", 0.1}}});
-    storage_->add_decision(id, n, {.step = 1, .reason = "rank 1 of 2", .prediction = 0.5});
+    hpo::DecisionRecord d;
+    d.step = 1;
+    d.reason = "rank 1 of 2";
+    d.prediction = 0.5;
+    storage_->add_decision(id, n, d);
   }
   for (int64_t n : {1, 3}) {
     TrialRecord t = sample_trial(n);
