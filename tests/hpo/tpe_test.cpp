@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <array>
+
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -89,8 +91,10 @@ TEST(TpePieces, UnivariateBandwidthsWithAndWithoutEndpoints) {
   const std::vector<double> mus{2, 2.5, 3, 4, 6, 7, 9.3, 9.5};
   const std::vector<double> without = tpe_bandwidths(mus, 0, 10, false);
   const std::vector<double> with = tpe_bandwidths(mus, 0, 10, true);
-  const std::vector<double> expected_without{1, 1, 1, 1, 1, 2.3, 2.3, 1};
-  const std::vector<double> expected_with{2, 1, 1, 1, 1, 2.3, 2.3, 1};
+  // Arrays, not vectors from initializer lists: GCC 12 with ASan's detect_stack_use_after_return
+  // built the second list's copy from a wild pointer here (a SEGV in the vector's constructor).
+  static constexpr std::array<double, 8> expected_without{1, 1, 1, 1, 1, 2.3, 2.3, 1};
+  static constexpr std::array<double, 8> expected_with{2, 1, 1, 1, 1, 2.3, 2.3, 1};
   ASSERT_EQ(without.size(), mus.size());
   ASSERT_EQ(with.size(), mus.size());
   for (size_t i = 0; i < mus.size(); ++i) {
