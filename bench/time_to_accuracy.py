@@ -61,7 +61,7 @@ search:
   momentum: {{type: float, low: 0.0, high: 0.95}}
   weight_decay: {{type: float, low: 1.0e-6, high: 0.01, log: true}}
 """
-STOPPING = {"none": "{rule: none}", "median": "{rule: median}", "asha": "{rule: asha}"}
+STOPPING = {"none": "{rule: none}", "median": "{rule: median}", "asha": "{rule: asha}", "lcm": "{rule: lcm}"}
 
 
 def env1():
@@ -154,26 +154,29 @@ def run_krill(a, seed, sampler, rule, target):
                 best_val_acc=best, timeline=[[round(t, 3), v] for t, v in sorted(pts)])
 
 
+def median_or_inf(xs):
+    """The median of ratios, a target not reached counting as worse than any (None -> inf)."""
+    xs = [float("inf") if x is None else x for x in xs]
+    return statistics.median(xs) if xs else None
+
+
 def summarize(rows, settings):
     out = []
     for s in settings:
         rs = [r for r in rows if r["krill"].get(s)]
-        ratios = [r["krill"][s]["time_to_target_s"] / r["optuna"]["time_to_target_s"]
-                  for r in rs if r["krill"][s]["reached"]]
-        loose = [r["krill"][s]["time_to_loose_s"] / r["optuna"]["time_to_loose_s"]
-                 for r in rs if r["krill"][s]["time_to_loose_s"] is not None]
+
+        def ratios(key, optuna_s):
+            return [None if r["krill"][s][key] is None else r["krill"][s][key] / optuna_s(r["optuna"])
+                    for r in rs]
+
+        tgt = ratios("time_to_target_s", lambda o: o["time_to_target_s"])
+        loose = ratios("time_to_loose_s", lambda o: o["time_to_loose_s"])
         # Optuna counted from its process start, as krill is (imports and data loading included)
-        proc = [r["krill"][s]["time_to_target_s"] / (r["optuna"]["time_to_target_s"] + r["optuna"]["startup_s"])
-                for r in rs if r["krill"][s]["reached"]]
-        out.append(dict(setting=s, seeds=len(rs), reached=len(ratios),
-                        ratios=[None if not r["krill"][s]["reached"] else
-                                r["krill"][s]["time_to_target_s"] / r["optuna"]["time_to_target_s"]
-                                for r in rs],
-                        # not reached counts as worse than any ratio: the median over all seeds
-                        median_ratio=statistics.median(ratios + [float("inf")] * (len(rs) - len(ratios)))
-                        if rs else None,
-                        loose_ratios=loose, median_loose_ratio=statistics.median(loose) if loose else None,
-                        process_ratios=proc, median_process_ratio=statistics.median(proc) if proc else None))
+        proc = ratios("time_to_target_s", lambda o: o["time_to_target_s"] + o["startup_s"])
+        out.append(dict(setting=s, seeds=len(rs), reached=sum(x is not None for x in tgt),
+                        ratios=tgt, median_ratio=median_or_inf(tgt),
+                        loose_ratios=loose, median_loose_ratio=median_or_inf(loose),
+                        process_ratios=proc, median_process_ratio=median_or_inf(proc)))
     return out
 
 
@@ -204,14 +207,14 @@ def print_tables(res):
           f"looser target (-{res['loose']}): median ratio (each seed) | "
           "Optuna from its process start: median ratio (each seed) |")
     print("|---|---|---|---|---|")
+    def cell(med, xs):  # "-": not reached within krill's budget
+        f = lambda x: "-" if x is None or x == float("inf") else f"{x:.2f}"
+        return f"{f(med)} ({', '.join(f(x) for x in xs)})"
+
     for s in res["summary"]:
-        rs = ", ".join("-" if x is None else f"{x:.2f}" for x in s["ratios"])
-        ls = ", ".join(f"{x:.2f}" for x in s["loose_ratios"])
-        med = "-" if s["median_ratio"] in (None, float("inf")) else f"{s['median_ratio']:.2f}"
-        lmed = "-" if s["median_loose_ratio"] is None else f"{s['median_loose_ratio']:.2f}"
-        ps = ", ".join(f"{x:.2f}" for x in s["process_ratios"])
-        pmed = "-" if s["median_process_ratio"] is None else f"{s['median_process_ratio']:.2f}"
-        print(f"| {s['setting']} | {s['reached']}/{s['seeds']} | {med} ({rs}) | {lmed} ({ls}) | {pmed} ({ps}) |")
+        print(f"| {s['setting']} | {s['reached']}/{s['seeds']} | {cell(s['median_ratio'], s['ratios'])} | "
+              f"{cell(s['median_loose_ratio'], s['loose_ratios'])} | "
+              f"{cell(s['median_process_ratio'], s['process_ratios'])} |")
 
 
 def main():
@@ -220,7 +223,7 @@ def main():
     ap.add_argument("--optuna-trials", type=int, default=50)
     ap.add_argument("--krill-trials", type=int, default=100)
     ap.add_argument("--krill-settings", default="tpe/median,tpe/asha,random/median",
-                    help="comma-separated sampler/rule (rules: none, median, asha)")
+                    help="comma-separated sampler/rule (rules: none, median, asha, lcm; default options)")
     ap.add_argument("--subset", type=int, default=10000, help="training images (krill: 1.5x, a third held out)")
     ap.add_argument("--loose", type=float, default=0.005, help="the looser target is target - this")
     ap.add_argument("--poll", type=float, default=1.0, help="seconds between reads of krill's database")
@@ -230,10 +233,27 @@ def main():
     ap.add_argument("--deadline", default=None, help="HH:MM (UTC): start no new run after it")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "time_to_accuracy.json"))
     ap.add_argument("--print-only", action="store_true", help="print the tables of --out, run nothing")
+    ap.add_argument("--merge", nargs="+", metavar="JSON",
+                    help="run nothing: write the rows of these result files (runs of other seeds) to --out")
     a = ap.parse_args()
+    if a.merge:
+        runs = []
+        for p in a.merge:
+            with open(p) as f:
+                runs.append(json.load(f))
+        res = dict(runs[0], runs=[{k: v for k, v in r.items() if k not in ("rows", "summary")} for r in runs],
+                   rows=[row for r in runs for row in r["rows"]],
+                   settings=list(dict.fromkeys(s for r in runs for s in r["settings"])))
+        res["summary"] = summarize(res["rows"], res["settings"])
+        with open(a.out, "w") as f:
+            json.dump(res, f, indent=None, separators=(",", ":"))
+        print_tables(res)
+        return
     if a.print_only:
         with open(a.out) as f:
-            print_tables(json.load(f))
+            res = json.load(f)
+        res["summary"] = summarize(res["rows"], res["settings"])
+        print_tables(res)
         return
     settings = a.krill_settings.split(",")
     for s in settings:
