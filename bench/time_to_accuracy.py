@@ -173,7 +173,17 @@ def summarize(rows, settings):
         loose = ratios("time_to_loose_s", lambda o: o["time_to_loose_s"])
         # Optuna counted from its process start, as krill is (imports and data loading included)
         proc = ratios("time_to_target_s", lambda o: o["time_to_target_s"] + o["startup_s"])
+        # how far below the target krill's best is at a third of Optuna's time to it (the goal's
+        # time): target - best value completed by then (the target itself if none completed)
+        # (None: no trial completed by then); and how many trials had completed
+        gaps, done3 = [], []
+        for r in rs:
+            t3 = r["optuna"]["time_to_target_s"] / 3
+            vs = [v for t, v in r["krill"][s]["timeline"] if t <= t3]
+            gaps.append(max(0.0, r["optuna"]["target"] - max(vs)) if vs else None)
+            done3.append(len(vs))
         out.append(dict(setting=s, seeds=len(rs), reached=sum(x is not None for x in tgt),
+                        gaps_at_third=gaps, median_gap_at_third=median_or_inf(gaps), completed_at_third=done3,
                         ratios=tgt, median_ratio=median_or_inf(tgt),
                         loose_ratios=loose, median_loose_ratio=median_or_inf(loose),
                         process_ratios=proc, median_process_ratio=median_or_inf(proc)))
@@ -205,8 +215,9 @@ def print_tables(res):
               + " | ".join(cells) + " |")
     print("\n| krill setting | reached | median ratio (each seed) | "
           f"looser target (-{res['loose']}): median ratio (each seed) | "
-          "Optuna from its process start: median ratio (each seed) |")
-    print("|---|---|---|---|---|")
+          "Optuna from its process start: median ratio (each seed) | "
+          "at 1/3 of Optuna's time: points below the target, median (each seed); trials completed, median |")
+    print("|---|---|---|---|---|---|")
     def cell(med, xs):  # "-": not reached within krill's budget
         f = lambda x: "-" if x is None or x == float("inf") else f"{x:.2f}"
         return f"{f(med)} ({', '.join(f(x) for x in xs)})"
@@ -214,7 +225,9 @@ def print_tables(res):
     for s in res["summary"]:
         print(f"| {s['setting']} | {s['reached']}/{s['seeds']} | {cell(s['median_ratio'], s['ratios'])} | "
               f"{cell(s['median_loose_ratio'], s['loose_ratios'])} | "
-              f"{cell(s['median_process_ratio'], s['process_ratios'])} |")
+              f"{cell(s['median_process_ratio'], s['process_ratios'])} | "
+              f"{cell(100 * s['median_gap_at_third'], [None if g is None else 100 * g for g in s['gaps_at_third']])}; "
+              f"{statistics.median(s['completed_at_third']):g} |")
 
 
 def main():
