@@ -23,7 +23,8 @@ validation images differ (Optuna validates on the last 5,000 training images, kr
 third of the first 15,000), so an accuracy is not exactly the same bar on both sides.
 
 Usage: /usr/bin/python3 bench/time_to_accuracy.py [--seeds 1,2,3] [--optuna-trials 50]
-       [--krill-trials 100] [--krill-settings tpe/median,tpe/asha,random/median] [--nice 0]
+       [--krill-trials 100] [--krill-settings tpe/none,tpe/median,tpe/lcm] [--nice 0]
+       [--deadline HH:MM] [--out FILE]; --merge A.json B.json ... writes the rows of several runs to --out
 Needs build/apps/krill/krill (scripts/build.sh) and Debian's python3-optuna and python3-torch.
 Writes bench/results/time_to_accuracy.json and prints the table of docs/BENCHMARKS.md
 ("Time to accuracy: krill vs Optuna").
@@ -235,7 +236,7 @@ def main():
     ap.add_argument("--seeds", default="1,2,3", help="comma-separated")
     ap.add_argument("--optuna-trials", type=int, default=50)
     ap.add_argument("--krill-trials", type=int, default=100)
-    ap.add_argument("--krill-settings", default="tpe/median,tpe/asha,random/median",
+    ap.add_argument("--krill-settings", default="tpe/none,tpe/median,tpe/lcm",
                     help="comma-separated sampler/rule (rules: none, median, asha, lcm; default options)")
     ap.add_argument("--subset", type=int, default=10000, help="training images (krill: 1.5x, a third held out)")
     ap.add_argument("--loose", type=float, default=0.005, help="the looser target is target - this")
