@@ -19,9 +19,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
-#include <cmath>
 #include <numbers>
 #include <stdexcept>
 #include <string>
@@ -114,7 +114,9 @@ class TimedSampler final : public hpo::Sampler {
   std::unique_ptr<hpo::Sampler> inner_;
 };
 
-std::string param_name(size_t i) { return "x" + std::to_string(i); }
+std::string param_name(size_t i) {
+  return "x" + std::to_string(i);
+}
 
 void run(const std::string& fname, const std::string& sampler, int64_t trials, uint64_t seed) {
   const Function fn = function(fname);
@@ -146,8 +148,9 @@ void run(const std::string& fname, const std::string& sampler, int64_t trials, u
   const double cpu = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID) - c0;
 
   auto done = study.trials();
-  std::sort(done.begin(), done.end(),
-            [](const hpo::TrialRecord& a, const hpo::TrialRecord& b) { return a.number < b.number; });
+  std::sort(done.begin(), done.end(), [](const hpo::TrialRecord& a, const hpo::TrialRecord& b) {
+    return a.number < b.number;
+  });
   std::string values;
   for (const auto& t : done) {
     if (!values.empty()) values += ",";
@@ -155,7 +158,8 @@ void run(const std::string& fname, const std::string& sampler, int64_t trials, u
   }
   fmt::print(
       "{{\"side\":\"krill\",\"function\":\"{}\",\"sampler\":\"{}\",\"seed\":{},\"trials\":{},"
-      "\"sampler_s\":{:.6f},\"sampler_cpu_s\":{:.6f},\"optimize_s\":{:.6f},\"optimize_cpu_s\":{:.6f},"
+      "\"sampler_s\":{:.6f},\"sampler_cpu_s\":{:.6f},\"optimize_s\":{:.6f},\"optimize_cpu_s\":{:."
+      "6f},"
       "\"values\":[{}]}}\n",
       fname, sampler, seed, done.size(), timer->seconds, timer->cpu, wall, cpu, values);
   std::fflush(stdout);

@@ -70,9 +70,9 @@ std::string weights_path_text(const std::vector<hpo::TrialRecord>& trials, int64
   for (const auto& p : path) {
     out += fmt::format("{}{}-{} {} (trial {}{})", out.empty() ? "steps " : "; ", p.from, p.to,
                        short_params(p.params, names), p.trial,
-                       p.copied_from < 0 ? std::string()
-                                         : fmt::format(", copied trial {} at step {}",
-                                                       p.copied_from, p.from));
+                       p.copied_from < 0
+                           ? std::string()
+                           : fmt::format(", copied trial {} at step {}", p.copied_from, p.from));
   }
   return out;
 }

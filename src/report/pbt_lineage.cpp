@@ -39,8 +39,7 @@ std::vector<ScheduleSegment> member_schedule(const hpo::TrialRecord& t) {
   return out;
 }
 
-std::vector<PathSegment> weights_path(const std::vector<hpo::TrialRecord>& trials,
-                                      int64_t number) {
+std::vector<PathSegment> weights_path(const std::vector<hpo::TrialRecord>& trials, int64_t number) {
   auto find = [&](int64_t n) -> const hpo::TrialRecord* {
     for (const auto& t : trials) {
       if (t.number == n) return &t;

@@ -31,13 +31,12 @@ struct PathSegment {
   int64_t trial = 0;  // the member that trained the weights over [from, to]
   int64_t from = 0;
   int64_t to = 0;
-  hpo::Params params;          // its hyperparameters then
-  int64_t copied_from = -1;    // the segment starts with a copy of this trial's state (-1: none)
+  hpo::Params params;        // its hyperparameters then
+  int64_t copied_from = -1;  // the segment starts with a copy of this trial's state (-1: none)
 };
 // Oldest first; empty when `number` is not among `trials`. A donor missing from `trials` ends
 // the walk (the path then starts at the copy).
-std::vector<PathSegment> weights_path(const std::vector<hpo::TrialRecord>& trials,
-                                      int64_t number);
+std::vector<PathSegment> weights_path(const std::vector<hpo::TrialRecord>& trials, int64_t number);
 
 // The trial's exploit decisions, by step.
 std::vector<const hpo::DecisionRecord*> exploits_of(const hpo::TrialRecord& t);

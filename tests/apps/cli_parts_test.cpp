@@ -141,7 +141,8 @@ TEST(StudySummary, APbtStudyShowsTheBestMembersScheduleAndFinalParameters) {
                      "300-400 lr=0.02 (trial 1, copied trial 2 at step 300)\n"),
             std::string::npos)
       << out;
-  EXPECT_EQ(krill::cli::weights_path_text({other, pbt_member(), two}, 0), "steps 0-400 batch=32 "
+  EXPECT_EQ(krill::cli::weights_path_text({other, pbt_member(), two}, 0),
+            "steps 0-400 batch=32 "
             "lr=0.04 (trial 0)");
   // A donor missing from the list ends the walk at the copy.
   EXPECT_EQ(krill::cli::weights_path_text({pbt_member()}, 1),

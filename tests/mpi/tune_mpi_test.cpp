@@ -558,10 +558,10 @@ TEST_F(TuneMpiTest, APbtPopulationGivesTheSameLineageAsLocally) {
 // A PBT job killed after its first generation: the same command resumes every member from the
 // state it saved there (re-queued with its curve and lineage kept), and the population finishes.
 TEST_F(TuneMpiTest, AKilledPbtJobResumesItsMembers) {
-  const fs::path study = write_study(
-      "pbt-kill", "256,256", 4000,
-      "search:\n  lr: {type: float, low: 0.001, high: 0.05, log: true}\n"
-      "pbt:\n  population: 4\n  interval: 1000\n");
+  const fs::path study =
+      write_study("pbt-kill", "256,256", 4000,
+                  "search:\n  lr: {type: float, low: 0.001, high: 0.05, log: true}\n"
+                  "pbt:\n  population: 4\n  interval: 1000\n");
   const fs::path db = dir_ / "pbt-kill.db";
   auto job = start(5, study, "pbt-kill-1.log");
   const auto deadline = Clock::now() + kTimeout;
