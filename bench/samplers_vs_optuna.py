@@ -23,6 +23,8 @@ prints the tables of docs/BENCHMARKS.md ("Sampler quality: krill vs Optuna").
 """
 import argparse, json, os, statistics, subprocess, sys, tempfile, time
 
+from study_vs_optuna import baseline_study, env1
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KRILL = os.path.join(ROOT, "build", "apps", "krill", "krill")
 KRILL_FUNCTIONS = os.path.join(ROOT, "build", "bench", "krill_test_functions")
@@ -38,34 +40,7 @@ SAMPLERS = [("krill", "tpe"), ("optuna", "tpe"), ("optuna", "tpe-fixed"), ("kril
             ("krill", "random"), ("optuna", "random")]
 BUDGETS = [25, 50, 100]
 
-# The study of optuna_study.py as a krill study file: the same sizes as bench/study_vs_optuna.py
-# (the first 15,000 training images, a third held out: 10,000 to train on, 5,000 to validate).
-STUDY = """study: mlp-tpe
-data: {data}
-storage: {storage}
-subset: 15000
-validation: {val_fraction}
-objective: val_accuracy
-trials: {trials}
-workers: 1
-seed: {seed}
-sampler: tpe
-model:
-  hidden: "512,256"
-  init: torch
-training:
-  optimizer: sgd
-  batch: 32
-  epochs: 1
-search:
-  lr: {{type: float, low: 0.001, high: 0.5, log: true}}
-  momentum: {{type: float, low: 0.0, high: 0.95}}
-  weight_decay: {{type: float, low: 1.0e-6, high: 0.01, log: true}}
-"""
 
-
-def env1():
-    return dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
 
 
 def lines(cmd):
@@ -120,7 +95,9 @@ def krill_mlp(data, trials, seed):
     d = tempfile.mkdtemp(prefix="krill-mlp-tpe-")
     path = os.path.join(d, "study.yaml")
     with open(path, "w") as f:
-        f.write(STUDY.format(data=data, storage="study.db", val_fraction=1 / 3, trials=trials, seed=seed))
+        # bench/study_vs_optuna.py's study file with TPE, one worker, evaluated at the epoch's end.
+        f.write(baseline_study(data, trials, seed, workers=1, name="mlp-tpe", sampler="tpe",
+                               eval_every=0, storage="study.db"))
     t0 = time.perf_counter()
     subprocess.run([KRILL, "tune", path, "--quiet", "--threads", "1"], check=True,
                    stdout=subprocess.DEVNULL, env=env1())

@@ -18,35 +18,39 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KRILL = os.path.join(ROOT, "build", "apps", "krill", "krill")
 OPTUNA = os.path.join(ROOT, "..", "shared", "baselines", "optuna_study.py")
 
-STUDY = """study: optuna-equivalent
-data: {data}
-subset: 15000
-validation: {val_fraction}
-objective: val_accuracy
-trials: {trials}
-workers: {workers}
-seed: {seed}
-sampler: random
-model:
-  hidden: "512,256"
-  init: torch
-training:
-  optimizer: sgd
-  batch: 32
-  epochs: 1
-  eval_every: 100
-search:
-  lr: {{type: float, low: 0.001, high: 0.5, log: true}}
-  momentum: {{type: float, low: 0.0, high: 0.95}}
-  weight_decay: {{type: float, low: 1.0e-6, high: 0.01, log: true}}
-"""
+def baseline_study(data, trials, seed, workers, name="optuna-equivalent", sampler="random",
+                   stopping=None, eval_every=100, subset=15000, storage=None):
+    """The study of optuna_study.py as a krill study file: the first `subset` training images, a
+    third held out (15,000: 10,000 to train on, 5,000 to validate), the same space and network.
+    Also used by bench/time_to_accuracy.py and bench/samplers_vs_optuna.py."""
+    lines = [f"study: {name}", f"data: {data}"]
+    if storage:
+        lines.append(f"storage: {storage}")
+    lines += [f"subset: {subset}", f"validation: {1 / 3}", "objective: val_accuracy",
+              f"trials: {trials}", f"workers: {workers}", f"seed: {seed}", f"sampler: {sampler}"]
+    if stopping:
+        lines.append(f"stopping: {stopping}")
+    lines += ["model:", '  hidden: "512,256"', "  init: torch", "training:", "  optimizer: sgd",
+              "  batch: 32", "  epochs: 1"]
+    if eval_every:
+        lines.append(f"  eval_every: {eval_every}")
+    lines += ["search:",
+              "  lr: {type: float, low: 0.001, high: 0.5, log: true}",
+              "  momentum: {type: float, low: 0.0, high: 0.95}",
+              "  weight_decay: {type: float, low: 1.0e-6, high: 0.01, log: true}"]
+    return "\n".join(lines) + "\n"
+
+
+def env1():
+    """One thread for OpenBLAS and OpenMP, as the comparisons run both sides."""
+    return dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
 
 
 def krill_study(data, trials, workers, seed):
     d = tempfile.mkdtemp(prefix="krill-vs-optuna-")
     path = os.path.join(d, "study.yaml")
     with open(path, "w") as f:
-        f.write(STUDY.format(data=data, val_fraction=1 / 3, trials=trials, workers=workers, seed=seed))
+        f.write(baseline_study(data, trials, seed, workers))
     t0 = time.perf_counter()
     subprocess.run([KRILL, "tune", path, "--quiet"], check=True, stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - t0

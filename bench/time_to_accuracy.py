@@ -31,42 +31,16 @@ Writes bench/results/time_to_accuracy.json and prints the table of docs/BENCHMAR
 """
 import argparse, json, os, signal, statistics, subprocess, sys, tempfile, time
 
+from study_vs_optuna import baseline_study, env1
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KRILL = os.path.join(ROOT, "build", "apps", "krill", "krill")
 OPTUNA_STUDY = os.path.join(ROOT, "..", "shared", "baselines", "optuna_study.py")
 PYTHON = "/usr/bin/python3"
 EPS = 1e-9
 
-# bench/study_vs_optuna.py's study file, with the sampler and the stopping rule as parameters.
-STUDY = """study: tta
-data: {data}
-storage: study.db
-subset: {subset}
-validation: {val_fraction}
-objective: val_accuracy
-trials: {trials}
-workers: 2
-seed: {seed}
-sampler: {sampler}
-stopping: {stopping}
-model:
-  hidden: "512,256"
-  init: torch
-training:
-  optimizer: sgd
-  batch: 32
-  epochs: 1
-  eval_every: 100
-search:
-  lr: {{type: float, low: 0.001, high: 0.5, log: true}}
-  momentum: {{type: float, low: 0.0, high: 0.95}}
-  weight_decay: {{type: float, low: 1.0e-6, high: 0.01, log: true}}
-"""
 STOPPING = {"none": "{rule: none}", "median": "{rule: median}", "asha": "{rule: asha}", "lcm": "{rule: lcm}"}
 
-
-def env1():
-    return dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
 
 
 def niced(cmd, nice):
@@ -116,8 +90,9 @@ def run_krill(a, seed, sampler, rule, target):
     d = tempfile.mkdtemp(prefix="krill-tta-")
     path, db = os.path.join(d, "study.yaml"), os.path.join(d, "study.db")
     with open(path, "w") as f:
-        f.write(STUDY.format(data=a.data, subset=a.subset * 3 // 2, val_fraction=1 / 3, trials=a.krill_trials,
-                             seed=seed, sampler=sampler, stopping=STOPPING[rule]))
+        # bench/study_vs_optuna.py's study file, with the sampler and the stopping rule chosen.
+        f.write(baseline_study(a.data, a.krill_trials, seed, workers=2, name="tta", sampler=sampler,
+                               stopping=STOPPING[rule], subset=a.subset * 3 // 2, storage="study.db"))
     cmd = niced([KRILL, "tune", path, "--quiet", "--threads", "1"], a.nice)
     t0 = time.time()
     p = subprocess.Popen(cmd, cwd=d, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env1())

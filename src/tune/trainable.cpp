@@ -508,19 +508,27 @@ double TrainingObjective::operator()(hpo::Trial& trial) {
   // A PBT member that was training when its run ended resumes from the state it saved at its
   // last generation: its hyperparameters then, its weights, optimizer state and step.
   const std::filesystem::path member_file = member_state_of(trial.number());
+  struct RemoveState {  // a member that ends (however) no longer resumes
+    const std::filesystem::path& file;
+    ~RemoveState() {
+      std::error_code ec;
+      if (!file.empty()) std::filesystem::remove(file, ec);
+    }
+  } remove_state{member_file};
   std::vector<uint8_t> resumed;
+  std::optional<MemberBytes> saved;  // views into `resumed`
   if (!member_file.empty() && std::filesystem::exists(member_file)) {
     resumed = train::read_checkpoint_file(member_file);
-    params = decode_member(resumed, member_file.string()).params;
+    saved = decode_member(resumed, member_file.string());
+    params = saved->params;
   }
   hpo::Params all = fixed_;
   for (const auto& [name, value] : params) all[name] = value;
   const uint64_t seed = Rng::derive(seed_, static_cast<uint64_t>(trial.number()));
   Run run = build(all, seed);
-  if (!resumed.empty()) {
+  if (saved) {
     const train::TrainState state =
-        train::load_checkpoint(decode_member(resumed, member_file.string()).checkpoint, *run.model,
-                               *run.optimizer, member_file.string());
+        train::load_checkpoint(saved->checkpoint, *run.model, *run.optimizer, member_file.string());
     run.optimizer->set_lr(state.base_lr);
     run.config.train.start_iteration = state.iteration;
     trial.set_attr("resumed_step", static_cast<double>(state.iteration));
@@ -570,13 +578,6 @@ double TrainingObjective::operator()(hpo::Trial& trial) {
     if (const int now = trial.threads(); now != threads) cpu.set_threads(threads = now);
     return go_on;
   });
-  struct RemoveState {  // a member that ends (however) no longer resumes
-    const std::filesystem::path& file;
-    ~RemoveState() {
-      std::error_code ec;
-      if (!file.empty()) std::filesystem::remove(file, ec);
-    }
-  } remove_state{member_file};
   const train::History h =
       trainer.fit(*run.model, *run.optimizer, loss, data_->train, &data_->validation);
   trial.set_attr("iterations", static_cast<double>(h.iterations));
