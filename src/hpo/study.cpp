@@ -330,31 +330,26 @@ void Study::refresh_local_runs() {
   local_runs_ = std::max(1, live);
 }
 
-TrialRecord* Study::record_report_locked(int64_t number, const Report& report) {
-  auto it = running_trials_.find(number);
-  if (it == running_trials_.end()) return nullptr;
-  auto& reports = it->second.reports;
-  auto at = std::lower_bound(reports.begin(), reports.end(), report.step,
-                             [](const Report& r, int64_t step) { return r.step < step; });
-  if (at != reports.end() && at->step == report.step) {
-    *at = report;
-  } else {
-    reports.insert(at, report);
-  }
-  return &it->second;
-}
-
 namespace {
-void keep_decision(std::vector<DecisionRecord>& decisions, const DecisionRecord& d) {
-  auto at = std::lower_bound(decisions.begin(), decisions.end(), d.step,
-                             [](const DecisionRecord& r, int64_t step) { return r.step < step; });
-  if (at != decisions.end() && at->step == d.step) {
-    *at = d;
+// Puts `item` in `items` (sorted by step) in its step's place, replacing one of the same step.
+template <class T>
+void keep_by_step(std::vector<T>& items, const T& item) {
+  auto at = std::lower_bound(items.begin(), items.end(), item.step,
+                             [](const T& r, int64_t step) { return r.step < step; });
+  if (at != items.end() && at->step == item.step) {
+    *at = item;
   } else {
-    decisions.insert(at, d);
+    items.insert(at, item);
   }
 }
 }  // namespace
+
+TrialRecord* Study::record_report_locked(int64_t number, const Report& report) {
+  auto it = running_trials_.find(number);
+  if (it == running_trials_.end()) return nullptr;
+  keep_by_step(it->second.reports, report);
+  return &it->second;
+}
 
 DecisionRecord Study::stopper_decision_locked(TrialRecord& trial, const Report& report) {
   std::vector<TrialRecord> running;
@@ -368,7 +363,7 @@ DecisionRecord Study::stopper_decision_locked(TrialRecord& trial, const Report& 
   rec.reason = d.reason;
   rec.prediction = d.prediction;
   storage_.add_decision(record_.id, trial.number, rec);
-  keep_decision(trial.decisions, rec);
+  keep_by_step(trial.decisions, rec);
   return rec;
 }
 
@@ -496,7 +491,7 @@ void Study::release_generations_locked() {
       if (!m.waiting) continue;
       const DecisionRecord& d = decisions.at(next++);
       storage_.add_decision(record_.id, m.number, d);
-      keep_decision(running_trials_.at(m.number).decisions, d);
+      keep_by_step(running_trials_.at(m.number).decisions, d);
       if (d.action == Action::Exploit) {
         auto offer = offered_.find(d.donor);
         if (offer != offered_.end() && offer->second.first == d.donor_step) {
