@@ -157,7 +157,8 @@ std::vector<DecisionRecord> Pbt::generation(int64_t step, Direction direction,
                                  std::to_string(n) + " at step " + std::to_string(step);
     const bool bottom = q > 0 && rank[i] >= n - q;
     if (bottom && !donors.empty()) {
-      const PbtMember& donor = members[donors[rng.below(donors.size())]];
+      const size_t donor_index = donors[rng.below(donors.size())];
+      const PbtMember& donor = members[donor_index];
       d.action = Action::Exploit;
       d.donor = donor.number;
       d.donor_step = step;
@@ -173,9 +174,8 @@ std::vector<DecisionRecord> Pbt::generation(int64_t step, Direction direction,
                    to_string(to->second);
       }
       d.reason = standing + " (bottom " + std::to_string(q) + "): copies trial " +
-                 std::to_string(donor.number) + " (rank " +
-                 std::to_string(rank[static_cast<size_t>(&donor - members.data())] + 1) + ")" +
-                 (changes.empty() ? "" : "; " + changes);
+                 std::to_string(donor.number) + " (rank " + std::to_string(rank[donor_index] + 1) +
+                 ")" + (changes.empty() ? "" : "; " + changes);
     } else {
       d.reason = standing + (bottom ? " (bottom, no donor waiting)" : "");
     }
