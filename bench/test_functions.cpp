@@ -2,6 +2,7 @@
 // runs it beside Optuna on the same functions, bench/test_functions.py).
 //
 //   build/bench/krill_test_functions --function branin --sampler tpe --trials 100 --seeds 1-20
+//   (--tpe-preset optuna: TPE with Optuna's defaults instead of krill's)
 //
 // Each (function, sampler, seed) is one study: in-memory storage, trials run one at a time on the
 // calling thread (no executor), as in examples/custom_objective.cpp; the objective is minimised.
@@ -118,7 +119,8 @@ std::string param_name(size_t i) {
   return "x" + std::to_string(i);
 }
 
-void run(const std::string& fname, const std::string& sampler, int64_t trials, uint64_t seed) {
+void run(const std::string& fname, const std::string& sampler, const hpo::TpeOptions& tpe,
+         int64_t trials, uint64_t seed) {
   const Function fn = function(fname);
   hpo::SearchSpace space;
   for (size_t i = 0; i < fn.bounds.size(); ++i) {
@@ -127,6 +129,7 @@ void run(const std::string& fname, const std::string& sampler, int64_t trials, u
   hpo::SamplerConfig config;
   config.name = sampler;  // default options: Optuna's TPESampler defaults, evolution P=20 S=5
   config.direction = hpo::Direction::Minimize;
+  config.tpe = tpe;
   auto timed = std::make_unique<TimedSampler>(hpo::make_sampler(config, seed));
   TimedSampler* timer = timed.get();
 
@@ -170,6 +173,7 @@ void run(const std::string& fname, const std::string& sampler, int64_t trials, u
 int main(int argc, char** argv) {
   std::string fname = "branin", sampler = "tpe";
   int64_t trials = 100;
+  hpo::TpeOptions tpe;  // krill's defaults unless told
   uint64_t first = 1, last = 20;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string key = argv[i], value = argv[i + 1];
@@ -179,6 +183,8 @@ int main(int argc, char** argv) {
       sampler = value;
     } else if (key == "--trials") {
       trials = std::stoll(value);
+    } else if (key == "--multivariate") {  // true | false
+      tpe.multivariate = value == "true";
     } else if (key == "--seeds") {  // "A-B" or "A"
       const auto dash = value.find('-');
       first = std::stoull(value.substr(0, dash));
@@ -188,6 +194,6 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  for (uint64_t seed = first; seed <= last; ++seed) run(fname, sampler, trials, seed);
+  for (uint64_t seed = first; seed <= last; ++seed) run(fname, sampler, tpe, trials, seed);
   return 0;
 }

@@ -102,13 +102,36 @@ std::string GridSampler::describe() const {
   return with_seed("grid", seed_);
 }
 
+TpeOptions TpeOptions::optuna() {
+  TpeOptions o;
+  o.multivariate = false;
+  o.gamma = 0.1;
+  o.weights = TpeWeights::Age;
+  o.bandwidth = TpeBandwidth::Scott;
+  o.min_bandwidth = 0;
+  return o;
+}
+
+std::string to_string(TpeWeights w) {
+  return w == TpeWeights::Improvement ? "improvement" : "age";
+}
+
+std::string to_string(TpeBandwidth b) {
+  return b == TpeBandwidth::Neighbours ? "neighbours" : "scott";
+}
+
+std::string to_string(const TpeOptions& o) {
+  return "startup=" + std::to_string(o.startup) + ", candidates=" + std::to_string(o.candidates) +
+         ", multivariate=" + (o.multivariate ? "true" : "false") +
+         ", prior_weight=" + to_string(ParamValue{o.prior_weight}) +
+         ", gamma=" + to_string(ParamValue{o.gamma}) + ", weights=" + to_string(o.weights) +
+         ", bandwidth=" + to_string(o.bandwidth) +
+         ", min_bandwidth=" + to_string(ParamValue{o.min_bandwidth}) +
+         ", consider_endpoints=" + (o.consider_endpoints ? "true" : "false");
+}
+
 std::string SamplerConfig::text() const {
-  if (name == "tpe") {
-    return "tpe(startup=" + std::to_string(tpe.startup) +
-           ", candidates=" + std::to_string(tpe.candidates) +
-           ", multivariate=" + (tpe.multivariate ? "true" : "false") +
-           ", prior_weight=" + to_string(ParamValue{tpe.prior_weight}) + ")";
-  }
+  if (name == "tpe") return "tpe(" + to_string(tpe) + ")";
   if (name == "evolution") {
     return "evolution(population=" + std::to_string(evolution.population) +
            ", sample=" + std::to_string(evolution.sample) + ")";

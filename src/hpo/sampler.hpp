@@ -73,12 +73,40 @@ class GridSampler final : public Sampler {
 std::vector<double> sobol_point(size_t dim, int64_t index);
 
 // TPE's options (Optuna's TPESampler defaults; hpo/samplers/tpe.hpp).
+// How TPE weighs the observations of its "below" set (the above set's are always as Optuna's).
+enum class TpeWeights {
+  Improvement,  // by how much each beats the best of the above set (Watanabe 2023's EI weights)
+  Age,          // Optuna's default_weights: equal, older ones less beyond 25
+};
+// The kernels' widths in the multivariate TPE (the univariate one always uses Neighbours).
+enum class TpeBandwidth {
+  Neighbours,  // each observation's own, per dimension: the distance to its neighbours
+  Scott,       // one for all: 0.2 n^(-1/(d+4)) of the range (Optuna's multivariate TPE)
+};
+
+// TPE's options (hpo/samplers/tpe.hpp). The defaults are the setting that Watanabe ("Tree-
+// Structured Parzen Estimator: Understanding Its Algorithm Components and Their Roles for Better
+// Empirical Performance", 2023) recommends from his ablation over 60 benchmarks, and which
+// bench/samplers_vs_optuna.py measured (docs/BENCHMARKS.md) as better than Optuna's defaults;
+// TpeOptions::optuna() is Optuna's TPESampler with its defaults.
 struct TpeOptions {
   int64_t startup = 10;       // random proposals until this many trials inform the model
   int64_t candidates = 24;    // drawn from l(x), the one with the largest l(x)/g(x) is proposed
-  bool multivariate = false;  // one joint kernel per observation instead of one per dimension
+  bool multivariate = true;   // one joint kernel per observation instead of one per dimension
   double prior_weight = 1.0;  // the weight of the prior kernel (> 0)
+  double gamma = 0.15;        // the below set: the best min(ceil(gamma n), 25) of n, in (0, 1]
+  TpeWeights weights = TpeWeights::Improvement;
+  TpeBandwidth bandwidth = TpeBandwidth::Neighbours;
+  double min_bandwidth = 0.03;      // a floor on the widths, a share of the range, in [0, 1]
+  bool consider_endpoints = false;  // the range's ends count as the outer observations' neighbours
+
+  // Optuna's TPESampler defaults: univariate, gamma 0.1, Age weights, no floor but the magic clip.
+  static TpeOptions optuna();
 };
+std::string to_string(TpeWeights w);    // "improvement" | "age"
+std::string to_string(TpeBandwidth b);  // "neighbours" | "scott"
+// "startup=10, candidates=24, multivariate=true, ..., consider_endpoints=false": every option.
+std::string to_string(const TpeOptions& o);
 
 // Regularized evolution's options (hpo/samplers/evolution.hpp).
 struct EvolutionOptions {
@@ -95,7 +123,8 @@ struct SamplerConfig {
   EvolutionOptions evolution;
 
   // The sampler and the options that apply to it, without the seed: "random",
-  // "tpe(startup=10, candidates=24, multivariate=false, prior_weight=1)",
+  // "tpe(startup=10, candidates=24, multivariate=true, prior_weight=1, gamma=0.15,
+  // weights=improvement, bandwidth=neighbours, min_bandwidth=0.03, consider_endpoints=false)",
   // "evolution(population=20, sample=5)".
   std::string text() const;
 };

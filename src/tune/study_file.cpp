@@ -40,9 +40,16 @@ const Strings kObjectives{"val_accuracy", "val_loss"};
 const Strings kSamplers{"random", "sobol", "grid", "tpe", "evolution"};
 // The options of `sampler:` as a map, and which samplers each belongs to.
 const std::map<std::string, Strings> kSamplerOptions{
-    {"startup", {"tpe"}},      {"candidates", {"tpe"}},       {"multivariate", {"tpe"}},
-    {"prior_weight", {"tpe"}}, {"population", {"evolution"}}, {"sample", {"evolution"}},
+    {"preset", {"tpe"}},           {"startup", {"tpe"}},
+    {"candidates", {"tpe"}},       {"multivariate", {"tpe"}},
+    {"prior_weight", {"tpe"}},     {"gamma", {"tpe"}},
+    {"weights", {"tpe"}},          {"bandwidth", {"tpe"}},
+    {"min_bandwidth", {"tpe"}},    {"consider_endpoints", {"tpe"}},
+    {"population", {"evolution"}}, {"sample", {"evolution"}},
 };
+const Strings kTpePresets{"krill", "optuna"};
+const Strings kTpeWeights{"improvement", "age"};
+const Strings kTpeBandwidths{"neighbours", "scott"};
 
 // The parameters a schedule needs besides itself.
 Strings schedule_needs(const std::string& schedule) {
@@ -184,6 +191,9 @@ class Parser {
   fs::path storage_path(const Entry& e) const;
   std::string one_of_values(const Entry& e, const Strings& options) const;
   int64_t integer(const Entry& e, int64_t min) const;
+  bool boolean(const Entry& e) const;
+  // A number in [low, high] (`open_low`: (low, high]).
+  double number_in(const Entry& e, double low, double high, bool open_low) const;
   hpo::SamplerConfig read_sampler(const Entry& e) const;
   double fraction(const Entry& e) const;
 
@@ -408,6 +418,22 @@ int64_t Parser::integer(const Entry& e, int64_t min) const {
   return *v;
 }
 
+bool Parser::boolean(const Entry& e) const {
+  const auto b = e.value.IsScalar() ? yaml::parse_bool(e.value.Scalar()) : std::nullopt;
+  if (!b) src_.fail(e.at(), "'" + e.key + "' is " + describe(e.value) + ", expected true or false");
+  return *b;
+}
+
+double Parser::number_in(const Entry& e, double low, double high, bool open_low) const {
+  const auto v = yaml::is_plain(e.value) ? yaml::parse_number(e.value.Scalar()) : std::nullopt;
+  if (!v || !(open_low ? *v > low : *v >= low) || !(*v <= high)) {
+    src_.fail(e.at(), "'" + e.key + "' is " + describe(e.value) + ", expected a number in " +
+                          (open_low ? "(" : "[") + hpo::to_string(hpo::ParamValue{low}) + ", " +
+                          hpo::to_string(hpo::ParamValue{high}) + "]");
+  }
+  return *v;
+}
+
 // `sampler: tpe`, or a map: `sampler: {name: tpe, startup: 10, candidates: 24}`.
 hpo::SamplerConfig Parser::read_sampler(const Entry& e) const {
   hpo::SamplerConfig c;
@@ -430,6 +456,11 @@ hpo::SamplerConfig Parser::read_sampler(const Entry& e) const {
   }
   if (!name) src_.fail(e.value, "missing key 'name', expected one of " + one_of(kSamplers));
   c.name = one_of_values(*name, kSamplers);
+  for (const auto& o : entries) {  // a preset first: the other options change it
+    if (o.key == "preset" && c.name == "tpe" && one_of_values(o, kTpePresets) == "optuna") {
+      c.tpe = hpo::TpeOptions::optuna();
+    }
+  }
   for (const auto& o : entries) {
     if (o.key == "name") continue;
     const Strings& samplers = kSamplerOptions.at(o.key);
@@ -439,12 +470,17 @@ hpo::SamplerConfig Parser::read_sampler(const Entry& e) const {
     }
     if (o.key == "startup") c.tpe.startup = integer(o, 0);
     if (o.key == "candidates") c.tpe.candidates = integer(o, 1);
-    if (o.key == "multivariate") {
-      const auto b = o.value.IsScalar() ? yaml::parse_bool(o.value.Scalar()) : std::nullopt;
-      if (!b) {
-        src_.fail(o.at(), "'multivariate' is " + describe(o.value) + ", expected true or false");
-      }
-      c.tpe.multivariate = *b;
+    if (o.key == "multivariate") c.tpe.multivariate = boolean(o);
+    if (o.key == "consider_endpoints") c.tpe.consider_endpoints = boolean(o);
+    if (o.key == "gamma") c.tpe.gamma = number_in(o, 0, 1, true);
+    if (o.key == "min_bandwidth") c.tpe.min_bandwidth = number_in(o, 0, 1, false);
+    if (o.key == "weights") {
+      c.tpe.weights = one_of_values(o, kTpeWeights) == "age" ? hpo::TpeWeights::Age
+                                                             : hpo::TpeWeights::Improvement;
+    }
+    if (o.key == "bandwidth") {
+      c.tpe.bandwidth = one_of_values(o, kTpeBandwidths) == "scott" ? hpo::TpeBandwidth::Scott
+                                                                    : hpo::TpeBandwidth::Neighbours;
     }
     if (o.key == "prior_weight") {
       const auto v = yaml::is_plain(o.value) ? yaml::parse_number(o.value.Scalar()) : std::nullopt;

@@ -301,17 +301,22 @@ TEST(MakeSampler, UnknownNamesListTheChoices) {
   EXPECT_THAT(msg, HasSubstr("random, sobol, grid, tpe or evolution"));
 }
 
+// The rest of TPE's description with krill's defaults.
+#define K                                                                       \
+  "gamma=0.15, weights=improvement, bandwidth=neighbours, min_bandwidth=0.03, " \
+  "consider_endpoints=false"
+
 TEST(MakeSampler, TheSamplersThatLearnWithTheirOptions) {
   EXPECT_EQ(make_sampler("tpe", 2)->describe(),
-            "tpe(seed=2, startup=10, candidates=24, multivariate=false, prior_weight=1)");
+            "tpe(seed=2, startup=10, candidates=24, multivariate=true, prior_weight=1, " K ")");
   EXPECT_EQ(make_sampler("evolution", 2)->describe(), "evolution(seed=2, population=20, sample=5)");
   SamplerConfig c;
   c.name = "tpe";
   c.tpe.startup = 4;
-  c.tpe.multivariate = true;
-  EXPECT_EQ(c.text(), "tpe(startup=4, candidates=24, multivariate=true, prior_weight=1)");
+  c.tpe.multivariate = false;
+  EXPECT_EQ(c.text(), "tpe(startup=4, candidates=24, multivariate=false, prior_weight=1, " K ")");
   EXPECT_EQ(make_sampler(c, 3)->describe(),
-            "tpe(seed=3, startup=4, candidates=24, multivariate=true, prior_weight=1)");
+            "tpe(seed=3, startup=4, candidates=24, multivariate=false, prior_weight=1, " K ")");
   c.name = "evolution";
   c.evolution.population = 8;
   c.evolution.sample = 9;

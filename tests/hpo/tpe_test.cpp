@@ -19,6 +19,7 @@ namespace {
 
 using samplers::tpe_bandwidths;
 using samplers::tpe_gamma;
+using samplers::tpe_improvement_weights;
 using samplers::tpe_multivariate_bandwidth;
 using samplers::tpe_weights;
 using samplers::TpeSampler;
@@ -28,8 +29,12 @@ using ::testing::HasSubstr;
 using testing::median;
 using testing::run_serial;
 
-TpeOptions multivariate() {
-  TpeOptions o;
+// Optuna's defaults (univariate) and Optuna's multivariate TPE (Scott's bandwidth).
+TpeOptions optuna() {
+  return TpeOptions::optuna();
+}
+TpeOptions optuna_multivariate() {
+  TpeOptions o = TpeOptions::optuna();
   o.multivariate = true;
   return o;
 }
@@ -41,17 +46,24 @@ double as_number(const ParamValue& v) {
 
 // --- The pieces, by hand ---
 
-TEST(TpePieces, GammaIsATenthRoundedUpAtMost25) {
+TEST(TpePieces, GammaIsAShareRoundedUpAtMost25) {
+  // krill's default, 0.15: min(ceil(0.15 n), 25).
+  EXPECT_EQ(tpe_gamma(10, 0.15), 2);
+  EXPECT_EQ(tpe_gamma(20, 0.15), 3);
+  EXPECT_EQ(tpe_gamma(21, 0.15), 4);
+  EXPECT_EQ(tpe_gamma(166, 0.15), 25);
+  EXPECT_EQ(tpe_gamma(400, 0.15), 25);
+  EXPECT_EQ(tpe_gamma(3, 1.0), 3);
   // Optuna's default_gamma: min(ceil(0.1 n), 25).
-  EXPECT_EQ(tpe_gamma(0), 0);
-  EXPECT_EQ(tpe_gamma(1), 1);
-  EXPECT_EQ(tpe_gamma(10), 1);
-  EXPECT_EQ(tpe_gamma(11), 2);
-  EXPECT_EQ(tpe_gamma(30), 3);
-  EXPECT_EQ(tpe_gamma(31), 4);
-  EXPECT_EQ(tpe_gamma(240), 24);
-  EXPECT_EQ(tpe_gamma(241), 25);
-  EXPECT_EQ(tpe_gamma(1000), 25);
+  EXPECT_EQ(tpe_gamma(0, 0.1), 0);
+  EXPECT_EQ(tpe_gamma(1, 0.1), 1);
+  EXPECT_EQ(tpe_gamma(10, 0.1), 1);
+  EXPECT_EQ(tpe_gamma(11, 0.1), 2);
+  EXPECT_EQ(tpe_gamma(30, 0.1), 3);
+  EXPECT_EQ(tpe_gamma(31, 0.1), 4);
+  EXPECT_EQ(tpe_gamma(240, 0.1), 24);
+  EXPECT_EQ(tpe_gamma(241, 0.1), 25);
+  EXPECT_EQ(tpe_gamma(1000, 0.1), 25);
 }
 
 TEST(TpePieces, WeightsAreFlatUpTo25ThenRampUpForTheOldest) {
@@ -115,6 +127,16 @@ TEST(TpePieces, UnivariateBandwidthsAreClippedToTheRange) {
   EXPECT_DOUBLE_EQ(sigmas.back(), 1.0);
 }
 
+TEST(TpePieces, ImprovementWeightsAreTheMarginOverTheThreshold) {
+  // Values as "smaller is better"; the threshold is the best of the above set.
+  const std::array<double, 3> values{0.1, 0.4, 0.5};
+  const std::vector<double> w = tpe_improvement_weights(values, 0.5);
+  ASSERT_EQ(w.size(), 3u);
+  EXPECT_DOUBLE_EQ(w[0], 0.4);
+  EXPECT_DOUBLE_EQ(w[1], 0.5 - 0.4);
+  EXPECT_DOUBLE_EQ(w[2], 1e-12);  // a tie with the threshold still counts, for almost nothing
+}
+
 TEST(TpePieces, MultivariateBandwidth) {
   // 0.2 n^(-1 / (d + 4)) (high - low), clipped to [(high - low) / min(100, n + 2), high - low].
   EXPECT_DOUBLE_EQ(tpe_multivariate_bandwidth(25, 2, 0, 10), 2 * std::pow(25.0, -1.0 / 6));
@@ -126,14 +148,17 @@ TEST(TpePieces, MultivariateBandwidth) {
 
 TEST(TpeSampler, DescribesItsOptions) {
   EXPECT_EQ(TpeSampler(1, Direction::Minimize).describe(),
-            "tpe(seed=1, startup=10, candidates=24, multivariate=false, prior_weight=1)");
-  TpeOptions o;
+            "tpe(seed=1, startup=10, candidates=24, multivariate=true, prior_weight=1, "
+            "gamma=0.15, weights=improvement, bandwidth=neighbours, min_bandwidth=0.03, "
+            "consider_endpoints=false)");
+  TpeOptions o = TpeOptions::optuna();
   o.startup = 5;
   o.candidates = 64;
-  o.multivariate = true;
   o.prior_weight = 0.5;
+  o.consider_endpoints = true;
   EXPECT_EQ(TpeSampler(7, Direction::Maximize, o).describe(),
-            "tpe(seed=7, startup=5, candidates=64, multivariate=true, prior_weight=0.5)");
+            "tpe(seed=7, startup=5, candidates=64, multivariate=false, prior_weight=0.5, "
+            "gamma=0.1, weights=age, bandwidth=scott, min_bandwidth=0, consider_endpoints=true)");
 }
 
 TEST(TpeSampler, RefusesBadOptions) {
@@ -147,6 +172,16 @@ TEST(TpeSampler, RefusesBadOptions) {
   o.prior_weight = 0;
   EXPECT_THAT(error_of([&] { TpeSampler(1, Direction::Minimize, o); }),
               HasSubstr("prior_weight 0"));
+  for (const double gamma : {0.0, 1.5, std::nan("")}) {
+    o = {};
+    o.gamma = gamma;
+    EXPECT_THAT(error_of([&] { TpeSampler(1, Direction::Minimize, o); }),
+                HasSubstr("expected a share in (0, 1]"));
+  }
+  o = {};
+  o.min_bandwidth = -0.1;
+  EXPECT_THAT(error_of([&] { TpeSampler(1, Direction::Minimize, o); }),
+              HasSubstr("min_bandwidth -0.1"));
 }
 
 TEST(TpeSampler, IsTheRandomSamplerDuringStartup) {
@@ -189,27 +224,29 @@ double quadratic_median_distance(Sampler& sampler, Direction direction, size_t d
 }
 
 TEST(TpeSampler, ConcentratesNearTheOptimumOfAQuadratic) {
-  for (const Direction direction : {Direction::Minimize, Direction::Maximize}) {
-    for (uint64_t seed : {1, 2, 3}) {
-      SCOPED_TRACE("seed " + std::to_string(seed) +
-                   (direction == Direction::Minimize ? " minimize" : " maximize"));
-      TpeSampler tpe(seed, direction);
-      RandomSampler random(seed);
-      const double with_tpe = quadratic_median_distance(tpe, direction, 1);
-      const double with_random = quadratic_median_distance(random, direction, 1);
-      // Measured: 1.53 to 1.55 against 4.1 to 6.7. TPE keeps exploring: with few "good" trials
-      // the magic clip keeps l(x)'s kernels wide (sigma >= 20 / 5 with 3 of them), and the prior
-      // kernel weighs more in l than in g, so unexplored regions still score.
-      EXPECT_LT(with_tpe, 0.45 * with_random) << with_tpe << " vs " << with_random;
-      EXPECT_LT(with_tpe, 2.0);
+  for (const bool krill_defaults : {true, false})
+    for (const Direction direction : {Direction::Minimize, Direction::Maximize}) {
+      for (uint64_t seed : {1, 2, 3}) {
+        SCOPED_TRACE("seed " + std::to_string(seed) +
+                     (direction == Direction::Minimize ? " minimize" : " maximize") +
+                     (krill_defaults ? ", krill's defaults" : ", Optuna's"));
+        TpeSampler tpe(seed, direction, krill_defaults ? TpeOptions{} : optuna());
+        RandomSampler random(seed);
+        const double with_tpe = quadratic_median_distance(tpe, direction, 1);
+        const double with_random = quadratic_median_distance(random, direction, 1);
+        // Measured: 1.53 to 1.55 against 4.1 to 6.7. TPE keeps exploring: with few "good" trials
+        // the magic clip keeps l(x)'s kernels wide (sigma >= 20 / 5 with 3 of them), and the prior
+        // kernel weighs more in l than in g, so unexplored regions still score.
+        EXPECT_LT(with_tpe, 0.45 * with_random) << with_tpe << " vs " << with_random;
+        EXPECT_LT(with_tpe, 2.0);
+      }
     }
-  }
 }
 
 TEST(TpeSampler, MultivariateConcentratesToo) {
   for (uint64_t seed : {1, 2}) {
     SCOPED_TRACE(seed);
-    TpeSampler tpe(seed, Direction::Minimize, multivariate());
+    TpeSampler tpe(seed, Direction::Minimize, optuna_multivariate());
     RandomSampler random(seed);
     const double with_tpe = quadratic_median_distance(tpe, Direction::Minimize, 2);
     const double with_random = quadratic_median_distance(random, Direction::Minimize, 2);
@@ -255,11 +292,14 @@ void expect_valid(const SearchSpace& space, const Params& p) {
 }
 
 TEST(TpeSampler, ProposalsOnLogIntAndCategoricalSpacesAreValidAndLearn) {
-  for (const bool joint : {false, true}) {
-    SCOPED_TRACE(joint ? "multivariate" : "univariate");
+  for (const int variant : {0, 1, 2}) {
+    SCOPED_TRACE(variant == 0   ? "krill's defaults"
+                 : variant == 1 ? "Optuna's (univariate)"
+                                : "Optuna's multivariate");
     const SearchSpace space = mixed_space();
-    TpeOptions o;
-    o.multivariate = joint;
+    const TpeOptions o = variant == 0   ? TpeOptions{}
+                         : variant == 1 ? optuna()
+                                        : optuna_multivariate();
     TpeSampler tpe(11, Direction::Minimize, o);
     std::vector<TrialRecord> history;
     run_serial(tpe, space, 0, 80, mixed_loss, history);
@@ -349,7 +389,7 @@ void expect_resumes_as_it_would_have(Sampler& serial, Sampler& resumed_sampler) 
 TEST(TpeSampler, AResumedStudyGoesOnAsItWouldHave) {
   TpeSampler a(9, Direction::Minimize), b(9, Direction::Minimize);
   expect_resumes_as_it_would_have(a, b);
-  TpeSampler c(9, Direction::Minimize, multivariate()), d(9, Direction::Minimize, multivariate());
+  TpeSampler c(9, Direction::Minimize, optuna()), d(9, Direction::Minimize, optuna());
   expect_resumes_as_it_would_have(c, d);
 }
 
@@ -376,6 +416,79 @@ TEST(TpeSampler, FailedTrialsAreIgnoredAndDivergedOnesRankLast) {
   std::vector<TrialRecord> without_19(history.begin(), history.begin() + 19);
   EXPECT_EQ(*tpe.sample(space, 20, with_failed), *tpe.sample(space, 20, without_19));
   EXPECT_EQ(base.size(), 1u);
+}
+
+// 40 trials on x in [0, 1]: a cluster of five "good" ones near x = 0.2 (values 0.90-0.94), one
+// far better at x = 0.9 (value 0), the rest worse (1 and more). With gamma 0.15 the below set is
+// those six. Weighted by improvement over the threshold (1.0) the lone best weighs as much as
+// the cluster together; by age it is one of six.
+std::vector<TrialRecord> one_best_and_a_cluster() {
+  std::vector<TrialRecord> history;
+  for (int64_t n = 0; n < 40; ++n) {
+    TrialRecord t;
+    t.number = n;
+    t.state = TrialState::Completed;
+    double x = 0, v = 0;
+    if (n == 7) {
+      x = 0.9, v = 0;
+    } else if (n % 8 == 3 && n < 40) {  // 3, 11, 19, 27, 35
+      x = 0.18 + 0.01 * static_cast<double>(n / 8), v = 0.9 + 0.01 * static_cast<double>(n / 8);
+    } else {
+      x = 0.025 * static_cast<double>(n), v = 1 + std::abs(x - 0.5);
+      if (std::abs(x - 0.9) < 0.1 || std::abs(x - 0.2) < 0.05) x = 0.5;
+    }
+    t.params = {{"x", x}};
+    t.value = v;
+    history.push_back(t);
+  }
+  return history;
+}
+
+TEST(TpeSampler, ImprovementWeightsFollowTheBestMoreThanAgeWeights) {
+  const SearchSpace space{{"x", FloatDim{0, 1}}};
+  const std::vector<TrialRecord> history = one_best_and_a_cluster();
+  TpeOptions by_age;
+  by_age.weights = TpeWeights::Age;
+  int near_best_improvement = 0, near_best_age = 0;
+  for (uint64_t seed = 1; seed <= 40; ++seed) {
+    const auto x = [&](const TpeOptions& o) {
+      return std::get<double>(
+          TpeSampler(seed, Direction::Minimize, o).sample(space, 40, history)->at("x"));
+    };
+    near_best_improvement += std::abs(x(TpeOptions{}) - 0.9) < 0.1;
+    near_best_age += std::abs(x(by_age) - 0.9) < 0.1;
+  }
+  EXPECT_GT(near_best_improvement, near_best_age + 5)
+      << near_best_improvement << " against " << near_best_age << " of 40";
+}
+
+TEST(TpeSampler, ImprovementWeightsNeedFinalValues) {
+  // Two completed trials and ten stopped ones: the below set (2 of 12) holds a stopped one, which
+  // has no final value to measure an improvement by, so the weights are by age.
+  const SearchSpace space{{"x", FloatDim{0, 1}}};
+  std::vector<TrialRecord> history;
+  for (int64_t n = 0; n < 12; ++n) {
+    TrialRecord t;
+    t.number = n;
+    t.params = {{"x", 0.08 * static_cast<double>(n)}};
+    t.state = n < 2 ? TrialState::Completed : TrialState::Stopped;
+    t.value = n == 0 ? 0.1 : 0.5 + 0.01 * static_cast<double>(n);
+    history.push_back(t);
+  }
+  TpeOptions by_age;
+  by_age.weights = TpeWeights::Age;
+  const auto differences = [&] {
+    int d = 0;
+    for (uint64_t seed = 1; seed <= 10; ++seed) {
+      TpeSampler improvement(seed, Direction::Minimize), age(seed, Direction::Minimize, by_age);
+      d += *improvement.sample(space, 12, history) != *age.sample(space, 12, history);
+    }
+    return d;
+  };
+  EXPECT_EQ(differences(), 0);
+  // With completed trials only (weights 0.42 and 0.02 against 1 and 1), they differ.
+  for (auto& t : history) t.state = TrialState::Completed;
+  EXPECT_GE(differences(), 3);
 }
 
 }  // namespace

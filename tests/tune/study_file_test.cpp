@@ -51,7 +51,7 @@ TEST(StudyFile, ExamplesParse) {
   EXPECT_EQ(grid.trials, 12);  // 4 learning rates x 3 decay intervals
   EXPECT_EQ(load_study_file(kExamples / "sobol.yaml").direction, hpo::Direction::Minimize);
   EXPECT_EQ(load_study_file(kExamples / "tpe.yaml").sampler.text(),
-            "tpe(startup=10, candidates=24, multivariate=true, prior_weight=1)");
+            hpo::SamplerConfig{"tpe"}.text());  // krill's defaults, written out
 }
 
 TEST(StudyFile, EveryShippedStudyFileLoadsAndPassesTheDataChecks) {
@@ -349,17 +349,31 @@ TEST(StudyFile, SamplersThatLearnAndTheirOptions) {
   const hpo::SamplerConfig tpe = sampler("sampler: tpe\n", "val_loss");
   EXPECT_EQ(tpe.name, "tpe");
   EXPECT_EQ(tpe.direction, hpo::Direction::Minimize);
-  EXPECT_EQ(tpe.text(), "tpe(startup=10, candidates=24, multivariate=false, prior_weight=1)");
+  EXPECT_EQ(tpe.text(),
+            "tpe(startup=10, candidates=24, multivariate=true, prior_weight=1, gamma=0.15, "
+            "weights=improvement, bandwidth=neighbours, min_bandwidth=0.03, "
+            "consider_endpoints=false)");
   const hpo::SamplerConfig custom = sampler(
-      "sampler: {name: tpe, startup: 5, candidates: 48, multivariate: true, "
-      "prior_weight: 0.5}\n");
+      "sampler: {name: tpe, startup: 5, candidates: 48, multivariate: false, "
+      "prior_weight: 0.5, gamma: 0.25, weights: age, bandwidth: scott, min_bandwidth: 0, "
+      "consider_endpoints: true}\n");
   EXPECT_EQ(custom.direction, hpo::Direction::Maximize);
   EXPECT_EQ(custom.tpe.startup, 5);
   EXPECT_EQ(custom.tpe.candidates, 48);
-  EXPECT_TRUE(custom.tpe.multivariate);
+  EXPECT_FALSE(custom.tpe.multivariate);
   EXPECT_DOUBLE_EQ(custom.tpe.prior_weight, 0.5);
   EXPECT_EQ(hpo::make_sampler(custom, 3)->describe(),
-            "tpe(seed=3, startup=5, candidates=48, multivariate=true, prior_weight=0.5)");
+            "tpe(seed=3, startup=5, candidates=48, multivariate=false, prior_weight=0.5, "
+            "gamma=0.25, weights=age, bandwidth=scott, min_bandwidth=0, "
+            "consider_endpoints=true)");
+  // Optuna's defaults in one word; an option beside the preset changes it, wherever it stands.
+  EXPECT_EQ(sampler("sampler: {name: tpe, preset: optuna}\n").text(),
+            "tpe(" + hpo::to_string(hpo::TpeOptions::optuna()) + ")");
+  const hpo::SamplerConfig optuna_mv =
+      sampler("sampler: {name: tpe, multivariate: true, preset: optuna}\n");
+  EXPECT_TRUE(optuna_mv.tpe.multivariate);
+  EXPECT_EQ(optuna_mv.tpe.weights, hpo::TpeWeights::Age);
+  EXPECT_EQ(sampler("sampler: {name: tpe, preset: krill}\n").text(), tpe.text());
   const hpo::SamplerConfig evolution =
       sampler("sampler:\n  name: evolution\n  population: 30\n  sample: 30\n");
   EXPECT_EQ(evolution.text(), "evolution(population=30, sample=30)");
@@ -402,7 +416,9 @@ search:
   EXPECT_NE(tpe, canonical);
   EXPECT_EQ(changed("trials: 10", "trials: 10\nsampler: {name: tpe, startup: 10}"), tpe);
   EXPECT_NE(changed("trials: 10", "trials: 10\nsampler: {name: tpe, startup: 5}"), tpe);
-  EXPECT_NE(changed("trials: 10", "trials: 10\nsampler: {name: tpe, multivariate: true}"), tpe);
+  EXPECT_NE(changed("trials: 10", "trials: 10\nsampler: {name: tpe, multivariate: false}"), tpe);
+  EXPECT_NE(changed("trials: 10", "trials: 10\nsampler: {name: tpe, gamma: 0.1}"), tpe);
+  EXPECT_NE(changed("trials: 10", "trials: 10\nsampler: {name: tpe, preset: optuna}"), tpe);
   EXPECT_NE(changed("trials: 10", "trials: 10\nsampler: {name: evolution, sample: 4}"),
             changed("trials: 10", "trials: 10\nsampler: evolution"));
   EXPECT_NE(changed("trials: 10", "trials: 10\nvalidation: 0.2"), canonical);
@@ -489,6 +505,17 @@ const BadFile kBadFiles[] = {
      "3:36", "'multivariate' is '2', expected true or false"},
     {"PriorWeightZero", "data: mnist\ntrials: 4\nsampler: {name: tpe, prior_weight: 0}\n", "3:36",
      "'prior_weight' is '0', expected a number > 0"},
+    {"GammaZero", "data: mnist\ntrials: 4\nsampler: {name: tpe, gamma: 0}\n", "3:29",
+     "'gamma' is '0', expected a number in (0, 1]"},
+    {"MinBandwidthAboveOne", "data: mnist\ntrials: 4\nsampler: {name: tpe, min_bandwidth: 2}\n",
+     "3:37", "'min_bandwidth' is '2', expected a number in [0, 1]"},
+    {"UnknownWeights", "data: mnist\ntrials: 4\nsampler: {name: tpe, weights: fancy}\n", "3:31",
+     "'weights' is 'fancy', expected improvement or age"},
+    {"UnknownPreset", "data: mnist\ntrials: 4\nsampler: {name: tpe, preset: hyperopt}\n", "3:30",
+     "'preset' is 'hyperopt', expected krill or optuna"},
+    {"EndpointsNotABool",
+     "data: mnist\ntrials: 4\nsampler: {name: tpe, consider_endpoints: maybe}\n", "3:42",
+     "'consider_endpoints' is 'maybe', expected true or false"},
     {"SampleAbovePopulation",
      "data: mnist\ntrials: 4\nsampler: {name: evolution, population: 4, sample: 6}\n", "3:51",
      "'sample' is 6, more than the population (4), expected at most the population"},

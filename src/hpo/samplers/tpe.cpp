@@ -142,13 +142,14 @@ struct Kernels {
   std::vector<int> observed;
 };
 
-Kernels build_kernels(const Dim& d, std::span<const double> obs, double prior_weight,
-                      bool multivariate, size_t dims) {
+Kernels build_kernels(const Dim& d, std::span<const double> obs, const TpeOptions& options,
+                      size_t dims) {
   Kernels k;
   const size_t n = obs.size();
   if (d.kind == Kind::Choice) {
     const auto choices = static_cast<double>(d.values->size());
-    const double w = prior_weight / static_cast<double>(n + 1);  // per choice, of each kernel
+    // per choice, of each kernel
+    const double w = options.prior_weight / static_cast<double>(n + 1);
     const double row = choices * w + 1;
     k.log_hit = std::log((w + 1) / row);
     k.log_miss = std::log(w / row);
@@ -158,11 +159,12 @@ Kernels build_kernels(const Dim& d, std::span<const double> obs, double prior_we
     k.observed.push_back(-1);
     return k;
   }
-  if (multivariate) {
+  if (options.multivariate && options.bandwidth == TpeBandwidth::Scott) {
     k.sigma.assign(n, tpe_multivariate_bandwidth(static_cast<int64_t>(n), dims, d.lo, d.hi));
   } else {
-    k.sigma = tpe_bandwidths(obs, d.lo, d.hi);
+    k.sigma = tpe_bandwidths(obs, d.lo, d.hi, options.consider_endpoints);
   }
+  for (double& s : k.sigma) s = std::max(s, options.min_bandwidth * (d.hi - d.lo));
   k.mu.assign(obs.begin(), obs.end());
   k.mu.push_back(0.5 * (d.lo + d.hi));  // the prior
   k.sigma.push_back(d.hi - d.lo);
@@ -262,10 +264,9 @@ double log_sum_exp(std::span<const double> s) {
   return top + std::log(sum);
 }
 
-// Mixture weights, log, prior last: tpe_weights(n) and prior_weight, normalised.
-std::vector<double> log_mixture_weights(size_t n, double prior_weight) {
-  std::vector<double> w = tpe_weights(static_cast<int64_t>(n));
-  w.push_back(prior_weight);
+// Mixture weights, log, prior last: the observations' `w` and the prior's, normalised.
+std::vector<double> log_mixture_weights(std::vector<double> w, double prior) {
+  w.push_back(prior);
   const double total = std::accumulate(w.begin(), w.end(), 0.0);
   for (double& x : w) x = std::log(x / total);
   return w;
@@ -307,8 +308,15 @@ Observations observe(std::span<const TrialRecord* const> trials, const SearchSpa
 
 }  // namespace
 
-int64_t tpe_gamma(int64_t n) {
-  return std::min<int64_t>(static_cast<int64_t>(std::ceil(0.1 * static_cast<double>(n))), 25);
+int64_t tpe_gamma(int64_t n, double gamma) {
+  return std::min<int64_t>(static_cast<int64_t>(std::ceil(gamma * static_cast<double>(n))), 25);
+}
+
+std::vector<double> tpe_improvement_weights(std::span<const double> values, double threshold) {
+  std::vector<double> w;
+  w.reserve(values.size());
+  for (double v : values) w.push_back(std::max(1e-12, threshold - v));
+  return w;
 }
 
 std::vector<double> tpe_weights(int64_t n) {
@@ -384,13 +392,45 @@ TpeSampler::TpeSampler(uint64_t seed, Direction direction, TpeOptions options)
     throw InvalidArgument("tpe sampler: prior_weight " +
                           to_string(ParamValue{options_.prior_weight}) + ", expected above 0");
   }
+  if (!(options_.gamma > 0 && options_.gamma <= 1)) {
+    throw InvalidArgument("tpe sampler: gamma " + to_string(ParamValue{options_.gamma}) +
+                          ", expected a share in (0, 1]");
+  }
+  if (!(options_.min_bandwidth >= 0 && options_.min_bandwidth <= 1)) {
+    throw InvalidArgument("tpe sampler: min_bandwidth " +
+                          to_string(ParamValue{options_.min_bandwidth}) +
+                          ", expected a share of the range in [0, 1]");
+  }
 }
 
 std::string TpeSampler::describe() const {
-  return "tpe(seed=" + std::to_string(seed_) + ", startup=" + std::to_string(options_.startup) +
-         ", candidates=" + std::to_string(options_.candidates) +
-         ", multivariate=" + (options_.multivariate ? "true" : "false") +
-         ", prior_weight=" + to_string(ParamValue{options_.prior_weight}) + ")";
+  return "tpe(seed=" + std::to_string(seed_) + ", " + to_string(options_) + ")";
+}
+
+std::vector<double> TpeSampler::below_weights(const std::vector<const TrialRecord*>& below,
+                                              const std::vector<const TrialRecord*>& by_rank,
+                                              size_t n_below) const {
+  std::vector<double> age = tpe_weights(static_cast<int64_t>(below.size()));
+  if (options_.weights == TpeWeights::Age || n_below >= by_rank.size()) return age;
+  // By improvement over the best of the above set, when it and every below trial completed with
+  // a value (a stopped or diverged trial has no final value to measure by): the values in
+  // "smaller is better" form.
+  const auto usable = [](const TrialRecord* t) {
+    return t->state == TrialState::Completed && t->value && std::isfinite(*t->value);
+  };
+  if (!usable(by_rank[n_below])) return age;
+  const double sign = direction_ == Direction::Minimize ? 1.0 : -1.0;
+  std::vector<double> values;
+  for (const TrialRecord* t : below) {
+    if (!usable(t)) return age;
+    values.push_back(sign * *t->value);
+  }
+  std::vector<double> w = tpe_improvement_weights(values, sign * *by_rank[n_below]->value);
+  // Scaled so that the prior keeps the share it has with equal weights (a weight of 1 each):
+  // Watanabe gives the prior the mean of the others'.
+  const double mean = std::accumulate(w.begin(), w.end(), 0.0) / static_cast<double>(w.size());
+  for (double& x : w) x /= mean;
+  return w;
 }
 
 std::optional<Params> TpeSampler::sample(const SearchSpace& space, int64_t number,
@@ -409,8 +449,9 @@ std::optional<Params> TpeSampler::sample(const SearchSpace& space, int64_t numbe
 
   // Split: the best gamma(n) below, the rest above, each in the order of their numbers.
   const std::vector<const TrialRecord*> by_rank = ranked(trials, direction_);
-  const auto n_below = static_cast<size_t>(std::min<int64_t>(
-      tpe_gamma(static_cast<int64_t>(trials.size())), static_cast<int64_t>(trials.size())));
+  const auto n_below = static_cast<size_t>(
+      std::min<int64_t>(tpe_gamma(static_cast<int64_t>(trials.size()), options_.gamma),
+                        static_cast<int64_t>(trials.size())));
   std::vector<const TrialRecord*> below(by_rank.begin(), by_rank.begin() + n_below);
   std::vector<const TrialRecord*> above(by_rank.begin() + n_below, by_rank.end());
   const auto by_number = [](const TrialRecord* a, const TrialRecord* b) {
@@ -432,14 +473,14 @@ std::optional<Params> TpeSampler::sample(const SearchSpace& space, int64_t numbe
   if (dims.empty()) return params;
   const size_t nd = dims.size();
   const Observations obs_l = observe(below, space, dims), obs_g = observe(above, space, dims);
-  const std::vector<double> lw_l = log_mixture_weights(obs_l.n, options_.prior_weight);
-  const std::vector<double> lw_g = log_mixture_weights(obs_g.n, options_.prior_weight);
+  const std::vector<double> lw_l =
+      log_mixture_weights(below_weights(below, by_rank, n_below), options_.prior_weight);
+  const std::vector<double> lw_g =
+      log_mixture_weights(tpe_weights(static_cast<int64_t>(obs_g.n)), options_.prior_weight);
   std::vector<Kernels> l, g;
   for (size_t j = 0; j < nd; ++j) {
-    l.push_back(build_kernels(dims[j], obs_l.column(j, nd), options_.prior_weight,
-                              options_.multivariate, nd));
-    g.push_back(build_kernels(dims[j], obs_g.column(j, nd), options_.prior_weight,
-                              options_.multivariate, nd));
+    l.push_back(build_kernels(dims[j], obs_l.column(j, nd), options_, nd));
+    g.push_back(build_kernels(dims[j], obs_g.column(j, nd), options_, nd));
   }
   const auto candidates = static_cast<size_t>(options_.candidates);
   std::vector<double> terms_l(lw_l.size()), terms_g(lw_g.size());
