@@ -4,6 +4,7 @@
 Part 1, test functions (bench/test_functions.cpp for krill, bench/test_functions.py for Optuna):
 Branin (2-D), Hartmann-6 (6-D) and a 10-D Rosenbrock, minimised, --seeds seeds of --trials trials
 for each of krill tpe / evolution / random and Optuna tpe / random, default options on both sides
+(and krill's TPE with Optuna's defaults, "tpe-optuna")
 (and Optuna's TPE with the kernel density of Optuna >= 3.5, "tpe-fixed": see test_functions.py),
 in-memory storage, one trial at a time. Reports the best value after 25, 50 and 100 trials
 (median and quartiles over seeds) and the cost per trial: the sampler's CPU time and the whole
@@ -17,7 +18,7 @@ Part 2, the MLP study of ../shared/baselines/optuna_study.py (784-512-256-10, SG
 sides train with one thread (OPENBLAS_NUM_THREADS=1, torch threads 1, krill tune --threads 1).
 
 Usage: /usr/bin/python3 bench/samplers_vs_optuna.py [--part functions|mlp|all] [--seeds 20]
-       [--trials 100] [--mlp-seeds 3] [--mlp-trials 50]
+       [--trials 100] [--mlp-seeds 10] [--mlp-trials 50]
 Writes bench/results/samplers_vs_optuna.json (a part run alone replaces only its own entry) and
 prints the tables of docs/BENCHMARKS.md ("Sampler quality: krill vs Optuna").
 """
@@ -36,8 +37,9 @@ FUNCTIONS = ["branin", "hartmann6", "rosenbrock10"]
 MINIMUM = {"branin": 0.397887, "hartmann6": -3.32237, "rosenbrock10": 0.0}
 # optuna tpe-fixed: Optuna's TPE with the kernel density of Optuna >= 3.5 (bench/test_functions.py:
 # Debian's Optuna 3.1 leaves out a kernel's -log(sigma), optuna/optuna#5109); krill's TPE has it.
-SAMPLERS = [("krill", "tpe"), ("optuna", "tpe"), ("optuna", "tpe-fixed"), ("krill", "evolution"),
-            ("krill", "random"), ("optuna", "random")]
+# krill tpe-optuna: krill's TPE with Optuna's defaults (`preset: optuna`) instead of krill's.
+SAMPLERS = [("krill", "tpe"), ("krill", "tpe-optuna"), ("optuna", "tpe"), ("optuna", "tpe-fixed"),
+            ("krill", "evolution"), ("krill", "random"), ("optuna", "random")]
 BUDGETS = [25, 50, 100]
 
 
@@ -64,13 +66,17 @@ def functions_part(a):
         for side, sampler in SAMPLERS:
             seeds = f"1-{a.seeds}"
             if side == "krill":
-                cmd = [KRILL_FUNCTIONS, "--function", fname, "--sampler", sampler, "--trials",
-                       str(a.trials), "--seeds", seeds]
+                cmd = [KRILL_FUNCTIONS, "--function", fname, "--sampler", sampler.split("-")[0],
+                       "--trials", str(a.trials), "--seeds", seeds]
+                if sampler == "tpe-optuna":
+                    cmd += ["--tpe-preset", "optuna"]
             else:
                 cmd = [PYTHON, OPTUNA_FUNCTIONS, "--function", fname, "--sampler", sampler,
                        "--trials", str(a.trials), "--seeds", seeds]
             t0 = time.perf_counter()
             rs = lines(cmd)
+            for r in rs:
+                r["sampler"] = sampler
             print(f"  {fname} {side} {sampler}: {len(rs)} studies, {time.perf_counter() - t0:.1f} s",
                   file=sys.stderr)
             runs += rs
@@ -182,7 +188,7 @@ def main():
     ap.add_argument("--part", default="all", choices=["functions", "mlp", "all"])
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--trials", type=int, default=100)
-    ap.add_argument("--mlp-seeds", type=int, default=3)
+    ap.add_argument("--mlp-seeds", type=int, default=10)
     ap.add_argument("--mlp-trials", type=int, default=50)
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "samplers_vs_optuna.json"))

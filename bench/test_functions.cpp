@@ -183,8 +183,8 @@ int main(int argc, char** argv) {
       sampler = value;
     } else if (key == "--trials") {
       trials = std::stoll(value);
-    } else if (key == "--multivariate") {  // true | false
-      tpe.multivariate = value == "true";
+    } else if (key == "--tpe-preset") {  // krill (the defaults) | optuna
+      tpe = value == "optuna" ? hpo::TpeOptions::optuna() : hpo::TpeOptions{};
     } else if (key == "--seeds") {  // "A-B" or "A"
       const auto dash = value.find('-');
       first = std::stoull(value.substr(0, dash));

@@ -341,14 +341,18 @@ std::vector<double> tpe_bandwidths(std::span<const double> mus, double low, doub
                                    bool consider_endpoints) {
   const size_t n = mus.size();
   // The observations and the prior's centre, sorted, between the ends of the range.
+  // (value, index) pairs sorted: equal values keep their order, as a stable sort would.
+  std::vector<std::pair<double, size_t>> sorted_mus(n + 1);
+  for (size_t i = 0; i < n; ++i) sorted_mus[i] = {mus[i], i};
+  sorted_mus[n] = {0.5 * (low + high), n};
+  std::sort(sorted_mus.begin(), sorted_mus.end());
   std::vector<size_t> order(n + 1);
-  std::iota(order.begin(), order.end(), size_t{0});
-  const double prior_mu = 0.5 * (low + high);
-  const auto mu = [&](size_t i) { return i < n ? mus[i] : prior_mu; };
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return mu(a) < mu(b); });
   std::vector<double> ends(n + 3);
   ends[0] = low;
-  for (size_t i = 0; i <= n; ++i) ends[i + 1] = mu(order[i]);
+  for (size_t i = 0; i <= n; ++i) {
+    order[i] = sorted_mus[i].second;
+    ends[i + 1] = sorted_mus[i].first;
+  }
   ends[n + 2] = high;
   std::vector<double> sorted(n + 1);
   for (size_t i = 0; i <= n; ++i) {
@@ -523,14 +527,18 @@ std::optional<Params> TpeSampler::sample(const SearchSpace& space, int64_t numbe
       point[j] = draw(dims[j], l[j], k, rng);
       at[j] = point_at(dims[j], point[j]);
     }
-    for (size_t m = 0; m < lw_l.size(); ++m) {
-      terms_l[m] = lw_l[m];
-      for (size_t j = 0; j < nd; ++j) terms_l[m] += log_kernel(dims[j], l[j], m, at[j]);
-    }
-    for (size_t m = 0; m < lw_g.size(); ++m) {
-      terms_g[m] = lw_g[m];
-      for (size_t j = 0; j < nd; ++j) terms_g[m] += log_kernel(dims[j], g[j], m, at[j]);
-    }
+    // A joint kernel far from the point in one dimension counts for nothing: the others are
+    // not computed.
+    const auto joint = [&](const std::vector<Kernels>& kernels, std::span<const double> lw,
+                           std::span<double> terms) {
+      for (size_t m = 0; m < lw.size(); ++m) {
+        double t = lw[m];
+        for (size_t j = 0; j < nd && t > -kInf; ++j) t += log_kernel(dims[j], kernels[j], m, at[j]);
+        terms[m] = t;
+      }
+    };
+    joint(l, lw_l, terms_l);
+    joint(g, lw_g, terms_g);
     const double score = log_sum_exp(terms_l) - log_sum_exp(terms_g);
     if (c == 0 || score > best_score) best = point, best_score = score;
   }
