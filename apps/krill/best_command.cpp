@@ -241,10 +241,14 @@ void print_text(const Best& b, const std::string& db) {
 void add_best_command(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<BestArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "best",
-      "The best trial of a study: its value, parameters, seed and weights, and the krill train "
-      "command that trains it again (the same value with --threads 1, when the study's trials "
-      "ran with --threads 1)");
+      "best", "Print a study's best trial and the krill train command that trains it again");
+  cmd->footer(
+      "The best trial: its value, parameters, seed, test accuracy and best-weights checkpoint. "
+      "The command gives the trial's data, split, seed, model, optimizer, schedule and length, "
+      "with --threads 1: when the study ran its trials with --threads 1, it trains to exactly "
+      "the trial's value. A PBT member's weights passed through other members' hyperparameters: "
+      "its command trains its final ones from the start and does not reproduce its value. A "
+      "study without a completed trial is an error (exit code 2).");
   cmd->add_option("database", args->db, "a study database written by krill tune")->required();
   cmd->add_option("--study", args->study, "which study, when the database holds several");
   cmd->add_flag("--json", args->json,
