@@ -172,26 +172,23 @@ Best find_best(hpo::Storage& storage, const std::string& db, const std::string& 
 void print_json(const Best& b, const std::string& db) {
   report::JsonWriter j;
   j.begin_object();
-  j.field("database", db);
-  j.field("study", b.study.name);
-  j.field("objective", b.study.objective);
-  j.field("direction", hpo::to_string(b.study.direction));
-  j.field("number", b.trial.number);
-  j.field("value", *b.trial.value);
+  write_fields(j, {{"database", db},
+                   {"study", b.study.name},
+                   {"objective", b.study.objective},
+                   {"direction", hpo::to_string(b.study.direction)},
+                   {"number", b.trial.number},
+                   {"value", *b.trial.value}});
   j.key("params");
   write_params(j, b.trial.params);
   j.key("final_params");
   write_params(j, report::final_params(b.trial));
-  j.key("seed");  // a string: see study_json.cpp
-  b.seed ? j.value(std::to_string(*b.seed)) : j.null();
+  write_fields(j, {{"seed", b.seed ? seed_text(*b.seed) : Scalar()}});
   j.key("attrs");
   j.begin_object();
   for (const auto& [k, v] : b.trial.attrs) j.field(k, v);
   j.end_object();
-  j.key("checkpoint");
-  b.checkpoint ? j.value(b.checkpoint->string()) : j.null();
-  j.key("command");
-  b.args.empty() ? j.null() : j.value(shell_command(b.args));
+  write_fields(j, {{"checkpoint", b.checkpoint ? Scalar(b.checkpoint->string()) : Scalar()},
+                   {"command", b.args.empty() ? Scalar() : Scalar(shell_command(b.args))}});
   j.key("argv");  // the command's arguments after "krill"
   if (b.args.empty()) {
     j.null();
@@ -200,9 +197,7 @@ void print_json(const Best& b, const std::string& db) {
     for (const auto& a : b.args) j.value(a);
     j.end_array();
   }
-  j.field("reproduces", b.reproduces);
-  j.key("note");
-  b.note.empty() ? j.null() : j.value(b.note);
+  write_fields(j, {{"reproduces", b.reproduces}, {"note", b.note.empty() ? Scalar() : b.note}});
   j.end_object();
   fmt::print("{}\n", j.str());
 }

@@ -1,6 +1,7 @@
 #include "study_json.hpp"
 
 #include <map>
+#include <type_traits>
 #include <variant>
 
 #include "core/error.hpp"
@@ -14,28 +15,12 @@ namespace {
 
 using report::JsonWriter;
 
-// `key`: the number, or null.
-void number_or_null(JsonWriter& j, std::string_view key, std::optional<double> v) {
-  j.key(key);
-  v ? j.value(*v) : j.null();
+Scalar or_null(std::optional<double> v) {
+  return v ? Scalar(*v) : Scalar();
 }
 
-// `key`: the text, or null when it is empty.
-void text_or_null(JsonWriter& j, std::string_view key, const std::string& text) {
-  j.key(key);
-  text.empty() ? j.null() : j.value(text);
-}
-
-// Seeds are written as strings of digits: a 64-bit seed does not fit the double that JavaScript
-// and jq read a JSON number into.
-void seed_or_null(JsonWriter& j, const std::optional<tune::StoredSettings>& settings,
-                  int64_t number) {
-  j.key("seed");
-  if (settings) {
-    j.value(std::to_string(tune::trial_seed(settings->seed, number)));
-  } else {
-    j.null();
-  }
+Scalar or_null(const std::string& text) {
+  return text.empty() ? Scalar() : Scalar(text);
 }
 
 void write_settings(JsonWriter& j, const std::optional<tune::StoredSettings>& s) {
@@ -45,7 +30,7 @@ void write_settings(JsonWriter& j, const std::optional<tune::StoredSettings>& s)
   j.field("data", s->data);
   j.field("validation", s->validation);
   j.field("subset", s->subset);
-  j.field("seed", std::to_string(s->seed));
+  j.field("seed", std::to_string(s->seed));  // digits: see seed_text
   j.key("fixed");
   write_params(j, s->fixed);
   j.end_object();
@@ -63,15 +48,15 @@ void write_study(JsonWriter& j, const ShownStudy& shown,
     requeues += t.requeues;
   }
   j.begin_object();
-  j.field("name", s.name);
-  j.field("direction", hpo::to_string(s.direction));
-  j.field("objective", s.objective);
-  j.field("n_trials", s.n_trials);
-  j.field("created", s.created);
-  j.field("sampler", s.sampler);
-  text_or_null(j, "stopping", settings ? settings->stopping : "");
-  text_or_null(j, "pbt", settings ? settings->pbt : "");
-  j.field("space", s.space);
+  write_fields(j, {{"name", s.name},
+                   {"direction", hpo::to_string(s.direction)},
+                   {"objective", s.objective},
+                   {"n_trials", s.n_trials},
+                   {"created", s.created},
+                   {"sampler", s.sampler},
+                   {"stopping", or_null(settings ? settings->stopping : "")},
+                   {"pbt", or_null(settings ? settings->pbt : "")},
+                   {"space", s.space}});
   write_settings(j, settings);
   j.key("counts");
   j.begin_object();
@@ -86,12 +71,13 @@ void write_study(JsonWriter& j, const ShownStudy& shown,
   j.field("exploits", static_cast<int64_t>(report::count_exploits(shown.trials)));
   j.key("best");
   if (const auto best = hpo::best_of(shown.trials, s.direction)) {
-    j.begin_object();
-    j.field("number", best->number);
-    j.field("value", *best->value);
     const auto test = best->attrs.find("test_accuracy");
-    number_or_null(j, "test_accuracy",
-                   test == best->attrs.end() ? std::nullopt : std::optional(test->second));
+    j.begin_object();
+    write_fields(
+        j, {{"number", best->number},
+            {"value", *best->value},
+            {"test_accuracy",
+             or_null(test == best->attrs.end() ? std::nullopt : std::optional(test->second))}});
     j.key("params");
     write_params(j, best->params);
     j.key("final_params");
@@ -107,21 +93,21 @@ void write_trial(JsonWriter& j, const hpo::TrialRecord& t,
                  const std::optional<tune::StoredSettings>& settings) {
   const bool finished = hpo::is_finished(t.state);
   j.begin_object();
-  j.field("number", t.number);
-  j.field("state", hpo::to_string(t.state));
-  number_or_null(j, "value", t.value);
+  write_fields(
+      j, {{"number", t.number}, {"state", hpo::to_string(t.state)}, {"value", or_null(t.value)}});
   j.key("params");
   write_params(j, t.params);
   j.key("final_params");  // a PBT member's last hyperparameters; else its params
   write_params(j, report::final_params(t));
-  seed_or_null(j, settings, t.number);
-  j.field("started", t.started);
-  number_or_null(j, "finished", finished ? std::optional(t.finished) : std::nullopt);
-  number_or_null(j, "duration", finished ? std::optional(t.finished - t.started) : std::nullopt);
-  text_or_null(j, "reason", reason_of(t));
-  j.field("worker", t.worker);
-  j.field("requeues", t.requeues);
-  j.field("exploits", static_cast<int64_t>(report::exploits_of(t).size()));
+  write_fields(
+      j, {{"seed", settings ? seed_text(tune::trial_seed(settings->seed, t.number)) : Scalar()},
+          {"started", t.started},
+          {"finished", or_null(finished ? std::optional(t.finished) : std::nullopt)},
+          {"duration", or_null(finished ? std::optional(t.finished - t.started) : std::nullopt)},
+          {"reason", or_null(reason_of(t))},
+          {"worker", int64_t{t.worker}},
+          {"requeues", t.requeues},
+          {"exploits", static_cast<int64_t>(report::exploits_of(t).size())}});
   j.key("attrs");
   j.begin_object();
   for (const auto& [k, v] : t.attrs) j.field(k, v);
@@ -133,11 +119,11 @@ void write_runs(JsonWriter& j, const ShownStudy& shown, double now, double grace
   j.begin_array();
   for (const auto& run : shown.runs) {
     j.begin_object();
-    j.field("id", run.id);
-    j.field("host", run.host);
-    j.field("pid", run.pid);
-    j.field("live", !hpo::run_is_gone(run, now, grace));
-    j.field("heartbeat", run.heartbeat);
+    write_fields(j, {{"id", run.id},
+                     {"host", run.host},
+                     {"pid", run.pid},
+                     {"live", !hpo::run_is_gone(run, now, grace)},
+                     {"heartbeat", run.heartbeat}});
     j.key("trials");  // the Running trials it holds
     j.begin_array();
     for (const auto& t : shown.trials) {
@@ -156,6 +142,26 @@ std::optional<tune::StoredSettings> stored_settings_of(const hpo::StudyRecord& s
     return tune::read_stored_settings(study.config);
   } catch (const DataError&) {
     return std::nullopt;
+  }
+}
+
+Scalar seed_text(uint64_t seed) {
+  return std::to_string(seed);
+}
+
+void write_fields(JsonWriter& j,
+                  std::initializer_list<std::pair<std::string_view, Scalar>> fields) {
+  for (const auto& [key, value] : fields) {
+    j.key(key);
+    std::visit(
+        [&j](const auto& v) {
+          if constexpr (std::is_same_v<std::decay_t<decltype(v)>, std::monostate>) {
+            j.null();
+          } else {
+            j.value(v);
+          }
+        },
+        value);
   }
 }
 

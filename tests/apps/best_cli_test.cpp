@@ -94,6 +94,14 @@ hpo::TrialRecord trial(int64_t number, hpo::TrialState state, std::optional<doub
   return t;
 }
 
+hpo::DecisionRecord decision(int64_t step, hpo::Action action, const std::string& reason) {
+  hpo::DecisionRecord d;
+  d.step = step;
+  d.action = action;
+  d.reason = reason;
+  return d;
+}
+
 // The settings `krill tune` stores (StudyFile::canonical()), written out.
 const std::string kConfig =
     "study: \"s\"\ndata: \"/data/x\"\nvalidation: 0.2\nsubset: 0\nobjective: \"val_accuracy\"\n"
@@ -213,10 +221,7 @@ TEST_F(BestCliTest, APbtStudysCommandSaysItDoesNotReproduce) {
                  "pbt: pbt(population=2, interval=10)");
   auto donor = trial(0, hpo::TrialState::Completed, 0.6);
   auto member = trial(1, hpo::TrialState::Completed, 0.8);
-  hpo::DecisionRecord exploit;
-  exploit.step = 10;
-  exploit.action = hpo::Action::Exploit;
-  exploit.reason = "pbt: bottom quantile";
+  hpo::DecisionRecord exploit = decision(10, hpo::Action::Exploit, "pbt: bottom quantile");
   exploit.donor = 0;
   exploit.donor_step = 10;
   exploit.params = {{"lr", 0.0625}};
@@ -243,11 +248,7 @@ TEST_F(BestCliTest, ShowJsonHoldsWhatShowPrints) {
   auto failed = trial(1, hpo::TrialState::Failed);
   failed.error = "parameter 'dropout' is 1, expected a number in [0, 1)";
   auto stopped = trial(2, hpo::TrialState::Stopped, 0.4);
-  hpo::DecisionRecord stop;
-  stop.step = 20;
-  stop.action = hpo::Action::Stop;
-  stop.reason = "median: below";
-  stopped.decisions = {stop};
+  stopped.decisions = {decision(20, hpo::Action::Stop, "median: below")};
   auto best = trial(3, hpo::TrialState::Completed, 0.9);
   best.attrs = {{"test_accuracy", 0.875}, {"val_loss", 0.25}};
   write_study(db, "shown", kConfig,
