@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   krill::cli::add_studies_command(app, exit_code);
   krill::cli::add_show_command(app, exit_code);
   krill::cli::add_export_command(app, exit_code);
+  krill::cli::add_best_command(app, exit_code);
   krill::cli::add_report_command(app, exit_code);
   try {
     app.parse(argc, argv);

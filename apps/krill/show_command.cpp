@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <ctime>
-#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -14,18 +13,14 @@
 #include "core/error.hpp"
 #include "hpo/study.hpp"
 #include "report/report_data.hpp"
-#include "store/open.hpp"
+#include "study_choice.hpp"
+#include "study_json.hpp"
 #include "study_summary.hpp"
 #include "tune_command.hpp"
 
 namespace krill::cli {
 
 namespace {
-
-std::unique_ptr<hpo::Storage> open_existing(const std::string& path) {
-  if (!std::filesystem::exists(path)) throw DataError(path + ": no such study database");
-  return store::open_storage(path);
-}
 
 std::string csv_field(std::string s) {
   if (s.find_first_of(",\"\n") == std::string::npos) return s;
@@ -104,21 +99,8 @@ struct ShowArgs {
   int top = 10;
   bool all = false;
   std::string study;
+  bool json = false;
 };
-
-// The studies of `db` to show: every one, or the one named (an error lists the names there are).
-std::vector<hpo::StudyRecord> chosen_studies(hpo::Storage& storage, const std::string& db,
-                                             const std::string& name) {
-  auto studies = storage.studies();
-  if (name.empty()) return studies;
-  std::string names;
-  for (const auto& s : studies) {
-    if (s.name == name) return {s};
-    names += (names.empty() ? "" : ", ") + s.name;
-  }
-  throw InvalidArgument("--study: no study '" + name + "' in " + db +
-                        (names.empty() ? " (it holds none)" : " (it holds: " + names + ")"));
-}
 
 struct ExportArgs {
   std::string db;
@@ -138,9 +120,21 @@ void add_show_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--all", args->all,
                 "list every trial, in number order, with its state and why it stopped or failed");
   cmd->add_option("--study", args->study, "show this study only (default: every study)");
+  cmd->add_flag("--json", args->json,
+                "print it all as one JSON document: each study's settings, counts and best trial, "
+                "every trial (state, value, parameters, seed, times, reason) and the processes "
+                "(README lists the fields)");
   cmd->callback([args, &exit_code] {
     auto storage = open_existing(args->db);
     auto studies = chosen_studies(*storage, args->db, args->study);
+    if (args->json) {
+      std::vector<ShownStudy> shown;
+      for (const auto& s : studies)
+        shown.push_back({s, storage->trials(s.id), storage->runs(s.id)});
+      fmt::print("{}\n", show_json(args->db, shown, hpo::LeaseOptions{}.grace));
+      exit_code = 0;
+      return;
+    }
     if (studies.empty()) fmt::print("{}: no study yet\n", args->db);
     for (const auto& s : studies) {
       const auto trials = storage->trials(s.id);
@@ -204,15 +198,8 @@ void add_export_command(CLI::App& app, int& exit_code) {
       throw InvalidArgument("--curves is a CSV layout; the JSON export holds the curves already");
     }
     auto storage = open_existing(args->db);
-    const auto studies = chosen_studies(*storage, args->db, args->study);
-    if (studies.size() != 1) {  // no --study, and not exactly one study
-      std::string names;
-      for (const auto& s : studies) names += (names.empty() ? "" : ", ") + s.name;
-      throw InvalidArgument(args->db + " holds " + std::to_string(studies.size()) + " studies (" +
-                            names + "): choose one with --study");
-    }
-    const hpo::StudyRecord* chosen = &studies.front();
-    const auto trials = storage->trials(chosen->id);
+    const hpo::StudyRecord chosen = one_study(*storage, args->db, args->study);
+    const auto trials = storage->trials(chosen.id);
     std::ofstream file;
     if (!args->output.empty()) {
       file.open(args->output);
@@ -225,7 +212,7 @@ void add_export_command(CLI::App& app, int& exit_code) {
       write_csv(out, trials);
     } else {
       // The same JSON as `krill report` embeds: study, dims, trials with curves and metrics.
-      out << report::to_json(report::load_report_data(*storage, chosen->name)) << '\n';
+      out << report::to_json(report::load_report_data(*storage, chosen.name)) << '\n';
     }
     exit_code = 0;
   });

@@ -3,8 +3,10 @@
 #include <fmt/core.h>
 #include <sys/resource.h>
 
+#include <charconv>
 #include <cmath>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "backend/backend.hpp"
@@ -27,8 +29,8 @@ struct TrainArgs {
   std::string data = "fashion-mnist";
   std::string model = "mlp:512,256";
   std::string activation = "relu";
-  std::string init;  // default by activation
-  float dropout = 0.0f;
+  std::string init;      // default by activation
+  double dropout = 0.0;  // a float in the model, converted as a study's trial converts it
   std::string loss = "cross-entropy";
   std::string optimizer = "sgd";
   double lr = 0.01;
@@ -40,8 +42,10 @@ struct TrainArgs {
   int64_t iterations = 0;
   std::string schedule = "constant";
   double validation = 0.1;
+  int64_t subset = 0;
   int64_t eval_every = 0;
   uint64_t seed = 1;
+  std::optional<uint64_t> split_seed;  // default: seed
   int threads = 0;
   bool json = false;
   bool quiet = false;
@@ -74,10 +78,11 @@ void validate(const TrainArgs& a) {
       throw InvalidArgument(std::string(e.what()) + " (or 0: each epoch)");
     }
   }
-  tune::require_allowed("dropout", static_cast<double>(a.dropout), "--dropout");
+  tune::require_allowed("dropout", a.dropout, "--dropout");
   tune::require_allowed("optimizer", a.optimizer, "--optimizer");
   check(a.validation >= 0 && a.validation < 1, "--validation",
         fmt::format("must be a fraction in [0, 1), got {}", a.validation));
+  check(a.subset >= 0, "--subset", fmt::format("must be >= 0 (0: all images), got {}", a.subset));
   check(a.threads >= 0, "--threads",
         fmt::format("must be >= 1 (0 = all cores), got {}", a.threads));
   check(!a.nesterov || a.momentum > 0, "--nesterov", "needs --momentum > 0");
@@ -110,7 +115,7 @@ void write_result(const TrainArgs& a, const nn::ModelSpec& spec, int64_t params,
     j.field("optimizer", a.optimizer);
     j.field("lr", a.lr);
     j.field("schedule", a.schedule);
-    j.field("seed", static_cast<int64_t>(a.seed));
+    j.field("seed", std::to_string(a.seed));  // digits: a 64-bit seed does not fit a double
     j.field("threads", threads);
     j.field("status", train::to_string(h.status));
     j.field("iterations", h.iterations);
@@ -162,7 +167,7 @@ int run_train(const TrainArgs& a) {
   nn::ModelSpec spec = parse_option("--model", [&] { return nn::parse_model_spec(a.model); });
   spec.activation =
       parse_option("--activation", [&] { return nn::parse_activation(a.activation); });
-  spec.dropout = a.dropout;
+  spec.dropout = static_cast<float>(a.dropout);
   if (!a.init.empty()) spec.init = parse_option("--init", [&] { return nn::parse_init(a.init); });
   const auto loss_kind = parse_option("--loss", [&] { return nn::parse_loss(a.loss); });
   const auto schedule =
@@ -175,7 +180,8 @@ int run_train(const TrainArgs& a) {
 
   const auto folder = data::resolve_data(a.data);
   auto [full_train, test] = data::load_idx(folder);
-  auto [train_set, val_set] = full_train.split(a.validation, a.seed);
+  if (a.subset > 0) full_train = full_train.head(a.subset);
+  auto [train_set, val_set] = full_train.split(a.validation, a.split_seed.value_or(a.seed));
 
   if (const auto problem =
           tune::model_size_problem(spec.hidden, train_set.features(), train_set.classes());
@@ -256,6 +262,25 @@ int run_train(const TrainArgs& a) {
   return h.status == train::RunStatus::Diverged ? 3 : 0;
 }
 
+// CLI11 reads a number as a long double and rounds that to a double, which can land on the
+// neighbour of the double that the number's shortest text names. `krill best` prints a trial's
+// parameters as such texts, and they must read back exactly: std::from_chars reads them.
+CLI::Option* add_number(CLI::App* cmd, const std::string& name, double& target,
+                        const std::string& help) {
+  return cmd
+      ->add_option_function<std::string>(
+          name,
+          [&target, name](const std::string& text) {
+            const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), target);
+            if (ec != std::errc{} || end != text.data() + text.size()) {
+              throw CLI::ValidationError(name, "'" + text + "' is not a number");
+            }
+          },
+          help)
+      ->type_name("FLOAT")
+      ->default_str(fmt::format("{}", target));
+}
+
 }  // namespace
 
 void add_train_command(CLI::App& app, int& exit_code) {
@@ -270,14 +295,13 @@ void add_train_command(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--activation", args->activation, "relu, sigmoid or tanh")->capture_default_str();
   cmd->add_option("--init", args->init, "he, glorot or torch (default: he for relu, else glorot)");
-  cmd->add_option("--dropout", args->dropout, "dropout after each hidden layer")
-      ->capture_default_str();
+  add_number(cmd, "--dropout", args->dropout, "dropout after each hidden layer");
   cmd->add_option("--loss", args->loss, "cross-entropy or mse")->capture_default_str();
   cmd->add_option("--optimizer", args->optimizer, "sgd or adam")->capture_default_str();
-  cmd->add_option("--lr", args->lr, "initial learning rate")->capture_default_str();
-  cmd->add_option("--momentum", args->momentum, "SGD momentum")->capture_default_str();
+  add_number(cmd, "--lr", args->lr, "initial learning rate");
+  add_number(cmd, "--momentum", args->momentum, "SGD momentum");
   cmd->add_flag("--nesterov", args->nesterov, "Nesterov momentum");
-  cmd->add_option("--weight-decay", args->weight_decay, "L2 weight decay")->capture_default_str();
+  add_number(cmd, "--weight-decay", args->weight_decay, "L2 weight decay");
   cmd->add_option("--batch", args->batch, "batch size")->capture_default_str();
   cmd->add_option("--epochs", args->epochs, "epochs (ignored with --iterations)")
       ->capture_default_str();
@@ -288,13 +312,19 @@ void add_train_command(CLI::App& app, int& exit_code) {
                   "constant | step:EVERY:FACTOR | exp:GAMMA | cosine:WARMUP[:TOTAL[:MIN]]; the "
                   "poster's dynamic rate is step:100:0.95")
       ->capture_default_str();
-  cmd->add_option("--validation", args->validation, "fraction of the training set held out")
+  add_number(cmd, "--validation", args->validation, "fraction of the training set held out");
+  cmd->add_option("--subset", args->subset,
+                  "train on the first N training images only, before the validation split (0: "
+                  "all)")
       ->capture_default_str();
   cmd->add_option("--eval-every", args->eval_every,
                   "a learning-curve point every N iterations (0: every epoch)")
       ->capture_default_str();
-  cmd->add_option("--seed", args->seed, "seed for initialisation, split and data order")
+  cmd->add_option("--seed", args->seed, "seed for initialisation, dropout, data order and split")
       ->capture_default_str();
+  cmd->add_option("--split-seed", args->split_seed,
+                  "seed of the train/validation split alone (default: --seed; a study's trials "
+                  "share the study's split)");
   cmd->add_option("--threads", args->threads, "threads (0: all cores)")->capture_default_str();
   cmd->add_flag("--json", args->json, "print the result as one JSON object");
   cmd->add_flag("--quiet,-q", args->quiet, "no progress output");

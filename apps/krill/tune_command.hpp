@@ -1,5 +1,5 @@
-// `krill tune study.yaml`: runs (or resumes) a study; `krill show study.db` and
-// `krill export study.db` read one, also while it runs.
+// `krill tune study.yaml`: runs (or resumes) a study; `krill show study.db`,
+// `krill export study.db` and `krill best study.db` read one, also while it runs.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -10,5 +10,6 @@ void add_tune_command(CLI::App& app, int& exit_code);
 void add_show_command(CLI::App& app, int& exit_code);
 void add_export_command(CLI::App& app, int& exit_code);
 void add_studies_command(CLI::App& app, int& exit_code);
+void add_best_command(CLI::App& app, int& exit_code);  // best_command.cpp
 
 }  // namespace krill::cli

@@ -8,10 +8,10 @@
 
 #include "backend/backend.hpp"
 #include "core/error.hpp"
-#include "core/rng.hpp"
 #include "core/serialize.hpp"
 #include "train/checkpoint.hpp"
 #include "tune/params.hpp"
+#include "tune/stored_settings.hpp"
 
 namespace krill::tune {
 
@@ -524,7 +524,7 @@ double TrainingObjective::operator()(hpo::Trial& trial) {
   }
   hpo::Params all = fixed_;
   for (const auto& [name, value] : params) all[name] = value;
-  const uint64_t seed = Rng::derive(seed_, static_cast<uint64_t>(trial.number()));
+  const uint64_t seed = trial_seed(seed_, trial.number());
   Run run = build(all, seed);
   if (saved) {
     const train::TrainState state =

@@ -1,0 +1,45 @@
+#include "study_choice.hpp"
+
+#include <filesystem>
+
+#include "core/error.hpp"
+#include "store/open.hpp"
+
+namespace krill::cli {
+
+namespace {
+
+std::string names_of(const std::vector<hpo::StudyRecord>& studies) {
+  std::string names;
+  for (const auto& s : studies) names += (names.empty() ? "" : ", ") + s.name;
+  return names;
+}
+
+}  // namespace
+
+std::unique_ptr<hpo::Storage> open_existing(const std::string& path) {
+  if (!std::filesystem::exists(path)) throw DataError(path + ": no such study database");
+  return store::open_storage(path);
+}
+
+std::vector<hpo::StudyRecord> chosen_studies(hpo::Storage& storage, const std::string& db,
+                                             const std::string& name) {
+  auto studies = storage.studies();
+  if (name.empty()) return studies;
+  for (const auto& s : studies) {
+    if (s.name == name) return {s};
+  }
+  const std::string names = names_of(studies);
+  throw InvalidArgument("--study: no study '" + name + "' in " + db +
+                        (names.empty() ? " (it holds none)" : " (it holds: " + names + ")"));
+}
+
+hpo::StudyRecord one_study(hpo::Storage& storage, const std::string& db, const std::string& name) {
+  const auto studies = chosen_studies(storage, db, name);
+  if (studies.size() == 1) return studies.front();
+  if (studies.empty()) throw DataError(db + " holds no study yet");
+  throw InvalidArgument(db + " holds " + std::to_string(studies.size()) + " studies (" +
+                        names_of(studies) + "): choose one with --study");
+}
+
+}  // namespace krill::cli
