@@ -25,7 +25,7 @@ third of the first 15,000), so an accuracy is not exactly the same bar on both s
 Usage: /usr/bin/python3 bench/time_to_accuracy.py [--seeds 1,2,3] [--optuna-trials 50]
        [--krill-trials 100] [--krill-settings tpe/none,tpe/median,tpe/lcm] [--nice 0]
        [--deadline HH:MM] [--out FILE]; --merge A.json B.json ... writes the rows of several runs to --out
-Needs build/apps/krill/krill (scripts/build.sh) and Debian's python3-optuna and python3-torch.
+Needs build/apps/krill/krill (scripts/build.sh; or $KRILL) and Debian's python3-optuna and python3-torch.
 Writes bench/results/time_to_accuracy.json and prints the table of docs/BENCHMARKS.md
 ("Time to accuracy: krill vs Optuna").
 """
@@ -34,7 +34,7 @@ import argparse, json, os, signal, statistics, subprocess, sys, tempfile, time
 from study_vs_optuna import baseline_study, env1
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-KRILL = os.path.join(ROOT, "build", "apps", "krill", "krill")
+KRILL = os.environ.get("KRILL", os.path.join(ROOT, "build", "apps", "krill", "krill"))  # $KRILL: another binary
 OPTUNA_STUDY = os.path.join(ROOT, "..", "shared", "baselines", "optuna_study.py")
 PYTHON = "/usr/bin/python3"
 EPS = 1e-9
