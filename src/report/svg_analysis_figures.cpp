@@ -99,7 +99,7 @@ std::string contour_figure(const ReportData& data, const Contour& c) {
       const double x0 = x.map(at(c.x, static_cast<double>(col) / static_cast<double>(n)));
       const double x1 = x.map(at(c.x, static_cast<double>(col + 1) / static_cast<double>(n)));
       // A hair wider than the cell, so that no seam shows between neighbours.
-      svg.rect(x0, y1, x1 - x0 + 0.3, y0 - y1 + 0.3,
+      svg.rect(x0, y1, x1 - x0 + 0.8, y0 - y1 + 0.8,
                SvgStyle{.fill = shade(c.z[row][col]), .cls = "cell"});
     }
   }
