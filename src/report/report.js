@@ -806,8 +806,8 @@
         el.setAttribute('data-chart', w.name);
         el.setAttribute('data-kind', 'contour');
         cell.appendChild(el);
-        container.appendChild(cell);
       }
+      container.appendChild(el.parentNode);  // new, or moved into the plots' order
       el.setAttribute('data-param', String(w.index));
     });
   }
