@@ -64,6 +64,10 @@ class SearchSpace {
   // A canonical text of the space: equal spaces have equal fingerprints. Stored with a study to
   // refuse resuming it with another space.
   std::string fingerprint() const;
+  // The space whose fingerprint() is `text` (hpo/search_space_text.cpp): how a study's stored
+  // space is read back (the report, the importance analysis). Throws DataError naming the line
+  // and what was expected when the text is not a fingerprint.
+  static SearchSpace from_fingerprint(const std::string& text);
   // A readable difference between two spaces ("lr: log-uniform [0.0001, 0.1] -> [0.001, 0.1]"),
   // empty when they are equal.
   static std::string difference(const SearchSpace& before, const SearchSpace& after);

@@ -56,9 +56,27 @@ std::vector<Chart> charts_for(const ReportData& data) {
                         " by step; dashed: stopped early, red: failed or diverged. Hover a line "
                         "for its parameters.",
                     ""});
+  charts.push_back({"importance", "importance", "Parameter importance",
+                    "PED-ANOVA (Watanabe et al., IJCAI 2023, as Optuna's "
+                    "PedAnovaImportanceEvaluator with its defaults): how differently each "
+                    "parameter is distributed among the top 10% of completed trials than among "
+                    "all of them, as a share of the total. It says which parameters mattered "
+                    "for reaching the best values within the ranges explored, not by how much "
+                    "they move " +
+                        objective + ".",
+                    ""});
   charts.push_back({"parallel", "parallel", "Parallel coordinates",
                     "One line per finished trial through its parameters and " + objective +
                         ", coloured by " + objective + ".",
+                    ""});
+  charts.push_back({"contours", "contours", "Contours",
+                    objective +
+                        " over pairs of the four most important numeric parameters: a "
+                        "Gaussian-kernel average of the completed trials' values (in each "
+                        "parameter's range, log for log dimensions; the bandwidth about the "
+                        "trials' mean spacing), the trials as dots on the same colours. The "
+                        "surface smooths what was measured and invents nothing: away from the "
+                        "dots it repeats the nearest trials.",
                     ""});
   for (const auto& d : data.dims) {
     std::string scale = d.kind == "choice" || d.kind == "grid" ? "its values" : "a linear axis";
@@ -99,9 +117,32 @@ std::vector<Chart> charts_for(const ReportData& data) {
   return charts;
 }
 
+// The tables of trials that ended without a value or were stopped early, filled by report.js.
+std::string table_sections() {
+  const auto panel = [](const char* id, const char* title, const char* explain) {
+    return fmt::format(
+        "<section class=\"panel\" id=\"{0}\"><h2>{1}</h2><p class=\"explain\">{2}</p>"
+        "<div class=\"trial-table\" id=\"table-{0}\" data-table=\"{0}\"></div></section>\n",
+        id, title, explain);
+  };
+  return panel("failed", "Failed trials",
+               "Trials that ended without a value: failed (the objective threw; the error is "
+               "its message) or diverged (the loss became NaN or infinite).") +
+         panel("stopped", "Stopped trials",
+               "Trials that the stopping rule ended early: the step, the value there, and the "
+               "rule's reason.");
+}
+
 std::string sections(const ReportData& data) {
-  std::string out;
+  std::string out = table_sections();
   for (const Chart& c : charts_for(data)) {
+    if (c.kind == "contours") {  // one chart per pair, made by report.js inside the div
+      out += fmt::format(
+          "<section class=\"panel wide\"><h2>{}</h2><p class=\"explain\">{}</p>"
+          "<div class=\"contours\" id=\"contours\"></div></section>\n",
+          escape_html(c.title), escape_html(c.explain));
+      continue;
+    }
     out += fmt::format(
         "<section class=\"panel\"><h2>{}</h2><p class=\"explain\">{}</p>"
         "<div class=\"chart\" id=\"chart-{}\" data-chart=\"{}\" data-kind=\"{}\" "
@@ -116,7 +157,9 @@ std::string sections(const ReportData& data) {
 
 std::vector<std::string> chart_names(const ReportData& data) {
   std::vector<std::string> names;
-  for (const Chart& c : charts_for(data)) names.push_back(c.name);
+  for (const Chart& c : charts_for(data)) {
+    if (c.kind != "contours") names.push_back(c.name);
+  }
   return names;
 }
 

@@ -1,10 +1,13 @@
 // The HTML report: one self-contained page (Apache ECharts, the page's script and the study's data
 // inlined) that opens offline. Charts: optimization history (by trial and by wall time), learning
-// curves, parallel coordinates, one slice per parameter, a heatmap over grid dimensions, learning
-// rates, worker timeline; and a summary table. The page exposes
+// curves, parameter importance, parallel coordinates, contours over pairs of parameters, one slice
+// per parameter, a heatmap over grid dimensions, learning rates, worker timeline; a summary, and
+// tables of the failed and the stopped trials with their errors and reasons. The page exposes
 //   window.krillReport = {charts: {<name>: echartsInstance, ...}, data: <to_json(data)>}
 // where each chart lives in <div class="chart" id="chart-<name>">. A chart with nothing to draw
 // (no finished trial, no "lr" metric) shows a message in its div and is absent from `charts`.
+// Contour charts are made by the script, one per plot of the data's "contours", named
+// "contour-<x>-<y>" (the parameters' names, characters other than [A-Za-z0-9_.-] as '_').
 #pragma once
 
 #include <string>
@@ -23,8 +26,9 @@ struct HtmlOptions {
 std::string render_html(const ReportData& data, const HtmlOptions& options = {});
 
 // The chart names (the ids without "chart-") that render_html lays out for this data, in page
-// order: history, history-time, curves, parallel, slice-<param>..., heatmap (two or more grid
-// dimensions), lr, timeline.
+// order: history, history-time, curves, importance, parallel, slice-<param>..., heatmap (two or
+// more grid dimensions), lr, lineage (PBT), timeline. (The contours are not listed: the script
+// makes them from the data.)
 std::vector<std::string> chart_names(const ReportData& data);
 
 }  // namespace krill::report

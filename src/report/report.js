@@ -1,6 +1,8 @@
 // The krill HTML report's script (embedded in the page by src/report/html_report.cpp).
 // It reads the study's data (<script id="krill-data">, the JSON of report::to_json), draws one
-// ECharts instance per <div class="chart" data-kind=...>, fills the summary table, and exposes
+// ECharts instance per <div class="chart" data-kind=...> (and one per contour plot, in a div of
+// its own made inside <div class="contours">), fills the summary and the tables of failed and
+// stopped trials (<div class="trial-table" data-table=...>), and exposes
 //   window.krillReport = {charts: {<name>: echartsInstance}, data: <the JSON>}.
 // A chart with nothing to draw shows a message in its div instead and is absent from `charts`.
 // In live mode (krill report --serve) it fetches the data again every few seconds and updates the
@@ -19,6 +21,7 @@
   var STATES = ['completed', 'stopped', 'failed', 'diverged', 'running'];
   var MANY = 500;  // above this many trials, lines are merged into one series per state
   var NO_FINISHED = 'Nothing to draw: no finished trials yet.';
+  var FAILED_STATES = ['failed', 'diverged'];
 
   var config = JSON.parse(document.getElementById('krill-config').textContent);
   var report = {charts: {}, data: JSON.parse(document.getElementById('krill-data').textContent)};
@@ -83,6 +86,23 @@
     });
   }
 
+  // "2 failed, 1 diverged" (the trials that ended without a value), or ''.
+  function failureCounts(d) {
+    return FAILED_STATES.map(function (s) {
+      var n = d.trials.filter(function (t) { return t.state === s; }).length;
+      return n ? n + ' ' + s : '';
+    }).filter(Boolean).join(', ');
+  }
+
+  // Why a chart of values has nothing to draw: no trial finished yet, or every finished one
+  // failed (then the errors are in the failures table).
+  function noValues(d) {
+    var failures = failureCounts(d);
+    if (!failures) return NO_FINISHED;
+    return 'Nothing to draw: no trial finished with a value (' + failures +
+           '; see "Failed trials" for their errors).';
+  }
+
   // The study's start: the first trial's start (the study record may predate a resume).
   function studyStart(d) {
     var t0 = Infinity;
@@ -103,6 +123,9 @@
     if (t.value !== null) lines.push(esc(objectiveName(d)) + ': ' + fmt(t.value));
     var p = paramsText(t, '<br>');
     if (p) lines.push(p);
+    if (t.stop) {
+      lines.push('<i>stopped at step ' + t.stop.step + ': ' + esc(t.stop.reason) + '</i>');
+    }
     if (t.error) lines.push('<i>' + esc(t.error) + '</i>');
     return lines.join('<br>');
   }
@@ -154,7 +177,7 @@
 
   function history(d, byTime) {
     var trials = valued(d);
-    if (!trials.length) return {empty: NO_FINISHED};
+    if (!trials.length) return {empty: noValues(d)};
     var t0 = studyStart(d);
     var x = byTime ? function (t) { return t.finished - t0; } : function (t) { return t.number; };
     var max = maximize(d), best = null, bestLine = [];
@@ -387,7 +410,7 @@
 
   function parallel(d) {
     var trials = valued(d);
-    if (!trials.length) return {empty: NO_FINISHED};
+    if (!trials.length) return {empty: noValues(d)};
     var dims = d.dims;
     var axes = dims.map(function (dim, i) {
       if (isCategorical(dim)) {
@@ -434,7 +457,7 @@
     var dim = null;
     d.dims.forEach(function (x) { if (x.name === param) dim = x; });
     var trials = valued(d).filter(function (t) { return param in t.params; });
-    if (!dim || !trials.length) return {empty: NO_FINISHED};
+    if (!dim || !trials.length) return {empty: noValues(d)};
     var cat = isCategorical(dim);
     var trialOf = byNumber(d);
     var series = scatterByState(trials, 0.8, function (t) {
@@ -466,7 +489,7 @@
     var trials = valued(d).filter(function (t) {
       return grid.slice(0, 3).every(function (g) { return g.name in t.params; });
     });
-    if (!trials.length) return {empty: NO_FINISHED};
+    if (!trials.length) return {empty: noValues(d)};
     var gx = grid[0], gy = grid[1], gf = grid.length >= 3 ? grid[2] : null;
     var xs = distinctValues(d, gx.name), ys = distinctValues(d, gy.name);
     var facets = gf ? distinctValues(d, gf.name) : [''];
@@ -577,6 +600,101 @@
     };
   }
 
+  // PED-ANOVA importances (computed by krill: data.importance), most important on top.
+  function importance(d) {
+    var imp = d.importance;
+    if (!imp || imp.note) return {empty: imp && imp.note ? imp.note : 'No importance computed.'};
+    var params = imp.params;
+    var caption = 'from ' + imp.trials + ' completed trials; top 10%: ' + imp.top_trials +
+                  (imp.top_trials < 5 ? ' (fewer than 5: a rough estimate)' : '');
+    return {
+      replace: ['series', 'yAxis'],
+      option: merge(base(d), {
+        title: {text: caption, left: 'right', top: 0,
+                textStyle: {fontSize: 12, fontWeight: 'normal', color: '#5b6475'}},
+        grid: {left: 130, right: 56, top: 32, bottom: 40},
+        tooltip: {trigger: 'item', formatter: function (p) {
+          return '<b>' + esc(p.name) + '</b>: ' + fmt(p.value) + ' of the total';
+        }},
+        xAxis: {type: 'value', name: 'importance', nameLocation: 'middle', nameGap: 26, min: 0},
+        yAxis: {type: 'category', inverse: true,
+                data: params.map(function (p) { return p.name; })},
+        series: [{type: 'bar', name: 'importance', barMaxWidth: 28,
+                  itemStyle: {color: STATE_COLORS.completed},
+                  label: {show: true, position: 'right',
+                          formatter: function (p) { return p.value.toFixed(3); }},
+                  data: params.map(function (p) { return p.importance; })}]
+      })
+    };
+  }
+
+  // A contour axis's value at u in [0, 1] of its range, linear or log (as report/analysis.cpp).
+  function axisAt(a, u) {
+    return a.log ? Math.exp(Math.log(a.lo) + u * (Math.log(a.hi) - Math.log(a.lo))) :
+                   a.lo + u * (a.hi - a.lo);
+  }
+
+  // The objective smoothed over two parameters (data.contours.plots[index]), the completed
+  // trials as dots coloured on the same scale.
+  function contour(d, index) {
+    var plots = (d.contours && d.contours.plots) || [];
+    var c = plots[Number(index)];
+    if (!c) return {empty: (d.contours && d.contours.note) || 'No contour.'};
+    var nx = c.x.cells.length, ny = c.y.cells.length, cells = [];
+    var lo = Infinity, hi = -Infinity;
+    c.points.forEach(function (p) {
+      lo = Math.min(lo, p[3]);
+      hi = Math.max(hi, p[3]);
+    });
+    c.z.forEach(function (row, j) {
+      row.forEach(function (z, i) {
+        // [x, y, z, x0, x1, y0, y1]: the centre, the value, the cell's edges.
+        cells.push([c.x.cells[i], c.y.cells[j], z, axisAt(c.x, i / nx), axisAt(c.x, (i + 1) / nx),
+                    axisAt(c.y, j / ny), axisAt(c.y, (j + 1) / ny)]);
+      });
+    });
+    var trialOf = byNumber(d);
+    var range = colorRange(lo, hi);
+    function axis(a) {
+      return {type: a.log ? 'log' : 'value', name: a.name + (a.log ? ' (log)' : ''),
+              nameLocation: 'middle', nameGap: 28, min: a.lo, max: a.hi};
+    }
+    return {
+      replace: ['series', 'xAxis', 'yAxis'],
+      option: merge(base(d), {
+        grid: {left: 72, right: 110, top: 24, bottom: 56},
+        tooltip: {trigger: 'item', confine: true, formatter: function (p) {
+          if (p.seriesIndex === 1) return trialTip(d, trialOf[p.data.trial]);
+          return esc(c.x.name) + '=' + fmt(p.value[0]) + ', ' + esc(c.y.name) + '=' +
+                 fmt(p.value[1]) + '<br>smoothed ' + esc(objectiveName(d)) + ': ' +
+                 fmt(p.value[2]);
+        }},
+        xAxis: axis(c.x),
+        yAxis: axis(c.y),
+        visualMap: {type: 'continuous', dimension: 2, seriesIndex: [0, 1], min: range[0],
+                    max: range[1], calculable: false, precision: 4, right: 8, top: 'middle',
+                    itemHeight: 160, text: [fmt(range[1]), fmt(range[0])],
+                    inRange: {color: valueColors(d)}},
+        series: [{
+          type: 'custom', name: 'surface', data: cells, encode: {x: [3, 4], y: [5, 6]},
+          silent: false, z: 1,
+          renderItem: function (params, api) {
+            var a = api.coord([api.value(3), api.value(5)]);
+            var b = api.coord([api.value(4), api.value(6)]);
+            return {type: 'rect', shape: {x: Math.min(a[0], b[0]), y: Math.min(a[1], b[1]),
+                                          width: Math.abs(b[0] - a[0]) + 0.5,
+                                          height: Math.abs(b[1] - a[1]) + 0.5},
+                    style: {fill: api.visual('color')}};
+          }
+        }, {
+          type: 'scatter', name: 'trials', z: 3, symbolSize: 8,
+          itemStyle: {borderColor: '#1d2330', borderWidth: 1.2},
+          data: c.points.map(function (p) { return {value: [p[1], p[2], p[3]], trial: p[0]}; })
+        }]
+      })
+    };
+  }
+
   var BUILDERS = {
     'history': function (d) { return history(d, false); },
     'history-time': function (d) { return history(d, true); },
@@ -586,8 +704,118 @@
     'heatmap': heatmap,
     'lr': learningRates,
     'lineage': lineage,
-    'timeline': timeline
+    'timeline': timeline,
+    'importance': importance,
+    'contour': contour
   };
+
+  // --- Tables of the trials that failed or were stopped, with why ---
+
+  function tableHtml(head, rows) {
+    return '<table class="trials"><thead><tr>' + head.map(function (h) {
+      return '<th>' + esc(h) + '</th>';
+    }).join('') + '</tr></thead><tbody>' + rows.join('') + '</tbody></table>';
+  }
+
+  function failedTable(d) {
+    var trials = d.trials.filter(function (t) { return FAILED_STATES.indexOf(t.state) >= 0; });
+    if (!trials.length) return null;
+    return tableHtml(['Trial', 'State', 'Parameters', 'Error'], trials.map(function (t) {
+      return '<tr><td>' + t.number + '</td><td>' + esc(t.state) + '</td><td>' +
+             (paramsText(t, '<br>') || '\u2013') + '</td><td class="reason">' +
+             esc(t.error || '\u2013') + '</td></tr>';
+    }));
+  }
+
+  function stoppedTable(d) {
+    var trials = d.trials.filter(function (t) { return t.state === 'stopped'; });
+    if (!trials.length) return null;
+    return tableHtml(['Trial', 'Step', esc(objectiveName(d)), 'Reason', 'Parameters'],
+                     trials.map(function (t) {
+      var stop = t.stop || {step: null, reason: ''};
+      return '<tr><td>' + t.number + '</td><td>' + (stop.step === null ? '\u2013' : stop.step) +
+             '</td><td>' + fmt(t.value) + '</td><td class="reason">' +
+             esc(stop.reason || 'no stop decision stored') + '</td><td>' +
+             (paramsText(t, '<br>') || '\u2013') + '</td></tr>';
+    }));
+  }
+
+  var TABLES = {
+    failed: {build: failedTable, empty: 'No trial failed or diverged.'},
+    stopped: {build: stoppedTable, empty: 'No trial was stopped early.'}
+  };
+
+  function tables(d) {
+    var elements = document.querySelectorAll('div.trial-table');
+    for (var i = 0; i < elements.length; ++i) {
+      var el = elements[i], table = TABLES[el.getAttribute('data-table')];
+      if (!table) continue;
+      var html = table.build(d);
+      el.classList.toggle('empty', !html);
+      if (html) {
+        el.innerHTML = html;
+      } else {
+        el.textContent = table.empty;
+      }
+    }
+  }
+
+  // One chart div per contour plot inside each div.contours, named contour-<x>-<y>; the divs of
+  // plots that are gone are removed (with their charts).
+  function contourDivs(d, container) {
+    var plots = (d.contours && d.contours.plots) || [];
+    var wanted = plots.map(function (c, i) {
+      return {name: 'contour-' + idPart(c.x.name) + '-' + idPart(c.y.name), index: i,
+              title: c.x.name + ' \u00d7 ' + c.y.name};
+    });
+    var keep = {};
+    wanted.forEach(function (w) { keep['chart-' + w.name] = true; });
+    var charts = container.querySelectorAll('div.chart[data-kind]');
+    Array.prototype.slice.call(charts).forEach(function (el) {
+      if (keep[el.id]) return;
+      var name = el.getAttribute('data-chart');
+      if (report.charts[name]) {
+        report.charts[name].dispose();
+        delete report.charts[name];
+      }
+      var cell = el.parentNode;  // the div.contour-cell holding its title and the chart
+      cell.parentNode.removeChild(cell);
+    });
+    var note = container.querySelector('.contour-note');
+    if (!wanted.length) {
+      if (!note) {
+        note = document.createElement('div');
+        note.className = 'chart empty contour-note';
+        container.appendChild(note);
+      }
+      note.textContent = (d.contours && d.contours.note) || 'No contour.';
+    } else if (note) {
+      note.parentNode.removeChild(note);
+    }
+    wanted.forEach(function (w) {
+      var el = document.getElementById('chart-' + w.name);
+      if (!el) {
+        var cell = document.createElement('div');
+        cell.className = 'contour-cell';
+        var h = document.createElement('h3');
+        h.textContent = w.title;
+        cell.appendChild(h);
+        el = document.createElement('div');
+        el.className = 'chart';
+        el.id = 'chart-' + w.name;
+        el.setAttribute('data-chart', w.name);
+        el.setAttribute('data-kind', 'contour');
+        cell.appendChild(el);
+      }
+      container.appendChild(el.parentNode);  // new, or moved into the plots' order
+      el.setAttribute('data-param', String(w.index));
+    });
+  }
+
+  function idPart(name) {
+    var out = String(name).replace(/[^A-Za-z0-9_.-]/g, '_');
+    return out || '_';
+  }
 
   // --- Summary table ---
 
@@ -634,6 +862,30 @@
       Object.keys(best.attrs || {}).forEach(function (k) {
         if (k !== 'test_accuracy' && k !== objectiveName(d)) bestRows += row(k, fmt(best.attrs[k]));
       });
+    } else if (failureCounts(d)) {
+      // Every finished trial failed: say so, with what went wrong (each message once).
+      bestRows = '<tr><td colspan="2">No trial finished with a value: ' + failureCounts(d) +
+                 '.</td></tr>';
+      var errors = {}, order = [];
+      d.trials.forEach(function (t) {
+        if (FAILED_STATES.indexOf(t.state) < 0) return;
+        var e = t.error || '(no message)';
+        if (!(e in errors)) {
+          errors[e] = [];
+          order.push(e);
+        }
+        errors[e].push(t.number);
+      });
+      order.slice(0, 5).forEach(function (e) {
+        var n = errors[e];
+        bestRows += row(n.length === 1 ? 'Trial ' + n[0] : 'Trials ' + n.slice(0, 8).join(', ') +
+                        (n.length > 8 ? ', \u2026' : ''), '<span class="reason">' + esc(e) +
+                        '</span>');
+      });
+      if (order.length > 5) {
+        bestRows += '<tr><td colspan="2">' + (order.length - 5) + ' other errors: see ' +
+                    '"Failed trials".</td></tr>';
+      }
     } else {
       bestRows = '<tr><td>No finished trials yet.</td></tr>';
     }
@@ -647,7 +899,18 @@
                    row('Created', esc(created)) +
                    row('Total compute', duration(compute)) +
                    row('Search space', '<pre>' + esc(s.space || '\u2013') + '</pre>');
-    if (s.config) settings += row('Settings', '<pre>' + esc(s.config) + '</pre>');
+    // The settings as key and value (the value decoded by krill: a multi-line value such as the
+    // search space reads as lines); the space itself is shown above.
+    var pairs = (s.settings || []).filter(function (kv) {
+      return !(kv[0] === 'space' && kv[1] === s.space);
+    });
+    if (pairs.length) {
+      settings += row('Settings', '<table class="settings">' + pairs.map(function (kv) {
+        return '<tr><th>' + esc(kv[0]) + '</th><td><pre>' + esc(kv[1]) + '</pre></td></tr>';
+      }).join('') + '</table>');
+    } else if (s.config) {
+      settings += row('Settings', '<pre>' + esc(s.config) + '</pre>');
+    }
 
     document.getElementById('summary-body').innerHTML =
         '<div class="summary-grid">' +
@@ -661,7 +924,10 @@
   function render(d) {
     report.data = d;
     summary(d);
-    var elements = document.querySelectorAll('div.chart');
+    tables(d);
+    var containers = document.querySelectorAll('div.contours');
+    for (var c = 0; c < containers.length; ++c) contourDivs(d, containers[c]);
+    var elements = document.querySelectorAll('div.chart[data-kind]');
     for (var i = 0; i < elements.length; ++i) {
       var el = elements[i];
       var name = el.getAttribute('data-chart'), kind = el.getAttribute('data-kind');
@@ -677,6 +943,10 @@
         el.classList.add('empty');
         el.textContent = built.empty;
         continue;
+      }
+      if (built.option.tooltip) {  // long reasons wrap; the browser test finds tooltips by class
+        built.option.tooltip.className = 'krill-tooltip';
+        built.option.tooltip.extraCssText = 'max-width: 480px; white-space: normal;';
       }
       if (!chart) {
         el.classList.remove('empty');

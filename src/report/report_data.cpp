@@ -4,6 +4,7 @@
 #include <variant>
 
 #include "core/error.hpp"
+#include "report/analysis.hpp"
 #include "report/json_writer.hpp"
 #include "report/pbt_lineage.hpp"
 
@@ -17,29 +18,6 @@ std::string names_of(const std::vector<hpo::StudyRecord>& studies) {
   return names;
 }
 
-// A dimension's name as fingerprint() writes it: plain, or quoted with \" \\ and \n escapes.
-// Returns the position after the name.
-size_t read_name(const std::string& line, std::string& name) {
-  if (line.empty() || line[0] != '"') {
-    const size_t colon = line.find(": ");
-    if (colon == std::string::npos || colon == 0) return std::string::npos;
-    name = line.substr(0, colon);
-    return colon;
-  }
-  name.clear();
-  for (size_t i = 1; i < line.size(); ++i) {
-    if (line[i] == '\\' && i + 1 < line.size()) {
-      ++i;
-      name += line[i] == 'n' ? '\n' : line[i];
-    } else if (line[i] == '"') {
-      return i + 1;
-    } else {
-      name += line[i];
-    }
-  }
-  return std::string::npos;
-}
-
 void write_value(JsonWriter& j, const hpo::ParamValue& v) {
   if (const auto* d = std::get_if<double>(&v)) {
     j.value(*d);
@@ -48,6 +26,73 @@ void write_value(JsonWriter& j, const hpo::ParamValue& v) {
   } else {
     j.value(std::get<std::string>(v));
   }
+}
+
+void write_axis(JsonWriter& j, const Contour::Axis& a) {
+  j.begin_object();
+  j.field("name", a.name);
+  j.field("log", a.log);
+  j.field("lo", a.lo);
+  j.field("hi", a.hi);
+  j.key("cells");
+  j.begin_array();
+  for (const double c : a.cells) j.value(c);
+  j.end_array();
+  j.end_object();
+}
+
+void write_analysis(JsonWriter& j, const Analysis& a) {
+  j.key("importance");
+  j.begin_object();
+  j.field("trials", static_cast<int64_t>(a.importance.trials));
+  j.field("top_trials", static_cast<int64_t>(a.importance.top_trials));
+  j.field("note", a.importance_note);
+  j.key("params");
+  j.begin_array();
+  for (const auto& p : a.importance.params) {
+    j.begin_object();
+    j.field("name", p.name);
+    j.field("importance", p.importance);
+    j.end_object();
+  }
+  j.end_array();
+  j.end_object();
+
+  j.key("contours");
+  j.begin_object();
+  j.field("note", a.contour_note);
+  j.key("plots");
+  j.begin_array();
+  for (const auto& c : a.contours) {
+    j.begin_object();
+    j.key("x");
+    write_axis(j, c.x);
+    j.key("y");
+    write_axis(j, c.y);
+    j.key("z");
+    j.begin_array();
+    for (const auto& row : c.z) {
+      j.begin_array();
+      for (const double v : row) j.value(v);
+      j.end_array();
+    }
+    j.end_array();
+    j.field("bandwidth", c.bandwidth);
+    j.key("points");
+    j.begin_array();
+    for (const auto& p : c.points) {
+      j.begin_array();
+      j.value(p.number);
+      j.value(p.x);
+      j.value(p.y);
+      j.value(p.value);
+      j.end_array();
+    }
+    j.end_array();
+    j.end_object();
+  }
+  j.end_array();
+  j.end_object();
 }
 
 }  // namespace
@@ -71,48 +116,74 @@ ReportData load_report_data(hpo::Storage& storage, const std::string& name) {
     data.study = *found;
   }
   data.trials = storage.trials(data.study.id);
-  data.dims = parse_dimensions(data.study.space);
+  data.space = hpo::SearchSpace::from_fingerprint(data.study.space);
+  data.dims = dimensions_of(data.space);
   return data;
 }
 
-std::vector<DimensionInfo> parse_dimensions(const std::string& fingerprint) {
+std::vector<DimensionInfo> dimensions_of(const hpo::SearchSpace& space) {
   std::vector<DimensionInfo> dims;
-  size_t start = 0;
-  int line_number = 0;
-  while (start < fingerprint.size()) {
-    ++line_number;
-    size_t end = fingerprint.find('\n', start);
-    if (end == std::string::npos) end = fingerprint.size();
-    const std::string line = fingerprint.substr(start, end - start);
-    start = end + 1;
-    if (line.empty()) continue;
-    auto bad = [&](const std::string& why) {
-      return DataError("search space line " + std::to_string(line_number) + " '" + line +
-                       "': " + why);
-    };
-    DimensionInfo dim;
-    const size_t after = read_name(line, dim.name);
-    if (after == std::string::npos || line.compare(after, 2, ": ") != 0) {
-      throw bad("expected 'name: kind ...'");
-    }
-    const std::string rest = line.substr(after + 2);
-    const std::string kind = rest.substr(0, rest.find(' '));
-    if (kind == "float" || kind == "int") {
-      dim.kind = kind;
-      const std::string scale =
-          rest.substr(kind.size() + 1, rest.find(' ', kind.size() + 1) - kind.size() - 1);
-      if (scale != "log" && scale != "linear") throw bad("expected 'log' or 'linear'");
-      dim.log = scale == "log";
-    } else if (kind == "categorical") {
-      dim.kind = "choice";
-    } else if (kind == "grid") {
-      dim.kind = "grid";
+  for (const auto& [name, dim] : space.dimensions()) {
+    DimensionInfo info{name, "", false};
+    if (const auto* f = std::get_if<hpo::FloatDim>(&dim)) {
+      info.kind = "float";
+      info.log = f->log;
+    } else if (const auto* i = std::get_if<hpo::IntDim>(&dim)) {
+      info.kind = "int";
+      info.log = i->log;
     } else {
-      throw bad("unknown kind '" + kind + "'");
+      info.kind = std::holds_alternative<hpo::CategoricalDim>(dim) ? "choice" : "grid";
     }
-    dims.push_back(std::move(dim));
+    dims.push_back(std::move(info));
   }
   return dims;
+}
+
+std::vector<DimensionInfo> parse_dimensions(const std::string& fingerprint) {
+  return dimensions_of(hpo::SearchSpace::from_fingerprint(fingerprint));
+}
+
+const hpo::DecisionRecord* stop_decision(const hpo::TrialRecord& trial) {
+  for (auto it = trial.decisions.rbegin(); it != trial.decisions.rend(); ++it) {
+    if (it->stops()) return &*it;
+  }
+  return nullptr;
+}
+
+std::vector<std::pair<std::string, std::string>> settings_of(const std::string& config) {
+  std::vector<std::pair<std::string, std::string>> out;
+  size_t start = 0;
+  while (start < config.size()) {
+    size_t end = config.find('\n', start);
+    if (end == std::string::npos) end = config.size();
+    const std::string line = config.substr(start, end - start);
+    start = end + 1;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const size_t colon = line.find(": ");
+    if (colon == std::string::npos) {
+      out.emplace_back("", line);
+      continue;
+    }
+    std::string value = line.substr(colon + 2);
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+      std::string plain;
+      bool whole = true;  // the closing quote is the last character, not an escaped one
+      for (size_t i = 1; i + 1 < value.size(); ++i) {
+        if (value[i] == '\\' && i + 2 < value.size()) {
+          const char e = value[++i];
+          plain += e == 'n' ? '\n' : e == 't' ? '\t' : e;
+        } else if (value[i] == '\\' || value[i] == '"') {
+          whole = false;
+          break;
+        } else {
+          plain += value[i];
+        }
+      }
+      if (whole) value = std::move(plain);
+    }
+    out.emplace_back(line.substr(0, colon), std::move(value));
+  }
+  return out;
 }
 
 std::string to_json(const ReportData& data) {
@@ -128,6 +199,15 @@ std::string to_json(const ReportData& data) {
   j.field("space", s.space);
   j.field("sampler", s.sampler);
   j.field("config", s.config);
+  j.key("settings");
+  j.begin_array();
+  for (const auto& [k, v] : settings_of(s.config)) {
+    j.begin_array();
+    j.value(k);
+    j.value(v);
+    j.end_array();
+  }
+  j.end_array();
   j.field("n_trials", s.n_trials);
   j.field("created", s.created);
   j.end_object();
@@ -203,6 +283,21 @@ std::string to_json(const ReportData& data) {
       j.end_array();
     }
     j.end_object();
+    j.key("stop");
+    if (const auto* d = stop_decision(t)) {
+      j.begin_object();
+      j.field("step", d->step);
+      j.field("reason", d->reason);
+      j.key("prediction");
+      if (d->prediction) {
+        j.value(*d->prediction);
+      } else {
+        j.null();
+      }
+      j.end_object();
+    } else {
+      j.null();
+    }
     // PBT: the member's exploits, by step; "lr": its learning rate right after (null: unknown).
     j.key("exploits");
     j.begin_array();
@@ -231,6 +326,7 @@ std::string to_json(const ReportData& data) {
     j.end_object();
   }
   j.end_array();
+  write_analysis(j, analyze(data));
   j.field("generated", static_cast<double>(std::time(nullptr)));
   j.end_object();
   return j.take();

@@ -56,8 +56,26 @@ void draw_title(Svg& svg, const ReportData& data, const std::string& what) {
 }
 
 void draw_note(Svg& svg, const Frame& frame, const std::string& note) {
-  svg.text(frame.left + frame.width / 2, frame.top + frame.height / 2, note, Anchor::Middle, 13,
-           "#777777");
+  // Words into lines of at most 72 bytes (a longer word stands alone).
+  std::vector<std::string> lines;
+  size_t start = 0;
+  while (start < note.size()) {
+    size_t end = note.find(' ', start);
+    if (end == std::string::npos) end = note.size();
+    const std::string word = note.substr(start, end - start);
+    if (lines.empty() || lines.back().size() + 1 + word.size() > 72) {
+      lines.push_back(word);
+    } else {
+      lines.back() += " " + word;
+    }
+    start = end + 1;
+  }
+  if (lines.empty()) return;
+  const double first = frame.top + frame.height / 2 - 8.0 * static_cast<double>(lines.size() - 1);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    svg.text(frame.left + frame.width / 2, first + 16.0 * static_cast<double>(i), lines[i],
+             Anchor::Middle, 13, "#777777");
+  }
 }
 
 void draw_legend(Svg& svg, double x, double y, const std::vector<LegendEntry>& entries) {

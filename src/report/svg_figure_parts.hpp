@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "report/analysis.hpp"
 #include "report/report_data.hpp"
 #include "report/svg_axis.hpp"
 #include "report/svg_writer.hpp"
@@ -28,7 +29,8 @@ void draw_axes(Svg& svg, const Frame& frame, Axis& x, Axis& y, const std::string
                const std::string& y_label);
 // "<study>: <what>", centred above the frame.
 void draw_title(Svg& svg, const ReportData& data, const std::string& what);
-// A note in the middle of the frame (e.g. "no learning curves recorded").
+// A note in the middle of the frame (e.g. "no learning curves recorded"), wrapped into lines of
+// about 72 characters.
 void draw_note(Svg& svg, const Frame& frame, const std::string& note);
 
 struct LegendEntry {
@@ -75,6 +77,12 @@ std::optional<std::string> lineage_figure(const ReportData& data);
 std::string slice_figure(const ReportData& data, const DimensionInfo& dim);
 std::string parallel_figure(const ReportData& data);
 std::string summary_figure(const ReportData& data);
+// The analysis (report/analysis.hpp): the importances as bars, most important on top (or the
+// note saying why there are none); the objective over two parameters, a coloured surface with the
+// trials as dots; a figure holding only the note that says why no contour is drawn.
+std::string importance_figure(const ReportData& data, const Analysis& analysis);
+std::string contour_figure(const ReportData& data, const Contour& contour);
+std::string contour_note_figure(const ReportData& data, const std::string& note);
 // The same, each trial coloured by its group, with a bold line through each group's mean (the
 // mean learning curve per step; for a slice over a grid or choice dimension, the mean objective
 // at each value).

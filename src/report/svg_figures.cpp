@@ -71,11 +71,15 @@ Points to_pixels(const Points& data, const Axis& x, const Axis& y) {
   return out;
 }
 
-// "trial 3 (completed): 0.85; lr=0.01 momentum=0.9", shown on hover where SVG is viewed live.
+// "trial 3 (stopped): 0.85; lr=0.01 momentum=0.9; stopped at step 200: lcm: ...", shown on hover
+// where SVG is viewed live; a failed trial's error ends it.
 std::string tooltip(const hpo::TrialRecord& t) {
   std::string text = fmt::format("trial {} ({})", t.number, hpo::to_string(t.state));
   if (t.value) text += fmt::format(": {:.6g}", *t.value);
   if (!t.params.empty()) text += "; " + hpo::to_string(t.params);
+  if (const auto* d = stop_decision(t))
+    text += fmt::format("; stopped at step {}: {}", d->step, d->reason);
+  if (!t.error.empty()) text += "; " + t.error;
   return text;
 }
 
@@ -452,6 +456,22 @@ std::vector<fs::path> write_svg_figures(const ReportData& data, const fs::path& 
       figures.emplace_back(name + ".svg", svg::slice_figure(data, dim));
     }
     if (!data.dims.empty()) figures.emplace_back("parallel.svg", svg::parallel_figure(data));
+    if (data.space.size() > 0) {
+      const Analysis analysis = analyze(data);
+      figures.emplace_back("importance.svg", svg::importance_figure(data, analysis));
+      for (const auto& c : analysis.contours) {
+        std::string name = "contour-" + svg::file_safe(c.x.name) + "-" + svg::file_safe(c.y.name);
+        for (int k = 2; used.contains(name); ++k) {
+          name = fmt::format("contour-{}-{}-{}", svg::file_safe(c.x.name), svg::file_safe(c.y.name),
+                             k);
+        }
+        used.insert(name);
+        figures.emplace_back(name + ".svg", svg::contour_figure(data, c));
+      }
+      if (analysis.contours.empty()) {
+        figures.emplace_back("contour.svg", svg::contour_note_figure(data, analysis.contour_note));
+      }
+    }
     if (!by.empty()) {
       const svg::Groups groups = svg::groups_of(data, by);
       const std::string tail = "-by-" + svg::file_safe(by);

@@ -24,7 +24,14 @@ namespace krill::report {
 //  - slice-<param>.svg per dimension: the objective against the parameter (log x for log
 //    dimensions, evenly spaced categories for choices and strings);
 //  - parallel.svg: parallel coordinates of the dimensions and the objective, coloured by value
-//    (only when the space has dimensions).
+//    (only when the space has dimensions);
+//  - importance.svg: each dimension's PED-ANOVA importance as a bar (report/analysis.hpp), or
+//    the line saying why there is none (fewer than 2 completed trials);
+//  - contour-<x>-<y>.svg per pair of the 4 most important numeric dimensions: the objective
+//    smoothed over the two (log axes for log dimensions), the completed trials as dots; when no
+//    pair can be drawn, contour.svg with the line saying why.
+// The analysis figures are written when the space has dimensions (read back from the stored
+// fingerprint: ReportData::space).
 // With `by` (a searched parameter, `krill report --by PARAM`), also figures that tell the trials
 // apart by that parameter's value, a colour per value and a bold line through each value's mean:
 //  - curves-by-<by>.svg: the learning curves, and each value's mean curve;

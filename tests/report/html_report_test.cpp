@@ -22,7 +22,8 @@ ReportData data_with(const hpo::SearchSpace& space, int n_trials) {
   d.study.space = space.fingerprint();
   d.study.n_trials = n_trials;
   d.study.created = 1000;
-  d.dims = parse_dimensions(d.study.space);
+  d.space = space;
+  d.dims = dimensions_of(space);
   for (int i = 0; i < n_trials; ++i) {
     hpo::TrialRecord t;
     t.number = i;
@@ -47,16 +48,16 @@ hpo::SearchSpace two_grids() {
 }
 
 TEST(ChartNames, FollowTheSpace) {
-  EXPECT_THAT(
-      chart_names(data_with(two_grids(), 0)),
-      ElementsAre("history", "history-time", "curves", "parallel", "slice-lr", "slice-batch",
-                  "slice-decay_every", "slice-decay_factor", "heatmap", "lr", "timeline"));
+  EXPECT_THAT(chart_names(data_with(two_grids(), 0)),
+              ElementsAre("history", "history-time", "curves", "importance", "parallel", "slice-lr",
+                          "slice-batch", "slice-decay_every", "slice-decay_factor", "heatmap", "lr",
+                          "timeline"));
   // One grid dimension: no heatmap. Names outside [A-Za-z0-9_.-] become '_' in ids.
   hpo::SearchSpace one_grid{{"learning rate", hpo::FloatDim{1e-4, 0.1, true}},
                             {"g", hpo::GridDim{{1.0, 2.0}}}};
   EXPECT_THAT(chart_names(data_with(one_grid, 0)),
-              ElementsAre("history", "history-time", "curves", "parallel", "slice-learning_rate",
-                          "slice-g", "lr", "timeline"));
+              ElementsAre("history", "history-time", "curves", "importance", "parallel",
+                          "slice-learning_rate", "slice-g", "lr", "timeline"));
 }
 
 TEST(RenderHtml, HasEveryChartTheLibraryAndTheData) {

@@ -288,11 +288,12 @@ TEST(PbtReport, TheJsonHoldsEachMembersLineage) {
 }
 
 TEST(PbtReport, TheHtmlPageHasAFamilyTreeOnlyWithExploits) {
-  EXPECT_THAT(chart_names(pbt_study()), ElementsAre("history", "history-time", "curves", "parallel",
-                                                    "slice-lr", "lr", "lineage", "timeline"));
-  EXPECT_THAT(
-      chart_names(without_exploits()),
-      ElementsAre("history", "history-time", "curves", "parallel", "slice-lr", "lr", "timeline"));
+  EXPECT_THAT(chart_names(pbt_study()),
+              ElementsAre("history", "history-time", "curves", "importance", "parallel", "slice-lr",
+                          "lr", "lineage", "timeline"));
+  EXPECT_THAT(chart_names(without_exploits()),
+              ElementsAre("history", "history-time", "curves", "importance", "parallel", "slice-lr",
+                          "lr", "timeline"));
   const std::string page = render_html(pbt_study(), {});
   EXPECT_THAT(page, HasSubstr("data-kind=\"lineage\""));
   EXPECT_THAT(page, HasSubstr("\"exploits\":[{\"step\":100,\"donor\":0,\"donor_step\":100"));

@@ -1,5 +1,5 @@
 // The report's data: the space's dimensions from its fingerprint, loading a study from storage,
-// and the JSON the page embeds.
+// the settings as lines, and the JSON the page embeds (stop reasons, importance, contours).
 #include "report/report_data.hpp"
 
 #include <gmock/gmock.h>
@@ -10,6 +10,7 @@
 
 #include "core/error.hpp"
 #include "hpo/search_space.hpp"
+#include "report/json_reader.hpp"
 #include "store/open.hpp"
 
 namespace krill::report {
@@ -104,6 +105,9 @@ TEST(LoadReportData, TheOnlyStudyByDefault) {
   ASSERT_EQ(data.trials[0].reports.size(), 1u);
   EXPECT_EQ(data.trials[0].reports[0].metrics.at("lr"), 0.01);
   EXPECT_EQ(data.dims.size(), 7u);
+  // The space itself, with its bounds, as the importance and the contours need it.
+  EXPECT_EQ(data.space.fingerprint(), space().fingerprint());
+  EXPECT_EQ(std::get<hpo::FloatDim>(data.space.dimensions()[0].second).low, 1e-4);
 }
 
 TEST(LoadReportData, SeveralStudiesNeedAName) {
@@ -171,12 +175,131 @@ TEST(ToJson, EscapesStringsAndWritesNonFiniteAsNull) {
   EXPECT_THAT(json, HasSubstr(R"("state":"failed","value":null,"error":"tab\there")"));
   EXPECT_THAT(json, HasSubstr(R"("state":"running","value":null,"error":"","started":1020,)"
                               R"("finished":null)"));
-  EXPECT_THAT(json, HasSubstr(R"("metrics":{},"exploits":[]})"));  // not a PBT member
+  EXPECT_THAT(json, HasSubstr(R"("metrics":{},"stop":null,"exploits":[]})"));  // not a PBT member
   EXPECT_THAT(json, HasSubstr(R"("generated":)"));
   EXPECT_EQ(json.front(), '{');
   EXPECT_EQ(json.back(), '}');
   EXPECT_THAT(json, Not(HasSubstr("nan")));
   EXPECT_THAT(json, Not(HasSubstr("inf")));
+}
+
+TEST(SettingsOf, UnquotesValuesSoThatASpaceReadsAsLines) {
+  // What tune_command stores (StudyFile::canonical) plus what the study appends.
+  const std::string config =
+      "study: \"demo\"\n"
+      "validation: 0.1\n"
+      "sampler: \"tpe(seed=1)\"\n"
+      "fixed model: \"mlp:64\"\n"
+      "space: \"lr: float log [0.0001, 0.1]\\nact: categorical {string \\\"relu\\\"}\"\n"
+      "\n"
+      "stopping: lcm(percentile=50)";
+  const auto settings = settings_of(config);
+  ASSERT_EQ(settings.size(), 6u);
+  EXPECT_EQ(settings[0], (std::pair<std::string, std::string>{"study", "demo"}));
+  EXPECT_EQ(settings[1], (std::pair<std::string, std::string>{"validation", "0.1"}));
+  EXPECT_EQ(settings[3], (std::pair<std::string, std::string>{"fixed model", "mlp:64"}));
+  EXPECT_EQ(settings[4].first, "space");
+  EXPECT_EQ(settings[4].second, "lr: float log [0.0001, 0.1]\nact: categorical {string \"relu\"}");
+  EXPECT_EQ(settings[5], (std::pair<std::string, std::string>{"stopping", "lcm(percentile=50)"}));
+  // Text that is not "key: value", or not one quoted string, is kept as it is.
+  const auto odd = settings_of("just text\nkey: \"a\" and \"b\"\nend: \"\\\"");
+  ASSERT_EQ(odd.size(), 3u);
+  EXPECT_EQ(odd[0], (std::pair<std::string, std::string>{"", "just text"}));
+  EXPECT_EQ(odd[1].second, "\"a\" and \"b\"");
+  EXPECT_EQ(odd[2].second, "\"\\\"");
+  EXPECT_TRUE(settings_of("").empty());
+}
+
+hpo::DecisionRecord decision(int64_t step, hpo::Action action, std::string reason) {
+  hpo::DecisionRecord d;
+  d.step = step;
+  d.action = action;
+  d.reason = std::move(reason);
+  return d;
+}
+
+// A study with a stopping rule's decisions, a failure, and four numeric dimensions.
+ReportData analysed_study() {
+  ReportData data;
+  const hpo::SearchSpace s{
+      {"lr", hpo::FloatDim{1e-4, 0.1, true}},
+      {"momentum", hpo::FloatDim{0.0, 0.95, false}},
+      {"width", hpo::IntDim{16, 512, true}},
+      {"act", hpo::CategoricalDim{{std::string("relu"), std::string("tanh")}}}};
+  data.study = study("analysed", s);
+  data.study.direction = hpo::Direction::Minimize;
+  data.space = s;
+  data.dims = dimensions_of(s);
+  for (int i = 0; i < 12; ++i) {
+    hpo::TrialRecord t;
+    t.number = i;
+    const double u = (i + 0.5) / 12;
+    t.params = {{"lr", std::pow(10.0, -4 + 3 * u)},
+                {"momentum", 0.95 * ((i * 5) % 12 + 0.5) / 12},
+                {"width", int64_t{16} << (i % 6)},
+                {"act", std::string(i % 2 ? "relu" : "tanh")}};
+    t.state = hpo::TrialState::Completed;
+    t.value = (u - 0.3) * (u - 0.3);
+    t.decisions.push_back(decision(100, hpo::Action::Continue, "lcm: accumulating"));
+    data.trials.push_back(t);
+  }
+  data.trials[3].state = hpo::TrialState::Stopped;
+  auto stop =
+      decision(200, hpo::Action::Stop,
+               "lcm: nearest trial 1 (distance 0.0225) predicts 0.49, rank 83.33% > 50%: stop");
+  stop.prediction = 0.49;
+  data.trials[3].decisions.push_back(stop);
+  data.trials[4].state = hpo::TrialState::Failed;
+  data.trials[4].value.reset();
+  data.trials[4].error = "dropout must be in [0, 1), got 1";
+  return data;
+}
+
+TEST(ToJson, CarriesStopReasonsImportanceAndContours) {
+  const ReportData data = analysed_study();
+  const testing::Json json = testing::parse_json(to_json(data));
+  const auto& trials = json["trials"];
+  EXPECT_TRUE(trials[0]["stop"].is_null());  // only Continue decisions
+  EXPECT_EQ(trials[3]["state"].string, "stopped");
+  EXPECT_EQ(trials[3]["stop"]["step"].number, 200);
+  EXPECT_EQ(trials[3]["stop"]["reason"].string,
+            "lcm: nearest trial 1 (distance 0.0225) predicts 0.49, rank 83.33% > 50%: stop");
+  EXPECT_EQ(trials[3]["stop"]["prediction"].number, 0.49);
+  EXPECT_EQ(trials[4]["error"].string, "dropout must be in [0, 1), got 1");
+
+  // Importance of every dimension (10 completed trials: 3 and 4 are not), most important first.
+  const auto& importance = json["importance"];
+  EXPECT_EQ(importance["trials"].number, 10);
+  EXPECT_EQ(importance["top_trials"].number, 1);
+  EXPECT_EQ(importance["note"].string, "");
+  ASSERT_EQ(importance["params"].array.size(), 4u);
+  double sum = 0;
+  for (const auto& p : importance["params"].array) sum += p["importance"].number;
+  EXPECT_NEAR(sum, 1.0, 1e-9);
+  EXPECT_EQ(importance["params"][0]["name"].string, "lr");  // the value depends on lr alone
+
+  // Contours: every pair of the three numeric dimensions ("act" is a choice).
+  const auto& contours = json["contours"];
+  EXPECT_EQ(contours["note"].string, "");
+  ASSERT_EQ(contours["plots"].array.size(), 3u);
+  const auto& first = contours["plots"][0];
+  EXPECT_EQ(first["x"]["name"].string, "lr");
+  EXPECT_TRUE(first["x"]["log"].boolean);
+  EXPECT_NEAR(first["x"]["lo"].number, 1e-4 * std::pow(10.0, -0.15), 1e-12);  // 5% of 3 decades
+  EXPECT_EQ(first["x"]["cells"].array.size(), 32u);
+  EXPECT_EQ(first["z"].array.size(), 32u);
+  EXPECT_EQ(first["z"][0].array.size(), 32u);
+  EXPECT_EQ(first["points"].array.size(), 10u);
+}
+
+TEST(ToJson, SettingsAreDecoded) {
+  ReportData data = analysed_study();
+  data.study.config = "seed: 1\nspace: \"a: float linear [0, 1]\\nb: int linear [1, 3]\"";
+  const testing::Json json = testing::parse_json(to_json(data));
+  const auto& settings = json["study"]["settings"];
+  ASSERT_EQ(settings.array.size(), 2u);
+  EXPECT_EQ(settings[1][0].string, "space");
+  EXPECT_EQ(settings[1][1].string, "a: float linear [0, 1]\nb: int linear [1, 3]");
 }
 
 }  // namespace

@@ -5,12 +5,14 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "core/error.hpp"
+#include "report/analysis.hpp"
 #include "report/svg_axis.hpp"
 
 namespace krill::report {
@@ -264,6 +266,79 @@ TEST_F(SvgFigures, StudyWithoutFinishedTrialsGetsASummary) {
 
   data.trials.clear();
   EXPECT_EQ(write_svg_figures(data, root_ / "empty").size(), 1u);
+}
+
+TEST_F(SvgFigures, TooltipsSayWhyATrialStoppedOrFailed) {
+  auto data = study();
+  hpo::DecisionRecord stop;
+  stop.step = 300;
+  stop.action = hpo::Action::Stop;
+  stop.reason = "median: 0.5 < median 0.8 at step 300";
+  data.trials[2].decisions.push_back(stop);
+  data.trials[3].error = "dropout must be < 1, got 1";
+  write_svg_figures(data, root_);
+  EXPECT_NE(read(root_ / "history.svg")
+                .find("stopped at step 300: median: 0.5 &lt; median 0.8 at step 300</title>"),
+            std::string::npos);
+  EXPECT_NE(read(root_ / "curves.svg").find("; dropout must be &lt; 1, got 1</title>"),
+            std::string::npos);
+}
+
+// study() with its space known (as load_report_data reads it back), and `extra` more completed
+// trials.
+ReportData with_space(int extra) {
+  auto d = study();
+  d.space =
+      hpo::SearchSpace{{"act", hpo::CategoricalDim{{"relu", "tanh", "a<&>b"}}},
+                       {"batch", hpo::CategoricalDim{{int64_t{32}, int64_t{64}, int64_t{128}}}},
+                       {"lr", hpo::FloatDim{0.001, 0.3, true}},
+                       {"momentum", hpo::FloatDim{0.5, 1.6}}};
+  for (int i = 0; i < extra; ++i) {
+    const double lr = 0.001 * std::pow(1.7, i);
+    d.trials.push_back(trial(6 + i, TrialState::Completed, 0.6 + 0.01 * i, lr, 64, "relu", 0));
+  }
+  return d;
+}
+
+TEST_F(SvgFigures, AnalysisFiguresImportanceAndContours) {
+  auto paths = write_svg_figures(with_space(4), root_);
+  std::vector<std::string> names;
+  for (const auto& p : paths) names.push_back(p.filename().string());
+  EXPECT_EQ(names, (std::vector<std::string>{"history.svg", "curves.svg", "lr.svg", "timeline.svg",
+                                             "slice-act.svg", "slice-batch.svg", "slice-lr.svg",
+                                             "slice-momentum.svg", "parallel.svg", "importance.svg",
+                                             "contour-lr-momentum.svg"}));
+  for (const auto& p : paths) EXPECT_TRUE(well_formed(read(p))) << p;
+  // A bar per dimension, the most important on top, with its share.
+  const auto importance = read(root_ / "importance.svg");
+  EXPECT_EQ(count(importance, "class=\"bar\""), 4u);
+  EXPECT_NE(importance.find("parameter importance (PED-ANOVA)"), std::string::npos);
+  EXPECT_NE(importance.find(">6 completed trials<"), std::string::npos);
+  // The surface's cells, a dot per completed trial, log x for the log dimension.
+  const auto contour = read(root_ / "contour-lr-momentum.svg");
+  EXPECT_EQ(count(contour, "class=\"cell\""), kContourCells * kContourCells);
+  EXPECT_EQ(count(contour, "class=\"mark\""), 6u);
+  EXPECT_NE(contour.find(">lr (log)<"), std::string::npos);
+  EXPECT_NE(contour.find(">momentum<"), std::string::npos);
+}
+
+TEST_F(SvgFigures, AnalysisFiguresSayWhyNothingIsDrawn) {
+  // Two completed trials: importance, but too few for a contour.
+  write_svg_figures(with_space(0), root_ / "two");
+  EXPECT_EQ(count(read(root_ / "two" / "importance.svg"), "class=\"bar\""), 4u);
+  const auto note = read(root_ / "two" / "contour.svg");
+  EXPECT_TRUE(well_formed(note));
+  EXPECT_NE(note.find("Contours need at least 3 completed trials; this study has 2"),
+            std::string::npos);
+  // One completed trial: no importance either.
+  auto one = with_space(0);
+  one.trials[1].state = TrialState::Failed;
+  one.trials[1].value.reset();
+  write_svg_figures(one, root_ / "one");
+  const auto importance = read(root_ / "one" / "importance.svg");
+  EXPECT_EQ(count(importance, "class=\"bar\""), 0u);
+  EXPECT_NE(importance.find("Importance needs at least 2 completed trials; this study has 1"),
+            std::string::npos);
 }
 
 // A grid of two learning rates x two schedules, each point twice (8 completed trials): the

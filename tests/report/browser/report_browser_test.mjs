@@ -1,7 +1,11 @@
 // Real-browser test of `krill report`: headless Chromium (Debian's /usr/bin/chromium, driven over
 // the DevTools protocol by ./cdp.mjs) opens the report of a small real study and checks that
-// every chart is rendered with data points and that the page logs no error or warning; the same
-// for `krill report --serve`, and for a study with no finished trial.
+// every chart is rendered with data points (the parameter importance and a contour per pair of
+// numeric parameters included), that the settings read as lines, and that the page logs no error
+// or warning; the same for `krill report --serve`; a study with a stopping rule, whose stopped
+// trial's reason shows in the table of stopped trials and in its tooltip, and whose diverged
+// trial's error shows in the table of failures; and a study with no finished trial, which shows
+// its error.
 //
 // Run by CTest (test `report_browser`), or by hand:
 //   node --experimental-websocket --test tests/report/browser/report_browser_test.mjs
@@ -11,9 +15,11 @@
 // when every test passed), KRILL_CHROMIUM (default: /usr/bin/chromium).
 //
 // The page contract: `window.krillReport = { charts: {name: echartsInstance}, data: <json> }`,
-// charts "history", "curves", "parallel", "slice-<param>" for each searched parameter, "lr",
-// "timeline", and "heatmap" when the study has two or more grid dimensions; each chart with data
-// has a series with at least one data point.
+// charts "history", "curves", "importance", "parallel", "slice-<param>" for each searched
+// parameter, "lr", "timeline", "heatmap" when the study has two or more grid dimensions, and
+// "contour-<x>-<y>" per pair of numeric parameters (up to the 4 most important); each chart with
+// data has a series with at least one data point. Tables: <div id="table-failed"> and
+// <div id="table-stopped">; tooltips have the class "krill-tooltip".
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -36,10 +42,12 @@ const givenWorkDir = process.env.KRILL_WORK_DIR || process.argv[3];
 const SEARCH = { lr: 'grid', decay_every: 'grid', momentum: 'float' };
 const TRIALS = 6;
 const EXPECTED_CHARTS = [
-  'history', 'curves', 'parallel',
+  'history', 'curves', 'importance', 'parallel',
   ...Object.keys(SEARCH).map((p) => `slice-${p}`),
   'lr', 'timeline', 'heatmap',
 ];
+// Three numeric parameters (two grids of numbers and a float): a contour per pair.
+const CONTOURS = 3;
 
 const STUDY_YAML = `# written by report_browser_test.mjs
 study: browser-test
@@ -79,6 +87,33 @@ search:
   lr: {type: choice, values: [1.0e+30]}
 `;
 
+// A stopping rule and three learning rates: 0.5 learns (completed), 0.0001 does not and the
+// median rule stops it at its first report, 1e30 makes the loss overflow (diverged, with its
+// error). Grid order: trials 0, 1, 2.
+const REASONS_YAML = `# written by report_browser_test.mjs
+study: browser-reasons
+storage: reasons.db
+data: data
+validation: 0.2
+objective: val_accuracy
+workers: 1
+seed: 1
+sampler: grid
+stopping:
+  rule: median
+  min_trials: 1
+  grace: 0
+model:
+  width: 8
+training:
+  optimizer: sgd
+  batch: 16
+  iterations: 200
+  eval_every: 20
+search:
+  lr: {type: grid, values: [0.5, 0.0001, 1.0e+30]}
+`;
+
 const LAUNCH_ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
@@ -88,6 +123,7 @@ let work;
 let browser;
 let studyDb;
 let noneDb;
+let reasonsDb;
 let failures = 0;
 
 // ---------------------------------------------------------------------------------------------
@@ -218,6 +254,40 @@ async function checkCharts(page, label) {
   return states;
 }
 
+// The analysis: a contour chart per pair of numeric parameters, each with its surface and its
+// trials; the importance chart names every parameter.
+async function checkAnalysis(page, label) {
+  const states = await chartStates(page);
+  const contours = Object.keys(states).filter((n) => n.startsWith('contour-'));
+  assert.equal(contours.length, CONTOURS, `${label}: ${contours.length} contour charts ` +
+    `(${contours.join(', ') || 'none'}), expected ${CONTOURS}`);
+  for (const name of contours) {
+    const s = states[name];
+    assert.equal(s.error, null, `${label}: chart "${name}" threw: ${s.error}`);
+    assert.equal(s.seriesWithData, 2,
+      `${label}: chart "${name}" has ${s.seriesWithData} series with data, expected 2 ` +
+      '(the surface and the trials)');
+    assert.ok(s.width > 0 && s.height > 0, `${label}: chart "${name}" is drawn at ` +
+      `${s.width}x${s.height} px`);
+  }
+  const bars = await page.evaluate(() => {
+    const option = window.krillReport.charts.importance.getOption();
+    return { names: option.yAxis[0].data, values: option.series[0].data };
+  });
+  assert.deepEqual([...bars.names].sort(), Object.keys(SEARCH).sort(),
+    `${label}: the importance chart names ${bars.names.join(', ')}`);
+  const sum = bars.values.reduce((a, b) => a + b, 0);
+  assert.ok(Math.abs(sum - 1) < 1e-9, `${label}: the importances sum to ${sum}, expected 1`);
+}
+
+// The text of the element `selector` (null when absent).
+function textOf(page, selector) {
+  return page.evaluate((sel) => {
+    const el = document.querySelector(sel);
+    return el ? el.innerText : null;
+  }, selector);
+}
+
 async function checkData(page, label) {
   const data = await page.evaluate(() => window.krillReport && window.krillReport.data);
   assert.ok(data && Array.isArray(data.trials),
@@ -267,6 +337,7 @@ async function setUp() {
   writeSyntheticSplit(path.join(work, 'data'), 't10k', 120, 2);
   fs.writeFileSync(path.join(work, 'study.yaml'), STUDY_YAML);
   fs.writeFileSync(path.join(work, 'none.yaml'), NONE_YAML);
+  fs.writeFileSync(path.join(work, 'reasons.yaml'), REASONS_YAML);
 
   const started = Date.now();
   runKrill(['tune', 'study.yaml', '--quiet', '--threads', '1']);
@@ -277,6 +348,10 @@ async function setUp() {
   const none = runKrill(['tune', 'none.yaml', '--quiet', '--threads', '1'], { allowFailure: true });
   noneDb = path.join(work, 'none.db');
   assert.ok(fs.existsSync(noneDb), `${none.said}\nwrote no ${noneDb}`);
+  const reasons = runKrill(['tune', 'reasons.yaml', '--quiet', '--threads', '1'],
+    { allowFailure: true });
+  reasonsDb = path.join(work, 'reasons.db');
+  assert.ok(fs.existsSync(reasonsDb), `${reasons.said}\nwrote no ${reasonsDb}`);
   const tuned = Date.now();
 
   browser = await launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS, timeout: 60_000 });
@@ -311,7 +386,15 @@ test('krill report -o: the HTML file shows every chart with data, offline, with 
     const { page, problems, requests } = await openPage(url);
     try {
       await checkCharts(page, 'report.html');
+      await checkAnalysis(page, 'report.html');
       await checkData(page, 'report.html');
+      // The settings read as lines: the search space in the study's settings is stored as one
+      // quoted line with \n escapes, and the page shows it decoded.
+      const summary = await textOf(page, '#summary-body');
+      assert.ok(!summary.includes('\\n'), `report.html: the summary shows an escaped \\n:\n${summary}`);
+      assert.match(summary, /^\s*momentum: float linear \[0, 0\.9\]\s*$/m,
+        `report.html: the search space is not shown one dimension a line:\n${summary}`);
+      assert.match(await textOf(page, '#table-stopped'), /No trial was stopped early/);
       await page.waitForTimeout(300); // let late errors (animations, resize) surface
       await screenshot(page, 'report.png');
       assertNoProblems(problems, 'report.html');
@@ -371,6 +454,7 @@ test('krill report --serve: the served page and /data.json, then the server stop
       try {
         assert.equal(response?.status(), 200, `GET / answered ${response?.status()}`);
         await checkCharts(page, 'served page');
+        await checkAnalysis(page, 'served page');
         await checkData(page, 'served page');
         // The live page refreshes its data every --refresh seconds (1 here) from /data.json.
         await page.waitForRequest((r) => new URL(r.url()).pathname === '/data.json',
@@ -415,9 +499,72 @@ test('krill report of a study with no finished trial: the page opens and says so
       const text = await page.evaluate(() => document.body.innerText);
       assert.match(text, /\bno\b[^.\n]*\b(finished|completed)\b/i,
         `none.html does not say that no trial finished; its text:\n${text.slice(0, 800)}`);
+      // ... and why: the trial's error, in the summary and in the table of failures.
+      const error = data.trials[0].error;
+      assert.match(error, /loss not finite/, `none.html: the trial's error is "${error}"`);
+      assert.ok((await textOf(page, '#summary-body')).includes(error),
+        `none.html: the summary does not show the error "${error}"`);
+      assert.ok((await textOf(page, '#table-failed')).includes(error),
+        `none.html: the table of failures does not show the error "${error}"`);
+      // Nothing to rank, nothing to contour: each says why.
+      assert.match(await textOf(page, '#chart-importance'), /at least 2 completed trials/);
+      assert.match(await textOf(page, '#contours'), /two numeric parameters/);
       await page.waitForTimeout(300);
       await screenshot(page, 'none.png');
       assertNoProblems(problems, 'none.html');
+    } finally {
+      await page.close();
+    }
+  }));
+
+test('krill report of a study with a stopping rule: the reasons in the tables and the tooltips',
+  tracked(async () => {
+    const html = path.join(work, 'reasons.html');
+    runKrill(['report', reasonsDb, '-o', html]);
+    const { page, problems } = await openPage(pathToFileURL(html).href);
+    try {
+      await page.waitForFunction(() => window.krillReport && window.krillReport.charts.history,
+        null, { timeout: 20_000 }).catch(() => {});
+      const data = await page.evaluate(() => window.krillReport && window.krillReport.data);
+      assert.ok(data, 'reasons.html: window.krillReport.data is not defined after 20 s');
+      const states = data.trials.map((t) => t.state);
+      assert.deepEqual(states, ['completed', 'stopped', 'diverged'],
+        'reasons.html: the trials\' states');
+      const stop = data.trials[1].stop;
+      assert.ok(stop && /^median: /.test(stop.reason),
+        `reasons.html: trial 1's stop decision is ${JSON.stringify(stop)}`);
+
+      // The tables: the stopped trial with its step and reason, the diverged one with its error.
+      const stopped = await textOf(page, '#table-stopped');
+      assert.ok(stopped.includes(stop.reason),
+        `reasons.html: the table of stopped trials does not show "${stop.reason}":\n${stopped}`);
+      const failed = await textOf(page, '#table-failed');
+      assert.ok(failed.includes(data.trials[2].error) && /loss not finite/.test(failed),
+        `reasons.html: the table of failures does not show the error:\n${failed}`);
+
+      // The stopped trial's tooltip in the history chart says why it stopped.
+      await page.evaluate(() => {
+        const chart = window.krillReport.charts.history;
+        const series = chart.getOption().series;
+        const index = series.findIndex((x) => x.name === 'Stopped');
+        chart.dispatchAction({ type: 'showTip', seriesIndex: index, dataIndex: 0 });
+      });
+      const tip = await page.waitForFunction(() => {
+        const el = document.querySelector('#chart-history .krill-tooltip');
+        return el && el.innerText.includes('stopped at step') ? el.innerText : null;
+      }, null, { timeout: 5_000 }).catch(() => null);
+      assert.ok(tip, 'reasons.html: no tooltip with "stopped at step" after showTip on the ' +
+        'stopped trial');
+      assert.ok(tip.includes(`stopped at step ${stop.step}: ${stop.reason}`),
+        `reasons.html: the tooltip says:\n${tip}`);
+
+      // One completed trial: the importance says why it is empty; one parameter: no contours.
+      assert.match(await textOf(page, '#chart-importance'),
+        /at least 2 completed trials; this study has 1 completed trial/);
+      assert.match(await textOf(page, '#contours'), /two numeric parameters.*this space has 1/);
+      await page.waitForTimeout(300);
+      await screenshot(page, 'reasons.png');
+      assertNoProblems(problems, 'reasons.html');
     } finally {
       await page.close();
     }
