@@ -11,22 +11,6 @@ namespace krill::report::svg {
 
 namespace {
 
-// The colour bar right of the frame: `steps` steps from the worst value (bottom) to the best.
-void draw_color_bar(Svg& svg, const Frame& frame, double lo, double hi, bool maximize) {
-  const double bx = frame.right() + 40, steps = 32, h = frame.height / steps;
-  for (int k = 0; k < 32; ++k) {
-    const double t = (k + 0.5) / steps;  // 0 at the bottom
-    svg.rect(bx, frame.bottom() - (k + 1) * h, 14, h + 0.3, SvgStyle{.fill = viridis(t)});
-  }
-  svg.rect(bx, frame.top, 14, frame.height,
-           SvgStyle{.fill = "none", .stroke = "#444444", .stroke_width = 0.8});
-  const double best = maximize ? hi : lo, worst = maximize ? lo : hi;
-  svg.text(bx + 20, frame.top + 4, fmt::format("{:.4g}", best), Anchor::Start, 10);
-  svg.text(bx + 20, frame.bottom() + 3, fmt::format("{:.4g}", worst), Anchor::Start, 10);
-  svg.text(bx + 20, frame.top + frame.height / 2, "better", Anchor::Start, 10, "#666666");
-  svg.text(bx + 20, frame.top + frame.height / 2 + 13, "is brighter", Anchor::Start, 10, "#666666");
-}
-
 // A contour axis's value at u in [0, 1] of its range (linear or log).
 double at(const Contour::Axis& a, double u) {
   return a.log ? std::exp(std::log(a.lo) + u * (std::log(a.hi) - std::log(a.lo)))
@@ -114,7 +98,7 @@ std::string contour_figure(const ReportData& data, const Contour& c) {
   }
   svg.rect(frame.left, frame.top, frame.width, frame.height,
            SvgStyle{.fill = "none", .stroke = "#444444", .stroke_width = 1});
-  draw_color_bar(svg, frame, lo, hi, maximize);
+  draw_color_bar(svg, frame, 40, lo, hi, maximize, true);
   return svg.str();
 }
 

@@ -198,4 +198,21 @@ Groups groups_of(const ReportData& data, const std::string& param) {
   return g;
 }
 
+void draw_color_bar(Svg& svg, const Frame& frame, double gap, double lo, double hi, bool maximize,
+                    bool say_brighter) {
+  const double bx = frame.right() + gap, steps = 32, h = frame.height / steps;
+  for (int k = 0; k < 32; ++k) {
+    const double t = (k + 0.5) / steps;  // 0 at the bottom
+    svg.rect(bx, frame.bottom() - (k + 1) * h, 14, h + 0.3, SvgStyle{.fill = viridis(t)});
+  }
+  svg.rect(bx, frame.top, 14, frame.height,
+           SvgStyle{.fill = "none", .stroke = "#444444", .stroke_width = 0.8});
+  const double best = maximize ? hi : lo, worst = maximize ? lo : hi;
+  svg.text(bx + 20, frame.top + 4, fmt::format("{:.4g}", best), Anchor::Start, 10);
+  svg.text(bx + 20, frame.bottom() + 3, fmt::format("{:.4g}", worst), Anchor::Start, 10);
+  if (!say_brighter) return;
+  svg.text(bx + 20, frame.top + frame.height / 2, "better", Anchor::Start, 10, "#666666");
+  svg.text(bx + 20, frame.top + frame.height / 2 + 13, "is brighter", Anchor::Start, 10, "#666666");
+}
+
 }  // namespace krill::report::svg

@@ -32,6 +32,10 @@ void draw_title(Svg& svg, const ReportData& data, const std::string& what);
 // A note in the middle of the frame (e.g. "no learning curves recorded"), wrapped into lines of
 // about 72 characters.
 void draw_note(Svg& svg, const Frame& frame, const std::string& note);
+// A colour bar `gap` right of the frame: 32 viridis steps from the worst value (bottom) to the
+// best (top), labelled; `say_brighter`: with "better is brighter" beside it.
+void draw_color_bar(Svg& svg, const Frame& frame, double gap, double lo, double hi, bool maximize,
+                    bool say_brighter);
 
 struct LegendEntry {
   std::string label{};

@@ -256,19 +256,7 @@ std::string parallel_figure(const ReportData& data) {
   draw_axis(objective, n - 1, objective_name);
   if (trials.empty()) draw_note(svg, frame, "no trial has a value");
 
-  // The colour bar: 32 steps from the worst value (bottom) to the best (top).
-  if (!trials.empty()) {
-    const double bx = frame.right() + 50, steps = 32, h = frame.height / steps;
-    for (int k = 0; k < 32; ++k) {
-      const double t = (k + 0.5) / steps;  // 0 at the bottom
-      svg.rect(bx, frame.bottom() - (k + 1) * h, 14, h + 0.3, SvgStyle{.fill = viridis(t)});
-    }
-    svg.rect(bx, frame.top, 14, frame.height,
-             SvgStyle{.fill = "none", .stroke = "#444444", .stroke_width = 0.8});
-    const double best = maximize ? hi : lo, worst = maximize ? lo : hi;
-    svg.text(bx + 20, frame.top + 4, fmt::format("{:.4g}", best), Anchor::Start, 10);
-    svg.text(bx + 20, frame.bottom() + 3, fmt::format("{:.4g}", worst), Anchor::Start, 10);
-  }
+  if (!trials.empty()) draw_color_bar(svg, frame, 50, lo, hi, maximize, false);
   return svg.str();
 }
 
