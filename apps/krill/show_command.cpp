@@ -14,18 +14,13 @@
 #include "core/error.hpp"
 #include "hpo/study.hpp"
 #include "report/report_data.hpp"
-#include "store/open.hpp"
+#include "study_choice.hpp"
 #include "study_summary.hpp"
 #include "tune_command.hpp"
 
 namespace krill::cli {
 
 namespace {
-
-std::unique_ptr<hpo::Storage> open_existing(const std::string& path) {
-  if (!std::filesystem::exists(path)) throw DataError(path + ": no such study database");
-  return store::open_storage(path);
-}
 
 std::string csv_field(std::string s) {
   if (s.find_first_of(",\"\n") == std::string::npos) return s;
@@ -105,20 +100,6 @@ struct ShowArgs {
   bool all = false;
   std::string study;
 };
-
-// The studies of `db` to show: every one, or the one named (an error lists the names there are).
-std::vector<hpo::StudyRecord> chosen_studies(hpo::Storage& storage, const std::string& db,
-                                             const std::string& name) {
-  auto studies = storage.studies();
-  if (name.empty()) return studies;
-  std::string names;
-  for (const auto& s : studies) {
-    if (s.name == name) return {s};
-    names += (names.empty() ? "" : ", ") + s.name;
-  }
-  throw InvalidArgument("--study: no study '" + name + "' in " + db +
-                        (names.empty() ? " (it holds none)" : " (it holds: " + names + ")"));
-}
 
 struct ExportArgs {
   std::string db;

@@ -1,0 +1,51 @@
+#include "study_choice.hpp"
+
+#include <filesystem>
+
+#include "core/error.hpp"
+#include "store/open.hpp"
+
+namespace krill::cli {
+
+namespace {
+
+std::string names_of(const std::vector<hpo::StudyRecord>& studies) {
+  std::string names;
+  for (const auto& s : studies) names += (names.empty() ? "" : ", ") + s.name;
+  return names;
+}
+
+}  // namespace
+
+std::unique_ptr<hpo::Storage> open_existing(const std::string& path) {
+  if (!std::filesystem::exists(path)) throw DataError(path + ": no such study database");
+  return store::open_storage(path);
+}
+
+hpo::StudyRecord study_named(hpo::Storage& storage, const std::string& db, const std::string& name,
+                             const std::string& option) {
+  const auto studies = storage.studies();
+  for (const auto& s : studies) {
+    if (s.name == name) return s;
+  }
+  throw InvalidArgument(
+      option + ": no study '" + name + "' in " + db +
+      (studies.empty() ? " (it holds none)" : " (it holds: " + names_of(studies) + ")"));
+}
+
+std::vector<hpo::StudyRecord> chosen_studies(hpo::Storage& storage, const std::string& db,
+                                             const std::string& name) {
+  if (name.empty()) return storage.studies();
+  return {study_named(storage, db, name)};
+}
+
+hpo::StudyRecord one_study(hpo::Storage& storage, const std::string& db, const std::string& name) {
+  if (!name.empty()) return study_named(storage, db, name);
+  const auto studies = storage.studies();
+  if (studies.size() == 1) return studies.front();
+  if (studies.empty()) throw InvalidArgument(db + " holds no study");
+  throw InvalidArgument(db + " holds " + std::to_string(studies.size()) + " studies (" +
+                        names_of(studies) + "): choose one with --study");
+}
+
+}  // namespace krill::cli

@@ -1,0 +1,30 @@
+// Choosing a study of a database by name, for the commands that read or change one (`show`,
+// `export`, `study delete|rename|copy`): one rule, one error that lists the names there are.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hpo/storage.hpp"
+
+namespace krill::cli {
+
+// Opens an existing study database; DataError when the file is missing (reading never creates
+// one).
+std::unique_ptr<hpo::Storage> open_existing(const std::string& path);
+
+// The study of `db` named `name`. Throws InvalidArgument "<option>: no study 'x' in db (it holds:
+// a, b)".
+hpo::StudyRecord study_named(hpo::Storage& storage, const std::string& db, const std::string& name,
+                             const std::string& option = "--study");
+
+// The studies of `db` to show: every one (`name` empty), or the one named.
+std::vector<hpo::StudyRecord> chosen_studies(hpo::Storage& storage, const std::string& db,
+                                             const std::string& name);
+
+// The study named, or the database's only one; InvalidArgument listing them when it holds
+// several ("choose one with --study") or none.
+hpo::StudyRecord one_study(hpo::Storage& storage, const std::string& db, const std::string& name);
+
+}  // namespace krill::cli
