@@ -19,6 +19,7 @@
 #include "study_json.hpp"
 #include "study_summary.hpp"
 #include "tune/stored_settings.hpp"
+#include "tune/study_files.hpp"
 #include "tune/trainable.hpp"
 #include "tune_command.hpp"
 
@@ -114,11 +115,12 @@ struct Best {
   std::string weights_path;  // PBT: the members whose hyperparameters trained the weights
 };
 
-// The best weights `krill tune` keeps beside the database (tune::TrainingObjective::checkpoint_of),
-// when the file is there.
-std::optional<std::filesystem::path> best_weights(const std::string& db, int64_t number) {
-  std::filesystem::path file = db;
-  file += ".trial-" + std::to_string(number) + ".ckpt";
+// The best weights `krill tune` keeps beside the database (tune/study_files.hpp), when the file is
+// there.
+std::optional<std::filesystem::path> best_weights(const std::string& db, const std::string& study,
+                                                  int64_t number) {
+  const std::filesystem::path file =
+      tune::checkpoint_file(tune::study_files_prefix(db, study), number);
   std::error_code ec;
   if (!std::filesystem::exists(file, ec)) return std::nullopt;
   return file;
@@ -145,7 +147,7 @@ Best find_best(hpo::Storage& storage, const std::string& db, const std::string& 
   }
   b.trial = *best;
   for (const auto& t : trials) b.completed += t.state == hpo::TrialState::Completed;
-  b.checkpoint = best_weights(db, b.trial.number);
+  b.checkpoint = best_weights(db, b.study.name, b.trial.number);
   tune::StoredSettings settings;
   try {
     settings = tune::read_stored_settings(b.study.config);

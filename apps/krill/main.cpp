@@ -1,4 +1,4 @@
-// krill's command line: train, tune, studies, show, export, report.
+// krill's command line: train, tune, studies, study (delete, rename, copy), show, export, report.
 #include <fmt/core.h>
 
 #include <CLI/CLI.hpp>
@@ -7,6 +7,7 @@
 #include "core/error.hpp"
 #include "openmp_env.hpp"
 #include "report_command.hpp"
+#include "study_command.hpp"
 #include "train_command.hpp"
 #include "tune_command.hpp"
 
@@ -19,6 +20,7 @@ int main(int argc, char** argv) {
   krill::cli::add_train_command(app, exit_code);
   krill::cli::add_tune_command(app, exit_code);
   krill::cli::add_studies_command(app, exit_code);
+  krill::cli::add_study_command(app, exit_code);
   krill::cli::add_show_command(app, exit_code);
   krill::cli::add_export_command(app, exit_code);
   krill::cli::add_best_command(app, exit_code);

@@ -22,20 +22,26 @@ std::unique_ptr<hpo::Storage> open_existing(const std::string& path) {
   return store::open_storage(path);
 }
 
+hpo::StudyRecord study_named(hpo::Storage& storage, const std::string& db, const std::string& name,
+                             const std::string& option) {
+  const auto studies = storage.studies();
+  for (const auto& s : studies) {
+    if (s.name == name) return s;
+  }
+  throw InvalidArgument(
+      option + ": no study '" + name + "' in " + db +
+      (studies.empty() ? " (it holds none)" : " (it holds: " + names_of(studies) + ")"));
+}
+
 std::vector<hpo::StudyRecord> chosen_studies(hpo::Storage& storage, const std::string& db,
                                              const std::string& name) {
-  auto studies = storage.studies();
-  if (name.empty()) return studies;
-  for (const auto& s : studies) {
-    if (s.name == name) return {s};
-  }
-  const std::string names = names_of(studies);
-  throw InvalidArgument("--study: no study '" + name + "' in " + db +
-                        (names.empty() ? " (it holds none)" : " (it holds: " + names + ")"));
+  if (name.empty()) return storage.studies();
+  return {study_named(storage, db, name)};
 }
 
 hpo::StudyRecord one_study(hpo::Storage& storage, const std::string& db, const std::string& name) {
-  const auto studies = chosen_studies(storage, db, name);
+  if (!name.empty()) return study_named(storage, db, name);
+  const auto studies = storage.studies();
   if (studies.size() == 1) return studies.front();
   if (studies.empty()) throw DataError(db + " holds no study yet");
   throw InvalidArgument(db + " holds " + std::to_string(studies.size()) + " studies (" +

@@ -1,5 +1,5 @@
-// Which studies of a database a command reads: `krill show`, `export` and `best` open an existing
-// database (never create one) and take every study, or the one `--study` names.
+// Choosing a study of a database by name, for the commands that read or change one (`show`,
+// `export`, `study delete|rename|copy`): one rule, one error that lists the names there are.
 #pragma once
 
 #include <memory>
@@ -10,15 +10,21 @@
 
 namespace krill::cli {
 
-// Throws DataError "<path>: no such study database" rather than creating an empty one.
+// Opens an existing study database; DataError when the file is missing (reading never creates
+// one).
 std::unique_ptr<hpo::Storage> open_existing(const std::string& path);
 
-// Every study of `db`, or the one named (an error lists the names there are).
+// The study of `db` named `name`. Throws InvalidArgument "<option>: no study 'x' in db (it holds:
+// a, b)".
+hpo::StudyRecord study_named(hpo::Storage& storage, const std::string& db, const std::string& name,
+                             const std::string& option = "--study");
+
+// The studies of `db` to show: every one (`name` empty), or the one named.
 std::vector<hpo::StudyRecord> chosen_studies(hpo::Storage& storage, const std::string& db,
                                              const std::string& name);
 
-// The study named, or the only one: an error asks for --study when `db` holds several, and says
-// so when it holds none.
+// The study named, or the database's only one; InvalidArgument listing them when it holds
+// several ("choose one with --study") or none.
 hpo::StudyRecord one_study(hpo::Storage& storage, const std::string& db, const std::string& name);
 
 }  // namespace krill::cli

@@ -30,6 +30,7 @@
 #include "store/open.hpp"
 #include "study_summary.hpp"
 #include "tune/study_file.hpp"
+#include "tune/study_files.hpp"
 #include "tune/trainable.hpp"
 
 namespace krill::cli {
@@ -38,7 +39,8 @@ namespace {
 
 struct TuneArgs {
   std::string file;
-  std::optional<int64_t> trials;  // given: overrides the study file's
+  std::optional<std::string> study;  // given: overrides the study file's name
+  std::optional<int64_t> trials;     // given: overrides the study file's
   std::optional<int> workers;
   int threads = 0;
   std::string mpi = "auto";
@@ -71,6 +73,13 @@ struct Prepared {
 Prepared prepare(const TuneArgs& a, bool with_train = true) {
   tune::StudyFile file = tune::load_study_file(a.file);
   // An option given takes effect or is refused.
+  if (a.study) {
+    if (const std::string problem = tune::study_name_problem(*a.study); !problem.empty()) {
+      throw InvalidArgument("--study is " + problem + ", expected " + tune::kStudyNameRule);
+    }
+    file.name =
+        *a.study;  // the storage stays the file's: one file, several studies in one database
+  }
   if (a.trials) {
     if (*a.trials < 1) {
       throw InvalidArgument("--trials is " + std::to_string(*a.trials) +
@@ -135,9 +144,42 @@ std::string study_state(hpo::Study& study, int64_t finished) {
                         : "";
 }
 
-// The best weights go beside the database (none for an in-memory study).
+// The best weights go beside the database, named by study (none for an in-memory study).
 std::filesystem::path checkpoint_prefix(const tune::StudyFile& file) {
-  return file.storage == ":memory:" ? "" : file.storage;
+  return tune::study_files_prefix(file.storage, file.name);
+}
+
+// The best weights of an earlier krill, named by database alone (`<storage>.trial-<N>.ckpt`), are
+// this study's when the database holds it alone: they take its names.
+void adopt_unnamed_checkpoints(hpo::Study& study, const tune::TrainingObjective& objective,
+                               const tune::StudyFile& file) {
+  if (checkpoint_prefix(file).empty()) return;
+  const auto unnamed = tune::unnamed_checkpoints(file.storage);
+  if (unnamed.empty() || study.storage().studies().size() != 1) return;
+  for (const auto& [path, number] : unnamed) {
+    std::error_code ec;
+    if (!std::filesystem::exists(objective.checkpoint_of(number), ec)) {
+      std::filesystem::rename(path, objective.checkpoint_of(number), ec);
+    }
+  }
+}
+
+// Removes the best-weights files of the study's finished trials but the best. Processes that
+// join a study each keep the checkpoint of their own best, and a run that ended abruptly may
+// leave one behind: the study's best is one of them. A running trial's may yet be the best, and
+// stays. The best and the states come from one snapshot: a trial another process finishes
+// meanwhile is Running in it, and keeps its file.
+void remove_superseded_checkpoints(hpo::Study& study, const tune::TrainingObjective& objective,
+                                   const tune::StudyFile& file) {
+  if (checkpoint_prefix(file).empty()) return;
+  const auto snapshot = study.trials();
+  const auto best = study.best_of(snapshot);
+  for (const auto& t : snapshot) {
+    if (t.state != hpo::TrialState::Running && (!best || t.number != best->number)) {
+      std::error_code ec;
+      std::filesystem::remove(objective.checkpoint_of(t.number), ec);
+    }
+  }
 }
 
 // Runs the study on `executor` with a progress bar, Ctrl-C handling and the best weights beside
@@ -146,6 +188,8 @@ std::filesystem::path checkpoint_prefix(const tune::StudyFile& file) {
 int optimize_and_report(hpo::Study& study, hpo::Executor& executor,
                         tune::TrainingObjective& objective, const tune::StudyFile& file,
                         bool quiet) {
+  adopt_unnamed_checkpoints(study, objective, file);
+  remove_superseded_checkpoints(study, objective, file);  // what an earlier run left
   Progress progress("tune", quiet, study.progress().finished);
   hpo::OptimizeOptions options;
   options.executor = &executor;
@@ -178,20 +222,7 @@ int optimize_and_report(hpo::Study& study, hpo::Executor& executor,
     });
     study.optimize(objective.objective(), options);
   }
-  // Joined processes each keep the checkpoint of their own best: the study's best is one of
-  // them. Remove the others' of finished trials (a running trial's may yet be the best). The
-  // best and the states come from one snapshot: a trial another process finishes meanwhile is
-  // Running in it, and keeps its file.
-  if (!checkpoint_prefix(file).empty()) {
-    const auto snapshot = study.trials();
-    const auto best = study.best_of(snapshot);
-    for (const auto& t : snapshot) {
-      if (t.state != hpo::TrialState::Running && (!best || t.number != best->number)) {
-        std::error_code ec;
-        std::filesystem::remove(objective.checkpoint_of(t.number), ec);
-      }
-    }
-  }
+  remove_superseded_checkpoints(study, objective, file);
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
   progress.finish();
@@ -356,7 +387,10 @@ void add_tune_command(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<TuneArgs>();
   CLI::App* cmd = app.add_subcommand("tune", "Run or resume the study of a study file (YAML)");
   cmd->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-  cmd->add_option("study", args->file, "the study file (see docs/STUDY-FILE.md)")->required();
+  cmd->add_option("study_file", args->file, "the study file (see docs/STUDY-FILE.md)")->required();
+  cmd->add_option("--study", args->study,
+                  "run the study of this name instead of the file's `study:` (same database: one "
+                  "file can run several studies)");
   cmd->add_option("--trials", args->trials,
                   "override the study file's number of trials (an integer >= 1)");
   cmd->add_option("--workers", args->workers,

@@ -75,6 +75,13 @@ class Storage {
   virtual int64_t create_study(const StudyRecord& study) = 0;
   // Updates n_trials (a resumed study may ask for more).
   virtual void set_trial_budget(int64_t study_id, int64_t n_trials) = 0;
+  // Gives the study another name; throws InvalidArgument when the study is missing or the name
+  // taken.
+  virtual void rename_study(int64_t study_id, const std::string& name) = 0;
+  // Deletes the study with its trials (and all they hold) and its runs, in one transaction;
+  // throws InvalidArgument when the study is missing. A process still working on the study loses
+  // it (its calls fail): the caller checks runs() first.
+  virtual void delete_study(int64_t study_id) = 0;
 
   // Runs: the processes working on a study, with their heartbeats.
   virtual void add_run(int64_t study_id, const RunRecord& run) = 0;
@@ -112,6 +119,16 @@ class Storage {
   virtual void commit_batch() {}
   virtual void end_batch() noexcept {}
 };
+
+// Copies study `study` of `from`, with every trial as it is stored (parameters, state, value,
+// error, attributes, times, worker, owner, re-queues, learning curve with its metrics, decisions
+// with their parameters), into `to` under the name `name`, through the calls every Storage has
+// (create_study, start_trial, add_report, add_decision, finish_trial) in one batch (in a storage
+// with transactions, all of it or, when a call fails, nothing). `from` and `to` may be the same
+// storage. A Running trial stays
+// Running, owned by a run that `to` does not hold: a study resumed there re-queues it. Throws
+// InvalidArgument when `to` has a study of that name. Returns the new study's id.
+int64_t copy_study(Storage& from, const StudyRecord& study, Storage& to, const std::string& name);
 
 // One batch (see Storage::begin_batch) for the life of the object: commit() commits it, leaving
 // the scope without commit() rolls it back.

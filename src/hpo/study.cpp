@@ -31,7 +31,7 @@ std::string names_of(const std::vector<std::string>& lines) {
 // "field: stored 'a', now 'b'" for each field that differs; for multi-line texts (the space's
 // fingerprint), the lines that differ, and the order of the lines both have when it differs (a
 // space's dimensions in another order: samplers fill them in order, so it is another space).
-// Lines that start with one of `skip` are left out (the settings' copy of the space).
+// Lines that start with one of `skip` are left out (the settings' copy of the space, the name).
 void compare(std::vector<std::string>& changes, const std::string& field, const std::string& stored,
              const std::string& now, const std::vector<std::string>& skip = {}) {
   if (stored == now) return;
@@ -46,7 +46,7 @@ void compare(std::vector<std::string>& changes, const std::string& field, const 
   };
   const auto a = kept(stored), b = kept(now);
   if (a == b) return;
-  if (a.size() <= 1 && b.size() <= 1 && skip.empty()) {
+  if (lines_of(stored).size() <= 1 && lines_of(now).size() <= 1) {
     changes.push_back(field + ": stored '" + stored + "', now '" + now + "'");
     return;
   }
@@ -125,10 +125,11 @@ Study::Study(StudyRecord record, SearchSpace space, std::unique_ptr<Sampler> sam
     std::vector<std::string> changes;
     compare(changes, "search space", stored->space, record_.space);
     // A settings text that holds the space (`space: "..."`, escaped to one line) would repeat the
-    // difference above, unreadably: the space is compared once, above.
-    const std::vector<std::string> skip = stored->space != record_.space
-                                              ? std::vector<std::string>{"space: "}
-                                              : std::vector<std::string>{};
+    // difference above, unreadably: the space is compared once, above. A `study: ` line is the
+    // name, which earlier study files wrote into their settings: a study renamed or copied under
+    // another name keeps the old one there, and the name is the study's key, not a setting.
+    std::vector<std::string> skip = {"study: "};
+    if (stored->space != record_.space) skip.emplace_back("space: ");
     compare(changes, "sampler", stored->sampler, record_.sampler);
     compare(changes, "objective", stored->objective, record_.objective);
     compare(changes, "direction", to_string(stored->direction), to_string(record_.direction));

@@ -14,23 +14,26 @@ using hpo::TrialState;
 
 std::optional<StudyRecord> MemoryStorage::find_study(const std::string& name) {
   std::lock_guard lock(mutex_);
-  for (const StudyRecord& s : studies_)
+  for (const auto& [id, s] : studies_)
     if (s.name == name) return s;
   return std::nullopt;
 }
 
 std::vector<StudyRecord> MemoryStorage::studies() {
   std::lock_guard lock(mutex_);
-  return studies_;
+  std::vector<StudyRecord> out;
+  out.reserve(studies_.size());
+  for (const auto& [id, s] : studies_) out.push_back(s);
+  return out;
 }
 
 int64_t MemoryStorage::create_study(const StudyRecord& study) {
   std::lock_guard lock(mutex_);
-  for (const StudyRecord& s : studies_)
+  for (const auto& [id, s] : studies_)
     if (s.name == study.name) throw InvalidArgument("study '" + study.name + "' already exists");
   StudyRecord stored = study;
-  stored.id = static_cast<int64_t>(studies_.size()) + 1;
-  studies_.push_back(stored);
+  stored.id = studies_.empty() ? 1 : studies_.rbegin()->first + 1;
+  studies_[stored.id] = stored;
   trials_[stored.id];
   return stored.id;
 }
@@ -54,7 +57,27 @@ TrialRecord& MemoryStorage::trial(int64_t study_id, int64_t number) {
 void MemoryStorage::set_trial_budget(int64_t study_id, int64_t n_trials) {
   std::lock_guard lock(mutex_);
   study_trials(study_id);  // throws when the study is missing
-  studies_[study_id - 1].n_trials = n_trials;
+  studies_.at(study_id).n_trials = n_trials;
+}
+
+void MemoryStorage::rename_study(int64_t study_id, const std::string& name) {
+  std::lock_guard lock(mutex_);
+  study_trials(study_id);  // throws when the study is missing
+  for (const auto& [id, s] : studies_) {
+    if (s.name == name && id != study_id) {
+      throw InvalidArgument("study '" + name + "' already exists");
+    }
+  }
+  studies_.at(study_id).name = name;
+}
+
+void MemoryStorage::delete_study(int64_t study_id) {
+  std::lock_guard lock(mutex_);
+  study_trials(study_id);  // throws when the study is missing
+  studies_.erase(study_id);
+  trials_.erase(study_id);
+  running_.erase(study_id);
+  std::erase_if(runs_, [&](const auto& entry) { return entry.second.first == study_id; });
 }
 
 void MemoryStorage::add_run(int64_t study_id, const hpo::RunRecord& run) {

@@ -22,6 +22,8 @@ class MemoryStorage final : public hpo::Storage {
   std::vector<hpo::StudyRecord> studies() override;
   int64_t create_study(const hpo::StudyRecord& study) override;
   void set_trial_budget(int64_t study_id, int64_t n_trials) override;
+  void rename_study(int64_t study_id, const std::string& name) override;
+  void delete_study(int64_t study_id) override;
 
   void add_run(int64_t study_id, const hpo::RunRecord& run) override;
   bool heartbeat(const std::string& run_id, double now) override;
@@ -42,7 +44,8 @@ class MemoryStorage final : public hpo::Storage {
   hpo::TrialRecord& trial(int64_t study_id, int64_t number);
 
   std::mutex mutex_;
-  std::vector<hpo::StudyRecord> studies_;                           // ordered by id; id = index + 1
+  // By id; a new study's id is the highest + 1 (as SQLite's rowid, which may reuse a deleted one).
+  std::map<int64_t, hpo::StudyRecord> studies_;
   std::map<int64_t, TrialMap> trials_;                              // by study id
   std::map<std::string, std::pair<int64_t, hpo::RunRecord>> runs_;  // by id: (study id, run)
   std::map<int64_t, std::set<int64_t>> running_;  // by study id: numbers of its Running trials

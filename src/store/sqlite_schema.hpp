@@ -269,6 +269,10 @@ enum Sql : size_t {
   kSelectMetrics,
   kSelectDecisions,
   kSelectDecisionParams,
+  kRenameStudy,
+  kDeleteStudyTrials,
+  kDeleteStudyRuns,
+  kDeleteStudy,
   kSqlCount,
 };
 
@@ -339,6 +343,11 @@ inline constexpr std::array<const char*, kSqlCount> kSql = {
     "WHERE study_id = ?1 ORDER BY number, step",
     "SELECT number, step, name, kind, value FROM decision_params WHERE study_id = ?1 "
     "ORDER BY number, step, name",
+    "UPDATE studies SET name = ?2 WHERE id = ?1",
+    // A study's trials, with what they hold (ON DELETE CASCADE), then its runs, then the study.
+    "DELETE FROM trials WHERE study_id = ?1",
+    "DELETE FROM runs WHERE study_id = ?1",
+    "DELETE FROM studies WHERE id = ?1",
 };
 
 }  // namespace krill::store::sqlite

@@ -302,6 +302,30 @@ void SqliteStorage::set_trial_budget(int64_t study_id, int64_t n_trials) {
   tx.commit();
 }
 
+void SqliteStorage::rename_study(int64_t study_id, const std::string& name) {
+  std::lock_guard lock(mutex_);
+  Transaction tx(*impl_, true);
+  {
+    Use q(impl_->stmt(kRenameStudy));
+    q->bind(1, study_id).bind(2, name);
+    const int rc = q->step_code();
+    if (rc == SQLITE_CONSTRAINT_UNIQUE) impl_->invalid("study '" + name + "' already exists");
+    if (rc != SQLITE_DONE) q->fail(rc);
+  }
+  if (impl_->db.changes() == 0) impl_->invalid(no_study(study_id));
+  tx.commit();
+}
+
+void SqliteStorage::delete_study(int64_t study_id) {
+  std::lock_guard lock(mutex_);
+  Transaction tx(*impl_, true);
+  impl_->stmt(kDeleteStudyTrials).bind(1, study_id).run();
+  impl_->stmt(kDeleteStudyRuns).bind(1, study_id).run();
+  impl_->stmt(kDeleteStudy).bind(1, study_id).run();
+  if (impl_->db.changes() == 0) impl_->invalid(no_study(study_id));
+  tx.commit();
+}
+
 namespace {
 
 // Binds a parameter's kind ("float", "int", "string") at `col` and its value at `col` + 1.

@@ -45,6 +45,9 @@ class SqliteStorage final : public hpo::Storage {
   // Throws InvalidArgument when the name is taken.
   int64_t create_study(const hpo::StudyRecord& study) override;
   void set_trial_budget(int64_t study_id, int64_t n_trials) override;
+  void rename_study(int64_t study_id, const std::string& name) override;
+  // One write transaction; the trials' rows go by ON DELETE CASCADE.
+  void delete_study(int64_t study_id) override;
 
   // Throws InvalidArgument when the study is missing or the run id taken.
   void add_run(int64_t study_id, const hpo::RunRecord& run) override;

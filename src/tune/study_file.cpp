@@ -18,6 +18,7 @@
 
 #include "core/error.hpp"
 #include "tune/params.hpp"
+#include "tune/study_files.hpp"
 #include "tune/yaml_util.hpp"
 
 namespace krill::tune {
@@ -232,7 +233,12 @@ StudyFile Parser::parse(const std::string& text, const std::string& default_name
     out_.positions[e.key] = src_.where(e.at().Mark());
   }
   out_.name = default_name;
-  if (const auto* e = find("study")) out_.name = this->text(*e, "a study name");
+  if (const auto* e = find("study")) {
+    out_.name = this->text(*e, "a study name");
+    if (const std::string problem = study_name_problem(out_.name); !problem.empty()) {
+      src_.fail(e->at(), "'study' is " + problem + ", expected " + kStudyNameRule);
+    }
+  }
   const auto* data = find("data");
   if (!data) {
     src_.fail(root, "missing key 'data', expected the data set: fashion-mnist, mnist or a folder");
@@ -747,7 +753,6 @@ std::string StudyFile::canonical() const {
   const auto line = [&](const std::string& key, const std::string& value) {
     out += key + ": " + value + "\n";
   };
-  line("study", yaml::quote(name));
   line("data", yaml::quote(data));
   line("validation", yaml::format_double(validation));
   line("subset", std::to_string(subset));

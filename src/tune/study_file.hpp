@@ -46,8 +46,9 @@ struct StudyFile {
 
   std::string where(const std::string& key) const;  // positions[key], else "<file>: " (or "")
 
-  // The settings that define the study (everything but trials, workers and storage), as
-  // canonical text: a resumed study must have the same.
+  // The settings that define the study (everything but its name, trials, workers and storage),
+  // as canonical text: a resumed study must have the same. Not the name, which is the study's
+  // key: a study renamed or copied under another name (`krill study`) resumes under that name.
   std::string canonical() const;
 };
 

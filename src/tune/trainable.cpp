@@ -12,6 +12,7 @@
 #include "train/checkpoint.hpp"
 #include "tune/params.hpp"
 #include "tune/stored_settings.hpp"
+#include "tune/study_files.hpp"
 
 namespace krill::tune {
 
@@ -464,24 +465,19 @@ TrainingObjective::TrainingObjective(const StudyFile& file, std::shared_ptr<cons
       prefix_(std::move(checkpoint_prefix)),
       best_(best_so_far),
       best_number_(best_so_far ? best_number : -1) {
-  if (file.pbt) pbt_interval_ = file.pbt->options.interval;
-  if (file.pbt && file.storage != ":memory:" && !file.storage.empty()) {
-    member_prefix_ = file.storage;
-    member_prefix_ += "." + file.name;
+  if (file.pbt) {
+    pbt_interval_ = file.pbt->options.interval;
+    member_prefix_ = study_files_prefix(file.storage, file.name);
   }
 }
 
 std::filesystem::path TrainingObjective::member_state_of(int64_t number) const {
   if (member_prefix_.empty()) return {};
-  std::filesystem::path p = member_prefix_;
-  p += ".member-" + std::to_string(number) + ".state";
-  return p;
+  return member_state_file(member_prefix_, number);
 }
 
 std::filesystem::path TrainingObjective::checkpoint_of(int64_t number) const {
-  std::filesystem::path p = prefix_;
-  p += ".trial-" + std::to_string(number) + ".ckpt";
-  return p;
+  return checkpoint_file(prefix_, number);
 }
 
 TrainingObjective::Run TrainingObjective::build(const hpo::Params& all, uint64_t seed) const {

@@ -77,14 +77,15 @@ void check_pbt_acts(const StudyFile& file, const ReportSteps& steps);
 // Trains one network per trial and returns its validation metric. Attributes stored with each
 // trial: iterations, train_seconds, val_accuracy, val_loss; resumed_step for a PBT member that
 // resumed from its saved state. The weights of the best trial so far
-// are kept as a checkpoint, `<prefix>.trial-<N>.ckpt` (the previous best's file is removed), so
-// that the test set is scored once, for the best trial only (test_best), as a user would. Among
-// trials of equal value the lowest number is the best, as in hpo::Study::best_trial(), whatever
-// order they finish in.
+// are kept as a checkpoint, `<prefix>.trial-<N>.ckpt` (study_files.hpp; the previous best's file
+// is removed), so that the test set is scored once, for the best trial only (test_best), as a
+// user would. Among trials of equal value the lowest number is the best, as in
+// hpo::Study::best_trial(), whatever order they finish in.
 class TrainingObjective {
  public:
-  // `best_so_far`: the value of the study's best trial when resuming; `best_number`: its number
-  // (-1 if unknown), so that its checkpoint is removed when a better trial replaces it.
+  // `checkpoint_prefix`: where the best weights go, study_files_prefix(storage, study) (empty:
+  // nowhere). `best_so_far`: the value of the study's best trial when resuming; `best_number`:
+  // its number (-1 if unknown), so that its checkpoint is removed when a better trial replaces it.
   TrainingObjective(const StudyFile& file, std::shared_ptr<const StudyData> data,
                     std::filesystem::path checkpoint_prefix, std::optional<double> best_so_far,
                     int64_t best_number = -1);
@@ -97,9 +98,10 @@ class TrainingObjective {
     return [this](hpo::Trial& t) { return (*this)(t); };
   }
   std::filesystem::path checkpoint_of(int64_t number) const;
-  // A PBT study's member state file, `<storage>.<study>.member-<N>.state`, written at each
-  // generation while the member trains and removed when it ends, from which a re-queued member
-  // resumes; empty for a study without PBT or with in-memory storage.
+  // A PBT study's member state file, `<storage>.<study>.member-<N>.state` (of the study file's
+  // storage and name), written at each generation while the member trains and removed when it
+  // ends, from which a re-queued member resumes; empty for a study without PBT or with in-memory
+  // storage.
   std::filesystem::path member_state_of(int64_t number) const;
   // The steps done and planned, summed over the trials running now: for a progress line (read
   // from any thread).

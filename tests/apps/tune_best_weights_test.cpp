@@ -64,7 +64,7 @@ TEST_F(TuneBestWeightsTest, OneCheckpointOfTheBestTrialAndItsTestScore) {
     ASSERT_EQ(t.state, krill::hpo::TrialState::Completed) << t.number << ": " << t.error;
     if (!best || *t.value > *best->value) best = &t;
   }
-  const std::string file = "best.db.trial-" + std::to_string(best->number) + ".ckpt";
+  const std::string file = "best.db.best.trial-" + std::to_string(best->number) + ".ckpt";
   EXPECT_EQ(checkpoints(), std::set<std::string>{file});
   EXPECT_THAT(r.output, HasSubstr("best weights: " + (dir_ / file).string()));
 

@@ -198,10 +198,10 @@ TEST_F(TuneJoinTest, TwoJoinedProcessesRunTheSameTrialsAsOne) {
   std::vector<std::string> checkpoints;
   for (const auto& entry : fs::directory_iterator(dir_)) {
     const std::string name = entry.path().filename().string();
-    if (name.starts_with("joined.db.trial-")) checkpoints.push_back(name);
+    if (name.starts_with("joined.db.joined.trial-")) checkpoints.push_back(name);
   }
-  EXPECT_EQ(checkpoints,
-            std::vector<std::string>{"joined.db.trial-" + std::to_string(best->number) + ".ckpt"});
+  EXPECT_EQ(checkpoints, std::vector<std::string>{"joined.db.joined.trial-" +
+                                                  std::to_string(best->number) + ".ckpt"});
 }
 
 }  // namespace

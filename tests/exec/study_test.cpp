@@ -210,6 +210,29 @@ TEST(Study, RefusesToResumeWithTheDimensionsInAnotherOrder) {
   }
 }
 
+// Study files wrote the name into the settings (`study: "name"`) before it became the study's key
+// alone: a study renamed or copied under another name (`krill study`) keeps the old line, and
+// resumes under its new name. Any other setting that differs is still refused.
+TEST(Study, ResumesWhenTheStoredSettingsHoldAnotherName) {
+  store::MemoryStorage storage;
+  StudyRecord before = record(2, "renamed");
+  before.config = "study: \"before\"\nseed: 1";
+  Study(before, space(), make_sampler("random", 1), storage).optimize(toy);
+  StudyRecord now = record(4, "renamed");
+  now.config = "seed: 1";
+  Study resumed(now, space(), make_sampler("random", 1), storage);
+  resumed.optimize(toy);
+  EXPECT_EQ(resumed.trials().size(), 4u);
+  StudyRecord other = record(4, "renamed");
+  other.config = "seed: 2";
+  try {
+    Study(other, space(), make_sampler("random", 1), storage);
+    ADD_FAILURE() << "accepted another seed";
+  } catch (const InvalidArgument& e) {
+    EXPECT_THAT(e.what(), HasSubstr("settings: -'seed: 1' +'seed: 2'"));
+  }
+}
+
 TEST(Study, GridStopsWhenExhausted) {
   store::MemoryStorage storage;
   SearchSpace grid{{"a", GridDim{{int64_t{1}, int64_t{2}, int64_t{3}}}},

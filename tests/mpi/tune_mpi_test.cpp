@@ -381,10 +381,10 @@ TEST_F(TuneMpiTest, ADivergedTrialIsStoredAndTheBestIsScoredAndKept) {
   std::vector<std::string> checkpoints;
   for (const auto& entry : fs::directory_iterator(dir_)) {
     const std::string name = entry.path().filename().string();
-    if (name.starts_with("diverge.db.trial-")) checkpoints.push_back(name);
+    if (name.starts_with("diverge.db.diverge.trial-")) checkpoints.push_back(name);
   }
-  EXPECT_EQ(checkpoints,
-            std::vector<std::string>{"diverge.db.trial-" + std::to_string(best->number) + ".ckpt"})
+  EXPECT_EQ(checkpoints, std::vector<std::string>{"diverge.db.diverge.trial-" +
+                                                  std::to_string(best->number) + ".ckpt"})
       << describe(trials);
 }
 

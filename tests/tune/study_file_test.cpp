@@ -424,7 +424,9 @@ search:
   EXPECT_NE(changed("trials: 10", "trials: 10\nvalidation: 0.2"), canonical);
   EXPECT_NE(changed("trials: 10", "trials: 10\nsubset: 100"), canonical);
   EXPECT_NE(changed("trials: 10", "trials: 10\nobjective: val_loss"), canonical);
-  EXPECT_NE(changed("trials: 10", "trials: 10\nstudy: other"), canonical);
+  // The name is the study's key, not one of its settings: a study renamed or copied under
+  // another name resumes under it.
+  EXPECT_EQ(changed("trials: 10", "trials: 10\nstudy: other"), canonical);
 }
 
 // One bad file per rule: the message names the problem, and the position is the offending node.
@@ -482,6 +484,10 @@ const BadFile kBadFiles[] = {
      "'validation' is '0', expected a number in (0, 1)"},
     {"UnknownObjective", "data: mnist\ntrials: 4\nobjective: accuracy\n", "3:12",
      "'objective' is 'accuracy', expected val_accuracy or val_loss"},
+    {"StudyNameWithASlash", "study: runs/a\ndata: mnist\ntrials: 4\n", "1:8",
+     "'study' is a name with '/', expected a name that can be part of a file name"},
+    {"StudyNameDots", "study: ..\ndata: mnist\ntrials: 4\n", "1:8",
+     "'study' is '..', expected a name that can be part of a file name"},
     {"UnknownSampler", "data: mnist\ntrials: 4\nsampler: bayes\n", "3:10",
      "'sampler' is 'bayes', expected random, sobol, grid, tpe or evolution"},
     {"UnknownSamplerName", "data: mnist\ntrials: 4\nsampler: {name: tpee}\n", "3:17",

@@ -1,0 +1,227 @@
+// Several studies in one database, as a user manages them: `krill tune --study NAME` runs one
+// study file under several names, each study keeps its own best-weights file (named by study and
+// trial; a resume removes the one a better trial supersedes), and `krill study delete|rename|
+// copy` deletes, renames and copies a study with its files.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <string>
+
+#include "apps/cli_util.hpp"
+#include "apps/tune_process_util.hpp"
+#include "store/open.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using krill::testing::run_krill;
+using ::testing::HasSubstr;
+
+class StudyCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = krill::testing::fresh_test_folder("krill_study_cli");
+    krill::testing::write_synthetic_data(dir_, 600, 300);
+    db_ = (dir_ / "shared.db").string();
+  }
+  void TearDown() override {
+    if (!HasFailure()) fs::remove_all(dir_);
+  }
+
+  // Two grid points: trial 0 learns nothing (lr 1e-6), trial 1 learns the problem (lr 0.1), so
+  // trial 1 is the better one.
+  fs::path write_study() {
+    const fs::path file = dir_ / "study.yaml";
+    std::ofstream(file) << "study: first\nstorage: shared.db\n"
+                        << "data: " << (dir_ / "data").string() << "\n"
+                        << "validation: 0.2\nobjective: val_accuracy\nworkers: 1\nseed: 5\n"
+                        << "sampler: grid\n"
+                        << "model:\n  hidden: \"16\"\n"
+                        << "training:\n  batch: 16\n  iterations: 60\n  eval_every: 20\n"
+                        << "  momentum: 0.9\n"
+                        << "search:\n  lr: {type: grid, values: [0.000001, 0.1]}\n";
+    return file;
+  }
+
+  krill::testing::CliResult tune(const fs::path& study, const std::string& extra) {
+    return run_krill("tune " + study.string() + " --quiet --threads 1 " + extra);
+  }
+
+  // The files beside the databases: best weights and member states.
+  std::set<std::string> study_files() const {
+    std::set<std::string> out;
+    for (const auto& e : fs::directory_iterator(dir_)) {
+      const auto ext = e.path().extension();
+      if (ext == ".ckpt" || ext == ".state") out.insert(e.path().filename().string());
+    }
+    return out;
+  }
+
+  size_t trials_of(const std::string& db, const std::string& study) const {
+    auto storage = krill::store::open_storage(db);
+    const auto found = storage->find_study(study);
+    return found ? storage->trials(found->id).size() : 0;
+  }
+
+  fs::path dir_;
+  std::string db_;
+};
+
+TEST_F(StudyCliTest, OneStudyFileRunsSeveralStudiesInOneDatabaseEachWithItsOwnBestWeights) {
+  const fs::path study = write_study();
+  auto a = tune(study, "--study a");
+  ASSERT_EQ(a.exit_code, 0) << a.output;
+  auto b = tune(study, "--study b --trials 1");
+  ASSERT_EQ(b.exit_code, 0) << b.output;
+  EXPECT_THAT(b.output, HasSubstr("best weights: " + db_ + ".b.trial-0.ckpt"));
+
+  EXPECT_EQ(trials_of(db_, "a"), 2u);
+  EXPECT_EQ(trials_of(db_, "b"), 1u);
+  EXPECT_EQ(trials_of(db_, "first"), 0u) << "--study replaces the file's name";
+  EXPECT_EQ(study_files(),
+            (std::set<std::string>{"shared.db.a.trial-1.ckpt", "shared.db.b.trial-0.ckpt"}));
+
+  auto bad = tune(study, "--study a/b");
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_THAT(bad.output, HasSubstr("--study is a name with '/', expected a name that can be part "
+                                    "of a file name"));
+}
+
+TEST_F(StudyCliTest, AResumeThatFindsABetterTrialLeavesOneCheckpointOfTheStudy) {
+  const fs::path study = write_study();
+  auto first = tune(study, "--trials 1");
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_EQ(study_files(), std::set<std::string>{"shared.db.first.trial-0.ckpt"});
+
+  // The resumed run knows trial 0 is the stored best: trial 1, better, replaces its file.
+  auto resumed = tune(study, "");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_EQ(study_files(), std::set<std::string>{"shared.db.first.trial-1.ckpt"});
+
+  // A leftover of a trial that is not the best (a run killed at the wrong moment, a joined
+  // process's best) goes when the study is run again, even with nothing left to train.
+  fs::copy_file(dir_ / "shared.db.first.trial-1.ckpt", dir_ / "shared.db.first.trial-0.ckpt");
+  auto again = tune(study, "");
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_EQ(study_files(), std::set<std::string>{"shared.db.first.trial-1.ckpt"});
+}
+
+// krill before 0.2 named the best weights by database alone: a database holding one study gives
+// them that study's name.
+TEST_F(StudyCliTest, AnEarlierKrillsBestWeightsTakeTheStudysName) {
+  const fs::path study = write_study();
+  ASSERT_EQ(tune(study, "").exit_code, 0);
+  fs::rename(dir_ / "shared.db.first.trial-1.ckpt", dir_ / "shared.db.trial-1.ckpt");
+  auto again = tune(study, "");
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_EQ(study_files(), std::set<std::string>{"shared.db.first.trial-1.ckpt"});
+}
+
+TEST_F(StudyCliTest, DeleteRenameAndCopyAStudyWithItsFiles) {
+  const fs::path study = write_study();
+  ASSERT_EQ(tune(study, "--study a").exit_code, 0);
+  ASSERT_EQ(tune(study, "--study b").exit_code, 0);
+  ASSERT_EQ(study_files(),
+            (std::set<std::string>{"shared.db.a.trial-1.ckpt", "shared.db.b.trial-1.ckpt"}));
+
+  auto help = run_krill("study --help");
+  EXPECT_EQ(help.exit_code, 0) << help.output;
+  for (const char* sub : {"delete", "rename", "copy"}) EXPECT_THAT(help.output, HasSubstr(sub));
+
+  // Refusals name what is wrong and change nothing.
+  auto unknown = run_krill("study delete " + db_ + " --study nope");
+  EXPECT_EQ(unknown.exit_code, 2) << unknown.output;
+  EXPECT_THAT(unknown.output,
+              HasSubstr("--study: no study 'nope' in " + db_ + " (it holds: a, b)"));
+  auto taken = run_krill("study rename " + db_ + " a b");
+  EXPECT_EQ(taken.exit_code, 2) << taken.output;
+  EXPECT_THAT(taken.output, HasSubstr("study 'b' already exists in " + db_));
+  auto slash = run_krill("study rename " + db_ + " a x/y");
+  EXPECT_EQ(slash.exit_code, 2) << slash.output;
+  EXPECT_THAT(slash.output, HasSubstr("NEW is a name with '/'"));
+  auto missing = run_krill("study rename " + (dir_ / "nope.db").string() + " a c");
+  EXPECT_EQ(missing.exit_code, 2) << missing.output;
+  EXPECT_THAT(missing.output, HasSubstr("nope.db: no such study database"));
+  EXPECT_FALSE(fs::exists(dir_ / "nope.db"));
+
+  // Rename: the study and its best weights take the new name, and it resumes under it (the
+  // study file's settings still match).
+  auto renamed = run_krill("study rename " + db_ + " a c");
+  ASSERT_EQ(renamed.exit_code, 0) << renamed.output;
+  EXPECT_THAT(renamed.output, HasSubstr("renamed study 'a' to 'c' in " + db_ + "; 1 file"));
+  EXPECT_EQ(trials_of(db_, "c"), 2u);
+  EXPECT_EQ(trials_of(db_, "a"), 0u);
+  EXPECT_EQ(study_files(),
+            (std::set<std::string>{"shared.db.b.trial-1.ckpt", "shared.db.c.trial-1.ckpt"}));
+  auto resumed = tune(study, "--study c");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_THAT(resumed.output, HasSubstr("best weights: " + db_ + ".c.trial-1.ckpt"));
+  EXPECT_EQ(trials_of(db_, "c"), 2u);
+
+  // Copy: into a new database (created), under another name, with its best weights.
+  const std::string other = (dir_ / "other.db").string();
+  auto several = run_krill("study copy " + db_ + " " + other);
+  EXPECT_EQ(several.exit_code, 2) << several.output;
+  EXPECT_THAT(several.output, HasSubstr("holds 2 studies (c, b): choose one with --study"));
+  EXPECT_FALSE(fs::exists(other)) << "a refused copy creates no database";
+  auto copied = run_krill("study copy " + db_ + " " + other + " --study c --as d");
+  ASSERT_EQ(copied.exit_code, 0) << copied.output;
+  EXPECT_THAT(copied.output, HasSubstr("copied study 'c' (2 trials) from " + db_ + " to " + other +
+                                       " as 'd'; 1 file"));
+  EXPECT_EQ(trials_of(other, "d"), 2u);
+  EXPECT_TRUE(fs::exists(dir_ / "other.db.d.trial-1.ckpt"));
+  auto show = run_krill("show " + other);
+  EXPECT_THAT(show.output, HasSubstr("study 'd': 2 trials of 2"));
+  auto again = run_krill("study copy " + db_ + " " + other + " --study c --as d");
+  EXPECT_EQ(again.exit_code, 2) << again.output;
+  EXPECT_THAT(again.output, HasSubstr(other + " already has a study 'd'"));
+  // ... and within the same database, under another name.
+  ASSERT_EQ(run_krill("study copy " + db_ + " " + db_ + " --study c --as e").exit_code, 0);
+  EXPECT_EQ(trials_of(db_, "e"), 2u);
+  EXPECT_TRUE(fs::exists(dir_ / "shared.db.e.trial-1.ckpt"));
+
+  // Delete: the study and its files go; the others stay.
+  auto deleted = run_krill("study delete " + db_ + " --study c");
+  ASSERT_EQ(deleted.exit_code, 0) << deleted.output;
+  EXPECT_THAT(deleted.output,
+              HasSubstr("deleted study 'c' (2 trials) from " + db_ + "; 1 file beside it removed"));
+  EXPECT_EQ(trials_of(db_, "c"), 0u);
+  EXPECT_EQ(trials_of(db_, "b"), 2u);
+  EXPECT_EQ(study_files(),
+            (std::set<std::string>{"other.db.d.trial-1.ckpt", "shared.db.b.trial-1.ckpt",
+                                   "shared.db.e.trial-1.ckpt"}));
+}
+
+TEST_F(StudyCliTest, AStudyThatAProcessRunsIsNotDeletedOrRenamedWithoutForce) {
+  const fs::path file = dir_ / "live.yaml";
+  std::ofstream(file) << "study: live\n"
+                      << "data: " << (dir_ / "data").string() << "\n"
+                      << "validation: 0.2\nobjective: val_accuracy\ntrials: 50\nworkers: 1\n"
+                      << "seed: 5\nsampler: random\nmodel:\n  hidden: \"256,256\"\n"
+                      << "training:\n  batch: 16\n  iterations: 20000\n"
+                      << "search:\n  lr: {type: float, low: 0.001, high: 0.1, log: true}\n";
+  const std::string db = (dir_ / "live.db").string();
+  const pid_t pid = krill::testing::spawn_tune(file);
+  ASSERT_TRUE(krill::testing::wait_for_trials(db, 1, /*finished_only=*/false));
+  auto del = run_krill("study delete " + db + " --study live");
+  auto ren = run_krill("study rename " + db + " live other");
+  const size_t held = trials_of(db, "live");
+  auto forced = run_krill("study delete " + db + " --study live --force");
+  kill(pid, SIGKILL);
+  krill::testing::wait_exit_code(pid);
+
+  EXPECT_EQ(del.exit_code, 2) << del.output;
+  EXPECT_THAT(del.output, HasSubstr("study 'live' in " + db + " is being run by 1 process"));
+  EXPECT_THAT(del.output, HasSubstr("pass --force to delete it anyway"));
+  EXPECT_EQ(ren.exit_code, 2) << ren.output;
+  EXPECT_THAT(ren.output, HasSubstr("pass --force to rename it anyway"));
+  EXPECT_GE(held, 1u) << "the refusals changed nothing";
+  EXPECT_EQ(forced.exit_code, 0) << forced.output;
+  EXPECT_EQ(trials_of(db, "live"), 0u);
+}
+
+}  // namespace
