@@ -7,19 +7,13 @@
 #include <cmath>
 #include <limits>
 
+#include "backend/cpu/parallel.hpp"
 #include "core/error.hpp"
 #include "core/rng.hpp"
 
 namespace krill::backend {
 
 namespace {
-
-// Below this many elements an element-wise loop runs on the calling thread: waking a team costs
-// more than the loop.
-constexpr int64_t kParallelMin = 1 << 15;
-
-// The OpenMP thread count is per calling thread (each trial of a study sets its own).
-thread_local int tl_threads = 1;
 
 CBLAS_TRANSPOSE cblas(Transpose t) {
   return t == Transpose::Yes ? CblasTrans : CblasNoTrans;
@@ -36,6 +30,8 @@ void for_each_index(int64_t n, F f) {
 }
 
 }  // namespace
+
+thread_local int tl_threads = 1;
 
 CpuBackend::CpuBackend() {
   set_threads(1);
