@@ -88,8 +88,8 @@ class Backend {
   virtual void conv2d_backward(const Conv2dGeometry& g, const Tensor& x, const Tensor& dy,
                                const Tensor& weight, Tensor& dweight, Tensor& dbias, Tensor* dx,
                                Tensor& workspace) = 0;
-  // Max pooling: y [N, C*OH*OW]; argmax (same shape) receives the index h*W + w within its channel
-  // of the first maximum of each window (as a float: exact below 2^24 pixels a channel).
+  // Max pooling: y [N, C*OH*OW]; argmax (same shape) receives where each window's first maximum
+  // is, as its offset u*W + v from the window's first input (a float: exact below 2^24).
   virtual void max_pool2d_forward(const Pool2dGeometry& g, const Tensor& x, Tensor& y,
                                   Tensor& argmax) = 0;
   // dx = 0, then dx at each window's argmax += dy.

@@ -26,7 +26,7 @@ Pool2dLayer::Pool2dLayer(std::string name, ImageShape input, int64_t kernel,
     throw ShapeError(name_ + ": a " + str(kernel) + "x" + str(kernel) + " window does not fit a " +
                      input.to_string() + " input");
   }
-  // MaxPool2d keeps pixel indices in a float tensor: exact up to 2^24.
+  // MaxPool2d keeps offsets within a channel in a float tensor: exact up to 2^24.
   if (input.plane() > (int64_t{1} << 24)) {
     throw ShapeError(name_ + ": " + input.to_string() + " has more than 2^24 pixels a channel");
   }

@@ -43,7 +43,7 @@ class MaxPool2d final : public Pool2dLayer {
   const Tensor& backward(const Tensor& grad_output) override;
 
  private:
-  Tensor argmax_;  // per output: the index h*W + w of its window's maximum in its channel
+  Tensor argmax_;  // per output: where its window's maximum is (backend.hpp)
 };
 
 class AvgPool2d final : public Pool2dLayer {

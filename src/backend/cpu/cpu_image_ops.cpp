@@ -138,6 +138,8 @@ void CpuBackend::conv2d_backward(const Conv2dGeometry& g, const Tensor& x, const
 }
 
 // Pooling works on planes: sample n's channel c is plane n*C + c, of H*W inputs and OH*OW outputs.
+// Max pooling records each window's argmax as its offset u*W + v from the window's first input (a
+// small integer, exact as a float).
 void CpuBackend::max_pool2d_forward(const Pool2dGeometry& g, const Tensor& x, Tensor& y,
                                     Tensor& argmax) {
   const int64_t width = g.input.width, k = g.kernel, s = g.stride;
@@ -146,20 +148,26 @@ void CpuBackend::max_pool2d_forward(const Pool2dGeometry& g, const Tensor& x, Te
   const int64_t planes = x.dim(0) * g.input.channels;
   for_each_item(planes, team_size(planes, x.numel()), [&](int, int64_t plane) {
     const float* in = x.data() + plane * in_plane;
-    float* out = y.data() + plane * out_plane;
-    float* arg = argmax.data() + plane * out_plane;
+    // Tap by tap over a whole output row, with branch-free selects the compiler can vectorise:
+    // the row's maxima so far in y, their offsets in argmax.
     for (int64_t i = 0; i < out_h; ++i) {
+      float* __restrict best = y.data() + plane * out_plane + i * out_w;
+      float* __restrict best_offset = argmax.data() + plane * out_plane + i * out_w;
+      const float* __restrict first = in + i * s * width;
       for (int64_t j = 0; j < out_w; ++j) {
-        int64_t best = i * s * width + j * s;
-        for (int64_t u = 0; u < k; ++u) {
-          for (int64_t v = 0; v < k; ++v) {
-            const int64_t at = (i * s + u) * width + j * s + v;
-            // NaN wins, as in PyTorch: a NaN input makes a NaN output, not a silent max.
-            if (in[at] > in[best] || (std::isnan(in[at]) && !std::isnan(in[best]))) best = at;
-          }
+        best[j] = first[j * s];
+        best_offset[j] = 0.0f;
+      }
+      for (int64_t tap = 1; tap < k * k; ++tap) {
+        const float* __restrict row = first + (tap / k) * width + tap % k;
+        const auto offset = static_cast<float>((tap / k) * width + tap % k);
+        for (int64_t j = 0; j < out_w; ++j) {
+          const float value = row[j * s], current = best[j], current_offset = best_offset[j];
+          // NaN wins, as in PyTorch: a NaN input makes a NaN output, not a silent max.
+          const bool take = (value > current) | ((value != value) & (current == current));
+          best[j] = take ? value : current;
+          best_offset[j] = take ? offset : current_offset;
         }
-        out[i * out_w + j] = in[best];
-        arg[i * out_w + j] = static_cast<float>(best);
       }
     }
   });
@@ -167,14 +175,21 @@ void CpuBackend::max_pool2d_forward(const Pool2dGeometry& g, const Tensor& x, Te
 
 void CpuBackend::max_pool2d_backward(const Pool2dGeometry& g, const Tensor& dy,
                                      const Tensor& argmax, Tensor& dx) {
-  const int64_t in_plane = g.input.plane(), out_plane = g.out_height() * g.out_width();
+  const int64_t width = g.input.width, s = g.stride;
+  const int64_t out_h = g.out_height(), out_w = g.out_width();
+  const int64_t in_plane = g.input.plane(), out_plane = out_h * out_w;
   const int64_t planes = dy.dim(0) * g.input.channels;
   for_each_item(planes, team_size(planes, dx.numel()), [&](int, int64_t plane) {
     float* grad_in = dx.data() + plane * in_plane;
     const float* grad_out = dy.data() + plane * out_plane;
-    const float* arg = argmax.data() + plane * out_plane;
+    const float* offset = argmax.data() + plane * out_plane;
     std::fill_n(grad_in, in_plane, 0.0f);
-    for (int64_t p = 0; p < out_plane; ++p) grad_in[static_cast<int64_t>(arg[p])] += grad_out[p];
+    for (int64_t i = 0; i < out_h; ++i) {
+      for (int64_t j = 0; j < out_w; ++j) {
+        const auto at = i * s * width + j * s + static_cast<int64_t>(offset[i * out_w + j]);
+        grad_in[at] += grad_out[i * out_w + j];
+      }
+    }
   });
 }
 

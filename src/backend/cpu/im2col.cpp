@@ -54,8 +54,8 @@ void im2col(const Conv2dGeometry& g, const float* x, float* col) {
     }
     std::fill(dst, dst + cols.first, 0.0f);
     const float* src = x + in_row;  // src[j * s + offset] for j in [first, last) is in the row
-    if (s == 1) {
-      std::copy(src + cols.first + offset, src + cols.last + offset, dst + cols.first);
+    if (s == 1) {  // rows are short (8 values in LeNet's second conv): a loop, not a memmove call
+      for (int64_t j = cols.first; j < cols.last; ++j) dst[j] = src[j + offset];
     } else {
       for (int64_t j = cols.first; j < cols.last; ++j) dst[j] = src[j * s + offset];
     }
@@ -69,7 +69,11 @@ void col2im_add(const Conv2dGeometry& g, const float* col, float* x) {
     if (in_row < 0) return;
     const float* src = col + out;
     float* dst = x + in_row;
-    for (int64_t j = cols.first; j < cols.last; ++j) dst[j * s + offset] += src[j];
+    if (s == 1) {
+      for (int64_t j = cols.first; j < cols.last; ++j) dst[j + offset] += src[j];
+    } else {
+      for (int64_t j = cols.first; j < cols.last; ++j) dst[j * s + offset] += src[j];
+    }
   });
 }
 
