@@ -148,6 +148,17 @@ TEST(Conv2dKernel, MatchesDirectConvolutionOnTwoThreads) {
   for (const ConvCase& cc : kConvCases) check_conv(cc, 2);
 }
 
+TEST(Conv2dKernel, AnEmptyBatchHasZeroParameterGradients) {
+  const Conv2dGeometry g{.input = {2, 4, 4}, .out_channels = 3, .kernel = 3};
+  Tensor x({0, 32}), dy({0, 12}), w = random_tensor({3, 18}, 1), workspace;
+  Tensor dw({3, 18}), db({3});
+  dw.fill(5.0f);
+  db.fill(5.0f);
+  cpu().conv2d_backward(g, x, dy, w, dw, db, nullptr, workspace);
+  for (float v : dw.values()) ASSERT_EQ(v, 0.0f);
+  for (float v : db.values()) ASSERT_EQ(v, 0.0f);
+}
+
 TEST(Im2col, MatchesTheDefinition) {
   for (const ConvCase& cc : kConvCases) {
     const Conv2dGeometry& g = cc.g;

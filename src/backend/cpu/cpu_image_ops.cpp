@@ -79,6 +79,11 @@ void CpuBackend::conv2d_backward(const Conv2dGeometry& g, const Tensor& x, const
   const int64_t batch = x.dim(0), in_size = g.input.numel(), patch = g.patch_size();
   const int64_t out_channels = g.out_channels, pixels = g.out_height() * g.out_width();
   const bool pointwise = is_pointwise(g);
+  if (batch == 0) {  // no sample to overwrite the gradients with
+    dweight.zero();
+    dbias.zero();
+    return;
+  }
   const int team = team_size(batch, batch * patch * pixels);
   // Per thread: col and dcol [patch * pixels] (not when pointwise), and with a team its partial
   // dW [OC * patch] and db [OC].
