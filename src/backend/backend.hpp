@@ -4,12 +4,17 @@
 // models can use gemm_strided_batched without rewriting the layers.
 //
 // Conventions: matrices are row-major; `rows x cols` with leading dimension `ld` (elements between
-// the starts of two rows). Pointers are device pointers of this backend's device.
+// the starts of two rows). Pointers are device pointers of this backend's device. The image kernels
+// take tensors: a batch of images is [N, C*H*W] (NCHW flattened per sample, geometry.hpp), and a
+// kernel may resize the `workspace` tensor its layer owns to whatever scratch it needs (on the
+// device, reused from step to step).
 #pragma once
 
 #include <cstdint>
 
+#include "backend/geometry.hpp"
 #include "core/device.hpp"
+#include "core/tensor.hpp"
 
 namespace krill::backend {
 
@@ -73,6 +78,26 @@ class Backend {
   // Row-wise argmax; counts rows whose argmax equals the label.
   virtual int64_t count_correct(const float* scores, const int32_t* labels, int64_t rows,
                                 int64_t cols) = 0;
+
+  // Convolution (geometry.hpp). x [N, C*H*W], weight [OC, C*k*k], bias [OC]; y [N, OC*OH*OW]
+  // sized by the caller. The CPU does it as im2col + GEMM per sample.
+  virtual void conv2d_forward(const Conv2dGeometry& g, const Tensor& x, const Tensor& weight,
+                              const Tensor& bias, Tensor& y, Tensor& workspace) = 0;
+  // From dy [N, OC*OH*OW] and the forward's x: overwrites dweight [OC, C*k*k] and dbias [OC], and
+  // dx [N, C*H*W] (sized by the caller) unless dx is null.
+  virtual void conv2d_backward(const Conv2dGeometry& g, const Tensor& x, const Tensor& dy,
+                               const Tensor& weight, Tensor& dweight, Tensor& dbias, Tensor* dx,
+                               Tensor& workspace) = 0;
+  // Max pooling: y [N, C*OH*OW]; argmax (same shape) receives where each window's first maximum
+  // is, as its offset u*W + v from the window's first input (a float: exact below 2^24).
+  virtual void max_pool2d_forward(const Pool2dGeometry& g, const Tensor& x, Tensor& y,
+                                  Tensor& argmax) = 0;
+  // dx = 0, then dx at each window's argmax += dy.
+  virtual void max_pool2d_backward(const Pool2dGeometry& g, const Tensor& dy, const Tensor& argmax,
+                                   Tensor& dx) = 0;
+  // Average pooling: y = the mean of each window; dx: each window's dy / k^2 to its k^2 inputs.
+  virtual void avg_pool2d_forward(const Pool2dGeometry& g, const Tensor& x, Tensor& y) = 0;
+  virtual void avg_pool2d_backward(const Pool2dGeometry& g, const Tensor& dy, Tensor& dx) = 0;
 
   // Optimizer updates, fused (one pass over the parameter).
   // SGD with momentum mu, dampening 0, weight decay wd (PyTorch's torch.optim.SGD semantics):

@@ -8,6 +8,12 @@
 //  - backward(dy) takes dL/d(output of the last forward), *overwrites* the gradients of the
 //    module's parameters (no zero_grad needed) and returns dL/dx, or an empty tensor when
 //    set_needs_input_grad(false) (the first layer of a network: saves a GEMM per step).
+//
+// Images: every tensor between modules is a matrix with one row per sample. A batch of images is
+// [N, C*H*W], each row one image in C, H, W order (PyTorch's NCHW, flattened per sample). Image
+// layers (Conv2d, MaxPool2d, AvgPool2d, Flatten) are given their input's [C, H, W] (ImageShape) at
+// construction and report output_shape(), from which a model builder infers the next layer's.
+// Element-wise layers (activations, dropout) work on images unchanged.
 #pragma once
 
 #include <string>

@@ -7,19 +7,13 @@
 #include <cmath>
 #include <limits>
 
+#include "backend/cpu/parallel.hpp"
 #include "core/error.hpp"
 #include "core/rng.hpp"
 
 namespace krill::backend {
 
 namespace {
-
-// Below this many elements an element-wise loop runs on the calling thread: waking a team costs
-// more than the loop.
-constexpr int64_t kParallelMin = 1 << 15;
-
-// The OpenMP thread count is per calling thread (each trial of a study sets its own).
-thread_local int tl_threads = 1;
 
 CBLAS_TRANSPOSE cblas(Transpose t) {
   return t == Transpose::Yes ? CblasTrans : CblasNoTrans;
@@ -36,6 +30,8 @@ void for_each_index(int64_t n, F f) {
 }
 
 }  // namespace
+
+thread_local int tl_threads = 1;
 
 CpuBackend::CpuBackend() {
   set_threads(1);
@@ -89,7 +85,11 @@ void CpuBackend::relu_forward(const float* x, float* y, int64_t n) {
 }
 
 void CpuBackend::relu_backward(const float* y, const float* dy, float* dx, int64_t n) {
-  for_each_index(n, [=](int64_t i) { dx[i] = y[i] > 0.0f ? dy[i] : 0.0f; });
+  // dy[i] loaded unconditionally: a load under the condition keeps GCC from vectorising.
+  for_each_index(n, [=](int64_t i) {
+    const float g = dy[i];
+    dx[i] = y[i] > 0.0f ? g : 0.0f;
+  });
 }
 
 void CpuBackend::sigmoid_forward(const float* x, float* y, int64_t n) {

@@ -1,5 +1,6 @@
 // The CPU backend: GEMM on OpenBLAS (cblas), element-wise kernels as plain loops that the compiler
-// vectorises, split over OpenMP threads only when an array is big enough to repay the fork.
+// vectorises, split over OpenMP threads only when an array is big enough to repay the fork. The
+// image kernels (convolution by im2col + GEMM, pooling) are in cpu_image_ops.cpp.
 #pragma once
 
 #include "backend/backend.hpp"
@@ -39,6 +40,17 @@ class CpuBackend final : public Backend {
   void scale(const float* x, float alpha, float* y, int64_t n) override;
   int64_t count_correct(const float* scores, const int32_t* labels, int64_t rows,
                         int64_t cols) override;
+  void conv2d_forward(const Conv2dGeometry& g, const Tensor& x, const Tensor& weight,
+                      const Tensor& bias, Tensor& y, Tensor& workspace) override;
+  void conv2d_backward(const Conv2dGeometry& g, const Tensor& x, const Tensor& dy,
+                       const Tensor& weight, Tensor& dweight, Tensor& dbias, Tensor* dx,
+                       Tensor& workspace) override;
+  void max_pool2d_forward(const Pool2dGeometry& g, const Tensor& x, Tensor& y,
+                          Tensor& argmax) override;
+  void max_pool2d_backward(const Pool2dGeometry& g, const Tensor& dy, const Tensor& argmax,
+                           Tensor& dx) override;
+  void avg_pool2d_forward(const Pool2dGeometry& g, const Tensor& x, Tensor& y) override;
+  void avg_pool2d_backward(const Pool2dGeometry& g, const Tensor& dy, Tensor& dx) override;
   void sgd_update(float* w, const float* grad, float* velocity, int64_t n, float lr, float momentum,
                   float weight_decay, bool nesterov) override;
   void adam_update(float* w, const float* grad, float* m, float* v, int64_t n,
