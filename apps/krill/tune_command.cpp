@@ -51,15 +51,23 @@ std::atomic<bool> g_cancel{false};
 std::atomic<int> g_interrupts{0};
 
 extern "C" void on_interrupt(int) {
-  // The database holds every finished trial (each is committed as it ends); a second Ctrl-C quits
-  // at once, and the trials that were running are run again when the study resumes.
-  if (g_interrupts.fetch_add(1) >= 1) std::_Exit(130);
+  // The database holds every finished trial (each is committed as it ends). The first Ctrl-C lets
+  // the running trials finish; the second stops now: the ticker thread marks this run's running
+  // trials abandoned (optimize_and_report) and quits, and the next run re-runs them with their
+  // parameters; a third quits at once, whatever that thread is doing.
+  const int n = g_interrupts.fetch_add(1);
+  if (n >= 2) std::_Exit(130);
   g_cancel.store(true);
   // Said at once (write(2) is safe in a signal handler; fmt is not).
-  static constexpr char kMessage[] =
+  static constexpr char kFirst[] =
       "\nkrill tune: stopping: the running trials finish first (Ctrl-C again to stop now; the "
       "next run re-runs them)\n";
-  [[maybe_unused]] const auto written = ::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
+  static constexpr char kSecond[] =
+      "\nkrill tune: stopping now: the running trials are left for the next run, which re-runs "
+      "them with their parameters\n";
+  [[maybe_unused]] const auto written = n == 0
+                                            ? ::write(STDERR_FILENO, kFirst, sizeof kFirst - 1)
+                                            : ::write(STDERR_FILENO, kSecond, sizeof kSecond - 1);
 }
 
 // The study file with the command line's overrides, and its data, checked: a study that cannot
@@ -212,12 +220,26 @@ int optimize_and_report(hpo::Study& study, hpo::Executor& executor,
     // The line moves while trials run, not only when one ends: redrawn every second until
     // optimize() returns (also by an exception: the jthread is stopped and joined).
     std::jthread ticker([&](std::stop_token stop) {
+      // It also acts on a second Ctrl-C: this run leaves the study's runs, so that its running
+      // trials are orphans that any process (the next run, or one already joined, on any host)
+      // re-queues at once with their parameters, instead of after the lease's grace period.
       std::mutex m;
       std::condition_variable_any tick;
       std::unique_lock lock(m);
-      while (!tick.wait_for(lock, stop, std::chrono::seconds(1), [] { return false; })) {
+      auto last_draw = std::chrono::steady_clock::now();
+      while (!tick.wait_for(lock, stop, std::chrono::milliseconds(50), [] { return false; })) {
         if (stop.stop_requested()) return;
-        draw(study.progress());
+        if (g_interrupts.load() >= 2) {
+          try {
+            study.storage().remove_run(study.run().id);
+          } catch (const std::exception&) {  // the heartbeat stops: the lease's grace frees them
+          }
+          std::_Exit(130);
+        }
+        if (std::chrono::steady_clock::now() - last_draw >= std::chrono::seconds(1)) {
+          last_draw = std::chrono::steady_clock::now();
+          draw(study.progress());
+        }
       }
     });
     study.optimize(objective.objective(), options);

@@ -179,6 +179,50 @@ TEST_F(TuneCliTest, CtrlCStopsCleanlyAndTheNextRunResumes) {
   EXPECT_EQ(storage->trials(storage->studies().at(0).id).size(), static_cast<size_t>(kTrials));
 }
 
+TEST_F(TuneCliTest, ASecondCtrlCStopsNowAndTheNextRunReRunsTheAbandonedTrial) {
+  constexpr int kTrials = 3;
+  const fs::path study = write_study(kTrials, "256,256", 20000);  // seconds: Ctrl-C comes first
+  const fs::path db = dir_ / "crash.db";
+  const fs::path log = dir_ / "tune.log";
+  const pid_t pid = spawn_tune(study, log);
+  ASSERT_GE(pid, 0);
+  ASSERT_TRUE(wait_for_trials(db, 1, /*finished_only=*/false));
+  kill(pid, SIGINT);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);  // at once: the running trial is not waited for
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  {
+    std::ifstream in(log);
+    const std::string out((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_THAT(out, HasSubstr("stopping now: the running trials are left for the next run"))
+        << out;
+  }
+  krill::hpo::TrialRecord abandoned;
+  {
+    auto storage = krill::store::open_storage(db);
+    const auto id = storage->studies().at(0).id;
+    const auto trials = storage->trials(id);
+    ASSERT_EQ(trials.size(), 1u);
+    abandoned = trials.front();
+    EXPECT_EQ(abandoned.state, krill::hpo::TrialState::Running);
+    // Marked: its run left the study, so the trial is an orphan for any process, on any host.
+    EXPECT_TRUE(storage->runs(id).empty());
+  }
+  // The next run takes the abandoned trial first, with its parameters.
+  auto resumed = run_krill("tune " + study.string() + " --quiet --threads 1 --trials 1");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  auto storage = krill::store::open_storage(db);
+  const auto trials = storage->trials(storage->studies().at(0).id);
+  ASSERT_EQ(trials.size(), 1u);
+  EXPECT_EQ(trials.front().number, abandoned.number);
+  EXPECT_EQ(trials.front().params, abandoned.params);
+  EXPECT_EQ(trials.front().requeues, abandoned.requeues + 1);
+  EXPECT_EQ(trials.front().state, krill::hpo::TrialState::Completed);
+}
+
 TEST_F(TuneCliTest, ABadStudyFileIsOneLineWithItsPosition) {
   const fs::path file = dir_ / "bad.yaml";
   std::ofstream(file) << "study: bad\ndata: fashion-mnist\ntrials: 3\nsearch:\n"
