@@ -1,6 +1,7 @@
 // The per-trial cost of the samplers that learn: one proposal of TPE (krill's defaults, and
-// Optuna's: univariate) and of regularized evolution after 100 and 1000 finished trials, in memory (no
-// storage). Optuna's TPESampler takes about 3.8 ms a trial in memory; the goal is a tenth of it.
+// Optuna's: univariate) and of regularized evolution after 100 and 1000 finished trials, in memory
+// (no storage). Optuna's TPESampler takes about 3.8 ms a trial in memory; the goal is a tenth of
+// it.
 //   build/bench/krill_sampler_bench --benchmark_min_time=0.5
 #include <benchmark/benchmark.h>
 

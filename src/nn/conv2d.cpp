@@ -54,10 +54,7 @@ std::string Conv2d::describe() const {
 // x [N, C*H*W] -> y [N, OC*OH*OW]
 const Tensor& Conv2d::forward(const Tensor& x, Mode) {
   const int64_t in = geometry_.input.numel();
-  if (x.rank() != 2 || x.dim(1) != in) {
-    throw ShapeError(describe() + ": input " + x.shape().to_string() + ", expected [batch, " +
-                     str(in) + "]");
-  }
+  check_batch(describe(), x, in);
   input_ = &x;
   output_.resize({x.dim(0), geometry_.output().numel()});
   backend::backend(x.device())

@@ -29,10 +29,7 @@ std::string Dense::describe() const {
 // x [B, in] -> y [B, out]:  y = b (broadcast);  y += x W^T
 const Tensor& Dense::forward(const Tensor& x, Mode) {
   const int64_t in = in_features(), out = out_features();
-  if (x.rank() != 2 || x.dim(1) != in) {
-    throw ShapeError(describe() + ": input " + x.shape().to_string() + ", expected [batch, " +
-                     std::to_string(in) + "]");
-  }
+  check_batch(describe(), x, in);
   const int64_t batch = x.dim(0);
   input_ = &x;
   output_.resize({batch, out});

@@ -15,10 +15,7 @@ std::string Flatten::describe() const {
 }
 
 const Tensor& Flatten::forward(const Tensor& x, Mode) {
-  if (x.rank() != 2 || x.dim(1) != features()) {
-    throw ShapeError(describe() + ": input " + x.shape().to_string() + ", expected [batch, " +
-                     std::to_string(features()) + "]");
-  }
+  check_batch(describe(), x, features());
   return x;
 }
 

@@ -50,4 +50,8 @@ class Module {
   bool needs_input_grad_ = true;
 };
 
+// Throws ShapeError "<who>: input [..], expected [batch, <features>]" unless `x` is a batch of
+// rows of `features` values: every layer's forward checks its input so.
+void check_batch(const std::string& who, const Tensor& x, int64_t features);
+
 }  // namespace krill::nn

@@ -40,10 +40,7 @@ std::string Pool2dLayer::describe() const {
 
 void Pool2dLayer::start_forward(const Tensor& x) {
   const int64_t in = geometry_.input.numel();
-  if (x.rank() != 2 || x.dim(1) != in) {
-    throw ShapeError(describe() + ": input " + x.shape().to_string() + ", expected [batch, " +
-                     str(in) + "]");
-  }
+  check_batch(describe(), x, in);
   input_ = &x;
   output_.resize({x.dim(0), geometry_.output().numel()});
 }
