@@ -99,6 +99,27 @@ class Backend {
   virtual void avg_pool2d_forward(const Pool2dGeometry& g, const Tensor& x, Tensor& y) = 0;
   virtual void avg_pool2d_backward(const Pool2dGeometry& g, const Tensor& dy, Tensor& dx) = 0;
 
+  // Batch normalisation (geometry.hpp), per channel c over its M = N*S values of x [N, C*S]; gamma,
+  // beta and every statistic are [C]. Training (M > 1): the batch's mean and inv_std =
+  // 1/sqrt(biased variance + eps) are written for the backward pass, y = gamma (x - mean) inv_std +
+  // beta, and the running statistics move towards the batch's, the variance's unbiased (* M/(M-1)),
+  // as PyTorch's nn.BatchNorm1d/2d do.
+  virtual void batch_norm_forward_train(const BatchNormGeometry& g, const Tensor& x,
+                                        const Tensor& gamma, const Tensor& beta, Tensor& y,
+                                        Tensor& mean, Tensor& inv_std, Tensor& running_mean,
+                                        Tensor& running_var) = 0;
+  // Evaluation: y = gamma (x - running_mean) / sqrt(running_var + eps) + beta.
+  virtual void batch_norm_forward_eval(const BatchNormGeometry& g, const Tensor& x,
+                                       const Tensor& gamma, const Tensor& beta,
+                                       const Tensor& running_mean, const Tensor& running_var,
+                                       Tensor& y) = 0;
+  // The training forward's backward, from its x, mean and inv_std (xhat = (x - mean) inv_std):
+  // overwrites dbeta = sum dy, dgamma = sum dy xhat and, unless dx is null,
+  // dx = gamma inv_std (dy - dbeta / M - xhat dgamma / M).
+  virtual void batch_norm_backward(const BatchNormGeometry& g, const Tensor& x, const Tensor& dy,
+                                   const Tensor& gamma, const Tensor& mean, const Tensor& inv_std,
+                                   Tensor& dgamma, Tensor& dbeta, Tensor* dx) = 0;
+
   // Optimizer updates, fused (one pass over the parameter).
   // SGD with momentum mu, dampening 0, weight decay wd (PyTorch's torch.optim.SGD semantics):
   //   g = grad + wd*w; v = mu*v + g; w -= lr * (nesterov ? g + mu*v : v)   (v unused if mu == 0)

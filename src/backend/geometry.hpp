@@ -1,6 +1,7 @@
-// The shapes of the image kernels (convolution and pooling) of one sample; the batch is the
-// tensors' first dimension. Square kernels, the same stride and padding along both axes (as the
-// layers offer); the output size is floor((in + 2 pad - kernel) / stride) + 1, PyTorch's rule.
+// The shapes of the image kernels (convolution, pooling, batch normalisation) of one sample; the
+// batch is the tensors' first dimension. Square kernels, the same stride and padding along both
+// axes (as the layers offer); the output size is floor((in + 2 pad - kernel) / stride) + 1,
+// PyTorch's rule.
 #pragma once
 
 #include <cstdint>
@@ -39,6 +40,17 @@ struct Pool2dGeometry {
   int64_t out_width() const { return (input.width - kernel) / stride + 1; }
   ImageShape output() const { return {input.channels, out_height(), out_width()}; }
   bool fits() const { return input.height >= kernel && input.width >= kernel; }
+};
+
+// Batch normalisation: a sample [C*S] is C channels of S values each (S = H*W for an image, 1 for a
+// row of features); each channel's statistics are taken over its N*S values in the batch.
+struct BatchNormGeometry {
+  int64_t channels = 0;
+  int64_t spatial = 1;    // values of one channel in one sample
+  float eps = 1e-5f;      // added to the variance before its square root
+  float momentum = 0.1f;  // running = (1 - momentum) * running + momentum * batch statistic
+
+  int64_t sample() const { return channels * spatial; }
 };
 
 }  // namespace krill::backend

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "core/serialize.hpp"
+
 namespace krill {
 
 namespace {
@@ -81,6 +83,27 @@ uint64_t Rng::derive(uint64_t seed, uint64_t stream) {
   uint64_t x = seed ^ (stream * 0xd1b54a32d192ed03ULL);
   splitmix64(x);
   return splitmix64(x);
+}
+
+void Rng::save(BinaryWriter& out) const {
+  for (uint64_t word : s_) out.u64(word);
+  out.f64(spare_normal_);
+  out.u8(has_spare_ ? 1 : 0);
+}
+
+void Rng::load(BinaryReader& in) {
+  uint64_t words[4];
+  for (auto& word : words) word = in.u64("generator state");
+  const double spare = in.f64("generator spare normal");
+  const uint8_t has_spare = in.u8("generator has spare");
+  if ((words[0] | words[1] | words[2] | words[3]) == 0) {
+    in.fail("generator state: all zero, which xoshiro256** never reaches");
+  }
+  if (has_spare > 1)
+    in.fail("generator has spare: " + std::to_string(has_spare) + " is not 0 or 1");
+  for (int i = 0; i < 4; ++i) s_[i] = words[i];
+  spare_normal_ = spare;
+  has_spare_ = has_spare == 1;
 }
 
 }  // namespace krill

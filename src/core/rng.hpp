@@ -8,6 +8,9 @@
 
 namespace krill {
 
+class BinaryReader;
+class BinaryWriter;
+
 class Rng {
  public:
   explicit Rng(uint64_t seed = 0);
@@ -29,6 +32,11 @@ class Rng {
   // A generator for a sub-stream (e.g. one per epoch or per layer), independent of this one's
   // state.
   static uint64_t derive(uint64_t seed, uint64_t stream);
+
+  // The whole state (for checkpoints): a loaded generator continues the saved one's stream exactly.
+  // load throws DataError (and keeps this state) for bytes that are not a generator's state.
+  void save(BinaryWriter& out) const;
+  void load(BinaryReader& in);
 
  private:
   uint64_t s_[4];

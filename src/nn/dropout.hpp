@@ -1,5 +1,6 @@
 // Dropout (inverted): in training, each input is zeroed with probability p and the kept ones are
-// scaled by 1/(1-p), so evaluation is the identity. Masks come from a seeded stream (reset()).
+// scaled by 1/(1-p), so evaluation is the identity. Masks come from a seeded stream (reset()),
+// whose position is the module's state: a run resumed from a checkpoint draws the same masks.
 #pragma once
 
 #include "nn/module.hpp"
@@ -13,6 +14,8 @@ class Dropout final : public Module {
   const Tensor& backward(const Tensor& grad_output) override;
   std::string describe() const override;
   void reset(Rng& rng) override { rng_ = Rng(rng.next_u64()); }
+  void save_state(BinaryWriter& out) const override { rng_.save(out); }
+  void load_state(BinaryReader& in) override { rng_.load(in); }
   float p() const { return p_; }
 
  private:

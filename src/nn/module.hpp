@@ -14,12 +14,17 @@
 // layers (Conv2d, MaxPool2d, AvgPool2d, Flatten) are given their input's [C, H, W] (ImageShape) at
 // construction and report output_shape(), from which a model builder infers the next layer's.
 // Element-wise layers (activations, dropout) work on images unchanged.
+//
+// State: what a module changes in training besides its parameters (batch norm's running
+// statistics, dropout's mask stream) is saved and loaded with save_state/load_state, so that a
+// checkpoint holds everything a resumed run needs to continue exactly as the uninterrupted one.
 #pragma once
 
 #include <string>
 #include <vector>
 
 #include "core/rng.hpp"
+#include "core/serialize.hpp"
 #include "core/tensor.hpp"
 #include "nn/parameter.hpp"
 
@@ -42,6 +47,14 @@ class Module {
   virtual std::string describe() const = 0;  // "Dense(784 -> 512)"
   // Draws initial parameters (and, for dropout, the mask stream) from rng.
   virtual void reset(Rng& rng) { (void)rng; }
+
+  // Non-parameter state, written by save_state and read back by load_state (which throws
+  // DataError naming the field when the bytes do not fit this module). None by default.
+  virtual void save_state(BinaryWriter& out) const { (void)out; }
+  virtual void load_state(BinaryReader& in) { (void)in; }
+  // Whether the module cannot do without its state when a checkpoint has none (an older format):
+  // batch norm's running statistics are the model; dropout merely draws other masks.
+  virtual bool requires_state() const { return false; }
 
   virtual void set_needs_input_grad(bool needed) { needs_input_grad_ = needed; }
   bool needs_input_grad() const { return needs_input_grad_; }

@@ -52,6 +52,45 @@ void Sequential::reset(Rng& rng) {
   for (auto& m : modules_) m->reset(rng);
 }
 
+void Sequential::save_state(BinaryWriter& out) const {
+  out.u32(static_cast<uint32_t>(modules_.size()));
+  for (const auto& m : modules_) {
+    BinaryWriter state;
+    m->save_state(state);
+    out.u64(state.buffer().size());
+    out.bytes(state.buffer());
+  }
+}
+
+void Sequential::load_state(BinaryReader& in) {
+  const uint32_t count = in.u32("module count");
+  if (count != modules_.size()) {
+    in.fail("state of " + std::to_string(count) + " modules, the model has " +
+            std::to_string(modules_.size()) + " (another architecture?)");
+  }
+  for (size_t i = 0; i < modules_.size(); ++i) {
+    const std::string who = "module " + std::to_string(i) + " (" + modules_[i]->describe() + ")";
+    const uint64_t size = in.u64("module state size");
+    if (size > in.remaining()) {
+      in.fail("truncated: " + who + " promises " + std::to_string(size) + " bytes of state, " +
+              std::to_string(in.remaining()) + " left");
+    }
+    BinaryReader state(in.bytes(size, "module state"), in.source() + ", " + who);
+    modules_[i]->load_state(state);
+    if (state.remaining() != 0) {
+      state.fail(std::to_string(state.remaining()) + " bytes of state left over (another " +
+                 "architecture?)");
+    }
+  }
+}
+
+bool Sequential::requires_state() const {
+  for (const auto& m : modules_) {
+    if (m->requires_state()) return true;
+  }
+  return false;
+}
+
 int64_t Sequential::parameter_count() {
   int64_t n = 0;
   for (Parameter* p : parameters()) n += p->value.numel();

@@ -1,5 +1,5 @@
 // Sequential: modules applied one after the other. Parameters are named "<index>.<name>"
-// ("0.weight"), which checkpoints use to match tensors.
+// ("0.weight"), which checkpoints use to match tensors; the modules' states are saved in order.
 #pragma once
 
 #include <concepts>
@@ -28,6 +28,11 @@ class Sequential final : public Module {
   std::string describe() const override;  // one line per module
   void reset(Rng& rng) override;
   void set_needs_input_grad(bool needed) override;
+  // The modules' states in order, each as u64 size + bytes: a module whose state does not fit is
+  // named in the error.
+  void save_state(BinaryWriter& out) const override;
+  void load_state(BinaryReader& in) override;
+  bool requires_state() const override;
 
   size_t size() const { return modules_.size(); }
   Module& operator[](size_t i) { return *modules_[i]; }

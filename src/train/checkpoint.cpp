@@ -16,6 +16,8 @@ namespace krill::train {
 namespace {
 constexpr char kMagic[8] = {'K', 'R', 'I', 'L', 'L', 'C', 'K', 'P'};
 constexpr size_t kHeaderBytes = 8 + 4 + 8 + 4;
+constexpr uint32_t kFirstVersion = 1;       // without the model's state
+constexpr uint32_t kModelStateVersion = 2;  // the first with it
 
 uint32_t checksum(std::span<const uint8_t> bytes) {
   uLong crc = crc32(0L, Z_NULL, 0);
@@ -37,6 +39,10 @@ std::vector<uint8_t> save_checkpoint(nn::Module& model, const optim::Optimizer& 
     payload.string(p->name);
     payload.tensor(p->value);
   }
+  BinaryWriter model_state;
+  model.save_state(model_state);
+  payload.u64(model_state.buffer().size());
+  payload.bytes(model_state.buffer());
   optimizer.save_state(payload);
   payload.i64(state.iteration);
   payload.f64(state.base_lr);
@@ -58,9 +64,10 @@ TrainState load_checkpoint(std::span<const uint8_t> bytes, nn::Module& model,
   }
   header.bytes(sizeof kMagic, "magic");
   const uint32_t version = header.u32("version");
-  if (version != kCheckpointVersion) {
+  if (version < kFirstVersion || version > kCheckpointVersion) {
     header.fail("checkpoint format version " + std::to_string(version) +
-                ", this krill reads version " + std::to_string(kCheckpointVersion));
+                ", this krill reads versions " + std::to_string(kFirstVersion) + " to " +
+                std::to_string(kCheckpointVersion));
   }
   const uint64_t size = header.u64("payload size");
   const uint32_t crc = header.u32("checksum");
@@ -89,12 +96,34 @@ TrainState load_checkpoint(std::span<const uint8_t> bytes, nn::Module& model,
     values.emplace_back(p->value.shape());
     in.tensor_into(values.back(), name.c_str());
   }
-  // The optimizer's load is all or nothing, but the training progress after it can still be
-  // refused: its state is kept to be put back, so that a refused checkpoint changes nothing.
-  BinaryWriter optimizer_before;
+  std::span<const uint8_t> model_state;
+  if (version >= kModelStateVersion) {
+    const uint64_t size = in.u64("model state size");
+    if (size > in.remaining()) {
+      in.fail("truncated: model state promises " + std::to_string(size) + " bytes, " +
+              std::to_string(in.remaining()) + " left");
+    }
+    model_state = in.bytes(size, "model state");
+  } else if (model.requires_state()) {
+    in.fail("checkpoint format version " + std::to_string(version) +
+            " holds no module state, which this model needs (batch-norm running statistics); "
+            "train it again with this krill");
+  }
+  // The model's state and the optimizer's are loaded before the training progress after them can
+  // still be refused: both are kept to be put back, so that a refused checkpoint changes nothing.
+  BinaryWriter model_before, optimizer_before;
+  model.save_state(model_before);
   optimizer.save_state(optimizer_before);
   TrainState state;
   try {
+    if (version >= kModelStateVersion) {
+      BinaryReader state_in(model_state, source + ", model state");
+      model.load_state(state_in);
+      if (state_in.remaining() != 0) {
+        state_in.fail(std::to_string(state_in.remaining()) +
+                      " bytes left over after the model's state (another architecture?)");
+      }
+    }
     optimizer.load_state(in);
     state.iteration = in.i64("iteration");
     if (state.iteration < 0) {
@@ -109,6 +138,8 @@ TrainState load_checkpoint(std::span<const uint8_t> bytes, nn::Module& model,
               " after the training progress, expected the payload to end there");
     }
   } catch (const Error&) {
+    BinaryReader restore_model(model_before.buffer(), "the model's previous state");
+    model.load_state(restore_model);
     BinaryReader restore(optimizer_before.buffer(), "the optimizer's previous state");
     optimizer.load_state(restore);
     throw;

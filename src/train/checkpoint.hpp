@@ -4,8 +4,11 @@
 // bytes, or a checkpoint of another architecture, are refused with a DataError that says why.
 //
 // Layout (little-endian): "KRILLCKP" | u32 version | u64 payload bytes | u32 crc32(payload) |
-// payload = u32 parameter count, (name, tensor) each | optimizer state | i64 iteration |
+// payload = u32 parameter count, (name, tensor) each | u64 size + the model's state
+// (Module::save_state: batch-norm statistics, dropout streams) | optimizer state | i64 iteration |
 // f64 base learning rate.
+// Version 1 had no model state: it still loads (the model keeps its state: dropout then draws
+// other masks than the saved run would have) unless the model requires its state (batch norm).
 #pragma once
 
 #include <cstdint>
@@ -19,7 +22,7 @@
 
 namespace krill::train {
 
-inline constexpr uint32_t kCheckpointVersion = 1;
+inline constexpr uint32_t kCheckpointVersion = 2;  // writes this, reads 1 and 2
 
 struct TrainState {
   int64_t iteration = 0;  // steps done
@@ -29,7 +32,8 @@ struct TrainState {
 std::vector<uint8_t> save_checkpoint(nn::Module& model, const optim::Optimizer& optimizer,
                                      const TrainState& state);
 // Loads into an existing model and optimizer of the same architecture; `source` names the bytes
-// in errors. A refused checkpoint (DataError) leaves both the model and the optimizer unchanged.
+// in errors. A refused checkpoint (DataError) leaves the model (its parameters and state) and the
+// optimizer unchanged.
 TrainState load_checkpoint(std::span<const uint8_t> bytes, nn::Module& model,
                            optim::Optimizer& optimizer, const std::string& source = "checkpoint");
 

@@ -5,6 +5,7 @@
 #include "core/error.hpp"
 #include "grad_check.hpp"
 #include "nn/activations.hpp"
+#include "nn/batch_norm.hpp"
 #include "nn/dense.hpp"
 #include "nn/dropout.hpp"
 #include "nn/sequential.hpp"
@@ -113,6 +114,35 @@ TEST(Dropout, GradientFollowsTheMask) {
   for (int64_t i = 0; i < x.numel(); ++i) EXPECT_FLOAT_EQ(g[i], y[i] == 0.0f ? 0.0f : 2.0f);
 }
 
+TEST(Dropout, StateIsTheMaskStreamSoALoadedCopyDrawsTheSameMasks) {
+  Dropout drop(0.5f);
+  Rng rng(8);
+  drop.reset(rng);
+  Tensor x = random_tensor({4, 10}, 9);
+  drop.forward(x, Mode::Train);  // the stream moves on
+  BinaryWriter state;
+  drop.save_state(state);
+  const Tensor next = drop.forward(x, Mode::Train);
+
+  Dropout resumed(0.5f);
+  Rng other(99);
+  resumed.reset(other);
+  BinaryReader in(state.buffer(), "state");
+  resumed.load_state(in);
+  EXPECT_EQ(in.remaining(), 0u);
+  const Tensor& y = resumed.forward(x, Mode::Train);
+  for (int64_t i = 0; i < x.numel(); ++i) ASSERT_EQ(y[i], next[i]) << i;
+
+  // Bytes that are no generator's state are refused.
+  BinaryWriter zeros;
+  for (int i = 0; i < 4; ++i) zeros.u64(0);
+  zeros.f64(0.0);
+  zeros.u8(0);
+  BinaryReader bad(zeros.buffer(), "state");
+  EXPECT_THROW(resumed.load_state(bad), DataError);
+  EXPECT_FALSE(resumed.requires_state());
+}
+
 TEST(Dropout, RejectsBadProbability) {
   EXPECT_THROW(Dropout(1.0f), InvalidArgument);
   EXPECT_THROW(Dropout(-0.1f), InvalidArgument);
@@ -163,6 +193,50 @@ TEST(Sequential, TopLevelSkipsTheInputGradient) {
   double first_layer = 0;
   for (float g : skipped[1]) first_layer += std::abs(g);
   EXPECT_GT(first_layer, 0.0);  // the first layer's weights still get their gradient
+}
+
+TEST(Sequential, SavesItsModulesStatesInOrderAndNamesOneThatDoesNotFit) {
+  auto make = [] {
+    auto net =
+        std::make_unique<Sequential>(Dense(4, 3), BatchNorm(3), Relu(), Dropout(0.5f), Dense(3, 2));
+    Rng rng(6);
+    net->reset(rng);
+    return net;
+  };
+  auto net = make();
+  EXPECT_TRUE(net->requires_state());
+  EXPECT_FALSE(Sequential(Dense(4, 3), Dropout(0.5f)).requires_state());
+  Tensor x = random_tensor({5, 4}, 4);
+  net->forward(x, Mode::Train);  // moves the statistics and the mask stream
+  BinaryWriter state;
+  net->save_state(state);
+  const std::vector<float> next = [&] {
+    const Tensor& y = net->forward(x, Mode::Train);
+    return std::vector<float>(y.values().begin(), y.values().end());
+  }();
+
+  auto resumed = make();
+  BinaryReader in(state.buffer(), "ckpt");
+  resumed->load_state(in);
+  EXPECT_EQ(in.remaining(), 0u);
+  const Tensor& y = resumed->forward(x, Mode::Train);
+  EXPECT_EQ(std::vector<float>(y.values().begin(), y.values().end()), next);
+
+  // Another architecture: the state of a BatchNorm(4) where the model has BatchNorm(3).
+  Sequential other(Dense(4, 4), BatchNorm(4), Relu(), Dropout(0.5f), Dense(4, 2));
+  BinaryWriter other_state;
+  other.save_state(other_state);
+  BinaryReader wrong(other_state.buffer(), "ckpt");
+  try {
+    resumed->load_state(wrong);
+    ADD_FAILURE() << "loaded the state of another architecture";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("ckpt, module 1 (BatchNorm1d(3))"), std::string::npos)
+        << e.what();
+  }
+  Sequential shorter(Dense(4, 3), BatchNorm(3));
+  BinaryReader fewer(state.buffer(), "ckpt");
+  EXPECT_THROW(shorter.load_state(fewer), DataError);
 }
 
 }  // namespace

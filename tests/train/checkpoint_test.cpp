@@ -12,6 +12,10 @@
 
 #include "backend/backend.hpp"
 #include "core/error.hpp"
+#include "nn/activations.hpp"
+#include "nn/batch_norm.hpp"
+#include "nn/conv2d.hpp"
+#include "nn/dense.hpp"
 #include "nn/model_spec.hpp"
 #include "optim/adam.hpp"
 #include "optim/sgd.hpp"
@@ -27,8 +31,9 @@ struct Member {
   std::unique_ptr<nn::Sequential> model;
   std::unique_ptr<optim::Adam> adam;
   nn::SoftmaxCrossEntropy loss;
-  explicit Member(const char* spec = "mlp:8", uint64_t seed = 1) {
-    model = nn::build_model(nn::parse_model_spec(spec), 16, 3, seed);
+  explicit Member(const char* spec = "mlp:8", uint64_t seed = 1)
+      : Member(nn::build_model(nn::parse_model_spec(spec), 16, 3, seed)) {}
+  explicit Member(std::unique_ptr<nn::Sequential> net) : model(std::move(net)) {
     adam = std::make_unique<optim::Adam>(model->parameters(), optim::AdamOptions{.lr = 0.01});
   }
   std::vector<float> weights() {
@@ -37,7 +42,29 @@ struct Member {
       w.insert(w.end(), p->value.values().begin(), p->value.values().end());
     return w;
   }
+  std::vector<uint8_t> state() const {
+    BinaryWriter out;
+    model->save_state(out);
+    return out.take();
+  }
 };
+
+// "mlp:8" with dropout 0.5 after the hidden layer (the model spec has no syntax for it).
+std::unique_ptr<nn::Sequential> mlp_with_dropout(uint64_t seed) {
+  nn::ModelSpec spec = nn::parse_model_spec("mlp:8");
+  spec.dropout = 0.5f;
+  return nn::build_model(spec, 16, 3, seed);
+}
+
+// A small CNN on the synthetic 4x4 images, with batch norm on images and on features.
+std::unique_ptr<nn::Sequential> cnn_with_batch_norm(uint64_t seed) {
+  auto net = std::make_unique<nn::Sequential>(
+      nn::Conv2d({1, 4, 4}, 2, 3), nn::BatchNorm(ImageShape{2, 2, 2}), nn::Relu(), nn::Dense(8, 6),
+      nn::BatchNorm(6), nn::Relu(), nn::Dense(6, 3, nn::Init::Glorot));
+  Rng rng(seed);
+  net->reset(rng);
+  return net;
+}
 
 class CheckpointTest : public ::testing::Test {
  protected:
@@ -173,6 +200,134 @@ TEST_F(CheckpointTest, RefusedTrainingProgressLeavesTheOptimizerUntouched) {
   // The same bytes, untouched, load.
   EXPECT_EQ(load_checkpoint(resealed(good), *b.model, *b.adam).iteration, 40);
   EXPECT_EQ(b.adam->steps(), 40);
+}
+
+// The checkpoint format before module state (version 1), made from a version 2 checkpoint of
+// `member`: its payload without the model's state.
+std::vector<uint8_t> as_version_1(const std::vector<uint8_t>& bytes, Member& member) {
+  BinaryWriter params;  // the parameters, as the payload starts
+  auto list = member.model->parameters();
+  params.u32(static_cast<uint32_t>(list.size()));
+  for (const nn::Parameter* p : list) {
+    params.string(p->name);
+    params.tensor(p->value);
+  }
+  const size_t state_at = 8 + 4 + 8 + 4 + params.buffer().size();
+  uint64_t state_size = 0;
+  std::memcpy(&state_size, bytes.data() + state_at, sizeof state_size);
+  std::vector<uint8_t> old(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(state_at));
+  old.insert(old.end(), bytes.begin() + static_cast<std::ptrdiff_t>(state_at + 8 + state_size),
+             bytes.end());
+  const uint32_t version = 1;
+  std::memcpy(old.data() + 8, &version, sizeof version);
+  return resealed(old);
+}
+
+// Trains `make(1)` straight for 40 steps, and `make(1)` for 17 steps, checkpointed (`convert`
+// may turn the bytes into an older format) and resumed in `make(99)` for the rest; returns the two.
+template <class Make, class Convert>
+std::pair<Member, Member> straight_and_resumed(Make make, Convert convert,
+                                               const TrainOptions& options,
+                                               const data::Dataset& data,
+                                               const data::Dataset* validation = nullptr) {
+  Member straight(make(1));
+  Trainer(options).fit(*straight.model, *straight.adam, straight.loss, data, validation);
+
+  Member first_half(make(1));
+  TrainOptions half = options;
+  half.iterations = 17;
+  Trainer(half).fit(*first_half.model, *first_half.adam, first_half.loss, data, validation);
+  const auto bytes = convert(
+      save_checkpoint(*first_half.model, *first_half.adam, {.iteration = 17, .base_lr = 0.01}),
+      first_half);
+
+  Member resumed(make(99));  // other initial weights and mask stream, overwritten
+  const TrainState state = load_checkpoint(bytes, *resumed.model, *resumed.adam);
+  TrainOptions rest = options;
+  rest.start_iteration = state.iteration;
+  Trainer(rest).fit(*resumed.model, *resumed.adam, resumed.loss, data, validation);
+  return {std::move(straight), std::move(resumed)};
+}
+
+const auto as_is = [](std::vector<uint8_t> bytes, Member&) { return bytes; };
+
+TEST_F(CheckpointTest, ResumingWithDropoutContinuesBitIdentically) {
+  auto [straight, resumed] = straight_and_resumed(mlp_with_dropout, as_is, options_, data_);
+  EXPECT_EQ(resumed.weights(), straight.weights());
+  EXPECT_EQ(resumed.state(), straight.state());  // the mask streams, at the same place
+
+  // What the state is for: a version 1 checkpoint (no module state) still loads, but the resumed
+  // run draws other masks and ends elsewhere.
+  auto [straight_v1, resumed_v1] =
+      straight_and_resumed(mlp_with_dropout, as_version_1, options_, data_);
+  EXPECT_NE(resumed_v1.weights(), straight_v1.weights());
+}
+
+TEST_F(CheckpointTest, ResumingWithBatchNormContinuesBitIdentically) {
+  const data::Dataset validation = testing::synthetic_dataset(50, 3, 6);
+  TrainOptions options = options_;
+  options.eval_every = 10;  // evaluation forwards between the steps must not move the statistics
+  auto [straight, resumed] =
+      straight_and_resumed(cnn_with_batch_norm, as_is, options, data_, &validation);
+  EXPECT_EQ(resumed.weights(), straight.weights());
+  EXPECT_EQ(resumed.state(), straight.state());                         // the running statistics
+  EXPECT_NE(straight.state(), Member(cnn_with_batch_norm(1)).state());  // they did move
+}
+
+TEST_F(CheckpointTest, ReadsVersion1CheckpointsUnlessTheModelNeedsItsState) {
+  Member a;
+  Trainer(options_).fit(*a.model, *a.adam, a.loss, data_);
+  const auto old = as_version_1(save_checkpoint(*a.model, *a.adam, {.iteration = 40}), a);
+  Member b("mlp:8", 2);
+  EXPECT_EQ(load_checkpoint(old, *b.model, *b.adam).iteration, 40);
+  EXPECT_EQ(b.weights(), a.weights());
+
+  Member norm(cnn_with_batch_norm(1));
+  Trainer(options_).fit(*norm.model, *norm.adam, norm.loss, data_);
+  const auto old_norm = as_version_1(save_checkpoint(*norm.model, *norm.adam, {}), norm);
+  Member other(cnn_with_batch_norm(2));
+  const auto weights = other.weights();
+  const auto state = other.state();
+  try {
+    load_checkpoint(old_norm, *other.model, *other.adam, "old.ckpt");
+    ADD_FAILURE() << "loaded a batch-norm model from a checkpoint without its statistics";
+  } catch (const DataError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("old.ckpt"));
+    EXPECT_THAT(e.what(), HasSubstr("version 1 holds no module state"));
+  }
+  EXPECT_EQ(other.weights(), weights);
+  EXPECT_EQ(other.state(), state);
+}
+
+// "mlp:8" with and without dropout have the same parameters: only the module state tells them
+// apart. A refused state leaves the model's weights and state and the optimizer as they were.
+TEST_F(CheckpointTest, RefusesModuleStateOfAnotherArchitectureWithoutTouchingTheModel) {
+  Member dropout(mlp_with_dropout(1));
+  Trainer(options_).fit(*dropout.model, *dropout.adam, dropout.loss, data_);
+  const auto bytes = save_checkpoint(*dropout.model, *dropout.adam, {.iteration = 40});
+  Member plain("mlp:8", 2);
+  const auto weights = plain.weights();
+  const auto adam = optimizer_state(*plain.adam);
+  try {
+    load_checkpoint(bytes, *plain.model, *plain.adam, "ckpt.bin");
+    ADD_FAILURE() << "loaded the state of a model with dropout into one without";
+  } catch (const DataError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("ckpt.bin, model state"));
+    EXPECT_THAT(e.what(), HasSubstr("another architecture"));
+  }
+  EXPECT_EQ(plain.weights(), weights);
+  EXPECT_EQ(optimizer_state(*plain.adam), adam);
+
+  // A state that loads, then a refused training progress: the model's state is put back too.
+  Member target(mlp_with_dropout(2));
+  const auto target_state = target.state();
+  try {
+    load_checkpoint(resealed({bytes.begin(), bytes.end() - 1}), *target.model, *target.adam);
+    ADD_FAILURE() << "loaded a checkpoint without its last byte";
+  } catch (const DataError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("truncated: base learning rate"));
+  }
+  EXPECT_EQ(target.state(), target_state);
 }
 
 TEST_F(CheckpointTest, RefusesStateOfAnotherOptimizer) {

@@ -1,6 +1,7 @@
 // The CPU backend: GEMM on OpenBLAS (cblas), element-wise kernels as plain loops that the compiler
 // vectorises, split over OpenMP threads only when an array is big enough to repay the fork. The
-// image kernels (convolution by im2col + GEMM, pooling) are in cpu_image_ops.cpp.
+// image kernels (convolution by im2col + GEMM, pooling) are in cpu_image_ops.cpp, batch
+// normalisation in cpu_batch_norm.cpp.
 #pragma once
 
 #include "backend/backend.hpp"
@@ -51,6 +52,15 @@ class CpuBackend final : public Backend {
                            Tensor& dx) override;
   void avg_pool2d_forward(const Pool2dGeometry& g, const Tensor& x, Tensor& y) override;
   void avg_pool2d_backward(const Pool2dGeometry& g, const Tensor& dy, Tensor& dx) override;
+  void batch_norm_forward_train(const BatchNormGeometry& g, const Tensor& x, const Tensor& gamma,
+                                const Tensor& beta, Tensor& y, Tensor& mean, Tensor& inv_std,
+                                Tensor& running_mean, Tensor& running_var) override;
+  void batch_norm_forward_eval(const BatchNormGeometry& g, const Tensor& x, const Tensor& gamma,
+                               const Tensor& beta, const Tensor& running_mean,
+                               const Tensor& running_var, Tensor& y) override;
+  void batch_norm_backward(const BatchNormGeometry& g, const Tensor& x, const Tensor& dy,
+                           const Tensor& gamma, const Tensor& mean, const Tensor& inv_std,
+                           Tensor& dgamma, Tensor& dbeta, Tensor* dx) override;
   void sgd_update(float* w, const float* grad, float* velocity, int64_t n, float lr, float momentum,
                   float weight_decay, bool nesterov) override;
   void adam_update(float* w, const float* grad, float* m, float* v, int64_t n,

@@ -3,8 +3,6 @@
 // OpenMP threads when the batch holds enough work to repay the fork; inside such a team each GEMM
 // runs on one thread (OpenBLAS's OpenMP build does not nest), which suits the small per-sample
 // products (LeNet's are 32x576x25 and 64x64x800) better than splitting each one.
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 
@@ -15,25 +13,6 @@
 namespace krill::backend {
 
 namespace {
-
-// How many threads to split `items` independent items over, `work` elements in all: 1 (the
-// calling thread, whose BLAS calls may then use every thread) unless the work repays a team.
-int team_size(int64_t items, int64_t work) {
-  if (tl_threads <= 1 || items <= 1 || work < kParallelMin) return 1;
-  return static_cast<int>(std::min<int64_t>(tl_threads, items));
-}
-
-// f(thread, item) for every item; thread in [0, team) names the scratch the call may use. A static
-// schedule: with the same team size, each thread always gets the same items (deterministic sums).
-template <class F>
-void for_each_item(int64_t items, int team, F f) {
-  if (team > 1) {
-#pragma omp parallel for schedule(static) num_threads(team)
-    for (int64_t i = 0; i < items; ++i) f(omp_get_thread_num(), i);
-  } else {
-    for (int64_t i = 0; i < items; ++i) f(0, i);
-  }
-}
 
 // A 1x1 kernel with stride 1 and no padding reads every pixel once: the input is its own column
 // matrix.
