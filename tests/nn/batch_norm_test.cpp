@@ -259,9 +259,8 @@ TEST(BatchNorm, SameResultsOnAnyThreadCount) {
     std::vector<float> out = values(bn.forward(x, Mode::Train));
     const std::vector<float> dx = values(bn.backward(random_tensor({64, 1024}, 6)));
     out.insert(out.end(), dx.begin(), dx.end());
-    for (const Tensor* t : {&bn.gamma().grad, &bn.running_mean(), &bn.running_var()}) {
-      out.insert(out.end(), t->values().begin(), t->values().end());
-    }
+    const Tensor* more[] = {&bn.gamma().grad, &bn.running_mean(), &bn.running_var()};
+    for (const Tensor* t : more) out.insert(out.end(), t->values().begin(), t->values().end());
     return out;
   };
   const auto one = run(1);
