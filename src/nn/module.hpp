@@ -11,8 +11,9 @@
 //
 // Images: every tensor between modules is a matrix with one row per sample. A batch of images is
 // [N, C*H*W], each row one image in C, H, W order (PyTorch's NCHW, flattened per sample). Image
-// layers (Conv2d, MaxPool2d, AvgPool2d, Flatten) are given their input's [C, H, W] (ImageShape) at
-// construction and report output_shape(), from which a model builder infers the next layer's.
+// layers (Conv2d, MaxPool2d, AvgPool2d, BatchNorm on images, Flatten) are given their input's
+// [C, H, W] (ImageShape) at construction and report output_shape(), from which a model builder
+// infers the next layer's.
 // Element-wise layers (activations, dropout) work on images unchanged.
 //
 // State: what a module changes in training besides its parameters (batch norm's running
