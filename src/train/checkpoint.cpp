@@ -106,8 +106,8 @@ TrainState load_checkpoint(std::span<const uint8_t> bytes, nn::Module& model,
     model_state = in.bytes(size, "model state");
   } else if (model.requires_state()) {
     in.fail("checkpoint format version " + std::to_string(version) +
-            " holds no module state, which this model needs (batch-norm running statistics); "
-            "train it again with this krill");
+            " holds no module state, which this model needs (batch-norm running statistics), so "
+            "it cannot be restored from it");
   }
   // The model's state and the optimizer's are loaded before the training progress after them can
   // still be refused: both are kept to be put back, so that a refused checkpoint changes nothing.
