@@ -12,6 +12,9 @@
 #include <span>
 #include <vector>
 
+#include "core/error.hpp"
+#include "core/serialize.hpp"
+
 namespace krill {
 namespace {
 
@@ -226,6 +229,33 @@ TEST(Rng, DeriveIsDeterministicAndDependsOnTheSeed) {
   EXPECT_NE(Rng::derive(7, 3), Rng::derive(8, 3));
   EXPECT_NE(Rng::derive(0, 0), Rng::derive(0, 1));
   EXPECT_NE(Rng::derive(7, 0), 7u);  // stream 0 is not the parent seed itself
+}
+
+TEST(Rng, ASavedStateContinuesTheStreamIncludingTheSpareNormal) {
+  Rng rng(7);
+  rng.next_u64();
+  rng.normal();  // leaves a spare normal behind
+  BinaryWriter out;
+  rng.save(out);
+  Rng loaded(1);
+  BinaryReader in(out.buffer(), "state");
+  loaded.load(in);
+  EXPECT_EQ(in.remaining(), 0u);
+  EXPECT_EQ(loaded.normal(), rng.normal());  // the spare
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(loaded.next_u64(), rng.next_u64());
+}
+
+TEST(Rng, LoadRefusesAnImpossibleStateAndKeepsItsOwn) {
+  BinaryWriter zeros;
+  for (int i = 0; i < 4; ++i) zeros.u64(0);
+  zeros.f64(0.0);
+  zeros.u8(0);
+  Rng rng(3), same(3);
+  BinaryReader in(zeros.buffer(), "state");
+  EXPECT_THROW(rng.load(in), DataError);
+  EXPECT_EQ(rng.next_u64(), same.next_u64());
+  BinaryReader truncated(std::span(zeros.buffer()).first(12), "state");
+  EXPECT_THROW(rng.load(truncated), DataError);
 }
 
 }  // namespace
