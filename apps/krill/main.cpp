@@ -1,4 +1,4 @@
-// krill's command line: train, tune, studies, study (delete, rename, copy), show, export, report.
+// krill's command line: train, tune, studies, study, show, best, export, report.
 #include <fmt/core.h>
 
 #include <CLI/CLI.hpp>

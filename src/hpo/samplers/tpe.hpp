@@ -10,8 +10,9 @@
 // (gamma 0.15; Optuna 0.1), and a Parzen estimator is fitted to each: l(x) to below, g(x) to
 // above. Each is a mixture of one kernel per observation plus a prior kernel. Weights:
 //  - below, `improvement` (the default): each observation by how much it beats the best of the
-//    above set (Watanabe's "expected improvement" weights), scaled to a mean of 1; `age`, and
-//    whenever one of them or the boundary has no final value (stopped, diverged): as above;
+//    above set (Watanabe's "expected improvement" weights), scaled to a mean of 1; with `age`,
+//    or when one of them or the boundary has no final value (stopped, diverged): as the above
+//    set's, next;
 //  - above (and `age`): 1, except that in a set of more than 25 the older ones weigh less
 //    (Optuna's default_weights: a ramp from 1/n to 1 over all but the newest 25);
 //  - the prior: `prior_weight` (1).
