@@ -56,13 +56,15 @@ std::vector<std::string> retrain_args(const tune::StoredSettings& s, const hpo::
   if (s.subset > 0) add("--subset", std::to_string(s.subset));
   add("--split-seed", std::to_string(s.seed));
   add("--seed", std::to_string(seed));
-  add("--model", c.model.to_string());
-  add("--activation", nn::to_string(c.model.activation));
-  if (c.model.init) add("--init", nn::to_string(*c.model.init));
-  // The double the trial's float dropout came from: krill train converts it the same way.
-  if (const auto it = all.find("dropout"); it != all.end()) {
-    add("--dropout", number(hpo::as_double(it->second, "dropout")));
+  add("--model", c.model.to_string());  // a template's layers filled in with the trial's values
+  if (!c.model.is_list) {               // a list has its activations and dropout as layers
+    add("--activation", nn::to_string(c.model.activation));
+    // The double the trial's float dropout came from: krill train converts it the same way.
+    if (const auto it = all.find("dropout"); it != all.end()) {
+      add("--dropout", number(hpo::as_double(it->second, "dropout")));
+    }
   }
+  if (c.model.init) add("--init", nn::to_string(*c.model.init));
   add("--optimizer", c.optimizer);
   if (c.optimizer == "adam") {
     add("--lr", number(c.adam.lr));

@@ -20,6 +20,7 @@
 #include "train/checkpoint.hpp"
 #include "train/trainer.hpp"
 #include "tune/params.hpp"
+#include "tune/trainable.hpp"
 
 namespace krill::cli {
 
@@ -31,6 +32,7 @@ struct TrainArgs {
   std::string activation = "relu";
   std::string init;      // default by activation
   double dropout = 0.0;  // a float in the model, converted as a study's trial converts it
+  bool activation_given = false, dropout_given = false;  // on the command line
   std::string loss = "cross-entropy";
   std::string optimizer = "sgd";
   double lr = 0.01;
@@ -162,16 +164,44 @@ void write_result(const TrainArgs& a, const nn::ModelSpec& spec, int64_t params,
   fmt::print("peak memory     {:.0f} MB\n", peak_rss_mb());
 }
 
+// The run's parameters, named as a study's trials name theirs: `krill train` builds its model and
+// optimizer through tune::make_config and tune::build_model_and_optimizer, as trials do.
+hpo::Params params_of(const TrainArgs& a) {
+  hpo::Params p{{"layers", a.model},
+                {"optimizer", a.optimizer},
+                {"lr", a.lr},
+                {"momentum", a.momentum},
+                {"nesterov", int64_t{a.nesterov ? 1 : 0}},
+                {"weight_decay", a.weight_decay},
+                {"batch", a.batch},
+                {"epochs", a.epochs},
+                {"iterations", a.iterations}};
+  if (a.eval_every > 0) p["eval_every"] = a.eval_every;
+  if (a.activation_given) p["activation"] = a.activation;
+  if (a.dropout_given) p["dropout"] = a.dropout;
+  if (!a.init.empty()) p["init"] = a.init;
+  return p;
+}
+
 int run_train(const TrainArgs& a) {
   validate(a);
-  nn::ModelSpec spec = parse_option("--model", [&] { return nn::parse_model_spec(a.model); });
-  spec.activation =
-      parse_option("--activation", [&] { return nn::parse_activation(a.activation); });
-  spec.dropout = static_cast<float>(a.dropout);
-  if (!a.init.empty()) spec.init = parse_option("--init", [&] { return nn::parse_init(a.init); });
+  const nn::ModelSpec written =
+      parse_option("--model", [&] { return nn::parse_model_spec(a.model); });
+  if (written.is_list && (a.activation_given || a.dropout_given)) {
+    throw InvalidArgument(std::string(a.activation_given ? "--activation" : "--dropout") +
+                          ": applies to the mlp: shorthand; --model " + written.to_string() +
+                          " is a list of layers, expected its activations and dropout written "
+                          "in it as layers (relu, dropout:0.2)");
+  }
+  parse_option("--activation", [&] { return nn::parse_activation(a.activation); });
+  if (!a.init.empty()) parse_option("--init", [&] { return nn::parse_init(a.init); });
   const auto loss_kind = parse_option("--loss", [&] { return nn::parse_loss(a.loss); });
   const auto schedule =
       parse_option("--schedule", [&] { return optim::parse_schedule(a.schedule); });
+  tune::TrialConfig config =
+      parse_option("--model", [&] { return tune::make_config(params_of(a)); });
+  config.train.schedule = schedule;
+  const nn::ModelSpec& spec = config.model;
 
   const int threads = a.threads > 0
                           ? a.threads
@@ -183,23 +213,9 @@ int run_train(const TrainArgs& a) {
   if (a.subset > 0) full_train = full_train.head(a.subset);
   auto [train_set, val_set] = full_train.split(a.validation, a.split_seed.value_or(a.seed));
 
-  if (const auto problem =
-          tune::model_size_problem(spec.hidden, train_set.features(), train_set.classes());
-      !problem.empty()) {
-    throw InvalidArgument("--model " + spec.to_string() + ": " + problem);
-  }
-  auto model = nn::build_model(spec, train_set.features(), train_set.classes(), a.seed);
-  std::unique_ptr<optim::Optimizer> opt;
-  if (a.optimizer == "sgd") {
-    opt = std::make_unique<optim::Sgd>(model->parameters(),
-                                       optim::SgdOptions{.lr = a.lr,
-                                                         .momentum = a.momentum,
-                                                         .weight_decay = a.weight_decay,
-                                                         .nesterov = a.nesterov});
-  } else {
-    opt = std::make_unique<optim::Adam>(
-        model->parameters(), optim::AdamOptions{.lr = a.lr, .weight_decay = a.weight_decay});
-  }
+  auto [model, opt] = parse_option("--model", [&] {
+    return tune::build_model_and_optimizer(config, train_set.shape(), train_set.classes(), a.seed);
+  });
   auto loss = nn::make_loss(loss_kind);
 
   int64_t start = 0;
@@ -208,13 +224,10 @@ int run_train(const TrainArgs& a) {
     start = state.iteration;
     opt->set_lr(state.base_lr);
   }
-  train::Trainer trainer({.epochs = a.epochs,
-                          .iterations = a.iterations,
-                          .batch = a.batch,
-                          .schedule = schedule,
-                          .eval_every = a.eval_every,
-                          .seed = a.seed,
-                          .start_iteration = start});
+  train::TrainOptions options = config.train;
+  options.seed = a.seed;
+  options.start_iteration = start;
+  train::Trainer trainer(options);
   // A checkpoint at or past the end: say so, rather than train nothing silently.
   if (const int64_t total = trainer.total_iterations(train_set);
       !a.resume.empty() && start >= total) {
@@ -291,11 +304,16 @@ void add_train_command(CLI::App& app, int& exit_code) {
                   "'fashion-mnist' (Debian's dataset-fashion-mnist), 'mnist' ($KRILL_MNIST_DIR) or "
                   "a folder of IDX files")
       ->capture_default_str();
-  cmd->add_option("--model", args->model, "mlp:W1,W2,... (hidden widths) or linear")
+  cmd->add_option("--model", args->model,
+                  "the network: a list of layers such as "
+                  "conv:32:5,relu,maxpool:2,flatten,dense:10 (dense:N, conv:F:K[:S[:P]], "
+                  "maxpool:K[:S], avgpool:K[:S], flatten, batchnorm, dropout:P, relu, sigmoid, "
+                  "tanh), or the shorthand mlp:W1,W2,... (hidden widths) or linear")
       ->capture_default_str();
-  cmd->add_option("--activation", args->activation, "relu, sigmoid or tanh")->capture_default_str();
+  cmd->add_option("--activation", args->activation, "relu, sigmoid or tanh (mlp: models)")
+      ->capture_default_str();
   cmd->add_option("--init", args->init, "he, glorot or torch (default: he for relu, else glorot)");
-  add_number(cmd, "--dropout", args->dropout, "dropout after each hidden layer");
+  add_number(cmd, "--dropout", args->dropout, "dropout after each hidden layer (mlp: models)");
   cmd->add_option("--loss", args->loss, "cross-entropy or mse")->capture_default_str();
   cmd->add_option("--optimizer", args->optimizer, "sgd or adam")->capture_default_str();
   add_number(cmd, "--lr", args->lr, "initial learning rate");
@@ -330,7 +348,11 @@ void add_train_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--quiet,-q", args->quiet, "no progress output");
   cmd->add_option("--save", args->save, "write a checkpoint (weights + optimizer state) here");
   cmd->add_option("--resume", args->resume, "continue from a checkpoint written by --save");
-  cmd->callback([args, &exit_code] { exit_code = run_train(*args); });
+  cmd->callback([args, cmd, &exit_code] {
+    args->activation_given = cmd->count("--activation") > 0;
+    args->dropout_given = cmd->count("--dropout") > 0;
+    exit_code = run_train(*args);
+  });
 }
 
 }  // namespace krill::cli

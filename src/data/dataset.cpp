@@ -89,10 +89,13 @@ ImageSet make_image_set(const IdxArray& images, const IdxArray& labels, int clas
     for (size_t i = 0; i < dims.size(); ++i) s += (i ? "x" : "") + std::to_string(dims[i]);
     return s;
   };
-  if (images.dims.size() != 3) {
+  if (images.dims.size() != 3 && images.dims.size() != 4) {
     throw DataError(images_name + ": images have rank " + std::to_string(images.dims.size()) +
-                    " (" + dims_text(images.dims) + "), expected rank 3 (count x rows x cols)");
+                    " (" + dims_text(images.dims) +
+                    "), expected rank 3 (count x rows x cols) or 4 (count x channels x rows x "
+                    "cols)");
   }
+  const bool channels = images.dims.size() == 4;
   if (labels.dims.size() != 1) {
     throw DataError(labels_name + ": labels have rank " + std::to_string(labels.dims.size()) +
                     " (" + dims_text(labels.dims) + "), expected rank 1 (one label per image)");
@@ -102,8 +105,9 @@ ImageSet make_image_set(const IdxArray& images, const IdxArray& labels, int clas
                     " images but labels file " + labels_name + " has " +
                     std::to_string(labels.dims[0]) + " labels");
   }
-  if (images.values.size() !=
-      static_cast<size_t>(images.dims[0] * images.dims[1] * images.dims[2])) {
+  int64_t values = 1;
+  for (const int64_t d : images.dims) values *= d;  // read_idx checked that the product fits
+  if (images.values.size() != static_cast<size_t>(values)) {
     throw DataError(images_name + ": " + std::to_string(images.values.size()) +
                     " pixel values for " + dims_text(images.dims) + " images");
   }
@@ -113,8 +117,9 @@ ImageSet make_image_set(const IdxArray& images, const IdxArray& labels, int clas
   }
   ImageSet set;
   set.count = images.dims[0];
-  set.rows = images.dims[1];
-  set.cols = images.dims[2];
+  set.channels = channels ? images.dims[1] : 1;
+  set.rows = images.dims[channels ? 2 : 1];
+  set.cols = images.dims[channels ? 3 : 2];
   set.classes = classes;
   set.pixels = images.values;
   set.labels.resize(labels.values.size());
@@ -171,11 +176,14 @@ TrainTest load_idx(const std::filesystem::path& folder, int classes, bool with_t
   if (!with_train) return {Dataset(), Dataset(load(files[2], files[3]))};
   auto train = load(files[0], files[1]);
   auto test = load(files[2], files[3]);
-  if (train->rows != test->rows || train->cols != test->cols) {
-    throw DataError(files[2].string() + ": test images are " + std::to_string(test->rows) + "x" +
-                    std::to_string(test->cols) + " but the training images in " +
-                    files[0].string() + " are " + std::to_string(train->rows) + "x" +
-                    std::to_string(train->cols));
+  if (train->shape() != test->shape()) {
+    // "28x28" for one channel, "3x32x32" for several
+    const auto size = [](const ImageSet& s) {
+      return (s.channels == 1 ? "" : std::to_string(s.channels) + "x") + std::to_string(s.rows) +
+             "x" + std::to_string(s.cols);
+    };
+    throw DataError(files[2].string() + ": test images are " + size(*test) +
+                    " but the training images in " + files[0].string() + " are " + size(*train));
   }
   return {Dataset(train), Dataset(test)};
 }

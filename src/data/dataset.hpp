@@ -12,19 +12,23 @@
 #include <utility>
 #include <vector>
 
+#include "core/image_shape.hpp"
 #include "data/idx.hpp"
 
 namespace krill::data {
 
-// Immutable storage: `count` images of rows x cols uint8 pixels and their labels.
+// Immutable storage: `count` images of channels x rows x cols uint8 pixels (each image in C, H, W
+// order, as PyTorch's NCHW) and their labels.
 struct ImageSet {
   int64_t count = 0;
+  int64_t channels = 1;
   int64_t rows = 0;
   int64_t cols = 0;
   int classes = 0;
-  std::vector<uint8_t> pixels;  // count * rows * cols
+  std::vector<uint8_t> pixels;  // count * channels * rows * cols
   std::vector<int32_t> labels;  // count, each in [0, classes)
-  int64_t features() const { return rows * cols; }
+  int64_t features() const { return channels * rows * cols; }
+  ImageShape shape() const { return {channels, rows, cols}; }  // [C, H, W] of one image
 };
 
 class Dataset {
@@ -35,6 +39,7 @@ class Dataset {
 
   int64_t size() const { return static_cast<int64_t>(indices_.size()); }
   int64_t features() const { return images_ ? images_->features() : 0; }
+  ImageShape shape() const { return images_ ? images_->shape() : ImageShape{}; }  // [C, H, W]
   int classes() const { return images_ ? images_->classes : 0; }
   const ImageSet& images() const { return *images_; }
   const std::shared_ptr<const ImageSet>& storage() const { return images_; }
@@ -67,7 +72,9 @@ struct TrainTest {
 // for a process that only scores the test set.
 TrainTest load_idx(const std::filesystem::path& folder, int classes = 10, bool with_train = true);
 
-// Makes an ImageSet from parsed IDX arrays, checking that they fit together; `images_name` and
+// Makes an ImageSet from parsed IDX arrays, checking that they fit together: images of rank 3
+// (count x rows x cols: one channel, as MNIST) or rank 4 (count x channels x rows x cols, NCHW);
+// labels of rank 1. `images_name` and
 // `labels_name` name the sources in errors.
 ImageSet make_image_set(const IdxArray& images, const IdxArray& labels, int classes,
                         const std::string& images_name, const std::string& labels_name);

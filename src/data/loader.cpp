@@ -37,6 +37,7 @@ bool DataLoader::next(Batch& batch) {
   }
   const int64_t b = std::min(options_.batch, left);
   batch.x.resize(Shape{b, data_.features()});
+  batch.image = data_.shape();
   batch.labels.resize(static_cast<size_t>(b));
   data_.gather(std::span<const int64_t>(order_).subspan(static_cast<size_t>(cursor_),
                                                         static_cast<size_t>(b)),

@@ -12,7 +12,8 @@
 namespace krill::data {
 
 struct Batch {
-  Tensor x;                     // [size, features], float in [0, 1]
+  Tensor x;                     // [size, features], float in [0, 1]; each row one image
+  ImageShape image;             // the [C, H, W] of a row (features = C * H * W)
   std::vector<int32_t> labels;  // size
   int64_t size() const { return static_cast<int64_t>(labels.size()); }
 };

@@ -7,9 +7,19 @@ namespace krill::nn {
 void Sequential::add(std::unique_ptr<Module> module) {
   const size_t index = modules_.size();
   for (Parameter* p : module->parameters()) p->name = std::to_string(index) + "." + p->name;
-  // The first module never needs dL/dx (x is the data); later ones do.
-  module->set_needs_input_grad(index > 0 || needs_input_grad_);
   modules_.push_back(std::move(module));
+  update_input_grads();
+}
+
+void Sequential::update_input_grads() {
+  // dL/dx of a module is needed when a module before it has parameters (or when this network's
+  // own input gradient is): the data needs none, nor do parameter-free layers in front (a
+  // flatten or dropout before the first dense layer), which saves the first layer's input GEMM.
+  bool needed = needs_input_grad_;
+  for (auto& m : modules_) {
+    m->set_needs_input_grad(needed);
+    if (!m->parameters().empty()) needed = true;
+  }
 }
 
 const Tensor& Sequential::forward(const Tensor& x, Mode mode) {
@@ -23,6 +33,7 @@ const Tensor& Sequential::backward(const Tensor& grad_output) {
   const Tensor* g = &grad_output;
   for (size_t i = modules_.size(); i-- > 0;) {
     g = &modules_[i]->backward(*g);
+    if (!modules_[i]->needs_input_grad()) break;  // nothing before it learns (update_input_grads)
   }
   return *g;
 }
@@ -45,7 +56,7 @@ std::string Sequential::describe() const {
 
 void Sequential::set_needs_input_grad(bool needed) {
   needs_input_grad_ = needed;
-  if (!modules_.empty()) modules_.front()->set_needs_input_grad(needed);
+  update_input_grads();
 }
 
 void Sequential::reset(Rng& rng) {

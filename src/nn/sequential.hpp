@@ -13,8 +13,8 @@ namespace krill::nn {
 
 class Sequential final : public Module {
  public:
-  // A top-level network needs no gradient for its input (the data); nest with
-  // set_needs_input_grad(true).
+  // A top-level network needs no gradient for its input (the data), nor do its modules up to and
+  // including the first with parameters; nest with set_needs_input_grad(true).
   Sequential() { needs_input_grad_ = false; }
   template <std::derived_from<Module>... M>
   explicit Sequential(M&&... modules) : Sequential() {
@@ -39,6 +39,7 @@ class Sequential final : public Module {
   int64_t parameter_count();
 
  private:
+  void update_input_grads();
   std::vector<std::unique_ptr<Module>> modules_;
 };
 

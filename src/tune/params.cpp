@@ -40,7 +40,7 @@ constexpr auto kInt = ParamKind::Int;
 // The rules a trial applies, besides what the optimizer, the schedule and the trainer check
 // themselves (the same ranges, except lr > 0, stricter than the optimizers' lr >= 0, and
 // eval_every >= 1: 0, "each epoch", is what leaving it out means).
-constexpr std::array<ParamInfo, 21> kParams{{
+constexpr std::array<ParamInfo, 22> kParams{{
     number("lr", kFloat, "training", "initial learning rate", {.min = 0, .min_open = true}),
     number("momentum", kFloat, "training", "SGD momentum", {.min = 0, .max = 1, .max_open = true}),
     number("weight_decay", kFloat, "training", "L2 weight decay", {.min = 0}),
@@ -61,6 +61,10 @@ constexpr std::array<ParamInfo, 21> kParams{{
     number("warmup", kInt, "training", "cosine schedule: warm-up iterations", {.min = 0}),
     number("min_factor", kFloat, "training", "cosine schedule: final rate / initial rate",
            {.min = 0, .max = 1}),
+    text("layers", "model",
+         "the network as a list of layers, e.g. \"conv:32:5,relu,maxpool:2,flatten,dense:10\", "
+         "or mlp:W1,W2,... or linear; {name} takes a parameter's value, [ ] makes layers optional",
+         {}),
     text("hidden", "model", "hidden widths, e.g. \"512,256\" (or use width+depth)", {}),
     number("width", kInt, "model", "width of every hidden layer (with depth)",
            {.min = 1, .max = static_cast<double>(nn::kMaxWidth)}),
@@ -113,6 +117,9 @@ const ParamInfo* find_training_param(const std::string& name) {
 }
 
 std::string expected_value(const ParamInfo& p) {
+  if (std::string_view(p.name) == "layers") {
+    return "a model such as \"conv:32:5,relu,maxpool:2,flatten,dense:10\" or \"mlp:512,256\"";
+  }
   if (p.kind == ParamKind::String) {
     if (!p.names.empty()) return one_of(p.names);
     return "widths from 1 to " + std::to_string(nn::kMaxWidth) +
@@ -133,6 +140,10 @@ std::string expected_value(const ParamInfo& p) {
 }
 
 bool allowed(const ParamInfo& p, const hpo::ParamValue& value) {
+  if (std::string_view(p.name) == "layers") {
+    // Any text here: the model parser (and the template's) say precisely what is wrong with one.
+    return std::holds_alternative<std::string>(value);
+  }
   if (p.kind == ParamKind::String) {
     const auto* text = std::get_if<std::string>(&value);
     if (!text && p.names.empty()) {  // hidden: one layer's width as a number (`hidden: 512`)
@@ -211,17 +222,20 @@ int64_t mlp_parameters(std::span<const int64_t> hidden, int64_t inputs, int64_t 
 }
 
 std::string model_size_problem(std::span<const int64_t> hidden, int64_t inputs, int64_t classes) {
-  const int64_t count = mlp_parameters(hidden, inputs, classes);
+  return model_size_problem(mlp_parameters(hidden, inputs, classes),
+                            std::to_string(inputs) + " inputs", classes);
+}
+
+std::string model_size_problem(int64_t count, const std::string& inputs, int64_t classes) {
   if (count <= kMaxModelParameters) return {};
   const double gib = 4.0 * static_cast<double>(count) / (1 << 30);
   char gib_text[32];
   std::snprintf(gib_text, sizeof gib_text, gib < 10 ? "%.1f" : "%.0f", gib);
   return "a model of " +
          (count == std::numeric_limits<int64_t>::max() ? "2^63 or more" : std::to_string(count)) +
-         " parameters for " + std::to_string(inputs) + " inputs and " + std::to_string(classes) +
-         " classes (" + gib_text + " GiB of float32 weights), expected at most " +
-         std::to_string(kMaxModelParameters) + " parameters (" +
-         std::to_string(4 * kMaxModelParameters >> 30) + " GiB)";
+         " parameters for " + inputs + " and " + std::to_string(classes) + " classes (" + gib_text +
+         " GiB of float32 weights), expected at most " + std::to_string(kMaxModelParameters) +
+         " parameters (" + std::to_string(4 * kMaxModelParameters >> 30) + " GiB)";
 }
 
 }  // namespace krill::tune

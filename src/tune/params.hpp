@@ -38,7 +38,7 @@ struct ParamInfo {
 };
 
 // lr, momentum, weight_decay, nesterov, optimizer, batch, epochs, iterations, eval_every,
-// schedule, decay_every, decay_factor, gamma, warmup, min_factor, hidden, width, depth,
+// schedule, decay_every, decay_factor, gamma, warmup, min_factor, layers, hidden, width, depth,
 // activation, dropout, init.
 std::span<const ParamInfo> training_params();
 const ParamInfo* find_training_param(const std::string& name);  // nullptr if unknown
@@ -67,5 +67,8 @@ int64_t mlp_parameters(std::span<const int64_t> hidden, int64_t inputs, int64_t 
 // 20000000000 parameters for 784 inputs and 10 classes (80 GB of float32 weights), expected at
 // most 1073741824 parameters (4 GiB)". Computed without allocating anything.
 std::string model_size_problem(std::span<const int64_t> hidden, int64_t inputs, int64_t classes);
+// The same for a model of `count` parameters; `inputs` says what it takes ("784 inputs", "images
+// [1, 28, 28]").
+std::string model_size_problem(int64_t count, const std::string& inputs, int64_t classes);
 
 }  // namespace krill::tune

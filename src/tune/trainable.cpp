@@ -10,6 +10,7 @@
 #include "core/error.hpp"
 #include "core/serialize.hpp"
 #include "train/checkpoint.hpp"
+#include "tune/model_template.hpp"
 #include "tune/params.hpp"
 #include "tune/stored_settings.hpp"
 #include "tune/study_files.hpp"
@@ -78,7 +79,7 @@ std::string widths_text(const std::vector<int64_t>& hidden) {
 }
 
 // "" when the MLP fits (params.hpp), else "hidden widths 512,256 make a model of ...".
-std::string model_problem(const std::vector<int64_t>& hidden, int64_t inputs, int64_t classes) {
+std::string mlp_problem(const std::vector<int64_t>& hidden, int64_t inputs, int64_t classes) {
   const std::string problem = model_size_problem(hidden, inputs, classes);
   if (problem.empty()) return problem;
   std::string out = "hidden widths ";  // piece by piece: see params.cpp on GCC 12's -Wrestrict
@@ -110,17 +111,48 @@ const hpo::Dimension* searched(const StudyFile& file, const std::string& name) {
 }  // namespace
 
 TrialConfig make_config(const hpo::Params& p) {
-  for (const auto& [name, value] : p) require_allowed(name, value);
-  TrialConfig c;
-  if (find(p, "hidden")) {
-    c.model.hidden = *parse_widths(get_string(p, "hidden", ""));
-  } else if (find(p, "width") || find(p, "depth")) {
-    c.model.hidden.assign(static_cast<size_t>(get_int(p, "depth", 1)), get_int(p, "width", 128));
-  } else {
-    c.model.hidden = {512, 256};
+  const hpo::ParamValue* layers = find(p, "layers");
+  const std::vector<std::string> used =
+      layers ? template_names(get_string(p, "layers", "")) : std::vector<std::string>{};
+  for (const auto& [name, value] : p) {
+    if (find_training_param(name)) require_allowed(name, value);
   }
-  c.model.activation = nn::parse_activation(get_string(p, "activation", "relu"));
-  c.model.dropout = static_cast<float>(get_float(p, "dropout", 0.0));
+  TrialConfig c;
+  if (layers) {
+    c.model = nn::parse_model_spec(expand_layers(get_string(p, "layers", ""), p));
+    // What shapes the shorthand's network cannot be given beside `layers`, unless the template
+    // takes its value ({dropout}); a list has its activations and dropout as layers.
+    for (const char* name : {"hidden", "width", "depth", "activation", "dropout"}) {
+      const bool shorthand_option =
+          std::string_view(name) == "activation" || std::string_view(name) == "dropout";
+      if (!find(p, name) || std::find(used.begin(), used.end(), name) != used.end() ||
+          (shorthand_option && !c.model.is_list)) {
+        continue;
+      }
+      throw InvalidArgument(
+          std::string("parameter '") + name + "' is set beside 'layers' '" +
+          get_string(p, "layers", "") + "', which " +
+          (shorthand_option ? "lists its activations and dropout as layers"
+                            : "gives the whole network") +
+          ": expected it used in layers as {" + name +
+          "}, or removed (a parameter of the study's own needs a name that is not a training "
+          "parameter's, such as n_layers)");
+    }
+    if (!c.model.is_list) {
+      c.model.activation = nn::parse_activation(get_string(p, "activation", "relu"));
+      c.model.dropout = static_cast<float>(get_float(p, "dropout", 0.0));
+    }
+  } else {
+    if (find(p, "hidden")) {
+      c.model.hidden = *parse_widths(get_string(p, "hidden", ""));
+    } else if (find(p, "width") || find(p, "depth")) {
+      c.model.hidden.assign(static_cast<size_t>(get_int(p, "depth", 1)), get_int(p, "width", 128));
+    } else {
+      c.model.hidden = {512, 256};
+    }
+    c.model.activation = nn::parse_activation(get_string(p, "activation", "relu"));
+    c.model.dropout = static_cast<float>(get_float(p, "dropout", 0.0));
+  }
   if (find(p, "init")) c.model.init = nn::parse_init(get_string(p, "init", "he"));
 
   c.optimizer = get_string(p, "optimizer", "sgd");
@@ -140,6 +172,33 @@ TrialConfig make_config(const hpo::Params& p) {
   c.train.eval_every = get_int(p, "eval_every", 0);
   c.train.schedule = make_schedule(p);
   return c;
+}
+
+std::string model_problem(const nn::ModelSpec& model, ImageShape input, int64_t classes) {
+  if (!model.is_list) return mlp_problem(model.hidden, input.numel(), classes);
+  try {
+    const auto shapes = nn::infer_shapes(model, input, static_cast<int>(classes));
+    const std::string problem =
+        model_size_problem(nn::parameter_count(shapes), "images " + input.to_string(), classes);
+    return problem.empty() ? problem : "layers " + model.to_string() + " make " + problem;
+  } catch (const ShapeError& e) {
+    return e.what();
+  }
+}
+
+ModelAndOptimizer build_model_and_optimizer(const TrialConfig& config, ImageShape input,
+                                            int classes, uint64_t seed) {
+  if (const auto problem = model_problem(config.model, input, classes); !problem.empty()) {
+    throw InvalidArgument(problem);  // before allocating anything
+  }
+  ModelAndOptimizer out;
+  out.model = nn::build_model(config.model, input, classes, seed);
+  if (config.optimizer == "adam") {
+    out.optimizer = std::make_unique<optim::Adam>(out.model->parameters(), config.adam);
+  } else {
+    out.optimizer = std::make_unique<optim::Sgd>(out.model->parameters(), config.sgd);
+  }
+  return out;
 }
 
 std::shared_ptr<const StudyData> load_study_data(const StudyFile& file, bool with_train) {
@@ -167,7 +226,8 @@ DataShape shape_of(const StudyData& data) {
   return {.train = data.train.size(),
           .validation = data.validation.size(),
           .features = data.train.features(),
-          .classes = data.train.classes()};
+          .classes = data.train.classes(),
+          .image = data.train.shape()};
 }
 
 std::optional<ReportSteps> report_steps(const StudyFile& file, int64_t train_size) {
@@ -227,10 +287,30 @@ void check_study_data(const StudyFile& file, const DataShape& data) {
                           "), expected at least one of each");
   }
 
-  // The largest model each way of giving the widths can propose (a model grows with each width
-  // and with the depth): every `hidden` value, or the largest width and depth.
+  // `layers`: each model it can be (a template's are checked as each trial starts, failing the
+  // trial, since its parameters shape it).
+  std::vector<hpo::ParamValue> layer_values;
+  if (const hpo::Dimension* dim = searched(file, "layers")) {
+    const auto* choice = std::get_if<hpo::CategoricalDim>(dim);
+    layer_values = choice ? choice->choices : std::get<hpo::GridDim>(*dim).values;
+  } else if (const auto it = file.fixed.find("layers"); it != file.fixed.end()) {
+    layer_values = {it->second};
+  }
+  for (const auto& value : layer_values) {
+    const auto* text = std::get_if<std::string>(&value);
+    if (!text || !template_names(*text).empty()) continue;
+    hpo::Params p = file.fixed;
+    p["layers"] = value;
+    const auto problem = model_problem(make_config(p).model, data.image, data.classes);
+    if (!problem.empty()) throw InvalidArgument(file.where("layers") + problem);
+  }
+
+  // Else the largest MLP each way of giving the widths can propose (a model grows with each
+  // width and with the depth): every `hidden` value, or the largest width and depth.
   std::vector<std::pair<std::string, hpo::Params>> models;
-  if (const hpo::Dimension* dim = searched(file, "hidden")) {
+  if (!layer_values.empty()) {
+    // none: checked above
+  } else if (const hpo::Dimension* dim = searched(file, "hidden")) {
     const auto* choice = std::get_if<hpo::CategoricalDim>(dim);
     for (const auto& v : choice ? choice->choices : std::get<hpo::GridDim>(*dim).values) {
       hpo::Params p = file.fixed;
@@ -255,8 +335,7 @@ void check_study_data(const StudyFile& file, const DataShape& data) {
     models.emplace_back(key, std::move(p));
   }
   for (const auto& [key, params] : models) {
-    const auto problem =
-        model_problem(make_config(params).model.hidden, data.features, data.classes);
+    const auto problem = mlp_problem(make_config(params).model.hidden, data.features, data.classes);
     if (!problem.empty()) throw InvalidArgument(file.where(key) + problem);
   }
 
@@ -485,14 +564,9 @@ TrainingObjective::Run TrainingObjective::build(const hpo::Params& all, uint64_t
   r.config.train.seed = seed;
   // The model's inputs and classes; the test set has the same (the manager holds it alone).
   const data::Dataset& shape = data_->train.storage() ? data_->train : data_->test;
-  const auto problem = model_problem(r.config.model.hidden, shape.features(), shape.classes());
-  if (!problem.empty()) throw InvalidArgument(problem);  // before allocating anything
-  r.model = nn::build_model(r.config.model, shape.features(), shape.classes(), seed);
-  if (r.config.optimizer == "adam") {
-    r.optimizer = std::make_unique<optim::Adam>(r.model->parameters(), r.config.adam);
-  } else {
-    r.optimizer = std::make_unique<optim::Sgd>(r.model->parameters(), r.config.sgd);
-  }
+  auto built = build_model_and_optimizer(r.config, shape.shape(), shape.classes(), seed);
+  r.model = std::move(built.model);
+  r.optimizer = std::move(built.optimizer);
   return r;
 }
 

@@ -26,7 +26,7 @@
 namespace krill::tune {
 
 struct TrialConfig {
-  nn::ModelSpec model;
+  nn::ModelSpec model;  // `layers` (its template filled in) or the shorthand's parameters
   std::string optimizer = "sgd";
   optim::SgdOptions sgd;
   optim::AdamOptions adam;
@@ -35,8 +35,26 @@ struct TrialConfig {
 
 // Every value is checked against its parameter's rule (params.hpp), the one the study file was
 // checked against when it was loaded; throws InvalidArgument naming the parameter and what was
-// expected (a value out of range makes a failed trial, not a crashed study).
+// expected (a value out of range makes a failed trial, not a crashed study). The model is
+// `layers` with its template filled in from `params` (tune/model_template.hpp), or else the MLP
+// of `hidden` or `width` and `depth`, `activation` and `dropout`. Names that are not training
+// parameters are the study's own (a template's, a condition's parent) and are left to them.
 TrialConfig make_config(const hpo::Params& params);
+
+// "" when `model` can be built for images of shape `input` and `classes` classes and fits
+// kMaxModelParameters (params.hpp), else what is wrong: the layer whose shapes do not fit, or
+// the model's size. Computed without allocating anything.
+std::string model_problem(const nn::ModelSpec& model, ImageShape input, int64_t classes);
+
+// The network and optimizer of a configuration, initialised from `seed`: the one path from
+// parameters to a model, taken by a study's trials and by `krill train`. Throws InvalidArgument
+// with model_problem's text before allocating anything.
+struct ModelAndOptimizer {
+  std::unique_ptr<nn::Sequential> model;
+  std::unique_ptr<optim::Optimizer> optimizer;
+};
+ModelAndOptimizer build_model_and_optimizer(const TrialConfig& config, ImageShape input,
+                                            int classes, uint64_t seed);
 
 // The data of a study, loaded once and shared (read-only) by every trial and thread.
 struct StudyData {
@@ -55,6 +73,7 @@ struct DataShape {
   int64_t validation = 0;  // validation images
   int64_t features = 0;    // inputs per image
   int64_t classes = 0;
+  ImageShape image;  // [C, H, W] of an image (features = C * H * W)
 };
 DataShape shape_of(const StudyData& data);
 

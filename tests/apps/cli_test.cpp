@@ -160,6 +160,36 @@ TEST_F(CliTest, UnknownModelSpec) {
   expect_error(run(train_args("--model resnet50")), {"--model", "resnet50", "mlp:"});
 }
 
+TEST_F(CliTest, TrainsAConvNetGivenAsAListOfLayers) {
+  // 4x4 images of 3 classes (labels 0-2 of IDX's 10): conv 3x3 padded 1 -> [8, 4, 4],
+  // max-pool 2 -> [8, 2, 2], dense 32 -> 10.
+  Result r =
+      run(train_args("--model conv:8:3:1:1,relu,maxpool:2,flatten,dense:10 --lr 0.1 --json"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("\"model\":\"conv:8:3:1:1,relu,maxpool:2,flatten,dense:10\""));
+  EXPECT_THAT(r.output, HasSubstr("\"parameters\":410"));  // (8*9 + 8) + (32*10 + 10)
+  EXPECT_THAT(r.output, HasSubstr("\"status\":\"completed\""));
+  const auto at = r.output.find("\"test_accuracy\":");
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_GT(std::stod(r.output.substr(at + 16)), 0.6) << r.output;  // 3 classes: chance is 1/3
+}
+
+TEST_F(CliTest, AModelWhoseShapesDoNotFitNamesTheLayer) {
+  expect_error(run(train_args("--model conv:4:3,relu,conv:4:3,flatten,dense:10")),
+               {"--model", "layer 3 'conv:4:3' has a 3x3 window, larger than its input [4, 2, 2]"});
+  expect_error(run(train_args("--model conv:4:3,relu,dense:10")),
+               {"layer 3 'dense:10' takes flat features, gets an image [4, 2, 2]", "flatten"});
+  expect_error(run(train_args("--model conv:4:3,relu,flatten,dense:3")),
+               {"layer 4 'dense:3' ends the model with 3 flat features, expected 10 outputs"});
+}
+
+TEST_F(CliTest, ShorthandOptionsBesideAListOfLayersAreRefused) {
+  expect_error(run(train_args("--model flatten,dense:8,relu,dense:3 --activation tanh")),
+               {"--activation", "list of layers", "relu, dropout:0.2"});
+  expect_error(run(train_args("--model flatten,dense:8,relu,dense:3 --dropout 0.5")),
+               {"--dropout", "list of layers"});
+}
+
 TEST_F(CliTest, NegativeLearningRate) {
   expect_error(run(train_args("--lr -0.1")), {"--lr", "-0.1"});
 }

@@ -57,12 +57,48 @@ TEST(MakeImageSet, BuildsStorage) {
   EXPECT_EQ(s.labels, (std::vector<int32_t>{7, 2}));
 }
 
+TEST(MakeImageSet, OneChannelImagesAreOneByRowsByCols) {
+  const ImageSet s =
+      make_image_set(idx({2, 1, 3}, {0, 1, 2, 3, 4, 5}), idx({2}, {7, 2}), 10, "i", "l");
+  EXPECT_EQ(s.shape(), (ImageShape{1, 1, 3}));
+  const Dataset d(std::make_shared<const ImageSet>(s));
+  EXPECT_EQ(d.shape(), (ImageShape{1, 1, 3}));
+}
+
+TEST(MakeImageSet, RankFourImagesCarryTheirChannels) {
+  // 2 images of 3 channels x 1 row x 2 columns, stored per image in C, H, W order.
+  std::vector<uint8_t> pixels(12);
+  for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<uint8_t>(i);
+  const ImageSet s = make_image_set(idx({2, 3, 1, 2}, pixels), idx({2}, {1, 0}), 10, "i", "l");
+  EXPECT_EQ(s.shape(), (ImageShape{3, 1, 2}));
+  EXPECT_EQ(s.features(), 6);
+  const Dataset d(std::make_shared<const ImageSet>(s));
+  std::vector<float> out(6);
+  int32_t label = -1;
+  const int64_t second = 1;
+  d.gather(std::span<const int64_t>(&second, 1), out.data(), &label);
+  EXPECT_EQ(label, 0);
+  EXPECT_FLOAT_EQ(out[0], 6.0f / 255.0f);  // the second image's first channel, first pixel
+  EXPECT_FLOAT_EQ(out[5], 11.0f / 255.0f);
+  EXPECT_THAT(data_error([] {
+                make_image_set(idx({2, 3, 1, 2}, std::vector<uint8_t>(11)), idx({2}, {0, 0}), 10,
+                               "imgs.idx", "lbls.idx");
+              }),
+              AllOf(HasSubstr("imgs.idx"), HasSubstr("11 pixel values")));
+}
+
 TEST(MakeImageSet, RejectsWrongRanks) {
   EXPECT_THAT(data_error([] {
                 make_image_set(idx({2, 3}, {0, 0, 0, 0, 0, 0}), idx({2}, {0, 0}), 10, "imgs.idx",
                                "lbls.idx");
               }),
-              AllOf(HasSubstr("imgs.idx"), HasSubstr("rank 2"), HasSubstr("expected rank 3")));
+              AllOf(HasSubstr("imgs.idx"), HasSubstr("rank 2"), HasSubstr("expected rank 3"),
+                    HasSubstr("or 4 (count x channels x rows x cols)")));
+  EXPECT_THAT(
+      data_error([] {
+        make_image_set(idx({1, 1, 1, 1, 1}, {0}), idx({1}, {0}), 10, "imgs.idx", "lbls.idx");
+      }),
+      AllOf(HasSubstr("imgs.idx"), HasSubstr("rank 5")));
   EXPECT_THAT(
       data_error([] {
         make_image_set(idx({2, 1, 1}, {0, 0}), idx({2, 1}, {0, 0}), 10, "imgs.idx", "lbls.idx");

@@ -43,6 +43,7 @@ std::vector<int64_t> epoch_order(DataLoader& loader, int64_t epoch) {
     EXPECT_EQ(batch.x.rank(), 2);
     EXPECT_EQ(batch.x.dim(0), batch.size());
     EXPECT_EQ(batch.x.dim(1), loader.dataset().features());
+    EXPECT_EQ(batch.image, (ImageShape{1, 1, 2}));  // the images' [C, H, W]
     for (int64_t r = 0; r < batch.size(); ++r) {
       const int64_t i = index_of(batch, r);
       EXPECT_EQ(batch.labels[static_cast<size_t>(r)], i % 7) << "label of image " << i;

@@ -29,9 +29,147 @@ TEST(ModelSpec, RejectsBadSpecsWithTheSpecInTheMessage) {
       ADD_FAILURE() << "accepted '" << bad << "'";
     } catch (const InvalidArgument& e) {
       EXPECT_THAT(e.what(), HasSubstr(std::string("'") + bad + "'"));
-      EXPECT_THAT(e.what(), HasSubstr("expected mlp:"));
+      EXPECT_THAT(e.what(), HasSubstr("or mlp:W1,W2,... or linear"));
     }
   }
+}
+
+TEST(ModelSpec, ParsesAListOfLayers) {
+  const ModelSpec s = parse_model_spec(
+      " conv:32:5, relu,maxpool:2,conv:64:3:2:1,batchnorm,tanh,avgpool:3:2,flatten,dropout:0.25,"
+      "dense:100,sigmoid,dense:10");
+  ASSERT_TRUE(s.is_list);
+  ASSERT_EQ(s.list.size(), 12u);
+  EXPECT_EQ(s.list[0], (LayerSpec{.kind = LayerKind::Conv, .size = 32, .kernel = 5, .stride = 1}));
+  EXPECT_EQ(s.list[2], (LayerSpec{.kind = LayerKind::MaxPool, .kernel = 2, .stride = 2}));
+  EXPECT_EQ(
+      s.list[3],
+      (LayerSpec{.kind = LayerKind::Conv, .size = 64, .kernel = 3, .stride = 2, .padding = 1}));
+  EXPECT_EQ(s.list[6], (LayerSpec{.kind = LayerKind::AvgPool, .kernel = 3, .stride = 2}));
+  EXPECT_EQ(s.list[8].kind, LayerKind::Dropout);
+  EXPECT_FLOAT_EQ(s.list[8].p, 0.25f);
+  EXPECT_EQ(s.list[10],
+            (LayerSpec{.kind = LayerKind::Activation, .activation = Activation::Sigmoid}));
+  // The canonical text reads back to the same spec, defaults left out.
+  EXPECT_EQ(s.to_string(),
+            "conv:32:5,relu,maxpool:2,conv:64:3:2:1,batchnorm,tanh,avgpool:3:2,flatten,"
+            "dropout:0.25,dense:100,sigmoid,dense:10");
+  EXPECT_EQ(parse_model_spec(s.to_string()).list, s.list);
+}
+
+TEST(ModelSpec, ErrorsNameTheLayerAndWhatWasExpected) {
+  const auto error = [](const char* spec) -> std::string {
+    try {
+      parse_model_spec(spec);
+    } catch (const InvalidArgument& e) {
+      return e.what();
+    }
+    return "(accepted)";
+  };
+  EXPECT_THAT(error("conv:32:5,relu,maxpol:2"), HasSubstr("layer 3 'maxpol:2' is not a layer"));
+  EXPECT_THAT(error("conv:32"), HasSubstr("layer 1 'conv:32' takes conv:FILTERS:KERNEL"));
+  EXPECT_THAT(error("dense:0"), HasSubstr("layer 1 'dense:0': width 0 is outside [1, 1048576]"));
+  EXPECT_THAT(error("dense:10,dropout:1"),
+              HasSubstr("layer 2 'dropout:1': the rate '1' is not a number in [0, 1)"));
+  EXPECT_THAT(error("relu:2"), HasSubstr("layer 1 'relu:2' takes relu alone"));
+  EXPECT_THAT(error("dense:10,,relu"), HasSubstr("layer 2 is empty"));
+  EXPECT_THAT(error("conv:8:x"), HasSubstr("kernel 'x' is not an integer"));
+  EXPECT_THAT(error("conv:8:3:1:-1"), HasSubstr("padding -1 is outside [0, 1024]"));
+}
+
+TEST(ModelSpec, InfersShapesAndCountsParameters) {
+  // The LeNet-like network of ../shared/baselines/torch_train.py --model cnn.
+  const ModelSpec lenet =
+      parse_model_spec("conv:32:5,relu,maxpool:2,conv:64:5,relu,maxpool:2,flatten,dense:10");
+  const auto shapes = infer_shapes(lenet, {1, 28, 28}, 10);
+  ASSERT_EQ(shapes.size(), 8u);
+  EXPECT_EQ(shapes[0].out, (ImageShape{32, 24, 24}));
+  EXPECT_EQ(shapes[2].out, (ImageShape{32, 12, 12}));
+  EXPECT_EQ(shapes[3].out, (ImageShape{64, 8, 8}));
+  EXPECT_EQ(shapes[5].out, (ImageShape{64, 4, 4}));
+  EXPECT_TRUE(shapes[5].image_out);
+  EXPECT_FALSE(shapes[6].image_out);
+  EXPECT_EQ(shapes[6].out.numel(), 1024);
+  // PyTorch's count for the same network: sum(p.numel() for p in model.parameters()).
+  EXPECT_EQ(parameter_count(shapes), (32 * 25 + 32) + (64 * 32 * 25 + 64) + (1024 * 10 + 10));
+  const auto padded =
+      infer_shapes(parse_model_spec("conv:4:3:2:1,batchnorm,flatten,dense:3"), {3, 7, 5}, 3);
+  EXPECT_EQ(padded[0].out, (ImageShape{4, 4, 3}));  // (7 + 2 - 3) / 2 + 1, (5 + 2 - 3) / 2 + 1
+  EXPECT_EQ(padded[1].parameters, 8);               // a scale and a shift per channel
+}
+
+TEST(ModelSpec, ShapeErrorsNameTheLayer) {
+  const auto error = [](const char* spec, int classes = 10) -> std::string {
+    try {
+      infer_shapes(parse_model_spec(spec), {1, 28, 28}, classes);
+    } catch (const ShapeError& e) {
+      return e.what();
+    }
+    return "(accepted)";
+  };
+  EXPECT_THAT(error("dense:64,relu,dense:10"),
+              HasSubstr("layer 1 'dense:64' takes flat features, gets an image [1, 28, 28]: put "
+                        "flatten before it"));
+  EXPECT_THAT(error("flatten,conv:8:3,flatten,dense:10"),
+              HasSubstr("layer 2 'conv:8:3' takes images, gets 784 flat features"));
+  EXPECT_THAT(error("conv:8:5,maxpool:2,conv:8:5,maxpool:2,conv:8:5,flatten,dense:10"),
+              HasSubstr("layer 5 'conv:8:5' has a 5x5 window, larger than its input [8, 4, 4]"));
+  EXPECT_THAT(error("conv:8:3,flatten,dense:12"),
+              HasSubstr("layer 3 'dense:12' ends the model with 12 flat features, expected 10 "
+                        "outputs, one per class"));
+  EXPECT_THAT(error("conv:10:28"), HasSubstr("ends the model with an image [10, 1, 1]"));
+  EXPECT_EQ(error("conv:8:3:1:1,maxpool:28,flatten,dense:10"), "(accepted)");  // 28x28 kept
+}
+
+TEST(ModelSpec, BuildsALayerListThatTrains) {
+  const ModelSpec s = parse_model_spec("conv:4:3,relu,maxpool:2,flatten,dropout:0.1,dense:3");
+  auto net = build_model(s, ImageShape{2, 6, 6}, 3, 5);
+  // Conv, ReLU, MaxPool, Dropout, Dense: flatten is shape bookkeeping, not a module.
+  EXPECT_EQ(net->size(), 5u);
+  EXPECT_EQ(net->parameter_count(), (4 * 2 * 9 + 4) + (4 * 2 * 2 * 3 + 3));
+  Tensor x({7, 72});
+  for (int64_t i = 0; i < x.numel(); ++i) x.data()[i] = static_cast<float>(i % 11) / 11.0f;
+  const Tensor& y = net->forward(x, Mode::Train);
+  EXPECT_EQ(y.shape(), (Shape{7, 3}));
+  Tensor dy({7, 3});
+  dy.fill(1.0f);
+  const Tensor& dx = net->backward(dy);
+  EXPECT_EQ(dx.numel(), 0);  // nothing before the first conv learns
+  EXPECT_GT(std::abs((*net)[0].parameters()[0]->grad.data()[0]) +
+                std::abs((*net)[0].parameters()[1]->grad.data()[0]),
+            0.0f);
+}
+
+TEST(ModelSpec, InitialisationFollowsTheActivationAfterEachLayer) {
+  // He (normal, sd sqrt(2 / fan_in)) before a ReLU, Glorot (uniform, bounded) before a tanh and
+  // for the output layer.
+  auto net = build_model(parse_model_spec("flatten,dense:400,relu,dense:400,tanh,dense:10"),
+                         ImageShape{1, 20, 20}, 10, 3);
+  const auto params = net->parameters();  // weight, bias of each dense
+  const Tensor& he = params[0]->value;
+  const Tensor& glorot = params[2]->value;
+  double m2 = 0;
+  float max_glorot = 0;
+  for (float v : he.values()) m2 += static_cast<double>(v) * v;
+  for (float v : glorot.values()) max_glorot = std::max(max_glorot, std::abs(v));
+  EXPECT_NEAR(m2 / he.numel(), 2.0 / 400, 0.1 * 2.0 / 400);
+  EXPECT_LE(max_glorot, std::sqrt(6.0 / 800) + 1e-6);
+  EXPECT_GT(max_glorot, 0.9 * std::sqrt(6.0 / 800));
+}
+
+TEST(ModelSpec, TheShorthandIsAFlattenedMlp) {
+  ModelSpec s = parse_model_spec("mlp:8,4");
+  s.dropout = 0.5f;
+  s.activation = Activation::Tanh;
+  const auto layers = s.layers(3);
+  std::string text;
+  for (const auto& l : layers) text += l.to_string() + " ";
+  EXPECT_EQ(text, "flatten dense:8 tanh dropout:0.5 dense:4 tanh dropout:0.5 dense:3 ");
+  // Built for images or flat inputs alike, with the same weights from the same seed.
+  auto a = build_model(s, ImageShape{1, 3, 4}, 3, 9);
+  auto b = build_model(s, 12, 3, 9);
+  EXPECT_EQ(a->parameters()[0]->value.values()[3], b->parameters()[0]->value.values()[3]);
+  EXPECT_EQ(a->parameters()[0]->name, "0.weight");  // names as before flatten existed
 }
 
 TEST(ModelSpec, BuildsTheLayersAndIsSeeded) {

@@ -101,7 +101,9 @@ TEST(Params, ATrialAppliesTheRulesOfTheStudyFile) {
             "\"512,256\" or [512, 256]");
   EXPECT_EQ(error_of({{"optimizer", std::string("rmsprop")}}),
             "parameter 'optimizer' is 'rmsprop', expected sgd or adam");
-  EXPECT_EQ(error_of({{"colour", std::string("red")}}), "'colour' is not a training parameter");
+  // A name that is not a training parameter is the study's own (a template's, a condition's
+  // parent): the study file checked it; the configuration leaves it alone.
+  EXPECT_EQ(error_of({{"n_layers", int64_t{3}}}), "(accepted)");
   EXPECT_EQ(error_of({{"batch", int64_t{64}}, {"hidden", std::string("128, 64")}}), "(accepted)");
 
   const TrialConfig c = make_config({{"hidden", std::string("128,64")},
@@ -113,6 +115,55 @@ TEST(Params, ATrialAppliesTheRulesOfTheStudyFile) {
   EXPECT_EQ(c.train.eval_every, 25);
   EXPECT_EQ(c.optimizer, "adam");
   EXPECT_DOUBLE_EQ(c.adam.lr, 0.001);
+}
+
+TEST(Params, LayersGiveTheModelWithTheTemplateFilledIn) {
+  const TrialConfig c =
+      make_config({{"layers", std::string("conv:{filters}:5,relu,[conv:{more}:3,relu],maxpool:2,"
+                                          "flatten,dropout:{dropout},dense:10")},
+                   {"filters", int64_t{8}},
+                   {"dropout", 0.25}});
+  EXPECT_TRUE(c.model.is_list);
+  EXPECT_EQ(c.model.to_string(), "conv:8:5,relu,maxpool:2,flatten,dropout:0.25,dense:10");
+  const TrialConfig d = make_config({{"layers", std::string("mlp:64,32")},
+                                     {"activation", std::string("tanh")},
+                                     {"dropout", 0.5}});
+  EXPECT_FALSE(d.model.is_list);  // the shorthand keeps its activation and dropout options
+  EXPECT_EQ(d.model.hidden, (std::vector<int64_t>{64, 32}));
+  EXPECT_EQ(d.model.activation, nn::Activation::Tanh);
+  EXPECT_FLOAT_EQ(d.model.dropout, 0.5f);
+
+  EXPECT_THAT(error_of({{"layers", std::string("dense:64,relu,dense:10")}, {"depth", int64_t{2}}}),
+              ::testing::HasSubstr("parameter 'depth' is set beside 'layers'"));
+  EXPECT_THAT(error_of({{"layers", std::string("dense:64,relu,dense:10")},
+                        {"activation", std::string("tanh")}}),
+              ::testing::HasSubstr("lists its activations and dropout as layers"));
+  EXPECT_THAT(
+      error_of({{"layers", std::string("dense:{width},relu,dense:10")}, {"width", int64_t{0}}}),
+      ::testing::HasSubstr("parameter 'width' is 0, expected an integer from 1"));
+  EXPECT_THAT(error_of({{"layers", std::string("dense:{w},relu,dense:10")}}),
+              ::testing::HasSubstr("'{w}' has no value in this trial"));
+  EXPECT_THAT(error_of({{"layers", std::string("conv:32:5,rleu,dense:10")}}),
+              ::testing::HasSubstr("layer 2 'rleu' is not a layer"));
+}
+
+TEST(Params, ModelProblemsNameTheLayerOrTheSize) {
+  const auto model = [](const std::string& layers) {
+    return make_config({{"layers", layers}}).model;
+  };
+  const ImageShape mnist{1, 28, 28};
+  EXPECT_EQ(model_problem(model("conv:32:5,relu,maxpool:2,flatten,dense:10"), mnist, 10), "");
+  EXPECT_THAT(
+      model_problem(model("conv:8:5,maxpool:2,conv:8:5,maxpool:2,conv:8:5,flatten,dense:10"), mnist,
+                    10),
+      ::testing::HasSubstr("layer 5 'conv:8:5' has a 5x5 window, larger than its input "
+                           "[8, 4, 4]"));
+  EXPECT_THAT(model_problem(model("flatten,dense:1048576,dense:1048576,dense:10"), mnist, 10),
+              ::testing::HasSubstr("layers flatten,dense:1048576,dense:1048576,dense:10 make a "
+                                   "model of 1100346294282 parameters for images [1, 28, 28] and "
+                                   "10 classes"));
+  EXPECT_THAT(model_problem(model("mlp:1000000,1000000"), mnist, 10),
+              ::testing::HasSubstr("hidden widths 1000000,1000000 make a model of"));
 }
 
 TEST(Params, KrillTrainSaysItTheSameWay) {

@@ -104,7 +104,8 @@ TEST(PbtConfig, EvolvableHyperparameters) {
 
 // Once the data is known: 8,000 training images, batch 32 (250 batches per epoch).
 std::string acts(const std::string& training, const std::string& pbt) {
-  const DataShape data{.train = 8000, .validation = 2000, .features = 784, .classes = 10};
+  const DataShape data{
+      .train = 8000, .validation = 2000, .features = 784, .classes = 10, .image = {1, 28, 28}};
   try {
     check_study_data(
         parse_study_file("study: s\ndata: fashion-mnist\ntraining:\n" + training +

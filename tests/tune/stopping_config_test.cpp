@@ -95,7 +95,8 @@ TEST(StoppingConfig, AsValidRuleWithAFinalRungOnItsFirstIsRefused) {
 // A rule that can never act, found once the data is known (check_study_data, before krill tune
 // opens the database). Fashion-MNIST cut to 10,000 images, 20% held out: 8,000 to train on; with
 // batch 64 that is 125 batches per epoch.
-const DataShape kData{.train = 8000, .validation = 2000, .features = 784, .classes = 10};
+const DataShape kData{
+    .train = 8000, .validation = 2000, .features = 784, .classes = 10, .image = {1, 28, 28}};
 
 std::string never_acts(const std::string& training, const std::string& stopping,
                        int64_t trials = 20, const DataShape& data = kData) {

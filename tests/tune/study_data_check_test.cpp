@@ -17,7 +17,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const DataShape kData{.train = 8000, .validation = 2000, .features = 784, .classes = 10};
+const DataShape kData{
+    .train = 8000, .validation = 2000, .features = 784, .classes = 10, .image = {1, 28, 28}};
 
 std::string error_of(const std::string& yaml, const DataShape& data = kData) {
   try {
@@ -52,8 +53,11 @@ TEST(CheckStudyData, ModelsTooLargeToAllocateAreRefused) {
             "parameters for 784 inputs and 10 classes (75 GiB of float32 weights), expected at "
             "most 1073741824 parameters (4 GiB)");
   // The inputs count: the default 512,256 on images of 2048x2048.
-  EXPECT_EQ(error_of("data: mnist\ntrials: 4\n",
-                     {.train = 10, .validation = 10, .features = 2048 * 2048, .classes = 10}),
+  EXPECT_EQ(error_of("data: mnist\ntrials: 4\n", {.train = 10,
+                                                  .validation = 10,
+                                                  .features = 2048 * 2048,
+                                                  .classes = 10,
+                                                  .image = {1, 2048, 2048}}),
             "s.yaml:1:7: hidden widths 512,256 make a model of 2147618058 parameters for 4194304 "
             "inputs and 10 classes (8.0 GiB of float32 weights), expected at most 1073741824 "
             "parameters (4 GiB)");
@@ -61,10 +65,11 @@ TEST(CheckStudyData, ModelsTooLargeToAllocateAreRefused) {
 }
 
 TEST(CheckStudyData, BothSetsMustHoldImages) {
-  EXPECT_EQ(error_of("data: mnist\ntrials: 4\nsubset: 4\nvalidation: 0.1\n",
-                     {.train = 4, .validation = 0, .features = 784, .classes = 10}),
-            "s.yaml:3:9: the data leaves 4 training and 0 validation images (subset 4, validation "
-            "0.1), expected at least one of each");
+  EXPECT_EQ(
+      error_of("data: mnist\ntrials: 4\nsubset: 4\nvalidation: 0.1\n",
+               {.train = 4, .validation = 0, .features = 784, .classes = 10, .image = {1, 28, 28}}),
+      "s.yaml:3:9: the data leaves 4 training and 0 validation images (subset 4, validation "
+      "0.1), expected at least one of each");
 }
 
 TEST(CheckStudyData, ReportStepsFollowTheTrainer) {

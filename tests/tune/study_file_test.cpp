@@ -70,9 +70,11 @@ TEST(StudyFile, EveryShippedStudyFileLoadsAndPassesTheDataChecks) {
     const StudyFile study = load_study_file(file);
     const int64_t images = study.subset > 0 ? study.subset : 60000;
     const auto held_out = static_cast<int64_t>(std::llround(study.validation * images));
-    EXPECT_NO_THROW(check_study_data(
-        study,
-        {.train = images - held_out, .validation = held_out, .features = 784, .classes = 10}));
+    EXPECT_NO_THROW(check_study_data(study, {.train = images - held_out,
+                                             .validation = held_out,
+                                             .features = 784,
+                                             .classes = 10,
+                                             .image = {1, 28, 28}}));
   }
 }
 
