@@ -122,6 +122,7 @@ std::string expected_value(const ParamInfo& p) {
   }
   if (p.kind == ParamKind::String) {
     if (!p.names.empty()) return one_of(p.names);
+    if (std::string_view(p.name) != "hidden") return "a text";
     return "widths from 1 to " + std::to_string(nn::kMaxWidth) +
            ", such as \"512,256\" or [512, 256]";  // hidden
   }
@@ -146,7 +147,8 @@ bool allowed(const ParamInfo& p, const hpo::ParamValue& value) {
   }
   if (p.kind == ParamKind::String) {
     const auto* text = std::get_if<std::string>(&value);
-    if (!text && p.names.empty()) {  // hidden: one layer's width as a number (`hidden: 512`)
+    const bool hidden = std::string_view(p.name) == "hidden";
+    if (!text && hidden) {  // one layer's width as a number (`hidden: 512`)
       const auto* width = std::get_if<int64_t>(&value);
       return width && width_allowed(*width);
     }
@@ -157,6 +159,7 @@ bool allowed(const ParamInfo& p, const hpo::ParamValue& value) {
       }
       return false;
     }
+    if (!hidden) return true;                 // a text parameter of a study's own
     const auto widths = parse_widths(*text);  // hidden
     if (!widths) return false;
     for (const int64_t w : *widths) {

@@ -17,6 +17,8 @@
 #include <yaml-cpp/eventhandler.h>
 
 #include "core/error.hpp"
+#include "nn/model_spec.hpp"
+#include "tune/model_template.hpp"
 #include "tune/params.hpp"
 #include "tune/study_files.hpp"
 #include "tune/yaml_util.hpp"
@@ -200,6 +202,11 @@ class Parser {
 
   void read_fixed(const Entry& section);
   void read_search(const Entry& search);
+  // The rule of a parameter of the study's own (not a training parameter): its kind from its
+  // value (fixed) or its dimension (searched), no bounds. Checked in check_own_names.
+  const ParamInfo& own_param(const Entry& e, bool searched);
+  void check_layers() const;
+  void check_own_names() const;
   hpo::Dimension read_dimension(const ParamInfo& info, const Entry& dim);
   hpo::ParamValue value_of(const ParamInfo& info, const YAML::Node& node, const YAML::Node& at,
                            const std::string& label) const {
@@ -223,6 +230,9 @@ class Parser {
   std::map<std::string, std::pair<double, double>> ranges_;         // searched low, high
   int64_t grid_points_ = 1;
   bool has_grid_ = false;
+  bool has_layers_ = false;               // `layers` under model: or search:
+  std::map<std::string, ParamInfo> own_;  // the study's own parameters' rules (names: keys)
+  std::vector<Entry> own_entries_;        // and where they are written
 };
 
 StudyFile Parser::parse(const std::string& text, const std::string& default_name) {
@@ -276,6 +286,11 @@ StudyFile Parser::parse(const std::string& text, const std::string& default_name
   std::sort(fixed.begin(), fixed.end(), [](const Entry* a, const Entry* b) {
     return a->key_node.Mark().pos < b->key_node.Mark().pos;
   });
+  // A name that is not a training parameter is the study's own only where `layers` can name it.
+  for (const char* section : {"model", "search"}) {
+    const auto* e = find(section);
+    if (e && e->value.IsMap() && e->value["layers"]) has_layers_ = true;
+  }
   for (const Entry* e : fixed) read_fixed(*e);
   if (const auto* e = find("search")) read_search(*e);
   if (const auto* e = find("stopping")) out_.stopping = parse_stopping(src_, *e);
@@ -530,6 +545,7 @@ void Parser::read_fixed(const Entry& section) {
                                                      : "`training: {optimizer: adam, epochs: 1}`";
   for (const auto& e : yaml::entries(src_, section.value, section.key, example)) {
     const ParamInfo* info = find_training_param(e.key);
+    if (!info && section.key == "model" && has_layers_) info = &own_param(e, false);
     if (!info) yaml::unknown_key(src_, e, known);
     if (info->section != section.key) {
       src_.fail(e.key_node, "'" + e.key + "' is a " + info->section +
@@ -549,6 +565,7 @@ void Parser::read_search(const Entry& search) {
   const std::string example = "`search: {lr: {type: float, low: 0.001, high: 0.1, log: true}}`";
   for (const auto& e : yaml::entries(src_, search.value, "search", example)) {
     const ParamInfo* info = find_training_param(e.key);
+    if (!info && has_layers_) info = &own_param(e, true);  // a template's (check_own_names)
     if (!info) yaml::unknown_key(src_, e, known);
     if (const auto it = fixed_at_.find(e.key); it != fixed_at_.end()) {
       src_.fail(e.key_node, "'" + e.key + "' is searched here and fixed at " +
@@ -668,6 +685,8 @@ hpo::Dimension Parser::read_dimension(const ParamInfo& info, const Entry& dim) {
 }
 
 void Parser::check_combinations(const YAML::Node& root) const {
+  check_layers();
+  check_own_names();
   if (out_.pbt && out_.stopping.rule != "none") {
     src_.fail(find("pbt")->key_node, "pbt and stopping: (rule " + out_.stopping.rule +
                                          ") do not combine: PBT replaces the least fit members "
@@ -719,6 +738,100 @@ void Parser::check_combinations(const YAML::Node& root) const {
     src_.fail(find("sampler") ? find("sampler")->value : root,
               "sampler 'grid' without a dimension of type grid, expected at least one under "
               "search:");
+  }
+}
+
+const ParamInfo& Parser::own_param(const Entry& e, bool searched) {
+  own_entries_.push_back(e);
+  // Integers when every value is one, numbers when every value is one, else text.
+  const auto kind_of = [](const std::vector<YAML::Node>& values) {
+    bool integers = !values.empty(), numbers = !values.empty();
+    for (const auto& v : values) {
+      const bool plain = yaml::is_plain(v) && v.IsScalar();
+      integers = integers && plain && yaml::parse_int(v.Scalar()).has_value();
+      numbers = numbers && plain && yaml::parse_number(v.Scalar()).has_value();
+    }
+    return integers ? ParamKind::Int : numbers ? ParamKind::Float : ParamKind::String;
+  };
+  ParamKind kind = ParamKind::String;
+  if (!searched) {
+    kind = kind_of({e.value});
+  } else if (e.value.IsMap()) {
+    const YAML::Node type = e.value["type"], values = e.value["values"];
+    const std::string t = type && type.IsScalar() ? type.Scalar() : "";
+    if (t == "int") {
+      kind = ParamKind::Int;
+    } else if (t == "float") {
+      kind = ParamKind::Float;
+    } else if (values && values.IsSequence()) {
+      kind = kind_of(std::vector<YAML::Node>(values.begin(), values.end()));
+    }
+  }
+  const auto [it, added] = own_.try_emplace(e.key);
+  it->second = ParamInfo{it->first.c_str(), kind, "model", "the study's own parameter"};
+  return it->second;
+}
+
+void Parser::check_layers() const {
+  const auto it = candidates_.find("layers");
+  if (it == candidates_.end()) return;
+  const YAML::Node& at = where_.at("layers");
+  std::vector<std::string> used;
+  for (const auto& value : it->second) {
+    const std::string& text = std::get<std::string>(value);
+    std::vector<std::string> names;
+    nn::ModelSpec spec;
+    try {
+      names = template_names(text);
+      if (names.empty()) spec = nn::parse_model_spec(text);
+    } catch (const InvalidArgument& e) {
+      src_.fail(at, e.what());
+    }
+    used.insert(used.end(), names.begin(), names.end());
+    const bool list =
+        names.empty() ? spec.is_list : !(text.starts_with("mlp:") || text.starts_with("linear"));
+    for (const char* option : {"activation", "dropout"}) {
+      if (list && has(option) && std::find(names.begin(), names.end(), option) == names.end()) {
+        src_.fail(where_.at(option),
+                  std::string("'") + option + "' is set beside layers '" + text + "' (at " +
+                      yaml::line_column(at.Mark()) +
+                      "), a list with its activations and dropout as layers, expected it written "
+                      "in layers (relu, dropout:0.2) or as {" +
+                      option + "}");
+      }
+    }
+  }
+  for (const char* shorthand : {"hidden", "width", "depth"}) {
+    if (has(shorthand) && std::find(used.begin(), used.end(), shorthand) == used.end()) {
+      src_.fail(where_.at(shorthand),
+                std::string("'") + shorthand + "' and 'layers' (at " +
+                    yaml::line_column(at.Mark()) +
+                    ") are both set: layers gives the network, expected one or the other (or "
+                    "{" +
+                    shorthand +
+                    "} in layers; a parameter of the study's own takes a name "
+                    "that is not a training parameter's, such as n_layers)");
+    }
+  }
+}
+
+void Parser::check_own_names() const {
+  if (own_entries_.empty()) return;
+  std::vector<std::string> used;
+  if (const auto it = candidates_.find("layers"); it != candidates_.end()) {
+    for (const auto& value : it->second) {
+      const auto names = template_names(std::get<std::string>(value));  // check_layers read them
+      used.insert(used.end(), names.begin(), names.end());
+    }
+  }
+  for (const Entry& e : own_entries_) {
+    if (std::find(used.begin(), used.end(), e.key) != used.end()) continue;
+    const auto near = yaml::suggest(e.key, param_names(""));
+    src_.fail(e.key_node, "'" + e.key +
+                              "' is not a training parameter, and layers does not name it as {" +
+                              e.key + "}, expected a training parameter" +
+                              (near ? " (did you mean '" + *near + "'?)" : "") + " or {" + e.key +
+                              "} in layers");
   }
 }
 

@@ -233,7 +233,9 @@ DataShape shape_of(const StudyData& data) {
 std::optional<ReportSteps> report_steps(const StudyFile& file, int64_t train_size) {
   if (train_size <= 0) return std::nullopt;
   // Each of the four: its fixed value or default, or the values it is searched over.
-  const train::TrainOptions base = make_config(file.fixed).train;
+  hpo::Params fixed = file.fixed;
+  fixed.erase("layers");  // not needed here, and a template's parameters may be searched
+  const train::TrainOptions base = make_config(fixed).train;
   std::map<std::string, std::vector<int64_t>> values{{"batch", {base.batch}},
                                                      {"epochs", {base.epochs}},
                                                      {"iterations", {base.iterations}},

@@ -131,6 +131,15 @@ TEST_F(BestCliTest, CommandTrainsTheBestTrialToItsValue) {
        "  warmup: 5\n  min_factor: 0.1\n"
        "search:\n  lr: {type: float, low: 0.001, high: 0.05, log: true}\n"
        "  hidden: {type: choice, values: [\"12\", \"10,6\"]}\n"},
+      // A CNN from a layer template: the printed --model is the template filled in.
+      {"cnn",
+       "validation: 0.2\nobjective: val_accuracy\nseed: 9\n"
+       "model:\n  layers: \"conv:{filters}:3:1:1,relu,maxpool:2,batchnorm,flatten,"
+       "dropout:{dropout},dense:10\"\n"
+       "training:\n  optimizer: sgd\n  batch: 16\n  iterations: 40\n"
+       "search:\n  lr: {type: float, low: 0.01, high: 0.3, log: true}\n"
+       "  filters: {type: int, low: 2, high: 6}\n"
+       "  dropout: {type: float, low: 0.0, high: 0.3}\n"},
   };
   for (const auto& [name, settings] : studies) {
     SCOPED_TRACE(name);
@@ -147,6 +156,12 @@ TEST_F(BestCliTest, CommandTrainsTheBestTrialToItsValue) {
     EXPECT_THAT(command, HasSubstr("--threads 1"));
     EXPECT_THAT(command, HasSubstr("--seed " + b["seed"].string));
     EXPECT_TRUE(fs::exists(b["checkpoint"].string)) << b["checkpoint"].string;
+    if (name == "cnn") {
+      EXPECT_THAT(command, HasSubstr("--model conv:"));
+      EXPECT_THAT(command, HasSubstr(",relu,maxpool:2,batchnorm,flatten,dropout:"));
+      EXPECT_THAT(command, Not(HasSubstr("{")));
+      EXPECT_THAT(command, Not(HasSubstr("--activation")));
+    }
 
     const auto again = run_krill(command.substr(6) + " --json --quiet");
     ASSERT_EQ(again.exit_code, 0) << command << "\n" << again.output;

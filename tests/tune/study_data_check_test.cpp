@@ -29,6 +29,28 @@ std::string error_of(const std::string& yaml, const DataShape& data = kData) {
   return "(accepted)";
 }
 
+TEST(CheckStudyData, LayersMustFitTheImages) {
+  EXPECT_EQ(
+      error_of("data: mnist\ntrials: 4\nmodel:\n"
+               "  layers: \"conv:8:5,maxpool:2,conv:8:5,maxpool:2,conv:8:5,flatten,dense:10\"\n"),
+      "s.yaml:4:11: model 'conv:8:5,maxpool:2,conv:8:5,maxpool:2,conv:8:5,flatten,dense:10': "
+      "layer 5 'conv:8:5' has a 5x5 window, larger than its input [8, 4, 4]");
+  // Each choice of a searched `layers` is a model a trial may build.
+  EXPECT_EQ(error_of("data: mnist\ntrials: 4\nsearch:\n  layers: {type: choice, values: "
+                     "[\"flatten,dense:10\", \"flatten,dense:1048576,dense:1048576,dense:10\"]}\n"),
+            "s.yaml:4:3: layers flatten,dense:1048576,dense:1048576,dense:10 make a model of "
+            "1100346294282 parameters for images [1, 28, 28] and 10 classes (4099 GiB of float32 "
+            "weights), expected at most 1073741824 parameters (4 GiB)");
+  EXPECT_EQ(error_of("data: mnist\ntrials: 4\nmodel:\n  layers: \"flatten,dense:12\"\n"),
+            "s.yaml:4:11: model 'flatten,dense:12': layer 2 'dense:12' ends the model with 12 flat "
+            "features, expected 10 outputs, one per class (end with flatten and dense:10)");
+  EXPECT_EQ(
+      error_of(
+          "data: mnist\ntrials: 4\nmodel:\n"
+          "  layers: \"conv:32:5,relu,maxpool:2,conv:64:5,relu,maxpool:2,flatten,dense:10\"\n"),
+      "(accepted)");
+}
+
 TEST(CheckStudyData, ModelsTooLargeToAllocateAreRefused) {
   EXPECT_EQ(error_of("data: mnist\ntrials: 4\nmodel:\n  hidden: [1000000, 1000000]\n"),
             "s.yaml:4:11: hidden widths 1000000,1000000 make a model of 1000796000010 parameters "

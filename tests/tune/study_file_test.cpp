@@ -383,6 +383,29 @@ TEST(StudyFile, SamplersThatLearnAndTheirOptions) {
   EXPECT_EQ(sampler("sampler: {name: sobol}\n").text(), "sobol");
 }
 
+TEST(StudyFile, LayersTemplatesTakeTheStudysOwnParameters) {
+  const StudyFile f = parse_study_file(
+      "data: mnist\ntrials: 4\nmodel:\n"
+      "  layers: \"conv:{filters}:{kernel},relu,maxpool:2,[conv:{filters2}:3,relu],flatten,{act},"
+      "dense:10\"\n  filters2: 16\n"
+      "search:\n  filters: {type: int, low: 8, high: 64, log: true}\n"
+      "  kernel: {type: choice, values: [3, 5]}\n  act: {type: choice, values: [relu, tanh]}\n",
+      "s.yaml");
+  EXPECT_EQ(f.fixed.at("filters2"), hpo::ParamValue{int64_t{16}});
+  ASSERT_EQ(f.space.size(), 3u);
+  // Choices keep their kind: integers for the kernel, text for the activation.
+  const auto& kernel = std::get<hpo::CategoricalDim>(f.space.dimensions()[1].second);
+  EXPECT_EQ(kernel.choices[1], hpo::ParamValue{int64_t{5}});
+  const auto& act = std::get<hpo::CategoricalDim>(f.space.dimensions()[2].second);
+  EXPECT_EQ(act.choices[1], hpo::ParamValue{std::string("tanh")});
+  hpo::Params p = f.fixed;
+  p["filters"] = int64_t{12};
+  p["kernel"] = int64_t{5};
+  p["act"] = std::string("tanh");
+  EXPECT_EQ(make_config(p).model.to_string(),
+            "conv:12:5,relu,maxpool:2,conv:16:3,relu,flatten,tanh,dense:10");
+}
+
 TEST(StudyFile, CanonicalTextDefinesTheStudy) {
   const std::string base = R"(data: fashion-mnist
 trials: 10
@@ -647,6 +670,32 @@ const BadFile kBadFiles[] = {
     // Control bytes from the file are escaped: an error is one printable line.
     {"ControlByteInAValue", "data: mnist\ntrials: 4\ntraining:\n  batch: \"3\\x012\"\n", "4:10",
      "'batch' is the string \"3\\x012\", expected an integer"},
+    // Models as lists of layers.
+    {"LayersNotALayer",
+     "data: mnist\ntrials: 4\nmodel:\n  layers: \"conv:8:5,rleu,flatten,dense:10\"\n", "4:11",
+     "model 'conv:8:5,rleu,flatten,dense:10': layer 2 'rleu' is not a layer, expected a list"},
+    {"LayersTemplateUnclosed", "data: mnist\ntrials: 4\nmodel:\n  layers: \"dense:{w,dense:10\"\n",
+     "4:11", "layers 'dense:{w,dense:10': '{' at character 7 is never closed"},
+    {"LayersBesideHidden",
+     "data: mnist\ntrials: 4\nmodel:\n  hidden: \"64\"\n  layers: \"flatten,dense:10\"\n", "4:11",
+     "'hidden' and 'layers' (at 5:11) are both set: layers gives the network"},
+    {"ActivationBesideAList",
+     "data: mnist\ntrials: 4\nmodel:\n  layers: \"flatten,dense:10\"\n  activation: tanh\n", "5:15",
+     "'activation' is set beside layers 'flatten,dense:10' (at 4:11), a list with its activations "
+     "and dropout as layers"},
+    {"DropoutBesideATemplateThatDoesNotTakeIt",
+     "data: mnist\ntrials: 4\nmodel:\n  layers: \"flatten,dense:{w},relu,dense:10\"\n  w: 8\n"
+     "search:\n  dropout: {type: float, low: 0.0, high: 0.5}\n",
+     "7:3", "'dropout' is set beside layers 'flatten,dense:{w},relu,dense:10' (at 4:11)"},
+    {"OwnNameTheTemplateDoesNotUse",
+     "data: mnist\ntrials: 4\nmodel:\n  layers: \"flatten,dense:{w},relu,dense:10\"\nsearch:\n"
+     "  w: {type: int, low: 8, high: 64}\n  learning_rate: {type: float, low: 0.01, high: 0.1}\n",
+     "7:3",
+     "'learning_rate' is not a training parameter, and layers does not name it as "
+     "{learning_rate}, expected a training parameter (did you mean 'lr'?) or {learning_rate} in "
+     "layers"},
+    {"OwnNameWithoutLayers", "data: mnist\ntrials: 4\nmodel:\n  filters: 8\n", "4:3",
+     "unknown key 'filters'"},
     {"DuplicateKey", "data: mnist\ntrials: 4\ndata: fashion-mnist\n", "3:1",
      "duplicate key 'data' (first at 1:1), expected each key once"},
     {"NotAMap", "- data\n- trials\n", "1:1", "the study file is a list, expected a map"},
