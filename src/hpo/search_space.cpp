@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <functional>
 #include <limits>
 
 #include "core/error.hpp"
@@ -98,7 +99,7 @@ const ParamValue& pick(const std::vector<ParamValue>& values, double u) {
   return values[std::min(index, values.size() - 1)];
 }
 
-ParamValue value_from_unit(const Dimension& dim, double u) {
+ParamValue dim_from_unit(const Dimension& dim, double u) {
   if (const auto* f = std::get_if<FloatDim>(&dim)) return float_from_unit(*f, u);
   if (const auto* i = std::get_if<IntDim>(&dim)) return int_from_unit(*i, u);
   if (const auto* c = std::get_if<CategoricalDim>(&dim)) return pick(c->choices, u);
@@ -223,7 +224,78 @@ const Dimension* find(const SearchSpace& space, const std::string& name) {
   return nullptr;
 }
 
+const char* op_text(ConditionOp op) {
+  switch (op) {
+    case ConditionOp::In:
+      return "in";
+    case ConditionOp::Ne:
+      return "!=";
+    case ConditionOp::Lt:
+      return "<";
+    case ConditionOp::Le:
+      return "<=";
+    case ConditionOp::Gt:
+      return ">";
+    case ConditionOp::Ge:
+      return ">=";
+  }
+  return "?";
+}
+
+// The condition as the fingerprint writes it: " if optimizer in {string \"sgd\"}",
+// " if depth >= 3"; empty without one.
+std::string canonical(const std::optional<Condition>& c) {
+  if (!c) return "";
+  std::string out = " if " + canonical_name(c->parent) + " " + op_text(c->op) + " ";
+  if (c->op == ConditionOp::In) return out + list(c->values, canonical_value);
+  return out + to_string(c->values.at(0));
+}
+
+std::string describe_condition(const std::optional<Condition>& c) {
+  return c ? " if " + c->describe() : "";
+}
+
+// Whether `x` compares to `bound` by `op` (not In).
+bool compare(ConditionOp op, double x, double bound) {
+  switch (op) {
+    case ConditionOp::Ne:
+      return x != bound;
+    case ConditionOp::Lt:
+      return x < bound;
+    case ConditionOp::Le:
+      return x <= bound;
+    case ConditionOp::Gt:
+      return x > bound;
+    case ConditionOp::Ge:
+      return x >= bound;
+    case ConditionOp::In:
+      break;
+  }
+  return false;
+}
+
+// The values a categorical or grid dimension takes; nullptr for a range.
+const std::vector<ParamValue>* listed_values(const Dimension& dim) {
+  if (const auto* c = std::get_if<CategoricalDim>(&dim)) return &c->choices;
+  if (const auto* g = std::get_if<GridDim>(&dim)) return &g->values;
+  return nullptr;
+}
+
 }  // namespace
+
+bool Condition::matches(const ParamValue& v) const {
+  if (op == ConditionOp::In) return std::find(values.begin(), values.end(), v) != values.end();
+  if (std::holds_alternative<std::string>(v) || values.empty()) return false;
+  const double x = std::holds_alternative<double>(v) ? std::get<double>(v)
+                                                     : static_cast<double>(std::get<int64_t>(v));
+  return compare(op, x, static_cast<double>(std::get<int64_t>(values[0])));
+}
+
+std::string Condition::describe() const {
+  if (op != ConditionOp::In) return parent + " " + op_text(op) + " " + to_string(values.at(0));
+  if (values.size() == 1) return parent + " = " + to_string(values[0]);
+  return parent + " in " + list(values, plain_value);
+}
 
 SearchSpace::SearchSpace(std::initializer_list<std::pair<std::string, Dimension>> dims) {
   for (const auto& [name, dim] : dims) add(name, dim);
@@ -233,7 +305,192 @@ SearchSpace& SearchSpace::add(std::string name, Dimension dim) {
   validate(name, dim);
   if (find(*this, name)) fail(name, "duplicate name");
   dims_.emplace_back(std::move(name), std::move(dim));
+  conditions_.emplace_back();
+  try {
+    // The dimensions added before, waiting for this parent.
+    for (size_t j = 0; j + 1 < dims_.size(); ++j) {
+      if (conditions_[j] && conditions_[j]->parent == dims_.back().first) check_condition(j);
+    }
+  } catch (...) {
+    dims_.pop_back();
+    conditions_.pop_back();
+    throw;
+  }
   return *this;
+}
+
+SearchSpace& SearchSpace::add(std::string name, Dimension dim, Condition condition) {
+  if (condition.parent.empty()) fail(name, "a condition needs a parent");
+  if (condition.values.empty()) fail(name, "a condition needs at least one value");
+  for (const ParamValue& v : condition.values) {
+    if (is_nan(v)) fail(name, "a condition value is NaN");
+  }
+  if (condition.op != ConditionOp::In &&
+      (condition.values.size() != 1 || !std::holds_alternative<int64_t>(condition.values[0]))) {
+    fail(name, std::string("a comparison '") + op_text(condition.op) + "' needs one integer");
+  }
+  for (size_t a = 0; a < condition.values.size(); ++a) {
+    for (size_t b = a + 1; b < condition.values.size(); ++b) {
+      if (condition.values[a] == condition.values[b]) {
+        fail(name, "condition value " + to_string(condition.values[a]) + " listed twice");
+      }
+    }
+  }
+  add(name, std::move(dim));
+  conditions_.back() = std::move(condition);
+  try {
+    check_condition(dims_.size() - 1);
+  } catch (...) {
+    dims_.pop_back();
+    conditions_.pop_back();
+    throw;
+  }
+  return *this;
+}
+
+void SearchSpace::check_condition(size_t child) const {
+  const std::string& name = dims_[child].first;
+  const Condition& c = *conditions_[child];
+  const auto parent = index_of(c.parent);
+  if (!parent) return;  // not yet added
+  if (*parent == child) fail(name, "a dimension cannot be its own parent");
+  const Dimension& dim = dims_[*parent].second;
+  if (std::holds_alternative<FloatDim>(dim)) {
+    fail(name, "its parent '" + c.parent +
+                   "' is a float dimension, expected an int, categorical or grid parent");
+  }
+  const auto* values = listed_values(dim);
+  const auto* range = std::get_if<IntDim>(&dim);
+  if (c.op == ConditionOp::In) {
+    for (const ParamValue& v : c.values) {
+      const bool can = values ? std::find(values->begin(), values->end(), v) != values->end()
+                              : std::holds_alternative<int64_t>(v) &&
+                                    std::get<int64_t>(v) >= range->low &&
+                                    std::get<int64_t>(v) <= range->high;
+      if (!can) {
+        fail(name, "its parent '" + c.parent + "' is never " + to_string(v) + " (it is " +
+                       describe(dim) + ")");
+      }
+    }
+  } else {
+    bool can = false;
+    if (range) {
+      const int64_t bound = std::get<int64_t>(c.values[0]);
+      switch (c.op) {
+        case ConditionOp::Ne:
+          can = range->low != range->high || range->low != bound;
+          break;
+        case ConditionOp::Lt:
+          can = range->low < bound;
+          break;
+        case ConditionOp::Le:
+          can = range->low <= bound;
+          break;
+        case ConditionOp::Gt:
+          can = range->high > bound;
+          break;
+        case ConditionOp::Ge:
+          can = range->high >= bound;
+          break;
+        case ConditionOp::In:
+          break;
+      }
+    } else {
+      for (const ParamValue& v : *values) {
+        if (std::holds_alternative<std::string>(v)) {
+          fail(name, "its parent '" + c.parent + "' has the value '" + to_string(v) + "', which '" +
+                         op_text(c.op) +
+                         "' cannot compare, expected a list of "
+                         "values instead");
+        }
+        can = can || c.matches(v);
+      }
+    }
+    if (!can) {
+      fail(name, "its parent '" + c.parent + "' is never " + op_text(c.op) + " " +
+                     to_string(c.values[0]) + " (it is " + describe(dim) + ")");
+    }
+  }
+  // A cycle closes when its last dimension is added: walk up from the parent.
+  std::string path = name + " -> " + c.parent;
+  std::optional<size_t> at = parent;
+  for (size_t steps = 0; at && conditions_[*at] && steps <= dims_.size(); ++steps) {
+    const std::string& up = conditions_[*at]->parent;
+    path += " -> " + up;
+    if (up == name) fail(name, "its condition makes a cycle: " + path);
+    at = index_of(up);
+  }
+}
+
+bool SearchSpace::conditional() const {
+  return std::any_of(conditions_.begin(), conditions_.end(),
+                     [](const auto& c) { return c.has_value(); });
+}
+
+void SearchSpace::check_conditions() const {
+  for (size_t i = 0; i < dims_.size(); ++i) {
+    if (conditions_[i] && !index_of(conditions_[i]->parent)) {
+      fail(dims_[i].first, "its parent '" + conditions_[i]->parent + "' is not a dimension");
+    }
+  }
+}
+
+std::optional<size_t> SearchSpace::index_of(const std::string& name) const {
+  for (size_t i = 0; i < dims_.size(); ++i) {
+    if (dims_[i].first == name) return i;
+  }
+  return std::nullopt;
+}
+
+std::vector<bool> SearchSpace::activity(const Params& params) const {
+  // 0: not computed, 1: active, 2: inactive, 3: being computed (a cycle: add() refuses them).
+  std::vector<char> state(dims_.size(), 0);
+  const auto compute = [&](auto&& self, size_t i) -> bool {
+    if (state[i] == 1 || state[i] == 2) return state[i] == 1;
+    if (state[i] == 3) fail(dims_[i].first, "its condition makes a cycle");
+    bool on = true;
+    if (const auto& c = conditions_[i]) {
+      const auto parent = index_of(c->parent);
+      if (!parent) fail(dims_[i].first, "its parent '" + c->parent + "' is not a dimension");
+      state[i] = 3;
+      const auto it = params.find(c->parent);
+      on = self(self, *parent) && it != params.end() && c->matches(it->second);
+    }
+    state[i] = on ? 1 : 2;
+    return on;
+  };
+  std::vector<bool> out(dims_.size());
+  for (size_t i = 0; i < dims_.size(); ++i) out[i] = compute(compute, i);
+  return out;
+}
+
+bool SearchSpace::active(size_t index, const Params& params) const {
+  if (index >= dims_.size()) {
+    throw InvalidArgument("search space: no dimension " + std::to_string(index) + " of " +
+                          std::to_string(dims_.size()));
+  }
+  if (!conditions_[index]) return true;
+  return activity(params)[index];
+}
+
+bool SearchSpace::active(const std::string& name, const Params& params) const {
+  const auto index = index_of(name);
+  if (!index) fail(name, "not a dimension of the space");
+  return active(*index, params);
+}
+
+ParamValue SearchSpace::value_from_unit(size_t index, double u) const {
+  if (!(u >= 0 && u <= 1)) {
+    fail(dims_.at(index).first, "unit coordinate " + num(u) + " is outside [0, 1]");
+  }
+  return dim_from_unit(dims_.at(index).second, u);
+}
+
+double SearchSpace::unit_of(size_t index, const ParamValue& value) const {
+  const auto& [name, dim] = dims_.at(index);
+  if (const auto* f = std::get_if<FloatDim>(&dim)) return float_to_unit(name, *f, value);
+  if (const auto* n = std::get_if<IntDim>(&dim)) return int_to_unit(name, *n, value);
+  return value_to_unit(name, *listed_values(dim), value);
 }
 
 Params SearchSpace::from_unit(std::span<const double> u) const {
@@ -247,28 +504,41 @@ Params SearchSpace::from_unit(std::span<const double> u) const {
     if (!(u[i] >= 0 && u[i] <= 1)) {
       fail(dims_[i].first, "unit coordinate " + num(u[i]) + " is outside [0, 1]");
     }
-    params.emplace(dims_[i].first, value_from_unit(dims_[i].second, u[i]));
+    params.emplace(dims_[i].first, dim_from_unit(dims_[i].second, u[i]));
+  }
+  if (conditional()) {
+    const std::vector<bool> on = activity(params);
+    for (size_t i = 0; i < dims_.size(); ++i) {
+      if (!on[i]) params.erase(dims_[i].first);
+    }
   }
   return params;
 }
 
 std::vector<double> SearchSpace::to_unit(const Params& params) const {
-  std::vector<double> u(dims_.size());
+  std::vector<double> u(dims_.size(), kInactiveUnit);
+  const std::vector<bool> on = conditional() ? activity(params) : std::vector<bool>(size(), true);
   for (size_t i = 0; i < dims_.size(); ++i) {
-    const auto& [name, dim] = dims_[i];
-    const auto it = params.find(name);
-    if (it == params.end()) fail(name, "no value");
-    if (const auto* f = std::get_if<FloatDim>(&dim)) {
-      u[i] = float_to_unit(name, *f, it->second);
-    } else if (const auto* n = std::get_if<IntDim>(&dim)) {
-      u[i] = int_to_unit(name, *n, it->second);
-    } else if (const auto* c = std::get_if<CategoricalDim>(&dim)) {
-      u[i] = value_to_unit(name, c->choices, it->second);
-    } else {
-      u[i] = value_to_unit(name, std::get<GridDim>(dim).values, it->second);
-    }
+    if (!on[i]) continue;
+    const auto it = params.find(dims_[i].first);
+    if (it == params.end()) fail(dims_[i].first, "no value");
+    u[i] = unit_of(i, it->second);
   }
   return u;
+}
+
+namespace {
+
+// Beyond this many points of the full product, a conditional grid is not enumerated.
+constexpr int64_t kMaxConditionalGrid = 1'000'000;
+
+}  // namespace
+
+bool SearchSpace::conditional_grid() const {
+  for (size_t i = 0; i < dims_.size(); ++i) {
+    if (std::holds_alternative<GridDim>(dims_[i].second) && conditions_[i]) return true;
+  }
+  return false;
 }
 
 int64_t SearchSpace::grid_size() const {
@@ -285,7 +555,67 @@ int64_t SearchSpace::grid_size() const {
     }
     size *= n;
   }
-  return size;
+  if (!conditional_grid()) return size;
+  int64_t count = 0;
+  for_each_grid_point(size, [&](const Params&) {
+    ++count;
+    return true;
+  });
+  return count;
+}
+
+void SearchSpace::for_each_grid_point(int64_t full_size,
+                                      const std::function<bool(const Params&)>& visit) const {
+  // Which points exist must not depend on a random draw: every dimension a conditional grid
+  // dimension depends on is a grid dimension.
+  for (size_t i = 0; i < dims_.size(); ++i) {
+    if (!std::holds_alternative<GridDim>(dims_[i].second)) continue;
+    for (auto at = std::optional<size_t>(i); at && conditions_[*at];) {
+      const std::string& parent = conditions_[*at]->parent;
+      const std::string& child = dims_[*at].first;
+      at = index_of(parent);
+      if (!at) fail(child, "its parent '" + parent + "' is not a dimension");
+      if (!std::holds_alternative<GridDim>(dims_[*at].second)) {
+        fail(dims_[i].first, "a grid dimension whose condition depends on '" + parent +
+                                 "', which is not a grid dimension: the grid's points would "
+                                 "depend on a random draw, expected a grid parent or type choice");
+      }
+    }
+  }
+  if (full_size > kMaxConditionalGrid) {
+    throw InvalidArgument(
+        "search space: a grid with conditions is listed point by point, and "
+        "its full product has " +
+        std::to_string(full_size) + " points, expected at most " +
+        std::to_string(kMaxConditionalGrid));
+  }
+  std::vector<size_t> grid;
+  for (size_t i = 0; i < dims_.size(); ++i) {
+    if (std::holds_alternative<GridDim>(dims_[i].second)) grid.push_back(i);
+  }
+  std::vector<size_t> digit(grid.size(), 0);
+  for (int64_t point = 0; point < full_size; ++point) {
+    int64_t rest = point;
+    for (size_t g = grid.size(); g-- > 0;) {
+      const auto n = static_cast<int64_t>(std::get<GridDim>(dims_[grid[g]].second).values.size());
+      digit[g] = static_cast<size_t>(rest % n);
+      rest /= n;
+    }
+    Params params;
+    for (size_t g = 0; g < grid.size(); ++g) {
+      params.emplace(dims_[grid[g]].first,
+                     std::get<GridDim>(dims_[grid[g]].second).values[digit[g]]);
+    }
+    const std::vector<bool> on = activity(params);
+    bool first_of_its_kind = true;  // every inactive grid dimension at its first value
+    for (size_t g = 0; g < grid.size(); ++g) {
+      if (!on[grid[g]]) {
+        first_of_its_kind = first_of_its_kind && digit[g] == 0;
+        params.erase(dims_[grid[g]].first);
+      }
+    }
+    if (first_of_its_kind && !visit(params)) return;
+  }
 }
 
 Params SearchSpace::grid_point(int64_t index) const {
@@ -293,6 +623,22 @@ Params SearchSpace::grid_point(int64_t index) const {
   if (index < 0 || index >= size) {
     throw InvalidArgument("search space: grid point " + std::to_string(index) + " is outside [0, " +
                           std::to_string(size) + ")");
+  }
+  if (conditional_grid()) {
+    int64_t full = 1;
+    for (const auto& [name, dim] : dims_) {
+      if (const auto* grid = std::get_if<GridDim>(&dim)) {
+        full *= static_cast<int64_t>(grid->values.size());
+      }
+    }
+    Params found;
+    int64_t count = 0;
+    for_each_grid_point(full, [&](const Params& p) {
+      if (count++ < index) return true;
+      found = p;
+      return false;
+    });
+    return found;
   }
   // Mixed radix, the last grid dimension the fastest digit.
   Params params;
@@ -309,9 +655,10 @@ Params SearchSpace::grid_point(int64_t index) const {
 std::string SearchSpace::fingerprint() const {
   // One line per dimension, so that a refused resume can show the lines that differ.
   std::string text;
-  for (const auto& [name, dim] : dims_) {
+  for (size_t i = 0; i < dims_.size(); ++i) {
     if (!text.empty()) text += '\n';
-    text += canonical_name(name) + ": " + canonical(dim);
+    text += canonical_name(dims_[i].first) + ": " + canonical(dims_[i].second) +
+            canonical(conditions_[i]);
   }
   return text;
 }
@@ -333,17 +680,27 @@ std::string SearchSpace::describe(const Dimension& dim) {
 std::string SearchSpace::difference(const SearchSpace& before, const SearchSpace& after) {
   std::vector<std::string> changes;
   std::vector<std::string> order_before, order_after;  // the names both spaces have
-  for (const auto& [name, dim] : after.dims_) {
-    const Dimension* old = find(before, name);
-    if (!old) {
+  for (size_t i = 0; i < after.dims_.size(); ++i) {
+    const auto& [name, dim] = after.dims_[i];
+    const auto old_index = before.index_of(name);
+    if (!old_index) {
       changes.push_back("'" + name + "' added");
       continue;
     }
     order_after.push_back(name);
-    if (canonical(*old) == canonical(dim)) continue;
+    const Dimension& old = before.dims_[*old_index].second;
+    const auto& old_condition = before.conditions_[*old_index];
+    const auto& condition = after.conditions_[i];
+    if (canonical(old) + canonical(old_condition) == canonical(dim) + canonical(condition)) {
+      continue;
+    }
     // The readable form, unless only the types of values differ (choice {1} vs {1.0}).
-    std::string a = describe(*old), b = describe(dim);
-    if (a == b) a = canonical(*old), b = canonical(dim);
+    std::string a = describe(old) + describe_condition(old_condition),
+                b = describe(dim) + describe_condition(condition);
+    if (a == b) {
+      a = canonical(old) + canonical(old_condition);
+      b = canonical(dim) + canonical(condition);
+    }
     changes.push_back("'" + name + "': " + a + " -> " + b);
   }
   for (const auto& [name, dim] : before.dims_) {

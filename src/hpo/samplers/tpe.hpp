@@ -68,6 +68,13 @@ class TpeSampler final : public Sampler {
   TpeOptions options_;
 };
 
+// The groups of dimensions TPE models jointly: dimensions with the same conditions (up to an
+// unconditional one) are active in the same trials, so each group is one multivariate model
+// (Optuna's group=True decomposes the space the same way, from the trials' parameter sets).
+// In space order within a group; the unconditional group first, then groups whose parents'
+// groups come before them. An unconditional space is one group.
+std::vector<std::vector<size_t>> condition_groups(const SearchSpace& space);
+
 // The pieces, exposed for tests.
 // The size of the "below" set for n trials: min(ceil(gamma n), 25) (Optuna's default_gamma with
 // gamma 0.1).
