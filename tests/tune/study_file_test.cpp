@@ -455,7 +455,7 @@ const BadFile kBadFiles[] = {
     {"MissingDimensionType", "data: mnist\ntrials: 4\nsearch:\n  lr:\n    low: 0.1\n", "5:5",
      "search 'lr' has no 'type', expected type: float, int, choice or grid"},
     {"FieldOfAnotherType", "data: mnist\ntrials: 4\nsearch:\n  lr: {type: float, values: [0.1]}\n",
-     "4:21", "key 'values' does not apply to type float, expected low, high or log"},
+     "4:21", "key 'values' does not apply to type float, expected low, high, log or when"},
     {"TypeDoesNotFitParameter",
      "data: mnist\ntrials: 4\nsearch:\n  batch: {type: float, low: 1, high: 2}\n", "4:17",
      "type 'float' for 'batch', an integer parameter, expected type int, choice or grid"},
