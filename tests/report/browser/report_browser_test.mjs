@@ -4,8 +4,9 @@
 // numeric parameters included), that the settings read as lines, and that the page logs no error
 // or warning; the same for `krill report --serve`; a study with a stopping rule, whose stopped
 // trial's reason shows in the table of stopped trials and in its tooltip, and whose diverged
-// trial's error shows in the table of failures; and a study with no finished trial, which shows
-// its error.
+// trial's error shows in the table of failures; a study with no finished trial, which shows
+// its error; and a conditional space, whose absent parameters sit at an "absent" place in the
+// parallel coordinates and are counted under the slices.
 //
 // Run by CTest (test `report_browser`), or by hand:
 //   node --experimental-websocket --test tests/report/browser/report_browser_test.mjs
@@ -556,6 +557,8 @@ test('krill report of a conditional space: absent parameters at their own place,
       // The slice leaves the absent trial out and says so.
       assert.equal(state.slicePoints, 2);
       assert.equal(state.sliceTitle, '1 trial without momentum (absent) not shown');
+      // No pair of numeric parameters has 3 trials with both: the note says why.
+      assert.match(await textOf(page, '#contours'), /3 completed trials that have both parameters/);
       await page.waitForTimeout(300);
       await screenshot(page, 'cond.png');
       assertNoProblems(problems, 'cond.html');
