@@ -43,6 +43,9 @@ using Dimension = std::variant<FloatDim, IntDim, CategoricalDim, GridDim>;
 // How a condition compares its parent's value: In (one of `values`), or with one integer bound.
 enum class ConditionOp { In, Ne, Lt, Le, Gt, Ge };
 
+// "in", "!=", "<", "<=", ">", ">=".
+const char* to_string(ConditionOp op);
+
 // When a dimension exists: its parent is active and its value is one of `values` (op In), or
 // (a parent whose values are numbers) compares to `values[0]`, an integer, by `op`.
 struct Condition {
