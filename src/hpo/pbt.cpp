@@ -40,13 +40,12 @@ std::string conditional_evolve_problem(const SearchSpace& space, const std::stri
     if (!c) continue;
     const std::string& dim = space.dimensions()[i].first;
     if (dim == name) {
-      return "'" + name + "' is conditional (if " + c->describe() +
-             "); PBT evolves dimensions that every member has, expected an unconditional one";
+      return "it is conditional (if " + c->describe() +
+             "), expected a dimension that every member has";
     }
     if (c->parent == name) {
-      return "'" + name + "' is the parent of the conditional '" + dim +
-             "'; an evolving parent would switch '" + dim +
-             "' on and off while members train, expected it fixed or not evolving";
+      return "it is the parent of the conditional '" + dim + "', which would come and go while " +
+             "members train, expected it fixed or not evolving";
     }
   }
   return "";
@@ -84,7 +83,7 @@ Pbt::Pbt(PbtOptions options, SearchSpace space)
       fail("evolve: '" + name + "' is a grid dimension; PBT evolves floats, integers and choices");
     }
     if (const std::string why = conditional_evolve_problem(space_, name); !why.empty()) {
-      fail("evolve: " + why);
+      fail("evolve: '" + name + "': " + why);
     }
   }
 }

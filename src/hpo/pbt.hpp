@@ -23,9 +23,9 @@
 
 namespace krill::hpo {
 
-// Why PBT cannot evolve `name` in a conditional space (empty when it can): a conditional
-// dimension, or the parent of one, would be present in some members and not in others, or switch
-// dimensions on and off while members train.
+// Why PBT cannot evolve `name` in a conditional space ("it is conditional (if ...), expected
+// ..."; empty when it can): a conditional dimension would be present in some members and not in
+// others, and an evolving parent would switch dimensions on and off while members train.
 std::string conditional_evolve_problem(const SearchSpace& space, const std::string& name);
 
 struct PbtOptions {

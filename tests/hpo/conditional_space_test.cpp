@@ -381,10 +381,11 @@ TEST(ConditionalSpace, PbtRefusesToEvolveConditionalDimensionsOrTheirParents) {
   space.add("gamma", FloatDim{0.9, 1.0}, is("schedule", {std::string("exp")}));
   PbtOptions options;
   options.evolve = {"gamma"};
-  EXPECT_THAT(error_of([&] { Pbt(options, space); }), HasSubstr("'gamma' is conditional"));
+  EXPECT_THAT(error_of([&] { Pbt(options, space); }),
+              HasSubstr("evolve: 'gamma': it is conditional (if schedule = exp)"));
   options.evolve = {"schedule"};
   EXPECT_THAT(error_of([&] { Pbt(options, space); }),
-              HasSubstr("'schedule' is the parent of the conditional 'gamma'"));
+              HasSubstr("evolve: 'schedule': it is the parent of the conditional 'gamma'"));
   options.evolve = {"lr"};
   EXPECT_NO_THROW(Pbt(options, space));
 }
