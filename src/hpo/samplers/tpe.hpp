@@ -36,6 +36,13 @@
 // Multivariate (the default), a candidate is a whole point drawn from one joint kernel
 // (observation) of l, and l and g are products of the dimensions' kernels; univariate (Optuna's
 // default), each dimension is proposed on its own (its own candidates, its own argmax).
+//
+// Conditional spaces (Optuna's group=True): the dimensions are grouped by their chain of
+// conditions (condition_groups), and each group is modelled on its own, multivariate or not, from
+// the below and above trials where it is active (the split is made over all trials first, so a
+// group whose trials all rank above has an l(x) of its prior alone). Groups are proposed parents
+// first, and a group whose condition the proposal so far does not meet is skipped: an inactive
+// dimension is never proposed. An unconditional space is one group: the rule above, unchanged.
 #pragma once
 
 #include <cstdint>
