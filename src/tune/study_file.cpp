@@ -746,18 +746,17 @@ void Parser::check_combinations(const YAML::Node& root) const {
         // A conditional `needed` must be active whenever the schedule can be s.
         const auto index = out_.space.index_of(needed);
         if (!index || !out_.space.condition(*index)) continue;
-        const bool missing = some_trial([&](const hpo::Params& parents) {
-                               return can_be_in(parents, "schedule", schedule, std::string()) &&
-                                      !out_.space.active(*index, parents);
-                             }).value_or(false);
+        const bool missing =
+            some_trial([&](const hpo::Params& parents) {
+              return can_be_in(parents, "schedule", schedule, std::string("constant")) &&
+                     !out_.space.active(*index, parents);
+            }).value_or(false);
         if (missing) {
-          src_.fail(where_.at(needed), "'" + needed + "' is searched only if " +
-                                           out_.space.condition(*index)->describe() +
-                                           ", but schedule can be '" + s +
-                                           "' without it, "
-                                           "expected a condition that holds whenever schedule "
-                                           "is '" +
-                                           s + "'");
+          const std::string condition = out_.space.condition(*index)->describe();
+          src_.fail(where_.at(needed),
+                    "'" + needed + "' is searched only if " + condition +
+                        ", but schedule can be '" + s + "' without it, " +
+                        "expected a condition that holds whenever schedule is '" + s + "'");
         }
       }
     }
@@ -788,8 +787,14 @@ void Parser::check_combinations(const YAML::Node& root) const {
   if (some_trial(nesterov_without_momentum)
           .value_or(alone("nesterov", int64_t{1}, int64_t{0}) && alone("momentum", 0.0, 0.0) &&
                     alone("optimizer", std::string("sgd"), std::string("sgd")))) {
+    const auto momentum_index = out_.space.index_of("momentum");
+    const bool momentum_conditional =
+        momentum_index && out_.space.condition(*momentum_index) && !can_be("momentum", 0.0, 0.0);
     const std::string momentum =
         !has("momentum") ? "momentum 0 (the default)"
+        : momentum_conditional
+            ? "momentum 0 (its default, where its condition " +
+                  out_.space.condition(*momentum_index)->describe() + " is false)"
         : candidates_.contains("momentum") && !ranges_.contains("momentum")
             ? "momentum 0 (at " + yaml::line_column(where_.at("momentum").Mark()) + ")"
             : "momentum 0 (in the range at " + yaml::line_column(where_.at("momentum").Mark()) +

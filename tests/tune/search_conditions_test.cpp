@@ -84,7 +84,8 @@ search:
   momentum: {type: float, low: 0.5, high: 0.9, when: {optimizer: adam}}
   nesterov: {type: choice, values: [0, 1], when: {optimizer: sgd}}
 )")
-                .find("'nesterov' can be 1 with momentum 0"),
+                .find("'nesterov' can be 1 with momentum 0 (its default, where its condition "
+                      "optimizer = adam is false)"),
             std::string::npos);
 }
 
