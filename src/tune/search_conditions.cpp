@@ -283,8 +283,12 @@ bool for_each_parent_combination(const hpo::SearchSpace& space,
     if (const auto* list = listed(dim)) {
       values = *list;
     } else if (const auto* r = std::get_if<hpo::IntDim>(&dim)) {
-      if (r->high - r->low >= limit) return false;
-      for (int64_t k = r->low; k <= r->high; ++k) values.emplace_back(k);
+      // Unsigned: the full int64 range must not overflow.
+      const uint64_t span = static_cast<uint64_t>(r->high) - static_cast<uint64_t>(r->low);
+      if (span >= static_cast<uint64_t>(limit)) return false;
+      for (uint64_t k = 0; k <= span; ++k) {
+        values.emplace_back(static_cast<int64_t>(static_cast<uint64_t>(r->low) + k));
+      }
     } else {
       return false;  // a float parent: refused when the space was built
     }
