@@ -4,9 +4,12 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 
+#include "core/error.hpp"
+#include "hpo/search_space.hpp"
 #include "report/pbt_lineage.hpp"
 #include "report/text_chart.hpp"
 
@@ -18,6 +21,25 @@ namespace {
 std::string short_params(const hpo::Params& params, const std::vector<std::string>& names = {}) {
   return report::params_text(params, names);
 }
+// " (absent: momentum, nesterov)": the dimensions of a conditional space that a trial does not
+// have (their conditions were false); empty when it has them all.
+std::string absent_text(const hpo::Params& params, const std::optional<hpo::SearchSpace>& space) {
+  if (!space || !space->conditional()) return "";
+  std::string names;
+  for (const auto& [name, dim] : space->dimensions()) {
+    if (!params.contains(name)) names += (names.empty() ? "" : ", ") + name;
+  }
+  return names.empty() ? "" : " (absent: " + names + ")";
+}
+
+std::optional<hpo::SearchSpace> space_of(const hpo::StudyRecord& study) {
+  try {
+    return hpo::SearchSpace::from_fingerprint(study.space);
+  } catch (const Error&) {
+    return std::nullopt;  // a database written by hand: shown without the absent ones
+  }
+}
+
 }  // namespace
 
 std::string reason_of(const hpo::TrialRecord& t) {
@@ -79,6 +101,7 @@ std::string weights_path_text(const std::vector<hpo::TrialRecord>& trials, int64
 
 void print_study_summary(const hpo::StudyRecord& study, const std::vector<hpo::TrialRecord>& trials,
                          int top, bool all) {
+  const std::optional<hpo::SearchSpace> space = space_of(study);
   std::map<hpo::TrialState, int> counts;
   double compute = 0;
   for (const auto& t : trials) {
@@ -117,7 +140,8 @@ void print_study_summary(const hpo::StudyRecord& study, const std::vector<hpo::T
       const std::string exploits = exploits_text(t);
       fmt::print("{:>6}  {:<9}  {:>10}  {:>7.1f}  {}{}{}\n", t.number, hpo::to_string(t.state),
                  t.value ? fmt::format("{:.4f}", *t.value) : "-",
-                 t.finished > t.started ? t.finished - t.started : 0.0, short_params(t.params),
+                 t.finished > t.started ? t.finished - t.started : 0.0,
+                 short_params(t.params) + absent_text(t.params, space),
                  exploits.empty() ? "" : "; PBT: " + exploits, why.empty() ? "" : "; " + why);
     }
   } else {
@@ -156,7 +180,8 @@ void print_study_summary(const hpo::StudyRecord& study, const std::vector<hpo::T
     auto test = t.attrs.find("test_accuracy");
     fmt::print("{:>6}  {:>10.4f}  {:>9}  {:>7.1f}  {}\n", t.number, *t.value,
                test == t.attrs.end() ? "-" : fmt::format("{:.4f}", test->second),
-               t.finished - t.started, short_params(report::final_params(t)));
+               t.finished - t.started,
+               short_params(report::final_params(t)) + absent_text(t.params, space));
   }
   fmt::print("\n{}", report::best_so_far_chart(trials, study.direction));
   const auto& best = *done.front();
@@ -170,8 +195,8 @@ void print_study_summary(const hpo::StudyRecord& study, const std::vector<hpo::T
                weights_path_text(trials, best.number));
   }
   if (best_exploits.empty()) {
-    fmt::print("\nbest parameters: {}{}\n", hpo::to_string(best.params),  // exact
-               exploits > 0 ? " (sampled; never replaced)" : "");
+    fmt::print("\nbest parameters: {}{}{}\n", hpo::to_string(best.params),  // exact
+               absent_text(best.params, space), exploits > 0 ? " (sampled; never replaced)" : "");
   } else {
     fmt::print("\nbest parameters: {} (final: from its copy of trial {} at step {})\n",
                hpo::to_string(report::final_params(best)), best_exploits.back()->donor,

@@ -185,28 +185,41 @@ Importances ped_anova(const SearchSpace& space, const std::vector<TrialRecord>& 
     grids.push_back(grid_of(dim, options.grid_steps));
 
   std::vector<Point> points;
+  std::vector<std::vector<bool>> active;  // per point, per dimension
   for (const auto& t : trials) {
     if (t.state != TrialState::Completed || !t.value || !std::isfinite(*t.value)) continue;
     bool valid = true;
+    std::vector<bool> on(grids.size(), true);
     for (size_t d = 0; d < grids.size() && valid; ++d) {
+      on[d] = !space.condition(d) || space.active(d, t.params);
+      if (!on[d]) continue;  // an inactive dimension: absent, and not used for this trial
       const auto it = t.params.find(space.dimensions()[d].first);
       valid = it != t.params.end() && grids[d].index(it->second).has_value();
     }
     if (!valid) continue;
     points.push_back({direction == Direction::Minimize ? *t.value : -*t.value, &t.params});
+    active.push_back(std::move(on));
   }
 
   Importances result;
   result.trials = points.size();
-  for (const auto& [name, dim] : space.dimensions()) result.params.push_back({name, 0.0});
+  for (const auto& [name, dim] : space.dimensions()) result.params.push_back({name, 0.0, 0});
   if (points.size() >= 2) {
-    const auto top = best_quantile(points, options.target_quantile);
-    const auto region = best_quantile(points, options.region_quantile);
-    result.top_trials = top.size();
-    const double share = static_cast<double>(top.size()) / static_cast<double>(region.size());
+    result.top_trials = best_quantile(points, options.target_quantile).size();
     double sum = 0;
     for (size_t d = 0; d < grids.size(); ++d) {
-      if (grids[d].size < 2 || region.size() < 2) continue;
+      // A conditional dimension is measured on the trials where it is active, as Optuna's
+      // evaluator measures a parameter it is asked about (the trials that have it).
+      std::vector<Point> with;
+      for (size_t i = 0; i < points.size(); ++i) {
+        if (active[i][d]) with.push_back(points[i]);
+      }
+      result.params[d].trials = with.size();
+      if (grids[d].size < 2 || with.size() < 2) continue;
+      const auto top = best_quantile(with, options.target_quantile);
+      const auto region = best_quantile(with, options.region_quantile);
+      if (region.size() < 2) continue;
+      const double share = static_cast<double>(top.size()) / static_cast<double>(region.size());
       const std::string& name = space.dimensions()[d].first;
       const auto p_top = parzen(grids[d], counts_of(grids[d], name, top), options.prior_weight);
       const auto p_region =

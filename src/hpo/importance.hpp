@@ -15,8 +15,11 @@
 //  - importance = (top / region)^2 * the Pearson divergence sum_i p_region(i) (p_top(i) /
 //    p_region(i) - 1)^2, normalised so that a space's importances sum to 1.
 // A dimension whose range holds one value has importance 0; with fewer than two usable trials
-// every importance is 0. Cheap (no model is fitted), deterministic, and local to the region that
-// was explored.
+// every importance is 0. A conditional dimension is measured on the trials where it is active
+// (its own top quantile of them), as Optuna's evaluator measures a parameter it is asked for by
+// name (`params=[name]`: the trials that have it); Optuna's default, the intersection search
+// space, would leave it out. Cheap (no model is fitted), deterministic, and local to the region
+// that was explored.
 #pragma once
 
 #include <cstddef>
@@ -39,6 +42,7 @@ struct PedAnovaOptions {
 struct ParamImportance {
   std::string name;
   double importance = 0;  // in [0, 1]; a space's importances sum to 1 unless all are 0
+  size_t trials = 0;      // the trials it was measured on (fewer when it is conditional)
 };
 
 struct Importances {
@@ -48,7 +52,7 @@ struct Importances {
 };
 
 // Throws InvalidArgument unless 0 < target_quantile < region_quantile <= 1, grid_steps >= 2 and
-// prior_weight > 0. Trials lacking a valid value for some dimension are not used.
+// prior_weight > 0. Trials lacking a valid value for some active dimension are not used.
 Importances ped_anova(const SearchSpace& space, const std::vector<TrialRecord>& trials,
                       Direction direction, const PedAnovaOptions& options = {});
 

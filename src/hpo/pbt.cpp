@@ -34,6 +34,23 @@ double draw_float(const FloatDim& d, Rng& rng) {
 
 }  // namespace
 
+std::string conditional_evolve_problem(const SearchSpace& space, const std::string& name) {
+  for (size_t i = 0; i < space.size(); ++i) {
+    const auto& c = space.condition(i);
+    if (!c) continue;
+    const std::string& dim = space.dimensions()[i].first;
+    if (dim == name) {
+      return "it is conditional (if " + c->describe() +
+             "), expected a dimension that every member has";
+    }
+    if (c->parent == name) {
+      return "it is the parent of the conditional '" + dim + "', which would come and go while " +
+             "members train, expected it fixed or not evolving";
+    }
+  }
+  return "";
+}
+
 Pbt::Pbt(PbtOptions options, SearchSpace space)
     : options_(std::move(options)), space_(std::move(space)) {
   auto fail = [](const std::string& what) { throw InvalidArgument("pbt: " + what); };
@@ -64,6 +81,9 @@ Pbt::Pbt(PbtOptions options, SearchSpace space)
     }
     if (std::holds_alternative<GridDim>(*dim)) {
       fail("evolve: '" + name + "' is a grid dimension; PBT evolves floats, integers and choices");
+    }
+    if (const std::string why = conditional_evolve_problem(space_, name); !why.empty()) {
+      fail("evolve: '" + name + "': " + why);
     }
   }
 }

@@ -23,6 +23,11 @@
 
 namespace krill::hpo {
 
+// Why PBT cannot evolve `name` in a conditional space ("it is conditional (if ...), expected
+// ..."; empty when it can): a conditional dimension would be present in some members and not in
+// others, and an evolving parent would switch dimensions on and off while members train.
+std::string conditional_evolve_problem(const SearchSpace& space, const std::string& name);
+
 struct PbtOptions {
   int64_t population = 8;  // members: the study's trials, all running at once
   int64_t interval = 100;  // steps between two generations (exploit/explore decisions)

@@ -87,14 +87,23 @@ std::optional<Params> GridSampler::sample(const SearchSpace& space, int64_t numb
                                           const std::vector<TrialRecord>& /*history*/) {
   check_number("grid", number);
   if (number >= space.grid_size()) return std::nullopt;
-  // The other dimensions as the random sampler draws them, one draw per non-grid dimension.
+  // The other dimensions as the random sampler draws them, one draw per non-grid dimension; the
+  // grid's at the middle of their values' intervals, so that from_unit decides once which
+  // dimensions are active (those conditional on a grid dimension too).
   Rng rng(Rng::derive(seed_, static_cast<uint64_t>(number)));
-  std::vector<double> u(space.size(), 0.0);
+  const Params grid = space.grid_point(number);
+  std::vector<double> u(space.size(), SearchSpace::kInactiveUnit);
   for (size_t i = 0; i < u.size(); ++i) {
-    if (!std::holds_alternative<GridDim>(space.dimensions()[i].second)) u[i] = rng.uniform();
+    const auto& [name, dim] = space.dimensions()[i];
+    if (!std::holds_alternative<GridDim>(dim)) {
+      u[i] = rng.uniform();
+    } else if (const auto it = grid.find(name); it != grid.end()) {
+      u[i] = space.unit_of(i, it->second);
+    }
   }
   Params params = space.from_unit(u);
-  for (auto& [name, value] : space.grid_point(number)) params[name] = std::move(value);
+  // The grid's values exactly as listed (from_unit gives the same ones).
+  for (const auto& [name, value] : grid) params[name] = value;
   return params;
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <functional>
 #include <limits>
 
 #include "core/error.hpp"
@@ -98,7 +99,7 @@ const ParamValue& pick(const std::vector<ParamValue>& values, double u) {
   return values[std::min(index, values.size() - 1)];
 }
 
-ParamValue value_from_unit(const Dimension& dim, double u) {
+ParamValue dim_from_unit(const Dimension& dim, double u) {
   if (const auto* f = std::get_if<FloatDim>(&dim)) return float_from_unit(*f, u);
   if (const auto* i = std::get_if<IntDim>(&dim)) return int_from_unit(*i, u);
   if (const auto* c = std::get_if<CategoricalDim>(&dim)) return pick(c->choices, u);
@@ -223,6 +224,26 @@ const Dimension* find(const SearchSpace& space, const std::string& name) {
   return nullptr;
 }
 
+// The condition as the fingerprint writes it: " if optimizer in {string \"sgd\"}",
+// " if depth >= 3"; empty without one.
+std::string canonical(const std::optional<Condition>& c) {
+  if (!c) return "";
+  std::string out = " if " + canonical_name(c->parent) + " " + to_string(c->op) + " ";
+  if (c->op == ConditionOp::In) return out + list(c->values, canonical_value);
+  return out + to_string(c->values.at(0));
+}
+
+std::string describe_condition(const std::optional<Condition>& c) {
+  return c ? " if " + c->describe() : "";
+}
+
+// The values a categorical or grid dimension takes; nullptr for a range.
+const std::vector<ParamValue>* listed_values(const Dimension& dim) {
+  if (const auto* c = std::get_if<CategoricalDim>(&dim)) return &c->choices;
+  if (const auto* g = std::get_if<GridDim>(&dim)) return &g->values;
+  return nullptr;
+}
+
 }  // namespace
 
 SearchSpace::SearchSpace(std::initializer_list<std::pair<std::string, Dimension>> dims) {
@@ -233,7 +254,32 @@ SearchSpace& SearchSpace::add(std::string name, Dimension dim) {
   validate(name, dim);
   if (find(*this, name)) fail(name, "duplicate name");
   dims_.emplace_back(std::move(name), std::move(dim));
+  conditions_.emplace_back();
+  try {
+    // The dimensions added before, waiting for this parent.
+    for (size_t j = 0; j + 1 < dims_.size(); ++j) {
+      if (conditions_[j] && conditions_[j]->parent == dims_.back().first) check_condition(j);
+    }
+  } catch (...) {
+    dims_.pop_back();
+    conditions_.pop_back();
+    throw;
+  }
   return *this;
+}
+
+ParamValue SearchSpace::value_from_unit(size_t index, double u) const {
+  if (!(u >= 0 && u <= 1)) {
+    fail(dims_.at(index).first, "unit coordinate " + num(u) + " is outside [0, 1]");
+  }
+  return dim_from_unit(dims_.at(index).second, u);
+}
+
+double SearchSpace::unit_of(size_t index, const ParamValue& value) const {
+  const auto& [name, dim] = dims_.at(index);
+  if (const auto* f = std::get_if<FloatDim>(&dim)) return float_to_unit(name, *f, value);
+  if (const auto* n = std::get_if<IntDim>(&dim)) return int_to_unit(name, *n, value);
+  return value_to_unit(name, *listed_values(dim), value);
 }
 
 Params SearchSpace::from_unit(std::span<const double> u) const {
@@ -247,26 +293,25 @@ Params SearchSpace::from_unit(std::span<const double> u) const {
     if (!(u[i] >= 0 && u[i] <= 1)) {
       fail(dims_[i].first, "unit coordinate " + num(u[i]) + " is outside [0, 1]");
     }
-    params.emplace(dims_[i].first, value_from_unit(dims_[i].second, u[i]));
+    params.emplace(dims_[i].first, dim_from_unit(dims_[i].second, u[i]));
+  }
+  if (conditional()) {
+    const std::vector<bool> on = activity(params);
+    for (size_t i = 0; i < dims_.size(); ++i) {
+      if (!on[i]) params.erase(dims_[i].first);
+    }
   }
   return params;
 }
 
 std::vector<double> SearchSpace::to_unit(const Params& params) const {
-  std::vector<double> u(dims_.size());
+  std::vector<double> u(dims_.size(), kInactiveUnit);
+  const std::vector<bool> on = conditional() ? activity(params) : std::vector<bool>(size(), true);
   for (size_t i = 0; i < dims_.size(); ++i) {
-    const auto& [name, dim] = dims_[i];
-    const auto it = params.find(name);
-    if (it == params.end()) fail(name, "no value");
-    if (const auto* f = std::get_if<FloatDim>(&dim)) {
-      u[i] = float_to_unit(name, *f, it->second);
-    } else if (const auto* n = std::get_if<IntDim>(&dim)) {
-      u[i] = int_to_unit(name, *n, it->second);
-    } else if (const auto* c = std::get_if<CategoricalDim>(&dim)) {
-      u[i] = value_to_unit(name, c->choices, it->second);
-    } else {
-      u[i] = value_to_unit(name, std::get<GridDim>(dim).values, it->second);
-    }
+    if (!on[i]) continue;
+    const auto it = params.find(dims_[i].first);
+    if (it == params.end()) fail(dims_[i].first, "no value");
+    u[i] = unit_of(i, it->second);
   }
   return u;
 }
@@ -285,7 +330,13 @@ int64_t SearchSpace::grid_size() const {
     }
     size *= n;
   }
-  return size;
+  if (!conditional_grid()) return size;
+  int64_t count = 0;
+  for_each_grid_point(size, [&](const Params&) {
+    ++count;
+    return true;
+  });
+  return count;
 }
 
 Params SearchSpace::grid_point(int64_t index) const {
@@ -293,6 +344,22 @@ Params SearchSpace::grid_point(int64_t index) const {
   if (index < 0 || index >= size) {
     throw InvalidArgument("search space: grid point " + std::to_string(index) + " is outside [0, " +
                           std::to_string(size) + ")");
+  }
+  if (conditional_grid()) {
+    int64_t full = 1;
+    for (const auto& [name, dim] : dims_) {
+      if (const auto* grid = std::get_if<GridDim>(&dim)) {
+        full *= static_cast<int64_t>(grid->values.size());
+      }
+    }
+    Params found;
+    int64_t count = 0;
+    for_each_grid_point(full, [&](const Params& p) {
+      if (count++ < index) return true;
+      found = p;
+      return false;
+    });
+    return found;
   }
   // Mixed radix, the last grid dimension the fastest digit.
   Params params;
@@ -309,9 +376,10 @@ Params SearchSpace::grid_point(int64_t index) const {
 std::string SearchSpace::fingerprint() const {
   // One line per dimension, so that a refused resume can show the lines that differ.
   std::string text;
-  for (const auto& [name, dim] : dims_) {
+  for (size_t i = 0; i < dims_.size(); ++i) {
     if (!text.empty()) text += '\n';
-    text += canonical_name(name) + ": " + canonical(dim);
+    text += canonical_name(dims_[i].first) + ": " + canonical(dims_[i].second) +
+            canonical(conditions_[i]);
   }
   return text;
 }
@@ -333,17 +401,27 @@ std::string SearchSpace::describe(const Dimension& dim) {
 std::string SearchSpace::difference(const SearchSpace& before, const SearchSpace& after) {
   std::vector<std::string> changes;
   std::vector<std::string> order_before, order_after;  // the names both spaces have
-  for (const auto& [name, dim] : after.dims_) {
-    const Dimension* old = find(before, name);
-    if (!old) {
+  for (size_t i = 0; i < after.dims_.size(); ++i) {
+    const auto& [name, dim] = after.dims_[i];
+    const auto old_index = before.index_of(name);
+    if (!old_index) {
       changes.push_back("'" + name + "' added");
       continue;
     }
     order_after.push_back(name);
-    if (canonical(*old) == canonical(dim)) continue;
+    const Dimension& old = before.dims_[*old_index].second;
+    const auto& old_condition = before.conditions_[*old_index];
+    const auto& condition = after.conditions_[i];
+    if (canonical(old) + canonical(old_condition) == canonical(dim) + canonical(condition)) {
+      continue;
+    }
     // The readable form, unless only the types of values differ (choice {1} vs {1.0}).
-    std::string a = describe(*old), b = describe(dim);
-    if (a == b) a = canonical(*old), b = canonical(dim);
+    std::string a = describe(old) + describe_condition(old_condition),
+                b = describe(dim) + describe_condition(condition);
+    if (a == b) {
+      a = canonical(old) + canonical(old_condition);
+      b = canonical(dim) + canonical(condition);
+    }
     changes.push_back("'" + name + "': " + a + " -> " + b);
   }
   for (const auto& [name, dim] : before.dims_) {

@@ -3,10 +3,14 @@
 //   name: int log|linear [low, high]
 //   name: categorical {float 0.1, int 3, string "relu"}
 //   name: grid {...}
+// each optionally followed by its condition (texts written before conditions existed have none):
+//   ... if parent in {string "sgd", int 3}
+//   ... if parent >= 3            (also >, <=, <, !=; an integer)
 // A name is plain ([A-Za-z0-9_.-]) or quoted with \" \\ and \n escapes, as are string values.
 // Numbers are the shortest text that reads back as the same double (hpo/param.cpp), so a space
 // read back has the same fingerprint as the one written.
 #include <charconv>
+#include <optional>
 #include <string_view>
 #include <system_error>
 
@@ -73,6 +77,39 @@ class LineReader {
     std::string n(line_.substr(pos_, colon - pos_));
     pos_ = colon + 2;
     return n;
+  }
+
+  // A parent's name: plain up to the next ' ', or quoted.
+  std::string parent_name() {
+    if (peek('"')) return quoted();
+    const size_t space = line_.find(' ', pos_);
+    if (space == std::string_view::npos || space == pos_) fail("a parent's name");
+    std::string n(line_.substr(pos_, space - pos_));
+    pos_ = space;
+    return n;
+  }
+
+  // " if parent in {...}" or " if parent >= 3" (the leading " if " already read).
+  Condition condition() {
+    Condition c;
+    c.parent = parent_name();
+    if (accept(" in ")) {
+      c.values = values();
+      return c;
+    }
+    static constexpr std::pair<std::string_view, ConditionOp> kOps[] = {{" >= ", ConditionOp::Ge},
+                                                                        {" <= ", ConditionOp::Le},
+                                                                        {" != ", ConditionOp::Ne},
+                                                                        {" > ", ConditionOp::Gt},
+                                                                        {" < ", ConditionOp::Lt}};
+    for (const auto& [text, op] : kOps) {
+      if (accept(text)) {
+        c.op = op;
+        c.values.emplace_back(number<int64_t>("an integer"));
+        return c;
+      }
+    }
+    fail("'in', '>=', '>', '<=', '<' or '!='");
   }
 
   // The text up to the next ',', ']' or '}' (or the end), as a number of type T.
@@ -162,13 +199,24 @@ SearchSpace SearchSpace::from_fingerprint(const std::string& text) {
     } else {
       r.fail("a kind: 'float', 'int', 'categorical' or 'grid'");
     }
-    if (!r.at_end()) r.fail("the end of the line");
+    std::optional<Condition> condition;
+    if (r.accept(" if ")) condition = r.condition();
+    if (!r.at_end()) r.fail(condition ? "the end of the line" : "' if ' or the end of the line");
     try {
-      space.add(std::move(name), std::move(dim));
+      if (condition) {
+        space.add(std::move(name), std::move(dim), std::move(*condition));
+      } else {
+        space.add(std::move(name), std::move(dim));
+      }
     } catch (const InvalidArgument& e) {
       throw DataError("search space line " + std::to_string(line_number) + " '" +
                       std::string(line) + "': " + e.what());
     }
+  }
+  try {
+    space.check_conditions();
+  } catch (const InvalidArgument& e) {
+    throw DataError(std::string("search space: ") + e.what());
   }
   return space;
 }

@@ -162,7 +162,12 @@ Analysis analyze(const ReportData& data) {
     }
   }
   if (a.contours.empty()) {
-    a.contour_note = "Contours need at least 3 completed trials; " + have + ".";
+    // With conditional parameters, a pair may have fewer trials than the study.
+    a.contour_note = completed >= 3 && data.space.conditional()
+                         ? "Contours need at least 3 completed trials that have both parameters "
+                           "of a pair (a conditional parameter is absent from some); " +
+                               have + "."
+                         : "Contours need at least 3 completed trials; " + have + ".";
   }
   return a;
 }

@@ -412,11 +412,40 @@
     var trials = valued(d);
     if (!trials.length) return {empty: noValues(d)};
     var dims = d.dims;
+    // A conditional parameter's trials without it (its condition was false) sit at a separate
+    // "absent" place on its axis: a category of its own, or a tick below a numeric range.
+    var absentAt = {};
     var axes = dims.map(function (dim, i) {
+      var missing = dim.condition && trials.some(function (t) { return !(dim.name in t.params); });
       if (isCategorical(dim)) {
-        return {dim: i, name: dim.name, type: 'category', data: distinctValues(d, dim.name)};
+        var data = distinctValues(d, dim.name);
+        if (missing) {
+          absentAt[dim.name] = 'absent';
+          data.push('absent');
+        }
+        return {dim: i, name: dim.name, type: 'category', data: data};
       }
-      return {dim: i, name: dim.name, type: dim.log ? 'log' : 'value', scale: true};
+      var axis = {dim: i, name: dim.name, type: dim.log ? 'log' : 'value', scale: true};
+      if (missing) {
+        var lo = Infinity, hi = -Infinity;
+        trials.forEach(function (t) {
+          if (!(dim.name in t.params)) return;
+          lo = Math.min(lo, t.params[dim.name]);
+          hi = Math.max(hi, t.params[dim.name]);
+        });
+        var at;
+        if (lo > hi) {
+          at = dim.log ? 1 : 0;
+        } else if (dim.log && lo > 0) {
+          at = lo / Math.pow(hi > lo ? hi / lo : 10, 0.15);
+        } else {
+          at = lo - 0.15 * (hi > lo ? hi - lo : Math.abs(lo) || 1);
+        }
+        absentAt[dim.name] = at;
+        axis.min = at;
+        axis.axisLabel = {formatter: function (v) { return v === at ? 'absent' : fmt(v); }};
+      }
+      return axis;
     });
     axes.push({dim: dims.length, name: objectiveName(d), type: 'value', scale: true,
                nameTextStyle: {fontWeight: 'bold'}});
@@ -426,7 +455,7 @@
       lo = Math.min(lo, t.value);
       hi = Math.max(hi, t.value);
       var row = dims.map(function (dim) {
-        if (!(dim.name in t.params)) return null;
+        if (!(dim.name in t.params)) return dim.name in absentAt ? absentAt[dim.name] : null;
         var v = t.params[dim.name];
         return isCategorical(dim) ? String(v) : v;
       });
@@ -457,7 +486,12 @@
     var dim = null;
     d.dims.forEach(function (x) { if (x.name === param) dim = x; });
     var trials = valued(d).filter(function (t) { return param in t.params; });
-    if (!dim || !trials.length) return {empty: noValues(d)};
+    // A conditional parameter's trials without it are left out, and counted.
+    var absent = valued(d).length - trials.length;
+    if (!dim || !trials.length) {
+      return {empty: absent ? 'No trial with a value has ' + param + ' (' + absent +
+                              ' without it: absent).' : noValues(d)};
+    }
     var cat = isCategorical(dim);
     var trialOf = byNumber(d);
     var series = scatterByState(trials, 0.8, function (t) {
@@ -478,6 +512,10 @@
         }},
         xAxis: xAxis,
         yAxis: {type: 'value', name: objectiveName(d), scale: true},
+        title: {show: absent > 0, right: 8, bottom: 0,
+                text: absent + ' trial' + (absent === 1 ? '' : 's') + ' without ' + param +
+                      ' (absent) not shown',
+                textStyle: {fontSize: 11, fontWeight: 'normal', color: '#666'}},
         series: series
       })
     };

@@ -53,6 +53,7 @@ void write_analysis(JsonWriter& j, const Analysis& a) {
     j.begin_object();
     j.field("name", p.name);
     j.field("importance", p.importance);
+    j.field("trials", static_cast<int64_t>(p.trials));
     j.end_object();
   }
   j.end_array();
@@ -123,8 +124,10 @@ ReportData load_report_data(hpo::Storage& storage, const std::string& name) {
 
 std::vector<DimensionInfo> dimensions_of(const hpo::SearchSpace& space) {
   std::vector<DimensionInfo> dims;
-  for (const auto& [name, dim] : space.dimensions()) {
-    DimensionInfo info{name, "", false};
+  for (size_t index = 0; index < space.size(); ++index) {
+    const auto& [name, dim] = space.dimensions()[index];
+    DimensionInfo info{name, "", false, ""};
+    if (const auto& c = space.condition(index)) info.condition = c->describe();
     if (const auto* f = std::get_if<hpo::FloatDim>(&dim)) {
       info.kind = "float";
       info.log = f->log;
@@ -219,6 +222,12 @@ std::string to_json(const ReportData& data) {
     j.field("name", d.name);
     j.field("kind", d.kind);
     j.field("log", d.log);
+    j.key("condition");
+    if (d.condition.empty()) {
+      j.null();
+    } else {
+      j.value(d.condition);
+    }
     j.end_object();
   }
   j.end_array();

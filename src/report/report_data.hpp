@@ -18,6 +18,7 @@ struct DimensionInfo {
   std::string name;
   std::string kind;  // "float", "int", "choice", "grid"
   bool log = false;
+  std::string condition{};  // when it is active ("optimizer = sgd"); empty: always
 };
 
 struct ReportData {
@@ -46,12 +47,14 @@ const hpo::DecisionRecord* stop_decision(const hpo::TrialRecord& trial);
 std::vector<std::pair<std::string, std::string>> settings_of(const std::string& config);
 
 // The data as one JSON object (what the HTML page embeds and `--serve` returns at /data.json):
-// {"study": {..., "settings": [[key, value], ...]}, "dims": [...], "trials": [{"number", "state",
+// {"study": {..., "settings": [[key, value], ...]}, "dims": [{"name", "kind", "log",
+//  "condition": "optimizer = sgd" or null}, ...], "trials": [{"number", "state",
 //  "value", "error", "started", "finished", "worker", "params": {...}, "attrs": {...},
 //  "curve": [[step, value], ...], "metrics": {"lr": [[step, value], ...], ...},
 //  "stop": {"step", "reason", "prediction"} or null, "exploits": [{"step", "donor", "donor_step",
 //  "params": {...}, "lr", "reason"}, ...]}, ...],
-//  "importance": {"trials", "top_trials", "note", "params": [{"name", "importance"}, ...]},
+//  "importance": {"trials", "top_trials", "note", "params": [{"name", "importance",
+//  "trials"}, ...]} (a conditional parameter's "trials": those where it is active),
 //  "contours": {"note", "plots": [{"x": {"name", "log", "lo", "hi", "cells": [...]}, "y": {...},
 //  "z": [[...], ...] (rows by y), "bandwidth", "points": [[number, x, y, value], ...]}, ...]},
 //  "generated": <unix seconds>}

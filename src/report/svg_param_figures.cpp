@@ -86,8 +86,16 @@ std::vector<const hpo::TrialRecord*> valued(const ReportData& data) {
 
 std::string slice_figure(const ReportData& data, const DimensionInfo& dim) {
   Svg svg(kWidth, kHeight);
-  draw_title(svg, data, "objective against " + dim.name);
   const auto trials = valued(data);
+  // A conditional parameter's absent trials (its condition was false) are left out, and counted.
+  const auto absent = std::count_if(trials.begin(), trials.end(), [&](const hpo::TrialRecord* t) {
+    return !t->params.contains(dim.name);
+  });
+  draw_title(svg, data,
+             "objective against " + dim.name +
+                 (absent > 0 ? fmt::format(" ({} trial{} without it: absent)", absent,
+                                           absent == 1 ? "" : "s")
+                             : ""));
   ParamScale scale = param_scale(dim, trials);
   double lo = INFINITY, hi = -INFINITY;
   std::vector<std::pair<const hpo::TrialRecord*, double>> shown;  // trial, x in data units
@@ -208,6 +216,8 @@ std::string parallel_figure(const ReportData& data) {
   };
   for (auto& s : scales) s.axis.set_pixels(frame.bottom(), frame.top);
   objective.set_pixels(frame.bottom(), frame.top);
+  // A conditional dimension's axis has an "absent" tick below its range.
+  const double absent_y = frame.bottom() + 18;
 
   // Better is brighter: t = 1 for the best value.
   auto shade = [&](double v) {
@@ -228,6 +238,8 @@ std::string parallel_figure(const ReportData& data) {
     for (size_t i = 0; i < scales.size(); ++i) {
       if (const auto c = scales[i].coord(*t)) {
         run.emplace_back(axis_x(i), scales[i].axis.map(*c));
+      } else if (!data.dims[i].condition.empty() && !t->params.contains(data.dims[i].name)) {
+        run.emplace_back(axis_x(i), absent_y);  // inactive: at the axis' "absent" tick
       } else {
         flush();
       }
@@ -250,7 +262,15 @@ std::string parallel_figure(const ReportData& data) {
     const bool log = axis.kind() == Axis::Kind::Log;
     svg.text(px, name_y, shorten(name, 22) + (log ? " (log)" : ""), Anchor::Middle, 11);
   };
-  for (size_t i = 0; i < scales.size(); ++i) draw_axis(scales[i].axis, i, scales[i].name);
+  for (size_t i = 0; i < scales.size(); ++i) {
+    draw_axis(scales[i].axis, i, scales[i].name);
+    if (data.dims[i].condition.empty()) continue;
+    const double px = axis_x(i);
+    const SvgStyle dashed{.stroke = "#888888", .stroke_width = 1, .dash = "2 2"};
+    svg.line(px, frame.bottom(), px, absent_y, dashed);
+    svg.line(px - 3, absent_y, px, absent_y, SvgStyle{.stroke = "#444444", .stroke_width = 1});
+    svg.text(px - 5, absent_y + 3.5, "absent", Anchor::End, 10, "#666", 0, true);
+  }
   const std::string objective_name =
       data.study.objective.empty() ? "objective" : data.study.objective;
   draw_axis(objective, n - 1, objective_name);

@@ -125,6 +125,9 @@ PbtConfig parse_pbt(const yaml::Source& src, const yaml::Entry& section,
                             "), expected a dimension to start the population from, e.g. " + name +
                             ": {type: float, low: 0.001, high: 0.1, log: true}");
     }
+    if (const std::string why = hpo::conditional_evolve_problem(space, name); !why.empty()) {
+      throw InvalidArgument(at + "pbt cannot evolve '" + name + "': " + why);
+    }
     for (const auto& [n, dim] : space.dimensions()) {
       if (n == name && std::holds_alternative<hpo::GridDim>(dim)) {
         throw InvalidArgument(at + "pbt cannot evolve the grid dimension '" + name +

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <map>
 #include <optional>
@@ -20,6 +21,7 @@
 #include "nn/model_spec.hpp"
 #include "tune/model_template.hpp"
 #include "tune/params.hpp"
+#include "tune/search_conditions.hpp"
 #include "tune/study_files.hpp"
 #include "tune/yaml_util.hpp"
 
@@ -37,7 +39,7 @@ using Strings = std::vector<std::string>;
 const Strings kTopKeys{"study",     "storage",  "data",    "validation", "subset",
                        "objective", "trials",   "workers", "seed",       "sampler",
                        "model",     "training", "search",  "stopping",   "pbt"};
-const Strings kDimKeys{"type", "low", "high", "log", "values"};
+const Strings kDimKeys{"type", "low", "high", "log", "values", "choices", "when"};
 const Strings kDimTypes{"float", "int", "choice", "grid"};
 const Strings kObjectives{"val_accuracy", "val_loss"};
 const Strings kSamplers{"random", "sobol", "grid", "tpe", "evolution"};
@@ -72,6 +74,14 @@ Strings param_names(const std::string& section) {  // "" for all
 double to_double(const hpo::ParamValue& v) {
   if (const auto* i = std::get_if<int64_t>(&v)) return static_cast<double>(*i);
   return std::get<double>(v);
+}
+
+// Equal values, an integer equal to the same float.
+bool same_value(const hpo::ParamValue& a, const hpo::ParamValue& b) {
+  if (std::holds_alternative<std::string>(a) || std::holds_alternative<std::string>(b)) {
+    return a == b;
+  }
+  return to_double(a) == to_double(b);
 }
 
 // Where each YAML document of a text starts, from yaml-cpp's parser events. yaml-cpp 0.7 (Debian
@@ -217,6 +227,13 @@ class Parser {
   // at it (`fallback`, the default).
   bool can_be(const std::string& name, const hpo::ParamValue& value,
               const hpo::ParamValue& fallback) const;
+  // The same in a trial whose parents of conditional dimensions hold `parents`: an inactive
+  // dimension is at its fallback.
+  bool can_be_in(const hpo::Params& parents, const std::string& name, const hpo::ParamValue& value,
+                 const hpo::ParamValue& fallback) const;
+  // Whether `holds` is true for one combination of the parents' values; nullopt when there are
+  // too many to list.
+  std::optional<bool> some_trial(const std::function<bool(const hpo::Params&)>& holds) const;
   bool has(const std::string& name) const { return where_.contains(name); }
 
   yaml::Source src_;
@@ -230,9 +247,10 @@ class Parser {
   std::map<std::string, std::pair<double, double>> ranges_;         // searched low, high
   int64_t grid_points_ = 1;
   bool has_grid_ = false;
-  bool has_layers_ = false;               // `layers` under model: or search:
-  std::map<std::string, ParamInfo> own_;  // the study's own parameters' rules (names: keys)
-  std::vector<Entry> own_entries_;        // and where they are written
+  bool has_layers_ = false;                // `layers` under model: or search:
+  std::vector<std::string> when_parents_;  // the names conditions under search: name
+  std::map<std::string, ParamInfo> own_;   // the study's own parameters' rules (names: keys)
+  std::vector<Entry> own_entries_;         // and where they are written
 };
 
 StudyFile Parser::parse(const std::string& text, const std::string& default_name) {
@@ -287,9 +305,20 @@ StudyFile Parser::parse(const std::string& text, const std::string& default_name
     return a->key_node.Mark().pos < b->key_node.Mark().pos;
   });
   // A name that is not a training parameter is the study's own only where `layers` can name it.
+  // or a condition (`when:`) can: names are collected before reading, since a parent may be
+  // declared after its child.
   for (const char* section : {"model", "search"}) {
     const auto* e = find(section);
     if (e && e->value.IsMap() && e->value["layers"]) has_layers_ = true;
+  }
+  if (const auto* e = find("search"); e && e->value.IsMap()) {
+    for (const auto& dim : e->value) {
+      const YAML::Node& when = dim.second.IsMap() ? dim.second["when"] : YAML::Node();
+      if (!when || !when.IsMap()) continue;
+      for (const auto& parent : when) {
+        if (parent.first.IsScalar()) when_parents_.push_back(parent.first.Scalar());
+      }
+    }
   }
   for (const Entry* e : fixed) read_fixed(*e);
   if (const auto* e = find("search")) read_search(*e);
@@ -563,23 +592,55 @@ void Parser::read_fixed(const Entry& section) {
 void Parser::read_search(const Entry& search) {
   const Strings known = param_names("");
   const std::string example = "`search: {lr: {type: float, low: 0.001, high: 0.1, log: true}}`";
+  std::vector<SearchEntry> entries;
   for (const auto& e : yaml::entries(src_, search.value, "search", example)) {
     const ParamInfo* info = find_training_param(e.key);
-    if (!info && has_layers_) info = &own_param(e, true);  // a template's (check_own_names)
+    const bool parent =
+        std::find(when_parents_.begin(), when_parents_.end(), e.key) != when_parents_.end();
+    if (!info && (has_layers_ || parent)) info = &own_param(e, true);  // check_own_names
     if (!info) yaml::unknown_key(src_, e, known);
     if (const auto it = fixed_at_.find(e.key); it != fixed_at_.end()) {
       src_.fail(e.key_node, "'" + e.key + "' is searched here and fixed at " +
                                 yaml::line_column(it->second.Mark()) + " under " + info->section +
                                 ":, expected one or the other");
     }
-    const hpo::Dimension dim = read_dimension(*info, e);
+    SearchEntry entry{e.key, e.key_node, read_dimension(*info, e), std::nullopt};
+    for (const auto& f : yaml::entries(src_, e.value, e.key)) {
+      if (f.key == "when") entry.when = f;
+    }
+    // Checked here, as before conditions existed; build_search_space adds them in order.
     try {
-      out_.space.add(e.key, dim);
+      hpo::SearchSpace().add(e.key, entry.dim);
     } catch (const InvalidArgument& error) {
       src_.fail(e.value, error.what());
     }
+    entries.push_back(std::move(entry));
     out_.positions[e.key] = src_.where(e.key_node.Mark());
     where_[e.key] = e.key_node;
+  }
+  out_.space = build_search_space(src_, entries, fixed_at_);
+  if (out_.sampler.name == "grid" && out_.space.conditional()) {
+    // A grid point's dimensions must not depend on a random draw; points that differ only in
+    // inactive dimensions are one point.
+    for (size_t i = 0; i < entries.size(); ++i) {
+      if (!std::holds_alternative<hpo::GridDim>(entries[i].dim)) continue;
+      for (auto at = std::optional<size_t>(i); at && out_.space.condition(*at);) {
+        const std::string& parent = out_.space.condition(*at)->parent;
+        at = out_.space.index_of(parent);
+        if (!std::holds_alternative<hpo::GridDim>(out_.space.dimensions()[*at].second)) {
+          src_.fail(entries[i].when->key_node,
+                    "'" + entries[i].name + "' is a grid dimension that depends on '" + parent +
+                        "', which is not of type grid: the grid's points would depend on a "
+                        "random draw, expected '" +
+                        parent + "' of type grid or '" + entries[i].name + "' of type choice");
+        }
+      }
+    }
+    try {
+      grid_points_ = out_.space.grid_size();
+    } catch (const InvalidArgument& error) {
+      src_.fail(search.key_node, error.what());
+    }
   }
 }
 
@@ -617,7 +678,9 @@ hpo::Dimension Parser::read_dimension(const ParamInfo& info, const Entry& dim) {
                                     one_of(fit));
   }
   const bool range = type == "float" || type == "int";
-  const Strings applies = range ? Strings{"type", "low", "high", "log"} : Strings{"type", "values"};
+  const Strings applies = range              ? Strings{"type", "low", "high", "log", "when"}
+                          : type == "choice" ? Strings{"type", "values", "choices", "when"}
+                                             : Strings{"type", "values", "when"};
   for (const auto& f : fields) {
     if (std::find(applies.begin(), applies.end(), f.key) == applies.end()) {
       src_.fail(f.key_node, "key '" + f.key + "' does not apply to type " + type + ", expected " +
@@ -660,7 +723,12 @@ hpo::Dimension Parser::read_dimension(const ParamInfo& info, const Entry& dim) {
     return hpo::IntDim{std::get<int64_t>(low_value), std::get<int64_t>(high_value), log};
   }
 
-  const Entry& values = required("values");
+  // `choices` (Optuna's word) is another name for a choice's `values`.
+  if (field("values") && field("choices")) {
+    src_.fail(field("choices")->key_node,
+              "'choices' and 'values' of " + name + " are the same list, expected one of the two");
+  }
+  const Entry& values = required(field("choices") ? "choices" : "values");
   if (!values.value.IsSequence() || values.value.size() == 0) {
     src_.fail(values.at(), "'values' of " + name + " is " + describe(values.value) +
                                ", expected a list of at least one value, such as [32, 64]");
@@ -708,6 +776,21 @@ void Parser::check_combinations(const YAML::Node& root) const {
                                                "', expected " + needed +
                                                " under training: or search:");
         }
+        // A conditional `needed` must be active whenever the schedule can be s.
+        const auto index = out_.space.index_of(needed);
+        if (!index || !out_.space.condition(*index)) continue;
+        const bool missing =
+            some_trial([&](const hpo::Params& parents) {
+              return can_be_in(parents, "schedule", schedule, std::string("constant")) &&
+                     !out_.space.active(*index, parents);
+            }).value_or(false);
+        if (missing) {
+          const std::string condition = out_.space.condition(*index)->describe();
+          src_.fail(where_.at(needed),
+                    "'" + needed + "' is searched only if " + condition +
+                        ", but schedule can be '" + s + "' without it, " +
+                        "expected a condition that holds whenever schedule is '" + s + "'");
+        }
       }
     }
   }
@@ -721,10 +804,30 @@ void Parser::check_combinations(const YAML::Node& root) const {
     }
   }
   // sgd refuses Nesterov momentum without momentum.
-  if (can_be("nesterov", int64_t{1}, int64_t{0}) && can_be("momentum", 0.0, 0.0) &&
-      can_be("optimizer", std::string("sgd"), std::string("sgd"))) {
+  const auto nesterov_without_momentum = [&](const hpo::Params& parents) {
+    return can_be_in(parents, "nesterov", int64_t{1}, int64_t{0}) &&
+           can_be_in(parents, "momentum", 0.0, 0.0) &&
+           can_be_in(parents, "optimizer", std::string("sgd"), std::string("sgd"));
+  };
+  // With too many combinations of parents to list, each alone (a conditional one may also be
+  // inactive, at its default).
+  const auto alone = [&](const std::string& name, const hpo::ParamValue& value,
+                         const hpo::ParamValue& fallback) {
+    const auto index = out_.space.index_of(name);
+    return can_be(name, value, fallback) ||
+           (index && out_.space.condition(*index) && same_value(fallback, value));
+  };
+  if (some_trial(nesterov_without_momentum)
+          .value_or(alone("nesterov", int64_t{1}, int64_t{0}) && alone("momentum", 0.0, 0.0) &&
+                    alone("optimizer", std::string("sgd"), std::string("sgd")))) {
+    const auto momentum_index = out_.space.index_of("momentum");
+    const bool momentum_conditional =
+        momentum_index && out_.space.condition(*momentum_index) && !can_be("momentum", 0.0, 0.0);
     const std::string momentum =
         !has("momentum") ? "momentum 0 (the default)"
+        : momentum_conditional
+            ? "momentum 0 (its default, where its condition " +
+                  out_.space.condition(*momentum_index)->describe() + " is false)"
         : candidates_.contains("momentum") && !ranges_.contains("momentum")
             ? "momentum 0 (at " + yaml::line_column(where_.at("momentum").Mark()) + ")"
             : "momentum 0 (in the range at " + yaml::line_column(where_.at("momentum").Mark()) +
@@ -757,7 +860,8 @@ const ParamInfo& Parser::own_param(const Entry& e, bool searched) {
   if (!searched) {
     kind = kind_of({e.value});
   } else if (e.value.IsMap()) {
-    const YAML::Node type = e.value["type"], values = e.value["values"];
+    const YAML::Node type = e.value["type"];
+    const YAML::Node values = e.value["values"] ? e.value["values"] : e.value["choices"];
     const std::string t = type && type.IsScalar() ? type.Scalar() : "";
     if (t == "int") {
       kind = ParamKind::Int;
@@ -824,25 +928,42 @@ void Parser::check_own_names() const {
       used.insert(used.end(), names.begin(), names.end());
     }
   }
+  // A condition's parent: an own dimension that switches others on and off.
+  for (size_t i = 0; i < out_.space.size(); ++i) {
+    if (const auto& c = out_.space.condition(i)) used.push_back(c->parent);
+  }
   for (const Entry& e : own_entries_) {
     if (std::find(used.begin(), used.end(), e.key) != used.end()) continue;
     const auto near = yaml::suggest(e.key, param_names(""));
-    src_.fail(e.key_node, "'" + e.key +
-                              "' is not a training parameter, and layers does not name it as {" +
-                              e.key + "}, expected a training parameter" +
+    src_.fail(e.key_node, "'" + e.key + "' is not a training parameter, and neither layers ({" +
+                              e.key +
+                              "}) nor a condition (when:) names it, expected a training "
+                              "parameter" +
                               (near ? " (did you mean '" + *near + "'?)" : "") + " or {" + e.key +
                               "} in layers");
   }
 }
 
+bool Parser::can_be_in(const hpo::Params& parents, const std::string& name,
+                       const hpo::ParamValue& value, const hpo::ParamValue& fallback) const {
+  const auto index = out_.space.index_of(name);
+  if (!index || !out_.space.conditional()) return can_be(name, value, fallback);
+  if (!out_.space.active(*index, parents)) return same_value(fallback, value);
+  if (const auto it = parents.find(name); it != parents.end()) return same_value(it->second, value);
+  return can_be(name, value, fallback);
+}
+
+std::optional<bool> Parser::some_trial(const std::function<bool(const hpo::Params&)>& holds) const {
+  bool found = false;
+  const bool listed = for_each_parent_combination(
+      out_.space, [&](const hpo::Params& parents) { found = found || holds(parents); });
+  if (!listed) return std::nullopt;
+  return found;
+}
+
 bool Parser::can_be(const std::string& name, const hpo::ParamValue& value,
                     const hpo::ParamValue& fallback) const {
-  const auto same = [](const hpo::ParamValue& a, const hpo::ParamValue& b) {
-    if (std::holds_alternative<std::string>(a) || std::holds_alternative<std::string>(b)) {
-      return a == b;
-    }
-    return to_double(a) == to_double(b);
-  };
+  const auto same = same_value;
   if (const auto it = ranges_.find(name); it != ranges_.end()) {
     const double v = to_double(value);
     return it->second.first <= v && v <= it->second.second;

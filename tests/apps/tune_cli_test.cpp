@@ -9,8 +9,10 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "apps/cli_util.hpp"
@@ -98,6 +100,56 @@ TEST_F(TuneCliTest, TunesShowsAndExports) {
   ASSERT_EQ(again.exit_code, 0) << again.output;
   auto csv2 = run_krill("export " + (dir_ / "crash.db").string() + " --format csv");
   EXPECT_EQ(csv2.output, csv.output);
+}
+
+TEST_F(TuneCliTest, AConditionalSpaceTunesShowsAndExportsAbsentParameters) {
+  const fs::path file = dir_ / "cond.yaml";
+  std::ofstream(file) << "study: cond\ndata: " << (dir_ / "data").string()
+                      << "\nvalidation: 0.2\ntrials: 8\nworkers: 1\nseed: 5\nsampler: tpe\n"
+                      << "model: {hidden: \"16\"}\n"
+                      << "training: {batch: 16, iterations: 40}\n"
+                      << "search:\n"
+                      << "  optimizer: {type: categorical, choices: [sgd, adam]}\n"
+                      << "  momentum: {type: float, low: 0.5, high: 0.9, when: {optimizer: sgd}}\n"
+                      << "  lr: {type: float, low: 0.001, high: 0.05, log: true}\n";
+  auto r = run_krill("tune " + file.string() + " --quiet --threads 1");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto show = run_krill("show " + (dir_ / "cond.db").string() + " --all");
+  ASSERT_EQ(show.exit_code, 0) << show.output;
+  EXPECT_THAT(show.output, HasSubstr("8 completed"));
+  auto csv = run_krill("export " + (dir_ / "cond.db").string() + " --format csv");
+  ASSERT_EQ(csv.exit_code, 0) << csv.output;
+  ASSERT_THAT(csv.output, HasSubstr("params_lr,params_momentum,params_optimizer,"));
+  // Each row: an empty momentum cell exactly when the optimizer is adam.
+  int adam = 0, sgd = 0;
+  std::istringstream rows(csv.output);
+  std::string row;
+  std::getline(rows, row);
+  while (std::getline(rows, row)) {
+    if (row.find(",adam,") != std::string::npos) {
+      ++adam;
+      EXPECT_THAT(row, ::testing::ContainsRegex(",[0-9.e-]+,,adam,")) << row;
+    } else {
+      ++sgd;
+      EXPECT_THAT(row, ::testing::ContainsRegex(",[0-9.e-]+,0\\.[5-9][0-9]*,sgd,")) << row;
+    }
+  }
+  EXPECT_GT(adam, 0);
+  EXPECT_GT(sgd, 0);
+  EXPECT_EQ(adam + sgd, 8);
+  // krill show says which are absent.
+  EXPECT_THAT(show.output, HasSubstr("optimizer=adam (absent: momentum)"));
+  // Resuming with another condition is refused, naming it.
+  std::string text;
+  {
+    std::ifstream in(file);
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  text.replace(text.find("{optimizer: sgd}"), 16, "{optimizer: adam}");
+  std::ofstream(file) << text;
+  auto resumed = run_krill("tune " + file.string() + " --quiet --threads 1");
+  EXPECT_NE(resumed.exit_code, 0);
+  EXPECT_THAT(resumed.output, HasSubstr("if optimizer in {string \"adam\"}"));
 }
 
 TEST_F(TuneCliTest, KilledWithSigkillThenResumedEndsWithExactlyNTrials) {

@@ -138,6 +138,42 @@ TEST(PedAnova, RanksAStrongParameterOverAWeakOneOverAnIrrelevantOne) {
   }
 }
 
+TEST(PedAnova, MeasuresAConditionalDimensionOnTheTrialsWhereItIsActive) {
+  // branch a: the value is x alone; branch b: a constant. y exists only in branch b and does not
+  // matter there; x exists only in branch a and decides the value.
+  SearchSpace space;
+  space.add("branch", CategoricalDim{{std::string("a"), std::string("b")}});
+  space.add("x", FloatDim{0, 1}, Condition{"branch", ConditionOp::In, {std::string("a")}});
+  space.add("y", FloatDim{0, 1}, Condition{"branch", ConditionOp::In, {std::string("b")}});
+  Rng rng(3);
+  std::vector<TrialRecord> trials;
+  size_t in_a = 0;
+  for (int i = 0; i < 200; ++i) {
+    const bool a = rng.uniform() < 0.5;
+    const double u = rng.uniform();
+    if (a) {
+      ++in_a;
+      trials.push_back(
+          completed(i, {{"branch", std::string("a")}, {"x", u}}, (u - 0.3) * (u - 0.3)));
+    } else {
+      trials.push_back(completed(i, {{"branch", std::string("b")}, {"y", u}}, 0.2));
+    }
+  }
+  const Importances result = ped_anova(space, trials, Direction::Minimize);
+  EXPECT_EQ(result.trials, 200u);  // every trial is used: an absent dimension is not missing
+  std::map<std::string, size_t> measured_on;
+  for (const auto& p : result.params) measured_on[p.name] = p.trials;
+  EXPECT_EQ(measured_on["branch"], 200u);
+  EXPECT_EQ(measured_on["x"], in_a);
+  EXPECT_EQ(measured_on["y"], 200u - in_a);
+  auto imp = by_name(result);
+  EXPECT_GT(imp["x"], 0.3);
+  EXPECT_GT(imp["x"], 5 * imp["y"]);
+  // A trial lacking an active dimension is still not used.
+  trials.push_back(completed(500, {{"branch", std::string("a")}}, 0.0));
+  EXPECT_EQ(ped_anova(space, trials, Direction::Minimize).trials, 200u);
+}
+
 TEST(PedAnova, IsDeterministicAndIndependentOfTrialOrder) {
   const SearchSpace space{{"z", FloatDim{0, 1}}, {"y", FloatDim{0, 1}}, {"x", FloatDim{0, 1}}};
   auto trials = known_trials(120, 7);

@@ -81,7 +81,7 @@ TEST(SearchSpaceText, RefusesTextThatIsNotAFingerprint) {
               HasSubstr("line 2 'x: float cubic [0, 1]': expected 'log' or 'linear'"));
   EXPECT_THAT(data_error_of("lr: float linear [0, one]"), HasSubstr("expected a float"));
   EXPECT_THAT(data_error_of("lr: float linear [0, 1] and more"),
-              HasSubstr("expected the end of the line"));
+              HasSubstr("expected ' if ' or the end of the line"));
   EXPECT_THAT(data_error_of("w: int linear [1.5, 3]"), HasSubstr("expected an integer"));
   EXPECT_THAT(data_error_of("a: categorical {string \"relu\""), HasSubstr("expected ', '"));
   EXPECT_THAT(data_error_of("a: categorical {string \"relu}"), HasSubstr("a closing '\"'"));

@@ -201,7 +201,10 @@ TEST(TpeSampler, IsTheRandomSamplerDuringStartup) {
 // The median distance to the optimum 3 of trials 30..59 on (x - 3)^2, x in [-10, 10].
 double quadratic_median_distance(Sampler& sampler, Direction direction, size_t dims) {
   SearchSpace space;
-  for (size_t i = 0; i < dims; ++i) space.add("x" + std::to_string(i), FloatDim{-10, 10});
+  for (size_t i = 0; i < dims; ++i) {
+    std::string name = "x";  // appended: GCC 12 warns on "x" + to_string (-Wrestrict)
+    space.add(name.append(std::to_string(i)), FloatDim{-10, 10});
+  }
   const double sign = direction == Direction::Minimize ? 1 : -1;
   std::vector<TrialRecord> history;
   run_serial(

@@ -61,6 +61,36 @@ TEST(ParseDimensions, ReadsEveryKindOfARealFingerprint) {
   expect_dim(dims[6], "decay_every", "grid", false);
 }
 
+TEST(ParseDimensions, ReadsConditionsFromTheFingerprint) {
+  hpo::SearchSpace s;
+  s.add("optimizer", hpo::CategoricalDim{{std::string("sgd"), std::string("adam")}});
+  s.add("momentum", hpo::FloatDim{0.5, 0.99},
+        hpo::Condition{"optimizer", hpo::ConditionOp::In, {std::string("sgd")}});
+  s.add("depth", hpo::IntDim{1, 3});
+  s.add("width_3", hpo::IntDim{8, 64}, hpo::Condition{"depth", hpo::ConditionOp::Ge, {int64_t{3}}});
+  const auto dims = parse_dimensions(s.fingerprint());
+  ASSERT_EQ(dims.size(), 4u);
+  EXPECT_EQ(dims[0].condition, "");
+  EXPECT_EQ(dims[1].condition, "optimizer = sgd");
+  EXPECT_EQ(dims[3].condition, "depth >= 3");
+  ReportData data;
+  data.study = study("c", s);
+  data.space = s;
+  data.dims = dims;
+  hpo::TrialRecord adam;
+  adam.params = {{"optimizer", std::string("adam")}, {"depth", int64_t{1}}};
+  adam.state = hpo::TrialState::Completed;
+  adam.value = 0.5;
+  data.trials.push_back(adam);
+  const std::string json = to_json(data);
+  EXPECT_THAT(
+      json,
+      HasSubstr(R"({"name":"momentum","kind":"float","log":false,"condition":"optimizer = sgd"})"));
+  EXPECT_THAT(json,
+              HasSubstr(R"({"name":"optimizer","kind":"choice","log":false,"condition":null})"));
+  EXPECT_THAT(json, HasSubstr(R"("params":{"depth":1,"optimizer":"adam"})"));  // absent: no key
+}
+
 TEST(ParseDimensions, ReadsQuotedNames) {
   hpo::SearchSpace s{{"odd: \"name\"\\x", hpo::FloatDim{0, 1, false}},
                      {"two\nlines", hpo::GridDim{{1.5, 2.5}}},
@@ -164,8 +194,8 @@ TEST(ToJson, EscapesStringsAndWritesNonFiniteAsNull) {
   EXPECT_THAT(json, HasSubstr(R"("name":"quote\" back\\ new\nline \u003c/script>")"));
   EXPECT_THAT(json, Not(HasSubstr("</script>")));
   EXPECT_THAT(json, HasSubstr(R"("direction":"maximize")"));
-  EXPECT_THAT(json, HasSubstr(R"({"name":"lr","kind":"float","log":true})"));
-  EXPECT_THAT(json, HasSubstr(R"({"name":"batch","kind":"choice","log":false})"));
+  EXPECT_THAT(json, HasSubstr(R"({"name":"lr","kind":"float","log":true,"condition":null})"));
+  EXPECT_THAT(json, HasSubstr(R"({"name":"batch","kind":"choice","log":false,"condition":null})"));
   EXPECT_THAT(json, HasSubstr(R"("number":0,"state":"completed","value":0.875,"error":"")"));
   EXPECT_THAT(json, HasSubstr(R"("started":1001.5,"finished":1010.25,"worker":1)"));
   EXPECT_THAT(json, HasSubstr(R"("params":{"activation":"re\"lu","batch":64,"lr":0.001})"));

@@ -245,6 +245,30 @@ TEST_F(SvgFigures, ParallelCoordinatesDrawALinePerValuedTrial) {
   }
 }
 
+TEST_F(SvgFigures, AnAbsentParameterIsDrawnApart) {
+  // momentum only with batch 64 (a condition): trials 0 and 2 (batch 32) lack it.
+  ReportData d = study();
+  d.dims[3].condition = "batch = 64";
+  for (auto& t : d.trials) {
+    if (t.params.at("batch") == hpo::ParamValue{int64_t{32}}) t.params.erase("momentum");
+  }
+  write_svg_figures(d, root_);
+  const auto slice = read(root_ / "slice-momentum.svg");
+  EXPECT_NE(slice.find("objective against momentum (2 trials without it: absent)"),
+            std::string::npos);
+  EXPECT_EQ(count(slice, "<circle"), 1u);  // trial 1 alone
+  // Parallel coordinates: every valued trial still has its line, through an "absent" tick.
+  const auto parallel = read(root_ / "parallel.svg");
+  EXPECT_EQ(count(parallel, ">absent<"), 1u);
+  EXPECT_EQ(count(parallel, "class=\"line\""), 3u);
+  // Without the condition a missing value breaks the line instead.
+  d.dims[3].condition.clear();
+  write_svg_figures(d, root_ / "plain");
+  const auto plain = read(root_ / "plain" / "parallel.svg");
+  EXPECT_EQ(count(plain, ">absent<"), 0u);
+  EXPECT_LT(count(plain, "class=\"line\""), 5u);
+}
+
 TEST_F(SvgFigures, SameDataSameBytes) {
   const auto a = write_svg_figures(study(), root_ / "a");
   const auto b = write_svg_figures(study(), root_ / "b");

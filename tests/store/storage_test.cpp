@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "core/error.hpp"
+#include "hpo/search_space.hpp"
 #include "store/memory_storage.hpp"
 #include "store/sqlite_storage.hpp"
 #include "store_test_util.hpp"
@@ -128,6 +129,38 @@ TEST_P(StorageTest, RoundTripsEveryFieldExactly) {
   EXPECT_TRUE(std::signbit(std::get<double>(trials[0].params.at("negzero"))));
   EXPECT_TRUE(std::holds_alternative<double>(trials[0].params.at("two")));
   EXPECT_TRUE(std::holds_alternative<std::string>(trials[0].params.at("numeric_text")));
+}
+
+TEST_P(StorageTest, ConditionalSpacesKeepTheirConditionAndEachTrialItsOwnParameters) {
+  // A conditional space's trials hold different parameters: an inactive one is absent, and
+  // stays absent (not an empty or a default value) when read back.
+  hpo::SearchSpace space;
+  space.add("optimizer", hpo::CategoricalDim{{std::string("sgd"), std::string("adam")}});
+  space.add("momentum", hpo::FloatDim{0.5, 0.99},
+            hpo::Condition{"optimizer", hpo::ConditionOp::In, {std::string("sgd")}});
+  StudyRecord study = sample_study("s");
+  study.space = space.fingerprint();
+  const int64_t id = storage_->create_study(study);
+  TrialRecord sgd = sample_trial(0), adam = sample_trial(1);
+  sgd.params = {{"optimizer", std::string("sgd")}, {"momentum", 0.9}};
+  adam.params = {{"optimizer", std::string("adam")}};
+  for (TrialRecord* t : {&sgd, &adam}) {
+    storage_->start_trial(id, *t);
+    t->state = TrialState::Completed;
+    t->value = 0.5;
+    t->finished = t->started + 1;
+    storage_->finish_trial(id, *t);
+  }
+  const auto trials = storage_->trials(id);
+  ASSERT_EQ(trials.size(), 2u);
+  expect_same_trial(trials[0], sgd);
+  expect_same_trial(trials[1], adam);
+  EXPECT_FALSE(trials[1].params.contains("momentum"));
+  EXPECT_EQ(trials[1].params.size(), 1u);
+  const auto stored = storage_->find_study("s");
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(hpo::SearchSpace::from_fingerprint(stored->space).fingerprint(), space.fingerprint());
+  EXPECT_TRUE(hpo::SearchSpace::from_fingerprint(stored->space).condition(1).has_value());
 }
 
 TEST_P(StorageTest, StartedTrialIsRunningWithoutResults) {

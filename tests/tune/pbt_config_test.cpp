@@ -83,6 +83,19 @@ TEST(PbtConfig, MistakesAreRefusedWhereTheyAreWritten) {
   EXPECT_THAT(error_of(kHead + "  batch: {type: choice, values: [32, 64]}\n"
                                "pbt: {evolve: [lr, batch]}\n"),
               HasSubstr("'batch' is searched, but it cannot change while a member trains"));
+  // A conditional dimension, or its parent, cannot evolve: members would differ in which
+  // hyperparameters they have.
+  const std::string conditional = kHead +
+                                  "  schedule: {type: choice, values: [constant, exp]}\n"
+                                  "  gamma: {type: float, low: 0.9, high: 1.0, when: {schedule: "
+                                  "exp}}\n";
+  EXPECT_THAT(error_of(conditional + "pbt: {evolve: [lr, gamma]}\n"),
+              HasSubstr("s.yaml:10:15: pbt cannot evolve 'gamma': it is conditional (if "
+                        "schedule = exp), expected a dimension that every member has"));
+  EXPECT_THAT(
+      error_of(conditional + "pbt: {evolve: [lr, schedule]}\n"),
+      HasSubstr("pbt cannot evolve 'schedule': it is the parent of the conditional 'gamma'"));
+  EXPECT_NO_THROW(parse_study_file(conditional + "pbt: {evolve: [lr]}\n", "s.yaml"));
   EXPECT_EQ(error_of(kHead + "pbt: {population: 4}\ntrials: 8\n"),
             "s.yaml:9:9: 'trials' is 8, but a PBT study's trials are its population (4), "
             "expected no 'trials' or 4");

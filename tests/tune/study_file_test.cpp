@@ -406,6 +406,32 @@ TEST(StudyFile, LayersTemplatesTakeTheStudysOwnParameters) {
             "conv:12:5,relu,maxpool:2,conv:16:3,relu,flatten,tanh,dense:10");
 }
 
+TEST(StudyFile, AConditionsParentMayBeTheStudysOwn) {
+  // `use_momentum` is named by no layer: it switches momentum on and off.
+  const StudyFile f = parse_study_file(
+      "data: mnist\ntrials: 4\nsearch:\n"
+      "  momentum: {type: float, low: 0.5, high: 0.9, when: {use_momentum: yes}}\n"
+      "  use_momentum: {type: choice, values: [yes, no]}\n",
+      "s.yaml");
+  ASSERT_EQ(f.space.size(), 2u);
+  EXPECT_TRUE(f.space.active(0, {{"use_momentum", std::string("yes")}}));
+  EXPECT_FALSE(f.space.active(0, {{"use_momentum", std::string("no")}}));
+  EXPECT_NEAR(make_config({{"use_momentum", std::string("yes")}, {"momentum", 0.7}}).sgd.momentum,
+              0.7, 0.0);
+  // A template's conditional block: filters2 exists when blocks is 2, and so does its group.
+  const StudyFile cnn = load_study_file(kExamples / "cnn.yaml");
+  const auto& space = cnn.space;
+  hpo::Params p = cnn.fixed;
+  for (const double u : {0.1, 0.9}) {  // blocks 1, then 2
+    const std::vector<double> unit(space.size(), u);
+    hpo::Params trial = p;
+    for (const auto& [name, value] : space.from_unit(unit)) trial[name] = value;
+    const std::string model = make_config(trial).model.to_string();
+    EXPECT_EQ(trial.contains("filters2"), u > 0.5) << model;
+    EXPECT_EQ(model.find("maxpool:2,conv:") != std::string::npos, u > 0.5) << model;
+  }
+}
+
 TEST(StudyFile, CanonicalTextDefinesTheStudy) {
   const std::string base = R"(data: fashion-mnist
 trials: 10
@@ -480,7 +506,7 @@ const BadFile kBadFiles[] = {
     {"MissingDimensionType", "data: mnist\ntrials: 4\nsearch:\n  lr:\n    low: 0.1\n", "5:5",
      "search 'lr' has no 'type', expected type: float, int, choice or grid"},
     {"FieldOfAnotherType", "data: mnist\ntrials: 4\nsearch:\n  lr: {type: float, values: [0.1]}\n",
-     "4:21", "key 'values' does not apply to type float, expected low, high or log"},
+     "4:21", "key 'values' does not apply to type float, expected low, high, log or when"},
     {"TypeDoesNotFitParameter",
      "data: mnist\ntrials: 4\nsearch:\n  batch: {type: float, low: 1, high: 2}\n", "4:17",
      "type 'float' for 'batch', an integer parameter, expected type int, choice or grid"},
@@ -691,9 +717,9 @@ const BadFile kBadFiles[] = {
      "data: mnist\ntrials: 4\nmodel:\n  layers: \"flatten,dense:{w},relu,dense:10\"\nsearch:\n"
      "  w: {type: int, low: 8, high: 64}\n  learning_rate: {type: float, low: 0.01, high: 0.1}\n",
      "7:3",
-     "'learning_rate' is not a training parameter, and layers does not name it as "
-     "{learning_rate}, expected a training parameter (did you mean 'lr'?) or {learning_rate} in "
-     "layers"},
+     "'learning_rate' is not a training parameter, and neither layers ({learning_rate}) nor a "
+     "condition (when:) names it, expected a training parameter (did you mean 'lr'?) or "
+     "{learning_rate} in layers"},
     {"OwnNameWithoutLayers", "data: mnist\ntrials: 4\nmodel:\n  filters: 8\n", "4:3",
      "unknown key 'filters'"},
     {"DuplicateKey", "data: mnist\ntrials: 4\ndata: fashion-mnist\n", "3:1",

@@ -91,11 +91,30 @@ std::optional<Params> EvolutionSampler::sample(const SearchSpace& space, int64_t
   std::vector<size_t> mutable_dims;
   for (size_t i = 0; i < space.size(); ++i) {
     const auto& [name, dim] = space.dimensions()[i];
-    child.emplace(name, parent->params.at(name));
+    const auto it = parent->params.find(name);
+    if (it == parent->params.end()) continue;  // inactive in the parent (usable_trials checked)
+    child.emplace(name, it->second);
     if (can_mutate(dim)) mutable_dims.push_back(i);
   }
   if (mutable_dims.empty()) return child;
-  const size_t index = mutable_dims[rng.below(mutable_dims.size())];
+  mutate(space, mutable_dims[rng.below(mutable_dims.size())], *parent, child, rng);
+  // A mutated parent may switch dimensions on (a fresh draw, as the random sampler's) or off.
+  // Until nothing changes: a dimension may be declared before its parent.
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t i = 0; i < space.size(); ++i) {
+      const std::string& name = space.dimensions()[i].first;
+      const bool on = space.active(i, child), has = child.contains(name);
+      if (on && !has) child.emplace(name, space.value_from_unit(i, rng.uniform()));
+      if (!on && has) child.erase(name);
+      changed = changed || on != has;
+    }
+  }
+  return child;
+}
+
+void EvolutionSampler::mutate(const SearchSpace& space, size_t index, const TrialRecord& parent,
+                              Params& child, Rng& rng) const {
   const auto& [name, dim] = space.dimensions()[index];
   ParamValue& value = child.at(name);
   if (const auto* c = std::get_if<CategoricalDim>(&dim)) {
@@ -103,12 +122,11 @@ std::optional<Params> EvolutionSampler::sample(const SearchSpace& space, int64_t
   } else if (const auto* g = std::get_if<GridDim>(&dim)) {
     value = other_value(g->values, value, rng);
   } else {
-    std::vector<double> u = space.to_unit(parent->params);
-    const double from = u[index];
+    const double from = space.unit_of(index, parent.params.at(name));
     const ParamValue before = value;
     for (int tries = 0; tries < kTries && value == before; ++tries) {
-      u[index] = rng.uniform() < 0.5 ? rng.uniform() : reflect(from + kStep * rng.normal());
-      value = space.from_unit(u).at(name);
+      const double u = rng.uniform() < 0.5 ? rng.uniform() : reflect(from + kStep * rng.normal());
+      value = space.value_from_unit(index, u);
     }
     if (value == before) {
       if (const auto* n = std::get_if<IntDim>(&dim)) {
@@ -124,7 +142,6 @@ std::optional<Params> EvolutionSampler::sample(const SearchSpace& space, int64_t
       }
     }
   }
-  return child;
 }
 
 }  // namespace krill::hpo::samplers

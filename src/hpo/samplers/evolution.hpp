@@ -13,6 +13,9 @@
 //    ::to_unit), reflected at the ends; either is drawn again until the value changes (an integer
 //    that keeps its value after 16 draws becomes another integer of its range, uniformly);
 //  - a choice or a grid value: another of its values, uniformly.
+// In a conditional space only the parent's active dimensions can mutate; a dimension that the
+// mutation switches on gets a fresh draw (as the random sampler's, from the same Rng), one it
+// switches off is left out.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "core/rng.hpp"
 #include "hpo/sampler.hpp"
 
 namespace krill::hpo::samplers {
@@ -34,6 +38,10 @@ class EvolutionSampler final : public Sampler {
   std::string describe() const override;
 
  private:
+  // Mutates dimension `index` of `child` (a copy of `parent`'s parameters).
+  void mutate(const SearchSpace& space, size_t index, const TrialRecord& parent, Params& child,
+              Rng& rng) const;
+
   uint64_t seed_;
   Direction direction_;
   EvolutionOptions options_;

@@ -306,7 +306,114 @@ Observations observe(std::span<const TrialRecord* const> trials, const SearchSpa
   return o;
 }
 
+// Proposes the dimensions `dims` (one group: condition_groups) into `params`, from the kernels of
+// `below` (weighted by `weights_l`) and `above`.
+void sample_group(const SearchSpace& space, const std::vector<Dim>& dims,
+                  const std::vector<const TrialRecord*>& below,
+                  const std::vector<const TrialRecord*>& above, std::vector<double> weights_l,
+                  const TpeOptions& options, Rng& rng, Params& params) {
+  const size_t nd = dims.size();
+  const Observations obs_l = observe(below, space, dims), obs_g = observe(above, space, dims);
+  const std::vector<double> lw_l = log_mixture_weights(std::move(weights_l), options.prior_weight);
+  const std::vector<double> lw_g =
+      log_mixture_weights(tpe_weights(static_cast<int64_t>(obs_g.n)), options.prior_weight);
+  std::vector<Kernels> l, g;
+  for (size_t j = 0; j < nd; ++j) {
+    l.push_back(build_kernels(dims[j], obs_l.column(j, nd), options, nd));
+    g.push_back(build_kernels(dims[j], obs_g.column(j, nd), options, nd));
+  }
+  const auto candidates = static_cast<size_t>(options.candidates);
+  std::vector<double> terms_l(lw_l.size()), terms_g(lw_g.size());
+
+  if (!options.multivariate) {
+    // Each dimension on its own: candidates from l_j, the best l_j / g_j.
+    for (size_t j = 0; j < nd; ++j) {
+      const Dim& d = dims[j];
+      double best_t = 0, best_score = -kInf;
+      std::vector<std::pair<double, double>> seen;  // integers and choices: (t, score)
+      for (size_t c = 0; c < candidates; ++c) {
+        const double t = draw(d, l[j], pick(lw_l, rng), rng);
+        double score = 0;
+        const auto it =
+            std::find_if(seen.begin(), seen.end(),
+                         [t](const std::pair<double, double>& e) { return e.first == t; });
+        if (it != seen.end()) {
+          score = it->second;
+        } else {
+          const Point p = point_at(d, t);
+          for (size_t k = 0; k < lw_l.size(); ++k) terms_l[k] = lw_l[k] + log_kernel(d, l[j], k, p);
+          for (size_t k = 0; k < lw_g.size(); ++k) terms_g[k] = lw_g[k] + log_kernel(d, g[j], k, p);
+          score = log_sum_exp(terms_l) - log_sum_exp(terms_g);
+          if (d.kind != Kind::Float) seen.emplace_back(t, score);
+        }
+        if (c == 0 || score > best_score) best_t = t, best_score = score;
+      }
+      params.emplace(space.dimensions()[d.index].first, external(d, best_t));
+    }
+    return;
+  }
+
+  // Multivariate: whole points from one kernel of l each, the best l / g.
+  std::vector<double> point(nd), best(nd);
+  std::vector<Point> at(nd);
+  double best_score = -kInf;
+  for (size_t c = 0; c < candidates; ++c) {
+    const size_t k = pick(lw_l, rng);
+    for (size_t j = 0; j < nd; ++j) {
+      point[j] = draw(dims[j], l[j], k, rng);
+      at[j] = point_at(dims[j], point[j]);
+    }
+    // A joint kernel far from the point in one dimension counts for nothing: the others are
+    // not computed.
+    const auto joint = [&](const std::vector<Kernels>& kernels, std::span<const double> lw,
+                           std::span<double> terms) {
+      for (size_t m = 0; m < lw.size(); ++m) {
+        double t = lw[m];
+        for (size_t j = 0; j < nd && t > -kInf; ++j) t += log_kernel(dims[j], kernels[j], m, at[j]);
+        terms[m] = t;
+      }
+    };
+    joint(l, lw_l, terms_l);
+    joint(g, lw_g, terms_g);
+    const double score = log_sum_exp(terms_l) - log_sum_exp(terms_g);
+    if (c == 0 || score > best_score) best = point, best_score = score;
+  }
+  for (size_t j = 0; j < nd; ++j) {
+    params.emplace(space.dimensions()[dims[j].index].first, external(dims[j], best[j]));
+  }
+}
+
 }  // namespace
+
+std::vector<std::vector<size_t>> condition_groups(const SearchSpace& space) {
+  // A dimension's chain: its condition, its parent's, ... up to an unconditional dimension.
+  // Dimensions with the same chain are active in the same trials.
+  const size_t n = space.size();
+  std::vector<std::string> chain(n);
+  std::vector<size_t> depth(n, 0);
+  for (size_t i = 0; i < n; ++i) {
+    for (auto at = std::optional<size_t>(i); at && space.condition(*at);) {
+      const Condition& c = *space.condition(*at);
+      chain[i] += c.describe() + '\n';
+      ++depth[i];
+      at = space.index_of(c.parent);
+    }
+  }
+  std::vector<std::vector<size_t>> groups;
+  std::vector<size_t> group_of(n);
+  for (size_t i = 0; i < n; ++i) {
+    size_t g = 0;
+    while (g < groups.size() && chain[groups[g].front()] != chain[i]) ++g;
+    if (g == groups.size()) groups.emplace_back();
+    groups[g].push_back(i);
+  }
+  // Parents first: a group's chain is one longer than its parent's group's.
+  std::stable_sort(groups.begin(), groups.end(),
+                   [&](const std::vector<size_t>& a, const std::vector<size_t>& b) {
+                     return depth[a.front()] < depth[b.front()];
+                   });
+  return groups;
+}
 
 int64_t tpe_gamma(int64_t n, double gamma) {
   return std::min<int64_t>(static_cast<int64_t>(std::ceil(gamma * static_cast<double>(n))), 25);
@@ -465,85 +572,32 @@ std::optional<Params> TpeSampler::sample(const SearchSpace& space, int64_t numbe
   std::sort(above.begin(), above.end(), by_number);
 
   Params params;
-  std::vector<Dim> dims;
-  for (size_t i = 0; i < space.size(); ++i) {
-    const auto& [name, dim] = space.dimensions()[i];
-    if (auto d = model_dim(i, dim)) {
-      dims.push_back(*d);
-    } else {
-      params.emplace(name, single_value(dim));
-    }
-  }
-  if (dims.empty()) return params;
-  const size_t nd = dims.size();
-  const Observations obs_l = observe(below, space, dims), obs_g = observe(above, space, dims);
-  const std::vector<double> lw_l =
-      log_mixture_weights(below_weights(below, by_rank, n_below), options_.prior_weight);
-  const std::vector<double> lw_g =
-      log_mixture_weights(tpe_weights(static_cast<int64_t>(obs_g.n)), options_.prior_weight);
-  std::vector<Kernels> l, g;
-  for (size_t j = 0; j < nd; ++j) {
-    l.push_back(build_kernels(dims[j], obs_l.column(j, nd), options_, nd));
-    g.push_back(build_kernels(dims[j], obs_g.column(j, nd), options_, nd));
-  }
-  const auto candidates = static_cast<size_t>(options_.candidates);
-  std::vector<double> terms_l(lw_l.size()), terms_g(lw_g.size());
-
-  if (!options_.multivariate) {
-    // Each dimension on its own: candidates from l_j, the best l_j / g_j.
-    for (size_t j = 0; j < nd; ++j) {
-      const Dim& d = dims[j];
-      double best_t = 0, best_score = -kInf;
-      std::vector<std::pair<double, double>> seen;  // integers and choices: (t, score)
-      for (size_t c = 0; c < candidates; ++c) {
-        const double t = draw(d, l[j], pick(lw_l, rng), rng);
-        double score = 0;
-        const auto it =
-            std::find_if(seen.begin(), seen.end(),
-                         [t](const std::pair<double, double>& e) { return e.first == t; });
-        if (it != seen.end()) {
-          score = it->second;
-        } else {
-          const Point p = point_at(d, t);
-          for (size_t k = 0; k < lw_l.size(); ++k) terms_l[k] = lw_l[k] + log_kernel(d, l[j], k, p);
-          for (size_t k = 0; k < lw_g.size(); ++k) terms_g[k] = lw_g[k] + log_kernel(d, g[j], k, p);
-          score = log_sum_exp(terms_l) - log_sum_exp(terms_g);
-          if (d.kind != Kind::Float) seen.emplace_back(t, score);
-        }
-        if (c == 0 || score > best_score) best_t = t, best_score = score;
+  for (const std::vector<size_t>& group : condition_groups(space)) {
+    // Parents are in earlier groups: whether this one is active is known.
+    if (!space.active(group.front(), params)) continue;
+    std::vector<Dim> dims;
+    for (size_t i : group) {
+      const auto& [name, dim] = space.dimensions()[i];
+      if (auto d = model_dim(i, dim)) {
+        dims.push_back(*d);
+      } else {
+        params.emplace(name, single_value(dim));
       }
-      params.emplace(space.dimensions()[d.index].first, external(d, best_t));
     }
-    return params;
-  }
-
-  // Multivariate: whole points from one kernel of l each, the best l / g.
-  std::vector<double> point(nd), best(nd);
-  std::vector<Point> at(nd);
-  double best_score = -kInf;
-  for (size_t c = 0; c < candidates; ++c) {
-    const size_t k = pick(lw_l, rng);
-    for (size_t j = 0; j < nd; ++j) {
-      point[j] = draw(dims[j], l[j], k, rng);
-      at[j] = point_at(dims[j], point[j]);
-    }
-    // A joint kernel far from the point in one dimension counts for nothing: the others are
-    // not computed.
-    const auto joint = [&](const std::vector<Kernels>& kernels, std::span<const double> lw,
-                           std::span<double> terms) {
-      for (size_t m = 0; m < lw.size(); ++m) {
-        double t = lw[m];
-        for (size_t j = 0; j < nd && t > -kInf; ++j) t += log_kernel(dims[j], kernels[j], m, at[j]);
-        terms[m] = t;
+    if (dims.empty()) continue;
+    // The group's model is fitted to the trials where it is active (Optuna's group=True): the
+    // below and above sets are split over all trials, then each keeps those that have the group.
+    const auto with_group = [&](const std::vector<const TrialRecord*>& set) {
+      if (group.size() == space.size()) return set;
+      std::vector<const TrialRecord*> out;
+      for (const TrialRecord* t : set) {
+        if (space.active(group.front(), t->params)) out.push_back(t);
       }
+      return out;
     };
-    joint(l, lw_l, terms_l);
-    joint(g, lw_g, terms_g);
-    const double score = log_sum_exp(terms_l) - log_sum_exp(terms_g);
-    if (c == 0 || score > best_score) best = point, best_score = score;
-  }
-  for (size_t j = 0; j < nd; ++j) {
-    params.emplace(space.dimensions()[dims[j].index].first, external(dims[j], best[j]));
+    const std::vector<const TrialRecord*> below_g = with_group(below), above_g = with_group(above);
+    sample_group(space, dims, below_g, above_g, below_weights(below_g, by_rank, n_below), options_,
+                 rng, params);
   }
   return params;
 }

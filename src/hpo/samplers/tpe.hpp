@@ -36,6 +36,13 @@
 // Multivariate (the default), a candidate is a whole point drawn from one joint kernel
 // (observation) of l, and l and g are products of the dimensions' kernels; univariate (Optuna's
 // default), each dimension is proposed on its own (its own candidates, its own argmax).
+//
+// Conditional spaces (Optuna's group=True): the dimensions are grouped by their chain of
+// conditions (condition_groups), and each group is modelled on its own, multivariate or not, from
+// the below and above trials where it is active (the split is made over all trials first, so a
+// group whose trials all rank above has an l(x) of its prior alone). Groups are proposed parents
+// first, and a group whose condition the proposal so far does not meet is skipped: an inactive
+// dimension is never proposed. An unconditional space is one group: the rule above, unchanged.
 #pragma once
 
 #include <cstdint>
@@ -67,6 +74,13 @@ class TpeSampler final : public Sampler {
   Direction direction_;
   TpeOptions options_;
 };
+
+// The groups of dimensions TPE models jointly: dimensions with the same conditions (up to an
+// unconditional one) are active in the same trials, so each group is one multivariate model
+// (Optuna's group=True decomposes the space the same way, from the trials' parameter sets).
+// In space order within a group; the unconditional group first, then groups whose parents'
+// groups come before them. An unconditional space is one group.
+std::vector<std::vector<size_t>> condition_groups(const SearchSpace& space);
 
 // The pieces, exposed for tests.
 // The size of the "below" set for n trials: min(ceil(gamma n), 25) (Optuna's default_gamma with

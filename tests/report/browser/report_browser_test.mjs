@@ -4,8 +4,9 @@
 // numeric parameters included), that the settings read as lines, and that the page logs no error
 // or warning; the same for `krill report --serve`; a study with a stopping rule, whose stopped
 // trial's reason shows in the table of stopped trials and in its tooltip, and whose diverged
-// trial's error shows in the table of failures; and a study with no finished trial, which shows
-// its error.
+// trial's error shows in the table of failures; a study with no finished trial, which shows
+// its error; and a conditional space, whose absent parameters sit at an "absent" place in the
+// parallel coordinates and are counted under the slices.
 //
 // Run by CTest (test `report_browser`), or by hand:
 //   node --experimental-websocket --test tests/report/browser/report_browser_test.mjs
@@ -114,6 +115,28 @@ search:
   lr: {type: grid, values: [0.5, 0.0001, 1.0e+30]}
 `;
 
+// A conditional space: momentum only with sgd (a grid: 3 points, not 4), weight_decay (a float)
+// only with adam. Trials: (sgd, 0.5), (sgd, 0.9), adam.
+const COND_YAML = `# written by report_browser_test.mjs
+study: browser-cond
+storage: cond.db
+data: data
+validation: 0.2
+workers: 1
+seed: 1
+sampler: grid
+model:
+  width: 8
+training:
+  batch: 16
+  iterations: 60
+search:
+  optimizer: {type: grid, values: [sgd, adam]}
+  momentum: {type: grid, values: [0.5, 0.9], when: {optimizer: sgd}}
+  weight_decay: {type: float, low: 0.0, high: 0.001, when: {optimizer: adam}}
+  lr: {type: float, low: 0.01, high: 0.1}
+`;
+
 const LAUNCH_ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
@@ -124,6 +147,7 @@ let browser;
 let studyDb;
 let noneDb;
 let reasonsDb;
+let condDb;
 let failures = 0;
 
 // ---------------------------------------------------------------------------------------------
@@ -338,6 +362,7 @@ async function setUp() {
   fs.writeFileSync(path.join(work, 'study.yaml'), STUDY_YAML);
   fs.writeFileSync(path.join(work, 'none.yaml'), NONE_YAML);
   fs.writeFileSync(path.join(work, 'reasons.yaml'), REASONS_YAML);
+  fs.writeFileSync(path.join(work, 'cond.yaml'), COND_YAML);
 
   const started = Date.now();
   runKrill(['tune', 'study.yaml', '--quiet', '--threads', '1']);
@@ -352,6 +377,8 @@ async function setUp() {
     { allowFailure: true });
   reasonsDb = path.join(work, 'reasons.db');
   assert.ok(fs.existsSync(reasonsDb), `${reasons.said}\nwrote no ${reasonsDb}`);
+  runKrill(['tune', 'cond.yaml', '--quiet', '--threads', '1']);
+  condDb = path.join(work, 'cond.db');
   const tuned = Date.now();
 
   browser = await launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS, timeout: 60_000 });
@@ -480,6 +507,63 @@ test('krill report --serve: the served page and /data.json, then the server stop
         exited, new Promise((resolve) => setTimeout(() => resolve(null), 5_000))]);
       if (!stopped) server.kill('SIGKILL');
       assert.ok(stopped, 'krill report --serve did not stop within 5 s of SIGTERM');
+    }
+  }));
+
+test('krill report of a conditional space: absent parameters at their own place, counted',
+  tracked(async () => {
+    const html = path.join(work, 'cond.html');
+    runKrill(['report', condDb, '-o', html]);
+    const { page, problems } = await openPage(pathToFileURL(html).href);
+    try {
+      await page.waitForFunction((names) => {
+        const r = window.krillReport;
+        return r && names.every((n) => r.charts[n] &&
+          (r.charts[n].getOption().series || []).some((s) => (s.data || []).length > 0));
+      }, ['parallel', 'slice-momentum', 'slice-weight_decay'], { timeout: 20_000 }).catch(() => {});
+      const state = await page.evaluate(() => {
+        const r = window.krillReport;
+        const parallel = r.charts.parallel.getOption();
+        const axes = parallel.parallelAxis.map((a) => ({ name: a.name, data: a.data, min: a.min }));
+        const rows = parallel.series[0].data.map((d) => d.value);
+        const slice = r.charts['slice-momentum'].getOption();
+        return {
+          dims: r.data.dims,
+          trials: r.data.trials.map((t) => t.params),
+          axes,
+          rows,
+          sliceTitle: slice.title && slice.title[0] ? slice.title[0].text : null,
+          slicePoints: slice.series.reduce((n, x) => n + (x.data || []).length, 0),
+        };
+      });
+      assert.equal(state.trials.length, 3, `cond.html: ${state.trials.length} trials, expected 3`);
+      const dim = (name) => state.dims.find((d) => d.name === name);
+      assert.equal(dim('momentum').condition, 'optimizer = sgd');
+      assert.equal(dim('lr').condition, null);
+      assert.equal(state.trials.filter((p) => 'momentum' in p).length, 2);
+      // A categorical axis gains an "absent" category; a numeric one an "absent" place below it.
+      const axis = (name) => state.axes.find((a) => a.name === name);
+      assert.deepEqual(axis('momentum').data, ['0.5', '0.9', 'absent']);
+      const wd = axis('weight_decay');
+      assert.equal(typeof wd.min, 'number', 'cond.html: weight_decay has no absent place');
+      const mi = state.axes.indexOf(axis('momentum'));
+      const wi = state.axes.indexOf(wd);
+      const absentMomentum = state.rows.filter((row) => row[mi] === 'absent').length;
+      const absentDecay = state.rows.filter((row) => row[wi] === wd.min).length;
+      assert.equal(absentMomentum, 1, `cond.html: rows ${JSON.stringify(state.rows)}`);
+      assert.equal(absentDecay, 2, `cond.html: rows ${JSON.stringify(state.rows)}`);
+      assert.ok(state.rows.every((row) => row.every((v) => v !== null)),
+        'cond.html: a parallel-coordinates row has a gap');
+      // The slice leaves the absent trial out and says so.
+      assert.equal(state.slicePoints, 2);
+      assert.equal(state.sliceTitle, '1 trial without momentum (absent) not shown');
+      // No pair of numeric parameters has 3 trials with both: the note says why.
+      assert.match(await textOf(page, '#contours'), /3 completed trials that have both parameters/);
+      await page.waitForTimeout(300);
+      await screenshot(page, 'cond.png');
+      assertNoProblems(problems, 'cond.html');
+    } finally {
+      await page.close();
     }
   }));
 
