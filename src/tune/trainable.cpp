@@ -245,6 +245,9 @@ std::optional<ReportSteps> report_steps(const StudyFile& file, int64_t train_siz
     if (const hpo::Dimension* dim = searched(file, name)) {
       auto integers = integers_of(*dim, kMaxConfigurations);
       if (!integers) return std::nullopt;
+      // A conditional dimension is absent from some trials, which take the default.
+      const auto index = file.space.index_of(name);
+      if (index && file.space.condition(*index)) integers->push_back(list.front());
       list = std::move(*integers);
     }
     if (name != "eval_every") configurations *= static_cast<int64_t>(list.size());

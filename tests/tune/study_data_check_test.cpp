@@ -116,6 +116,18 @@ TEST(CheckStudyData, ReportStepsFollowTheTrainer) {
             "once per epoch of 80 to 125 batches and at their last step, 240 to 375");
 }
 
+TEST(CheckStudyData, AConditionalDimensionsDefaultCountsWhereItIsAbsent) {
+  // Adam's trials have no batch of their own: they train with the default, 32.
+  const StudyFile file = parse_study_file(
+      "data: mnist\ntrials: 4\nsearch:\n  optimizer: {type: choice, values: [sgd, adam]}\n"
+      "  batch: {type: choice, values: [100], when: {optimizer: sgd}}\n",
+      "s.yaml");
+  const auto steps = report_steps(file, 8000);
+  ASSERT_TRUE(steps);
+  EXPECT_EQ(steps->runs, (std::vector<ReportSteps::Run>{{.last = 80, .per_epoch = 80},
+                                                        {.last = 250, .per_epoch = 250}}));
+}
+
 TEST(LoadStudyData, AMissingFolderIsReportedAtItsKey) {
   const fs::path dir = fs::temp_directory_path() / "krill_trainable_test";
   fs::remove_all(dir);
