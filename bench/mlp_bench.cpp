@@ -3,6 +3,8 @@
 //    and 2 input-gradient products: the first layer needs no input gradient). No engine can train
 //    faster than this with the same BLAS; the goal is krill within 80% of it.
 //  - BM_TrainStep: one full krill step (forward, loss, backward, SGD update) on a fixed batch.
+//  - BM_SgemmPeak: one 2048^3 OpenBLAS sgemm, the machine's practical single-precision peak, which
+//    bench/train_vs_torch.py divides an epoch's useful FLOP/s by.
 // Threads: --threads is read from the environment variable KRILL_THREADS (default 1).
 #include <benchmark/benchmark.h>
 
@@ -82,6 +84,23 @@ void BM_TrainStep(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * b);
 }
 
+void BM_SgemmPeak(benchmark::State& state) {
+  auto& be = krill::backend::backend(krill::Device::Cpu);
+  be.set_threads(threads_from_env());
+  const int64_t n = state.range(0);
+  auto a = random_values(static_cast<size_t>(n * n), 1),
+       b = random_values(static_cast<size_t>(n * n), 2);
+  std::vector<float> c(static_cast<size_t>(n * n));
+  for (auto _ : state) {
+    be.gemm(Transpose::No, Transpose::No, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(),
+            n);
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOPS"] = benchmark::Counter(2e-9 * static_cast<double>(n * n * n),
+                                                benchmark::Counter::kIsIterationInvariantRate);
+}
+
+BENCHMARK(BM_SgemmPeak)->Arg(2048)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_GemmFloor)->Arg(32)->Arg(128)->Arg(256)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_TrainStep)->Arg(32)->Arg(128)->Arg(256)->Unit(benchmark::kMicrosecond);
 

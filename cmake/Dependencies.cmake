@@ -62,3 +62,25 @@ if(KRILL_MPI)
     message(STATUS "MPI: not found, distributed studies left out (apt-get install libopenmpi-dev)")
   endif()
 endif()
+
+# Candidate kernel libraries (issue 12, "Kernels chosen by measurement"), both optional: Debian's
+# oneDNN (libdnnl-dev; its CPU runtime is OpenMP, so it runs on krill's own team) and libxsmm
+# (libxsmm-dev; a static library, no CMake package). bench/kernel_choice_bench.cpp measures them
+# against OpenBLAS when both are present; without them krill builds and runs as before.
+find_package(dnnl CONFIG QUIET)
+find_path(KRILL_LIBXSMM_INCLUDE libxsmm.h)
+find_library(KRILL_LIBXSMM_LIB NAMES libxsmm.a xsmm)
+if(TARGET DNNL::dnnl)
+  message(STATUS "oneDNN: ${dnnl_VERSION} (found)")
+else()
+  message(STATUS "oneDNN: not found (apt-get install libdnnl-dev), kernel_choice_bench left out")
+endif()
+if(KRILL_LIBXSMM_INCLUDE AND KRILL_LIBXSMM_LIB)
+  add_library(krill_libxsmm INTERFACE)
+  target_include_directories(krill_libxsmm INTERFACE ${KRILL_LIBXSMM_INCLUDE})
+  target_link_libraries(krill_libxsmm INTERFACE ${KRILL_LIBXSMM_LIB} krill::openblas
+                        Threads::Threads ${CMAKE_DL_LIBS} rt m)
+  message(STATUS "libxsmm: ${KRILL_LIBXSMM_LIB}")
+else()
+  message(STATUS "libxsmm: not found (apt-get install libxsmm-dev), kernel_choice_bench left out")
+endif()
