@@ -1,19 +1,22 @@
 // Kernels chosen by measurement (issue 12): each candidate library on the operations krill runs,
 // in krill's own layouts, so that the CPU backend's choice per operation rests on numbers
 // (docs/ARCHITECTURE.md, "Kernels chosen by measurement"; docs/BENCHMARKS.md).
-//  - BM_SgemmPeak: a 2048^3 OpenBLAS sgemm, the machine's practical single-precision peak.
+//  - BM_SgemmPeak_<impl>: a 2048^3 sgemm (OpenBLAS, oneDNN), the machine's practical
+//    single-precision peak.
 //  - BM_Conv<Op>_<impl>/<layer>: LeNet's conv1 (1->32, 5x5, 28x28) and conv2 (32->64, 5x5,
 //    12x12) at batch 64, forward / backward-data / backward-weights (+ bias). "im2col" is krill's
-//    CPU backend; "onednn_plain" is oneDNN given NCHW/OIHW memory as krill stores it; "onednn_any"
-//    lets oneDNN choose its (blocked) layouts and counts the reorders from and to krill's layout.
-//    krill's backward computes data and weights in one pass (the columns are made once): its
-//    BackwardData time is (weights + data) - weights-only.
+//    im2col + GEMM path (backend/cpu/im2col.hpp; its GEMMs through the backend); "onednn_plain" is
+//    oneDNN given NCHW/OIHW memory as krill stores it; "onednn_any" lets oneDNN choose its
+//    (blocked) layouts and counts the reorders from and to krill's layout. krill's backward
+//    computes data and weights in one pass (the columns are made once): its BackwardData time is
+//    (weights + data) - weights-only.
 //  - BM_Dense_<impl>/<shape>/<batch>: the eight GEMMs of a 784-512-256-10 MLP step, row-major as
 //    nn/dense.cpp calls them: OpenBLAS, oneDNN's dnnl_sgemm, libxsmm's JIT kernels (one kernel per
 //    thread, the rows of C split over the team).
 // Threads: KRILL_THREADS (default 1), as the other benches; every library runs on krill's OpenMP
 // team of that size. Built only when oneDNN and libxsmm are found (bench/CMakeLists.txt).
 #include <benchmark/benchmark.h>
+#include <cblas.h>
 #include <libxsmm.h>
 #include <omp.h>
 
@@ -23,6 +26,7 @@
 #include <vector>
 
 #include "backend/backend.hpp"
+#include "backend/cpu/im2col.hpp"
 #include "core/rng.hpp"
 
 namespace {
@@ -53,17 +57,36 @@ void set_flops(benchmark::State& state, double flops) {
       benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
-void BM_SgemmPeak(benchmark::State& state) {
-  auto& be = cpu();
+// OpenBLAS directly (the backend's gemm may take oneDNN).
+void openblas_sgemm(Transpose ta, Transpose tb, int64_t m, int64_t n, int64_t k, const float* a,
+                    int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, ta == Transpose::Yes ? CblasTrans : CblasNoTrans,
+              tb == Transpose::Yes ? CblasTrans : CblasNoTrans, static_cast<blasint>(m),
+              static_cast<blasint>(n), static_cast<blasint>(k), 1.0f, a, static_cast<blasint>(lda),
+              b, static_cast<blasint>(ldb), 0.0f, c, static_cast<blasint>(ldc));
+}
+
+void BM_SgemmPeak_openblas(benchmark::State& state) {
+  cpu();
   const int64_t n = state.range(0);
   Tensor a = random_tensor({n, n}, 1), b = random_tensor({n, n}, 2), c({n, n});
   for (auto _ : state) {
-    be.gemm(Transpose::No, Transpose::No, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(),
-            n);
+    openblas_sgemm(Transpose::No, Transpose::No, n, n, n, a.data(), n, b.data(), n, c.data(), n);
   }
   set_flops(state, 2.0 * n * n * n);
 }
-BENCHMARK(BM_SgemmPeak)->Arg(2048)->Unit(benchmark::kMillisecond)->MinTime(1.0);
+
+void BM_SgemmPeak_onednn(benchmark::State& state) {
+  cpu();
+  const int64_t n = state.range(0);
+  Tensor a = random_tensor({n, n}, 1), b = random_tensor({n, n}, 2), c({n, n});
+  for (auto _ : state) {
+    dnnl_sgemm('N', 'N', n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
+  }
+  set_flops(state, 2.0 * n * n * n);
+}
+BENCHMARK(BM_SgemmPeak_openblas)->Arg(2048)->Unit(benchmark::kMillisecond)->MinTime(1.0);
+BENCHMARK(BM_SgemmPeak_onednn)->Arg(2048)->Unit(benchmark::kMillisecond)->MinTime(1.0);
 
 // ---------------------------------------------------------------------------------------------
 // Convolution
@@ -97,21 +120,25 @@ struct ConvData {
 void BM_ConvForward_im2col(benchmark::State& state) {
   auto& be = cpu();
   ConvData d(state.range(0));
-  for (auto _ : state) be.conv2d_forward(d.g, d.x, d.w, d.b, d.y, d.workspace);
+  for (auto _ : state) backend::im2col_conv2d_forward(be, d.g, d.x, d.w, d.b, d.y, d.workspace);
   set_flops(state, conv_flops(d.g));
 }
 
 void BM_ConvBackwardWeights_im2col(benchmark::State& state) {
   auto& be = cpu();
   ConvData d(state.range(0));
-  for (auto _ : state) be.conv2d_backward(d.g, d.x, d.dy, d.w, d.dw, d.db, nullptr, d.workspace);
+  for (auto _ : state) {
+    backend::im2col_conv2d_backward(be, d.g, d.x, d.dy, d.w, d.dw, d.db, nullptr, d.workspace);
+  }
   set_flops(state, conv_flops(d.g));
 }
 
 void BM_ConvBackwardBoth_im2col(benchmark::State& state) {
   auto& be = cpu();
   ConvData d(state.range(0));
-  for (auto _ : state) be.conv2d_backward(d.g, d.x, d.dy, d.w, d.dw, d.db, &d.dx, d.workspace);
+  for (auto _ : state) {
+    backend::im2col_conv2d_backward(be, d.g, d.x, d.dy, d.w, d.dw, d.db, &d.dx, d.workspace);
+  }
   set_flops(state, 2 * conv_flops(d.g));
 }
 
