@@ -34,16 +34,21 @@ void CpuBackend::conv2d_forward(const Conv2dGeometry& g, const Tensor& x, const 
   }
 }
 
+// oneDNN takes the parameter gradients wherever it takes the geometry, so they are the same numbers
+// whether or not the input gradient is wanted; the input gradient is oneDNN's too from 16 input
+// channels, im2col's below.
 void CpuBackend::conv2d_backward(const Conv2dGeometry& g, const Tensor& x, const Tensor& dy,
                                  const Tensor& weight, Tensor& dweight, Tensor& dbias, Tensor* dx,
                                  Tensor& workspace) {
   const int64_t batch = x.dim(0);
-  if (dx ? onednn_conv2d_data_supported(g, batch) : onednn_conv2d_supported(g, batch)) {
-    onednn_conv2d_backward(g, batch, x.data(), dy.data(), weight.data(), dweight.data(),
-                           dbias.data(), dx ? dx->data() : nullptr);
-  } else {
+  if (!onednn_conv2d_supported(g, batch)) {
     im2col_conv2d_backward(*this, g, x, dy, weight, dweight, dbias, dx, workspace);
+    return;
   }
+  const bool data_on_onednn = dx && onednn_conv2d_data_supported(g, batch);
+  onednn_conv2d_backward(g, batch, x.data(), dy.data(), weight.data(), dweight.data(), dbias.data(),
+                         data_on_onednn ? dx->data() : nullptr);
+  if (dx && !data_on_onednn) im2col_conv2d_backward_data(*this, g, dy, weight, *dx, workspace);
 }
 
 // Per sample n:  col = im2col(x_n) [C*k*k, P];  y_n [OC, P] = bias (per row) + W [OC, C*k*k] col
@@ -143,6 +148,31 @@ void im2col_conv2d_backward(Backend& be, const Conv2dGeometry& g, const Tensor& 
       for (int64_t o = 0; o < out_channels; ++o) db[o] += partial[out_channels * patch + o];
     }
   }
+}
+
+// Per sample n:  dx_n = col2im(W^T dy_n)  (the input gradient alone)
+void im2col_conv2d_backward_data(Backend& be, const Conv2dGeometry& g, const Tensor& dy,
+                                 const Tensor& weight, Tensor& dx, Tensor& workspace) {
+  const int64_t batch = dy.dim(0), in_size = g.input.numel(), patch = g.patch_size();
+  const int64_t out_channels = g.out_channels, pixels = g.out_height() * g.out_width();
+  const bool pointwise = is_pointwise(g);
+  const int team = team_size(batch, batch * patch * pixels);
+  if (!pointwise) workspace.resize({team, patch * pixels});
+  const float* w = weight.data();
+  for_each_item(batch, team, [&](int thread, int64_t n) {
+    const float* dyn = dy.data() + n * out_channels * pixels;
+    float* dxn = dx.data() + n * in_size;
+    if (pointwise) {
+      be.gemm(Transpose::Yes, Transpose::No, patch, pixels, out_channels, 1.0f, w, patch, dyn,
+              pixels, 0.0f, dxn, pixels);
+      return;
+    }
+    float* dcol = workspace.data() + thread * patch * pixels;
+    be.gemm(Transpose::Yes, Transpose::No, patch, pixels, out_channels, 1.0f, w, patch, dyn, pixels,
+            0.0f, dcol, pixels);
+    std::fill_n(dxn, in_size, 0.0f);
+    col2im_add(g, dcol, dxn);
+  });
 }
 
 // Pooling works on planes: sample n's channel c is plane n*C + c, of H*W inputs and OH*OW outputs.

@@ -24,5 +24,9 @@ void im2col_conv2d_forward(Backend& be, const Conv2dGeometry& g, const Tensor& x
 void im2col_conv2d_backward(Backend& be, const Conv2dGeometry& g, const Tensor& x, const Tensor& dy,
                             const Tensor& weight, Tensor& dweight, Tensor& dbias, Tensor* dx,
                             Tensor& workspace);
+// The input gradient alone, dx [N, C*H*W] (sized by the caller) from dy: beside oneDNN's parameter
+// gradients where oneDNN's own input gradient is slow (few input channels).
+void im2col_conv2d_backward_data(Backend& be, const Conv2dGeometry& g, const Tensor& dy,
+                                 const Tensor& weight, Tensor& dx, Tensor& workspace);
 
 }  // namespace krill::backend

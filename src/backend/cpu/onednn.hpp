@@ -26,7 +26,7 @@ bool onednn_gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64
                  const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
                  int64_t ldc);
 
-// Whether oneDNN runs this convolution's forward and weight gradient (false: no oneDNN in this
+// Whether oneDNN runs this convolution's forward and parameter gradients (false: no oneDNN in this
 // build, an empty batch, or a geometry oneDNN refused).
 bool onednn_conv2d_supported(const Conv2dGeometry& g, int64_t batch);
 // Whether oneDNN also runs its input gradient: not below 16 input channels, where its blocked
