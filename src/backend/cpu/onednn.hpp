@@ -1,6 +1,7 @@
 // The CPU backend's kernels on oneDNN (Debian's libdnnl, OpenMP runtime: it runs on the calling
 // thread's OpenMP team, the same `T` threads as OpenBLAS and krill's loops), where
-// bench/kernel_choice_bench.cpp measured them faster: convolutions, and the larger GEMMs. Built
+// bench/kernel_choice_bench.cpp measured them faster: convolutions, and the larger GEMMs on one
+// thread. Built
 // only when CMake finds oneDNN (KRILL_HAVE_ONEDNN); otherwise onednn_stub.cpp declines everything.
 //
 // Convolution: Tensors stay in krill's layout ([N, C*H*W], NCHW per sample;
@@ -19,9 +20,9 @@
 
 namespace krill::backend {
 
-// Row-major C = alpha op(A) op(B) + beta C (Backend::gemm's contract) on oneDNN's sgemm when the
-// shape is one where it was measured faster than OpenBLAS; returns false, having done nothing,
-// otherwise.
+// Row-major C = alpha op(A) op(B) + beta C (Backend::gemm's contract) on oneDNN's sgemm where it
+// was measured faster than OpenBLAS: on one thread, every side at least 16. Returns false, having
+// done nothing, otherwise.
 bool onednn_gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, float alpha,
                  const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
                  int64_t ldc);
