@@ -5,11 +5,15 @@
 //    faster than this with the same BLAS; the goal is krill within 80% of it.
 //  - BM_TrainStep: one full krill step (forward, loss, backward, SGD update) on a fixed batch.
 //  - BM_SgemmPeak: one 2048^3 sgemm through krill's backend (oneDNN where built with it), and
-//    BM_SgemmPeakOpenblas: OpenBLAS's; the faster is the machine's practical single-precision peak,
+//    BM_SgemmPeakOpenblas: OpenBLAS's, BM_SgemmPeakOnednn: oneDNN's (when built with it); the
+//    fastest is the machine's practical single-precision peak,
 //    which bench/train_vs_torch.py divides an epoch's useful FLOP/s by.
 // Threads: --threads is read from the environment variable KRILL_THREADS (default 1).
 #include <benchmark/benchmark.h>
 #include <cblas.h>
+#ifdef KRILL_HAVE_ONEDNN
+#include <oneapi/dnnl/dnnl.h>
+#endif
 
 #include <cstdlib>
 #include <vector>
@@ -117,6 +121,22 @@ void BM_SgemmPeakOpenblas(benchmark::State& state) {
   state.counters["GFLOPS"] = benchmark::Counter(2e-9 * static_cast<double>(n) * n * n,
                                                 benchmark::Counter::kIsIterationInvariantRate);
 }
+
+#ifdef KRILL_HAVE_ONEDNN
+// oneDNN's sgemm at any thread count (the backend takes it on one thread only).
+void BM_SgemmPeakOnednn(benchmark::State& state) {
+  krill::backend::backend(krill::Device::Cpu).set_threads(threads_from_env());
+  const int64_t n = state.range(0);
+  auto a = random_values(static_cast<size_t>(n * n), 1),
+       b = random_values(static_cast<size_t>(n * n), 2);
+  std::vector<float> c(static_cast<size_t>(n * n));
+  for (auto _ : state) {
+    dnnl_sgemm('N', 'N', n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
+    benchmark::ClobberMemory();
+  }
+}
+BENCHMARK(BM_SgemmPeakOnednn)->Arg(2048)->Unit(benchmark::kMillisecond);
+#endif
 
 BENCHMARK(BM_SgemmPeak)->Arg(2048)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_SgemmPeakOpenblas)->Arg(2048)->Unit(benchmark::kMillisecond);
