@@ -68,10 +68,9 @@ endif()
 # on krill's own team) and libxsmm (libxsmm-dev; a static library, no CMake package).
 # bench/kernel_choice_bench.cpp measures them against OpenBLAS when both are present. The CPU
 # backend uses oneDNN for convolutions and, on one thread, the larger GEMMs (KRILL_HAVE_ONEDNN);
-# libxsmm won nothing and is only
-# measured. Without them krill builds and runs as before (im2col + OpenBLAS). The sanitizer and
-# fuzz builds leave oneDNN out: its JIT-generated code is invisible to the sanitizers, so they test
-# krill's own path.
+# libxsmm won nothing and is only measured. Without them krill builds and runs as before (im2col +
+# OpenBLAS). The sanitizer and fuzz builds leave oneDNN out: its JIT-generated code is invisible to
+# the sanitizers, so they test krill's own path.
 find_package(dnnl CONFIG QUIET)
 option(KRILL_ONEDNN "Run convolutions on oneDNN when libdnnl-dev is found" ON)
 set(KRILL_HAVE_ONEDNN OFF)
