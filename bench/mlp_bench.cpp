@@ -1,10 +1,19 @@
 // Micro-benchmarks of the 784-512-256-10 MLP:
-//  - BM_GemmFloor: only the OpenBLAS GEMMs one training step needs (3 forward, 3 weight-gradient
+//  - BM_GemmFloor: only the GEMMs one training step needs, as krill's backend runs them (3 forward,
+//  3 weight-gradient
 //    and 2 input-gradient products: the first layer needs no input gradient). No engine can train
 //    faster than this with the same BLAS; the goal is krill within 80% of it.
 //  - BM_TrainStep: one full krill step (forward, loss, backward, SGD update) on a fixed batch.
+//  - BM_SgemmPeak: one 2048^3 sgemm through krill's backend (oneDNN where built with it), and
+//    BM_SgemmPeakOpenblas: OpenBLAS's, BM_SgemmPeakOnednn: oneDNN's (when built with it); the
+//    fastest is the machine's practical single-precision peak,
+//    which bench/train_vs_torch.py divides an epoch's useful FLOP/s by.
 // Threads: --threads is read from the environment variable KRILL_THREADS (default 1).
 #include <benchmark/benchmark.h>
+#include <cblas.h>
+#ifdef KRILL_HAVE_ONEDNN
+#include <oneapi/dnnl/dnnl.h>
+#endif
 
 #include <cstdlib>
 #include <vector>
@@ -82,6 +91,55 @@ void BM_TrainStep(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * b);
 }
 
+void BM_SgemmPeak(benchmark::State& state) {
+  auto& be = krill::backend::backend(krill::Device::Cpu);
+  be.set_threads(threads_from_env());
+  const int64_t n = state.range(0);
+  auto a = random_values(static_cast<size_t>(n * n), 1),
+       b = random_values(static_cast<size_t>(n * n), 2);
+  std::vector<float> c(static_cast<size_t>(n * n));
+  for (auto _ : state) {
+    be.gemm(Transpose::No, Transpose::No, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(),
+            n);
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOPS"] = benchmark::Counter(2e-9 * static_cast<double>(n * n * n),
+                                                benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void BM_SgemmPeakOpenblas(benchmark::State& state) {
+  krill::backend::backend(krill::Device::Cpu).set_threads(threads_from_env());
+  const int n = static_cast<int>(state.range(0));
+  auto a = random_values(static_cast<size_t>(n) * n, 1),
+       b = random_values(static_cast<size_t>(n) * n, 2);
+  std::vector<float> c(static_cast<size_t>(n) * n);
+  for (auto _ : state) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, b.data(), n,
+                0.0f, c.data(), n);
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOPS"] = benchmark::Counter(2e-9 * static_cast<double>(n) * n * n,
+                                                benchmark::Counter::kIsIterationInvariantRate);
+}
+
+#ifdef KRILL_HAVE_ONEDNN
+// oneDNN's sgemm at any thread count (the backend takes it on one thread only).
+void BM_SgemmPeakOnednn(benchmark::State& state) {
+  krill::backend::backend(krill::Device::Cpu).set_threads(threads_from_env());
+  const int64_t n = state.range(0);
+  auto a = random_values(static_cast<size_t>(n * n), 1),
+       b = random_values(static_cast<size_t>(n * n), 2);
+  std::vector<float> c(static_cast<size_t>(n * n));
+  for (auto _ : state) {
+    dnnl_sgemm('N', 'N', n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
+    benchmark::ClobberMemory();
+  }
+}
+BENCHMARK(BM_SgemmPeakOnednn)->Arg(2048)->Unit(benchmark::kMillisecond);
+#endif
+
+BENCHMARK(BM_SgemmPeak)->Arg(2048)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_SgemmPeakOpenblas)->Arg(2048)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_GemmFloor)->Arg(32)->Arg(128)->Arg(256)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_TrainStep)->Arg(32)->Arg(128)->Arg(256)->Unit(benchmark::kMicrosecond);
 

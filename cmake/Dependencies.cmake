@@ -62,3 +62,34 @@ if(KRILL_MPI)
     message(STATUS "MPI: not found, distributed studies left out (apt-get install libopenmpi-dev)")
   endif()
 endif()
+
+# Kernel libraries chosen by measurement (issue 12; docs/ARCHITECTURE.md, "Kernels chosen by
+# measurement"), both optional: Debian's oneDNN (libdnnl-dev; its CPU runtime is OpenMP, so it runs
+# on krill's own team) and libxsmm (libxsmm-dev; a static library, no CMake package).
+# bench/kernel_choice_bench.cpp measures them against OpenBLAS when both are present. The CPU
+# backend uses oneDNN for convolutions and, on one thread, the larger GEMMs (KRILL_HAVE_ONEDNN);
+# libxsmm won nothing and is only measured. Without them krill builds and runs as before (im2col +
+# OpenBLAS). The sanitizer and fuzz builds leave oneDNN out: its JIT-generated code is invisible to
+# the sanitizers, so they test krill's own path.
+find_package(dnnl CONFIG QUIET)
+option(KRILL_ONEDNN "Run convolutions on oneDNN when libdnnl-dev is found" ON)
+set(KRILL_HAVE_ONEDNN OFF)
+if(KRILL_ONEDNN AND TARGET DNNL::dnnl AND NOT KRILL_SANITIZE AND NOT KRILL_FUZZ)
+  set(KRILL_HAVE_ONEDNN ON)
+endif()
+find_path(KRILL_LIBXSMM_INCLUDE libxsmm.h)
+find_library(KRILL_LIBXSMM_LIB NAMES libxsmm.a xsmm)
+if(TARGET DNNL::dnnl)
+  message(STATUS "oneDNN: ${dnnl_VERSION}, used by the CPU backend: ${KRILL_HAVE_ONEDNN}")
+else()
+  message(STATUS "oneDNN: not found (apt-get install libdnnl-dev), kernel_choice_bench left out")
+endif()
+if(KRILL_LIBXSMM_INCLUDE AND KRILL_LIBXSMM_LIB)
+  add_library(krill_libxsmm INTERFACE)
+  target_include_directories(krill_libxsmm INTERFACE ${KRILL_LIBXSMM_INCLUDE})
+  target_link_libraries(krill_libxsmm INTERFACE ${KRILL_LIBXSMM_LIB} krill::openblas
+                        Threads::Threads ${CMAKE_DL_LIBS} rt m)
+  message(STATUS "libxsmm: ${KRILL_LIBXSMM_LIB}")
+else()
+  message(STATUS "libxsmm: not found (apt-get install libxsmm-dev), kernel_choice_bench left out")
+endif()

@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   cmake ninja-build g++ pkg-config
   libopenblas-openmp-dev  # BLAS (OpenMP build: one thread pool shared with krill's loops)
+  libdnnl-dev             # oneDNN (OpenMP build): convolutions and the larger GEMMs; optional
   zlib1g-dev libfmt-dev libcli11-dev
   libsqlite3-dev libyaml-cpp-dev libboost-dev
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 
+#include "backend/cpu/onednn.hpp"
 #include "backend/cpu/parallel.hpp"
 #include "core/error.hpp"
 #include "core/rng.hpp"
@@ -49,6 +50,10 @@ void CpuBackend::set_threads(int threads) {
 void CpuBackend::gemm(Transpose ta, Transpose tb, int64_t m, int64_t n, int64_t k, float alpha,
                       const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
                       float* c, int64_t ldc) {
+  if (onednn_gemm(ta == Transpose::Yes, tb == Transpose::Yes, m, n, k, alpha, a, lda, b, ldb, beta,
+                  c, ldc)) {
+    return;
+  }
   cblas_sgemm(CblasRowMajor, cblas(ta), cblas(tb), static_cast<blasint>(m), static_cast<blasint>(n),
               static_cast<blasint>(k), alpha, a, static_cast<blasint>(lda), b,
               static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));

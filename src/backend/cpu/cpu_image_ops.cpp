@@ -1,5 +1,6 @@
-// The CPU backend's image kernels: convolution as im2col + OpenBLAS GEMM, one sample at a time,
-// and pooling as plain loops. Samples (for convolution) and channels (for pooling) are split over
+// The CPU backend's image kernels: convolution on oneDNN where the build has it and it takes the
+// geometry (onednn.hpp), else as im2col + OpenBLAS GEMM, one sample at a time; pooling as
+// plain loops. Samples (for convolution) and channels (for pooling) are split over
 // OpenMP threads when the batch holds enough work to repay the fork; inside such a team each GEMM
 // runs on one thread (OpenBLAS's OpenMP build does not nest), which suits the small per-sample
 // products (LeNet's are 32x576x25 and 64x64x800) better than splitting each one.
@@ -8,6 +9,7 @@
 
 #include "backend/cpu/cpu_backend.hpp"
 #include "backend/cpu/im2col.hpp"
+#include "backend/cpu/onednn.hpp"
 #include "backend/cpu/parallel.hpp"
 
 namespace krill::backend {
@@ -22,9 +24,36 @@ bool is_pointwise(const Conv2dGeometry& g) {
 
 }  // namespace
 
-// Per sample n:  col = im2col(x_n) [C*k*k, P];  y_n [OC, P] = bias (per row) + W [OC, C*k*k] col
 void CpuBackend::conv2d_forward(const Conv2dGeometry& g, const Tensor& x, const Tensor& weight,
                                 const Tensor& bias, Tensor& y, Tensor& workspace) {
+  const int64_t batch = x.dim(0);
+  if (onednn_conv2d_supported(g, batch)) {
+    onednn_conv2d_forward(g, batch, x.data(), weight.data(), bias.data(), y.data());
+  } else {
+    im2col_conv2d_forward(*this, g, x, weight, bias, y, workspace);
+  }
+}
+
+// oneDNN takes the parameter gradients wherever it takes the geometry, so they are the same numbers
+// whether or not the input gradient is wanted; the input gradient is oneDNN's too from 16 input
+// channels, im2col's below.
+void CpuBackend::conv2d_backward(const Conv2dGeometry& g, const Tensor& x, const Tensor& dy,
+                                 const Tensor& weight, Tensor& dweight, Tensor& dbias, Tensor* dx,
+                                 Tensor& workspace) {
+  const int64_t batch = x.dim(0);
+  if (!onednn_conv2d_supported(g, batch)) {
+    im2col_conv2d_backward(*this, g, x, dy, weight, dweight, dbias, dx, workspace);
+    return;
+  }
+  const bool data_on_onednn = dx && onednn_conv2d_data_supported(g, batch);
+  onednn_conv2d_backward(g, batch, x.data(), dy.data(), weight.data(), dweight.data(), dbias.data(),
+                         data_on_onednn ? dx->data() : nullptr);
+  if (dx && !data_on_onednn) im2col_conv2d_backward_data(*this, g, dy, weight, *dx, workspace);
+}
+
+// Per sample n:  col = im2col(x_n) [C*k*k, P];  y_n [OC, P] = bias (per row) + W [OC, C*k*k] col
+void im2col_conv2d_forward(Backend& be, const Conv2dGeometry& g, const Tensor& x,
+                           const Tensor& weight, const Tensor& bias, Tensor& y, Tensor& workspace) {
   const int64_t batch = x.dim(0), in_size = g.input.numel(), patch = g.patch_size();
   const int64_t out_channels = g.out_channels, pixels = g.out_height() * g.out_width();
   const bool pointwise = is_pointwise(g);
@@ -42,8 +71,8 @@ void CpuBackend::conv2d_forward(const Conv2dGeometry& g, const Tensor& x, const 
       im2col(g, xn, scratch);
       col = scratch;
     }
-    gemm(Transpose::No, Transpose::No, out_channels, pixels, patch, 1.0f, w, patch, col, pixels,
-         1.0f, yn, pixels);
+    be.gemm(Transpose::No, Transpose::No, out_channels, pixels, patch, 1.0f, w, patch, col, pixels,
+            1.0f, yn, pixels);
   });
 }
 
@@ -52,9 +81,9 @@ void CpuBackend::conv2d_forward(const Conv2dGeometry& g, const Tensor& x, const 
 //   dx_n = col2im(W^T dy_n [C*k*k, P])
 // With a team, each thread sums its samples' dW and db apart and the partial sums are added in
 // thread order.
-void CpuBackend::conv2d_backward(const Conv2dGeometry& g, const Tensor& x, const Tensor& dy,
-                                 const Tensor& weight, Tensor& dweight, Tensor& dbias, Tensor* dx,
-                                 Tensor& workspace) {
+void im2col_conv2d_backward(Backend& be, const Conv2dGeometry& g, const Tensor& x, const Tensor& dy,
+                            const Tensor& weight, Tensor& dweight, Tensor& dbias, Tensor* dx,
+                            Tensor& workspace) {
   const int64_t batch = x.dim(0), in_size = g.input.numel(), patch = g.patch_size();
   const int64_t out_channels = g.out_channels, pixels = g.out_height() * g.out_width();
   const bool pointwise = is_pointwise(g);
@@ -87,8 +116,8 @@ void CpuBackend::conv2d_backward(const Conv2dGeometry& g, const Tensor& x, const
       im2col(g, xn, scratch);
       col = scratch;
     }
-    gemm(Transpose::No, Transpose::Yes, out_channels, patch, pixels, 1.0f, dyn, pixels, col, pixels,
-         beta, dw, patch);
+    be.gemm(Transpose::No, Transpose::Yes, out_channels, patch, pixels, 1.0f, dyn, pixels, col,
+            pixels, beta, dw, patch);
     for (int64_t o = 0; o < out_channels; ++o) {
       const float* row = dyn + o * pixels;
       float sum = 0.0f;
@@ -98,13 +127,13 @@ void CpuBackend::conv2d_backward(const Conv2dGeometry& g, const Tensor& x, const
     if (!dx) return;
     float* dxn = dx->data() + n * in_size;
     if (pointwise) {
-      gemm(Transpose::Yes, Transpose::No, patch, pixels, out_channels, 1.0f, w, patch, dyn, pixels,
-           0.0f, dxn, pixels);
+      be.gemm(Transpose::Yes, Transpose::No, patch, pixels, out_channels, 1.0f, w, patch, dyn,
+              pixels, 0.0f, dxn, pixels);
       return;
     }
     float* dcol = scratch + patch * pixels;
-    gemm(Transpose::Yes, Transpose::No, patch, pixels, out_channels, 1.0f, w, patch, dyn, pixels,
-         0.0f, dcol, pixels);
+    be.gemm(Transpose::Yes, Transpose::No, patch, pixels, out_channels, 1.0f, w, patch, dyn, pixels,
+            0.0f, dcol, pixels);
     std::fill_n(dxn, in_size, 0.0f);
     col2im_add(g, dcol, dxn);
   });
@@ -119,6 +148,31 @@ void CpuBackend::conv2d_backward(const Conv2dGeometry& g, const Tensor& x, const
       for (int64_t o = 0; o < out_channels; ++o) db[o] += partial[out_channels * patch + o];
     }
   }
+}
+
+// Per sample n:  dx_n = col2im(W^T dy_n)  (the input gradient alone)
+void im2col_conv2d_backward_data(Backend& be, const Conv2dGeometry& g, const Tensor& dy,
+                                 const Tensor& weight, Tensor& dx, Tensor& workspace) {
+  const int64_t batch = dy.dim(0), in_size = g.input.numel(), patch = g.patch_size();
+  const int64_t out_channels = g.out_channels, pixels = g.out_height() * g.out_width();
+  const bool pointwise = is_pointwise(g);
+  const int team = team_size(batch, batch * patch * pixels);
+  if (!pointwise) workspace.resize({team, patch * pixels});
+  const float* w = weight.data();
+  for_each_item(batch, team, [&](int thread, int64_t n) {
+    const float* dyn = dy.data() + n * out_channels * pixels;
+    float* dxn = dx.data() + n * in_size;
+    if (pointwise) {
+      be.gemm(Transpose::Yes, Transpose::No, patch, pixels, out_channels, 1.0f, w, patch, dyn,
+              pixels, 0.0f, dxn, pixels);
+      return;
+    }
+    float* dcol = workspace.data() + thread * patch * pixels;
+    be.gemm(Transpose::Yes, Transpose::No, patch, pixels, out_channels, 1.0f, w, patch, dyn, pixels,
+            0.0f, dcol, pixels);
+    std::fill_n(dxn, in_size, 0.0f);
+    col2im_add(g, dcol, dxn);
+  });
 }
 
 // Pooling works on planes: sample n's channel c is plane n*C + c, of H*W inputs and OH*OW outputs.

@@ -5,6 +5,7 @@
 // j*stride - pad + v], or 0 in the padding. Then y[OC, OH*OW] = W[OC, C*k*k] * col.
 #pragma once
 
+#include "backend/backend.hpp"
 #include "backend/geometry.hpp"
 
 namespace krill::backend {
@@ -14,5 +15,18 @@ void im2col(const Conv2dGeometry& g, const float* x, float* col);
 // The adjoint: x [C, H, W] += the column entries, each added back to the pixel it came from
 // (padding entries dropped). The caller zeroes x first for a plain col2im.
 void col2im_add(const Conv2dGeometry& g, const float* col, float* x);
+
+// Convolution as im2col + GEMM (on `be`) per sample, with Backend::conv2d_forward's and
+// conv2d_backward's contracts: the CPU backend's path where oneDNN is absent or declines, and the
+// reference its oneDNN path is tested against.
+void im2col_conv2d_forward(Backend& be, const Conv2dGeometry& g, const Tensor& x,
+                           const Tensor& weight, const Tensor& bias, Tensor& y, Tensor& workspace);
+void im2col_conv2d_backward(Backend& be, const Conv2dGeometry& g, const Tensor& x, const Tensor& dy,
+                            const Tensor& weight, Tensor& dweight, Tensor& dbias, Tensor* dx,
+                            Tensor& workspace);
+// The input gradient alone, dx [N, C*H*W] (sized by the caller) from dy: beside oneDNN's parameter
+// gradients where oneDNN's own input gradient is slow (few input channels).
+void im2col_conv2d_backward_data(Backend& be, const Conv2dGeometry& g, const Tensor& dy,
+                                 const Tensor& weight, Tensor& dx, Tensor& workspace);
 
 }  // namespace krill::backend
