@@ -16,6 +16,8 @@ class Dropout final : public Module {
   void reset(Rng& rng) override { rng_ = Rng(rng.next_u64()); }
   void save_state(BinaryWriter& out) const override { rng_.save(out); }
   void load_state(BinaryReader& in) override { rng_.load(in); }
+  void save_streams(BinaryWriter& out) const override { rng_.save(out); }
+  void load_streams(BinaryReader& in) override { rng_.load(in); }
   float p() const { return p_; }
 
  private:

@@ -56,6 +56,12 @@ class Module {
   // Whether the module cannot do without its state when a checkpoint has none (an older format):
   // batch norm's running statistics are the model; dropout merely draws other masks.
   virtual bool requires_state() const { return false; }
+  // The part of the state that is a random stream (dropout's masks). A PBT exploit copies a
+  // donor's weights, statistics and optimizer state, but the recipient keeps drawing from its own
+  // streams (as each PyTorch process keeps its own generator): saved before the copy with
+  // save_streams, put back after it with load_streams. None by default.
+  virtual void save_streams(BinaryWriter& out) const { (void)out; }
+  virtual void load_streams(BinaryReader& in) { (void)in; }
 
   virtual void set_needs_input_grad(bool needed) { needs_input_grad_ = needed; }
   bool needs_input_grad() const { return needs_input_grad_; }

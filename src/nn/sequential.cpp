@@ -63,6 +63,14 @@ void Sequential::reset(Rng& rng) {
   for (auto& m : modules_) m->reset(rng);
 }
 
+void Sequential::save_streams(BinaryWriter& out) const {
+  for (const auto& m : modules_) m->save_streams(out);
+}
+
+void Sequential::load_streams(BinaryReader& in) {
+  for (auto& m : modules_) m->load_streams(in);
+}
+
 void Sequential::save_state(BinaryWriter& out) const {
   out.u32(static_cast<uint32_t>(modules_.size()));
   for (const auto& m : modules_) {

@@ -33,6 +33,9 @@ class Sequential final : public Module {
   void save_state(BinaryWriter& out) const override;
   void load_state(BinaryReader& in) override;
   bool requires_state() const override;
+  // The modules' streams in order (modules without one write nothing).
+  void save_streams(BinaryWriter& out) const override;
+  void load_streams(BinaryReader& in) override;
 
   size_t size() const { return modules_.size(); }
   Module& operator[](size_t i) { return *modules_[i]; }

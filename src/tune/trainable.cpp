@@ -484,6 +484,8 @@ class TrainingObjective::Member final : public hpo::Trainable {
     const double before_lr = trainer_.base_lr();
     const std::vector<uint8_t> before_state = train::save_checkpoint(
         *run_.model, *run_.optimizer, {.iteration = step(), .base_lr = before_lr});
+    BinaryWriter own_streams;  // the recipient keeps drawing its own dropout masks
+    run_.model->save_streams(own_streams);
     try {
       set_params(m.params);
       const train::TrainState state =
@@ -493,6 +495,8 @@ class TrainingObjective::Member final : public hpo::Trainable {
                         ", this member is at step " + std::to_string(step()));
       }
       trainer_.set_base_lr(state.base_lr);
+      BinaryReader streams(own_streams.buffer(), "the member's own streams");
+      run_.model->load_streams(streams);
     } catch (...) {
       set_params(before);
       train::load_checkpoint(before_state, *run_.model, *run_.optimizer);

@@ -140,6 +140,24 @@ TEST(ModelSpec, BuildsALayerListThatTrains) {
             0.0f);
 }
 
+TEST(ModelSpec, DropoutStreamsSaveAndLoadApart) {
+  auto net = build_model(parse_model_spec("flatten,dense:16,relu,dropout:0.5,dense:3"),
+                         ImageShape{1, 2, 4}, 3, 11);
+  Tensor x({4, 8});
+  x.fill(1.0f);
+  BinaryWriter streams;
+  net->save_streams(streams);
+  const auto values = [&] {
+    const auto v = net->forward(x, Mode::Train).values();
+    return std::vector<float>(v.begin(), v.end());
+  };
+  const std::vector<float> first = values();
+  EXPECT_NE(values(), first);  // the next masks
+  BinaryReader in(streams.buffer(), "streams");
+  net->load_streams(in);
+  EXPECT_EQ(values(), first);  // the masks drawn again from the saved point
+}
+
 TEST(ModelSpec, InitialisationFollowsTheActivationAfterEachLayer) {
   // He (normal, sd sqrt(2 / fan_in)) before a ReLU, Glorot (uniform, bounded) before a tanh and
   // for the output layer.

@@ -117,6 +117,37 @@ TEST_F(PbtMemberTest, ARecipientHoldsItsDonorsStateAndKeepsTheNewRate) {
   objective(other);
 }
 
+TEST_F(PbtMemberTest, ARecipientKeepsItsOwnDropoutStream) {
+  StudyFile f = file(dir_ / "s.db");
+  f.fixed["dropout"] = 0.3;
+  TrainingObjective objective(f, data(), dir_ / "s.db", std::nullopt);
+  std::vector<uint8_t> donor_state;
+  hpo::Trial donor(0, {{"lr", 0.3}}, hpo::ReportHost([&](const hpo::Report& r, hpo::Trainable* t) {
+                     if (r.step == 20) donor_state = t->save();
+                     return go_on(r);
+                   }));
+  objective(donor);
+  ASSERT_FALSE(donor_state.empty());
+  bool exploited = false;
+  hpo::Trial recipient(1, {{"lr", 0.01}},
+                       hpo::ReportHost([&](const hpo::Report& r, hpo::Trainable* t) {
+                         hpo::DecisionRecord d = go_on(r);
+                         if (r.step != 20) return d;
+                         const std::vector<uint8_t> own = t->save();
+                         t->load(donor_state);
+                         // The donor's weights, optimizer state, step and rate, but not its mask
+                         // stream: the saved state differs from the donor's (the hidden-only
+                         // model of the test above is byte for byte the donor's) and from its own.
+                         EXPECT_NE(t->save(), donor_state);
+                         EXPECT_NE(t->save(), own);
+                         exploited = true;
+                         d.action = hpo::Action::Exploit;
+                         return d;
+                       }));
+  objective(recipient);
+  EXPECT_TRUE(exploited);
+}
+
 TEST_F(PbtMemberTest, AResumedMemberContinuesFromItsLastGeneration) {
   std::vector<hpo::Report> whole;
   double whole_value = 0;
