@@ -215,8 +215,9 @@ class Parser {
   // The rule of a parameter of the study's own (not a training parameter): its kind from its
   // value (fixed) or its dimension (searched), no bounds. Checked in check_own_names.
   const ParamInfo& own_param(const Entry& e, bool searched);
-  void check_layers() const;
-  void check_own_names() const;
+  // Returns the names the `layers` templates use.
+  std::vector<std::string> check_layers() const;
+  void check_own_names(std::vector<std::string> used) const;
   hpo::Dimension read_dimension(const ParamInfo& info, const Entry& dim);
   hpo::ParamValue value_of(const ParamInfo& info, const YAML::Node& node, const YAML::Node& at,
                            const std::string& label) const {
@@ -753,8 +754,7 @@ hpo::Dimension Parser::read_dimension(const ParamInfo& info, const Entry& dim) {
 }
 
 void Parser::check_combinations(const YAML::Node& root) const {
-  check_layers();
-  check_own_names();
+  check_own_names(check_layers());
   if (out_.pbt && out_.stopping.rule != "none") {
     src_.fail(find("pbt")->key_node, "pbt and stopping: (rule " + out_.stopping.rule +
                                          ") do not combine: PBT replaces the least fit members "
@@ -876,9 +876,9 @@ const ParamInfo& Parser::own_param(const Entry& e, bool searched) {
   return it->second;
 }
 
-void Parser::check_layers() const {
+std::vector<std::string> Parser::check_layers() const {
   const auto it = candidates_.find("layers");
-  if (it == candidates_.end()) return;
+  if (it == candidates_.end()) return {};
   const YAML::Node& at = where_.at("layers");
   std::vector<std::string> used;
   for (const auto& value : it->second) {
@@ -917,17 +917,11 @@ void Parser::check_layers() const {
                     "that is not a training parameter's, such as n_layers)");
     }
   }
+  return used;
 }
 
-void Parser::check_own_names() const {
+void Parser::check_own_names(std::vector<std::string> used) const {
   if (own_entries_.empty()) return;
-  std::vector<std::string> used;
-  if (const auto it = candidates_.find("layers"); it != candidates_.end()) {
-    for (const auto& value : it->second) {
-      const auto names = template_names(std::get<std::string>(value));  // check_layers read them
-      used.insert(used.end(), names.begin(), names.end());
-    }
-  }
   // A condition's parent: an own dimension that switches others on and off.
   for (size_t i = 0; i < out_.space.size(); ++i) {
     if (const auto& c = out_.space.condition(i)) used.push_back(c->parent);

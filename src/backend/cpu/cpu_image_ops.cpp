@@ -22,6 +22,22 @@ bool is_pointwise(const Conv2dGeometry& g) {
   return g.kernel == 1 && g.stride == 1 && g.padding == 0;
 }
 
+// dx_n = col2im(W^T dy_n): one sample's input gradient; `dcol` [C*k*k, P] is scratch (unused
+// when pointwise: the product is dx_n itself).
+void sample_input_grad(Backend& be, const Conv2dGeometry& g, const float* w, const float* dyn,
+                       float* dxn, float* dcol) {
+  const int64_t patch = g.patch_size(), pixels = g.out_height() * g.out_width();
+  if (is_pointwise(g)) {
+    be.gemm(Transpose::Yes, Transpose::No, patch, pixels, g.out_channels, 1.0f, w, patch, dyn,
+            pixels, 0.0f, dxn, pixels);
+    return;
+  }
+  be.gemm(Transpose::Yes, Transpose::No, patch, pixels, g.out_channels, 1.0f, w, patch, dyn, pixels,
+          0.0f, dcol, pixels);
+  std::fill_n(dxn, g.input.numel(), 0.0f);
+  col2im_add(g, dcol, dxn);
+}
+
 }  // namespace
 
 void CpuBackend::conv2d_forward(const Conv2dGeometry& g, const Tensor& x, const Tensor& weight,
@@ -124,18 +140,10 @@ void im2col_conv2d_backward(Backend& be, const Conv2dGeometry& g, const Tensor& 
       for (int64_t p = 0; p < pixels; ++p) sum += row[p];
       db[o] = accumulate ? db[o] + sum : sum;
     }
-    if (!dx) return;
-    float* dxn = dx->data() + n * in_size;
-    if (pointwise) {
-      be.gemm(Transpose::Yes, Transpose::No, patch, pixels, out_channels, 1.0f, w, patch, dyn,
-              pixels, 0.0f, dxn, pixels);
-      return;
+    if (dx) {
+      sample_input_grad(be, g, w, dyn, dx->data() + n * in_size,
+                        pointwise ? nullptr : scratch + patch * pixels);
     }
-    float* dcol = scratch + patch * pixels;
-    be.gemm(Transpose::Yes, Transpose::No, patch, pixels, out_channels, 1.0f, w, patch, dyn, pixels,
-            0.0f, dcol, pixels);
-    std::fill_n(dxn, in_size, 0.0f);
-    col2im_add(g, dcol, dxn);
   });
   if (team > 1) {
     float* dw = dweight.data();
@@ -160,18 +168,8 @@ void im2col_conv2d_backward_data(Backend& be, const Conv2dGeometry& g, const Ten
   if (!pointwise) workspace.resize({team, patch * pixels});
   const float* w = weight.data();
   for_each_item(batch, team, [&](int thread, int64_t n) {
-    const float* dyn = dy.data() + n * out_channels * pixels;
-    float* dxn = dx.data() + n * in_size;
-    if (pointwise) {
-      be.gemm(Transpose::Yes, Transpose::No, patch, pixels, out_channels, 1.0f, w, patch, dyn,
-              pixels, 0.0f, dxn, pixels);
-      return;
-    }
-    float* dcol = workspace.data() + thread * patch * pixels;
-    be.gemm(Transpose::Yes, Transpose::No, patch, pixels, out_channels, 1.0f, w, patch, dyn, pixels,
-            0.0f, dcol, pixels);
-    std::fill_n(dxn, in_size, 0.0f);
-    col2im_add(g, dcol, dxn);
+    sample_input_grad(be, g, w, dy.data() + n * out_channels * pixels, dx.data() + n * in_size,
+                      pointwise ? nullptr : workspace.data() + thread * patch * pixels);
   });
 }
 
