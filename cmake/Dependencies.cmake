@@ -93,3 +93,19 @@ if(KRILL_LIBXSMM_INCLUDE AND KRILL_LIBXSMM_LIB)
 else()
   message(STATUS "libxsmm: not found (apt-get install libxsmm-dev), kernel_choice_bench left out")
 endif()
+
+# PostgreSQL (optional): studies on a database server (`storage: postgresql://user@host/db`,
+# src/store/postgres_storage.cpp), through Debian's libpq-dev (installed by
+# scripts/install-deps.sh). Without it krill builds, and a postgresql:// storage is refused with a
+# message that says krill was built without PostgreSQL.
+option(KRILL_POSTGRES "Store studies on PostgreSQL when libpq is found" ON)
+set(KRILL_HAVE_POSTGRES OFF)
+if(KRILL_POSTGRES)
+  find_package(PostgreSQL)
+  if(TARGET PostgreSQL::PostgreSQL)
+    set(KRILL_HAVE_POSTGRES ON)
+    message(STATUS "PostgreSQL: libpq ${PostgreSQL_VERSION_STRING} (${PostgreSQL_LIBRARIES})")
+  else()
+    message(STATUS "PostgreSQL: libpq not found, postgresql:// storages left out (apt-get install libpq-dev)")
+  endif()
+endif()
