@@ -256,7 +256,8 @@ void add_best_command(CLI::App& app, int& exit_code) {
   cmd->callback([args, &exit_code] {
     auto storage = open_existing(args->db);
     const Best best = find_best(*storage, args->db, args->study);
-    args->json ? print_json(best, args->db) : print_text(best, args->db);
+    const std::string db = hpo::display_location(args->db);
+    args->json ? print_json(best, db) : print_text(best, db);
     exit_code = 0;
   });
 }

@@ -36,14 +36,17 @@ struct ReportArgs {
 
 // The study's data, read afresh; errors name the database.
 report::ReportData load(const ReportArgs& args) {
-  if (!std::filesystem::exists(args.db)) throw DataError(args.db + ": no such study database");
+  const std::string db = hpo::display_location(args.db);
+  if (!hpo::is_server_url(args.db) && !std::filesystem::exists(args.db)) {
+    throw DataError(db + ": no such study database");
+  }
   auto storage = store::open_storage(args.db);
   try {
     return report::load_report_data(*storage, args.study);
   } catch (const InvalidArgument& e) {
-    throw InvalidArgument(args.db + ": " + e.what());
+    throw InvalidArgument(db + ": " + e.what());
   } catch (const DataError& e) {
-    throw DataError(args.db + ": " + e.what());
+    throw DataError(db + ": " + e.what());
   }
 }
 

@@ -131,11 +131,12 @@ void add_show_command(CLI::App& app, int& exit_code) {
       std::vector<ShownStudy> shown;
       for (const auto& s : studies)
         shown.push_back({s, storage->trials(s.id), storage->runs(s.id)});
-      fmt::print("{}\n", show_json(args->db, shown, hpo::LeaseOptions{}.grace));
+      fmt::print("{}\n",
+                 show_json(hpo::display_location(args->db), shown, hpo::LeaseOptions{}.grace));
       exit_code = 0;
       return;
     }
-    if (studies.empty()) fmt::print("{}: no study yet\n", args->db);
+    if (studies.empty()) fmt::print("{}: no study yet\n", hpo::display_location(args->db));
     for (const auto& s : studies) {
       const auto trials = storage->trials(s.id);
       print_study_summary(s, trials, args->top, args->all);

@@ -18,7 +18,9 @@ std::string names_of(const std::vector<hpo::StudyRecord>& studies) {
 }  // namespace
 
 std::unique_ptr<hpo::Storage> open_existing(const std::string& path) {
-  if (!std::filesystem::exists(path)) throw DataError(path + ": no such study database");
+  if (!hpo::is_server_url(path) && !std::filesystem::exists(path)) {
+    throw DataError(path + ": no such study database");
+  }
   return store::open_storage(path);
 }
 
@@ -29,7 +31,7 @@ hpo::StudyRecord study_named(hpo::Storage& storage, const std::string& db, const
     if (s.name == name) return s;
   }
   throw InvalidArgument(
-      option + ": no study '" + name + "' in " + db +
+      option + ": no study '" + name + "' in " + hpo::display_location(db) +
       (studies.empty() ? " (it holds none)" : " (it holds: " + names_of(studies) + ")"));
 }
 
@@ -43,8 +45,9 @@ hpo::StudyRecord one_study(hpo::Storage& storage, const std::string& db, const s
   if (!name.empty()) return study_named(storage, db, name);
   const auto studies = storage.studies();
   if (studies.size() == 1) return studies.front();
-  if (studies.empty()) throw DataError(db + " holds no study yet");
-  throw InvalidArgument(db + " holds " + std::to_string(studies.size()) + " studies (" +
+  const std::string shown = hpo::display_location(db);
+  if (studies.empty()) throw DataError(shown + " holds no study yet");
+  throw InvalidArgument(shown + " holds " + std::to_string(studies.size()) + " studies (" +
                         names_of(studies) + "): choose one with --study");
 }
 

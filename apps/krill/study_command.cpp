@@ -76,29 +76,31 @@ std::string files_note(size_t n, const char* done) {
 }
 
 void run_delete(const StudyArgs& a) {
+  const std::string db = hpo::display_location(a.db);
   auto storage = open_existing(a.db);
   const hpo::StudyRecord study = study_named(*storage, a.db, a.study);
-  refuse_while_running(*storage, study, a.db, "delete", a.force);
+  refuse_while_running(*storage, study, db, "delete", a.force);
   const size_t trials = storage->trials(study.id).size();
   storage->delete_study(study.id);
   const size_t removed = remove_files(tune::study_files(a.db, study.name));
   fmt::print("deleted study '{}' ({}) from {}{}\n", study.name, plural(trials, "trial", "trials"),
-             a.db, files_note(removed, "removed"));
+             db, files_note(removed, "removed"));
 }
 
 void run_rename(const StudyArgs& a) {
   check_new_name(a.new_name, "NEW");
+  const std::string db = hpo::display_location(a.db);
   auto storage = open_existing(a.db);
   const hpo::StudyRecord study = study_named(*storage, a.db, a.study, "OLD");
   if (a.new_name == study.name) {
     throw InvalidArgument("NEW is '" + a.new_name + "', the study's name already");
   }
   if (storage->find_study(a.new_name)) {
-    throw InvalidArgument("study '" + a.new_name + "' already exists in " + a.db +
-                          ": choose another name, or delete it first (krill study delete " + a.db +
+    throw InvalidArgument("study '" + a.new_name + "' already exists in " + db +
+                          ": choose another name, or delete it first (krill study delete " + db +
                           " --study " + a.new_name + ")");
   }
-  refuse_while_running(*storage, study, a.db, "rename", a.force);
+  refuse_while_running(*storage, study, db, "rename", a.force);
   storage->rename_study(study.id, a.new_name);
   // Files under the new name belong to no study (an earlier krill's, or a crash's): they go, so
   // that the renamed study never takes another's weights or a member's state for its own.
@@ -113,7 +115,7 @@ void run_rename(const StudyArgs& a) {
       ++renamed;
     }
   }
-  fmt::print("renamed study '{}' to '{}' in {}{}\n", study.name, a.new_name, a.db,
+  fmt::print("renamed study '{}' to '{}' in {}{}\n", study.name, a.new_name, db,
              files_note(renamed, "renamed"));
 }
 
@@ -122,16 +124,20 @@ void run_copy(const StudyArgs& a) {
   const hpo::StudyRecord study = one_study(*from, a.db, a.study);
   const std::string name = a.new_name.empty() ? study.name : a.new_name;
   check_new_name(name, "--as");
+  const std::string source = hpo::display_location(a.db);
+  const std::string destination = hpo::display_location(a.destination);
+  // A server's database is one storage when its URL is the same; a file when it is the same file.
+  // A copy into a server's database never removes it (a failed copy leaves nothing there).
   std::error_code ec;
-  const bool same_file = fs::equivalent(a.db, a.destination, ec);
-  const bool existed = same_file || fs::exists(a.destination);
+  const bool same_file = a.db == a.destination || fs::equivalent(a.db, a.destination, ec);
+  const bool existed = same_file || hpo::is_server_url(a.destination) || fs::exists(a.destination);
   std::unique_ptr<hpo::Storage> opened = same_file ? nullptr : store::open_storage(a.destination);
   hpo::Storage& to = same_file ? *from : *opened;
   if (to.find_study(name)) {
     throw InvalidArgument(fmt::format(
         "{} already has a study '{}': choose another name with --as, or delete it first (krill "
         "study delete {} --study {})",
-        a.destination, name, a.destination, name));
+        destination, name, destination, name));
   }
   const auto trials = from->trials(study.id);
   try {
@@ -161,11 +167,11 @@ void run_copy(const StudyArgs& a) {
   size_t running = 0;
   for (const auto& t : trials) running += t.state == hpo::TrialState::Running;
   fmt::print("copied study '{}' ({}) from {} to {}{}{}\n", study.name,
-             plural(trials.size(), "trial", "trials"), a.db, a.destination,
+             plural(trials.size(), "trial", "trials"), source, destination,
              name == study.name ? "" : " as '" + name + "'", files_note(copied, "copied"));
   if (running > 0) {
     fmt::print("{} running in {}: `krill tune` on the copy runs {} again\n",
-               plural(running, "trial was", "trials were"), a.db, running == 1 ? "it" : "them");
+               plural(running, "trial was", "trials were"), source, running == 1 ? "it" : "them");
   }
 }
 

@@ -259,7 +259,7 @@ int optimize_and_report(hpo::Study& study, hpo::Executor& executor,
   }
 
   print_study_summary(study.record(), study.trials(), 5);
-  fmt::print("database: {}\n", file.storage.string());
+  fmt::print("database: {}\n", hpo::display_location(file.storage.string()));
   if (auto best = study.best_trial();
       best && std::filesystem::exists(objective.checkpoint_of(best->number))) {
     fmt::print("best weights: {}\n", objective.checkpoint_of(best->number).string());
@@ -293,7 +293,7 @@ int run_local(const TuneArgs& a) {
   if (!a.quiet) {
     fmt::print(
         stderr, "krill tune: study '{}' in {} ({} of {} trials done{}), {} workers x {} threads\n",
-        p.file.name, p.file.storage.string(), before.finished, before.total,
+        p.file.name, hpo::display_location(p.file.storage.string()), before.finished, before.total,
         study_state(*study, before.finished), executor.workers(), executor.threads_per_worker());
   }
   tune::TrainingObjective objective = make_objective(*study, p);
@@ -367,8 +367,8 @@ int run_mpi(const TuneArgs& a) {
       fmt::print(stderr,
                  "krill tune: study '{}' in {} ({} of {} trials done{}), MPI: rank 0 manages, "
                  "{} worker ranks x {} threads\n",
-                 p->file.name, p->file.storage.string(), before.finished, before.total,
-                 study_state(*study, before.finished), mpi.size() - 1, threads);
+                 p->file.name, hpo::display_location(p->file.storage.string()), before.finished,
+                 before.total, study_state(*study, before.finished), mpi.size() - 1, threads);
     }
     tune::TrainingObjective objective = make_objective(*study, *p);
     struct Keeper final : exec::mpi::WeightsKeeper {

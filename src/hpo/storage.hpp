@@ -18,6 +18,16 @@
 
 namespace krill::hpo {
 
+// Where a study lives, as the user names it: a SQLite file's path, ":memory:", or a database
+// server's URL (postgresql://user[:password]@host[:port]/dbname[?key=value...]).
+bool is_server_url(const std::string& location);  // postgresql:// or postgres://
+// `location` fit to print: a URL's password, in the user part or as a `password=` query value,
+// becomes "***". Anything else is returned as it is.
+std::string display_location(const std::string& location);
+// A server URL's database name (its path, percent-decoded; else the URL's user, libpq's default;
+// else ""). Names the files a study keeps on disk (tune/study_files.hpp).
+std::string url_database(const std::string& url);
+
 enum class Direction { Minimize, Maximize };
 std::string to_string(Direction d);
 Direction parse_direction(const std::string& s);  // "minimize" / "maximize"

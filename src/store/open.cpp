@@ -1,13 +1,35 @@
 #include "store/open.hpp"
 
+#include "core/error.hpp"
 #include "store/memory_storage.hpp"
 #include "store/sqlite_storage.hpp"
+#ifdef KRILL_HAVE_POSTGRES
+#include "store/postgres_storage.hpp"
+#endif
 
 namespace krill::store {
 
 std::unique_ptr<hpo::Storage> open_storage(const std::filesystem::path& path) {
-  if (path == ":memory:") return std::make_unique<MemoryStorage>();
+  const std::string location = path.string();
+  if (location == ":memory:") return std::make_unique<MemoryStorage>();
+  if (hpo::is_server_url(location)) {
+#ifdef KRILL_HAVE_POSTGRES
+    return std::make_unique<PostgresStorage>(location);
+#else
+    throw DataError(hpo::display_location(location) +
+                    ": this krill was built without PostgreSQL (libpq); install libpq-dev "
+                    "(scripts/install-deps.sh) and build it again");
+#endif
+  }
   return std::make_unique<SqliteStorage>(path);
+}
+
+bool has_postgres() {
+#ifdef KRILL_HAVE_POSTGRES
+  return true;
+#else
+  return false;
+#endif
 }
 
 }  // namespace krill::store

@@ -1,5 +1,6 @@
 // Opening a study database: `open_storage("study.db")` is SQLite (created when missing),
-// `open_storage(":memory:")` the in-memory storage used by tests.
+// `open_storage("postgresql://user@host/db")` a PostgreSQL server's database
+// (postgres_storage.hpp), `open_storage(":memory:")` the in-memory storage used by tests.
 #pragma once
 
 #include <filesystem>
@@ -9,8 +10,12 @@
 
 namespace krill::store {
 
-// Throws DataError naming the file when it is not a krill database, or one of another schema
-// version, or cannot be opened.
+// Throws DataError naming the file (or the URL, its password masked) when it is not a krill
+// database, or one of another schema version, or cannot be opened; for a URL also when the server
+// cannot be reached or refuses the login, or krill was built without libpq.
 std::unique_ptr<hpo::Storage> open_storage(const std::filesystem::path& path);
+
+// Whether this krill was built with PostgreSQL (libpq).
+bool has_postgres();
 
 }  // namespace krill::store

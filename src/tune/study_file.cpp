@@ -345,9 +345,10 @@ StudyFile Parser::parse(const std::string& text, const std::string& default_name
   }
   const fs::path storage =
       find("storage") ? storage_path(*find("storage")) : fs::path(out_.name + ".db");
-  out_.storage = storage == ":memory:" || storage.is_absolute()
-                     ? storage
-                     : (base_ / storage).lexically_normal();
+  out_.storage =
+      storage == ":memory:" || storage.is_absolute() || hpo::is_server_url(storage.string())
+          ? storage
+          : (base_ / storage).lexically_normal();
   return out_;
 }
 
@@ -423,7 +424,8 @@ std::string Parser::text(const Entry& e, const std::string& expected) const {
 
 // A path, or a URL in SQLAlchemy's (and Optuna's) form: sqlite:///relative/path.db (three
 // slashes, then a path relative to the study file's folder), sqlite:////abs/path.db (four: an
-// absolute path). Other schemes are refused rather than taken for a folder named "postgresql:".
+// absolute path), or a PostgreSQL server's database, postgresql://user@host:port/dbname (libpq's
+// URI, kept as written). Other schemes are refused rather than taken for a folder named "mysql:".
 fs::path Parser::storage_path(const Entry& e) const {
   const std::string value = text(e, "a file name");
   const size_t scheme_end = value.find("://");
@@ -435,13 +437,14 @@ fs::path Parser::storage_path(const Entry& e) const {
             return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
           });
   if (!url) return value;
+  if (hpo::is_server_url(value)) return value;
   const std::string scheme = value.substr(0, scheme_end);
   std::string lower = scheme;
   for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (lower != "sqlite") {
     src_.fail(e.at(), "'storage' is a " + scheme + ":// URL: " + scheme +
-                          ":// is not supported yet, expected a SQLite file path or "
-                          "sqlite:///path");
+                          ":// is not supported, expected a SQLite file path, sqlite:///path or "
+                          "postgresql://user@host:port/dbname");
   }
   const std::string path = value.substr(scheme_end + 3);  // after "sqlite://"
   if (path.size() < 2 || path[0] != '/') {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <string_view>
 
+#include "hpo/storage.hpp"
+
 namespace krill::tune {
 
 namespace fs = std::filesystem;
@@ -58,6 +60,13 @@ std::string study_name_problem(const std::string& name) {
 
 fs::path study_files_prefix(const fs::path& storage, const std::string& study) {
   if (storage.empty() || storage == ":memory:") return {};
+  if (hpo::is_server_url(storage.string())) {
+    // A server's study keeps its files in the working folder, named by database.
+    std::string db = hpo::url_database(storage.string());
+    for (char& c : db) c = c == '/' || static_cast<unsigned char>(c) < 0x20 ? '_' : c;
+    if (db.empty() || db == "." || db == "..") db = "krill";
+    return fs::path(db + "." + study);
+  }
   fs::path p = storage;
   p += "." + study;
   return p;
@@ -88,7 +97,7 @@ std::vector<fs::path> study_files(const fs::path& storage, const std::string& st
 
 std::vector<std::pair<fs::path, int64_t>> unnamed_checkpoints(const fs::path& storage) {
   std::vector<std::pair<fs::path, int64_t>> out;
-  if (storage.empty() || storage == ":memory:") return out;
+  if (storage.empty() || storage == ":memory:" || hpo::is_server_url(storage.string())) return out;
   files_starting(storage, [&](const fs::path& file, std::string_view rest) {
     if (const int64_t number = number_in(rest, "trial-", ".ckpt"); number >= 0) {
       out.emplace_back(file, number);

@@ -21,7 +21,9 @@ inline constexpr const char* kStudyNameRule =
     "'..')";
 
 // `<storage>.<study>`, the start of the study's file names; empty for an in-memory storage
-// (":memory:", or no storage), which keeps no files.
+// (":memory:", or no storage), which keeps no files. A server's study (postgresql://...) keeps
+// them in the working folder as `<database>.<study>`: run its processes from one shared folder
+// for the best weights to be found by all of them.
 std::filesystem::path study_files_prefix(const std::filesystem::path& storage,
                                          const std::string& study);
 // `<prefix>.trial-<N>.ckpt`: the weights of trial N, kept while it is the best.

@@ -292,6 +292,10 @@ TEST(StudyFile, StorageTakesSqliteUrls) {
   EXPECT_EQ(storage("\"sqlite:///:memory:\""), fs::path(":memory:"));
   EXPECT_EQ(storage("s.db"), fs::path("s.db"));
   EXPECT_EQ(storage("/tmp/s.db"), fs::path("/tmp/s.db"));
+  // A server's URL is kept as written (never taken for a path relative to the file's folder).
+  EXPECT_EQ(storage("postgresql://me:pw@db.example:5433/studies?sslmode=require"),
+            fs::path("postgresql://me:pw@db.example:5433/studies?sslmode=require"));
+  EXPECT_EQ(storage("postgres://me@/studies"), fs::path("postgres://me@/studies"));
 
   const fs::path dir = fs::temp_directory_path() / "krill_study_file_url_test";
   fs::remove_all(dir);
@@ -685,11 +689,10 @@ const BadFile kBadFiles[] = {
     {"TabAfterSpaces",
      "data: mnist\ntrials: 4\nsearch:\n  lr:\n  \t type: float\n    low: 0.1\n    high: 1\n", "5:3",
      "tabs are not allowed for indentation in YAML (line 5): use spaces"},
-    // Optuna's URL form for the storage: sqlite:/// is read, other schemes refused.
-    {"PostgresStorage", "data: mnist\ntrials: 4\nstorage: postgresql://user:secret@host/db\n",
-     "3:10",
-     "'storage' is a postgresql:// URL: postgresql:// is not supported yet, expected a SQLite file "
-     "path or sqlite:///path"},
+    // Optuna's URL form for the storage: sqlite:/// and postgresql:// are read, others refused.
+    {"MysqlStorage", "data: mnist\ntrials: 4\nstorage: mysql://user:secret@host/db\n", "3:10",
+     "'storage' is a mysql:// URL: mysql:// is not supported, expected a SQLite file path, "
+     "sqlite:///path or postgresql://user@host:port/dbname"},
     {"SqliteUrlWithTwoSlashes", "data: mnist\ntrials: 4\nstorage: sqlite://s.db\n", "3:10",
      "'storage' is 'sqlite://s.db', expected sqlite:///relative/path.db or "
      "sqlite:////absolute/path.db"},

@@ -23,6 +23,12 @@ TEST(StudyFiles, AreNamedByDatabaseStudyAndTrial) {
   EXPECT_EQ(member_state_file(prefix, 3), "/runs/shared.db.lr-sweep.member-3.state");
   EXPECT_EQ(study_files_prefix(":memory:", "s"), fs::path());
   EXPECT_EQ(study_files_prefix("", "s"), fs::path());
+  // A server's study keeps its files in the working folder, named by database.
+  EXPECT_EQ(study_files_prefix("postgresql://me:pw@db.example:5433/lab?sslmode=require", "s"),
+            fs::path("lab.s"));
+  EXPECT_EQ(study_files_prefix("postgresql://me@db.example", "s"), fs::path("me.s"));
+  EXPECT_EQ(study_files_prefix("postgresql://db.example/a%2Fb", "s"), fs::path("a_b.s"));
+  EXPECT_TRUE(unnamed_checkpoints("postgresql://me@db.example/lab").empty());
 }
 
 TEST(StudyFiles, NamesThatCannotNameAFileAreRefused) {
