@@ -9,6 +9,9 @@ packages=(
   libdnnl-dev             # oneDNN (OpenMP build): convolutions and the larger GEMMs; optional
   zlib1g-dev libfmt-dev libcli11-dev
   libsqlite3-dev libyaml-cpp-dev libboost-dev
+  libpq-dev               # libpq: studies on PostgreSQL (postgresql://); optional to build krill
+  postgresql              # the server of the PostgreSQL tests (scripts/pg-test-server.sh)
+  python3-psycopg2        # Optuna's RDB storage on PostgreSQL, for the benchmark against Optuna
   libgtest-dev libgmock-dev libbenchmark-dev
   libcpp-httplib-dev      # the HTTP server of `krill report --serve`
   openmpi-bin libopenmpi-dev  # MPI studies (`mpirun -np N krill tune`); optional to build krill
