@@ -1,5 +1,6 @@
-// The Storage contract, run against every implementation (MemoryStorage and SqliteStorage), in
-// the spirit of Optuna's StorageSupplier: one suite, a factory per implementation.
+// The Storage contract, run against every implementation (MemoryStorage, SqliteStorage and
+// PostgresStorage on the tests' server), in the spirit of Optuna's StorageSupplier: one suite, a
+// factory per implementation (storage_kinds.hpp).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -12,6 +13,7 @@
 
 #include "core/error.hpp"
 #include "hpo/search_space.hpp"
+#include "storage_kinds.hpp"
 #include "store/memory_storage.hpp"
 #include "store/sqlite_storage.hpp"
 #include "store_test_util.hpp"
@@ -36,19 +38,17 @@ using testing::sample_trial;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-enum class Kind { Memory, Sqlite };
+using testing::Kind;
 
 class StorageTest : public ::testing::TestWithParam<Kind> {
  protected:
   void SetUp() override {
-    if (GetParam() == Kind::Memory) {
-      storage_ = std::make_unique<MemoryStorage>();
-    } else {
-      storage_ = std::make_unique<SqliteStorage>(db_.path());
-    }
+    std::string why;
+    storage_ = place_.open(GetParam(), &why);
+    if (!storage_) GTEST_SKIP() << why;
   }
 
-  testing::TempDb db_;
+  testing::TestStorage place_;
   std::unique_ptr<hpo::Storage> storage_;
 };
 
@@ -579,10 +579,9 @@ TEST_P(StorageTest, ConcurrentWritersLoseNothing) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Storages, StorageTest, ::testing::Values(Kind::Memory, Kind::Sqlite),
-                         [](const auto& info) {
-                           return info.param == Kind::Memory ? "Memory" : "Sqlite";
-                         });
+INSTANTIATE_TEST_SUITE_P(Storages, StorageTest,
+                         ::testing::Values(Kind::Memory, Kind::Sqlite, Kind::Postgres),
+                         [](const auto& info) { return testing::kind_name(info.param); });
 
 }  // namespace
 }  // namespace krill::store
