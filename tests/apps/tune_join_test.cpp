@@ -15,6 +15,7 @@
 
 #include "apps/cli_util.hpp"
 #include "apps/tune_process_util.hpp"
+#include "common/pg_test_server.hpp"
 #include "store/open.hpp"
 
 namespace {
@@ -53,7 +54,7 @@ class TuneJoinTest : public ::testing::Test {
     return file;
   }
 
-  static std::vector<TrialRecord> stored_trials(const fs::path& db) {
+  static std::vector<TrialRecord> stored_trials(const std::string& db) {
     auto storage = krill::store::open_storage(db);
     auto studies = storage->studies();
     if (studies.empty()) return {};
@@ -73,24 +74,45 @@ struct KillFigures {
   int64_t requeues = 0;
 };
 
-class TuneKillTest : public TuneJoinTest, public ::testing::WithParamInterface<unsigned> {
+// The storage: a SQLite file beside the study, or a database on the tests' PostgreSQL server
+// (processes on different hosts would share it the same way).
+enum class Where { Sqlite, Postgres };
+
+class TuneKillTest : public TuneJoinTest,
+                     public ::testing::WithParamInterface<std::tuple<Where, unsigned>> {
  protected:
-  KillFigures run_round(unsigned seed);
+  KillFigures run_round(const std::string& storage_line, const std::string& db, unsigned seed);
 };
 
 TEST_P(TuneKillTest, FourProcessesWithRandomKillsLoseNoTrialAndRunNoneTwice) {
-  const KillFigures f = run_round(GetParam());
+  const auto [where, seed] = GetParam();
+  KillFigures f;
+  if (where == Where::Sqlite) {
+    f = run_round("", (dir_ / "kills.db").string(), seed);
+  } else {
+    KRILL_REQUIRE_PG(server);
+    krill::testing::PgTempDb db(server);
+    f = run_round("storage: \"" + db.url() + "\"\n", db.url(), seed);
+  }
   std::cout << "[ figures  ] processes " << f.processes << ", kills " << f.kills << ", trials "
             << f.trials << ", re-queued " << f.requeues << "\n";
 }
 
 // Seeds of the kill schedule: fixed, so that a failure can be run again as it happened.
-INSTANTIATE_TEST_SUITE_P(Schedules, TuneKillTest, ::testing::Values(20261130u, 7u));
+INSTANTIATE_TEST_SUITE_P(Schedules, TuneKillTest,
+                         ::testing::Combine(::testing::Values(Where::Sqlite, Where::Postgres),
+                                            ::testing::Values(20261130u, 7u)),
+                         [](const auto& info) {
+                           return std::string(std::get<0>(info.param) == Where::Sqlite
+                                                  ? "Sqlite"
+                                                  : "Postgres") +
+                                  "_" + std::to_string(std::get<1>(info.param));
+                         });
 
-KillFigures TuneKillTest::run_round(unsigned seed) {
+KillFigures TuneKillTest::run_round(const std::string& storage_line, const std::string& db,
+                                    unsigned seed) {
   constexpr int kTrials = 40, kProcesses = 4, kKills = 8;
-  const fs::path study = write_study("kills", kTrials, 1500, "256,256");
-  const fs::path db = dir_ / "kills.db";
+  const fs::path study = write_study("kills", kTrials, 1500, "256,256", storage_line);
   std::mt19937 rng(seed);
 
   std::vector<pid_t> live;
@@ -163,6 +185,53 @@ KillFigures TuneKillTest::run_round(unsigned seed) {
   return {started, kills, trials.size(), requeues};
 }
 
+// A PostgreSQL server restarted in the middle of a study (pg_ctl restart: every connection cut):
+// the processes connect again and go on; every trial finishes once, and nothing finished before
+// the restart is lost or changed.
+TEST_F(TuneJoinTest, AServerRestartInTheMiddleOfAStudyLosesNothing) {
+  KRILL_REQUIRE_PG_PRIVATE(priv);
+  krill::testing::PgTempDb db(priv->server());
+  constexpr int kTrials = 16;
+  const fs::path study =
+      write_study("restart", kTrials, 1500, "256,256", "storage: \"" + db.url() + "\"\n");
+  const pid_t a = spawn_tune(study, dir_ / "restart-a.txt");
+  const pid_t b = spawn_tune(study, dir_ / "restart-b.txt");
+  auto finished = [&] {
+    std::vector<TrialRecord> done;
+    try {
+      for (auto& t : stored_trials(db.url())) {
+        if (t.state != TrialState::Running) done.push_back(t);
+      }
+    } catch (const std::exception&) {  // the study may not exist yet
+    }
+    return done;
+  };
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  std::vector<TrialRecord> before;
+  while ((before = finished()).size() < 3 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_GE(before.size(), 3u) << "the study did not get going";
+  ASSERT_LT(before.size(), static_cast<size_t>(kTrials)) << "the study ended before the restart";
+  priv->restart();
+  EXPECT_EQ(wait_exit_code(a), 0) << "see " << (dir_ / "restart-a.txt");
+  EXPECT_EQ(wait_exit_code(b), 0) << "see " << (dir_ / "restart-b.txt");
+
+  const auto after = stored_trials(db.url());
+  ASSERT_EQ(after.size(), static_cast<size_t>(kTrials));
+  for (const auto& t : after) {
+    EXPECT_EQ(t.state, TrialState::Completed) << "trial " << t.number << ": " << t.error;
+    EXPECT_EQ(t.number, &t - after.data());
+  }
+  for (const auto& t : before) {  // finished before the restart: kept as it was
+    const auto& now = after.at(static_cast<size_t>(t.number));
+    EXPECT_EQ(now.state, t.state);
+    EXPECT_EQ(now.value, t.value) << "trial " << t.number;
+    EXPECT_EQ(now.finished, t.finished) << "trial " << t.number;
+    EXPECT_EQ(now.params, t.params) << "trial " << t.number;
+  }
+}
+
 // Sampling depends only on the trial's number: two processes sharing a study propose exactly the
 // trials one process would, and between them run each number once.
 TEST_F(TuneJoinTest, TwoJoinedProcessesRunTheSameTrialsAsOne) {
@@ -175,8 +244,8 @@ TEST_F(TuneJoinTest, TwoJoinedProcessesRunTheSameTrialsAsOne) {
   EXPECT_EQ(wait_exit_code(a), 0);
   EXPECT_EQ(wait_exit_code(b), 0);
 
-  auto one = stored_trials(dir_ / "alone.db");
-  auto two = stored_trials(dir_ / "joined.db");
+  auto one = stored_trials((dir_ / "alone.db").string());
+  auto two = stored_trials((dir_ / "joined.db").string());
   ASSERT_EQ(one.size(), static_cast<size_t>(kTrials));
   ASSERT_EQ(two.size(), static_cast<size_t>(kTrials));
   std::set<std::string> owners;

@@ -23,6 +23,8 @@ inline pid_t spawn_tune(const std::filesystem::path& study, const std::filesyste
                         const std::vector<std::string>& extra = {}) {
   const pid_t pid = fork();
   if (pid == 0) {
+    // In the study file's folder: a server's study keeps its files in the working folder.
+    if (study.has_parent_path() && ::chdir(study.parent_path().c_str()) != 0) _exit(126);
     if (!log.empty()) {
       const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       if (fd >= 0) {
