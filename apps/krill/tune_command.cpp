@@ -39,8 +39,9 @@ namespace {
 
 struct TuneArgs {
   std::string file;
-  std::optional<std::string> study;  // given: overrides the study file's name
-  std::optional<int64_t> trials;     // given: overrides the study file's
+  std::optional<std::string> study;    // given: overrides the study file's name
+  std::optional<int64_t> trials;       // given: overrides the study file's
+  std::optional<std::string> storage;  // given: overrides the study file's `storage:`
   std::optional<int> workers;
   int threads = 0;
   std::string mpi = "auto";
@@ -70,6 +71,20 @@ extern "C" void on_interrupt(int) {
                                             : ::write(STDERR_FILENO, kSecond, sizeof kSecond - 1);
 }
 
+// --storage: a SQLite file (a path, relative to the working folder, or sqlite:///path as in a
+// study file), or a server's database (postgresql://user@host:port/dbname).
+std::filesystem::path storage_option(const std::string& value) {
+  if (hpo::is_server_url(value) || value == ":memory:") return value;
+  if (value.rfind("sqlite:///", 0) == 0 && value.size() > 10) return value.substr(10);
+  const size_t scheme = value.find("://");
+  if (value.empty() || scheme != std::string::npos) {
+    throw InvalidArgument("--storage is '" + hpo::display_location(value) +
+                          "', expected a SQLite file path, sqlite:///path or "
+                          "postgresql://user@host:port/dbname");
+  }
+  return value;
+}
+
 // The study file with the command line's overrides, and its data, checked: a study that cannot
 // run leaves nothing behind (no database is created or opened before this).
 struct Prepared {
@@ -88,6 +103,7 @@ Prepared prepare(const TuneArgs& a, bool with_train = true) {
     file.name =
         *a.study;  // the storage stays the file's: one file, several studies in one database
   }
+  if (a.storage) file.storage = storage_option(*a.storage);
   if (a.trials) {
     if (*a.trials < 1) {
       throw InvalidArgument("--trials is " + std::to_string(*a.trials) +
@@ -413,6 +429,9 @@ void add_tune_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--study", args->study,
                   "run the study of this name instead of the file's `study:` (same database: one "
                   "file can run several studies)");
+  cmd->add_option("--storage", args->storage,
+                  "override the study file's storage: a SQLite file, or a PostgreSQL database "
+                  "(postgresql://user@host:port/dbname; a password is best kept in ~/.pgpass)");
   cmd->add_option("--trials", args->trials,
                   "override the study file's number of trials (an integer >= 1)");
   cmd->add_option("--workers", args->workers,

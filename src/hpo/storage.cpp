@@ -1,5 +1,6 @@
 #include "hpo/storage.hpp"
 
+#include <algorithm>
 #include <cctype>
 
 #include "core/error.hpp"
@@ -52,7 +53,15 @@ bool is_server_url(const std::string& location) {
 }
 
 std::string display_location(const std::string& location) {
-  if (!is_server_url(location)) return location;
+  // Any URL (scheme://...), so that a refused one (mysql://me:pw@...) is shown masked too.
+  const size_t scheme = location.find("://");
+  const bool url =
+      scheme != std::string::npos && scheme > 0 &&
+      std::all_of(
+          location.begin(), location.begin() + static_cast<std::ptrdiff_t>(scheme), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
+          });
+  if (!url) return location;
   std::string out = location;
   // The query first (it lies behind the user part, whose length may change).
   UrlParts p = url_parts(out);

@@ -21,8 +21,8 @@ namespace krill::hpo {
 // Where a study lives, as the user names it: a SQLite file's path, ":memory:", or a database
 // server's URL (postgresql://user[:password]@host[:port]/dbname[?key=value...]).
 bool is_server_url(const std::string& location);  // postgresql:// or postgres://
-// `location` fit to print: a URL's password, in the user part or as a `password=` query value,
-// becomes "***". Anything else is returned as it is.
+// `location` fit to print: a URL's password (any scheme://), in the user part or as a
+// `password=` query value, becomes "***". Anything else is returned as it is.
 std::string display_location(const std::string& location);
 // A server URL's database name (its path, percent-decoded; else the URL's user, libpq's default;
 // else ""). Names the files a study keeps on disk (tune/study_files.hpp).

@@ -17,6 +17,7 @@
 
 #include "apps/cli_util.hpp"
 #include "apps/tune_process_util.hpp"
+#include "common/pg_test_server.hpp"
 #include "store/open.hpp"
 
 namespace {
@@ -100,6 +101,39 @@ TEST_F(TuneCliTest, TunesShowsAndExports) {
   ASSERT_EQ(again.exit_code, 0) << again.output;
   auto csv2 = run_krill("export " + (dir_ / "crash.db").string() + " --format csv");
   EXPECT_EQ(csv2.output, csv.output);
+}
+
+// --storage overrides the study file's storage: another SQLite file, or a PostgreSQL database
+// (whose study keeps its best weights in the working folder, named by database).
+TEST_F(TuneCliTest, StorageOptionOverridesTheStudyFiles) {
+  const fs::path study = write_study(2, "16", 50);
+  const fs::path other = dir_ / "other.db";
+  auto r = run_krill("tune " + study.string() + " --quiet --threads 1 --storage " + other.string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(fs::exists(other));
+  EXPECT_FALSE(fs::exists(dir_ / "crash.db")) << "the file's own storage was used";
+  EXPECT_EQ(krill::store::open_storage(other)->studies().size(), 1u);
+
+  r = run_krill("tune " + study.string() + " --quiet --storage mysql://me:pw@host/db");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.output, HasSubstr("--storage is 'mysql://me:***@host/db', expected a SQLite file "
+                                  "path, sqlite:///path or postgresql://user@host:port/dbname"));
+
+  KRILL_REQUIRE_PG(server);
+  krill::testing::PgTempDb db(server);
+  const fs::path was = fs::current_path();
+  fs::current_path(dir_);
+  r = run_krill("tune " + study.string() + " --quiet --threads 1 --storage '" + db.url() + "'");
+  fs::current_path(was);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto storage = krill::store::open_storage(db.url());
+  ASSERT_EQ(storage->studies().size(), 1u);
+  EXPECT_EQ(storage->trials(storage->studies()[0].id).size(), 2u);
+  size_t weights = 0;
+  for (const auto& e : fs::directory_iterator(dir_)) {
+    weights += e.path().filename().string().starts_with(db.name() + ".crash.trial-");
+  }
+  EXPECT_EQ(weights, 1u) << "the best weights belong in the working folder";
 }
 
 TEST_F(TuneCliTest, AConditionalSpaceTunesShowsAndExportsAbsentParameters) {

@@ -58,6 +58,9 @@ TEST(StorageLocation, PasswordsAreMasked) {
   EXPECT_EQ(display_location("postgresql://[::1]:5432/db"), "postgresql://[::1]:5432/db");
   EXPECT_EQ(display_location("runs/study.db"), "runs/study.db");
   EXPECT_EQ(display_location("weird:name@file.db"), "weird:name@file.db");
+  // Any URL, also one krill refuses: the message that refuses it shows it masked.
+  EXPECT_EQ(display_location("mysql://me:pw@host/db"), "mysql://me:***@host/db");
+  EXPECT_EQ(display_location("sqlite:///runs/s.db"), "sqlite:///runs/s.db");
 }
 
 TEST(StorageLocation, DatabaseNames) {
