@@ -232,6 +232,74 @@ TEST_F(TuneJoinTest, AServerRestartInTheMiddleOfAStudyLosesNothing) {
   }
 }
 
+// A machine that died while it ran a trial of a PostgreSQL study: its run's heartbeat stops. Once
+// the heartbeat is older than the grace period (60 s), the next process re-queues the trial with
+// its stored parameters; a run on another host whose heartbeat is fresh keeps its trial.
+TEST_F(TuneJoinTest, ATrialOfAHostThatDiedIsRequeuedAfterTheGracePeriod) {
+  KRILL_REQUIRE_PG(server);
+  krill::testing::PgTempDb db(server);
+  const std::string storage_line = "storage: \"" + db.url() + "\"\n";
+  ASSERT_EQ(wait_exit_code(
+                spawn_tune(write_study("hosts", 2, 200, "32", storage_line), dir_ / "first.txt")),
+            0);
+  {  // Two runs on other machines, each holding a trial: one silent for 2 minutes, one alive.
+    auto storage = krill::store::open_storage(db.url());
+    const auto study = storage->studies().at(0);
+    storage->set_trial_budget(study.id, 4);
+    const auto first = storage->trials(study.id).at(0);
+    const double now = krill::hpo::wall_seconds();
+    krill::hpo::RunRecord dead{"dead-run", "dead-host", 4242, 7, now - 600, now - 120};
+    krill::hpo::RunRecord alive{"alive-run", "alive-host", 4343, 7, now - 600, now};
+    storage->add_run(study.id, dead);
+    storage->add_run(study.id, alive);
+    TrialRecord held;
+    held.params = first.params;
+    held.params["lr"] = 0.0123;
+    held.started = now - 200;
+    held.number = 2;
+    held.owner = "dead-run";
+    storage->start_trial(study.id, held);
+    held.number = 3;
+    held.owner = "alive-run";
+    held.params["lr"] = 0.0234;
+    storage->start_trial(study.id, held);
+  }
+  // A study of 5: this process runs the dead host's trial and a new one, then waits for the live
+  // run's trial (it never takes it); that run finishes it, and the process ends.
+  const pid_t p = spawn_tune(write_study("hosts", 5, 200, "32", storage_line), dir_ / "second.txt");
+  std::vector<TrialRecord> trials;
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(40);
+  while (std::chrono::steady_clock::now() < give_up) {
+    trials = stored_trials(db.url());
+    if (trials.size() == 5 && trials[2].state != TrialState::Running &&
+        trials[4].state != TrialState::Running) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(trials.size(), 5u);
+  EXPECT_EQ(trials[2].state, TrialState::Completed) << trials[2].error;
+  EXPECT_EQ(trials[2].requeues, 1);
+  EXPECT_EQ(std::get<double>(trials[2].params.at("lr")), 0.0123) << "re-queued with its params";
+  EXPECT_EQ(trials[4].state, TrialState::Completed) << trials[4].error;
+  EXPECT_EQ(trials[3].state, TrialState::Running) << "the live host's trial was taken";
+  EXPECT_EQ(trials[3].owner, "alive-run");
+  EXPECT_EQ(trials[3].requeues, 0);
+  {
+    auto storage = krill::store::open_storage(db.url());
+    TrialRecord done = trials[3];
+    done.state = TrialState::Completed;
+    done.value = 0.5;
+    done.finished = krill::hpo::wall_seconds();
+    storage->finish_trial(storage->studies().at(0).id, done);
+  }
+  EXPECT_EQ(wait_exit_code(p), 0) << "see " << (dir_ / "second.txt");
+  auto storage = krill::store::open_storage(db.url());
+  const auto runs = storage->runs(storage->studies().at(0).id);
+  ASSERT_EQ(runs.size(), 1u) << "the dead host's run is removed, the live one kept";
+  EXPECT_EQ(runs[0].id, "alive-run");
+}
+
 // Sampling depends only on the trial's number: two processes sharing a study propose exactly the
 // trials one process would, and between them run each number once.
 TEST_F(TuneJoinTest, TwoJoinedProcessesRunTheSameTrialsAsOne) {
