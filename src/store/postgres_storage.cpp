@@ -209,7 +209,7 @@ struct PgDb {
 
   // Throws for a result that is not a success: ConnectionLost when the connection went,
   // PgError with the SQLSTATE otherwise.
-  void check(PGresult* raw, const std::string& what) const {
+  void check(PGresult* raw, const std::string& what) {
     const ExecStatusType status = raw ? PQresultStatus(raw) : PGRES_FATAL_ERROR;
     if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return;
     if (!connected()) {
@@ -219,7 +219,16 @@ struct PgDb {
     }
     const char* state = raw ? PQresultErrorField(raw, PG_DIAG_SQLSTATE) : nullptr;
     const char* message = raw ? PQresultErrorMessage(raw) : PQerrorMessage(conn);
-    throw PgError(location + ": " + what + ": " + one_line(message), state ? state : "");
+    const std::string sqlstate = state ? state : "";
+    // The server ends the session (a shutdown or restart: 57P01-57P03; a connection exception:
+    // class 08) before libpq has seen the socket close: a lost connection all the same.
+    if (sqlstate.starts_with("08") || sqlstate.starts_with("57P")) {
+      PQfinish(conn);
+      conn = nullptr;
+      throw ConnectionLost(location + ": lost the connection to the server: " + one_line(message),
+                           committing);
+    }
+    throw PgError(location + ": " + what + ": " + one_line(message), sqlstate);
   }
 
   // A statement without parameters (BEGIN, COMMIT...).
