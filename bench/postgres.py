@@ -39,6 +39,21 @@ def fresh_db(admin, name):
     return with_db(admin, name)
 
 
+def wal(admin):
+    """The server's WAL fsyncs so far and their time in ms (track_wal_io_timing, set by
+    bench/postgres.sh): the mean fsync latency during a measurement explains most of its noise."""
+    n, ms = psql(admin, "SELECT wal_sync, wal_sync_time FROM pg_stat_wal").split("|")
+    return int(n), float(ms)
+
+
+def wal_delta(admin, before):
+    # Backends report their statistics when idle, at most once a second: wait for them.
+    time.sleep(1.1)
+    n, ms = wal(admin)
+    dn, dms = n - before[0], ms - before[1]
+    return dict(wal_fsyncs=dn, fsync_ms=dms / dn if dn else None)
+
+
 def krill_bench(binary, filt, env=None, min_time=2):
     out = subprocess.run([os.path.join(BUILD, binary), f"--benchmark_filter={filt}",
                           "--benchmark_format=json", f"--benchmark_min_time={min_time}"],
@@ -100,6 +115,7 @@ def main():
         order = ["krill", "optuna"] if r % 2 == 0 else ["optuna", "krill"]
         row = dict(repeat=r, order=order)
         for who in order:
+            before = wal(admin)
             if who == "krill":
                 url = fresh_db(admin, f"krill_bench_{r}")
                 row["krill"] = krill_bench("krill_study_bench", "BM_TrialPostgres",
@@ -108,6 +124,7 @@ def main():
                 url = fresh_db(admin, f"optuna_bench_{r}")
                 row["optuna"] = optuna(["--storage", sqlalchemy_url(url), "--trials",
                                         str(args.trials)])
+            row[f"{who}_wal"] = wal_delta(admin, before)
         row["krill_sqlite"] = krill_bench("krill_study_bench", "BM_TrialSqlite/0")
         row["optuna_sqlite"] = optuna(["--sqlite", "--trials", str(args.sqlite_trials)])
         k = row["krill"]["BM_TrialPostgres/0/real_time"]["ms_per_trial"]
@@ -115,7 +132,9 @@ def main():
         row["ratio_random"] = k / o
         print(f"round {r}: krill {k:.2f} ms/trial (sobol "
               f"{row['krill']['BM_TrialPostgres/1/real_time']['ms_per_trial']:.2f}), "
-              f"optuna {o:.2f} ms/trial on PostgreSQL: 1/{o / k:.1f}; SQLite: krill "
+              f"optuna {o:.2f} ms/trial on PostgreSQL: 1/{o / k:.1f} (mean fsync "
+              f"{row['krill_wal']['fsync_ms'] or 0:.2f} / {row['optuna_wal']['fsync_ms'] or 0:.2f} ms); "
+              f"SQLite: krill "
               f"{row['krill_sqlite']['BM_TrialSqlite/0']['ms_per_trial']:.3f}, optuna "
               f"{row['optuna_sqlite']['ms_per_trial']:.1f}", flush=True)
         result["per_trial"].append(row)
@@ -135,12 +154,18 @@ def main():
                     storage = os.path.join(d, "study.db")
                 else:
                     storage = fresh_db(admin, f"procs_{r}_{p}")
+                before = wal(admin)
                 row = dict(repeat=r, storage=kind, **procs(storage, p, args.budget))
+                if kind == "postgres":
+                    row.update(wal_delta(admin, before))
                 if kind == "sqlite":
                     shutil.rmtree(d, ignore_errors=True)
                 print(f"{kind:8} P={p}: {row['trials_per_s']:.0f} trials/s "
                       f"({row['wall_s']:.2f} s, per process {row['per_process']}, "
-                      f"check {'ok' if row['check']['ok'] else row['check']})", flush=True)
+                      f"check {'ok' if row['check']['ok'] else row['check']}"
+                      + (f", {row['wal_fsyncs'] / args.budget:.2f} fsyncs/trial of "
+                         f"{row['fsync_ms'] or 0:.2f} ms" if kind == "postgres" else "")
+                      + ")", flush=True)
                 result["procs"].append(row)
     result["loadavg_end"] = os.getloadavg()
 
@@ -149,7 +174,9 @@ def main():
     k = med(r["krill"]["BM_TrialPostgres/0/real_time"]["ms_per_trial"] for r in result["per_trial"])
     ks = med(r["krill"]["BM_TrialPostgres/1/real_time"]["ms_per_trial"] for r in result["per_trial"])
     o = med(r["optuna"]["ms_per_trial"] for r in result["per_trial"])
+    ratios = [r["ratio_random"] for r in result["per_trial"]]
     summary = dict(krill_pg_random_ms=k, krill_pg_sobol_ms=ks, optuna_pg_ms=o, ratio=k / o,
+                   ratio_per_round=ratios, median_ratio_of_rounds=med(ratios),
                    goal_met=k / o <= 0.1,
                    krill_sqlite_ms=med(r["krill_sqlite"]["BM_TrialSqlite/0"]["ms_per_trial"]
                                        for r in result["per_trial"]),
@@ -169,7 +196,8 @@ def main():
         f.write("\n")
     print(f"\nper trial (median of {args.repeats}): krill {k:.2f} ms (sobol {ks:.2f}), "
           f"Optuna {o:.2f} ms on PostgreSQL: krill/Optuna = {k / o:.3f} (1/{o / k:.1f}; goal <= 1/10: "
-          f"{'met' if k / o <= 0.1 else 'NOT met'})")
+          f"{'met' if k / o <= 0.1 else 'NOT met'}); per round: "
+          + ", ".join(f"1/{1 / x:.1f}" for x in ratios))
     for name, s in summary["procs"].items():
         print(f"  {name:14} {s['trials_per_s']:8.0f} trials/s  checks {'ok' if s['all_checks_ok'] else 'FAILED'}")
     print(f"raw: {args.out}")

@@ -2,7 +2,8 @@
 # krill's studies on PostgreSQL beside Optuna's RDB storage on the same server (issue 15):
 # installs what it needs (Debian's python3-optuna, python3-psycopg2, the server), builds the bench
 # programs, starts a throwaway PostgreSQL server with its default durability settings (fsync,
-# synchronous_commit and full_page_writes on: what a user's server does), runs bench/postgres.py
+# synchronous_commit and full_page_writes on: what a user's server does; track_wal_io_timing on, so
+# that the mean WAL fsync time of each measurement is recorded), runs bench/postgres.py
 # (per-trial cost, krill and Optuna alternately; then 1, 2, 4, 8 processes on one study, on SQLite
 # and PostgreSQL), writes bench/results/postgres.json and stops the server.
 #
@@ -56,7 +57,8 @@ start_inline() {
   mkdir "$srv/sock"
   [[ $(id -u) -eq 0 ]] && chown nobody "$srv/sock"
   (cd / && setpriv_as "$bindir/pg_ctl" -D "$srv/data" -l "$srv/log" -w -t 60 \
-    -o "-p $port -k $srv/sock -c listen_addresses=127.0.0.1" start >/dev/null)
+    -o "-p $port -k $srv/sock -c listen_addresses=127.0.0.1 -c track_wal_io_timing=on" \
+    start >/dev/null)
   server_kind=inline
   admin_url="postgresql://krill@/postgres?host=$srv/sock&port=$port"
 }
@@ -69,7 +71,7 @@ start_with_script() {
   admin_url=$(sed -n 's/^PGTEST_URL=//p' "$srv/server/server.env")
   psql "$admin_url" -XAtq -c "ALTER SYSTEM SET fsync = on" \
     -c "ALTER SYSTEM SET synchronous_commit = on" -c "ALTER SYSTEM SET full_page_writes = on" \
-    -c "ALTER SYSTEM SET shared_buffers = '128MB'"
+    -c "ALTER SYSTEM SET shared_buffers = '128MB'" -c "ALTER SYSTEM SET track_wal_io_timing = on"
   "$root/scripts/pg-test-server.sh" restart "$srv/server"
 }
 
