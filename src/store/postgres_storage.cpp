@@ -266,15 +266,29 @@ namespace {
 
 using detail::PgDb;
 
+// How a call's transaction runs, and what is done when the connection goes during it.
+enum class Call {
+  Once,        // run again only when the connection went before its COMMIT (claims, new rows)
+  Repeatable,  // may run again whatever happened (its effect is the same twice)
+  // Repeatable, and committed without waiting for the server's WAL flush (synchronous_commit off):
+  // what a running trial reports (curve points, decisions, heartbeats). The server's crash (not
+  // a restart) may lose the last fraction of a second of them, never a claim or a result: the
+  // durability SQLite's storage has against a machine's crash (WAL, synchronous=NORMAL).
+  // Measured: 5 WAL flushes a trial become 2 (docs/BENCHMARKS.md).
+  Lazy,
+  Snapshot,  // repeatable, read only, its reads one snapshot (REPEATABLE READ)
+};
+
 // One Storage call: BEGIN, COMMIT by commit(), ROLLBACK when left by an exception. In a batch
 // (begin_batch), a SAVEPOINT instead: the call is undone alone when it fails, and committed with
-// the batch. `snapshot`: the reads of the call see one snapshot (REPEATABLE READ).
+// the batch.
 class Transaction {
  public:
-  Transaction(PgDb& db, bool snapshot) : db_(db), nested_(db.batch_depth > 0) {
-    db_.exec(nested_    ? "SAVEPOINT krill_call"
-             : snapshot ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
-                        : "BEGIN");
+  Transaction(PgDb& db, Call call) : db_(db), nested_(db.batch_depth > 0) {
+    db_.exec(nested_                  ? "SAVEPOINT krill_call"
+             : call == Call::Snapshot ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+             : call == Call::Lazy     ? "BEGIN; SET LOCAL synchronous_commit = off"
+                                      : "BEGIN");
   }
   ~Transaction() {
     if (done_ || !db_.connected()) return;
@@ -312,12 +326,12 @@ bool retryable(const PgError& e) {
 }
 
 // Runs `body` in one transaction and commits it. A lost connection is taken up again and the call
-// run again from its start, unless it went while committing a call that is not `repeatable` (the
-// change may have been stored: running it again could store it twice), or inside a batch (the
-// batch's earlier calls are gone with it). A deadlock or serialization failure the server
-// resolved by aborting this transaction is retried too.
+// run again from its start, unless it went while committing a Call::Once (the change may have been
+// stored: running it again could store it twice), or inside a batch (the batch's earlier calls are
+// gone with it). A deadlock or serialization failure the server resolved by aborting this
+// transaction is retried too.
 template <class F>
-auto transact(PgDb& db, bool repeatable, bool snapshot, F&& body) -> decltype(body()) {
+auto transact(PgDb& db, Call call, F&& body) -> decltype(body()) {
   for (int attempt = 0;; ++attempt) {
     if (!db.connected()) {
       if (db.batch_depth > 0) {
@@ -326,7 +340,7 @@ auto transact(PgDb& db, bool repeatable, bool snapshot, F&& body) -> decltype(bo
       db.reconnect("before a call");
     }
     try {
-      Transaction tx(db, snapshot);
+      Transaction tx(db, call);
       if constexpr (std::is_void_v<decltype(body())>) {
         body();
         tx.commit();
@@ -341,7 +355,7 @@ auto transact(PgDb& db, bool repeatable, bool snapshot, F&& body) -> decltype(bo
         db.fail(std::string("a batch of changes was lost with the connection, none was stored: ") +
                 e.what());
       }
-      if (e.during_commit() && !repeatable) {
+      if (e.during_commit() && call == Call::Once) {
         db.fail(std::string("the connection went while a change was committed; whether it was "
                             "stored is unknown: ") +
                 e.what());
@@ -480,7 +494,7 @@ PostgresStorage::~PostgresStorage() = default;
 void PostgresStorage::migrate() {
   std::lock_guard lock(mutex_);
   PgDb& db = *impl_;
-  transact(db, true, false, [&] {
+  transact(db, Call::Repeatable, [&] {
     Result lock_result(PQexec(
         db.conn, ("SELECT pg_advisory_xact_lock(" + std::to_string(postgres::kMigrationLock) + ")")
                      .c_str()));
@@ -530,7 +544,7 @@ void PostgresStorage::migrate() {
 
 std::optional<StudyRecord> PostgresStorage::find_study(const std::string& name) {
   std::lock_guard lock(mutex_);
-  return transact(*impl_, true, false, [&]() -> std::optional<StudyRecord> {
+  return transact(*impl_, Call::Repeatable, [&]() -> std::optional<StudyRecord> {
     const Result r = impl_->run(kFindStudy, {name});
     if (r.rows() == 0) return std::nullopt;
     return read_study(*impl_, r, 0);
@@ -539,7 +553,7 @@ std::optional<StudyRecord> PostgresStorage::find_study(const std::string& name) 
 
 std::vector<StudyRecord> PostgresStorage::studies() {
   std::lock_guard lock(mutex_);
-  return transact(*impl_, true, false, [&] {
+  return transact(*impl_, Call::Repeatable, [&] {
     const Result r = impl_->run(kListStudies, {});
     std::vector<StudyRecord> out;
     for (int i = 0; i < r.rows(); ++i) out.push_back(read_study(*impl_, r, i));
@@ -549,7 +563,7 @@ std::vector<StudyRecord> PostgresStorage::studies() {
 
 int64_t PostgresStorage::create_study(const StudyRecord& study) {
   std::lock_guard lock(mutex_);
-  return transact(*impl_, false, false, [&] {
+  return transact(*impl_, Call::Once, [&] {
     const Result r =
         run_or(*impl_, kInsertStudy,
                {study.name, hpo::to_string(study.direction), study.objective, study.space,
@@ -561,7 +575,7 @@ int64_t PostgresStorage::create_study(const StudyRecord& study) {
 
 void PostgresStorage::set_trial_budget(int64_t study_id, int64_t n_trials) {
   std::lock_guard lock(mutex_);
-  transact(*impl_, true, false, [&] {
+  transact(*impl_, Call::Repeatable, [&] {
     if (impl_->run(kSetBudget, {study_id, n_trials}).changes() == 0) {
       impl_->invalid(no_study(study_id));
     }
@@ -570,7 +584,7 @@ void PostgresStorage::set_trial_budget(int64_t study_id, int64_t n_trials) {
 
 void PostgresStorage::rename_study(int64_t study_id, const std::string& name) {
   std::lock_guard lock(mutex_);
-  transact(*impl_, true, false, [&] {
+  transact(*impl_, Call::Repeatable, [&] {
     const Result r = run_or(*impl_, kRenameStudy, {study_id, name},
                             {{kUnique, "study '" + name + "' already exists"}});
     if (r.changes() == 0) impl_->invalid(no_study(study_id));
@@ -579,7 +593,7 @@ void PostgresStorage::rename_study(int64_t study_id, const std::string& name) {
 
 void PostgresStorage::delete_study(int64_t study_id) {
   std::lock_guard lock(mutex_);
-  transact(*impl_, false, false, [&] {
+  transact(*impl_, Call::Once, [&] {
     impl_->run(kDeleteStudyTrials, {study_id});
     impl_->run(kDeleteStudyRuns, {study_id});
     if (impl_->run(kDeleteStudy, {study_id}).changes() == 0) impl_->invalid(no_study(study_id));
@@ -588,7 +602,7 @@ void PostgresStorage::delete_study(int64_t study_id) {
 
 void PostgresStorage::add_run(int64_t study_id, const hpo::RunRecord& run) {
   std::lock_guard lock(mutex_);
-  transact(*impl_, false, false, [&] {
+  transact(*impl_, Call::Once, [&] {
     run_or(*impl_, kInsertRun,
            {run.id, study_id, run.host, run.pid, run.pid_start, run.started, run.heartbeat},
            {{kUnique, "run " + run.id + " already exists"}, {kForeignKey, no_study(study_id)}});
@@ -597,19 +611,19 @@ void PostgresStorage::add_run(int64_t study_id, const hpo::RunRecord& run) {
 
 bool PostgresStorage::heartbeat(const std::string& run_id, double now) {
   std::lock_guard lock(mutex_);
-  return transact(*impl_, true, false, [&] {
+  return transact(*impl_, Call::Lazy, [&] {
     return impl_->run(kHeartbeat, {run_id, now}).changes() > 0;
   });
 }
 
 void PostgresStorage::remove_run(const std::string& run_id) {
   std::lock_guard lock(mutex_);
-  transact(*impl_, true, false, [&] { impl_->run(kDeleteRun, {run_id}); });
+  transact(*impl_, Call::Repeatable, [&] { impl_->run(kDeleteRun, {run_id}); });
 }
 
 std::vector<hpo::RunRecord> PostgresStorage::runs(int64_t study_id) {
   std::lock_guard lock(mutex_);
-  return transact(*impl_, true, false, [&] {
+  return transact(*impl_, Call::Repeatable, [&] {
     const Result r = impl_->run(kSelectRuns, {study_id});
     std::vector<hpo::RunRecord> out;
     for (int i = 0; i < r.rows(); ++i) out.push_back(read_run(r, i));
@@ -620,7 +634,7 @@ std::vector<hpo::RunRecord> PostgresStorage::runs(int64_t study_id) {
 hpo::Claim PostgresStorage::claim_trial(int64_t study_id, const hpo::ClaimRequest& request) {
   std::lock_guard lock(mutex_);
   PgDb& db = *impl_;
-  return transact(db, false, false, [&] {
+  return transact(db, Call::Once, [&] {
     db.run(kClaimLockStudy, {static_cast<int64_t>(postgres::kClaimLock + study_id)});
     hpo::Claim claim;
     {  // Runs that are gone lose their leases.
@@ -693,13 +707,13 @@ hpo::Claim PostgresStorage::claim_trial(int64_t study_id, const hpo::ClaimReques
 
 void PostgresStorage::start_trial(int64_t study_id, const TrialRecord& trial) {
   std::lock_guard lock(mutex_);
-  transact(*impl_, false, false, [&] { insert_trial(*impl_, study_id, trial); });
+  transact(*impl_, Call::Once, [&] { insert_trial(*impl_, study_id, trial); });
 }
 
 void PostgresStorage::add_report(int64_t study_id, int64_t number, const Report& report) {
   std::lock_guard lock(mutex_);
   PgDb& db = *impl_;
-  transact(db, true, false, [&] {
+  transact(db, Call::Lazy, [&] {
     run_or(db, kUpsertReport, {study_id, number, report.step, report.value},
            {{kForeignKey, "no " + trial_name(study_id, number)}});
     for (const auto& [name, value] : report.metrics) {
@@ -712,7 +726,7 @@ void PostgresStorage::add_decision(int64_t study_id, int64_t number,
                                    const hpo::DecisionRecord& decision) {
   std::lock_guard lock(mutex_);
   PgDb& db = *impl_;
-  transact(db, true, false, [&] {
+  transact(db, Call::Lazy, [&] {
     const bool exploit = decision.action == hpo::Action::Exploit;
     run_or(db, kUpsertDecision,
            {study_id, number, decision.step, hpo::to_string(decision.action), decision.reason,
@@ -731,7 +745,7 @@ void PostgresStorage::add_decision(int64_t study_id, int64_t number,
 void PostgresStorage::finish_trial(int64_t study_id, const TrialRecord& trial) {
   std::lock_guard lock(mutex_);
   PgDb& db = *impl_;
-  transact(db, true, false, [&] {
+  transact(db, Call::Repeatable, [&] {
     const std::optional<double> value =
         trial.value && !std::isnan(*trial.value) ? trial.value : std::nullopt;
     const Result r = db.run(kFinishTrial, {study_id, trial.number, hpo::to_string(trial.state),
@@ -751,7 +765,7 @@ void PostgresStorage::finish_trial(int64_t study_id, const TrialRecord& trial) {
 std::vector<TrialRecord> PostgresStorage::trials(int64_t study_id) {
   std::lock_guard lock(mutex_);
   PgDb& db = *impl_;
-  return transact(db, true, true, [&] {  // one snapshot for the seven queries
+  return transact(db, Call::Snapshot, [&] {  // one snapshot for the seven queries
     std::vector<TrialRecord> out;
     {
       const Result r = db.run(kSelectTrials, {study_id});
