@@ -176,8 +176,8 @@ enum Sql : size_t {
   kInsertDecisionParam,
   kFinishTrial,
   kSelectOwner,
-  kDeleteAttrs,
-  kInsertAttr,
+  kDeleteOwnedAttrs,
+  kInsertOwnedAttr,
   kSelectTrials,
   kSelectParams,
   kSelectAttrs,
@@ -189,6 +189,7 @@ enum Sql : size_t {
   kDeleteStudyTrials,
   kDeleteStudyRuns,
   kDeleteStudy,
+  kLazyCommit,
   kSqlCount,
 };
 
@@ -238,10 +239,14 @@ inline constexpr std::array<const char*, kSqlCount> kSql = {
     "VALUES ($1, $2, $3, $4, $5, $6)",
     // $7: the finishing run ('' for anyone); a trial re-queued to another run is left alone.
     "UPDATE trials SET state = $3, value = $4, error = $5, finished = $6 "
-    "WHERE study_id = $1 AND number = $2 AND ($7 = '' OR owner = $7)",
+    "WHERE study_id = $1 AND number = $2 AND ($7::text = '' OR owner = $7::text)",
     "SELECT owner FROM trials WHERE study_id = $1 AND number = $2",
-    "DELETE FROM attrs WHERE study_id = $1 AND number = $2",
-    "INSERT INTO attrs (study_id, number, key, value) VALUES ($1, $2, $3, $4)",
+    // A finishing run's attrs: only of a trial it owns ($3/$5: '' for anyone), as kFinishTrial.
+    "DELETE FROM attrs WHERE study_id = $1 AND number = $2 AND EXISTS (SELECT 1 FROM trials t "
+    "WHERE t.study_id = $1 AND t.number = $2 AND ($3::text = '' OR t.owner = $3::text))",
+    "INSERT INTO attrs (study_id, number, key, value) "
+    "SELECT $1::bigint, $2::bigint, $3::text, $4::double precision WHERE EXISTS (SELECT 1 FROM "
+    "trials t WHERE t.study_id = $1 AND t.number = $2 AND ($5::text = '' OR t.owner = $5::text))",
     "SELECT number, state, value, error, started, finished, worker, owner, requeues FROM trials "
     "WHERE study_id = $1 ORDER BY number",
     "SELECT number, name, kind, value FROM params WHERE study_id = $1 ORDER BY number, name",
@@ -258,6 +263,9 @@ inline constexpr std::array<const char*, kSqlCount> kSql = {
     "DELETE FROM trials WHERE study_id = $1",
     "DELETE FROM runs WHERE study_id = $1",
     "DELETE FROM studies WHERE id = $1",
+    // This transaction commits without waiting for the WAL flush (postgres_storage.cpp,
+    // Call::Lazy).
+    "SELECT set_config('synchronous_commit', 'off', true)",
 };
 
 }  // namespace krill::store::postgres

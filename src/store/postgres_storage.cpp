@@ -112,7 +112,10 @@ class Result {
   Result(Result&& o) noexcept : r_(std::exchange(o.r_, nullptr)) {}
   Result(const Result&) = delete;
   Result& operator=(const Result&) = delete;
-  Result& operator=(Result&&) = delete;
+  Result& operator=(Result&& o) noexcept {
+    std::swap(r_, o.r_);
+    return *this;
+  }
 
   PGresult* get() const { return r_; }
   int rows() const { return PQntuples(r_); }
@@ -237,27 +240,103 @@ struct PgDb {
     check(r.get(), sql);
   }
 
-  Result run(Sql id, std::initializer_list<Arg> args) {
+  // Prepares statement `id` on this connection the first time it is used.
+  const std::string& prepare(Sql id) {
+    static const std::array<std::string, postgres::kSqlCount> names = [] {
+      std::array<std::string, postgres::kSqlCount> n;
+      for (size_t i = 0; i < n.size(); ++i) n[i] = "krill_" + std::to_string(i);
+      return n;
+    }();
     if (!prepared[id]) {
-      const std::string name = "krill_" + std::to_string(id);
-      Result p(PQprepare(conn, name.c_str(), kSql[id], 0, nullptr));
+      Result p(PQprepare(conn, names[id].c_str(), kSql[id], 0, nullptr));
       check(p.get(), kSql[id]);
       prepared[id] = true;
     }
+    return names[id];
+  }
+
+  // A statement's parameters as libpq takes them (pointers into `args`, which must outlive them).
+  struct Values {
     std::array<const char*, 16> values{};
     std::array<int, 16> lengths{};
-    size_t n = 0;
-    for (const Arg& a : args) {
-      values[n] = a.null ? nullptr : a.text.c_str();
-      lengths[n] = static_cast<int>(a.text.size());
-      ++n;
+    int n = 0;
+    template <class Args>
+    explicit Values(const Args& args) {
+      for (const Arg& a : args) {
+        values[static_cast<size_t>(n)] = a.null ? nullptr : a.text.c_str();
+        lengths[static_cast<size_t>(n)] = static_cast<int>(a.text.size());
+        ++n;
+      }
     }
-    const std::string name = "krill_" + std::to_string(id);
-    Result r(PQexecPrepared(conn, name.c_str(), static_cast<int>(n), values.data(), lengths.data(),
-                            nullptr, 0));
+  };
+
+  Result run(Sql id, std::initializer_list<Arg> args) { return run(id, std::vector<Arg>(args)); }
+  Result run(Sql id, const std::vector<Arg>& args) {
+    const std::string& name = prepare(id);
+    const Values v(args);
+    Result r(
+        PQexecPrepared(conn, name.c_str(), v.n, v.values.data(), v.lengths.data(), nullptr, 0));
     check(r.get(), kSql[id]);
     return r;
   }
+
+  // Statements sent at once and answered at once: one round trip (libpq's pipeline mode). Outside
+  // a transaction block they are one implicit transaction, committed at the pipeline's end, or
+  // rolled back when one of them fails (the first failure is thrown, as run() throws it).
+  class Pipeline {
+   public:
+    explicit Pipeline(PgDb& db) : db_(db) {}
+    Pipeline& add(Sql id, std::vector<Arg> args) {
+      db_.prepare(id);  // before the pipeline: preparing is a round trip of its own
+      queued_.push_back({id, std::move(args)});
+      return *this;
+    }
+    // The results, in the order the statements were added.
+    std::vector<Result> run() {
+      PGconn* conn = db_.conn;
+      if (PQenterPipelineMode(conn) != 1) db_.check(nullptr, "pipeline");
+      std::vector<Result> out;
+      {
+        for (const Queued& q : queued_) {
+          const Values v(q.args);
+          if (PQsendQueryPrepared(conn, db_.prepare(q.id).c_str(), v.n, v.values.data(),
+                                  v.lengths.data(), nullptr, 0) != 1) {
+            lost();
+          }
+        }
+        if (PQpipelineSync(conn) != 1) lost();
+        std::optional<size_t> failed;
+        for (size_t i = 0; i < queued_.size(); ++i) {
+          PGresult* r = PQgetResult(conn);
+          if (!r) lost();
+          out.emplace_back(r);
+          while (PGresult* extra = PQgetResult(conn)) PQclear(extra);  // the end of statement i
+          const ExecStatusType st = PQresultStatus(r);
+          if (!failed && st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) failed = i;
+        }
+        Result sync(PQgetResult(conn));
+        if (!sync.get() || PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC) lost();
+        if (PQexitPipelineMode(conn) != 1) lost();
+        if (failed) db_.check(out[*failed].get(), kSql[queued_[*failed].id]);
+      }
+      return out;
+    }
+
+   private:
+    struct Queued {
+      Sql id;
+      std::vector<Arg> args;
+    };
+    // The connection went (or libpq refused to go on): it is closed, and the call connects again.
+    [[noreturn]] void lost() {
+      const std::string why = one_line(PQerrorMessage(db_.conn));
+      PQfinish(db_.conn);
+      db_.conn = nullptr;
+      throw ConnectionLost(db_.location + ": lost the connection to the server: " + why, true);
+    }
+    PgDb& db_;
+    std::vector<Queued> queued_;
+  };
 };
 
 }  // namespace detail
@@ -390,6 +469,58 @@ Result run_or(PgDb& db, Sql id, std::initializer_list<Arg> args,
 
 constexpr const char* kUnique = "23505";
 constexpr const char* kForeignKey = "23503";
+
+struct Statement {
+  Sql id;
+  std::vector<Arg> args;
+};
+using Refusals = std::initializer_list<std::pair<const char*, std::string>>;
+
+// A call whose statements do not depend on each other's results (a report, a finish): all of
+// them in one round trip (a Pipeline) and one transaction, instead of a round trip each and two
+// more for BEGIN and COMMIT. A refused statement's SQLSTATE listed in `refusals` becomes
+// InvalidArgument. Lost connections and aborted transactions are handled as transact() handles
+// them (`call` is Repeatable or Lazy). Inside a batch the statements run one by one in its
+// savepoint. Returns the statements' results in order.
+std::vector<Result> together(PgDb& db, Call call, const std::vector<Statement>& statements,
+                             Refusals refusals) {
+  auto refuse = [&](const PgError& e) {
+    for (const auto& [state, what] : refusals) {
+      if (e.sqlstate() == state) db.invalid(what);
+    }
+  };
+  if (db.batch_depth > 0) {
+    return transact(db, call, [&] {
+      std::vector<Result> out;
+      for (const Statement& st : statements) {
+        try {
+          out.push_back(db.run(st.id, st.args));
+        } catch (const PgError& e) {
+          refuse(e);
+          throw;
+        }
+      }
+      return out;
+    });
+  }
+  for (int attempt = 0;; ++attempt) {
+    if (!db.connected()) db.reconnect("before a call");
+    try {
+      PgDb::Pipeline p(db);
+      if (call == Call::Lazy) p.add(kLazyCommit, {});
+      for (const Statement& st : statements) p.add(st.id, st.args);
+      std::vector<Result> out = p.run();
+      if (call == Call::Lazy) out.erase(out.begin());
+      return out;
+    } catch (const ConnectionLost& e) {
+      db.reconnect(one_line(e.what()));  // repeatable: run again
+    } catch (const PgError& e) {
+      refuse(e);
+      if (!retryable(e) || attempt >= 20) throw;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1 << std::min(attempt, 6)));
+    }
+  }
+}
 
 StudyRecord read_study(const PgDb& db, const Result& r, int row) {
   StudyRecord s;
@@ -611,9 +742,7 @@ void PostgresStorage::add_run(int64_t study_id, const hpo::RunRecord& run) {
 
 bool PostgresStorage::heartbeat(const std::string& run_id, double now) {
   std::lock_guard lock(mutex_);
-  return transact(*impl_, Call::Lazy, [&] {
-    return impl_->run(kHeartbeat, {run_id, now}).changes() > 0;
-  });
+  return together(*impl_, Call::Lazy, {{kHeartbeat, {run_id, now}}}, {}).at(0).changes() > 0;
 }
 
 void PostgresStorage::remove_run(const std::string& run_id) {
@@ -712,54 +841,59 @@ void PostgresStorage::start_trial(int64_t study_id, const TrialRecord& trial) {
 
 void PostgresStorage::add_report(int64_t study_id, int64_t number, const Report& report) {
   std::lock_guard lock(mutex_);
-  PgDb& db = *impl_;
-  transact(db, Call::Lazy, [&] {
-    run_or(db, kUpsertReport, {study_id, number, report.step, report.value},
-           {{kForeignKey, "no " + trial_name(study_id, number)}});
-    for (const auto& [name, value] : report.metrics) {
-      db.run(kUpsertMetric, {study_id, number, report.step, name, value});
-    }
-  });
+  std::vector<Statement> statements;
+  statements.push_back({kUpsertReport, {study_id, number, report.step, report.value}});
+  for (const auto& [name, value] : report.metrics) {
+    statements.push_back({kUpsertMetric, {study_id, number, report.step, name, value}});
+  }
+  together(*impl_, Call::Lazy, statements, {{kForeignKey, "no " + trial_name(study_id, number)}});
 }
 
 void PostgresStorage::add_decision(int64_t study_id, int64_t number,
                                    const hpo::DecisionRecord& decision) {
   std::lock_guard lock(mutex_);
-  PgDb& db = *impl_;
-  transact(db, Call::Lazy, [&] {
-    const bool exploit = decision.action == hpo::Action::Exploit;
-    run_or(db, kUpsertDecision,
-           {study_id, number, decision.step, hpo::to_string(decision.action), decision.reason,
-            decision.prediction, exploit ? Arg(decision.donor) : Arg(std::nullopt),
-            exploit ? Arg(decision.donor_step) : Arg(std::nullopt)},
-           {{kForeignKey, "no " + trial_name(study_id, number)}});
-    db.run(kDeleteDecisionParams, {study_id, number, decision.step});
-    if (!exploit) return;
+  const bool exploit = decision.action == hpo::Action::Exploit;
+  std::vector<Statement> statements;
+  statements.push_back(
+      {kUpsertDecision,
+       {study_id, number, decision.step, hpo::to_string(decision.action), decision.reason,
+        decision.prediction, exploit ? Arg(decision.donor) : Arg(std::nullopt),
+        exploit ? Arg(decision.donor_step) : Arg(std::nullopt)}});
+  statements.push_back({kDeleteDecisionParams, {study_id, number, decision.step}});
+  if (exploit) {
     for (const auto& [name, value] : decision.params) {
       auto [kind, text] = param_args(value);
-      db.run(kInsertDecisionParam, {study_id, number, decision.step, name, kind, std::move(text)});
+      statements.push_back(
+          {kInsertDecisionParam, {study_id, number, decision.step, name, kind, std::move(text)}});
     }
-  });
+  }
+  together(*impl_, Call::Lazy, statements, {{kForeignKey, "no " + trial_name(study_id, number)}});
 }
 
+// The state, then the attrs, in one round trip: the attrs' statements only touch a trial that the
+// finishing run owns (as the state's does), so a lost lease changes nothing.
 void PostgresStorage::finish_trial(int64_t study_id, const TrialRecord& trial) {
   std::lock_guard lock(mutex_);
   PgDb& db = *impl_;
-  transact(db, Call::Repeatable, [&] {
-    const std::optional<double> value =
-        trial.value && !std::isnan(*trial.value) ? trial.value : std::nullopt;
-    const Result r = db.run(kFinishTrial, {study_id, trial.number, hpo::to_string(trial.state),
-                                           value, trial.error, trial.finished, trial.owner});
-    if (r.changes() == 0) {
-      const Result owner = db.run(kSelectOwner, {study_id, trial.number});
-      if (owner.rows() == 0) db.invalid("no " + trial_name(study_id, trial.number));
-      throw hpo::LeaseLost(location_ + ": " + trial_name(study_id, trial.number) +
-                           " was re-queued to run " + owner.text(0, 0) + " (this run, " +
-                           trial.owner + ", was taken for gone)");
-    }
-    db.run(kDeleteAttrs, {study_id, trial.number});
-    for (const auto& [key, v] : trial.attrs) db.run(kInsertAttr, {study_id, trial.number, key, v});
+  const std::optional<double> value =
+      trial.value && !std::isnan(*trial.value) ? trial.value : std::nullopt;
+  std::vector<Statement> statements;
+  statements.push_back({kFinishTrial,
+                        {study_id, trial.number, hpo::to_string(trial.state), value, trial.error,
+                         trial.finished, trial.owner}});
+  statements.push_back({kDeleteOwnedAttrs, {study_id, trial.number, trial.owner}});
+  for (const auto& [key, v] : trial.attrs) {
+    statements.push_back({kInsertOwnedAttr, {study_id, trial.number, key, v, trial.owner}});
+  }
+  const auto results = together(db, Call::Repeatable, statements, {});
+  if (results.at(0).changes() > 0) return;
+  const Result owner = transact(db, Call::Repeatable, [&] {
+    return db.run(kSelectOwner, {study_id, trial.number});
   });
+  if (owner.rows() == 0) db.invalid("no " + trial_name(study_id, trial.number));
+  throw hpo::LeaseLost(location_ + ": " + trial_name(study_id, trial.number) +
+                       " was re-queued to run " + owner.text(0, 0) + " (this run, " + trial.owner +
+                       ", was taken for gone)");
 }
 
 std::vector<TrialRecord> PostgresStorage::trials(int64_t study_id) {

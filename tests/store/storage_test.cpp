@@ -468,11 +468,14 @@ TEST_P(StorageTest, ClaimRequeuesTheTrialsOfGoneRunsWithTheirParameters) {
   late.owner = "dead";
   late.state = TrialState::Completed;
   late.value = 1.0;
+  late.attrs["test_accuracy"] = 0.5;
   EXPECT_THROW(storage_->finish_trial(id, late), hpo::LeaseLost);
   EXPECT_EQ(storage_->trials(id).at(0).state, TrialState::Running);
+  EXPECT_TRUE(storage_->trials(id).at(0).attrs.empty()) << "a lost lease stores nothing";
   late.owner = "me";
   storage_->finish_trial(id, late);
   EXPECT_EQ(storage_->trials(id).at(0).value, 1.0);
+  EXPECT_EQ(storage_->trials(id).at(0).attrs.at("test_accuracy"), 0.5);
 }
 
 TEST_P(StorageTest, ConcurrentClaimsNeverShareANumberAndKeepTheBudget) {
