@@ -190,6 +190,16 @@ struct PgDb {
 
   bool connected() const { return conn && PQstatus(conn) == CONNECTION_OK; }
 
+  // A message of this storage without its "<location>: " (to quote it inside another).
+  std::string unprefixed(const std::string& message) const {
+    std::string m = message;
+    for (const std::string& prefix :
+         {location + ": ", std::string("lost the connection to the server: ")}) {
+      if (m.rfind(prefix, 0) == 0) m.erase(0, prefix.size());
+    }
+    return m;
+  }
+
   // A lost connection is taken up again, waiting up to options.reconnect_seconds for the server.
   void reconnect(const std::string& why) {
     const auto give_up = std::chrono::steady_clock::now() +
@@ -201,8 +211,11 @@ struct PgDb {
         return;
       } catch (const DataError& e) {
         if (std::chrono::steady_clock::now() >= give_up) {
-          fail("lost the connection to the server (" + why + ") and could not connect again for " +
-               std::to_string(std::lround(options.reconnect_seconds)) + " s: " + e.what());
+          fail("lost the connection to the server" +
+               (why.empty() ? std::string() : " (" + unprefixed(why) + ")") +
+               " and could not connect again for " +
+               std::to_string(std::lround(options.reconnect_seconds)) +
+               " s: " + unprefixed(e.what()));
         }
       }
       std::this_thread::sleep_for(pause);
@@ -416,7 +429,7 @@ auto transact(PgDb& db, Call call, F&& body) -> decltype(body()) {
       if (db.batch_depth > 0) {
         db.fail("lost the connection to the server during a batch of changes, none was stored");
       }
-      db.reconnect("before a call");
+      db.reconnect("");
     }
     try {
       Transaction tx(db, call);
@@ -504,7 +517,7 @@ std::vector<Result> together(PgDb& db, Call call, const std::vector<Statement>& 
     });
   }
   for (int attempt = 0;; ++attempt) {
-    if (!db.connected()) db.reconnect("before a call");
+    if (!db.connected()) db.reconnect("");
     try {
       PgDb::Pipeline p(db);
       if (call == Call::Lazy) p.add(kLazyCommit, {});
@@ -1002,7 +1015,7 @@ void PostgresStorage::begin_batch() {
   std::lock_guard lock(mutex_);
   PgDb& db = *impl_;
   if (db.batch_depth == 0) {
-    if (!db.connected()) db.reconnect("before a batch");
+    if (!db.connected()) db.reconnect("");
     db.exec("BEGIN");
   }
   ++db.batch_depth;
