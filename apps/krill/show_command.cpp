@@ -154,7 +154,7 @@ void add_studies_command(CLI::App& app, int& exit_code) {
     auto storage = open_existing(*db);
     const auto studies = storage->studies();
     if (studies.empty()) {
-      fmt::print("{}: no study yet\n", *db);
+      fmt::print("{}: no study yet\n", hpo::display_location(*db));
       exit_code = 0;
       return;
     }
