@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "apps/cli_util.hpp"
+#include "apps/report_serve_util.hpp"
 #include "common/pg_test_server.hpp"
 #include "hpo/storage.hpp"
 #include "report/json_reader.hpp"
@@ -38,7 +39,10 @@ namespace {
 
 namespace fs = std::filesystem;
 using krill::testing::CliResult;
+using krill::testing::http_get;
+using krill::testing::HttpResponse;
 using krill::testing::Json;
+using krill::testing::Krill;
 using krill::testing::parse_json;
 using krill::testing::pg_detail::shell_quote;
 using ::testing::HasSubstr;
@@ -123,105 +127,6 @@ void expect_one_error_line(const CliResult& r) {
   EXPECT_TRUE(r.output.starts_with("krill: error: ")) << r.output;
   EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
 }
-
-// --- krill report --serve: a child process, and one GET over HTTP ---------------------------
-
-struct HttpResponse {
-  int status = -1;  // -1: no answer
-  std::string body;
-};
-
-HttpResponse http_get(int port, const std::string& path) {
-  HttpResponse r;
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return r;
-  timeval timeout{10, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return r;
-  }
-  const std::string request =
-      "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-  if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
-      static_cast<ssize_t>(request.size())) {
-    ::close(fd);
-    return r;
-  }
-  std::string raw;
-  char buf[65536];
-  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;)
-    raw.append(buf, static_cast<size_t>(n));
-  ::close(fd);
-  const size_t end = raw.find("\r\n\r\n");
-  if (!raw.starts_with("HTTP/1.1 ") || end == std::string::npos) return r;
-  r.status = std::stoi(raw.substr(9, 3));
-  r.body = raw.substr(end + 4);
-  return r;
-}
-
-// `krill report URL --serve --port 0` in `folder`, its output read through a pipe; stopped
-// (SIGTERM) on destruction.
-class Server {
- public:
-  Server(const fs::path& folder, const std::string& url) {
-    int fds[2];
-    if (::pipe(fds) != 0) return;
-    std::vector<std::string> args = {KRILL_BINARY, "report", url, "--serve", "--port", "0"};
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(fds[1], 1);
-      ::dup2(fds[1], 2);
-      ::close(fds[0]);
-      ::close(fds[1]);
-      if (::chdir(folder.c_str()) != 0) ::_exit(126);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(KRILL_BINARY, argv.data());
-      ::_exit(127);
-    }
-    ::close(fds[1]);
-    fd_ = fds[0];
-  }
-  ~Server() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Server(const Server&) = delete;
-  Server& operator=(const Server&) = delete;
-
-  // The port of its "serving ... at http://127.0.0.1:PORT/" line; -1 when it ends or 20 s pass.
-  int port() {
-    const std::regex serving(R"(at http://127\.0\.0\.1:(\d+)/)");
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (std::chrono::steady_clock::now() < deadline) {
-      std::smatch m;
-      if (std::regex_search(output_, m, serving)) return std::stoi(m[1]);
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, 200) > 0) {
-        char buf[4096];
-        const ssize_t n = ::read(fd_, buf, sizeof buf);
-        if (n <= 0) return -1;
-        output_.append(buf, static_cast<size_t>(n));
-      }
-    }
-    return -1;
-  }
-  const std::string& output() const { return output_; }
-
- private:
-  pid_t pid_ = -1;
-  int fd_ = -1;
-  std::string output_;
-};
 
 // --- the tests ------------------------------------------------------------------------------
 
@@ -399,7 +304,7 @@ TEST_F(PostgresCliTest, ReportServeServesAServersStudyWithoutThePassword) {
   const std::string url = db.tcp_url();
   ASSERT_EQ(tune(write_study(url)).exit_code, 0);
 
-  Server serving(dir_, url);
+  Krill serving({url, "--serve", "--port", "0"}, dir_);
   const int port = serving.port();
   ASSERT_GT(port, 0) << serving.output();
   EXPECT_THAT(serving.output(), HasSubstr("study 'first'"));
