@@ -16,6 +16,7 @@
 
 #include "core/error.hpp"
 #include "store/postgres_schema.hpp"
+#include "store/trial_cursor.hpp"
 
 namespace krill::store {
 
@@ -603,21 +604,6 @@ void insert_trial(PgDb& db, int64_t study_id, const TrialRecord& t) {
     db.run(kInsertParam, {study_id, t.number, name, kind, std::move(text)});
   }
 }
-
-// Child rows come ordered by trial number, as the trials do: finding each row's trial is a cursor
-// that only moves forward.
-class TrialCursor {
- public:
-  explicit TrialCursor(std::vector<TrialRecord>& trials) : trials_(trials) {}
-  TrialRecord* find(int64_t number) {
-    while (i_ < trials_.size() && trials_[i_].number < number) ++i_;
-    return i_ < trials_.size() && trials_[i_].number == number ? &trials_[i_] : nullptr;
-  }
-
- private:
-  std::vector<TrialRecord>& trials_;
-  size_t i_ = 0;
-};
 
 }  // namespace
 

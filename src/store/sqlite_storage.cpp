@@ -12,6 +12,7 @@
 #include "core/error.hpp"
 #include "store/sqlite_db.hpp"
 #include "store/sqlite_schema.hpp"
+#include "store/trial_cursor.hpp"
 
 namespace krill::store {
 
@@ -56,21 +57,6 @@ Contents inspect(const sqlite::Connection& db, std::string& version) {
 double real_or_nan(const Statement& s, int col) {
   return s.is_null(col) ? std::numeric_limits<double>::quiet_NaN() : s.real(col);
 }
-
-// Child rows (params, attrs, reports) come ordered by trial number, as the trials do, so finding
-// each row's trial is a cursor that only moves forward.
-class TrialCursor {
- public:
-  explicit TrialCursor(std::vector<TrialRecord>& trials) : trials_(trials) {}
-  TrialRecord* find(int64_t number) {
-    while (i_ < trials_.size() && trials_[i_].number < number) ++i_;
-    return i_ < trials_.size() && trials_[i_].number == number ? &trials_[i_] : nullptr;
-  }
-
- private:
-  std::vector<TrialRecord>& trials_;
-  size_t i_ = 0;
-};
 
 }  // namespace
 
