@@ -248,7 +248,9 @@ void add_best_command(CLI::App& app, int& exit_code) {
       "the trial's value. A PBT member's weights passed through other members' hyperparameters: "
       "its command trains its final ones from the start and does not reproduce its value. A "
       "study without a completed trial is an error (exit code 2).");
-  cmd->add_option("database", args->db, "a study database written by krill tune")->required();
+  cmd->add_option("database", args->db,
+                  "a study database written by krill tune (a SQLite file or a postgresql:// URL)")
+      ->required();
   cmd->add_option("--study", args->study, "which study, when the database holds several");
   cmd->add_flag("--json", args->json,
                 "print it as one JSON object: number, value, params, final_params, seed, attrs, "

@@ -134,7 +134,9 @@ void add_report_command(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<ReportArgs>();
   CLI::App* cmd = app.add_subcommand(
       "report", "Write a study's HTML report (charts of its trials), or serve it live");
-  cmd->add_option("database", args->db, "a study database written by krill tune")->required();
+  cmd->add_option("database", args->db,
+                  "a study database written by krill tune (a SQLite file or a postgresql:// URL)")
+      ->required();
   auto* output = cmd->add_option("--output,-o", args->output, "the HTML file to write");
   cmd->add_option("--study", args->study, "which study, when the database holds several");
   auto* figures = cmd->add_option(

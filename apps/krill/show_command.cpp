@@ -115,7 +115,9 @@ struct ExportArgs {
 void add_show_command(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<ShowArgs>();
   CLI::App* cmd = app.add_subcommand("show", "Summarise the studies of a database");
-  cmd->add_option("database", args->db, "a study database written by krill tune")->required();
+  cmd->add_option("database", args->db,
+                  "a study database written by krill tune (a SQLite file or a postgresql:// URL)")
+      ->required();
   cmd->add_option("--top", args->top, "how many of the best trials to list")->capture_default_str();
   cmd->add_flag("--all", args->all,
                 "list every trial, in number order, with its state and why it stopped or failed");
@@ -149,7 +151,9 @@ void add_show_command(CLI::App& app, int& exit_code) {
 void add_studies_command(CLI::App& app, int& exit_code) {
   auto db = std::make_shared<std::string>();
   CLI::App* cmd = app.add_subcommand("studies", "List the studies of a database, a line each");
-  cmd->add_option("database", *db, "a study database written by krill tune")->required();
+  cmd->add_option("database", *db,
+                  "a study database written by krill tune (a SQLite file or a postgresql:// URL)")
+      ->required();
   cmd->callback([db, &exit_code] {
     auto storage = open_existing(*db);
     const auto studies = storage->studies();
@@ -185,7 +189,9 @@ void add_studies_command(CLI::App& app, int& exit_code) {
 void add_export_command(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<ExportArgs>();
   CLI::App* cmd = app.add_subcommand("export", "Write a study's trials as CSV or JSON");
-  cmd->add_option("database", args->db, "a study database written by krill tune")->required();
+  cmd->add_option("database", args->db,
+                  "a study database written by krill tune (a SQLite file or a postgresql:// URL)")
+      ->required();
   cmd->add_option("--format", args->format, "csv or json")
       ->check(CLI::IsMember({"csv", "json"}))
       ->capture_default_str();

@@ -187,7 +187,9 @@ void add_study_command(CLI::App& app, int& exit_code) {
       "delete",
       "Delete a study: its trials, their curves and decisions, and its files beside "
       "the database (best weights, PBT member states)");
-  cmd->add_option("database", del->db, "a study database written by krill tune")->required();
+  cmd->add_option("database", del->db,
+                  "a study database written by krill tune (a SQLite file or a postgresql:// URL)")
+      ->required();
   cmd->add_option("--study", del->study, "the study to delete")->required();
   cmd->add_flag("--force", del->force,
                 "delete it even while a krill tune process runs it (that process then fails)");
@@ -201,7 +203,9 @@ void add_study_command(CLI::App& app, int& exit_code) {
       "rename",
       "Give a study another name (its files beside the database follow); `krill tune "
       "--study NEW` resumes it");
-  cmd->add_option("database", ren->db, "a study database written by krill tune")->required();
+  cmd->add_option("database", ren->db,
+                  "a study database written by krill tune (a SQLite file or a postgresql:// URL)")
+      ->required();
   cmd->add_option("OLD", ren->study, "the study's name")->required();
   cmd->add_option("NEW", ren->new_name, "its new name (not taken in the database)")->required();
   cmd->add_flag("--force", ren->force, "rename it even while a krill tune process runs it");
@@ -215,10 +219,13 @@ void add_study_command(CLI::App& app, int& exit_code) {
       "copy",
       "Copy a study with all its trials into another database (created if missing), "
       "as Optuna's copy-study; its best weights are copied beside it");
-  cmd->add_option("source", copy->db, "the study database to copy from")->required();
+  cmd->add_option("source", copy->db,
+                  "the study database to copy from (a SQLite file or a postgresql:// URL)")
+      ->required();
   cmd->add_option("destination", copy->destination,
-                  "the study database to copy into (created if missing; may be the source, "
-                  "with --as)")
+                  "the study database to copy into: a SQLite file (created if missing) or a "
+                  "postgresql:// URL; "
+                  "it may be the source, with --as")
       ->required();
   cmd->add_option("--study", copy->study, "the study to copy (default: the source's only study)");
   cmd->add_option("--as", copy->new_name,

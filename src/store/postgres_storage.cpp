@@ -105,6 +105,12 @@ struct Arg {
   Arg(std::optional<int64_t> v) : Arg(v ? Arg(*v) : Arg(std::nullopt)) {}  // NOLINT
 };
 
+// A statement of a call that is sent with others at once (PgDb::run_together).
+struct Statement {
+  Sql id;
+  std::vector<Arg> args;
+};
+
 // A result, owned.
 class Result {
  public:
@@ -269,7 +275,8 @@ struct PgDb {
     return names[id];
   }
 
-  // A statement's parameters as libpq takes them (pointers into `args`, which must outlive them).
+  // A statement's parameters as libpq takes them (pointers into `args`, which must outlive them;
+  // krill's statements take at most 8).
   struct Values {
     std::array<const char*, 16> values{};
     std::array<int, 16> lengths{};
@@ -284,10 +291,10 @@ struct PgDb {
     }
   };
 
-  Result run(Sql id, std::initializer_list<Arg> args) { return run(id, std::vector<Arg>(args)); }
-  Result run(Sql id, const std::vector<Arg>& args) {
+  Result run(Sql id, std::initializer_list<Arg> args) { return run(id, Values(args)); }
+  Result run(Sql id, const std::vector<Arg>& args) { return run(id, Values(args)); }
+  Result run(Sql id, const Values& v) {
     const std::string& name = prepare(id);
-    const Values v(args);
     Result r(
         PQexecPrepared(conn, name.c_str(), v.n, v.values.data(), v.lengths.data(), nullptr, 0));
     check(r.get(), kSql[id]);
@@ -296,61 +303,54 @@ struct PgDb {
 
   // Statements sent at once and answered at once: one round trip (libpq's pipeline mode). Outside
   // a transaction block they are one implicit transaction, committed at the pipeline's end, or
-  // rolled back when one of them fails (the first failure is thrown, as run() throws it).
-  class Pipeline {
-   public:
-    explicit Pipeline(PgDb& db) : db_(db) {}
-    Pipeline& add(Sql id, std::vector<Arg> args) {
-      db_.prepare(id);  // before the pipeline: preparing is a round trip of its own
-      queued_.push_back({id, std::move(args)});
-      return *this;
-    }
-    // The results, in the order the statements were added.
-    std::vector<Result> run() {
-      PGconn* conn = db_.conn;
-      if (PQenterPipelineMode(conn) != 1) db_.check(nullptr, "pipeline");
-      std::vector<Result> out;
-      {
-        for (const Queued& q : queued_) {
-          const Values v(q.args);
-          if (PQsendQueryPrepared(conn, db_.prepare(q.id).c_str(), v.n, v.values.data(),
-                                  v.lengths.data(), nullptr, 0) != 1) {
-            lost();
-          }
-        }
-        if (PQpipelineSync(conn) != 1) lost();
-        std::optional<size_t> failed;
-        for (size_t i = 0; i < queued_.size(); ++i) {
-          PGresult* r = PQgetResult(conn);
-          if (!r) lost();
-          out.emplace_back(r);
-          while (PGresult* extra = PQgetResult(conn)) PQclear(extra);  // the end of statement i
-          const ExecStatusType st = PQresultStatus(r);
-          if (!failed && st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) failed = i;
-        }
-        Result sync(PQgetResult(conn));
-        if (!sync.get() || PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC) lost();
-        if (PQexitPipelineMode(conn) != 1) lost();
-        if (failed) db_.check(out[*failed].get(), kSql[queued_[*failed].id]);
+  // rolled back when one of them fails (the first failure is thrown, as run() throws it). `lazy`:
+  // the transaction commits without waiting for the WAL flush (Call::Lazy). Returns the
+  // statements' results in order.
+  std::vector<Result> run_together(const std::vector<Statement>& statements, bool lazy) {
+    for (const Statement& st : statements) prepare(st.id);  // each a round trip of its own
+    if (lazy) prepare(kLazyCommit);
+    if (PQenterPipelineMode(conn) != 1) check(nullptr, "pipeline");
+    auto send = [&](Sql id, const Values& v) {
+      if (PQsendQueryPrepared(conn, prepare(id).c_str(), v.n, v.values.data(), v.lengths.data(),
+                              nullptr, 0) != 1) {
+        lost_in_pipeline();
       }
-      return out;
-    }
-
-   private:
-    struct Queued {
-      Sql id;
-      std::vector<Arg> args;
     };
-    // The connection went (or libpq refused to go on): it is closed, and the call connects again.
-    [[noreturn]] void lost() {
-      const std::string why = one_line(PQerrorMessage(db_.conn));
-      PQfinish(db_.conn);
-      db_.conn = nullptr;
-      throw ConnectionLost(db_.location + ": lost the connection to the server: " + why, true);
+    if (lazy) send(kLazyCommit, Values(std::vector<Arg>{}));
+    for (const Statement& st : statements) send(st.id, Values(st.args));
+    if (PQpipelineSync(conn) != 1) lost_in_pipeline();
+    // Each statement's result, then a null that ends it; a statement after a failed one answers
+    // PGRES_PIPELINE_ABORTED.
+    auto next = [&] {
+      PGresult* r = PQgetResult(conn);
+      if (!r) lost_in_pipeline();
+      while (PGresult* end = PQgetResult(conn)) PQclear(end);
+      return Result(r);
+    };
+    if (lazy) next();
+    std::vector<Result> out;
+    std::optional<size_t> failed;
+    for (size_t i = 0; i < statements.size(); ++i) {
+      out.push_back(next());
+      const ExecStatusType st = PQresultStatus(out.back().get());
+      if (!failed && st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) failed = i;
     }
-    PgDb& db_;
-    std::vector<Queued> queued_;
-  };
+    const Result sync(PQgetResult(conn));
+    if (!sync.get() || PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC) lost_in_pipeline();
+    if (PQexitPipelineMode(conn) != 1) lost_in_pipeline();
+    if (failed) check(out[*failed].get(), kSql[statements[*failed].id]);
+    return out;
+  }
+
+ private:
+  // The connection went in a pipeline (or libpq refused to go on): it is closed, and the call
+  // connects again. Whether the pipeline's implicit transaction committed is unknown.
+  [[noreturn]] void lost_in_pipeline() {
+    const std::string why = one_line(PQerrorMessage(conn));
+    PQfinish(conn);
+    conn = nullptr;
+    throw ConnectionLost(location + ": lost the connection to the server: " + why, true);
+  }
 };
 
 }  // namespace detail
@@ -367,7 +367,7 @@ enum class Call {
   // what a running trial reports (curve points, decisions, heartbeats). The server's crash (not
   // a restart) may lose the last fraction of a second of them, never a claim or a result: the
   // durability SQLite's storage has against a machine's crash (WAL, synchronous=NORMAL).
-  // Measured: 5 WAL flushes a trial become 2 (docs/BENCHMARKS.md).
+  // Measured: 5 WAL flushes a trial become 2 (docs/BENCHMARKS.md). Sent with together().
   Lazy,
   Snapshot,  // repeatable, read only, its reads one snapshot (REPEATABLE READ)
 };
@@ -380,7 +380,6 @@ class Transaction {
   Transaction(PgDb& db, Call call) : db_(db), nested_(db.batch_depth > 0) {
     db_.exec(nested_                  ? "SAVEPOINT krill_call"
              : call == Call::Snapshot ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
-             : call == Call::Lazy     ? "BEGIN; SET LOCAL synchronous_commit = off"
                                       : "BEGIN");
   }
   ~Transaction() {
@@ -418,14 +417,14 @@ bool retryable(const PgError& e) {
   return e.sqlstate() == "40P01" || e.sqlstate() == "40001";  // deadlock, serialization failure
 }
 
-// Runs `body` in one transaction and commits it. A lost connection is taken up again and the call
-// run again from its start, unless it went while committing a Call::Once (the change may have been
-// stored: running it again could store it twice), or inside a batch (the batch's earlier calls are
-// gone with it). A deadlock or serialization failure the server resolved by aborting this
-// transaction is retried too.
+// Makes `attempt` (one call: its transaction, committed) happen, taking a lost connection up
+// again and running it again from its start, unless the connection went while committing a
+// Call::Once (the change may have been stored: running it again could store it twice), or inside
+// a batch (the batch's earlier calls are gone with it). A deadlock or serialization failure the
+// server resolved by aborting the transaction is retried too.
 template <class F>
-auto transact(PgDb& db, Call call, F&& body) -> decltype(body()) {
-  for (int attempt = 0;; ++attempt) {
+auto with_retries(PgDb& db, Call call, F&& attempt) -> decltype(attempt()) {
+  for (int n = 0;; ++n) {
     if (!db.connected()) {
       if (db.batch_depth > 0) {
         db.fail("lost the connection to the server during a batch of changes, none was stored");
@@ -433,16 +432,7 @@ auto transact(PgDb& db, Call call, F&& body) -> decltype(body()) {
       db.reconnect("");
     }
     try {
-      Transaction tx(db, call);
-      if constexpr (std::is_void_v<decltype(body())>) {
-        body();
-        tx.commit();
-        return;
-      } else {
-        auto out = body();
-        tx.commit();
-        return out;
-      }
+      return attempt();
     } catch (const ConnectionLost& e) {
       if (db.batch_depth > 0) {
         db.fail(std::string("a batch of changes was lost with the connection, none was stored: ") +
@@ -455,10 +445,26 @@ auto transact(PgDb& db, Call call, F&& body) -> decltype(body()) {
       }
       db.reconnect(one_line(e.what()));
     } catch (const PgError& e) {
-      if (!retryable(e) || db.batch_depth > 0 || attempt >= 20) throw;
-      std::this_thread::sleep_for(std::chrono::milliseconds(1 << std::min(attempt, 6)));
+      if (!retryable(e) || db.batch_depth > 0 || n >= 20) throw;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1 << std::min(n, 6)));
     }
   }
+}
+
+// Runs `body` in one transaction (a savepoint in a batch) and commits it, with_retries.
+template <class F>
+auto transact(PgDb& db, Call call, F&& body) -> decltype(body()) {
+  return with_retries(db, call, [&]() -> decltype(body()) {
+    Transaction tx(db, call);
+    if constexpr (std::is_void_v<decltype(body())>) {
+      body();
+      tx.commit();
+    } else {
+      auto out = body();
+      tx.commit();
+      return out;
+    }
+  });
 }
 
 std::string no_study(int64_t id) {
@@ -468,15 +474,22 @@ std::string trial_name(int64_t study_id, int64_t number) {
   return "trial " + std::to_string(number) + " of study with id " + std::to_string(study_id);
 }
 
-// Runs a statement, turning the SQLSTATEs a caller expects into InvalidArgument.
-Result run_or(PgDb& db, Sql id, std::initializer_list<Arg> args,
-              std::initializer_list<std::pair<const char*, std::string>> refusals) {
+using Refusals = std::initializer_list<std::pair<const char*, std::string>>;
+
+// The SQLSTATEs a caller expects (a name taken: 23505, a missing study or trial: 23503) become
+// InvalidArgument with the caller's words; other errors are left to propagate.
+void refuse(const PgDb& db, const PgError& e, Refusals refusals) {
+  for (const auto& [state, what] : refusals) {
+    if (e.sqlstate() == state) db.invalid(what);
+  }
+}
+
+// Runs a statement, refusing as `refusals` say.
+Result run_or(PgDb& db, Sql id, std::initializer_list<Arg> args, Refusals refusals) {
   try {
     return db.run(id, args);
   } catch (const PgError& e) {
-    for (const auto& [state, what] : refusals) {
-      if (e.sqlstate() == state) db.invalid(what);
-    }
+    refuse(db, e, refusals);
     throw;
   }
 }
@@ -484,25 +497,12 @@ Result run_or(PgDb& db, Sql id, std::initializer_list<Arg> args,
 constexpr const char* kUnique = "23505";
 constexpr const char* kForeignKey = "23503";
 
-struct Statement {
-  Sql id;
-  std::vector<Arg> args;
-};
-using Refusals = std::initializer_list<std::pair<const char*, std::string>>;
-
 // A call whose statements do not depend on each other's results (a report, a finish): all of
-// them in one round trip (a Pipeline) and one transaction, instead of a round trip each and two
-// more for BEGIN and COMMIT. A refused statement's SQLSTATE listed in `refusals` becomes
-// InvalidArgument. Lost connections and aborted transactions are handled as transact() handles
-// them (`call` is Repeatable or Lazy). Inside a batch the statements run one by one in its
-// savepoint. Returns the statements' results in order.
+// them in one round trip and one transaction (PgDb::run_together), instead of a round trip each
+// and two more for BEGIN and COMMIT; `call` is Repeatable or Lazy. Inside a batch they run one by
+// one in its savepoint. Returns the statements' results in order.
 std::vector<Result> together(PgDb& db, Call call, const std::vector<Statement>& statements,
                              Refusals refusals) {
-  auto refuse = [&](const PgError& e) {
-    for (const auto& [state, what] : refusals) {
-      if (e.sqlstate() == state) db.invalid(what);
-    }
-  };
   if (db.batch_depth > 0) {
     return transact(db, call, [&] {
       std::vector<Result> out;
@@ -510,30 +510,21 @@ std::vector<Result> together(PgDb& db, Call call, const std::vector<Statement>& 
         try {
           out.push_back(db.run(st.id, st.args));
         } catch (const PgError& e) {
-          refuse(e);
+          refuse(db, e, refusals);
           throw;
         }
       }
       return out;
     });
   }
-  for (int attempt = 0;; ++attempt) {
-    if (!db.connected()) db.reconnect("");
+  return with_retries(db, call, [&] {
     try {
-      PgDb::Pipeline p(db);
-      if (call == Call::Lazy) p.add(kLazyCommit, {});
-      for (const Statement& st : statements) p.add(st.id, st.args);
-      std::vector<Result> out = p.run();
-      if (call == Call::Lazy) out.erase(out.begin());
-      return out;
-    } catch (const ConnectionLost& e) {
-      db.reconnect(one_line(e.what()));  // repeatable: run again
+      return db.run_together(statements, call == Call::Lazy);
     } catch (const PgError& e) {
-      refuse(e);
-      if (!retryable(e) || attempt >= 20) throw;
-      std::this_thread::sleep_for(std::chrono::milliseconds(1 << std::min(attempt, 6)));
+      refuse(db, e, refusals);
+      throw;
     }
-  }
+  });
 }
 
 StudyRecord read_study(const PgDb& db, const Result& r, int row) {
