@@ -71,7 +71,15 @@ endif()
 # libxsmm won nothing and is only measured. Without them krill builds and runs as before (im2col +
 # OpenBLAS). The sanitizer and fuzz builds leave oneDNN out: its JIT-generated code is invisible to
 # the sanitizers, so they test krill's own path.
-find_package(dnnl CONFIG QUIET)
+# Debian's dnnl-config.cmake calls find_package(OpenCL REQUIRED) (its GPU runtime is OpenCL),
+# which stops the configuration where ocl-icd-opencl-dev is missing: look for OpenCL first and
+# leave oneDNN out without it.
+find_package(OpenCL QUIET)
+if(OpenCL_FOUND)
+  find_package(dnnl CONFIG QUIET)
+elseif(EXISTS /usr/lib/x86_64-linux-gnu/cmake/dnnl OR EXISTS /usr/lib/cmake/dnnl)
+  message(STATUS "oneDNN: its CMake package needs OpenCL (apt-get install ocl-icd-opencl-dev)")
+endif()
 option(KRILL_ONEDNN "Run convolutions on oneDNN when libdnnl-dev is found" ON)
 set(KRILL_HAVE_ONEDNN OFF)
 if(KRILL_ONEDNN AND TARGET DNNL::dnnl AND NOT KRILL_SANITIZE AND NOT KRILL_FUZZ)

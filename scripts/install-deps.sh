@@ -7,6 +7,7 @@ packages=(
   cmake ninja-build g++ pkg-config
   libopenblas-openmp-dev  # BLAS (OpenMP build: one thread pool shared with krill's loops)
   libdnnl-dev             # oneDNN (OpenMP build): convolutions and the larger GEMMs; optional
+  ocl-icd-opencl-dev      # OpenCL headers and loader: Debian's dnnl-config.cmake requires them
   zlib1g-dev libfmt-dev libcli11-dev
   libsqlite3-dev libyaml-cpp-dev libboost-dev
   libpq-dev               # libpq: studies on PostgreSQL (postgresql://); optional to build krill

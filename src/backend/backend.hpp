@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "backend/geometry.hpp"
 #include "core/device.hpp"
@@ -128,10 +129,41 @@ class Backend {
   // Adam (torch.optim.Adam semantics, L2 weight decay added to the gradient).
   virtual void adam_update(float* w, const float* grad, float* m, float* v, int64_t n,
                            const AdamStep& step) = 0;
+
+  // Population ops (train/population.hpp): `members` models of one architecture, member p's
+  // operand at base + p * (its size), each with its own hyperparameters. Labels and the
+  // per-member arrays (lr, momentum, ...; losses and counts out) are host memory: they come from
+  // the loader and the trainer, and a device backend copies them. The defaults loop over the
+  // members with the single ops above; a backend overrides them where one launch pays.
+  //
+  // y [P, rows, cols]: y[p, r, :] = v[p, :]   (v [P, cols])
+  virtual void broadcast_rows_batched(const float* v, int64_t members, int64_t rows, int64_t cols,
+                                      float* y);
+  // out [P, cols] = beta * out + the column sums of each member's x [rows, cols]
+  virtual void column_sums_batched(const float* x, int64_t members, int64_t rows, int64_t cols,
+                                   float beta, float* out);
+  // Per member: probs and losses[p] = the summed loss of its rows (labels [P * rows]).
+  virtual void softmax_cross_entropy_batched(const float* logits, const int32_t* labels,
+                                             int64_t members, int64_t rows, int64_t cols,
+                                             float* probs, double* losses);
+  // correct[p] = member p's rows whose argmax is the label.
+  virtual void count_correct_batched(const float* scores, const int32_t* labels, int64_t members,
+                                     int64_t rows, int64_t cols, int64_t* correct);
+  // sgd_update of each member's n values with its lr, momentum and weight decay.
+  virtual void sgd_update_batched(float* w, const float* grad, float* velocity, int64_t members,
+                                  int64_t n, const float* lr, const float* momentum,
+                                  const float* weight_decay, bool nesterov);
+  // adam_update of each member's n values; step.lr and step.weight_decay are replaced by the
+  // member's lr[p] and weight_decay[p].
+  virtual void adam_update_batched(float* w, const float* grad, float* m, float* v, int64_t members,
+                                   int64_t n, const AdamStep& step, const float* lr,
+                                   const float* weight_decay);
 };
 
 // The backend of a device. Throws krill::Error naming what is missing when the device's backend
-// was not built.
+// was not built, or its device cannot be used (no GPU, no driver).
 Backend& backend(Device device);
+// "" when backend(device) can be had, else why not (one line, for an error message).
+std::string device_problem(Device device);
 
 }  // namespace krill::backend

@@ -1,7 +1,9 @@
 #include "core/device.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 
 #include "core/error.hpp"
@@ -19,6 +21,16 @@ class CpuAllocator final : public Allocator {
     return p;
   }
   void deallocate(void* p) noexcept override { std::free(p); }
+  void copy_from_host(void* dst, const void* host, size_t bytes) override {
+    if (bytes) std::memcpy(dst, host, bytes);
+  }
+  void copy_to_host(void* host, const void* src, size_t bytes) override {
+    if (bytes) std::memcpy(host, src, bytes);
+  }
+  void copy(void* dst, const void* src, size_t bytes) override {
+    if (bytes) std::memmove(dst, src, bytes);
+  }
+  void fill(float* dst, size_t count, float value) override { std::fill(dst, dst + count, value); }
 };
 
 CpuAllocator cpu_allocator;
@@ -37,6 +49,10 @@ Allocator& allocator(Device d) {
                 "': krill was built without that backend");
   }
   return *a;
+}
+
+bool has_allocator(Device d) {
+  return allocators[static_cast<size_t>(d)] != nullptr;
 }
 
 void set_allocator(Device d, Allocator* a) {

@@ -25,9 +25,13 @@ Tensor Tensor::from(Shape shape, std::span<const float> values) {
 }
 
 Tensor::Tensor(const Tensor& other) : device_(other.device_) {
-  if (device_ != Device::Cpu) throw Error("copying a non-CPU tensor needs its backend");
   resize(other.shape_);
-  if (numel() > 0) std::memcpy(data_, other.data_, static_cast<size_t>(numel()) * sizeof(float));
+  if (numel() == 0) return;
+  if (device_ == Device::Cpu) {
+    std::memcpy(data_, other.data_, static_cast<size_t>(numel()) * sizeof(float));
+  } else {
+    allocator(device_).copy(data_, other.data_, static_cast<size_t>(numel()) * sizeof(float));
+  }
 }
 
 Tensor& Tensor::operator=(const Tensor& other) {
@@ -78,6 +82,14 @@ void Tensor::resize(const Shape& shape) {
   shape_ = shape;
 }
 
+void Tensor::resize(const Shape& shape, Device device) {
+  if (device != device_) {
+    release();
+    device_ = device;
+  }
+  resize(shape);
+}
+
 void Tensor::reshape(const Shape& shape) {
   if (shape.numel() != numel()) {
     throw ShapeError("cannot reshape " + shape_.to_string() + " to " + shape.to_string());
@@ -86,8 +98,71 @@ void Tensor::reshape(const Shape& shape) {
 }
 
 void Tensor::fill(float value) {
-  if (device_ != Device::Cpu) throw Error("Tensor::fill on a non-CPU tensor needs its backend");
-  std::fill(data_, data_ + numel(), value);
+  if (device_ == Device::Cpu) {
+    std::fill(data_, data_ + numel(), value);
+  } else if (numel() > 0) {
+    allocator(device_).fill(data_, static_cast<size_t>(numel()), value);
+  }
+}
+
+void Tensor::require_host() const {
+  if (device_ != Device::Cpu) {
+    throw Error("the values of a tensor on " + std::string(to_string(device_)) +
+                " are not host memory: copy them with to_host() or to(Device::Cpu)");
+  }
+}
+
+Tensor Tensor::to(Device device) const {
+  Tensor t;
+  t.device_ = device;
+  t.copy_from(*this);
+  return t;
+}
+
+void Tensor::copy_from(const Tensor& other) {
+  if (this == &other) return;
+  resize(other.shape_);
+  const size_t bytes = static_cast<size_t>(numel()) * sizeof(float);
+  if (bytes == 0) return;
+  if (device_ == other.device_) {
+    if (device_ == Device::Cpu) {
+      std::memcpy(data_, other.data_, bytes);
+    } else {
+      allocator(device_).copy(data_, other.data_, bytes);
+    }
+  } else if (other.device_ == Device::Cpu) {
+    allocator(device_).copy_from_host(data_, other.data_, bytes);
+  } else if (device_ == Device::Cpu) {
+    allocator(other.device_).copy_to_host(data_, other.data_, bytes);
+  } else {  // between two devices, through the host
+    std::vector<float> host = other.to_host();
+    allocator(device_).copy_from_host(data_, host.data(), bytes);
+  }
+}
+
+void Tensor::copy_from_host(std::span<const float> values) {
+  if (static_cast<int64_t>(values.size()) != numel()) {
+    throw ShapeError("Tensor::copy_from_host: " + shape_.to_string() + " needs " +
+                     std::to_string(numel()) + " values, got " + std::to_string(values.size()));
+  }
+  if (values.empty()) return;
+  allocator(device_).copy_from_host(data_, values.data(), values.size() * sizeof(float));
+}
+
+void Tensor::copy_to_host(std::span<float> out) const {
+  if (static_cast<int64_t>(out.size()) != numel()) {
+    throw ShapeError("Tensor::copy_to_host: " + shape_.to_string() + " has " +
+                     std::to_string(numel()) + " values, the output holds " +
+                     std::to_string(out.size()));
+  }
+  if (out.empty()) return;
+  allocator(device_).copy_to_host(out.data(), data_, out.size() * sizeof(float));
+}
+
+std::vector<float> Tensor::to_host() const {
+  std::vector<float> out(static_cast<size_t>(numel()));
+  copy_to_host(out);
+  return out;
 }
 
 }  // namespace krill
