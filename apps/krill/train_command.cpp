@@ -49,6 +49,7 @@ struct TrainArgs {
   uint64_t seed = 1;
   std::optional<uint64_t> split_seed;  // default: seed
   int threads = 0;
+  std::string device = "cpu";
   bool json = false;
   bool quiet = false;
   std::string save;
@@ -201,6 +202,10 @@ int run_train(const TrainArgs& a) {
   tune::TrialConfig config =
       parse_option("--model", [&] { return tune::make_config(params_of(a)); });
   config.train.schedule = schedule;
+  config.train.device = parse_device(a.device, "--device");
+  if (auto why = backend::device_problem(config.train.device); !why.empty()) {
+    throw InvalidArgument("--device " + a.device + ": " + why);
+  }
   const nn::ModelSpec& spec = config.model;
 
   const int threads = a.threads > 0
@@ -241,11 +246,11 @@ int run_train(const TrainArgs& a) {
         std::to_string(start) + "+N)");
   }
   if (!a.json && !a.quiet) {
-    fmt::print(
-        stderr,
-        "krill train: {} ({} parameters) on {} ({} train, {} validation, {} test), {} threads\n",
-        spec.to_string(), model->parameter_count(), folder.string(), train_set.size(),
-        val_set.size(), test.size(), threads);
+    fmt::print(stderr,
+               "krill train: {} ({} parameters) on {} ({} train, {} validation, {} test), {}\n",
+               spec.to_string(), model->parameter_count(), folder.string(), train_set.size(),
+               val_set.size(), test.size(),
+               config.train.device == Device::Cpu ? fmt::format("{} threads", threads) : a.device);
   }
   Progress progress("train", a.quiet || a.json, start);
   trainer.on_step([&](int64_t done, int64_t total, double step_loss) {
@@ -269,7 +274,9 @@ int run_train(const TrainArgs& a) {
                                 {.iteration = h.iterations, .base_lr = opt->lr()});
   }
   train::Evaluation test_eval;
-  if (h.status != train::RunStatus::Diverged) test_eval = train::evaluate(*model, *loss, test);
+  if (h.status != train::RunStatus::Diverged) {
+    test_eval = train::evaluate(*model, *loss, test, 1000, config.train.device);
+  }
   write_result(a, spec, model->parameter_count(), threads, h, test_eval, train_set.size(),
                val_set.size());
   return h.status == train::RunStatus::Diverged ? 3 : 0;
@@ -344,6 +351,9 @@ void add_train_command(CLI::App& app, int& exit_code) {
                   "seed of the train/validation split alone (default: --seed; a study's trials "
                   "share the study's split)");
   cmd->add_option("--threads", args->threads, "threads (0: all cores)")->capture_default_str();
+  cmd->add_option("--device", args->device,
+                  "where to train: cpu, or cuda (a build with CUDA and a GPU)")
+      ->capture_default_str();
   cmd->add_flag("--json", args->json, "print the result as one JSON object");
   cmd->add_flag("--quiet,-q", args->quiet, "no progress output");
   cmd->add_option("--save", args->save, "write a checkpoint (weights + optimizer state) here");

@@ -18,6 +18,7 @@
 #include <string>
 #include <thread>
 
+#include "backend/backend.hpp"
 #include "core/error.hpp"
 #include "exec/local_executor.hpp"
 #include "exec/mpi/launch.hpp"
@@ -44,6 +45,7 @@ struct TuneArgs {
   std::optional<std::string> storage;  // given: overrides the study file's `storage:`
   std::optional<int> workers;
   int threads = 0;
+  std::optional<std::string> device;
   std::string mpi = "auto";
   bool quiet = false;
 };
@@ -118,6 +120,14 @@ Prepared prepare(const TuneArgs& a, bool with_train = true) {
                             "allow)");
     }
     file.workers = *a.workers;
+  }
+  if (a.device) file.device = parse_device(*a.device, "--device");
+  if (file.device != Device::Cpu) {  // before the database is opened
+    if (auto why = backend::device_problem(file.device); !why.empty()) {
+      throw InvalidArgument(
+          (a.device ? "--device " + *a.device : file.where("device") + "device: cuda") + ": " +
+          why);
+    }
   }
   if (a.threads < 0) {
     throw InvalidArgument("--threads is " + std::to_string(a.threads) +
@@ -436,6 +446,8 @@ void add_tune_command(CLI::App& app, int& exit_code) {
                   "override the study file's number of trials (an integer >= 1)");
   cmd->add_option("--workers", args->workers,
                   "override the study file's workers (an integer >= 1)");
+  cmd->add_option("--device", args->device,
+                  "override the study file's device: cpu, or cuda (a build with CUDA and a GPU)");
   cmd->add_option("--threads", args->threads,
                   "threads per trial (default 0: cores / workers / krill processes of the study "
                   "on this machine, re-evaluated as they come and go); lower it when other jobs "

@@ -42,6 +42,13 @@ std::string_view to_string(Device d) {
   return d == Device::Cpu ? "cpu" : "cuda";
 }
 
+Device parse_device(std::string_view text, std::string_view what) {
+  if (text == "cpu") return Device::Cpu;
+  if (text == "cuda") return Device::Cuda;
+  throw InvalidArgument(std::string(what) + " is '" + std::string(text) +
+                        "', expected cpu or cuda");
+}
+
 Allocator& allocator(Device d) {
   Allocator* a = allocators[static_cast<size_t>(d)];
   if (!a) {

@@ -11,6 +11,8 @@ namespace krill {
 enum class Device { Cpu, Cuda };
 
 std::string_view to_string(Device d);
+// "cpu" or "cuda"; throws InvalidArgument "<what> is '<text>', expected cpu or cuda".
+Device parse_device(std::string_view text, std::string_view what = "device");
 
 // Allocates, frees, copies and fills raw memory of one device. Core ships the CPU one (64-byte
 // aligned, for AVX-512). Host pointers are ordinary CPU memory; device pointers are this

@@ -47,7 +47,11 @@ void BinaryWriter::floats(std::span<const float> v) {
 void BinaryWriter::tensor(const Tensor& t) {
   u32(static_cast<uint32_t>(t.rank()));
   for (int64_t d : t.shape().dims()) i64(d);
-  floats(t.values());
+  if (t.device() == Device::Cpu) {
+    floats(t.values());
+  } else {
+    floats(t.to_host());
+  }
 }
 
 void BinaryWriter::bytes(std::span<const uint8_t> v) {
@@ -131,7 +135,13 @@ void BinaryReader::tensor_into(Tensor& into, const char* field) {
   uint64_t n = u64(field);
   if (n != static_cast<uint64_t>(into.numel())) fail(std::string(field) + ": wrong value count");
   need(n * sizeof(float), field);
-  if (n > 0) std::memcpy(into.data(), bytes_.data() + pos_, n * sizeof(float));
+  if (n > 0 && into.device() == Device::Cpu) {
+    std::memcpy(into.data(), bytes_.data() + pos_, n * sizeof(float));
+  } else if (n > 0) {  // through an aligned host copy
+    std::vector<float> host(n);
+    std::memcpy(host.data(), bytes_.data() + pos_, n * sizeof(float));
+    into.copy_from_host(host);
+  }
   pos_ += n * sizeof(float);
 }
 

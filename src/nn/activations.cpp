@@ -38,7 +38,7 @@ std::string ActivationLayer::describe() const {
 }
 
 const Tensor& ActivationLayer::forward(const Tensor& x, Mode) {
-  output_.resize(x.shape());
+  output_.resize(x.shape(), x.device());
   auto& be = backend::backend(x.device());
   switch (kind_) {
     case Activation::Relu:
@@ -59,7 +59,7 @@ const Tensor& ActivationLayer::backward(const Tensor& dy) {
     throw ShapeError(describe() + ": gradient " + dy.shape().to_string() +
                      " does not match the output " + output_.shape().to_string());
   }
-  grad_input_.resize(dy.shape());
+  grad_input_.resize(dy.shape(), dy.device());
   auto& be = backend::backend(dy.device());
   const float* y = output_.data();
   switch (kind_) {

@@ -62,7 +62,7 @@ void BatchNorm::save_state(BinaryWriter& out) const {
 
 // Both statistics are read before either is kept: a refused state leaves the module unchanged.
 void BatchNorm::load_state(BinaryReader& in) {
-  Tensor mean(running_mean_.shape()), var(running_var_.shape());
+  Tensor mean(running_mean_.shape()), var(running_var_.shape());  // host: checked here
   in.tensor_into(mean, "running mean");
   in.tensor_into(var, "running variance");
   for (int64_t c = 0; c < var.numel(); ++c) {
@@ -71,16 +71,24 @@ void BatchNorm::load_state(BinaryReader& in) {
               ": mean and variance must be finite and the variance >= 0");
     }
   }
-  running_mean_ = std::move(mean);
-  running_var_ = std::move(var);
+  running_mean_.copy_from(mean);
+  running_var_.copy_from(var);
+}
+
+void BatchNorm::to(Device device) {
+  Module::to(device);
+  for (Tensor* t : {&running_mean_, &running_var_, &batch_mean_, &batch_inv_std_}) {
+    if (t->device() != device) *t = t->to(device);
+  }
 }
 
 // x [N, C*S] -> y [N, C*S]; in training also the batch's mean and inv_std [C]
 const Tensor& BatchNorm::forward(const Tensor& x, Mode mode) {
   check_batch(describe(), x, geometry_.sample());
+  check_device(describe(), x, gamma_.value);
   input_ = &x;
   last_was_train_ = mode == Mode::Train;
-  output_.resize(x.shape());
+  output_.resize(x.shape(), x.device());
   auto& be = backend::backend(x.device());
   if (!last_was_train_) {
     be.batch_norm_forward_eval(geometry_, x, gamma_.value, beta_.value, running_mean_, running_var_,
@@ -105,7 +113,7 @@ const Tensor& BatchNorm::backward(const Tensor& dy) {
     throw ShapeError(describe() + ": output gradient " + dy.shape().to_string() + ", expected " +
                      output_.shape().to_string());
   }
-  grad_input_.resize(needs_input_grad_ ? input_->shape() : Shape{0});
+  grad_input_.resize(needs_input_grad_ ? input_->shape() : Shape{0}, dy.device());
   backend::backend(dy.device())
       .batch_norm_backward(geometry_, *input_, dy, gamma_.value, batch_mean_, batch_inv_std_,
                            gamma_.grad, beta_.grad, needs_input_grad_ ? &grad_input_ : nullptr);

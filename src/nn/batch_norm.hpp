@@ -31,6 +31,7 @@ class BatchNorm final : public Module {
   // Throws ShapeError for a training batch of one value a channel (no variance to take).
   const Tensor& forward(const Tensor& x, Mode mode) override;
   const Tensor& backward(const Tensor& grad_output) override;
+  void to(Device device) override;  // the running and batch statistics too
   std::vector<Parameter*> parameters() override { return {&gamma_, &beta_}; }
   std::string describe() const override;  // "BatchNorm1d(16)", "BatchNorm2d(32) [32, 12, 12]"
   void reset(Rng& rng) override;

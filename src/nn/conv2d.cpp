@@ -55,8 +55,9 @@ std::string Conv2d::describe() const {
 const Tensor& Conv2d::forward(const Tensor& x, Mode) {
   const int64_t in = geometry_.input.numel();
   check_batch(describe(), x, in);
+  check_device(describe(), x, weight_.value);
   input_ = &x;
-  output_.resize({x.dim(0), geometry_.output().numel()});
+  output_.resize({x.dim(0), geometry_.output().numel()}, x.device());
   backend::backend(x.device())
       .conv2d_forward(geometry_, x, weight_.value, bias_.value, output_, workspace_);
   return output_;
@@ -71,9 +72,9 @@ const Tensor& Conv2d::backward(const Tensor& dy) {
                      output_.shape().to_string());
   }
   if (needs_input_grad_) {
-    grad_input_.resize(x.shape());
+    grad_input_.resize(x.shape(), x.device());
   } else {
-    grad_input_.resize({0});
+    grad_input_.resize({0}, x.device());
   }
   backend::backend(dy.device())
       .conv2d_backward(geometry_, x, dy, weight_.value, weight_.grad, bias_.grad,

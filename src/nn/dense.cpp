@@ -30,9 +30,10 @@ std::string Dense::describe() const {
 const Tensor& Dense::forward(const Tensor& x, Mode) {
   const int64_t in = in_features(), out = out_features();
   check_batch(describe(), x, in);
+  check_device(describe(), x, weight_.value);
   const int64_t batch = x.dim(0);
   input_ = &x;
-  output_.resize({batch, out});
+  output_.resize({batch, out}, x.device());
   auto& be = backend::backend(x.device());
   be.broadcast_rows(bias_.value.data(), batch, out, output_.data());
   be.gemm(Transpose::No, Transpose::Yes, batch, out, in, 1.0f, x.data(), in, weight_.value.data(),
@@ -50,10 +51,10 @@ const Tensor& Dense::backward(const Tensor& dy) {
           weight_.grad.data(), in);
   be.column_sums(dy.data(), batch, out, 0.0f, bias_.grad.data());
   if (!needs_input_grad_) {
-    grad_input_.resize({0});
+    grad_input_.resize({0}, dy.device());
     return grad_input_;
   }
-  grad_input_.resize({batch, in});
+  grad_input_.resize({batch, in}, dy.device());
   be.gemm(Transpose::No, Transpose::No, batch, in, out, 1.0f, dy.data(), out, weight_.value.data(),
           in, 0.0f, grad_input_.data(), in);
   return grad_input_;

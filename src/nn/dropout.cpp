@@ -22,8 +22,8 @@ std::string Dropout::describe() const {
 const Tensor& Dropout::forward(const Tensor& x, Mode mode) {
   last_was_train_ = mode == Mode::Train && p_ > 0.0f;
   if (!last_was_train_) return x;
-  output_.resize(x.shape());
-  mask_.resize(x.shape());
+  output_.resize(x.shape(), x.device());
+  mask_.resize(x.shape(), x.device());
   backend::backend(x.device())
       .dropout_forward(x.data(), output_.data(), mask_.data(), x.numel(), p_, rng_.next_u64());
   return output_;
@@ -34,7 +34,7 @@ const Tensor& Dropout::backward(const Tensor& dy) {
     grad_input_ = dy;
     return grad_input_;
   }
-  grad_input_.resize(dy.shape());
+  grad_input_.resize(dy.shape(), dy.device());
   backend::backend(dy.device()).multiply(dy.data(), mask_.data(), grad_input_.data(), dy.numel());
   return grad_input_;
 }

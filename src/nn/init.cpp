@@ -27,6 +27,14 @@ std::string to_string(Init init) {
 }
 
 void initialize(Init init, Tensor& weight, Tensor& bias, Rng& rng) {
+  if (weight.device() != Device::Cpu || bias.device() != Device::Cpu) {
+    // Drawn on the host, in the same order, and copied: a model is the same on every device.
+    Tensor w(weight.shape()), b(bias.shape());
+    initialize(init, w, b, rng);
+    weight.copy_from(w);
+    bias.copy_from(b);
+    return;
+  }
   const double fan_out = static_cast<double>(weight.dim(0));
   const double fan_in = static_cast<double>(weight.dim(1));
   switch (init) {

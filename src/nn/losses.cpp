@@ -34,7 +34,7 @@ std::string to_string(LossKind kind) {
 double SoftmaxCrossEntropy::forward(const Tensor& logits, std::span<const int32_t> labels) {
   check_labels(logits, labels, "softmax cross-entropy");
   labels_ = labels;
-  probs_.resize(logits.shape());
+  probs_.resize(logits.shape(), logits.device());
   const double total = backend::backend(logits.device())
                            .softmax_cross_entropy(logits.data(), labels.data(), logits.dim(0),
                                                   logits.dim(1), probs_.data());
@@ -43,7 +43,7 @@ double SoftmaxCrossEntropy::forward(const Tensor& logits, std::span<const int32_
 
 // d(mean loss)/dz = (softmax(z) - onehot(y)) / B
 const Tensor& SoftmaxCrossEntropy::backward() {
-  grad_.resize(probs_.shape());
+  grad_.resize(probs_.shape(), probs_.device());
   const int64_t rows = probs_.dim(0), cols = probs_.dim(1);
   backend::backend(probs_.device())
       .softmax_cross_entropy_backward(probs_.data(), labels_.data(), rows, cols,
@@ -53,11 +53,15 @@ const Tensor& SoftmaxCrossEntropy::backward() {
 
 double MeanSquaredError::forward(const Tensor& prediction, std::span<const int32_t> labels) {
   check_labels(prediction, labels, "mse");
-  one_hot_.resize(prediction.shape());
-  one_hot_.zero();
+  // Built on the host, copied once to the prediction's device.
+  one_hot_host_.resize(prediction.shape());
+  one_hot_host_.zero();
   const int64_t cols = prediction.dim(1);
   for (size_t i = 0; i < labels.size(); ++i)
-    one_hot_[static_cast<int64_t>(i) * cols + labels[i]] = 1.0f;
+    one_hot_host_[static_cast<int64_t>(i) * cols + labels[i]] = 1.0f;
+  if (prediction.device() == Device::Cpu) return forward(prediction, one_hot_host_);
+  one_hot_.resize(prediction.shape(), prediction.device());
+  one_hot_.copy_from(one_hot_host_);
   return forward(prediction, one_hot_);
 }
 
@@ -66,7 +70,7 @@ double MeanSquaredError::forward(const Tensor& prediction, const Tensor& target)
     throw ShapeError("mse: prediction " + prediction.shape().to_string() + " and target " +
                      target.shape().to_string() + " differ");
   }
-  diff_.resize(prediction.shape());
+  diff_.resize(prediction.shape(), prediction.device());
   const double total =
       backend::backend(prediction.device())
           .squared_error(prediction.data(), target.data(), prediction.numel(), diff_.data());
@@ -75,7 +79,7 @@ double MeanSquaredError::forward(const Tensor& prediction, const Tensor& target)
 
 // d(mean (p - t)^2)/dp = 2 (p - t) / N
 const Tensor& MeanSquaredError::backward() {
-  grad_.resize(diff_.shape());
+  grad_.resize(diff_.shape(), diff_.device());
   backend::backend(diff_.device())
       .scale(diff_.data(), 2.0f / static_cast<float>(diff_.numel()), grad_.data(), diff_.numel());
   return grad_;

@@ -47,7 +47,8 @@ class MeanSquaredError final : public Loss {
   const Tensor& backward() override;
 
  private:
-  Tensor one_hot_;
+  Tensor one_hot_;  // on the prediction's device (when it is not the host's)
+  Tensor one_hot_host_;
   Tensor diff_;
   Tensor grad_;
 };

@@ -63,6 +63,12 @@ class Module {
   virtual void save_streams(BinaryWriter& out) const { (void)out; }
   virtual void load_streams(BinaryReader& in) { (void)in; }
 
+  // Moves the parameters, their gradients and the state to `device` (PyTorch's module.to):
+  // models are built and initialised on the host and moved once, before an optimizer is made for
+  // them. Buffers that follow the input (outputs, gradients, masks) move by themselves at the next
+  // forward. The default moves parameters(); modules with state override it.
+  virtual void to(Device device);
+
   virtual void set_needs_input_grad(bool needed) { needs_input_grad_ = needed; }
   bool needs_input_grad() const { return needs_input_grad_; }
 
@@ -73,5 +79,8 @@ class Module {
 // Throws ShapeError "<who>: input [..], expected [batch, <features>]" unless `x` is a batch of
 // rows of `features` values: every layer's forward checks its input so.
 void check_batch(const std::string& who, const Tensor& x, int64_t features);
+// Throws Error "<who>: input on cpu, parameters on cuda (move the model with to(), the batch
+// with Tensor::copy_from)" unless both are on one device.
+void check_device(const std::string& who, const Tensor& x, const Tensor& parameter);
 
 }  // namespace krill::nn

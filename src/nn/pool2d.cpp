@@ -42,7 +42,7 @@ void Pool2dLayer::start_forward(const Tensor& x) {
   const int64_t in = geometry_.input.numel();
   check_batch(describe(), x, in);
   input_ = &x;
-  output_.resize({x.dim(0), geometry_.output().numel()});
+  output_.resize({x.dim(0), geometry_.output().numel()}, x.device());
 }
 
 bool Pool2dLayer::start_backward(const Tensor& dy) {
@@ -51,14 +51,14 @@ bool Pool2dLayer::start_backward(const Tensor& dy) {
     throw ShapeError(describe() + ": output gradient " + dy.shape().to_string() + ", expected " +
                      output_.shape().to_string());
   }
-  grad_input_.resize(needs_input_grad_ ? input_->shape() : Shape{0});
+  grad_input_.resize(needs_input_grad_ ? input_->shape() : Shape{0}, dy.device());
   return needs_input_grad_;
 }
 
 // x [N, C*H*W] -> y, argmax [N, C*OH*OW]
 const Tensor& MaxPool2d::forward(const Tensor& x, Mode) {
   start_forward(x);
-  argmax_.resize(output_.shape());
+  argmax_.resize(output_.shape(), output_.device());
   backend::backend(x.device()).max_pool2d_forward(geometry_, x, output_, argmax_);
   return output_;
 }

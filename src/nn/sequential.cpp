@@ -116,4 +116,8 @@ int64_t Sequential::parameter_count() {
   return n;
 }
 
+void Sequential::to(Device device) {
+  for (auto& m : modules_) m->to(device);
+}
+
 }  // namespace krill::nn

@@ -28,6 +28,7 @@ class Sequential final : public Module {
   std::string describe() const override;  // one line per module
   void reset(Rng& rng) override;
   void set_needs_input_grad(bool needed) override;
+  void to(Device device) override;  // every module's
   // The modules' states in order, each as u64 size + bytes: a module whose state does not fit is
   // named in the error.
   void save_state(BinaryWriter& out) const override;

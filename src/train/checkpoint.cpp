@@ -144,7 +144,8 @@ TrainState load_checkpoint(std::span<const uint8_t> bytes, nn::Module& model,
     optimizer.load_state(restore);
     throw;
   }
-  for (size_t i = 0; i < params.size(); ++i) params[i]->value = std::move(values[i]);
+  // Into the parameters' own memory, on their device.
+  for (size_t i = 0; i < params.size(); ++i) params[i]->value.copy_from(values[i]);
   return state;
 }
 

@@ -89,7 +89,7 @@ History Trainer::fit(nn::Module& model, optim::Optimizer& optimizer, nn::Loss& l
     interval_loss = 0;
     interval_steps = 0;
     if (validation && validation->size() > 0) {
-      Evaluation e = evaluate(model, loss, *validation, options_.eval_batch);
+      Evaluation e = evaluate(model, loss, *validation, options_.eval_batch, options_.device);
       p.val_loss = e.loss;
       p.val_accuracy = e.accuracy;
     }
@@ -97,6 +97,7 @@ History Trainer::fit(nn::Module& model, optim::Optimizer& optimizer, nn::Loss& l
     return !on_report_ || on_report_(p);
   };
 
+  Tensor staged(Shape{0}, options_.device);  // the batch on the model's device (not the host's)
   auto t0 = Clock::now();
   double lr = base_lr_;
   while (it < h.total_iterations) {
@@ -106,7 +107,12 @@ History Trainer::fit(nn::Module& model, optim::Optimizer& optimizer, nn::Loss& l
     }
     lr = optim::learning_rate(options_.schedule, base_lr_, it, h.total_iterations);
     optimizer.set_lr(lr);
-    const Tensor& out = model.forward(batch.x, nn::Mode::Train);
+    const Tensor* x = &batch.x;
+    if (options_.device != Device::Cpu) {
+      staged.copy_from(batch.x);
+      x = &staged;
+    }
+    const Tensor& out = model.forward(*x, nn::Mode::Train);
     const double step_loss = loss.forward(out, batch.labels);
     ++it;
     if (!std::isfinite(step_loss)) {
@@ -136,20 +142,27 @@ History Trainer::fit(nn::Module& model, optim::Optimizer& optimizer, nn::Loss& l
   if (h.status != RunStatus::Diverged && validation && validation->size() > 0) {
     h.validation =
         h.curve.empty() || h.curve.back().iteration != it
-            ? evaluate(model, loss, *validation, options_.eval_batch)
+            ? evaluate(model, loss, *validation, options_.eval_batch, options_.device)
             : Evaluation{h.curve.back().val_loss, h.curve.back().val_accuracy, validation->size()};
   }
   return h;
 }
 
-Evaluation evaluate(nn::Module& model, nn::Loss& loss, const data::Dataset& data, int64_t batch) {
+Evaluation evaluate(nn::Module& model, nn::Loss& loss, const data::Dataset& data, int64_t batch,
+                    Device device) {
   data::DataLoader loader(data, {.batch = batch, .shuffle = false});
   loader.start_epoch(0);
   data::Batch b;
+  Tensor staged(Shape{0}, device);
   double loss_sum = 0;
   int64_t correct = 0, count = 0;
   while (loader.next(b)) {
-    const Tensor& out = model.forward(b.x, nn::Mode::Eval);
+    const Tensor* x = &b.x;
+    if (device != Device::Cpu) {
+      staged.copy_from(b.x);
+      x = &staged;
+    }
+    const Tensor& out = model.forward(*x, nn::Mode::Eval);
     loss_sum += loss.forward(out, b.labels) * static_cast<double>(b.size());
     correct += backend::backend(out.device())
                    .count_correct(out.data(), b.labels.data(), out.dim(0), out.dim(1));

@@ -29,6 +29,8 @@ struct TrainOptions {
   int64_t eval_batch = 1000;    // rows per forward pass when evaluating
   uint64_t seed = 0;            // data order; epoch e uses Rng::derive(seed, e)
   int64_t start_iteration = 0;  // resume: skip this many steps (data order stays exact)
+  // The model's device: each batch is gathered on the host and copied there once per step.
+  Device device = Device::Cpu;
 };
 
 struct CurvePoint {
@@ -93,7 +95,8 @@ class Trainer {
 };
 
 // Mean loss and accuracy of `model` on `data`, in evaluation mode.
+// `device`: the model's (batches are copied there).
 Evaluation evaluate(nn::Module& model, nn::Loss& loss, const data::Dataset& data,
-                    int64_t batch = 1000);
+                    int64_t batch = 1000, Device device = Device::Cpu);
 
 }  // namespace krill::train

@@ -36,12 +36,13 @@ using yaml::Entry;
 using yaml::one_of;
 using Strings = std::vector<std::string>;
 
-const Strings kTopKeys{"study",     "storage",  "data",    "validation", "subset",
-                       "objective", "trials",   "workers", "seed",       "sampler",
-                       "model",     "training", "search",  "stopping",   "pbt"};
+const Strings kTopKeys{"study",  "storage",  "data", "validation", "subset", "objective",
+                       "trials", "workers",  "seed", "sampler",    "model",  "training",
+                       "search", "stopping", "pbt",  "device"};
 const Strings kDimKeys{"type", "low", "high", "log", "values", "choices", "when"};
 const Strings kDimTypes{"float", "int", "choice", "grid"};
 const Strings kObjectives{"val_accuracy", "val_loss"};
+const Strings kDevices{"cpu", "cuda"};
 const Strings kSamplers{"random", "sobol", "grid", "tpe", "evolution"};
 // The options of `sampler:` as a map, and which samplers each belongs to.
 const std::map<std::string, Strings> kSamplerOptions{
@@ -290,6 +291,7 @@ StudyFile Parser::parse(const std::string& text, const std::string& default_name
     }
     out_.workers = static_cast<int>(workers);
   }
+  if (const auto* e = find("device")) out_.device = parse_device(one_of_values(*e, kDevices));
   if (const auto* e = find("seed")) {
     const auto seed = yaml::is_plain(e->value) ? yaml::parse_uint(e->value.Scalar()) : std::nullopt;
     if (!seed) src_.fail(e->at(), "'seed' is " + describe(e->value) + ", expected an integer >= 0");

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "core/device.hpp"
 #include "hpo/param.hpp"
 #include "hpo/sampler.hpp"
 #include "hpo/search_space.hpp"
@@ -31,6 +32,9 @@ struct StudyFile {
   int64_t trials = 20;                                  // `trials:`
   int workers = 0;    // `workers:` trials at once (0: as many as the cores allow)
   uint64_t seed = 0;  // `seed:`
+  // `device:` cpu | cuda, where trials train; like workers, not a setting that defines the study
+  // (a study may be resumed on another device).
+  Device device = Device::Cpu;
   // `sampler:` random | sobol | grid | tpe | evolution, or a map with `name:` and the options of
   // tpe or evolution; its direction is the objective's.
   hpo::SamplerConfig sampler;

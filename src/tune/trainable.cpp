@@ -193,6 +193,12 @@ ModelAndOptimizer build_model_and_optimizer(const TrialConfig& config, ImageShap
   }
   ModelAndOptimizer out;
   out.model = nn::build_model(config.model, input, classes, seed);
+  if (config.train.device != Device::Cpu) {
+    if (auto why = backend::device_problem(config.train.device); !why.empty()) {
+      throw InvalidArgument(why);
+    }
+    out.model->to(config.train.device);  // initialised on the host, the same on every device
+  }
   if (config.optimizer == "adam") {
     out.optimizer = std::make_unique<optim::Adam>(out.model->parameters(), config.adam);
   } else {
@@ -548,6 +554,7 @@ TrainingObjective::TrainingObjective(const StudyFile& file, std::shared_ptr<cons
                                      std::optional<double> best_so_far, int64_t best_number)
     : fixed_(file.fixed),
       seed_(file.seed),
+      device_(file.device),
       maximize_(file.objective == "val_accuracy"),
       data_(std::move(data)),
       prefix_(std::move(checkpoint_prefix)),
@@ -571,6 +578,7 @@ std::filesystem::path TrainingObjective::checkpoint_of(int64_t number) const {
 TrainingObjective::Run TrainingObjective::build(const hpo::Params& all, uint64_t seed) const {
   Run r{make_config(all), nullptr, nullptr};
   r.config.train.seed = seed;
+  r.config.train.device = device_;
   // The model's inputs and classes; the test set has the same (the manager holds it alone).
   const data::Dataset& shape = data_->train.storage() ? data_->train : data_->test;
   auto built = build_model_and_optimizer(r.config, shape.shape(), shape.classes(), seed);
@@ -741,7 +749,7 @@ std::optional<train::Evaluation> TrainingObjective::test_best(const hpo::TrialRe
   Run run = build(all, 0);
   train::load_checkpoint_file(file, *run.model, *run.optimizer);
   nn::SoftmaxCrossEntropy loss;
-  return train::evaluate(*run.model, loss, data_->test);
+  return train::evaluate(*run.model, loss, data_->test, 1000, run.config.train.device);
 }
 
 }  // namespace krill::tune

@@ -155,6 +155,7 @@ class TrainingObjective {
 
   hpo::Params fixed_;
   uint64_t seed_;
+  Device device_;
   bool maximize_;
   std::shared_ptr<const StudyData> data_;
   std::filesystem::path prefix_;

@@ -11,6 +11,7 @@
 #include <limits>
 
 #include "backend/backend.hpp"
+#include "common/fake_device.hpp"
 #include "core/error.hpp"
 #include "nn/activations.hpp"
 #include "nn/batch_norm.hpp"
@@ -352,6 +353,34 @@ TEST_F(CheckpointTest, MissingFileIsAClearError) {
     EXPECT_THAT(e.what(), HasSubstr("no such file"));
   }
   EXPECT_EQ(a.weights(), before);
+}
+
+// A model and its optimizer on a device (a counting stand-in for a GPU's memory) save the same
+// bytes as on the host, and load back into the device's memory: a checkpoint does not depend on
+// where the model trained.
+TEST_F(CheckpointTest, AModelOnADeviceSavesAndLoadsTheSameBytes) {
+  auto host = mlp_with_dropout(3);
+  optim::Sgd host_sgd(host->parameters(), {.lr = 0.1, .momentum = 0.9});
+  const auto expected = save_checkpoint(*host, host_sgd, {.iteration = 5, .base_lr = 0.1});
+
+  testing::FakeDevice gpu;
+  auto dev = mlp_with_dropout(3);
+  dev->to(Device::Cuda);
+  optim::Sgd dev_sgd(dev->parameters(), {.lr = 0.1, .momentum = 0.9});
+  EXPECT_EQ(save_checkpoint(*dev, dev_sgd, {.iteration = 5, .base_lr = 0.1}), expected);
+
+  auto other = mlp_with_dropout(9);  // other weights, replaced by the checkpoint's
+  other->to(Device::Cuda);
+  optim::Sgd other_sgd(other->parameters(), {.lr = 0.1, .momentum = 0.9});
+  const TrainState state = load_checkpoint(expected, *other, other_sgd);
+  EXPECT_EQ(state.iteration, 5);
+  auto host_params = host->parameters();
+  auto other_params = other->parameters();
+  for (size_t i = 0; i < host_params.size(); ++i) {
+    EXPECT_EQ(other_params[i]->value.device(), Device::Cuda);
+    EXPECT_EQ(other_params[i]->value.to_host(), host_params[i]->value.to_host());
+  }
+  EXPECT_GT(gpu.uploads, 0);
 }
 
 }  // namespace
