@@ -120,6 +120,7 @@ void write_result(const TrainArgs& a, const nn::ModelSpec& spec, int64_t params,
     j.field("schedule", a.schedule);
     j.field("seed", std::to_string(a.seed));  // digits: a 64-bit seed does not fit a double
     j.field("threads", threads);
+    j.field("device", a.device);
     j.field("status", train::to_string(h.status));
     j.field("iterations", h.iterations);
     if (h.diverged_at >= 0) j.field("diverged_at", h.diverged_at);

@@ -125,7 +125,7 @@ Prepared prepare(const TuneArgs& a, bool with_train = true) {
   if (file.device != Device::Cpu) {  // before the database is opened
     if (auto why = backend::device_problem(file.device); !why.empty()) {
       throw InvalidArgument(
-          (a.device ? "--device " + *a.device : file.where("device") + "device: cuda") + ": " +
+          (a.device ? "--device " + *a.device : file.where("device") + "'device' is cuda") + ": " +
           why);
     }
   }

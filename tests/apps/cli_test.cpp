@@ -8,6 +8,7 @@
 #include <string>
 
 #include "apps/cli_util.hpp"
+#include "backend/backend.hpp"
 #include "report/json_reader.hpp"
 
 namespace {
@@ -126,6 +127,30 @@ void expect_error(const Result& r, std::initializer_list<std::string> words) {
   EXPECT_THAT(r.output, HasSubstr("krill: error: "));
   EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
   for (const auto& w : words) EXPECT_THAT(r.output, HasSubstr(w));
+}
+
+// --device: cpu trains as without it; cuda trains where a GPU is at hand and is otherwise one
+// error line saying why (a build without CUDA, or no GPU); any other name is refused.
+TEST_F(CliTest, TrainsOnTheDeviceAskedForOrSaysWhyNot) {
+  // The same numbers as without --device (the JSON's timings aside).
+  auto numbers = [](const std::string& json) {
+    const auto at = json.find("\"test_loss\"");
+    return at == std::string::npos ? std::string()
+                                   : json.substr(at, json.find("\"peak_rss_mb\"", at) - at);
+  };
+  Result cpu = run(train_args("--json --device cpu"));
+  ASSERT_EQ(cpu.exit_code, 0) << cpu.output;
+  ASSERT_FALSE(numbers(cpu.output).empty()) << cpu.output;
+  EXPECT_THAT(cpu.output, HasSubstr("\"device\":\"cpu\""));
+  EXPECT_EQ(numbers(cpu.output), numbers(run(train_args("--json")).output));
+  const std::string why = krill::backend::device_problem(krill::Device::Cuda);
+  if (why.empty()) {
+    Result cuda = run(train_args("--json --device cuda"));
+    EXPECT_EQ(cuda.exit_code, 0) << cuda.output;
+  } else {
+    expect_error(run(train_args("--device cuda")), {"--device cuda: " + why});
+  }
+  expect_error(run(train_args("--device gpu")), {"--device is 'gpu', expected cpu or cuda"});
 }
 
 TEST_F(CliTest, MissingDataFolder) {

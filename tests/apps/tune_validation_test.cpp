@@ -11,6 +11,7 @@
 #include <string>
 
 #include "apps/cli_util.hpp"
+#include "backend/backend.hpp"
 #include "store/open.hpp"
 
 namespace {
@@ -67,6 +68,7 @@ const BadValue kBadValues[] = {
     {"HiddenTooWide", "model:\n  hidden: [4000000000]\n",
      "6:12: 'hidden' has a width '4000000000', expected an integer from 1 to 1048576"},
     {"LrZero", "training:\n  lr: 0\n", "6:7: 'lr' is '0', expected a number > 0"},
+    {"DeviceUnknown", "device: gpu\n", "5:9: 'device' is 'gpu', expected cpu or cuda"},
     {"EvalEveryZero", "training:\n  eval_every: 0\n",
      "6:15: 'eval_every' is '0', expected an integer >= 1"},
     {"BatchRangeFromZero", "search:\n  batch: {type: int, low: 0, high: 64}\n",
@@ -114,6 +116,32 @@ TEST_F(TuneValidationTest, OverridesOutOfRangeAreRefused) {
                  "cores allow)");
   expect_refused(run_krill(tune + "--threads -1"),
                  "--threads is -1, expected an integer >= 1 (or 0: cores / workers)");
+}
+
+// `device: cuda` (or --device cuda) where the CUDA backend cannot be had (not built, or no GPU)
+// is one line naming the setting and why, before any database exists; where a GPU is at hand, the
+// study runs on it.
+TEST_F(TuneValidationTest, ACudaDeviceWithoutOneIsRefusedBeforeTheDatabase) {
+  const fs::path study = write_study("device: cuda\ntraining:\n  iterations: 20\n");
+  const std::string why = krill::backend::device_problem(krill::Device::Cuda);
+  if (!why.empty()) {
+    expect_refused(run_krill("tune " + study.string() + " --quiet"),
+                   study.string() + ":5:9: 'device' is cuda: " + why);
+    expect_refused(run_krill("tune " + study.string() + " --quiet --device cuda"),
+                   "--device cuda: " + why);
+  } else {
+    const auto r = run_krill("tune " + study.string() + " --quiet --trials 2 --workers 1");
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+  }
+  // --device cpu overrides the file: the study runs.
+  const auto r = run_krill("tune " + study.string() + " --quiet --trials 2 --device cpu");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+}
+
+TEST_F(TuneValidationTest, AnUnknownDeviceOptionIsRefused) {
+  const fs::path study = write_study("training:\n  iterations: 20\n");
+  expect_refused(run_krill("tune " + study.string() + " --quiet --device gpu"),
+                 "--device is 'gpu', expected cpu or cuda");
 }
 
 TEST_F(TuneValidationTest, OverridesGivenTakeEffect) {
