@@ -134,6 +134,10 @@ Population::Population(std::vector<MemberConfig> members, ImageShape input, int 
     layers_.push_back(std::move(l));
   }
 
+  if (params_.empty()) {
+    throw InvalidArgument("population: model '" + configs_[0].model.to_string() +
+                          "' has no dense layer to train");
+  }
   bool momentum = false;
   for (const MemberConfig& c : configs_) momentum = momentum || c.sgd.momentum > 0.0;
   const int states = adam_ ? 2 : (momentum ? 1 : 0);
