@@ -94,7 +94,7 @@ class Population {
   // its classes (else ShapeError). Runs once (a second call throws Error).
   std::vector<History> fit(const data::Dataset& train, const data::Dataset* validation = nullptr);
 
-  // PBT hooks, from the report callback (or between fits). Throw InvalidArgument for a member
+  // PBT hooks, from the report callback (or before fit). Throw InvalidArgument for a member
   // that is not training (out of range, or gone).
   void set_base_lr(int member, double lr);  // as Trainer::set_base_lr, from the next step on
   void set_schedule(int member, optim::Schedule schedule);
