@@ -22,6 +22,7 @@ class Adam final : public Optimizer {
   std::string name() const override { return "adam"; }
   const AdamOptions& options() const { return options_; }
   void set_options(const AdamOptions& options);  // mid-run (PBT); validated as by the constructor
+  std::vector<Tensor*> buffers(size_t i) override { return {&m_.at(i), &v_.at(i)}; }
 
  private:
   void save_buffers(BinaryWriter& out) const override;

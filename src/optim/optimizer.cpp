@@ -65,6 +65,12 @@ void Optimizer::set_lr(double lr) {
   lr_ = lr;
 }
 
+void Optimizer::set_steps(int64_t steps) {
+  if (steps < 0)
+    throw InvalidArgument(name() + ": steps must be >= 0, got " + std::to_string(steps));
+  steps_ = steps;
+}
+
 void Optimizer::save_state(BinaryWriter& out) const {
   out.string(name());
   out.i64(steps_);

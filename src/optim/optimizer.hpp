@@ -33,6 +33,13 @@ class Optimizer {
   void save_state(BinaryWriter& out) const;
   void load_state(BinaryReader& in);
 
+  // The state tensors of parameter i's update, in order (SGD: its velocity when momentum > 0,
+  // else none; Adam: its first and second moments), and the step count: for code that keeps the
+  // same state in another layout (train/population.hpp moves it between a population's slices and
+  // a solo optimizer).
+  virtual std::vector<Tensor*> buffers(size_t i) = 0;
+  void set_steps(int64_t steps);  // throws InvalidArgument for steps < 0
+
  protected:
   virtual void save_buffers(BinaryWriter& out) const = 0;
   virtual void load_buffers(BinaryReader& in) = 0;

@@ -52,6 +52,11 @@ void Sgd::step() {
   ++steps_;
 }
 
+std::vector<Tensor*> Sgd::buffers(size_t i) {
+  if (velocity_.empty()) return {};
+  return {&velocity_.at(i)};
+}
+
 void Sgd::save_buffers(BinaryWriter& out) const {
   out.u8(velocity_.empty() ? 0 : 1);
   for (const Tensor& v : velocity_) out.tensor(v);

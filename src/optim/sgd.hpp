@@ -24,6 +24,7 @@ class Sgd final : public Optimizer {
   // New options mid-run (PBT); validated as by the constructor. Momentum buffers start at zero
   // when momentum becomes > 0 and go when it becomes 0.
   void set_options(const SgdOptions& options);
+  std::vector<Tensor*> buffers(size_t i) override;
 
  private:
   void save_buffers(BinaryWriter& out) const override;

@@ -1,0 +1,496 @@
+#include "train/population.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "backend/backend.hpp"
+#include "core/error.hpp"
+#include "core/serialize.hpp"
+#include "data/loader.hpp"
+#include "train/checkpoint.hpp"
+
+namespace krill::train {
+
+using backend::Transpose;
+
+namespace {
+
+bool is_population_layer(nn::LayerKind kind) {
+  return kind == nn::LayerKind::Dense || kind == nn::LayerKind::Activation ||
+         kind == nn::LayerKind::Dropout || kind == nn::LayerKind::Flatten;
+}
+
+double member_lr(const MemberConfig& m) {
+  return m.optimizer == "adam" ? m.adam.lr : m.sgd.lr;
+}
+
+}  // namespace
+
+// A layer of the population: member p's output rows are p*rows .. p*rows+rows-1 of `output`.
+struct Population::Layer {
+  nn::LayerKind kind = nn::LayerKind::Dense;
+  nn::Activation activation = nn::Activation::Relu;
+  int64_t in = 0, out = 0;  // features
+  int weight = -1;          // Dense: its weight in params_ (its bias follows)
+  int dropout = -1;         // Dropout: its index among the model's dropout layers
+  bool needs_input_grad = true;
+  const float* input = nullptr;
+  bool input_shared = false;
+  Tensor output, grad_input, mask;
+};
+
+// One parameter of every member: value, grad and optimizer state are [P, <its shape>].
+struct Population::Parameter {
+  int64_t numel = 0;  // per member
+  Tensor value, grad;
+  std::vector<Tensor> state;  // SGD: the velocity (when a member has momentum); Adam: m, v
+};
+
+std::string population_problem(const nn::ModelSpec& model) {
+  const std::vector<nn::LayerSpec> layers = model.layers(1);
+  for (size_t i = 0; i < layers.size(); ++i) {
+    if (is_population_layer(layers[i].kind)) continue;
+    return "population training takes dense models (dense, relu, sigmoid, tanh, dropout, "
+           "flatten); layer " +
+           std::to_string(i + 1) + " '" + layers[i].to_string() + "' is not one";
+  }
+  return "";
+}
+
+std::string population_key(const MemberConfig& m, int classes) {
+  std::string layers;
+  for (const nn::LayerSpec& l : m.model.layers(classes)) {
+    if (!layers.empty()) layers += ',';
+    layers += l.kind == nn::LayerKind::Dropout ? std::string("dropout") : l.to_string();
+  }
+  std::string optimizer = m.optimizer;
+  if (m.optimizer == "adam") {
+    optimizer += fmt::format(":{}:{}:{}", m.adam.beta1, m.adam.beta2, m.adam.eps);
+  } else if (m.sgd.nesterov) {
+    optimizer += ":nesterov";
+  }
+  const TrainOptions& t = m.train;
+  const std::string length = t.iterations > 0 ? fmt::format("iterations={}", t.iterations)
+                                              : fmt::format("epochs={}", t.epochs);
+  return fmt::format("layers={} optimizer={} batch={} {} eval_every={} eval_batch={}", layers,
+                     optimizer, t.batch, length, t.eval_every, t.eval_batch);
+}
+
+Population::~Population() = default;
+
+Population::Population(std::vector<MemberConfig> members, ImageShape input, int classes,
+                       Device device)
+    : configs_(std::move(members)),
+      input_(input),
+      classes_(classes),
+      device_(device),
+      features_(input.numel()) {
+  if (configs_.empty()) throw InvalidArgument("population: no members");
+  const std::string key = population_key(configs_[0], classes);
+  adam_ = configs_[0].optimizer == "adam";
+  const int count = size();
+  for (int m = 0; m < count; ++m) {
+    const MemberConfig& c = configs_[m];
+    const std::string who = "population member " + std::to_string(m);
+    if (const std::string problem = population_problem(c.model); !problem.empty()) {
+      throw InvalidArgument(who + ": " + problem);
+    }
+    if (c.optimizer != "sgd" && c.optimizer != "adam") {
+      throw InvalidArgument(who + ": unknown optimizer '" + c.optimizer +
+                            "', expected sgd or adam");
+    }
+    if (const std::string k = population_key(c, classes); k != key) {
+      throw InvalidArgument(who + " cannot train with member 0: its '" + k + "' differs from '" +
+                            key + "'");
+    }
+    if (c.train.start_iteration != 0) {
+      throw InvalidArgument(who + ": a population does not resume (start_iteration " +
+                            std::to_string(c.train.start_iteration) + ")");
+    }
+    Trainer check(c.train);  // the solo run's checks of the options
+  }
+
+  // The shared architecture, from member 0's shapes (equal keys: equal layers).
+  const std::vector<nn::LayerShape> shapes = nn::infer_shapes(configs_[0].model, input, classes);
+  bool needed = false;  // Sequential's rule: no input gradient up to the first weighted layer
+  int dropouts = 0;
+  for (const nn::LayerShape& s : shapes) {
+    if (s.layer.kind == nn::LayerKind::Flatten) continue;
+    Layer l;
+    l.kind = s.layer.kind;
+    l.activation = s.layer.activation;
+    l.in = s.in.numel();
+    l.out = s.out.numel();
+    l.needs_input_grad = needed;
+    if (l.kind == nn::LayerKind::Dense) {
+      l.weight = static_cast<int>(params_.size());
+      params_.emplace_back().numel = l.out * l.in;
+      params_.emplace_back().numel = l.out;
+      needed = true;
+    }
+    if (l.kind == nn::LayerKind::Dropout) l.dropout = dropouts++;
+    layers_.push_back(std::move(l));
+  }
+
+  if (params_.empty()) {
+    throw InvalidArgument("population: model '" + configs_[0].model.to_string() +
+                          "' has no dense layer to train");
+  }
+  bool momentum = false;
+  for (const MemberConfig& c : configs_) momentum = momentum || c.sgd.momentum > 0.0;
+  const int states = adam_ ? 2 : (momentum ? 1 : 0);
+  for (Parameter& p : params_) {
+    p.value = Tensor({count, p.numel}, device);
+    p.grad = Tensor({count, p.numel}, device);
+    for (int i = 0; i < states; ++i) p.state.emplace_back(Shape{count, p.numel}, device);
+  }
+
+  // Every member's initial weights and dropout streams exactly as its solo model's.
+  Allocator& memory = allocator(device);
+  for (int m = 0; m < count; ++m) {
+    SoloMember solo = build_solo(m);
+    const std::vector<nn::Parameter*> solo_params = solo.model->parameters();
+    for (size_t i = 0; i < params_.size(); ++i) {
+      Parameter& p = params_[i];
+      memory.copy_from_host(p.value.data() + m * p.numel, solo_params[i]->value.data(),
+                            static_cast<size_t>(p.numel) * sizeof(float));
+    }
+    BinaryWriter streams;
+    solo.model->save_streams(streams);
+    BinaryReader in(streams.buffer(), "dropout streams");
+    std::vector<Rng> rngs(static_cast<size_t>(dropouts));
+    for (Rng& r : rngs) r.load(in);
+    dropout_rngs_.push_back(std::move(rngs));
+    std::vector<float> rates;
+    for (const nn::LayerSpec& l : configs_[m].model.layers(classes)) {
+      if (l.kind == nn::LayerKind::Dropout) rates.push_back(l.p);
+    }
+    dropout_rates_.push_back(std::move(rates));
+    slot_member_.push_back(m);
+    member_slot_.push_back(m);
+    base_lr_.push_back(member_lr(configs_[m]));
+  }
+  gone_.resize(static_cast<size_t>(count));
+  gone_at_.assign(static_cast<size_t>(count), 0);
+}
+
+SoloMember Population::build_solo(int member) const {
+  const MemberConfig& c = configs_[static_cast<size_t>(member)];
+  SoloMember out;
+  out.model = nn::build_model(c.model, input_, classes_, c.init_seed);
+  if (c.optimizer == "adam") {
+    out.optimizer = std::make_unique<optim::Adam>(out.model->parameters(), c.adam);
+  } else {
+    out.optimizer = std::make_unique<optim::Sgd>(out.model->parameters(), c.sgd);
+  }
+  out.base_lr = member_lr(c);
+  return out;
+}
+
+int Population::slot_of(int member, const char* who) const {
+  if (member < 0 || member >= size()) {
+    throw InvalidArgument(std::string("population: ") + who + " of member " +
+                          std::to_string(member) + ", the population has " +
+                          std::to_string(size()) + " members");
+  }
+  const int slot = member_slot_[static_cast<size_t>(member)];
+  if (slot < 0) {
+    throw InvalidArgument(std::string("population: ") + who + " of member " +
+                          std::to_string(member) + ", which has left the population");
+  }
+  return slot;
+}
+
+bool Population::is_active(int member) const {
+  return member >= 0 && member < size() && member_slot_[static_cast<size_t>(member)] >= 0;
+}
+
+double Population::base_lr(int member) const {
+  slot_of(member, "base_lr");
+  return base_lr_[static_cast<size_t>(member)];
+}
+
+void Population::set_base_lr(int member, double lr) {
+  slot_of(member, "set_base_lr");
+  if (!(lr >= 0) || !std::isfinite(lr)) {
+    throw InvalidArgument("learning rate must be >= 0 and finite, got " + std::to_string(lr));
+  }
+  base_lr_[static_cast<size_t>(member)] = lr;
+}
+
+void Population::set_schedule(int member, optim::Schedule schedule) {
+  slot_of(member, "set_schedule");
+  configs_[static_cast<size_t>(member)].train.schedule = std::move(schedule);
+}
+
+void Population::copy_slot(int from, int to) {
+  Allocator& memory = allocator(device_);
+  for (Parameter& p : params_) {
+    const size_t bytes = static_cast<size_t>(p.numel) * sizeof(float);
+    memory.copy(p.value.data() + to * p.numel, p.value.data() + from * p.numel, bytes);
+    for (Tensor& s : p.state)
+      memory.copy(s.data() + to * p.numel, s.data() + from * p.numel, bytes);
+  }
+}
+
+void Population::copy_member(int from, int to) {
+  const int from_slot = slot_of(from, "copy_member from");
+  const int to_slot = slot_of(to, "copy_member to");
+  if (from_slot == to_slot) return;
+  copy_slot(from_slot, to_slot);
+  base_lr_[static_cast<size_t>(to)] = base_lr_[static_cast<size_t>(from)];
+}
+
+void Population::remove_slot(int slot) {
+  const int last = active() - 1;
+  member_slot_[static_cast<size_t>(slot_member_[static_cast<size_t>(slot)])] = -1;
+  if (slot != last) {
+    copy_slot(last, slot);
+    slot_member_[static_cast<size_t>(slot)] = slot_member_[static_cast<size_t>(last)];
+    member_slot_[static_cast<size_t>(slot_member_[static_cast<size_t>(slot)])] = slot;
+  }
+  slot_member_.pop_back();
+}
+
+SoloMember Population::solo_from_slot(int slot) const {
+  const int member = slot_member_[static_cast<size_t>(slot)];
+  SoloMember out = build_solo(member);
+  Allocator& memory = allocator(device_);
+  const std::vector<nn::Parameter*> solo_params = out.model->parameters();
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const Parameter& p = params_[i];
+    const size_t bytes = static_cast<size_t>(p.numel) * sizeof(float);
+    memory.copy_to_host(solo_params[i]->value.data(), p.value.data() + slot * p.numel, bytes);
+    const std::vector<Tensor*> buffers = out.optimizer->buffers(i);
+    for (size_t b = 0; b < buffers.size(); ++b) {
+      memory.copy_to_host(buffers[b]->data(), p.state[b].data() + slot * p.numel, bytes);
+    }
+  }
+  BinaryWriter streams;
+  for (const Rng& r : dropout_rngs_[static_cast<size_t>(member)]) r.save(streams);
+  BinaryReader in(streams.buffer(), "dropout streams");
+  out.model->load_streams(in);
+  out.optimizer->set_steps(optimizer_steps_);
+  out.base_lr = base_lr_[static_cast<size_t>(member)];
+  out.optimizer->set_lr(out.base_lr);
+  out.iteration = iteration_;
+  return out;
+}
+
+SoloMember Population::extract(int member) const {
+  if (member < 0 || member >= size()) slot_of(member, "extract");  // throws
+  const int slot = member_slot_[static_cast<size_t>(member)];
+  if (slot >= 0) return solo_from_slot(slot);
+  SoloMember out = build_solo(member);
+  const TrainState state =
+      load_checkpoint(gone_[static_cast<size_t>(member)], *out.model, *out.optimizer);
+  out.base_lr = state.base_lr;
+  out.iteration = state.iteration;
+  return out;
+}
+
+std::vector<uint8_t> Population::checkpoint(int member) const {
+  if (member >= 0 && member < size() && member_slot_[static_cast<size_t>(member)] < 0) {
+    return gone_[static_cast<size_t>(member)];
+  }
+  SoloMember solo = extract(member);
+  return save_checkpoint(*solo.model, *solo.optimizer,
+                         {.iteration = solo.iteration, .base_lr = solo.base_lr});
+}
+
+// x [P*rows, in] (or [rows, in] shared) -> logits [P*rows, classes]; the shapes of each layer as
+// its solo module's, per member.
+const Tensor& Population::forward(const float* x, bool shared, int64_t rows, nn::Mode mode) {
+  auto& be = backend::backend(device_);
+  Allocator& memory = allocator(device_);
+  const int64_t members = active();
+  const float* h = x;
+  const Tensor* out = nullptr;
+  for (Layer& l : layers_) {
+    l.input = h;
+    l.input_shared = shared;
+    const int64_t total_rows = shared ? rows : members * rows;
+    switch (l.kind) {
+      case nn::LayerKind::Dense: {
+        // y_p [rows, out] = b_p (broadcast);  y_p += x_p W_p^T
+        const Parameter& w = params_[static_cast<size_t>(l.weight)];
+        const Parameter& b = params_[static_cast<size_t>(l.weight) + 1];
+        l.output.resize({members * rows, l.out}, device_);
+        be.broadcast_rows_batched(b.value.data(), members, rows, l.out, l.output.data());
+        be.gemm_strided_batched(Transpose::No, Transpose::Yes, rows, l.out, l.in, 1.0f, h, l.in,
+                                shared ? 0 : rows * l.in, w.value.data(), l.in, w.numel, 1.0f,
+                                l.output.data(), l.out, rows * l.out, members);
+        shared = false;
+        break;
+      }
+      case nn::LayerKind::Activation: {
+        const int64_t n = total_rows * l.out;
+        l.output.resize({total_rows, l.out}, device_);
+        if (l.activation == nn::Activation::Relu) be.relu_forward(h, l.output.data(), n);
+        if (l.activation == nn::Activation::Sigmoid) be.sigmoid_forward(h, l.output.data(), n);
+        if (l.activation == nn::Activation::Tanh) be.tanh_forward(h, l.output.data(), n);
+        break;
+      }
+      case nn::LayerKind::Dropout: {
+        if (mode == nn::Mode::Eval) continue;  // the identity: h and `shared` stay
+        // Per member, with its rate and its mask stream (as its solo Dropout draws them).
+        const int64_t n = rows * l.out;
+        l.output.resize({members * rows, l.out}, device_);
+        l.mask.resize({members * rows, l.out}, device_);
+        for (int64_t s = 0; s < members; ++s) {
+          const auto m = static_cast<size_t>(slot_member_[static_cast<size_t>(s)]);
+          const float p = dropout_rates_[m][static_cast<size_t>(l.dropout)];
+          float* y = l.output.data() + s * n;
+          float* mask = l.mask.data() + s * n;
+          if (p > 0.0f) {
+            be.dropout_forward(h + s * n, y, mask, n, p,
+                               dropout_rngs_[m][static_cast<size_t>(l.dropout)].next_u64());
+          } else {
+            memory.copy(y, h + s * n, static_cast<size_t>(n) * sizeof(float));
+            memory.fill(mask, static_cast<size_t>(n), 1.0f);
+          }
+        }
+        break;
+      }
+      default:
+        throw Error("population: unexpected layer");  // refused by the constructor
+    }
+    h = l.output.data();
+    out = &l.output;
+  }
+  return *out;
+}
+
+// dlogits [P*rows, classes] -> every parameter's gradient [P, ...]; stops at the first dense
+// layer, which needs no input gradient (as Sequential's first weighted layer).
+void Population::backward(const Tensor& dlogits, int64_t rows) {
+  auto& be = backend::backend(device_);
+  const int64_t members = active();
+  const float* g = dlogits.data();
+  for (size_t i = layers_.size(); i-- > 0;) {
+    Layer& l = layers_[i];
+    const int64_t n = members * rows * l.out;
+    switch (l.kind) {
+      case nn::LayerKind::Dense: {
+        // dW_p [out, in] = dy_p^T x_p;  db_p = sum_rows dy_p;  dx_p [rows, in] = dy_p W_p
+        Parameter& w = params_[static_cast<size_t>(l.weight)];
+        Parameter& b = params_[static_cast<size_t>(l.weight) + 1];
+        be.gemm_strided_batched(Transpose::Yes, Transpose::No, l.out, l.in, rows, 1.0f, g, l.out,
+                                rows * l.out, l.input, l.in, l.input_shared ? 0 : rows * l.in, 0.0f,
+                                w.grad.data(), l.in, w.numel, members);
+        be.column_sums_batched(g, members, rows, l.out, 0.0f, b.grad.data());
+        if (!l.needs_input_grad) return;
+        l.grad_input.resize({members * rows, l.in}, device_);
+        be.gemm_strided_batched(Transpose::No, Transpose::No, rows, l.in, l.out, 1.0f, g, l.out,
+                                rows * l.out, w.value.data(), l.in, w.numel, 0.0f,
+                                l.grad_input.data(), l.in, rows * l.in, members);
+        break;
+      }
+      case nn::LayerKind::Activation: {
+        l.grad_input.resize({members * rows, l.out}, device_);
+        const float* y = l.output.data();
+        float* dx = l.grad_input.data();
+        if (l.activation == nn::Activation::Relu) be.relu_backward(y, g, dx, n);
+        if (l.activation == nn::Activation::Sigmoid) be.sigmoid_backward(y, g, dx, n);
+        if (l.activation == nn::Activation::Tanh) be.tanh_backward(y, g, dx, n);
+        break;
+      }
+      case nn::LayerKind::Dropout:
+        l.grad_input.resize({members * rows, l.out}, device_);
+        be.multiply(g, l.mask.data(), l.grad_input.data(), n);  // mask 1 where p = 0
+        break;
+      default:
+        throw Error("population: unexpected layer");
+    }
+    if (!l.needs_input_grad) return;
+    g = l.grad_input.data();
+  }
+}
+
+void Population::update(const std::vector<float>& lrs) {
+  auto& be = backend::backend(device_);
+  const int64_t members = active();
+  std::vector<float> momentum, decay;
+  for (int64_t s = 0; s < members; ++s) {
+    const MemberConfig& c = configs_[static_cast<size_t>(slot_member_[static_cast<size_t>(s)])];
+    momentum.push_back(static_cast<float>(c.sgd.momentum));
+    decay.push_back(static_cast<float>(adam_ ? c.adam.weight_decay : c.sgd.weight_decay));
+  }
+  if (adam_) {
+    // Bias corrections of the shared step t, in double as optim::Adam computes them.
+    const optim::AdamOptions& o = configs_[0].adam;
+    const double t = static_cast<double>(optimizer_steps_ + 1);
+    const backend::AdamStep step{
+        .lr = 0,
+        .beta1 = static_cast<float>(o.beta1),
+        .beta2 = static_cast<float>(o.beta2),
+        .eps = static_cast<float>(o.eps),
+        .weight_decay = 0,
+        .one_minus_beta1 = static_cast<float>(1.0 - o.beta1),
+        .one_minus_beta2 = static_cast<float>(1.0 - o.beta2),
+        .bias_correction1 = static_cast<float>(1.0 - std::pow(o.beta1, t)),
+        .bias_correction2 = static_cast<float>(1.0 - std::pow(o.beta2, t)),
+    };
+    for (Parameter& p : params_) {
+      be.adam_update_batched(p.value.data(), p.grad.data(), p.state[0].data(), p.state[1].data(),
+                             members, p.numel, step, lrs.data(), decay.data());
+    }
+  } else {
+    const bool nesterov = configs_[0].sgd.nesterov;
+    for (Parameter& p : params_) {
+      be.sgd_update_batched(p.value.data(), p.grad.data(),
+                            p.state.empty() ? nullptr : p.state[0].data(), members, p.numel,
+                            lrs.data(), momentum.data(), decay.data(), nesterov);
+    }
+  }
+  ++optimizer_steps_;
+}
+
+// Every active member on the same batches of `data` (the input shared by the first layer's GEMM),
+// as train::evaluate computes its mean loss and accuracy.
+std::vector<Evaluation> Population::evaluate(const data::Dataset& data) {
+  auto& be = backend::backend(device_);
+  const int64_t members = active();
+  data::DataLoader loader(data, {.batch = configs_[0].train.eval_batch, .shuffle = false});
+  loader.start_epoch(0);
+  data::Batch b;
+  std::vector<double> loss_sum(static_cast<size_t>(members), 0.0);
+  std::vector<int64_t> correct(static_cast<size_t>(members), 0);
+  int64_t count = 0;
+  while (loader.next(b)) {
+    const int64_t rows = b.size();
+    const float* x = b.x.data();
+    if (device_ != Device::Cpu) {
+      device_batch_.copy_from(b.x);
+      x = device_batch_.data();
+    }
+    labels_.resize(static_cast<size_t>(members * rows));
+    for (int64_t s = 0; s < members; ++s) {
+      std::copy(b.labels.begin(), b.labels.end(), labels_.begin() + s * rows);
+    }
+    const Tensor& logits = forward(x, true, rows, nn::Mode::Eval);
+    probs_.resize(logits.shape(), device_);
+    losses_.resize(static_cast<size_t>(members));
+    correct_.resize(static_cast<size_t>(members));
+    be.softmax_cross_entropy_batched(logits.data(), labels_.data(), members, rows, classes_,
+                                     probs_.data(), losses_.data());
+    be.count_correct_batched(logits.data(), labels_.data(), members, rows, classes_,
+                             correct_.data());
+    for (size_t s = 0; s < static_cast<size_t>(members); ++s) {
+      loss_sum[s] += losses_[s] / static_cast<double>(rows) * static_cast<double>(rows);
+      correct[s] += correct_[s];
+    }
+    count += rows;
+  }
+  std::vector<Evaluation> out(static_cast<size_t>(members));
+  if (count == 0) return out;
+  for (size_t s = 0; s < out.size(); ++s) {
+    out[s] = {loss_sum[s] / static_cast<double>(count),
+              static_cast<double>(correct[s]) / static_cast<double>(count), count};
+  }
+  return out;
+}
+
+}  // namespace krill::train
