@@ -33,6 +33,7 @@
 #include "tune/study_file.hpp"
 #include "tune/study_files.hpp"
 #include "tune/trainable.hpp"
+#include "tune/yaml_util.hpp"
 
 namespace krill::cli {
 
@@ -46,6 +47,7 @@ struct TuneArgs {
   std::optional<int> workers;
   int threads = 0;
   std::optional<std::string> device;
+  std::optional<std::string> population;
   std::string mpi = "auto";
   bool quiet = false;
 };
@@ -129,6 +131,28 @@ Prepared prepare(const TuneArgs& a, bool with_train = true) {
           why);
     }
   }
+  if (a.population) {
+    if (*a.population == "auto") {
+      file.population = 0;
+    } else {
+      const auto n = tune::yaml::parse_uint(*a.population);
+      if (!n || *n < 1 || *n > 4096) {
+        throw InvalidArgument("--population is '" + *a.population +
+                              "', expected auto or an integer from 1 to 4096");
+      }
+      file.population = static_cast<int>(*n);
+    }
+  }
+  if (file.pbt && file.population > 1) {
+    throw InvalidArgument((a.population ? "--population " + *a.population
+                                        : file.where("population") + "'population' is " +
+                                              std::to_string(file.population)) +
+                          ", but a PBT study's members train one per worker, expected 1 or auto");
+  }
+  // auto: populations where they pay (measured: on a GPU, not on the CPU); one worker feeds the
+  // GPU with them unless told otherwise.
+  if (file.population == 0) file.population = file.device == Device::Cuda && !file.pbt ? 64 : 1;
+  if (file.population > 1 && file.device == Device::Cuda && file.workers == 0) file.workers = 1;
   if (a.threads < 0) {
     throw InvalidArgument("--threads is " + std::to_string(a.threads) +
                           ", expected an integer >= 1 (or 0: cores / workers)");
@@ -315,14 +339,21 @@ int run_local(const TuneArgs& a) {
   auto storage = store::open_storage(p.file.storage);
   auto study = open_study(p.file, *storage);
   const auto before = study->progress();
-  exec::LocalExecutor executor({.workers = p.file.workers, .threads_per_worker = a.threads});
+  exec::LocalExecutor executor({.workers = p.file.workers,
+                                .threads_per_worker = a.threads,
+                                .population = p.file.population});
   if (!a.quiet) {
     fmt::print(
-        stderr, "krill tune: study '{}' in {} ({} of {} trials done{}), {} workers x {} threads\n",
+        stderr,
+        "krill tune: study '{}' in {} ({} of {} trials done{}), {} workers x {} threads{}\n",
         p.file.name, hpo::display_location(p.file.storage.string()), before.finished, before.total,
-        study_state(*study, before.finished), executor.workers(), executor.threads_per_worker());
+        study_state(*study, before.finished), executor.workers(), executor.threads_per_worker(),
+        (p.file.device == Device::Cpu ? "" : ", on " + std::string(to_string(p.file.device))) +
+            (p.file.population > 1 ? fmt::format(", populations of up to {}", p.file.population)
+                                   : std::string()));
   }
   tune::TrainingObjective objective = make_objective(*study, p);
+  executor.set_group_objective(&objective);
   return optimize_and_report(*study, executor, objective, p.file, a.quiet);
 }
 
@@ -448,6 +479,10 @@ void add_tune_command(CLI::App& app, int& exit_code) {
                   "override the study file's workers (an integer >= 1)");
   cmd->add_option("--device", args->device,
                   "override the study file's device: cpu, or cuda (a build with CUDA and a GPU)");
+  cmd->add_option("--population", args->population,
+                  "override the study file's population: trials of one dense architecture trained "
+                  "together in batched kernels, up to N at a time (1: one at a time; auto: 64 on "
+                  "cuda, 1 on the CPU, where it does not pay)");
   cmd->add_option("--threads", args->threads,
                   "threads per trial (default 0: cores / workers / krill processes of the study "
                   "on this machine, re-evaluated as they come and go); lower it when other jobs "

@@ -10,6 +10,8 @@
 // of 2 threads on 2 cores ran 20x slower; docs/BENCHMARKS.md).
 #pragma once
 
+#include <functional>
+
 #include "hpo/study.hpp"
 
 namespace krill::exec {
@@ -18,12 +20,20 @@ struct LocalOptions {
   int workers = 0;             // 0: as many as the cores
   int threads_per_worker = 0;  // 0: cores / workers / processes of the study here (at least 1)
   int cores = 0;               // 0: the CPUs this process may run on
+  // Population mode: with a group objective (set_group_objective), each worker takes up to this
+  // many trials at a time and trains those of one group together. 1: one trial at a time. Not
+  // for PBT studies, whose members train one per worker.
+  int population = 1;
 };
 
 class LocalExecutor final : public hpo::Executor {
  public:
   explicit LocalExecutor(LocalOptions options = {});
   void run(hpo::Study& study, const hpo::Objective& objective) override;
+  // The objective that trains groups of trials (not owned; nullptr: none). Used when
+  // LocalOptions::population > 1 and the study is not a PBT study.
+  void set_group_objective(hpo::GroupObjective* group) { group_ = group; }
+  int population() const { return population_; }
   int workers() const { return workers_; }
   // The threads of a trial when this process is alone on the host (or as fixed by the options).
   int threads_per_worker() const { return threads_; }
@@ -31,6 +41,12 @@ class LocalExecutor final : public hpo::Executor {
   int threads_per_worker(int processes) const;
 
  private:
+  // One worker's loop in population mode.
+  void run_groups(hpo::Study& study, const hpo::Objective& objective, int worker,
+                  const std::function<int()>& budget);
+
+  hpo::GroupObjective* group_ = nullptr;
+  int population_;
   int workers_;
   int threads_;
   int cores_;

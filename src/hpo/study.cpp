@@ -531,6 +531,49 @@ void Study::run_trial(TrialRecord rec, const Objective& objective,
   tell(std::move(rec));
 }
 
+void Study::run_trials(std::vector<TrialRecord> recs, GroupObjective& objective,
+                       std::function<int()> thread_budget) {
+  std::vector<std::unique_ptr<Trial>> trials;
+  std::vector<Trial*> pointers;
+  for (const TrialRecord& rec : recs) {
+    trials.push_back(std::make_unique<Trial>(
+        rec.number, rec.params,
+        ReportHost([this, number = rec.number](const Report& r, Trainable* t) {
+          return decide(number, r, t);
+        })));
+    trials.back()->set_resources(rec.worker, thread_budget);
+    pointers.push_back(trials.back().get());
+  }
+  std::vector<GroupObjective::Result> results;
+  try {
+    results = objective.run(pointers);
+    if (results.size() != recs.size()) {
+      throw Error("the group objective returned " + std::to_string(results.size()) +
+                  " results for " + std::to_string(recs.size()) + " trials");
+    }
+  } catch (...) {
+    results.assign(recs.size(), std::current_exception());
+  }
+  for (size_t i = 0; i < recs.size(); ++i) {
+    TrialRecord& rec = recs[i];
+    const Trial& trial = *trials[i];
+    if (const double* value = std::get_if<double>(&results[i])) {
+      settle(rec, Outcome::Returned, *value, "", trial.should_stop());
+    } else {
+      try {
+        std::rethrow_exception(std::get<std::exception_ptr>(results[i]));
+      } catch (const Diverged& e) {
+        settle(rec, Outcome::Diverged, 0, e.what(), false);
+      } catch (const std::exception& e) {
+        settle(rec, Outcome::Threw, 0, e.what(), false);
+      }
+    }
+    rec.attrs = trial.attrs();
+    rec.finished = wall_seconds();
+    tell(std::move(rec));
+  }
+}
+
 void Study::optimize(const Objective& objective, const OptimizeOptions& options) {
   {
     std::lock_guard lock(mutex_);

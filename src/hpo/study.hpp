@@ -27,6 +27,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <variant>
 #include <vector>
 
 #include "core/error.hpp"
@@ -47,6 +48,22 @@ class Diverged : public Error {
 };
 
 using Objective = std::function<double(Trial&)>;
+
+// An objective that can also train several trials at once (tune's TrainingObjective: a
+// population of same-architecture networks in batched kernels, train/population.hpp). The local
+// executor, asked to (LocalOptions::population), hands it trials of one group together.
+class GroupObjective {
+ public:
+  virtual ~GroupObjective() = default;
+  // Trials whose keys are equal and not empty can train together; "" trains alone.
+  virtual std::string group(const Params& params) const = 0;
+  // Trains `trials` (of one group) together. For each, in order: its value, or the exception it
+  // ended with (hpo::Diverged for a divergence), as an Objective would return or throw it; the
+  // trials report and set attributes through their Trial as usual. An exception thrown by run()
+  // itself ends every trial with it.
+  using Result = std::variant<double, std::exception_ptr>;
+  virtual std::vector<Result> run(const std::vector<Trial*>& trials) = 0;
+};
 
 struct StudyProgress {
   int64_t finished = 0;       // all final states, by every run
@@ -139,6 +156,9 @@ class Study {
   // `threads` threads, or as many as `thread_budget` says at the moment it asks.
   void run_trial(TrialRecord trial, const Objective& objective, int threads = 1);
   void run_trial(TrialRecord trial, const Objective& objective, std::function<int()> thread_budget);
+  // Runs trials from ask() together through `objective` (one group), and tells each result.
+  void run_trials(std::vector<TrialRecord> trials, GroupObjective& objective,
+                  std::function<int()> thread_budget);
   void optimize(const Objective& objective, const OptimizeOptions& options = {});
 
   const StudyRecord& record() const { return record_; }

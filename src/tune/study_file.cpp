@@ -36,9 +36,9 @@ using yaml::Entry;
 using yaml::one_of;
 using Strings = std::vector<std::string>;
 
-const Strings kTopKeys{"study",  "storage",  "data", "validation", "subset", "objective",
-                       "trials", "workers",  "seed", "sampler",    "model",  "training",
-                       "search", "stopping", "pbt",  "device"};
+const Strings kTopKeys{"study",  "storage",  "data", "validation", "subset",    "objective",
+                       "trials", "workers",  "seed", "sampler",    "model",     "training",
+                       "search", "stopping", "pbt",  "device",     "population"};
 const Strings kDimKeys{"type", "low", "high", "log", "values", "choices", "when"};
 const Strings kDimTypes{"float", "int", "choice", "grid"};
 const Strings kObjectives{"val_accuracy", "val_loss"};
@@ -292,6 +292,18 @@ StudyFile Parser::parse(const std::string& text, const std::string& default_name
     out_.workers = static_cast<int>(workers);
   }
   if (const auto* e = find("device")) out_.device = parse_device(one_of_values(*e, kDevices));
+  if (const auto* e = find("population")) {
+    if (yaml::is_plain(e->value) && e->value.Scalar() == "auto") {
+      out_.population = 0;
+    } else {
+      const auto n = yaml::is_plain(e->value) ? yaml::parse_uint(e->value.Scalar()) : std::nullopt;
+      if (!n || *n < 1 || *n > 4096) {
+        src_.fail(e->at(), "'population' is " + describe(e->value) +
+                               ", expected auto or an integer from 1 to 4096");
+      }
+      out_.population = static_cast<int>(*n);
+    }
+  }
   if (const auto* e = find("seed")) {
     const auto seed = yaml::is_plain(e->value) ? yaml::parse_uint(e->value.Scalar()) : std::nullopt;
     if (!seed) src_.fail(e->at(), "'seed' is " + describe(e->value) + ", expected an integer >= 0");

@@ -35,6 +35,10 @@ struct StudyFile {
   // `device:` cpu | cuda, where trials train; like workers, not a setting that defines the study
   // (a study may be resumed on another device).
   Device device = Device::Cpu;
+  // `population:` auto | N: how many trials of one architecture train together in batched
+  // kernels (train/population.hpp); 1: one at a time. 0 (auto): the device's choice, 64 on cuda
+  // and 1 on the CPU, where it was measured not to pay (docs/BENCHMARKS.md). A run setting too.
+  int population = 0;
   // `sampler:` random | sobol | grid | tpe | evolution, or a map with `name:` and the options of
   // tpe or evolution; its direction is the objective's.
   hpo::SamplerConfig sampler;

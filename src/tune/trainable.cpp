@@ -10,6 +10,7 @@
 #include "core/error.hpp"
 #include "core/serialize.hpp"
 #include "train/checkpoint.hpp"
+#include "train/population.hpp"
 #include "tune/model_template.hpp"
 #include "tune/params.hpp"
 #include "tune/stored_settings.hpp"
@@ -689,6 +690,107 @@ double TrainingObjective::operator()(hpo::Trial& trial) {
     }
   }
   return value;
+}
+
+std::string TrainingObjective::group(const hpo::Params& params) const {
+  hpo::Params all = fixed_;
+  for (const auto& [name, value] : params) all[name] = value;
+  try {
+    const TrialConfig c = make_config(all);
+    const DataShape shape = shape_of(*data_);
+    if (!train::population_problem(c.model).empty() ||
+        !model_problem(c.model, shape.image, shape.classes).empty()) {
+      return "";
+    }
+    train::MemberConfig m{c.model, c.optimizer, c.sgd, c.adam, c.train, 0};
+    m.train.device = device_;
+    return train::population_key(m, static_cast<int>(shape.classes));
+  } catch (const Error&) {
+    return "";  // the trial fails alone, with its own message
+  }
+}
+
+std::vector<TrainingObjective::Result> TrainingObjective::run(
+    const std::vector<hpo::Trial*>& trials) {
+  if (trials.empty()) return {};
+  backend::backend(Device::Cpu).set_threads(trials.front()->threads());
+  std::vector<train::MemberConfig> members;
+  for (hpo::Trial* trial : trials) {
+    hpo::Params all = fixed_;
+    for (const auto& [name, value] : trial->params()) all[name] = value;
+    const uint64_t seed = trial_seed(seed_, trial->number());
+    TrialConfig c = make_config(all);
+    c.train.seed = seed;
+    c.train.device = device_;
+    members.push_back({c.model, c.optimizer, c.sgd, c.adam, c.train, seed});
+  }
+  const DataShape shape = shape_of(*data_);
+  train::Population population(members, shape.image, static_cast<int>(shape.classes), device_);
+
+  // Progress: every member's steps, as a solo trial's.
+  std::vector<Running*> steps;
+  {
+    std::lock_guard lock(mutex_);
+    for (hpo::Trial* trial : trials) {
+      auto owned = std::make_unique<Running>();
+      owned->planned = train::Trainer(members.front().train).total_iterations(data_->train);
+      steps.push_back(owned.get());
+      running_[trial->number()] = std::move(owned);
+    }
+  }
+  struct Forget {  // however the population ends
+    TrainingObjective& o;
+    const std::vector<hpo::Trial*>& trials;
+    ~Forget() {
+      std::lock_guard lock(o.mutex_);
+      for (hpo::Trial* t : trials) o.running_.erase(t->number());
+    }
+  } forget{*this, trials};
+  std::vector<char> training(trials.size(), 1);
+  population.on_step([&](int64_t done, int64_t, int) {
+    for (size_t m = 0; m < trials.size(); ++m) {
+      if (training[m]) steps[m]->done.store(done, std::memory_order_relaxed);
+    }
+  });
+  population.on_report([&](int m, const train::CurvePoint& p) {
+    hpo::Trial& trial = *trials[static_cast<size_t>(m)];
+    const bool last = p.iteration == steps[static_cast<size_t>(m)]->planned;
+    const bool go_on = trial.report(p.iteration, maximize_ ? p.val_accuracy : p.val_loss,
+                                    {{"lr", p.lr},
+                                     {"train_loss", p.train_loss},
+                                     {"val_loss", p.val_loss},
+                                     {"val_accuracy", p.val_accuracy}},
+                                    last);
+    if (!go_on) training[static_cast<size_t>(m)] = 0;
+    return go_on;
+  });
+  const std::vector<train::History> histories = population.fit(data_->train, &data_->validation);
+
+  std::vector<Result> results;
+  for (size_t m = 0; m < trials.size(); ++m) {
+    hpo::Trial& trial = *trials[m];
+    const train::History& h = histories[m];
+    trial.set_attr("iterations", static_cast<double>(h.iterations));
+    trial.set_attr("train_seconds", h.train_seconds);
+    trial.set_attr("population", static_cast<double>(trials.size()));
+    if (h.status == train::RunStatus::Diverged) {
+      results.emplace_back(std::make_exception_ptr(
+          hpo::Diverged("loss not finite at iteration " + std::to_string(h.diverged_at))));
+      continue;
+    }
+    const train::Evaluation val = h.validation.value_or(train::Evaluation{});
+    trial.set_attr("val_accuracy", val.accuracy);
+    trial.set_attr("val_loss", val.loss);
+    const double value = maximize_ ? val.accuracy : val.loss;
+    if (h.status == train::RunStatus::Completed && !prefix_.empty()) {
+      std::lock_guard lock(mutex_);
+      if (replaces_best(value, trial.number())) {
+        keep_locked(trial.number(), value, population.checkpoint(static_cast<int>(m)));
+      }
+    }
+    results.emplace_back(value);
+  }
+  return results;
 }
 
 TrainingObjective::Steps TrainingObjective::running_steps() const {

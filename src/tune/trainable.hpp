@@ -100,7 +100,12 @@ void check_pbt_acts(const StudyFile& file, const ReportSteps& steps);
 // is removed), so that the test set is scored once, for the best trial only (test_best), as a
 // user would. Among trials of equal value the lowest number is the best, as in
 // hpo::Study::best_trial(), whatever order they finish in.
-class TrainingObjective {
+//
+// Population training (train/population.hpp): as an hpo::GroupObjective, trials whose models are
+// dense and share their group key (layers, optimizer, batch, length of training) train together,
+// in batched kernels, each exactly as it would alone (on the CPU, bit for bit): the executor hands
+// them over with LocalOptions::population.
+class TrainingObjective final : public hpo::GroupObjective {
  public:
   // `checkpoint_prefix`: where the best weights go, study_files_prefix(storage, study) (empty:
   // nowhere). `best_so_far`: the value of the study's best trial when resuming; `best_number`:
@@ -108,7 +113,7 @@ class TrainingObjective {
   TrainingObjective(const StudyFile& file, std::shared_ptr<const StudyData> data,
                     std::filesystem::path checkpoint_prefix, std::optional<double> best_so_far,
                     int64_t best_number = -1);
-  ~TrainingObjective();
+  ~TrainingObjective() override;
   TrainingObjective(const TrainingObjective&) = delete;
   TrainingObjective& operator=(const TrainingObjective&) = delete;
 
@@ -117,6 +122,12 @@ class TrainingObjective {
     return [this](hpo::Trial& t) { return (*this)(t); };
   }
   std::filesystem::path checkpoint_of(int64_t number) const;
+
+  // hpo::GroupObjective: the population key of the trial's model and training ("" when its model
+  // cannot train in a population, or its parameters make no valid configuration), and the
+  // population's training run.
+  std::string group(const hpo::Params& params) const override;
+  std::vector<Result> run(const std::vector<hpo::Trial*>& trials) override;
   // A PBT study's member state file, `<storage>.<study>.member-<N>.state` (of the study file's
   // storage and name), written at each generation while the member trains and removed when it
   // ends, from which a re-queued member resumes; empty for a study without PBT or with in-memory
