@@ -87,8 +87,7 @@ size_t Staging::reserve(size_t bytes) {
 char* Staging::upload() {
   char* block = device_scratch(size_ == 0 ? 16 : size_);
   for (const Source& s : sources_) {
-    KRILL_CUDA_CHECK(
-        cudaMemcpyAsync(block + s.at, s.values, s.bytes, cudaMemcpyDefault, stream()));
+    KRILL_CUDA_CHECK(cudaMemcpyAsync(block + s.at, s.values, s.bytes, cudaMemcpyDefault, stream()));
   }
   return block;
 }
@@ -166,6 +165,14 @@ CudaBackend::CudaBackend() {
   }
   if (count == 0) {
     throw Error("no CUDA device: cudaGetDeviceCount found none; use --device cpu");
+  }
+  // A device can be listed and still refuse a context (exclusive or prohibited compute mode, a MIG
+  // GPU without an instance): make the context now, so that such a device is refused here.
+  if (const cudaError_t context = cudaFree(nullptr); context != cudaSuccess) {
+    cudaGetLastError();
+    throw Error(std::string("no usable CUDA device: creating its context failed: ") +
+                cudaGetErrorName(context) + " (" + cudaGetErrorString(context) +
+                "); use --device cpu");
   }
   set_allocator(Device::Cuda, &cuda_allocator);
 }

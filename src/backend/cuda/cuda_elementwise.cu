@@ -73,8 +73,8 @@ __global__ void count_correct_kernel(const float* scores, const int32_t* labels,
 }
 
 // partial[block] = the block's sum of (pred - target)^2, in double; diff written.
-__global__ void squared_error_kernel(const float* pred, const float* target, int64_t n,
-                                     float* diff, double* partial) {
+__global__ void squared_error_kernel(const float* pred, const float* target, int64_t n, float* diff,
+                                     double* partial) {
   double total = 0.0;
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
@@ -179,7 +179,8 @@ void CudaBackend::sigmoid_backward(const float* y, const float* dy, float* dx, i
 }
 
 void CudaBackend::tanh_forward(const float* x, float* y, int64_t n) {
-  for_each_index(n, [=] __device__(int64_t i) { y[i] = tanhf(x[i]); }, "tanh_forward");
+  for_each_index(
+      n, [=] __device__(int64_t i) { y[i] = tanhf(x[i]); }, "tanh_forward");
 }
 
 void CudaBackend::tanh_backward(const float* y, const float* dy, float* dx, int64_t n) {
@@ -195,8 +196,8 @@ void CudaBackend::dropout_forward(const float* x, float* y, float* mask, int64_t
   for_each_index(
       n,
       [=] __device__(int64_t i) {
-        const float u = static_cast<float>(hash(seed, static_cast<uint64_t>(i)) >> 40) *
-                        (1.0f / 16777216.0f);
+        const float u =
+            static_cast<float>(hash(seed, static_cast<uint64_t>(i)) >> 40) * (1.0f / 16777216.0f);
         mask[i] = u >= p ? keep_scale : 0.0f;
         y[i] = x[i] * mask[i];
       },
@@ -204,11 +205,13 @@ void CudaBackend::dropout_forward(const float* x, float* y, float* mask, int64_t
 }
 
 void CudaBackend::multiply(const float* x, const float* mask, float* y, int64_t n) {
-  for_each_index(n, [=] __device__(int64_t i) { y[i] = x[i] * mask[i]; }, "multiply");
+  for_each_index(
+      n, [=] __device__(int64_t i) { y[i] = x[i] * mask[i]; }, "multiply");
 }
 
 void CudaBackend::scale(const float* x, float alpha, float* y, int64_t n) {
-  for_each_index(n, [=] __device__(int64_t i) { y[i] = alpha * x[i]; }, "scale");
+  for_each_index(
+      n, [=] __device__(int64_t i) { y[i] = alpha * x[i]; }, "scale");
 }
 
 double CudaBackend::softmax_cross_entropy(const float* logits, const int32_t* labels, int64_t rows,
@@ -267,9 +270,8 @@ int64_t CudaBackend::count_correct(const float* scores, const int32_t* labels, i
   return correct;
 }
 
-void CudaBackend::count_correct_batched(const float* scores, const int32_t* labels,
-                                        int64_t members, int64_t rows, int64_t cols,
-                                        int64_t* correct) {
+void CudaBackend::count_correct_batched(const float* scores, const int32_t* labels, int64_t members,
+                                        int64_t rows, int64_t cols, int64_t* correct) {
   if (members == 0) return;
   const RowReduction staged = stage_row_reduction(labels, members, rows);
   count_correct_kernel<<<dim3(staged.blocks, static_cast<unsigned>(members)), kThreadsPerBlock, 0,
@@ -284,8 +286,8 @@ void CudaBackend::sgd_update(float* w, const float* grad, float* velocity, int64
   sgd_update_batched(w, grad, velocity, 1, n, &lr, &momentum, &weight_decay, nesterov);
 }
 
-// PyTorch's SGD (cpu_backend.cpp): g = grad + wd w; v = mu v + g; w -= lr (nesterov ? g + mu v : v),
-// v untouched where mu == 0.
+// PyTorch's SGD (cpu_backend.cpp): g = grad + wd w; v = mu v + g; w -= lr (nesterov ? g + mu v :
+// v), v untouched where mu == 0.
 void CudaBackend::sgd_update_batched(float* w, const float* grad, float* velocity, int64_t members,
                                      int64_t n, const float* lr, const float* momentum,
                                      const float* weight_decay, bool nesterov) {

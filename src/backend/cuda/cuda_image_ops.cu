@@ -2,7 +2,8 @@
 // (not one GEMM per sample, as on the CPU): the chunk's columns side by side, col [C*k*k, n*P]
 // (P = OH*OW, sample n's pixels at n*P), so that
 //   forward:   Y [OC, n*P] = W [OC, C*k*k] col,  then y[n, o, p] = Y[o, n*P + p] + bias[o]
-//   backward:  dyT [OC, n*P] = dy rearranged;  dW (+)= dyT col^T;  dcol = W^T dyT;  dx = col2im(dcol)
+//   backward:  dyT [OC, n*P] = dy rearranged;  dW (+)= dyT col^T;  dcol = W^T dyT;  dx =
+//   col2im(dcol)
 // The chunk is as many samples as fit kWorkspaceFloats in the layer's workspace (at least one).
 // Pooling and col2im gather (one thread per input pixel, windows in the CPU's order) rather than
 // scatter with atomics, so their sums are the CPU's, bit for bit. Batch normalisation: one block
@@ -108,7 +109,8 @@ __global__ void batch_norm_train_kernel(BatchNormGeometry g, int64_t batch, cons
                                         const float* gamma, const float* beta, float* y,
                                         float* mean, float* inv_std, float* running_mean,
                                         float* running_var) {
-  const int64_t c = blockIdx.x, s = g.spatial, stride = g.channels * g.spatial;  // g.sample(), a host function
+  const int64_t c = blockIdx.x, s = g.spatial,
+                stride = g.channels * g.spatial;  // g.sample(), a host function
   const int64_t values = batch * s;
   const auto count = static_cast<double>(values);
   auto at = [=](int64_t m) { return m / s * stride + c * s + m % s; };
@@ -125,7 +127,8 @@ __global__ void batch_norm_train_kernel(BatchNormGeometry g, int64_t batch, cons
   const double scale = gamma[c] * istd;
   const auto scale_f = static_cast<float>(scale);
   const auto shift_f = static_cast<float>(beta[c] - mu * scale);
-  for (int64_t m = threadIdx.x; m < values; m += blockDim.x) y[at(m)] = x[at(m)] * scale_f + shift_f;
+  for (int64_t m = threadIdx.x; m < values; m += blockDim.x)
+    y[at(m)] = x[at(m)] * scale_f + shift_f;
   if (threadIdx.x == 0) {
     const double momentum = g.momentum;
     mean[c] = static_cast<float>(mu);
@@ -142,7 +145,8 @@ __global__ void batch_norm_backward_kernel(BatchNormGeometry g, int64_t batch, c
                                            const float* dy, const float* gamma, const float* mean,
                                            const float* inv_std, float* dgamma, float* dbeta,
                                            float* dx) {
-  const int64_t c = blockIdx.x, s = g.spatial, stride = g.channels * g.spatial;  // g.sample(), a host function
+  const int64_t c = blockIdx.x, s = g.spatial,
+                stride = g.channels * g.spatial;  // g.sample(), a host function
   const int64_t values = batch * s;
   const auto count = static_cast<double>(values);
   auto at = [=](int64_t m) { return m / s * stride + c * s + m % s; };
@@ -376,8 +380,8 @@ void CudaBackend::batch_norm_forward_eval(const BatchNormGeometry& g, const Tens
       "batch_norm_forward_eval");
 }
 
-void CudaBackend::batch_norm_backward(const BatchNormGeometry& g, const Tensor& x,
-                                      const Tensor& dy, const Tensor& gamma, const Tensor& mean,
+void CudaBackend::batch_norm_backward(const BatchNormGeometry& g, const Tensor& x, const Tensor& dy,
+                                      const Tensor& gamma, const Tensor& mean,
                                       const Tensor& inv_std, Tensor& dgamma, Tensor& dbeta,
                                       Tensor* dx) {
   if (g.channels == 0) return;
