@@ -70,4 +70,5 @@ rm -f "$log"
 exit $status
 EOF
 chmod +x "$out/run.sh"
-du -sh "$out" "$out/bin" "$out/lib"
+du -sh "$out"
+du -sh "$out/bin" "$out/lib"
