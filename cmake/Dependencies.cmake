@@ -117,3 +117,49 @@ if(KRILL_POSTGRES)
     message(STATUS "PostgreSQL: libpq not found, postgresql:// storages left out (apt-get install libpq-dev)")
   endif()
 endif()
+
+# CUDA (optional): the cuda backend (src/backend/cuda), where nvcc is found (CMAKE_CUDA_COMPILER,
+# CUDACXX, or /usr/local/cuda/bin/nvcc) with the toolkit's cuBLAS. cudart is linked statically (a
+# binary then needs only the driver, libcuda, and cuBLAS), cuBLAS as a shared library. Built for
+# CMAKE_CUDA_ARCHITECTURES, default 90 (H100/H200). Without nvcc, or with -DKRILL_CUDA=OFF, krill
+# builds as before and backend(Device::Cuda) says it is not built. The sanitizer and fuzz builds
+# leave it out, as they leave oneDNN out: the sanitizers cannot see into device code or the CUDA
+# runtime.
+option(KRILL_CUDA "Build the CUDA backend when nvcc is found" ON)
+set(KRILL_HAVE_CUDA OFF)
+if(KRILL_CUDA AND NOT KRILL_SANITIZE AND NOT KRILL_FUZZ)
+  if(NOT DEFINED CMAKE_CUDA_COMPILER AND NOT DEFINED ENV{CUDACXX}
+     AND EXISTS /usr/local/cuda/bin/nvcc)
+    set(ENV{CUDACXX} /usr/local/cuda/bin/nvcc)
+  endif()
+  include(CheckLanguage)
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+      set(CMAKE_CUDA_ARCHITECTURES 90 CACHE STRING "GPU architectures of the CUDA backend")
+    endif()
+    enable_language(CUDA)
+    # CMake before 3.26 knows no C++20 dialect for nvcc, and the CUDA sources take krill's C++20.
+    if(NOT DEFINED CMAKE_CUDA20_STANDARD_COMPILE_OPTION)
+      set(CMAKE_CUDA20_STANDARD_COMPILE_OPTION "-std=c++20")
+      set(CMAKE_CUDA20_EXTENSION_COMPILE_OPTION "-std=c++20")
+    endif()
+    find_package(CUDAToolkit)
+    if(TARGET CUDA::cublas AND TARGET CUDA::cudart_static)
+      set(KRILL_HAVE_CUDA ON)
+      get_filename_component(KRILL_CUDA_ROOT "${CUDAToolkit_BIN_DIR}" DIRECTORY)  # for krillConfig
+    endif()
+  endif()
+endif()
+if(KRILL_HAVE_CUDA)
+  message(STATUS "CUDA: nvcc ${CMAKE_CUDA_COMPILER_VERSION} (sm_${CMAKE_CUDA_ARCHITECTURES}), "
+                 "cuBLAS ${CUDA_cublas_LIBRARY}: the cuda backend is built")
+elseif(NOT KRILL_CUDA)
+  message(STATUS "CUDA: off (-DKRILL_CUDA=OFF), the cuda backend left out")
+elseif(KRILL_SANITIZE OR KRILL_FUZZ)
+  message(STATUS "CUDA: not in sanitizer or fuzz builds, the cuda backend left out")
+elseif(CMAKE_CUDA_COMPILER)
+  message(STATUS "CUDA: nvcc found but not cuBLAS (${CUDAToolkit_LIBRARY_DIR}), the cuda backend left out")
+else()
+  message(STATUS "CUDA: not found (/usr/local/cuda), the cuda backend left out")
+endif()

@@ -3,14 +3,22 @@
 #include "backend/cpu/cpu_backend.hpp"
 #include "core/error.hpp"
 
+#ifdef KRILL_HAVE_CUDA
+#include "backend/cuda/cuda_backend.hpp"
+#endif
+
 namespace krill::backend {
 
 Backend& backend(Device device) {
   static CpuBackend cpu;
   if (device == Device::Cpu) return cpu;
+#ifdef KRILL_HAVE_CUDA
+  return cuda_backend();
+#else
   throw Error(
       "the CUDA backend is not built into this krill: rebuild on a machine with "
       "/usr/local/cuda (CMake detects it), or use the CPU");
+#endif
 }
 
 std::string device_problem(Device device) {

@@ -53,7 +53,10 @@ Allocator& allocator(Device d) {
   Allocator* a = allocators[static_cast<size_t>(d)];
   if (!a) {
     throw Error("no allocator for device '" + std::string(to_string(d)) +
-                "': krill was built without that backend");
+                "': its backend is not built into this krill, or not started yet "
+                "(backend::backend(Device::" +
+                std::string(d == Device::Cuda ? "Cuda" : "Cpu") +
+                ") starts it and registers its allocator)");
   }
   return *a;
 }

@@ -1,0 +1,212 @@
+// The CUDA backend's set-up (device check, allocator, per-thread cuBLAS handle and scratch) and its
+// GEMMs on cuBLAS. The element-wise, loss and optimizer kernels are in cuda_elementwise.cu, the
+// image kernels in cuda_image_ops.cu.
+#include <algorithm>
+#include <climits>
+#include <string>
+
+#include "backend/cuda/cuda_backend.hpp"
+#include "backend/cuda/cuda_util.cuh"
+#include "core/error.hpp"
+
+namespace krill::backend {
+
+namespace cuda {
+
+void check(cudaError_t status, const char* call) {
+  if (status == cudaSuccess) return;
+  throw Error(std::string(call) + " failed: " + cudaGetErrorName(status) + " (" +
+              cudaGetErrorString(status) + ")");
+}
+
+void check(cublasStatus_t status, const char* call) {
+  if (status == CUBLAS_STATUS_SUCCESS) return;
+  throw Error(std::string(call) + " failed: " + cublasGetStatusName(status) + " (" +
+              cublasGetStatusString(status) + ")");
+}
+
+void synchronize() {
+  KRILL_CUDA_CHECK(cudaStreamSynchronize(stream()));
+}
+
+namespace {
+
+// The thread's cuBLAS handle and scratch block, released when the thread ends (errors ignored
+// there: at the process's exit the CUDA runtime may already be gone).
+struct ThreadResources {
+  cublasHandle_t handle = nullptr;
+  char* scratch = nullptr;
+  size_t scratch_bytes = 0;
+
+  ~ThreadResources() {
+    if (handle) cublasDestroy(handle);
+    if (scratch) cudaFree(scratch);
+  }
+};
+
+thread_local ThreadResources resources;
+
+}  // namespace
+
+cublasHandle_t cublas() {
+  if (!resources.handle) {
+    cublasHandle_t handle = nullptr;
+    KRILL_CUDA_CHECK(cublasCreate(&handle));
+    resources.handle = handle;
+    KRILL_CUDA_CHECK(cublasSetStream(handle, stream()));
+    // FP32 arithmetic, never TF32 (which CUBLAS_TF32_TENSOR_OP_MATH would allow): parity with
+    // the CPU backend matters more than the tensor cores' speed on krill's small products.
+    KRILL_CUDA_CHECK(cublasSetMathMode(handle, CUBLAS_DEFAULT_MATH));
+  }
+  return resources.handle;
+}
+
+char* device_scratch(size_t bytes) {
+  if (bytes > resources.scratch_bytes) {
+    const size_t grown = std::max(bytes, 2 * resources.scratch_bytes);
+    if (resources.scratch) {
+      synchronize();
+      KRILL_CUDA_CHECK(cudaFree(resources.scratch));
+      resources.scratch = nullptr;
+      resources.scratch_bytes = 0;
+    }
+    void* p = nullptr;
+    KRILL_CUDA_CHECK(cudaMalloc(&p, grown));
+    resources.scratch = static_cast<char*>(p);
+    resources.scratch_bytes = grown;
+  }
+  return resources.scratch;
+}
+
+size_t Staging::reserve(size_t bytes) {
+  const size_t at = size_;
+  size_ += (bytes + 15) / 16 * 16;
+  return at;
+}
+
+char* Staging::upload() {
+  char* block = device_scratch(size_ == 0 ? 16 : size_);
+  for (const Source& s : sources_) {
+    KRILL_CUDA_CHECK(cudaMemcpyAsync(block + s.at, s.values, s.bytes, cudaMemcpyDefault, stream()));
+  }
+  return block;
+}
+
+void download(void* host, const void* device, size_t bytes) {
+  if (bytes > 0) {
+    KRILL_CUDA_CHECK(cudaMemcpyAsync(host, device, bytes, cudaMemcpyDeviceToHost, stream()));
+  }
+  synchronize();
+}
+
+}  // namespace cuda
+
+namespace {
+
+using cuda::stream;
+using cuda::synchronize;
+
+// Device memory for tensors. Copies and fills run on the calling thread's stream and are complete
+// on return (core/device.hpp's contract), so a tensor written by one thread can be read by another.
+class CudaAllocator final : public Allocator {
+ public:
+  void* allocate(size_t bytes) override {
+    void* p = nullptr;
+    KRILL_CUDA_CHECK(cudaMalloc(&p, bytes));
+    return p;
+  }
+  void deallocate(void* p) noexcept override { cudaFree(p); }
+  void copy_from_host(void* dst, const void* host, size_t bytes) override {
+    copy_and_wait(dst, host, bytes, cudaMemcpyHostToDevice);
+  }
+  void copy_to_host(void* host, const void* src, size_t bytes) override {
+    copy_and_wait(host, src, bytes, cudaMemcpyDeviceToHost);
+  }
+  void copy(void* dst, const void* src, size_t bytes) override {
+    copy_and_wait(dst, src, bytes, cudaMemcpyDeviceToDevice);
+  }
+  void fill(float* dst, size_t count, float value) override {
+    cuda::for_each_index(
+        static_cast<int64_t>(count), [=] __device__(int64_t i) { dst[i] = value; }, "fill");
+    synchronize();
+  }
+
+ private:
+  static void copy_and_wait(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind) {
+    if (bytes == 0) return;
+    KRILL_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, kind, stream()));
+    synchronize();
+  }
+};
+
+CudaAllocator cuda_allocator;
+
+cublasOperation_t op(Transpose t) {
+  return t == Transpose::Yes ? CUBLAS_OP_T : CUBLAS_OP_N;
+}
+
+int blas_int(int64_t v, const char* what) {
+  if (v < 0 || v > INT_MAX) {
+    throw InvalidArgument(std::string("cuda gemm: ") + what + " = " + std::to_string(v) +
+                          " is outside cuBLAS's int range");
+  }
+  return static_cast<int>(v);
+}
+
+}  // namespace
+
+CudaBackend::CudaBackend() {
+  int count = 0;
+  const cudaError_t status = cudaGetDeviceCount(&count);
+  if (status != cudaSuccess) {
+    cudaGetLastError();  // not sticky: leave no error for the next call
+    throw Error(std::string("no CUDA device: cudaGetDeviceCount says ") +
+                cudaGetErrorString(status) + "; use --device cpu");
+  }
+  if (count == 0) {
+    throw Error("no CUDA device: cudaGetDeviceCount found none; use --device cpu");
+  }
+  // A device can be listed and still refuse a context (exclusive or prohibited compute mode, a MIG
+  // GPU without an instance): make the context now, so that such a device is refused here.
+  if (const cudaError_t context = cudaFree(nullptr); context != cudaSuccess) {
+    cudaGetLastError();
+    throw Error(std::string("no usable CUDA device: creating its context failed: ") +
+                cudaGetErrorName(context) + " (" + cudaGetErrorString(context) +
+                "); use --device cpu");
+  }
+  set_allocator(Device::Cuda, &cuda_allocator);
+}
+
+CudaBackend& cuda_backend() {
+  static CudaBackend instance;  // a constructor that throws is tried again on the next call
+  return instance;
+}
+
+void CudaBackend::set_threads(int threads) {
+  if (threads < 1)
+    throw InvalidArgument("threads must be at least 1, got " + std::to_string(threads));
+}
+
+// Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: cuBLAS (column-major) is given
+// B first, then A, with m and n swapped; the leading dimensions stay as they are.
+void CudaBackend::gemm(Transpose ta, Transpose tb, int64_t m, int64_t n, int64_t k, float alpha,
+                       const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
+                       float* c, int64_t ldc) {
+  if (m == 0 || n == 0) return;
+  KRILL_CUDA_CHECK(cublasSgemm(cuda::cublas(), op(tb), op(ta), blas_int(n, "n"), blas_int(m, "m"),
+                               blas_int(k, "k"), &alpha, b, blas_int(ldb, "ldb"), a,
+                               blas_int(lda, "lda"), &beta, c, blas_int(ldc, "ldc")));
+}
+
+void CudaBackend::gemm_strided_batched(Transpose ta, Transpose tb, int64_t m, int64_t n, int64_t k,
+                                       float alpha, const float* a, int64_t lda, int64_t stride_a,
+                                       const float* b, int64_t ldb, int64_t stride_b, float beta,
+                                       float* c, int64_t ldc, int64_t stride_c, int64_t count) {
+  if (m == 0 || n == 0 || count == 0) return;
+  KRILL_CUDA_CHECK(cublasSgemmStridedBatched(
+      cuda::cublas(), op(tb), op(ta), blas_int(n, "n"), blas_int(m, "m"), blas_int(k, "k"), &alpha,
+      b, blas_int(ldb, "ldb"), stride_b, a, blas_int(lda, "lda"), stride_a, &beta, c,
+      blas_int(ldc, "ldc"), stride_c, blas_int(count, "count")));
+}
+
+}  // namespace krill::backend
