@@ -25,6 +25,10 @@
 #include "core/error.hpp"
 #include "core/rng.hpp"
 
+#ifdef KRILL_HAVE_CUDA
+#include "backend/cuda/cuda_backend.hpp"
+#endif
+
 namespace krill::backend {
 namespace {
 
@@ -646,6 +650,14 @@ TEST(CudaDevice, DeviceProblemSaysWhyInOneLine) {
         << e.what();
   }
 }
+
+#ifdef KRILL_HAVE_CUDA
+// cuBLAS is opened when the backend starts, not linked: it loads (from the toolkit krill was built
+// with, here or on the library path) without a GPU, and krill itself does not link it.
+TEST(CudaDevice, CublasIsLoadedOnDemand) {
+  EXPECT_EQ(cublas_problem(), "");
+}
+#endif
 
 }  // namespace
 }  // namespace krill::backend

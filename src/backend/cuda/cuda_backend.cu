@@ -1,6 +1,10 @@
 // The CUDA backend's set-up (device check, allocator, per-thread cuBLAS handle and scratch) and its
 // GEMMs on cuBLAS. The element-wise, loss and optimizer kernels are in cuda_elementwise.cu, the
 // image kernels in cuda_image_ops.cu.
+#include <dlfcn.h>
+
+#include <mutex>
+
 #include <algorithm>
 #include <climits>
 #include <string>
@@ -13,6 +17,63 @@ namespace krill::backend {
 
 namespace cuda {
 
+// cuBLAS is loaded when the backend starts, not when krill does: linked, libcublas and
+// libcublasLt (600 MB) cost every krill process 0.8 s and 230 MB at start-up, GPU or not
+// (measured: `krill --help`). The few calls krill makes go through these pointers.
+struct CublasApi {
+  decltype(&cublasCreate_v2) create = nullptr;
+  decltype(&cublasDestroy_v2) destroy = nullptr;
+  decltype(&cublasSetStream_v2) set_stream = nullptr;
+  decltype(&cublasSetMathMode) set_math_mode = nullptr;
+  decltype(&cublasSgemm_v2) sgemm = nullptr;
+  decltype(&cublasSgemmStridedBatched) sgemm_strided_batched = nullptr;
+  decltype(&cublasGetStatusName) status_name = nullptr;
+  decltype(&cublasGetStatusString) status_string = nullptr;
+};
+
+namespace {
+
+CublasApi api;
+
+template <class F>
+void bind(void* library, F& f, const char* name) {
+  f = reinterpret_cast<F>(dlsym(library, name));
+  if (!f) throw Error(std::string("cuBLAS has no ") + name + ": " + dlerror());
+}
+
+}  // namespace
+
+// Loads cuBLAS once, or throws a line saying why. Looked for by the soname of the toolkit krill
+// was built with (the loader's path: LD_LIBRARY_PATH, ld.so.conf), then in that toolkit's folder,
+// then in /usr/local/cuda/lib64.
+void load_cublas() {
+  static void* library = nullptr;
+  static std::mutex mutex;
+  std::lock_guard lock(mutex);
+  if (library) return;
+  const std::string soname = KRILL_CUBLAS_SONAME;
+  void* lib = nullptr;
+  for (const std::string& path : {soname, std::string(KRILL_CUDA_LIBRARY_DIR) + "/" + soname,
+                                  "/usr/local/cuda/lib64/" + soname}) {
+    if ((lib = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL))) break;
+  }
+  if (!lib) {
+    throw Error("cuBLAS (" + soname + ") could not be loaded from the library path, " +
+                KRILL_CUDA_LIBRARY_DIR +
+                " or /usr/local/cuda/lib64: put CUDA's lib folder on LD_LIBRARY_PATH, or use "
+                "--device cpu");
+  }
+  bind(lib, api.create, "cublasCreate_v2");
+  bind(lib, api.destroy, "cublasDestroy_v2");
+  bind(lib, api.set_stream, "cublasSetStream_v2");
+  bind(lib, api.set_math_mode, "cublasSetMathMode");
+  bind(lib, api.sgemm, "cublasSgemm_v2");
+  bind(lib, api.sgemm_strided_batched, "cublasSgemmStridedBatched");
+  bind(lib, api.status_name, "cublasGetStatusName");
+  bind(lib, api.status_string, "cublasGetStatusString");
+  library = lib;
+}
+
 void check(cudaError_t status, const char* call) {
   if (status == cudaSuccess) return;
   throw Error(std::string(call) + " failed: " + cudaGetErrorName(status) + " (" +
@@ -21,8 +82,8 @@ void check(cudaError_t status, const char* call) {
 
 void check(cublasStatus_t status, const char* call) {
   if (status == CUBLAS_STATUS_SUCCESS) return;
-  throw Error(std::string(call) + " failed: " + cublasGetStatusName(status) + " (" +
-              cublasGetStatusString(status) + ")");
+  throw Error(std::string(call) + " failed: " + api.status_name(status) + " (" +
+              api.status_string(status) + ")");
 }
 
 void synchronize() {
@@ -39,7 +100,7 @@ struct ThreadResources {
   size_t scratch_bytes = 0;
 
   ~ThreadResources() {
-    if (handle) cublasDestroy(handle);
+    if (handle) api.destroy(handle);
     if (scratch) cudaFree(scratch);
   }
 };
@@ -51,12 +112,12 @@ thread_local ThreadResources resources;
 cublasHandle_t cublas() {
   if (!resources.handle) {
     cublasHandle_t handle = nullptr;
-    KRILL_CUDA_CHECK(cublasCreate(&handle));
+    KRILL_CUDA_CHECK(api.create(&handle));
     resources.handle = handle;
-    KRILL_CUDA_CHECK(cublasSetStream(handle, stream()));
+    KRILL_CUDA_CHECK(api.set_stream(handle, stream()));
     // FP32 arithmetic, never TF32 (which CUBLAS_TF32_TENSOR_OP_MATH would allow): parity with
     // the CPU backend matters more than the tensor cores' speed on krill's small products.
-    KRILL_CUDA_CHECK(cublasSetMathMode(handle, CUBLAS_DEFAULT_MATH));
+    KRILL_CUDA_CHECK(api.set_math_mode(handle, CUBLAS_DEFAULT_MATH));
   }
   return resources.handle;
 }
@@ -155,6 +216,15 @@ int blas_int(int64_t v, const char* what) {
 
 }  // namespace
 
+std::string cublas_problem() {
+  try {
+    cuda::load_cublas();
+    return "";
+  } catch (const Error& e) {
+    return e.what();
+  }
+}
+
 CudaBackend::CudaBackend() {
   int count = 0;
   const cudaError_t status = cudaGetDeviceCount(&count);
@@ -174,6 +244,7 @@ CudaBackend::CudaBackend() {
                 cudaGetErrorName(context) + " (" + cudaGetErrorString(context) +
                 "); use --device cpu");
   }
+  cuda::load_cublas();
   set_allocator(Device::Cuda, &cuda_allocator);
 }
 
@@ -193,7 +264,7 @@ void CudaBackend::gemm(Transpose ta, Transpose tb, int64_t m, int64_t n, int64_t
                        const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
                        float* c, int64_t ldc) {
   if (m == 0 || n == 0) return;
-  KRILL_CUDA_CHECK(cublasSgemm(cuda::cublas(), op(tb), op(ta), blas_int(n, "n"), blas_int(m, "m"),
+  KRILL_CUDA_CHECK(cuda::api.sgemm(cuda::cublas(), op(tb), op(ta), blas_int(n, "n"), blas_int(m, "m"),
                                blas_int(k, "k"), &alpha, b, blas_int(ldb, "ldb"), a,
                                blas_int(lda, "lda"), &beta, c, blas_int(ldc, "ldc")));
 }
@@ -203,7 +274,7 @@ void CudaBackend::gemm_strided_batched(Transpose ta, Transpose tb, int64_t m, in
                                        const float* b, int64_t ldb, int64_t stride_b, float beta,
                                        float* c, int64_t ldc, int64_t stride_c, int64_t count) {
   if (m == 0 || n == 0 || count == 0) return;
-  KRILL_CUDA_CHECK(cublasSgemmStridedBatched(
+  KRILL_CUDA_CHECK(cuda::api.sgemm_strided_batched(
       cuda::cublas(), op(tb), op(ta), blas_int(n, "n"), blas_int(m, "m"), blas_int(k, "k"), &alpha,
       b, blas_int(ldb, "ldb"), stride_b, a, blas_int(lda, "lda"), stride_a, &beta, c,
       blas_int(ldc, "ldc"), stride_c, blas_int(count, "count")));
