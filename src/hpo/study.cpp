@@ -518,13 +518,26 @@ void Study::run_trial(TrialRecord rec, const Objective& objective,
                 return decide(number, r, t);
               }));
   trial.set_resources(rec.worker, std::move(thread_budget));
+  GroupObjective::Result result;
   try {
-    const double value = objective(trial);
-    settle(rec, Outcome::Returned, value, "", trial.should_stop());
-  } catch (const Diverged& e) {
-    settle(rec, Outcome::Diverged, 0, e.what(), false);
-  } catch (const std::exception& e) {
-    settle(rec, Outcome::Threw, 0, e.what(), false);
+    result = objective(trial);
+  } catch (...) {
+    result = std::current_exception();
+  }
+  conclude(std::move(rec), trial, result);
+}
+
+void Study::conclude(TrialRecord rec, const Trial& trial, const GroupObjective::Result& result) {
+  if (const double* value = std::get_if<double>(&result)) {
+    settle(rec, Outcome::Returned, *value, "", trial.should_stop());
+  } else {
+    try {
+      std::rethrow_exception(std::get<std::exception_ptr>(result));
+    } catch (const Diverged& e) {
+      settle(rec, Outcome::Diverged, 0, e.what(), false);
+    } catch (const std::exception& e) {
+      settle(rec, Outcome::Threw, 0, e.what(), false);
+    }
   }
   rec.attrs = trial.attrs();
   rec.finished = wall_seconds();
@@ -554,24 +567,7 @@ void Study::run_trials(std::vector<TrialRecord> recs, GroupObjective& objective,
   } catch (...) {
     results.assign(recs.size(), std::current_exception());
   }
-  for (size_t i = 0; i < recs.size(); ++i) {
-    TrialRecord& rec = recs[i];
-    const Trial& trial = *trials[i];
-    if (const double* value = std::get_if<double>(&results[i])) {
-      settle(rec, Outcome::Returned, *value, "", trial.should_stop());
-    } else {
-      try {
-        std::rethrow_exception(std::get<std::exception_ptr>(results[i]));
-      } catch (const Diverged& e) {
-        settle(rec, Outcome::Diverged, 0, e.what(), false);
-      } catch (const std::exception& e) {
-        settle(rec, Outcome::Threw, 0, e.what(), false);
-      }
-    }
-    rec.attrs = trial.attrs();
-    rec.finished = wall_seconds();
-    tell(std::move(rec));
-  }
+  for (size_t i = 0; i < recs.size(); ++i) conclude(std::move(recs[i]), *trials[i], results[i]);
 }
 
 void Study::optimize(const Objective& objective, const OptimizeOptions& options) {

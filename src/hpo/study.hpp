@@ -178,6 +178,8 @@ class Study {
 
  private:
   bool better(double a, double b) const;
+  // Settles a trial that ran (its value, or the exception it ended with) and tells it.
+  void conclude(TrialRecord rec, const Trial& trial, const GroupObjective::Result& result);
   Handout try_ask_locked(int worker);  // mutex_ held
   StudyProgress progress_locked() const;
   // Counts and best value from the stored trials (others' trials included); mutex_ held.

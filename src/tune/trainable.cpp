@@ -588,6 +588,16 @@ TrainingObjective::Run TrainingObjective::build(const hpo::Params& all, uint64_t
   return r;
 }
 
+bool TrainingObjective::report_point(hpo::Trial& trial, const train::CurvePoint& p,
+                                     bool last) const {
+  return trial.report(p.iteration, maximize_ ? p.val_accuracy : p.val_loss,
+                      {{"lr", p.lr},
+                       {"train_loss", p.train_loss},
+                       {"val_loss", p.val_loss},
+                       {"val_accuracy", p.val_accuracy}},
+                      last);
+}
+
 double TrainingObjective::operator()(hpo::Trial& trial) {
   backend::Backend& cpu = backend::backend(Device::Cpu);
   int threads = trial.threads();
@@ -651,12 +661,7 @@ double TrainingObjective::operator()(hpo::Trial& trial) {
   } detach{trial};
   trainer.on_report([&](const train::CurvePoint& p) {
     const bool last = p.iteration == steps.planned;
-    const bool go_on = trial.report(p.iteration, maximize_ ? p.val_accuracy : p.val_loss,
-                                    {{"lr", p.lr},
-                                     {"train_loss", p.train_loss},
-                                     {"val_loss", p.val_loss},
-                                     {"val_accuracy", p.val_accuracy}},
-                                    last);
+    const bool go_on = report_point(trial, p, last);
     // A PBT generation decided (and may have replaced this member's state): save it, so that a
     // resumed study continues from here.
     if (!member_file.empty() && pbt_interval_ > 0 && !last && p.iteration % pbt_interval_ == 0) {
@@ -754,13 +759,8 @@ std::vector<TrainingObjective::Result> TrainingObjective::run(
   });
   population.on_report([&](int m, const train::CurvePoint& p) {
     hpo::Trial& trial = *trials[static_cast<size_t>(m)];
-    const bool last = p.iteration == steps[static_cast<size_t>(m)]->planned;
-    const bool go_on = trial.report(p.iteration, maximize_ ? p.val_accuracy : p.val_loss,
-                                    {{"lr", p.lr},
-                                     {"train_loss", p.train_loss},
-                                     {"val_loss", p.val_loss},
-                                     {"val_accuracy", p.val_accuracy}},
-                                    last);
+    const bool go_on =
+        report_point(trial, p, p.iteration == steps[static_cast<size_t>(m)]->planned);
     if (!go_on) training[static_cast<size_t>(m)] = 0;
     return go_on;
   });

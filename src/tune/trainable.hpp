@@ -160,6 +160,8 @@ class TrainingObjective final : public hpo::GroupObjective {
   class Member;
   Run build(const hpo::Params& all, uint64_t seed) const;
   bool better(double a, double b) const { return maximize_ ? a > b : a < b; }
+  // A curve point to the trial: its value (the objective's metric) and metrics; false: stop.
+  bool report_point(hpo::Trial& trial, const train::CurvePoint& p, bool last) const;
   bool replaces_best(double value, int64_t number) const;  // with mutex_ held
   // Writes the checkpoint of the new best and removes the previous best's; mutex_ held.
   void keep_locked(int64_t number, double value, std::span<const uint8_t> bytes);
