@@ -225,7 +225,8 @@ int main(int argc, char** argv) {
   app.add_option("--members", o.members, "population size (population mode)")
       ->capture_default_str();
   app.add_option("--epochs", o.epochs, "epochs (without --limit-steps)")->capture_default_str();
-  app.add_option("--limit-steps", o.limit_steps, "train exactly N steps instead (smoke tests)");
+  app.add_option("--limit-steps", o.limit_steps, "train exactly N steps instead (the last given)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option("--threads", o.threads, "CPU threads (default: all cores)");
   app.add_option("--seed", o.seed, "seed of the data, weights and order")->capture_default_str();
   app.add_flag("--check", o.check,
