@@ -13,8 +13,9 @@
 // step costs the same as on MNIST, the losses mean nothing).
 //
 // Timing: one warm-up step first, untimed, on a separate model (or population) of the same
-// shape, so that the device's context, its library handles and the allocator's first
-// allocations are not counted; then the timed run: building the model(s) is outside, the
+// shape (destroyed before the timed one is built), so that the device's context and its library
+// handles are not counted; the timed model's own buffers are allocated during its first step and
+// are counted (as in any run). Then the timed run: building the model(s) is outside, the
 // clock covers Trainer::fit / Population::fit only (each step gathers the batch on the host,
 // copies it to the device, runs forward, loss, backward and update, and reads the loss back for
 // the NaN check, so the clock stops with the device done).
