@@ -4,7 +4,9 @@
 # Debian 12's, so these binaries run there):
 #
 #   scripts/gpu-bundle.sh OUTDIR
-#     OUTDIR/bin/krill_backend_tests, OUTDIR/bin/krill
+#     OUTDIR/bin/krill_backend_tests, OUTDIR/bin/krill, OUTDIR/bin/krill_gpu_bench
+#     OUTDIR/gpu/   bench/gpu's run.sh and torch_population.py: the GPU benchmark, run there as
+#                   `OUTDIR/gpu/run.sh OUTDIR [MNIST_DIR]` (parity tests, then krill and PyTorch)
 #     OUTDIR/lib/   every shared library `ldd` lists for them, except glibc's own (libc, libm,
 #                   libpthread, libdl, librt, ld-linux), the driver (libcuda) and cuBLAS
 #                   (libcublas, libcublasLt: 570 MiB; the GPU machine's CUDA 13 has them)
@@ -20,17 +22,21 @@ cd "$(dirname "$0")/.."
 build=${KRILL_BUNDLE_BUILD:-build-gpu-bundle}
 
 configure_log=$(cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DKRILL_NATIVE=OFF \
-  -DKRILL_CUDA=ON -DKRILL_ONEDNN=OFF -DKRILL_MPI=OFF -DKRILL_POSTGRES=OFF -DKRILL_BUILD_BENCH=OFF)
+  -DKRILL_CUDA=ON -DKRILL_ONEDNN=OFF -DKRILL_MPI=OFF -DKRILL_POSTGRES=OFF -DKRILL_BUILD_BENCH=ON)
 if ! grep -q "the cuda backend is built" <<< "$configure_log"; then
   grep "CUDA:" <<< "$configure_log" >&2 || true
   echo "gpu-bundle: this build has no CUDA backend (nvcc and cuBLAS are needed)" >&2
   exit 1
 fi
-nice cmake --build "$build" -j "${KRILL_BUNDLE_JOBS:-2}" --target krill_backend_tests krill
+nice cmake --build "$build" -j "${KRILL_BUNDLE_JOBS:-2}" --target krill_backend_tests krill \
+  krill_gpu_bench
 
 mkdir -p "$out/bin" "$out/lib"
-binaries=("$build/tests/krill_backend_tests" "$build/apps/krill/krill")
+binaries=("$build/tests/krill_backend_tests" "$build/apps/krill/krill"
+  "$build/bench/krill_gpu_bench")
 cp "${binaries[@]}" "$out/bin/"
+mkdir -p "$out/gpu"
+cp bench/gpu/run.sh bench/gpu/torch_population.py "$out/gpu/"
 strip "$out/bin/"*
 left_out='^(libc|libm|libpthread|libdl|librt|ld-linux-x86-64|libcuda|libcublas|libcublasLt)\.so'
 for binary in "${binaries[@]}"; do
