@@ -143,16 +143,23 @@ Prepared prepare(const TuneArgs& a, bool with_train = true) {
       file.population = static_cast<int>(*n);
     }
   }
-  if (file.pbt && file.population > 1) {
-    throw InvalidArgument((a.population ? "--population " + *a.population
-                                        : file.where("population") + "'population' is " +
-                                              std::to_string(file.population)) +
-                          ", but a PBT study's members train one per worker, expected 1 or auto");
-  }
   // auto: populations where they pay (measured: on a GPU, not on the CPU); one worker feeds the
   // GPU with them unless told otherwise.
-  if (file.population == 0) file.population = file.device == Device::Cuda && !file.pbt ? 64 : 1;
+  if (file.population == 0) file.population = file.device == Device::Cuda ? 64 : 1;
   if (file.population > 1 && file.device == Device::Cuda && file.workers == 0) file.workers = 1;
+  // A PBT population trains as populations when they can hold it all; otherwise one member per
+  // worker.
+  const bool pbt_in_populations =
+      file.pbt && file.population > 1 && file.population >= file.pbt->options.population;
+  if (file.pbt && file.population > 1 && !pbt_in_populations) {
+    throw InvalidArgument(
+        (a.population
+             ? "--population " + *a.population
+             : file.where("population") + "'population' is " + std::to_string(file.population)) +
+        ", but the PBT population of " + std::to_string(file.pbt->options.population) +
+        " trains at once, expected 1 (a member per worker) or at least " +
+        std::to_string(file.pbt->options.population));
+  }
   if (a.threads < 0) {
     throw InvalidArgument("--threads is " + std::to_string(a.threads) +
                           ", expected an integer >= 1 (or 0: cores / workers)");
@@ -165,8 +172,8 @@ Prepared prepare(const TuneArgs& a, bool with_train = true) {
                             " is a PBT study whose trials are its population (" +
                             std::to_string(population) + "), expected no --trials");
     }
-    if (file.workers == 0) file.workers = static_cast<int>(population);
-    if (file.workers < population) {
+    if (file.workers == 0) file.workers = pbt_in_populations ? 1 : static_cast<int>(population);
+    if (!pbt_in_populations && file.workers < population) {
       throw InvalidArgument("--workers is " + std::to_string(file.workers) +
                             ", but the PBT population of " + std::to_string(population) +
                             " trains at once, expected at least " + std::to_string(population));
@@ -482,7 +489,8 @@ void add_tune_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--population", args->population,
                   "override the study file's population: trials of one dense architecture trained "
                   "together in batched kernels, up to N at a time (1: one at a time; auto: 64 on "
-                  "cuda, 1 on the CPU, where it does not pay)");
+                  "cuda, 1 on the CPU, where it does not pay; a PBT study needs 1 or at least its "
+                  "population)");
   cmd->add_option("--threads", args->threads,
                   "threads per trial (default 0: cores / workers / krill processes of the study "
                   "on this machine, re-evaluated as they come and go); lower it when other jobs "

@@ -3,6 +3,8 @@
 #include <sched.h>
 
 #include <exception>
+#include <map>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -37,15 +39,20 @@ int LocalExecutor::threads_per_worker(int processes) const {
 }
 
 void LocalExecutor::run(hpo::Study& study, const hpo::Objective& objective) {
-  if (const hpo::Pbt* pbt = study.pbt(); pbt && workers_ < pbt->options().population) {
+  const std::function<int()> budget = [this, &study] {
+    return threads_per_worker(study.local_runs());
+  };
+  const hpo::Pbt* pbt = study.pbt();
+  if (pbt && group_ && population_ >= pbt->options().population) {
+    run_pbt_groups(study, objective, budget);
+    return;
+  }
+  if (pbt && workers_ < pbt->options().population) {
     throw InvalidArgument("pbt: the population of " + std::to_string(pbt->options().population) +
                           " members trains at once and needs as many workers; this run has " +
                           std::to_string(workers_));
   }
-  const std::function<int()> budget = [this, &study] {
-    return threads_per_worker(study.local_runs());
-  };
-  const bool groups = group_ && population_ > 1 && !study.pbt();
+  const bool groups = group_ && population_ > 1;
   auto work = [&](int w) {
     if (groups) {
       run_groups(study, objective, w, budget);
@@ -74,6 +81,52 @@ void LocalExecutor::run(hpo::Study& study, const hpo::Objective& objective) {
   }
 }
 
+// A PBT population, all of whose members train at once: the members are taken together and each
+// group of them trains as one population on a thread of its own, each member of no group on its
+// own thread (a generation waits for every member, so they must all run at once). Members a
+// process that died left behind are taken in the next round.
+void LocalExecutor::run_pbt_groups(hpo::Study& study, const hpo::Objective& objective,
+                                   const std::function<int()>& budget) {
+  while (!study.cancelled()) {
+    std::vector<hpo::TrialRecord> members;
+    auto first = study.ask(0);
+    if (!first) return;
+    members.push_back(std::move(*first));
+    while (auto next = study.try_ask(0).trial) members.push_back(std::move(*next));
+    std::map<std::string, std::vector<hpo::TrialRecord>> groups;
+    std::vector<hpo::TrialRecord> alone;
+    for (auto& m : members) {
+      const std::string key = group_->group(m.number, m.params);
+      (key.empty() ? alone : groups[key]).push_back(std::move(m));
+    }
+    std::vector<std::thread> threads;
+    std::vector<std::exception_ptr> errors(groups.size() + alone.size());
+    size_t slot = 0;
+    for (auto& [key, group] : groups) {
+      threads.emplace_back([&, g = std::move(group), e = slot++]() mutable {
+        try {
+          study.run_trials(std::move(g), *group_, budget);
+        } catch (...) {
+          errors[e] = std::current_exception();
+        }
+      });
+    }
+    for (auto& m : alone) {
+      threads.emplace_back([&, t = std::move(m), e = slot++]() mutable {
+        try {
+          study.run_trial(std::move(t), objective, budget);
+        } catch (...) {
+          errors[e] = std::current_exception();
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    for (auto& e : errors) {
+      if (e) std::rethrow_exception(e);
+    }
+  }
+}
+
 // Takes up to `population` trials (waiting only for the first: ask() blocks while other runs hold
 // the last trials, try_ask() does not), and trains the largest group among them and the trials
 // held back from earlier rounds together; the others wait for the next round, where they are
@@ -98,7 +151,7 @@ void LocalExecutor::run_groups(hpo::Study& study, const hpo::Objective& objectiv
       pool.push_back(std::move(*next.trial));
     }
     // The group of the first trial (the longest held) trains now.
-    const std::string key = group_->group(pool.front().params);
+    const std::string key = group_->group(pool.front().number, pool.front().params);
     if (key.empty()) {
       study.run_trial(std::move(pool.front()), objective, budget);
       held.assign(std::make_move_iterator(pool.begin() + 1), std::make_move_iterator(pool.end()));
@@ -106,7 +159,8 @@ void LocalExecutor::run_groups(hpo::Study& study, const hpo::Objective& objectiv
     }
     std::vector<hpo::TrialRecord> together;
     for (auto& t : pool) {
-      if (static_cast<int>(together.size()) < population_ && group_->group(t.params) == key) {
+      if (static_cast<int>(together.size()) < population_ &&
+          group_->group(t.number, t.params) == key) {
         together.push_back(std::move(t));
       } else {
         held.push_back(std::move(t));

@@ -21,8 +21,9 @@ struct LocalOptions {
   int threads_per_worker = 0;  // 0: cores / workers / processes of the study here (at least 1)
   int cores = 0;               // 0: the CPUs this process may run on
   // Population mode: with a group objective (set_group_objective), each worker takes up to this
-  // many trials at a time and trains those of one group together. 1: one trial at a time. Not
-  // for PBT studies, whose members train one per worker.
+  // many trials at a time and trains those of one group together. 1: one trial at a time. A PBT
+  // study whose population fits takes all its members at once, each group as one population on
+  // a thread of its own (no workers needed per member).
   int population = 1;
 };
 
@@ -31,7 +32,7 @@ class LocalExecutor final : public hpo::Executor {
   explicit LocalExecutor(LocalOptions options = {});
   void run(hpo::Study& study, const hpo::Objective& objective) override;
   // The objective that trains groups of trials (not owned; nullptr: none). Used when
-  // LocalOptions::population > 1 and the study is not a PBT study.
+  // LocalOptions::population > 1 (for a PBT study: at least its population).
   void set_group_objective(hpo::GroupObjective* group) { group_ = group; }
   int population() const { return population_; }
   int workers() const { return workers_; }
@@ -44,6 +45,8 @@ class LocalExecutor final : public hpo::Executor {
   // One worker's loop in population mode.
   void run_groups(hpo::Study& study, const hpo::Objective& objective, int worker,
                   const std::function<int()>& budget);
+  void run_pbt_groups(hpo::Study& study, const hpo::Objective& objective,
+                      const std::function<int()>& budget);
 
   hpo::GroupObjective* group_ = nullptr;
   int population_;

@@ -557,17 +557,26 @@ void Study::run_trials(std::vector<TrialRecord> recs, GroupObjective& objective,
     trials.back()->set_resources(rec.worker, thread_budget);
     pointers.push_back(trials.back().get());
   }
-  std::vector<GroupObjective::Result> results;
-  try {
-    results = objective.run(pointers);
-    if (results.size() != recs.size()) {
-      throw Error("the group objective returned " + std::to_string(results.size()) +
-                  " results for " + std::to_string(recs.size()) + " trials");
+  std::vector<char> told(recs.size(), 0);
+  std::mutex told_mutex;  // members may finish from several threads
+  const GroupObjective::Finish finish = [&](size_t i, GroupObjective::Result result) {
+    {
+      std::lock_guard lock(told_mutex);
+      if (i >= recs.size() || told[i]) return;
+      told[i] = 1;
     }
+    conclude(std::move(recs[i]), *trials[i], result);
+  };
+  try {
+    objective.run(pointers, finish);
   } catch (...) {
-    results.assign(recs.size(), std::current_exception());
+    const auto error = std::current_exception();
+    for (size_t i = 0; i < recs.size(); ++i) finish(i, error);
   }
-  for (size_t i = 0; i < recs.size(); ++i) conclude(std::move(recs[i]), *trials[i], results[i]);
+  for (size_t i = 0; i < recs.size(); ++i) {
+    finish(i, std::make_exception_ptr(Error("the group objective gave trial " +
+                                            std::to_string(trials[i]->number()) + " no result")));
+  }
 }
 
 void Study::optimize(const Objective& objective, const OptimizeOptions& options) {

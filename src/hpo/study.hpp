@@ -56,13 +56,16 @@ class GroupObjective {
  public:
   virtual ~GroupObjective() = default;
   // Trials whose keys are equal and not empty can train together; "" trains alone.
-  virtual std::string group(const Params& params) const = 0;
-  // Trains `trials` (of one group) together. For each, in order: its value, or the exception it
-  // ended with (hpo::Diverged for a divergence), as an Objective would return or throw it; the
-  // trials report and set attributes through their Trial as usual. An exception thrown by run()
-  // itself ends every trial with it.
+  virtual std::string group(int64_t number, const Params& params) const = 0;
+  // A trial's result: its value, or the exception it ended with (hpo::Diverged for a divergence),
+  // as an Objective would return or throw it.
   using Result = std::variant<double, std::exception_ptr>;
-  virtual std::vector<Result> run(const std::vector<Trial*>& trials) = 0;
+  using Finish = std::function<void(size_t index, Result result)>;
+  // Trains `trials` (of one group) together; they report and set attributes through their Trial
+  // as usual. finish(i, result) settles trials[i] (at once: a member that leaves early is
+  // finished for the study, which a PBT generation waits on); a trial run() does not finish, or
+  // every trial left when run() throws, ends with an error.
+  virtual void run(const std::vector<Trial*>& trials, const Finish& finish) = 0;
 };
 
 struct StudyProgress {

@@ -243,6 +243,52 @@ void Population::copy_member(int from, int to) {
   base_lr_[static_cast<size_t>(to)] = base_lr_[static_cast<size_t>(from)];
 }
 
+void Population::load_member(int member, std::span<const uint8_t> bytes) {
+  const int slot = slot_of(member, "load_member");
+  SoloMember solo = build_solo(member);
+  const TrainState state = load_checkpoint(bytes, *solo.model, *solo.optimizer, "member state");
+  if (state.iteration != iteration_) {
+    throw DataError("member state: of step " + std::to_string(state.iteration) +
+                    ", the population is at step " + std::to_string(iteration_));
+  }
+  Allocator& memory = allocator(device_);
+  const std::vector<nn::Parameter*> solo_params = solo.model->parameters();
+  for (size_t i = 0; i < params_.size(); ++i) {
+    Parameter& p = params_[i];
+    const size_t bytes_each = static_cast<size_t>(p.numel) * sizeof(float);
+    const std::vector<Tensor*> buffers = solo.optimizer->buffers(i);
+    if (buffers.size() != p.state.size()) {
+      throw DataError("member state: its optimizer keeps " + std::to_string(buffers.size()) +
+                      " buffers a parameter, the population " + std::to_string(p.state.size()));
+    }
+    memory.copy_from_host(p.value.data() + slot * p.numel, solo_params[i]->value.data(),
+                          bytes_each);
+    for (size_t b = 0; b < buffers.size(); ++b) {
+      memory.copy_from_host(p.state[b].data() + slot * p.numel, buffers[b]->data(), bytes_each);
+    }
+  }
+  base_lr_[static_cast<size_t>(member)] = state.base_lr;
+}
+
+void Population::set_options(int member, const optim::SgdOptions& sgd,
+                             const optim::AdamOptions& adam) {
+  slot_of(member, "set_options");
+  MemberConfig& c = configs_[static_cast<size_t>(member)];
+  if (sgd.nesterov != c.sgd.nesterov || adam.beta1 != c.adam.beta1 || adam.beta2 != c.adam.beta2 ||
+      adam.eps != c.adam.eps) {
+    throw InvalidArgument(
+        "population: nesterov and Adam's betas and eps are the population's, not a member's");
+  }
+  if (!adam_ && sgd.momentum > 0 && params_.front().state.empty()) {
+    throw InvalidArgument(
+        "population: momentum for a member of a population trained without momentum buffers");
+  }
+  optim::Sgd check(std::vector<nn::Parameter*>{}, sgd);  // the solo optimizers' rules
+  optim::Adam check_adam(std::vector<nn::Parameter*>{}, adam);
+  c.sgd = sgd;
+  c.adam = adam;
+}
+
 void Population::remove_slot(int slot) {
   const int last = active() - 1;
   member_slot_[static_cast<size_t>(slot_member_[static_cast<size_t>(slot)])] = -1;

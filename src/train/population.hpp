@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -71,6 +72,9 @@ struct SoloMember {
 using MemberReportCallback = std::function<bool(int member, const CurvePoint& point)>;
 // Called after every step with (iterations done, total, members still training).
 using PopulationStepCallback = std::function<void(int64_t, int64_t, int)>;
+// Called when a member leaves before the end (diverged, or stopped by the report callback), with
+// its History as fit will return it: a study can settle that trial at once.
+using MemberLeaveCallback = std::function<void(int member, const History& history)>;
 
 class Population {
  public:
@@ -87,6 +91,7 @@ class Population {
 
   void on_report(MemberReportCallback callback) { on_report_ = std::move(callback); }
   void on_step(PopulationStepCallback callback) { on_step_ = std::move(callback); }
+  void on_leave(MemberLeaveCallback callback) { on_leave_ = std::move(callback); }
 
   // Trains every member to the end of training or until it leaves; one History per member, as
   // Trainer::fit would return it (seconds are the population's: its steps train all members).
@@ -102,6 +107,15 @@ class Population {
   // its own dropout streams, data order and hyperparameters (as a solo member loading its donor's
   // checkpoint does).
   void copy_member(int from, int to);
+  // The exploit from bytes (another process's member, or a saved state): `member` takes the
+  // weights, optimizer state and base learning rate of `checkpoint` (as checkpoint() writes it,
+  // at this population's step; else DataError, and the member is unchanged), and keeps its own
+  // dropout streams. Members may load at once from several threads (each its own member).
+  void load_member(int member, std::span<const uint8_t> checkpoint);
+  // PBT's explore of momentum and weight decay: the member's options from the next step on.
+  // Throws InvalidArgument for an option members share (nesterov, Adam's betas and eps) or
+  // momentum where the population keeps no momentum buffers (every member started without).
+  void set_options(int member, const optim::SgdOptions& sgd, const optim::AdamOptions& adam);
 
   // Member `member` as a solo model, on the CPU: from its slices while it trains, else as it was
   // when it left (or at the end of training).
@@ -162,6 +176,7 @@ class Population {
 
   MemberReportCallback on_report_;
   PopulationStepCallback on_step_;
+  MemberLeaveCallback on_leave_;
 };
 
 }  // namespace krill::train

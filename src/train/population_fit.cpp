@@ -80,6 +80,12 @@ std::vector<History> Population::fit(const data::Dataset& train, const data::Dat
       }
       gone_[m] = checkpoint(static_cast<int>(m));
     }
+    if (on_leave_) {
+      for (const int s : slots) {
+        const int m = slot_member_[static_cast<size_t>(s)];
+        on_leave_(m, histories[static_cast<size_t>(m)]);
+      }
+    }
   };
   auto remove = [&](std::vector<int> slots) {
     std::sort(slots.begin(), slots.end(), std::greater<>());

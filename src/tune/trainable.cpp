@@ -5,6 +5,7 @@
 #include <limits>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "backend/backend.hpp"
 #include "core/error.hpp"
@@ -697,7 +698,11 @@ double TrainingObjective::operator()(hpo::Trial& trial) {
   return value;
 }
 
-std::string TrainingObjective::group(const hpo::Params& params) const {
+std::string TrainingObjective::group(int64_t number, const hpo::Params& params) const {
+  // A PBT member resuming from its saved state starts mid-run: alone (a population starts at 0).
+  if (const auto file = member_state_of(number); !file.empty() && std::filesystem::exists(file)) {
+    return "";
+  }
   hpo::Params all = fixed_;
   for (const auto& [name, value] : params) all[name] = value;
   try {
@@ -715,9 +720,65 @@ std::string TrainingObjective::group(const hpo::Params& params) const {
   }
 }
 
-std::vector<TrainingObjective::Result> TrainingObjective::run(
-    const std::vector<hpo::Trial*>& trials) {
-  if (trials.empty()) return {};
+// The Trainable of a population member (hpo/trainable.hpp), for PBT: its state is its slice, as
+// a solo member's checkpoint, and an exploit loads the donor's into the slice.
+class TrainingObjective::PopulationMember final : public hpo::Trainable {
+ public:
+  PopulationMember(const hpo::Params& fixed, train::Population& population, int member,
+                   hpo::Params params, const std::atomic<int64_t>& done)
+      : fixed_(fixed),
+        population_(population),
+        member_(member),
+        params_(std::move(params)),
+        done_(done) {}
+
+  std::vector<uint8_t> save() override {
+    return encode_member(params_, population_.checkpoint(member_));
+  }
+
+  void load(std::span<const uint8_t> bytes) override {
+    const MemberBytes m = decode_member(bytes, "PBT member state");
+    const hpo::Params before = params_;
+    const std::vector<uint8_t> before_state = population_.checkpoint(member_);
+    try {
+      set_params(m.params);
+      population_.load_member(member_, m.checkpoint);
+    } catch (...) {
+      set_params(before);
+      population_.load_member(member_, before_state);
+      throw;
+    }
+  }
+
+  void set_params(const hpo::Params& params) override {
+    for (const auto& [name, value] : params) {
+      const auto it = params_.find(name);
+      if ((it == params_.end() || it->second != value) && !evolvable(name)) {
+        throw InvalidArgument("'" + name + "' cannot change while a member trains");
+      }
+    }
+    hpo::Params all = fixed_;
+    for (const auto& [name, value] : params) all[name] = value;
+    const TrialConfig c = make_config(all);
+    population_.set_options(member_, c.sgd, c.adam);
+    population_.set_base_lr(member_, c.optimizer == "adam" ? c.adam.lr : c.sgd.lr);
+    population_.set_schedule(member_, c.train.schedule);
+    params_ = params;
+  }
+
+  hpo::Params params() const override { return params_; }
+  int64_t step() const override { return done_.load(std::memory_order_relaxed); }
+
+ private:
+  const hpo::Params& fixed_;
+  train::Population& population_;
+  int member_;
+  hpo::Params params_;
+  const std::atomic<int64_t>& done_;
+};
+
+void TrainingObjective::run(const std::vector<hpo::Trial*>& trials, const Finish& finish) {
+  if (trials.empty()) return;
   backend::backend(Device::Cpu).set_threads(trials.front()->threads());
   std::vector<train::MemberConfig> members;
   for (hpo::Trial* trial : trials) {
@@ -731,6 +792,8 @@ std::vector<TrainingObjective::Result> TrainingObjective::run(
   }
   const DataShape shape = shape_of(*data_);
   train::Population population(members, shape.image, static_cast<int>(shape.classes), device_);
+  const size_t count = trials.size();
+  const int64_t planned = train::Trainer(members.front().train).total_iterations(data_->train);
 
   // Progress: every member's steps, as a solo trial's.
   std::vector<Running*> steps;
@@ -738,7 +801,7 @@ std::vector<TrainingObjective::Result> TrainingObjective::run(
     std::lock_guard lock(mutex_);
     for (hpo::Trial* trial : trials) {
       auto owned = std::make_unique<Running>();
-      owned->planned = train::Trainer(members.front().train).total_iterations(data_->train);
+      owned->planned = planned;
       steps.push_back(owned.get());
       running_[trial->number()] = std::move(owned);
     }
@@ -751,32 +814,75 @@ std::vector<TrainingObjective::Result> TrainingObjective::run(
       for (hpo::Trial* t : trials) o.running_.erase(t->number());
     }
   } forget{*this, trials};
-  std::vector<char> training(trials.size(), 1);
+  std::vector<char> training(count, 1);
   population.on_step([&](int64_t done, int64_t, int) {
-    for (size_t m = 0; m < trials.size(); ++m) {
+    for (size_t m = 0; m < count; ++m) {
       if (training[m]) steps[m]->done.store(done, std::memory_order_relaxed);
     }
   });
-  population.on_report([&](int m, const train::CurvePoint& p) {
-    hpo::Trial& trial = *trials[static_cast<size_t>(m)];
-    const bool go_on =
-        report_point(trial, p, p.iteration == steps[static_cast<size_t>(m)]->planned);
-    if (!go_on) training[static_cast<size_t>(m)] = 0;
-    return go_on;
-  });
-  const std::vector<train::History> histories = population.fit(data_->train, &data_->validation);
 
-  std::vector<Result> results;
-  for (size_t m = 0; m < trials.size(); ++m) {
+  // PBT: every member is a Trainable on its slice; at a generation's step the members report at
+  // once, each on a thread of its own, since each waits until the whole generation has reported
+  // (and then carries out its exploit); their states are saved for a resumed study, as solo
+  // members' are.
+  std::vector<std::unique_ptr<PopulationMember>> trainables;
+  for (size_t m = 0; m < count; ++m) {
+    trainables.push_back(std::make_unique<PopulationMember>(fixed_, population, static_cast<int>(m),
+                                                            trials[m]->params(), steps[m]->done));
+    trials[m]->attach(trainables.back().get());
+  }
+  struct Detach {  // however the population ends
+    const std::vector<hpo::Trial*>& trials;
+    ~Detach() {
+      for (hpo::Trial* t : trials) t->attach(nullptr);
+    }
+  } detach{trials};
+  auto save_member = [&](size_t m) {
+    if (const auto file = member_state_of(trials[m]->number()); !file.empty()) {
+      train::write_checkpoint_file(file, trainables[m]->save());
+    }
+  };
+  std::vector<std::pair<int, train::CurvePoint>> generation;  // the points waiting to report
+  population.on_report([&](int m, const train::CurvePoint& p) {
+    const bool last = p.iteration == planned;
+    if (pbt_interval_ <= 0 || last || p.iteration % pbt_interval_ != 0) {
+      const bool go_on = report_point(*trials[static_cast<size_t>(m)], p, last);
+      if (!go_on) training[static_cast<size_t>(m)] = 0;
+      return go_on;
+    }
+    generation.emplace_back(m, p);
+    for (int later = m + 1; later < static_cast<int>(count); ++later) {
+      if (population.is_active(later)) return true;  // reported with the last member's point
+    }
+    std::vector<std::exception_ptr> errors(generation.size());
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < generation.size(); ++i) {
+      threads.emplace_back([&, i] {
+        try {
+          const auto [member, point] = generation[i];
+          report_point(*trials[static_cast<size_t>(member)], point, false);
+          save_member(static_cast<size_t>(member));
+        } catch (...) {
+          errors[i] = std::current_exception();
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    generation.clear();
+    for (auto& e : errors) {
+      if (e) std::rethrow_exception(e);
+    }
+    return true;  // PBT continues or exploits, never stops
+  });
+
+  auto result_of = [&](size_t m, const train::History& h) -> Result {
     hpo::Trial& trial = *trials[m];
-    const train::History& h = histories[m];
     trial.set_attr("iterations", static_cast<double>(h.iterations));
     trial.set_attr("train_seconds", h.train_seconds);
-    trial.set_attr("population", static_cast<double>(trials.size()));
+    trial.set_attr("population", static_cast<double>(count));
     if (h.status == train::RunStatus::Diverged) {
-      results.emplace_back(std::make_exception_ptr(
-          hpo::Diverged("loss not finite at iteration " + std::to_string(h.diverged_at))));
-      continue;
+      return std::make_exception_ptr(
+          hpo::Diverged("loss not finite at iteration " + std::to_string(h.diverged_at)));
     }
     const train::Evaluation val = h.validation.value_or(train::Evaluation{});
     trial.set_attr("val_accuracy", val.accuracy);
@@ -788,9 +894,26 @@ std::vector<TrainingObjective::Result> TrainingObjective::run(
         keep_locked(trial.number(), value, population.checkpoint(static_cast<int>(m)));
       }
     }
-    results.emplace_back(value);
+    return value;
+  };
+  auto end_member = [&](size_t m, const train::History& h) {
+    training[m] = 0;
+    if (const auto file = member_state_of(trials[m]->number()); !file.empty()) {
+      std::error_code ec;
+      std::filesystem::remove(file, ec);  // a member that ends no longer resumes
+    }
+    finish(m, result_of(m, h));
+  };
+  // A member that leaves early is settled at once: a PBT generation waits on every member that
+  // has not finished.
+  population.on_leave(
+      [&](int m, const train::History& h) { end_member(static_cast<size_t>(m), h); });
+  const std::vector<train::History> histories = population.fit(data_->train, &data_->validation);
+  for (size_t m = 0; m < count; ++m) {
+    if (training[m] || histories[m].status == train::RunStatus::Completed) {
+      end_member(m, histories[m]);  // finish() ignores a member already settled
+    }
   }
-  return results;
 }
 
 TrainingObjective::Steps TrainingObjective::running_steps() const {

@@ -126,8 +126,8 @@ class TrainingObjective final : public hpo::GroupObjective {
   // hpo::GroupObjective: the population key of the trial's model and training ("" when its model
   // cannot train in a population, or its parameters make no valid configuration), and the
   // population's training run.
-  std::string group(const hpo::Params& params) const override;
-  std::vector<Result> run(const std::vector<hpo::Trial*>& trials) override;
+  std::string group(int64_t number, const hpo::Params& params) const override;
+  void run(const std::vector<hpo::Trial*>& trials, const Finish& finish) override;
   // A PBT study's member state file, `<storage>.<study>.member-<N>.state` (of the study file's
   // storage and name), written at each generation while the member trains and removed when it
   // ends, from which a re-queued member resumes; empty for a study without PBT or with in-memory
@@ -158,6 +158,7 @@ class TrainingObjective final : public hpo::GroupObjective {
  private:
   struct Run;
   class Member;
+  class PopulationMember;
   Run build(const hpo::Params& all, uint64_t seed) const;
   bool better(double a, double b) const { return maximize_ ? a > b : a < b; }
   // A curve point to the trial: its value (the objective's metric) and metrics; false: stop.

@@ -18,6 +18,7 @@
 #include "store/memory_storage.hpp"
 #include "train/checkpoint.hpp"
 #include "train/synthetic.hpp"
+#include "tune/pbt_config.hpp"
 #include "tune/study_file.hpp"
 #include "tune/study_files.hpp"
 #include "tune/trainable.hpp"
@@ -50,8 +51,9 @@ class PopulationStudyTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  // Runs the study of `yaml` with one worker, `population` trials at a time.
-  Outcome run(const std::string& yaml, int population) {
+  // Runs the study of `yaml` with one worker, `population` trials at a time (`workers` for a
+  // PBT study trained a member per worker).
+  Outcome run(const std::string& yaml, int population, int workers = 1) {
     const StudyFile file = parse_study_file("data: mnist\n" + yaml, "population.yaml");
     store::MemoryStorage storage;
     hpo::StudyRecord record;
@@ -59,10 +61,12 @@ class PopulationStudyTest : public ::testing::Test {
     record.direction = file.direction;
     record.objective = file.objective;
     record.n_trials = file.trials;
-    hpo::Study study(record, file.space, hpo::make_sampler(file.sampler, file.seed), storage);
+    hpo::Study study(record, file.space, hpo::make_sampler(file.sampler, file.seed), storage,
+                     nullptr, {}, make_pbt(file.pbt, file.space, file.seed));
     const fs::path prefix = dir_ / ("p" + std::to_string(population));
     TrainingObjective objective(file, data_, prefix, std::nullopt);
-    exec::LocalExecutor executor({.workers = 1, .threads_per_worker = 1, .population = population});
+    exec::LocalExecutor executor(
+        {.workers = workers, .threads_per_worker = 1, .population = population});
     executor.set_group_objective(&objective);
     study.optimize(objective.objective(), {.executor = &executor});
     Outcome out;
@@ -87,6 +91,12 @@ class PopulationStudyTest : public ::testing::Test {
         EXPECT_EQ(a.reports[i].step, b.reports[i].step) << "trial " << number;
         EXPECT_EQ(a.reports[i].value, b.reports[i].value) << "trial " << number;
         EXPECT_EQ(a.reports[i].metrics, b.reports[i].metrics) << "trial " << number;
+      }
+      ASSERT_EQ(a.decisions.size(), b.decisions.size()) << "trial " << number;
+      for (size_t i = 0; i < a.decisions.size(); ++i) {
+        EXPECT_EQ(a.decisions[i].action, b.decisions[i].action) << "trial " << number;
+        EXPECT_EQ(a.decisions[i].donor, b.decisions[i].donor) << "trial " << number;
+        EXPECT_EQ(a.decisions[i].params, b.decisions[i].params) << "trial " << number;
       }
       EXPECT_EQ(comparable(a.attrs), comparable(b.attrs)) << "trial " << number;
     }
@@ -216,6 +226,38 @@ search:
   const Outcome together = run(yaml, 4);
   expect_same_trials(alone, together);
   EXPECT_EQ(population_sizes(together), (std::map<double, int>{{0.0, 3}}));
+}
+
+// A PBT study (hpo/pbt.hpp) as one population: the members report each generation together, an
+// exploit loads the donor's slice into the recipient's, and every member ends exactly as in the
+// study trained a member per worker: the same curves, the same exploits and explorations.
+TEST_F(PopulationStudyTest, APbtStudyTrainsAsOnePopulationAsItWouldOnWorkers) {
+  const std::string yaml = R"(study: pbt
+trials: 4
+seed: 9
+model:
+  hidden: "12"
+training:
+  iterations: 60
+  eval_every: 10
+  batch: 16
+search:
+  lr: {type: float, low: 0.005, high: 0.5, log: true}
+  momentum: {type: float, low: 0.0, high: 0.9}
+pbt:
+  population: 4
+  interval: 20
+  evolve: [lr, momentum]
+)";
+  const Outcome workers = run(yaml, 1, 4);
+  const Outcome together = run(yaml, 4);
+  expect_same_trials(workers, together);
+  int exploits = 0;
+  for (const auto& [n, t] : together.trials) {
+    EXPECT_EQ(population_of(t), 4.0);
+    for (const auto& d : t.decisions) exploits += d.action == hpo::Action::Exploit;
+  }
+  EXPECT_EQ(exploits, 2) << "one member of four at each of the generations at steps 20 and 40";
 }
 
 }  // namespace
