@@ -471,6 +471,21 @@ MemberBytes decode_member(std::span<const uint8_t> bytes, const std::string& sou
 
 }  // namespace
 
+// A PBT member's configuration with its hyperparameters changed from `now` to `next`; throws
+// InvalidArgument for one that cannot change while a member trains (solo or in a population).
+static TrialConfig evolved_config(const hpo::Params& fixed, const hpo::Params& now,
+                                  const hpo::Params& next) {
+  for (const auto& [name, value] : next) {
+    const auto it = now.find(name);
+    if ((it == now.end() || it->second != value) && !evolvable(name)) {
+      throw InvalidArgument("'" + name + "' cannot change while a member trains");
+    }
+  }
+  hpo::Params all = fixed;
+  for (const auto& [name, value] : next) all[name] = value;
+  return make_config(all);
+}
+
 // The Trainable of a running trial (hpo/trainable.hpp): its model, optimizer and trainer, with
 // the hyperparameters it trains with now.
 class TrainingObjective::Member final : public hpo::Trainable {
@@ -514,15 +529,7 @@ class TrainingObjective::Member final : public hpo::Trainable {
   }
 
   void set_params(const hpo::Params& params) override {
-    for (const auto& [name, value] : params) {
-      const auto it = params_.find(name);
-      if ((it == params_.end() || it->second != value) && !evolvable(name)) {
-        throw InvalidArgument("'" + name + "' cannot change while a member trains");
-      }
-    }
-    hpo::Params all = fixed_;
-    for (const auto& [name, value] : params) all[name] = value;
-    TrialConfig c = make_config(all);
+    const TrialConfig c = evolved_config(fixed_, params_, params);
     if (auto* sgd = dynamic_cast<optim::Sgd*>(run_.optimizer.get())) sgd->set_options(c.sgd);
     if (auto* adam = dynamic_cast<optim::Adam*>(run_.optimizer.get())) adam->set_options(c.adam);
     trainer_.set_base_lr(run_.config.optimizer == "adam" ? c.adam.lr : c.sgd.lr);
@@ -751,15 +758,7 @@ class TrainingObjective::PopulationMember final : public hpo::Trainable {
   }
 
   void set_params(const hpo::Params& params) override {
-    for (const auto& [name, value] : params) {
-      const auto it = params_.find(name);
-      if ((it == params_.end() || it->second != value) && !evolvable(name)) {
-        throw InvalidArgument("'" + name + "' cannot change while a member trains");
-      }
-    }
-    hpo::Params all = fixed_;
-    for (const auto& [name, value] : params) all[name] = value;
-    const TrialConfig c = make_config(all);
+    const TrialConfig c = evolved_config(fixed_, params_, params);
     population_.set_options(member_, c.sgd, c.adam);
     population_.set_base_lr(member_, c.optimizer == "adam" ? c.adam.lr : c.sgd.lr);
     population_.set_schedule(member_, c.train.schedule);

@@ -264,9 +264,9 @@ void CudaBackend::gemm(Transpose ta, Transpose tb, int64_t m, int64_t n, int64_t
                        const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
                        float* c, int64_t ldc) {
   if (m == 0 || n == 0) return;
-  KRILL_CUDA_CHECK(cuda::api.sgemm(cuda::cublas(), op(tb), op(ta), blas_int(n, "n"), blas_int(m, "m"),
-                               blas_int(k, "k"), &alpha, b, blas_int(ldb, "ldb"), a,
-                               blas_int(lda, "lda"), &beta, c, blas_int(ldc, "ldc")));
+  KRILL_CUDA_CHECK(cuda::api.sgemm(
+      cuda::cublas(), op(tb), op(ta), blas_int(n, "n"), blas_int(m, "m"), blas_int(k, "k"), &alpha,
+      b, blas_int(ldb, "ldb"), a, blas_int(lda, "lda"), &beta, c, blas_int(ldc, "ldc")));
 }
 
 void CudaBackend::gemm_strided_batched(Transpose ta, Transpose tb, int64_t m, int64_t n, int64_t k,
