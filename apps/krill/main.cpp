@@ -7,12 +7,14 @@
 #include "core/error.hpp"
 #include "openmp_env.hpp"
 #include "report_command.hpp"
+#include "signals.hpp"
 #include "study_command.hpp"
 #include "train_command.hpp"
 #include "tune_command.hpp"
 
 int main(int argc, char** argv) {
   krill::cli::use_short_openmp_spin(argv);
+  krill::cli::start_signal_thread();  // before any other thread: each inherits the blocked signals
   CLI::App app{"krill: tune the hyperparameters of neural networks, from a laptop to MPI ranks"};
   app.set_version_flag("--version", "krill 0.1.0");
   app.require_subcommand(1);

@@ -1,12 +1,11 @@
 #include "tune_command.hpp"
 
 #include <fmt/core.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
@@ -28,6 +27,7 @@
 #include "exec/mpi/mpi_transport.hpp"
 #endif
 #include "progress.hpp"
+#include "signals.hpp"
 #include "store/open.hpp"
 #include "study_summary.hpp"
 #include "tune/study_file.hpp"
@@ -55,7 +55,8 @@ struct TuneArgs {
 std::atomic<bool> g_cancel{false};
 std::atomic<int> g_interrupts{0};
 
-extern "C" void on_interrupt(int) {
+// Runs on krill's signal thread (signals.hpp), not in a signal handler.
+void on_interrupt(int) {
   // The database holds every finished trial (each is committed as it ends). The first Ctrl-C lets
   // the running trials finish; the second stops now: the ticker thread marks this run's running
   // trials abandoned (optimize_and_report) and quits, and the next run re-runs them with their
@@ -63,16 +64,12 @@ extern "C" void on_interrupt(int) {
   const int n = g_interrupts.fetch_add(1);
   if (n >= 2) std::_Exit(130);
   g_cancel.store(true);
-  // Said at once (write(2) is safe in a signal handler; fmt is not).
-  static constexpr char kFirst[] =
-      "\nkrill tune: stopping: the running trials finish first (Ctrl-C again to stop now; the "
-      "next run re-runs them)\n";
-  static constexpr char kSecond[] =
-      "\nkrill tune: stopping now: the running trials are left for the next run, which re-runs "
-      "them with their parameters\n";
-  [[maybe_unused]] const auto written = n == 0
-                                            ? ::write(STDERR_FILENO, kFirst, sizeof kFirst - 1)
-                                            : ::write(STDERR_FILENO, kSecond, sizeof kSecond - 1);
+  fmt::print(stderr, "{}",
+             n == 0 ? "\nkrill tune: stopping: the running trials finish first (Ctrl-C again to "
+                      "stop now; the next run re-runs them)\n"
+                    : "\nkrill tune: stopping now: the running trials are left for the next run, "
+                      "which re-runs them with their parameters\n");
+  std::fflush(stderr);
 }
 
 // --storage: a SQLite file (a path, relative to the working folder, or sqlite:///path as in a
@@ -271,9 +268,8 @@ int optimize_and_report(hpo::Study& study, hpo::Executor& executor,
                     p.failed, p.best ? fmt::format("{:.4f}", *p.best) : "-"));
   };
   options.on_progress = draw;
-  std::signal(SIGINT, on_interrupt);
-  std::signal(SIGTERM, on_interrupt);
   {
+    const ScopedStopHandler interrupts(on_interrupt);
     // The line moves while trials run, not only when one ends: redrawn every second until
     // optimize() returns (also by an exception: the jthread is stopped and joined).
     std::jthread ticker([&](std::stop_token stop) {
@@ -302,8 +298,6 @@ int optimize_and_report(hpo::Study& study, hpo::Executor& executor,
     study.optimize(objective.objective(), options);
   }
   remove_superseded_checkpoints(study, objective, file);
-  std::signal(SIGINT, SIG_DFL);
-  std::signal(SIGTERM, SIG_DFL);
   progress.finish();
 
   // The test set scores the best trial only, once, from its saved weights.

@@ -28,13 +28,20 @@ using krill::testing::spawn_tune;
 using krill::testing::wait_for_trials;
 using ::testing::HasSubstr;
 
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
 class TuneCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = krill::testing::fresh_test_folder("krill_tune_test");
     krill::testing::write_synthetic_data(dir_, 2000, 200);
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  void TearDown() override {
+    if (!HasFailure()) fs::remove_all(dir_);
+  }
 
   fs::path write_study(int trials, const std::string& hidden, int iterations) {
     const fs::path file = dir_ / "study.yaml";
@@ -174,11 +181,7 @@ TEST_F(TuneCliTest, AConditionalSpaceTunesShowsAndExportsAbsentParameters) {
   // krill show says which are absent.
   EXPECT_THAT(show.output, HasSubstr("optimizer=adam (absent: momentum)"));
   // Resuming with another condition is refused, naming it.
-  std::string text;
-  {
-    std::ifstream in(file);
-    text.assign(std::istreambuf_iterator<char>(in), {});
-  }
+  std::string text = read_file(file);
   text.replace(text.find("{optimizer: sgd}"), 16, "{optimizer: adam}");
   std::ofstream(file) << text;
   auto resumed = run_krill("tune " + file.string() + " --quiet --threads 1");
@@ -245,8 +248,7 @@ TEST_F(TuneCliTest, CtrlCStopsCleanlyAndTheNextRunResumes) {
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 130);  // interrupted, after the running trial finished
   {
-    std::ifstream in(log);
-    const std::string out((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string out = read_file(log);
     // The first Ctrl-C is answered at once, before the running trial ends.
     EXPECT_THAT(out, HasSubstr("stopping: the running trials finish first (Ctrl-C again")) << out;
     EXPECT_THAT(out, HasSubstr("interrupted; run the same command again to resume")) << out;
@@ -278,11 +280,11 @@ TEST_F(TuneCliTest, ASecondCtrlCStopsNowAndTheNextRunReRunsTheAbandonedTrial) {
   kill(pid, SIGINT);
   int status = 0;
   waitpid(pid, &status, 0);  // at once: the running trial is not waited for
-  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status) << "\n"
+                                 << read_file(log);
   EXPECT_EQ(WEXITSTATUS(status), 130);
   {
-    std::ifstream in(log);
-    const std::string out((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string out = read_file(log);
     EXPECT_THAT(out, HasSubstr("stopping now: the running trials are left for the next run"))
         << out;
   }
