@@ -61,6 +61,22 @@ class TuneJoinTest : public ::testing::Test {
     return storage->trials(studies.at(0).id);
   }
 
+  // The processes (pids) holding a running trial's lease now.
+  static std::set<pid_t> pids_running_trials(const std::string& db) {
+    auto storage = krill::store::open_storage(db);
+    auto studies = storage->studies();
+    if (studies.empty()) return {};
+    std::set<std::string> owners;
+    for (const TrialRecord& t : storage->trials(studies.at(0).id)) {
+      if (t.state == TrialState::Running && !t.owner.empty()) owners.insert(t.owner);
+    }
+    std::set<pid_t> pids;
+    for (const auto& run : storage->runs(studies.at(0).id)) {
+      if (owners.contains(run.id)) pids.insert(static_cast<pid_t>(run.pid));
+    }
+    return pids;
+  }
+
   fs::path dir_;
 };
 
@@ -152,7 +168,31 @@ KillFigures TuneKillTest::run_round(const std::string& storage_line, const std::
       std::this_thread::sleep_for(std::chrono::milliseconds(30));
     }
     if (first_finish.size() >= static_cast<size_t>(kTrials)) break;  // finished first
-    const size_t victim = std::uniform_int_distribution<size_t>(0, live.size() - 1)(rng);
+    // The victim: a process in the middle of a trial. A kill during a process's start-up tests
+    // nothing, and under load (a sanitizer build, tests in parallel) start-up takes seconds: the
+    // whole schedule used to pass before any trial ran. So the kill waits (up to a minute) until
+    // some live process holds a running trial, and that one, or one of them, dies.
+    std::vector<size_t> training;
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (training.empty() && std::chrono::steady_clock::now() < give_up &&
+           first_finish.size() < static_cast<size_t>(kTrials)) {
+      try {
+        const std::set<pid_t> holders = pids_running_trials(db);
+        for (size_t i = 0; i < live.size(); ++i) {
+          if (holders.contains(live[i])) training.push_back(i);
+        }
+      } catch (const std::exception&) {  // the database may still be being created
+      }
+      if (training.empty()) {
+        observe();
+        std::this_thread::sleep_for(std::chrono::milliseconds(30));
+      }
+    }
+    if (first_finish.size() >= static_cast<size_t>(kTrials)) break;
+    const size_t victim =
+        training.empty()
+            ? std::uniform_int_distribution<size_t>(0, live.size() - 1)(rng)
+            : training[std::uniform_int_distribution<size_t>(0, training.size() - 1)(rng)];
     ::kill(live[victim], SIGKILL);
     const int code = wait_exit_code(live[victim]);
     live.erase(live.begin() + static_cast<std::ptrdiff_t>(victim));
