@@ -46,21 +46,21 @@ bool gemms_agree(int rounds) {
     a[i] = static_cast<float>(i % 17) * 0.01f - 0.08f;
     b[i] = static_cast<float>(i % 13) * 0.02f - 0.12f;
   }
+  struct Product {
+    Transpose ta, tb;
+    int64_t m, n, k, ldb;
+  };
+  static constexpr Product kProducts[] = {{Transpose::No, Transpose::No, 16, 256, 256, 256},
+                                          {Transpose::Yes, Transpose::No, 256, 256, 16, 256},
+                                          {Transpose::No, Transpose::Yes, 16, 256, 256, 256},
+                                          {Transpose::No, Transpose::No, 16, 3, 256, 3}};
   std::vector<float> sums;
   for (int round = 0; round < rounds; ++round) {
     sums.clear();
-    cpu.gemm(Transpose::No, Transpose::No, 16, 256, 256, 1.f, a.data(), 256, b.data(), 256, 0.f,
-             c.data(), 256);
-    sums.push_back(c[0] + c[16 * 256 - 1]);
-    cpu.gemm(Transpose::Yes, Transpose::No, 256, 256, 16, 1.f, a.data(), 256, b.data(), 256, 0.f,
-             c.data(), 256);
-    sums.push_back(c[0] + c[256 * 256 - 1]);
-    cpu.gemm(Transpose::No, Transpose::Yes, 16, 256, 256, 1.f, a.data(), 256, b.data(), 256, 0.f,
-             c.data(), 256);
-    sums.push_back(c[0] + c[16 * 256 - 1]);
-    cpu.gemm(Transpose::No, Transpose::No, 16, 3, 256, 1.f, a.data(), 256, b.data(), 3, 0.f,
-             c.data(), 3);
-    sums.push_back(c[0] + c[16 * 3 - 1]);
+    for (const Product& p : kProducts) {  // lda = 256 fits A and A^T; C is [m, n]
+      cpu.gemm(p.ta, p.tb, p.m, p.n, p.k, 1.f, a.data(), 256, b.data(), p.ldb, 0.f, c.data(), p.n);
+      sums.push_back(c[0] + c[static_cast<size_t>(p.m * p.n - 1)]);
+    }
     std::vector<char> traffic(1000 + static_cast<size_t>(round % 5000));  // the heap in use
     traffic.back() = 1;
     if (reference.empty()) reference = sums;
@@ -73,29 +73,51 @@ bool gemms_agree(int rounds) {
 
 // Exit codes of the children.
 constexpr int kOk = 0, kWrongProduct = 3, kOnMainThread = 4, kTooFewSignals = 5;
+// Signals the GEMM child must take (a plain handler aborted it after 80-300 of them).
+constexpr int kSignals = 1000;
 
-TEST(SignalThreadTest, StopSignalsDuringGemmsReachTheHandlerOnItsOwnThread) {
-  int ready[2];
-  ASSERT_EQ(pipe(ready), 0);
+// A child process with krill's signal thread that runs `body(tell)` and exits with its code;
+// tell(c) sends the parent the byte c (read with hear()).
+struct Child {
+  pid_t pid = -1;
+  int from_child = -1;
+  char hear() const {
+    char byte = 0;
+    return read(from_child, &byte, 1) == 1 ? byte : '\0';
+  }
+};
+
+template <class Body>
+Child fork_child(Body body) {
+  int pipe_ends[2];
+  if (pipe(pipe_ends) != 0) return {};
   const pid_t pid = fork();
-  ASSERT_GE(pid, 0);
   if (pid == 0) {
-    close(ready[0]);
+    close(pipe_ends[0]);
     g_main_thread = pthread_self();
     krill::cli::start_signal_thread();
+    const int to_parent = pipe_ends[1];
+    _exit(body([to_parent](char c) { [[maybe_unused]] auto w = write(to_parent, &c, 1); }));
+  }
+  close(pipe_ends[1]);
+  return {pid, pipe_ends[0]};
+}
+
+TEST(SignalThreadTest, StopSignalsDuringGemmsReachTheHandlerOnItsOwnThread) {
+  const Child child = fork_child([](auto tell) {
     krill::cli::set_stop_handler(count_signal);
-    [[maybe_unused]] auto w = write(ready[1], "r", 1);
+    tell('r');
     bool agree = true;
     const auto end = Clock::now() + std::chrono::seconds(60);
-    while (agree && g_received.load() < 300 && Clock::now() < end) agree = gemms_agree(20);
-    if (!agree) _exit(kWrongProduct);
-    if (g_on_main_thread.load()) _exit(kOnMainThread);
-    _exit(g_received.load() >= 300 ? kOk : kTooFewSignals);
-  }
-  close(ready[1]);
-  char byte = 0;
-  ASSERT_EQ(read(ready[0], &byte, 1), 1);
-  close(ready[0]);
+    while (agree && g_received.load() < kSignals && Clock::now() < end) agree = gemms_agree(20);
+    if (!agree) return kWrongProduct;
+    if (g_on_main_thread.load()) return kOnMainThread;
+    return g_received.load() >= kSignals ? kOk : kTooFewSignals;
+  });
+  ASSERT_GE(child.pid, 0);
+  ASSERT_EQ(child.hear(), 'r');
+  close(child.from_child);
+  const pid_t pid = child.pid;
   int status = 0;
   int sent = 0;
   while (waitpid(pid, &status, WNOHANG) == 0) {
@@ -106,39 +128,30 @@ TEST(SignalThreadTest, StopSignalsDuringGemmsReachTheHandlerOnItsOwnThread) {
   ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status) << " after " << sent
                                  << " SIGTERMs";
   EXPECT_EQ(WEXITSTATUS(status), kOk) << "3: a product changed, 4: the handler ran on the main "
-                                         "thread, 5: fewer than 300 signals arrived";
+                                         "thread, 5: fewer than kSignals signals arrived";
 }
 
 TEST(SignalThreadTest, WithoutAHandlerASignalEndsTheProcessAsByDefault) {
-  int ready[2];
-  ASSERT_EQ(pipe(ready), 0);
-  const pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    close(ready[0]);
-    g_main_thread = pthread_self();
-    krill::cli::start_signal_thread();
+  const Child child = fork_child([](auto tell) {
     {
       const krill::cli::ScopedStopHandler scoped(count_signal);
-      [[maybe_unused]] auto w = write(ready[1], "h", 1);  // a handler: the signal is counted
+      tell('h');  // a handler: the signal is counted
       const auto end = Clock::now() + std::chrono::seconds(30);
       while (g_received.load() == 0 && Clock::now() < end) {
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
       }
-      if (g_received.load() == 0) _exit(kTooFewSignals);
+      if (g_received.load() == 0) return kTooFewSignals;
     }
-    [[maybe_unused]] auto w = write(ready[1], "d", 1);  // none: the next one ends this process
+    tell('d');  // none: the next one ends this process
     std::this_thread::sleep_for(std::chrono::seconds(30));
-    _exit(kOk);
-  }
-  close(ready[1]);
-  char byte = 0;
-  ASSERT_EQ(read(ready[0], &byte, 1), 1);
-  ASSERT_EQ(byte, 'h');
+    return kOk;
+  });
+  ASSERT_GE(child.pid, 0);
+  const pid_t pid = child.pid;
+  ASSERT_EQ(child.hear(), 'h');
   kill(pid, SIGTERM);
-  ASSERT_EQ(read(ready[0], &byte, 1), 1);
-  ASSERT_EQ(byte, 'd');
-  close(ready[0]);
+  ASSERT_EQ(child.hear(), 'd');
+  close(child.from_child);
   kill(pid, SIGTERM);
   int status = 0;
   waitpid(pid, &status, 0);
