@@ -5,7 +5,6 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
@@ -69,7 +68,6 @@ void on_interrupt(int) {
                       "stop now; the next run re-runs them)\n"
                     : "\nkrill tune: stopping now: the running trials are left for the next run, "
                       "which re-runs them with their parameters\n");
-  std::fflush(stderr);
 }
 
 // --storage: a SQLite file (a path, relative to the working folder, or sqlite:///path as in a

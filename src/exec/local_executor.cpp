@@ -3,6 +3,7 @@
 #include <sched.h>
 
 #include <exception>
+#include <functional>
 #include <map>
 #include <string>
 #include <thread>
@@ -11,6 +12,30 @@
 #include "core/error.hpp"
 
 namespace krill::exec {
+
+namespace {
+
+// Runs each job on a thread of its own and waits for all; then rethrows the first exception, a
+// storage failure (trials' exceptions are their results, never thrown here).
+void run_at_once(const std::vector<std::function<void()>>& jobs) {
+  std::vector<std::thread> threads;
+  std::vector<std::exception_ptr> errors(jobs.size());
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    threads.emplace_back([&, i] {
+      try {
+        jobs[i]();
+      } catch (...) {
+        errors[i] = std::current_exception();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (auto& e : errors) {
+    if (e) std::rethrow_exception(e);
+  }
+}
+
+}  // namespace
 
 int available_cores() {
   cpu_set_t set;
@@ -64,21 +89,9 @@ void LocalExecutor::run(hpo::Study& study, const hpo::Objective& objective) {
     work(0);
     return;
   }
-  std::vector<std::thread> pool;
-  std::vector<std::exception_ptr> errors(static_cast<size_t>(workers_));
-  for (int w = 0; w < workers_; ++w) {
-    pool.emplace_back([&, w] {
-      try {
-        work(w);
-      } catch (...) {  // a storage failure, not a trial's: trials' exceptions are results
-        errors[static_cast<size_t>(w)] = std::current_exception();
-      }
-    });
-  }
-  for (auto& t : pool) t.join();
-  for (auto& e : errors) {
-    if (e) std::rethrow_exception(e);
-  }
+  std::vector<std::function<void()>> jobs;
+  for (int w = 0; w < workers_; ++w) jobs.emplace_back([&work, w] { work(w); });
+  run_at_once(jobs);
 }
 
 // A PBT population, all of whose members train at once: the members are taken together and each
@@ -99,31 +112,16 @@ void LocalExecutor::run_pbt_groups(hpo::Study& study, const hpo::Objective& obje
       const std::string key = group_->group(m.number, m.params);
       (key.empty() ? alone : groups[key]).push_back(std::move(m));
     }
-    std::vector<std::thread> threads;
-    std::vector<std::exception_ptr> errors(groups.size() + alone.size());
-    size_t slot = 0;
+    std::vector<std::function<void()>> jobs;
     for (auto& [key, group] : groups) {
-      threads.emplace_back([&, g = std::move(group), e = slot++]() mutable {
-        try {
-          study.run_trials(std::move(g), *group_, budget);
-        } catch (...) {
-          errors[e] = std::current_exception();
-        }
-      });
+      jobs.emplace_back(
+          [&, g = std::move(group)]() mutable { study.run_trials(std::move(g), *group_, budget); });
     }
     for (auto& m : alone) {
-      threads.emplace_back([&, t = std::move(m), e = slot++]() mutable {
-        try {
-          study.run_trial(std::move(t), objective, budget);
-        } catch (...) {
-          errors[e] = std::current_exception();
-        }
-      });
+      jobs.emplace_back(
+          [&, t = std::move(m)]() mutable { study.run_trial(std::move(t), objective, budget); });
     }
-    for (auto& t : threads) t.join();
-    for (auto& e : errors) {
-      if (e) std::rethrow_exception(e);
-    }
+    run_at_once(jobs);
   }
 }
 

@@ -251,16 +251,21 @@ void Population::load_member(int member, std::span<const uint8_t> bytes) {
     throw DataError("member state: of step " + std::to_string(state.iteration) +
                     ", the population is at step " + std::to_string(iteration_));
   }
+  // Checked before the first copy: a state refused leaves the member as it was.
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const size_t kept = solo.optimizer->buffers(i).size();
+    if (kept != params_[i].state.size()) {
+      throw DataError("member state: its optimizer keeps " + std::to_string(kept) +
+                      " buffers a parameter, the population " +
+                      std::to_string(params_[i].state.size()));
+    }
+  }
   Allocator& memory = allocator(device_);
   const std::vector<nn::Parameter*> solo_params = solo.model->parameters();
   for (size_t i = 0; i < params_.size(); ++i) {
     Parameter& p = params_[i];
     const size_t bytes_each = static_cast<size_t>(p.numel) * sizeof(float);
     const std::vector<Tensor*> buffers = solo.optimizer->buffers(i);
-    if (buffers.size() != p.state.size()) {
-      throw DataError("member state: its optimizer keeps " + std::to_string(buffers.size()) +
-                      " buffers a parameter, the population " + std::to_string(p.state.size()));
-    }
     memory.copy_from_host(p.value.data() + slot * p.numel, solo_params[i]->value.data(),
                           bytes_each);
     for (size_t b = 0; b < buffers.size(); ++b) {
