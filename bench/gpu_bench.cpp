@@ -16,9 +16,10 @@
 // shape (destroyed before the timed one is built), so that the device's context and its library
 // handles are not counted; the timed model's own buffers are allocated during its first step and
 // are counted (as in any run). Then the timed run: building the model(s) is outside, the
-// clock covers Trainer::fit / Population::fit only (each step gathers the batch on the host,
-// copies it to the device, runs forward, loss, backward and update, and reads the loss back for
-// the NaN check, so the clock stops with the device done).
+// clock covers Trainer::fit / Population::fit only: the upload of the training images (once,
+// train::DeviceImages) and every step (the batch's image indices copied to the device and the
+// batch gathered there, forward, loss, backward and update, and the loss read back for the NaN
+// check, so the clock stops with the device done).
 //
 // Output: one JSON line on stdout: engine, mode, device, batch, members, epochs (model epochs per
 // member trained: fractional with --limit-steps), steps, seconds, model_epochs_per_second

@@ -4,13 +4,18 @@
 # Debian 12's, so these binaries run there):
 #
 #   scripts/gpu-bundle.sh OUTDIR
-#     OUTDIR/bin/krill_backend_tests, OUTDIR/bin/krill, OUTDIR/bin/krill_gpu_bench
+#     OUTDIR/bin/krill_backend_tests, OUTDIR/bin/krill_train_tests, OUTDIR/bin/krill,
+#     OUTDIR/bin/krill_gpu_bench
 #     OUTDIR/gpu/   bench/gpu's run.sh and torch_population.py: the GPU benchmark, run there as
 #                   `OUTDIR/gpu/run.sh OUTDIR [MNIST_DIR]` (parity tests, then krill and PyTorch)
 #     OUTDIR/lib/   every shared library `ldd` lists for them, except glibc's own (libc, libm,
 #                   libpthread, libdl, librt, ld-linux), the driver (libcuda) and cuBLAS
 #                   (libcublas, libcublasLt: 570 MiB; the GPU machine's CUDA 13 has them)
-#     OUTDIR/run.sh runs the CUDA parity tests, then the whole backend suite, on that machine
+#     OUTDIR/run.sh runs the CUDA tests (op parity, then training against the CPU), then the
+#                   whole backend suite, on that machine
+#   and OUTDIR.tar.gz, the same folder packed (about 21 MiB against 61): what a device call
+#   carries, since the working tree and what it carries travel within 64 MiB. There:
+#     tar xzf OUTDIR.tar.gz -C /tmp && /tmp/$(basename OUTDIR)/gpu/run.sh /tmp/$(basename OUTDIR)
 #
 # The build (KRILL_BUNDLE_BUILD, default build-gpu-bundle) is Release, for the architecture's
 # baseline (KRILL_NATIVE=OFF), CUDA on, and without oneDNN, MPI and PostgreSQL, whose libraries
@@ -28,12 +33,12 @@ if ! grep -q "the cuda backend is built" <<< "$configure_log"; then
   echo "gpu-bundle: this build has no CUDA backend (nvcc and cuBLAS are needed)" >&2
   exit 1
 fi
-nice cmake --build "$build" -j "${KRILL_BUNDLE_JOBS:-2}" --target krill_backend_tests krill \
-  krill_gpu_bench
+nice cmake --build "$build" -j "${KRILL_BUNDLE_JOBS:-2}" --target krill_backend_tests \
+  krill_train_tests krill krill_gpu_bench
 
 mkdir -p "$out/bin" "$out/lib"
-binaries=("$build/tests/krill_backend_tests" "$build/apps/krill/krill"
-  "$build/bench/krill_gpu_bench")
+binaries=("$build/tests/krill_backend_tests" "$build/tests/krill_train_tests"
+  "$build/apps/krill/krill" "$build/bench/krill_gpu_bench")
 cp "${binaries[@]}" "$out/bin/"
 mkdir -p "$out/gpu"
 cp bench/gpu/run.sh bench/gpu/torch_population.py "$out/gpu/"
@@ -51,7 +56,7 @@ done
 
 cat > "$out/run.sh" <<'EOF'
 #!/bin/sh
-# The CUDA backend's parity tests (they must run, not skip), then every backend test. cuBLAS comes
+# The CUDA tests (they must run, not skip), then every backend test. cuBLAS comes
 # from this machine's CUDA 13; the other libraries from lib/.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -64,12 +69,14 @@ export LD_LIBRARY_PATH="$here/lib${cuda_libs:+:$cuda_libs}${LD_LIBRARY_PATH:+:$L
 nvidia-smi -L || true
 log=$(mktemp)
 status=0
-"$here/bin/krill_backend_tests" --gtest_filter='Cuda*' "$@" > "$log" 2>&1 || status=1
-cat "$log"
-if grep -q '^\[  SKIPPED \]' "$log"; then
-  echo "run.sh: the parity tests were skipped (no usable GPU?): see above" >&2
-  status=1
-fi
+for tests in krill_backend_tests krill_train_tests; do
+  "$here/bin/$tests" --gtest_filter='Cuda*' "$@" > "$log" 2>&1 || status=1
+  cat "$log"
+  if grep -q '^\[  SKIPPED \]' "$log"; then
+    echo "run.sh: the CUDA tests of $tests were skipped (no usable GPU?): see above" >&2
+    status=1
+  fi
+done
 "$here/bin/krill_backend_tests" "$@" > "$log" 2>&1 || { cat "$log"; status=1; }
 tail -n 3 "$log"
 rm -f "$log"
@@ -78,3 +85,6 @@ EOF
 chmod +x "$out/run.sh"
 du -sh "$out"
 du -sh "$out/bin" "$out/lib"
+out_abs=$(cd "$out" && pwd)
+tar czf "$out_abs.tar.gz" -C "$(dirname "$out_abs")" "$(basename "$out_abs")"
+du -sh "$out_abs.tar.gz"

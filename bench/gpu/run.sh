@@ -9,16 +9,18 @@
 #
 # BUNDLE is the folder scripts/gpu-bundle.sh makes (binaries built on a machine with CUDA):
 #   BUNDLE/bin/krill_gpu_bench       this benchmark (bench/gpu_bench.cpp)
-#   BUNDLE/bin/krill_backend_tests   the backend tests, with the CUDA parity tests
+#   BUNDLE/bin/krill_backend_tests   the backend tests, with the CUDA parity tests (op by op)
+#   BUNDLE/bin/krill_train_tests     the training tests, with CUDA training against the CPU's
 #   BUNDLE/lib/                      the shared libraries they need (put on LD_LIBRARY_PATH)
 # With --cpu-smoke and no BUNDLE, the binaries of this checkout's build/ are used
-# (build/bench/krill_gpu_bench, build/tests/krill_backend_tests if built).
+# (build/bench/krill_gpu_bench, build/tests/krill_{backend,train}_tests if built).
 # MNIST_DIR: an IDX folder (train-images-idx3-ubyte[.gz], ...); without it both sides train on
 # synthetic data of MNIST's shape (60000 x 784, 10 classes; the same cost per step).
 #
 # What it runs, in order (each a separate process, its JSON line appended to the results):
-#   1. nvidia-smi -L (names the GPU) and the CUDA parity tests (--gtest_filter='*Cuda*'; a
-#      skipped test means the bundle's krill saw no GPU, and is reported as such).
+#   1. nvidia-smi -L (names the GPU) and the CUDA tests of both test programs
+#      (--gtest_filter='*Cuda*'; a skipped test means the bundle's krill saw no GPU, and is
+#      reported as such).
 #   2. krill: single model at batch 32 and 256 (one epoch each), populations of 16 and 64 at
 #      batch 32 (one epoch per member).
 #   3. PyTorch, if a python3 here imports torch with CUDA (the script says which, or why not):
@@ -29,8 +31,8 @@
 # Both sides time training only, after one untimed warm-up step (bench/gpu_bench.cpp,
 # bench/gpu/torch_population.py). Each run has PER_RUN_S seconds (default 90); one that runs
 # out is run again for 60 s with --limit-steps 200, and its rate (model-epochs per second, from
-# the steps done) is still comparable: the JSON counts the fractional epochs. The parity tests
-# have 120 s. Configurations start only while the whole script is under BUDGET_S (default 420 s),
+# the steps done) is still comparable: the JSON counts the fractional epochs. Each test program
+# has 120 s. Configurations start only while the whole script is under BUDGET_S (default 420 s),
 # so it ends within 420 + 90 + 60 = 570 s (under 10 minutes) at worst; expected: 2-3 minutes
 # (most of it PyTorch's start-up, about 10 s a process).
 #
@@ -69,11 +71,18 @@ if [[ $smoke -eq 0 && -z "$bundle" ]]; then
 fi
 if [[ -n "$bundle" ]]; then
   bench="$bundle/bin/krill_gpu_bench"
-  tests="$bundle/bin/krill_backend_tests"
+  tests=("$bundle/bin/krill_backend_tests" "$bundle/bin/krill_train_tests")
   export LD_LIBRARY_PATH="$bundle/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  # cuBLAS is not in the bundle: krill looks for it on the library path, then in
+  # /usr/local/cuda/lib64. A machine whose CUDA libraries came with pip (PyTorch's nvidia-cublas
+  # wheel) has them elsewhere: that folder goes on the library path.
+  if [[ ! -e /usr/local/cuda/lib64/libcublas.so.13 ]]; then
+    cublas="$(find /usr/local /opt /usr/lib -name 'libcublas.so.13' 2>/dev/null | head -n 1)"
+    [[ -n "$cublas" ]] && export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$(dirname "$cublas")"
+  fi
 else
   bench="$root/build/bench/krill_gpu_bench"
-  tests="$root/build/tests/krill_backend_tests"
+  tests=("$root/build/tests/krill_backend_tests" "$root/build/tests/krill_train_tests")
 fi
 if [[ ! -x "$bench" ]]; then
   echo "run.sh: $bench is missing (build the target krill_gpu_bench, or pass the bundle)" >&2
@@ -117,29 +126,34 @@ if command -v nvidia-smi >/dev/null 2>&1; then
 else
   say "nvidia-smi not found$([[ $smoke -eq 1 ]] && echo ' (expected: CPU smoke test)')"
 fi
-if [[ -x "$tests" ]]; then
-  say "CUDA parity tests: $tests --gtest_filter='*Cuda*'"
-  timeout 120 "$tests" --gtest_filter='*Cuda*' >"$outdir/gpu_parity.log" 2>&1
+for test_program in "${tests[@]}"; do
+  name="$(basename "$test_program")"
+  if [[ ! -x "$test_program" ]]; then
+    say "no $test_program: its CUDA tests not run"
+    [[ $smoke -eq 0 ]] && failures=$((failures + 1))
+    continue
+  fi
+  test_log="$outdir/gpu_${name}.log"
+  say "CUDA tests: $test_program --gtest_filter='*Cuda*'"
+  timeout 120 "$test_program" --gtest_filter='*Cuda*' >"$test_log" 2>&1
   rc=$?
-  grep -E '^\[  (PASSED|SKIPPED|FAILED) ' "$outdir/gpu_parity.log" || tail -5 "$outdir/gpu_parity.log"
-  skipped=$(grep -c '^\[  SKIPPED \]' "$outdir/gpu_parity.log")
+  grep -E '^\[  (PASSED|SKIPPED|FAILED) ' "$test_log" || tail -5 "$test_log"
+  skipped=$(grep -c '^\[  SKIPPED \]' "$test_log")
   if [[ $rc -ne 0 ]]; then
-    say "parity tests FAILED (status $rc): $outdir/gpu_parity.log"
+    say "$name: CUDA tests FAILED (status $rc): $test_log"
+    grep -B2 -A8 'Failure' "$test_log" | head -60
     failures=$((failures + 1))
-  elif grep -q '^\[  PASSED  \] 0 tests' "$outdir/gpu_parity.log"; then
-    say "no CUDA test in $tests: it was built without the CUDA backend"
+  elif grep -q '^\[  PASSED  \] 0 tests' "$test_log"; then
+    say "no CUDA test in $test_program: it was built without the CUDA backend"
     [[ $smoke -eq 0 ]] && failures=$((failures + 1))
   elif [[ $skipped -gt 0 ]]; then
-    say "parity tests SKIPPED ($skipped lines): this krill sees no usable GPU; the reason:"
-    grep -m1 -A1 'Skipped' "$outdir/gpu_parity.log" || true
+    say "$name: CUDA tests SKIPPED ($skipped lines): this krill sees no usable GPU; the reason:"
+    grep -m1 -A1 'Skipped' "$test_log" || true
     [[ $smoke -eq 0 ]] && failures=$((failures + 1))
   else
-    say "parity tests passed"
+    say "$name: CUDA tests passed"
   fi
-else
-  say "no $tests: parity tests not run"
-  [[ $smoke -eq 0 ]] && failures=$((failures + 1))
-fi
+done
 
 # One configuration: runs "$@" (which prints one JSON line) within PER_RUN_S seconds, appends the
 # JSON line to the results; on a timeout runs it again with --limit-steps 200.

@@ -16,8 +16,9 @@ FP32 against FP32: TF32 is off (torch.backends.cuda.matmul.allow_tf32 = False, c
 float32 matmul precision "highest"), as krill's cuBLAS GEMMs run without TF32.
 Data: --data DIR (IDX folder, MNIST's file names) or by default 60,000 synthetic 28x28 images
 with 10 classes; the whole set is put on the device once (not timed) and batches are indexed there
-(PyTorch's fastest way; krill gathers each batch on the host and copies it). The loss is not read
-back during training (no per-step synchronisation; krill reads it for its NaN check).
+(PyTorch's fastest way; krill does the same, keeping the pixels as bytes, and counts the upload in
+its time). The loss is not read back during training (no per-step synchronisation; krill reads it
+for its NaN check).
 Timing: one warm-up step on a separate model first, untimed; then torch.cuda.synchronize() before
 starting and before stopping the clock, which covers the training loop only.
 Prints one JSON line: engine, mode, device, batch, members, epochs, steps, seconds,

@@ -46,6 +46,24 @@ bool DataLoader::next(Batch& batch) {
   return true;
 }
 
+int64_t DataLoader::next_indices(std::vector<int64_t>& images, std::vector<int32_t>& labels) {
+  const int64_t left = data_.size() - cursor_;
+  if (left <= 0 || (options_.drop_last && left < options_.batch)) {
+    cursor_ = data_.size();
+    return 0;
+  }
+  const int64_t b = std::min(options_.batch, left);
+  const std::span<const int64_t> storage = data_.indices();
+  const std::vector<int32_t>& all_labels = data_.images().labels;
+  for (int64_t r = cursor_; r < cursor_ + b; ++r) {
+    const int64_t image = storage[static_cast<size_t>(order_[static_cast<size_t>(r)])];
+    images.push_back(image);
+    labels.push_back(all_labels[static_cast<size_t>(image)]);
+  }
+  cursor_ += b;
+  return b;
+}
+
 int64_t DataLoader::batches_per_epoch() const {
   const int64_t n = data_.size();
   return options_.drop_last ? n / options_.batch : (n + options_.batch - 1) / options_.batch;

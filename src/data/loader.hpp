@@ -33,6 +33,11 @@ class DataLoader {
   void start_epoch(int64_t epoch);
   // Fills `batch` with the next batch of the epoch; false when the epoch is over.
   bool next(Batch& batch);
+  // The next batch as next() would give it, but as indices into the dataset's storage
+  // (Dataset::storage(): what train::DeviceImages gathers from) and labels, without its pixels:
+  // for a caller that gathers them where its model is. Appends to `images` and `labels`, and
+  // returns the batch's size (0 when the epoch is over).
+  int64_t next_indices(std::vector<int64_t>& images, std::vector<int32_t>& labels);
   int64_t batches_per_epoch() const;
   const Dataset& dataset() const { return data_; }
 

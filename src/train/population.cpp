@@ -501,27 +501,26 @@ void Population::update(const std::vector<float>& lrs) {
 
 // Every active member on the same batches of `data` (the input shared by the first layer's GEMM),
 // as train::evaluate computes its mean loss and accuracy.
-std::vector<Evaluation> Population::evaluate(const data::Dataset& data) {
+std::vector<Evaluation> Population::evaluate(const data::Dataset& data, DeviceImages& images) {
   auto& be = backend::backend(device_);
   const int64_t members = active();
   data::DataLoader loader(data, {.batch = configs_[0].train.eval_batch, .shuffle = false});
   loader.start_epoch(0);
-  data::Batch b;
+  std::vector<int32_t> labels;
   std::vector<double> loss_sum(static_cast<size_t>(members), 0.0);
   std::vector<int64_t> correct(static_cast<size_t>(members), 0);
   int64_t count = 0;
-  while (loader.next(b)) {
-    const int64_t rows = b.size();
-    const float* x = b.x.data();
-    if (device_ != Device::Cpu) {
-      device_batch_.copy_from(b.x);
-      x = device_batch_.data();
-    }
+  while (true) {
+    rows_.clear();
+    labels.clear();
+    const int64_t rows = loader.next_indices(rows_, labels);
+    if (rows == 0) break;
+    images.gather(rows_, batch_);  // one batch for every member
     labels_.resize(static_cast<size_t>(members * rows));
     for (int64_t s = 0; s < members; ++s) {
-      std::copy(b.labels.begin(), b.labels.end(), labels_.begin() + s * rows);
+      std::copy(labels.begin(), labels.end(), labels_.begin() + s * rows);
     }
-    const Tensor& logits = forward(x, true, rows, nn::Mode::Eval);
+    const Tensor& logits = forward(batch_.data(), true, rows, nn::Mode::Eval);
     probs_.resize(logits.shape(), device_);
     losses_.resize(static_cast<size_t>(members));
     correct_.resize(static_cast<size_t>(members));

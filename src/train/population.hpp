@@ -35,6 +35,7 @@
 #include "optim/adam.hpp"
 #include "optim/schedule.hpp"
 #include "optim/sgd.hpp"
+#include "train/device_images.hpp"
 #include "train/trainer.hpp"
 
 namespace krill::train {
@@ -142,7 +143,7 @@ class Population {
   void update(const std::vector<float>& lrs);
   void copy_slot(int from, int to);
   void remove_slot(int slot);
-  std::vector<Evaluation> evaluate(const data::Dataset& data);
+  std::vector<Evaluation> evaluate(const data::Dataset& data, DeviceImages& images);
   void check_data(const data::Dataset& data, const char* what) const;
 
   std::vector<MemberConfig> configs_;
@@ -167,8 +168,8 @@ class Population {
   std::vector<std::vector<uint8_t>> gone_;         // per member: its checkpoint once it left
   std::vector<int64_t> gone_at_;                   // per member: its iterations when it left
 
-  Tensor host_batch_;    // [P*B, features], the members' batches packed on the host
-  Tensor device_batch_;  // the same on the device (unused on the CPU)
+  std::vector<int64_t> rows_;  // the images of a step's batches, [P*B] (DeviceImages' indices)
+  Tensor batch_;               // those images [P*B, features] on the device
   std::vector<int32_t> labels_;
   std::vector<double> losses_;
   std::vector<int64_t> correct_;

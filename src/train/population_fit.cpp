@@ -9,6 +9,7 @@
 #include "core/error.hpp"
 #include "data/loader.hpp"
 #include "train/checkpoint.hpp"
+#include "train/device_images.hpp"
 #include "train/population.hpp"
 
 namespace krill::train {
@@ -54,7 +55,7 @@ std::vector<History> Population::fit(const data::Dataset& train, const data::Dat
   std::vector<History> histories(static_cast<size_t>(count));
   for (History& h : histories) h.total_iterations = total;
   for (auto& loader : loaders) loader.start_epoch(0);
-  std::vector<data::Batch> batches(static_cast<size_t>(count));
+  RunImages images(train, validation, device_);  // where the members read them
   std::vector<double> interval_loss(static_cast<size_t>(count), 0.0);
   std::vector<int64_t> interval_steps(static_cast<size_t>(count), 0);
   std::vector<double> lr(static_cast<size_t>(count), 0.0);
@@ -95,38 +96,31 @@ std::vector<History> Population::fit(const data::Dataset& train, const data::Dat
   auto t0 = Clock::now();
   while (it < total && active() > 0) {
     const int64_t members = active();
-    bool more = true;
+    // The members' batches [P*B, features] in slot order, as image indices and labels; the images
+    // are gathered where the members are, so only the indices cross to a device.
+    rows_.clear();
+    labels_.clear();
+    int64_t rows = 0;
     for (int64_t s = 0; s < members; ++s) {
       const auto m = static_cast<size_t>(slot_member_[static_cast<size_t>(s)]);
-      more = loaders[m].next(batches[m]) && more;
+      rows = loaders[m].next_indices(rows_, labels_);
     }
-    if (!more) {  // every member's epoch ends at the same step: one data set, one batch size
+    // Every member's epoch ends at the same step (one data set, one batch size), and all its
+    // batches are of one size.
+    if (rows == 0) {
       ++epoch;
       for (auto& loader : loaders) loader.start_epoch(epoch);
       continue;
     }
-    // The members' batches packed [P*B, features] on the host, copied to the device once.
-    const int64_t rows = batches[static_cast<size_t>(slot_member_[0])].size();
-    const int64_t per_member = rows * features_;
-    host_batch_.resize({members * rows, features_});
-    labels_.resize(static_cast<size_t>(members * rows));
     lrs.resize(static_cast<size_t>(members));
     for (int64_t s = 0; s < members; ++s) {
       const auto m = static_cast<size_t>(slot_member_[static_cast<size_t>(s)]);
-      const data::Batch& b = batches[m];
-      std::copy(b.x.values().begin(), b.x.values().end(),
-                host_batch_.values().begin() + s * per_member);
-      std::copy(b.labels.begin(), b.labels.end(), labels_.begin() + s * rows);
       lr[m] = optim::learning_rate(configs_[m].train.schedule, base_lr_[m], it, total);
       lrs[static_cast<size_t>(s)] = static_cast<float>(lr[m]);
     }
-    const float* x = host_batch_.data();
-    if (device_ != Device::Cpu) {
-      device_batch_.copy_from(host_batch_);
-      x = device_batch_.data();
-    }
+    images.train().gather(rows_, batch_);
 
-    const Tensor& logits = forward(x, false, rows, nn::Mode::Train);
+    const Tensor& logits = forward(batch_.data(), false, rows, nn::Mode::Train);
     probs_.resize(logits.shape(), device_);
     losses_.resize(static_cast<size_t>(members));
     be.softmax_cross_entropy_batched(logits.data(), labels_.data(), members, rows, classes_,
@@ -158,7 +152,7 @@ std::vector<History> Population::fit(const data::Dataset& train, const data::Dat
     if (active() > 0 && (it % eval_every == 0 || it == total)) {
       train_seconds += seconds_since(t0);
       std::vector<Evaluation> evaluations;
-      if (validate) evaluations = evaluate(*validation);
+      if (validate) evaluations = evaluate(*validation, *images.validation());
       for (int64_t s = 0; s < active(); ++s) {
         const auto m = static_cast<size_t>(slot_member_[static_cast<size_t>(s)]);
         CurvePoint p{.iteration = it,

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "backend/backend.hpp"
 #include "core/error.hpp"
@@ -71,8 +72,11 @@ History Trainer::fit(nn::Module& model, optim::Optimizer& optimizer, nn::Loss& l
   int64_t it = std::min(options_.start_iteration, h.total_iterations);
   int64_t epoch = it / per_epoch;
   loader.start_epoch(epoch);
-  data::Batch batch;
-  for (int64_t skip = it % per_epoch; skip > 0; --skip) loader.next(batch);
+  std::vector<int64_t> rows;
+  std::vector<int32_t> labels;
+  for (int64_t skip = it % per_epoch; skip > 0; --skip) loader.next_indices(rows, labels);
+
+  RunImages images(train, validation, options_.device);  // where the model reads them
 
   double interval_loss = 0;
   int64_t interval_steps = 0;
@@ -89,7 +93,7 @@ History Trainer::fit(nn::Module& model, optim::Optimizer& optimizer, nn::Loss& l
     interval_loss = 0;
     interval_steps = 0;
     if (validation && validation->size() > 0) {
-      Evaluation e = evaluate(model, loss, *validation, options_.eval_batch, options_.device);
+      Evaluation e = evaluate(model, loss, *validation, options_.eval_batch, *images.validation());
       p.val_loss = e.loss;
       p.val_accuracy = e.accuracy;
     }
@@ -97,23 +101,21 @@ History Trainer::fit(nn::Module& model, optim::Optimizer& optimizer, nn::Loss& l
     return !on_report_ || on_report_(p);
   };
 
-  Tensor staged(Shape{0}, options_.device);  // the batch on the model's device (not the host's)
+  Tensor x(Shape{0}, options_.device);  // the batch on the model's device
   auto t0 = Clock::now();
   double lr = base_lr_;
   while (it < h.total_iterations) {
-    if (!loader.next(batch)) {
+    rows.clear();
+    labels.clear();
+    if (loader.next_indices(rows, labels) == 0) {
       loader.start_epoch(++epoch);
       continue;
     }
     lr = optim::learning_rate(options_.schedule, base_lr_, it, h.total_iterations);
     optimizer.set_lr(lr);
-    const Tensor* x = &batch.x;
-    if (options_.device != Device::Cpu) {
-      staged.copy_from(batch.x);
-      x = &staged;
-    }
-    const Tensor& out = model.forward(*x, nn::Mode::Train);
-    const double step_loss = loss.forward(out, batch.labels);
+    images.train().gather(rows, x);
+    const Tensor& out = model.forward(x, nn::Mode::Train);
+    const double step_loss = loss.forward(out, labels);
     ++it;
     if (!std::isfinite(step_loss)) {
       h.status = RunStatus::Diverged;
@@ -142,7 +144,7 @@ History Trainer::fit(nn::Module& model, optim::Optimizer& optimizer, nn::Loss& l
   if (h.status != RunStatus::Diverged && validation && validation->size() > 0) {
     h.validation =
         h.curve.empty() || h.curve.back().iteration != it
-            ? evaluate(model, loss, *validation, options_.eval_batch, options_.device)
+            ? evaluate(model, loss, *validation, options_.eval_batch, *images.validation())
             : Evaluation{h.curve.back().val_loss, h.curve.back().val_accuracy, validation->size()};
   }
   return h;
@@ -150,23 +152,35 @@ History Trainer::fit(nn::Module& model, optim::Optimizer& optimizer, nn::Loss& l
 
 Evaluation evaluate(nn::Module& model, nn::Loss& loss, const data::Dataset& data, int64_t batch,
                     Device device) {
+  if (data.size() == 0) return {};
+  DeviceImages images(data.storage(), device);
+  return evaluate(model, loss, data, batch, images);
+}
+
+Evaluation evaluate(nn::Module& model, nn::Loss& loss, const data::Dataset& data, int64_t batch,
+                    DeviceImages& images) {
+  if (data.size() == 0) return {};
+  if (images.storage() != data.storage()) {
+    throw InvalidArgument("evaluate: the DeviceImages hold another data set's images");
+  }
   data::DataLoader loader(data, {.batch = batch, .shuffle = false});
   loader.start_epoch(0);
-  data::Batch b;
-  Tensor staged(Shape{0}, device);
+  std::vector<int64_t> rows;
+  std::vector<int32_t> labels;
+  Tensor x(Shape{0}, images.device());
   double loss_sum = 0;
   int64_t correct = 0, count = 0;
-  while (loader.next(b)) {
-    const Tensor* x = &b.x;
-    if (device != Device::Cpu) {
-      staged.copy_from(b.x);
-      x = &staged;
-    }
-    const Tensor& out = model.forward(*x, nn::Mode::Eval);
-    loss_sum += loss.forward(out, b.labels) * static_cast<double>(b.size());
+  while (true) {
+    rows.clear();
+    labels.clear();
+    const int64_t size = loader.next_indices(rows, labels);
+    if (size == 0) break;
+    images.gather(rows, x);
+    const Tensor& out = model.forward(x, nn::Mode::Eval);
+    loss_sum += loss.forward(out, labels) * static_cast<double>(size);
     correct += backend::backend(out.device())
-                   .count_correct(out.data(), b.labels.data(), out.dim(0), out.dim(1));
-    count += b.size();
+                   .count_correct(out.data(), labels.data(), out.dim(0), out.dim(1));
+    count += size;
   }
   if (count == 0) return {};
   return {loss_sum / static_cast<double>(count),

@@ -17,6 +17,7 @@
 #include "nn/module.hpp"
 #include "optim/optimizer.hpp"
 #include "optim/schedule.hpp"
+#include "train/device_images.hpp"
 
 namespace krill::train {
 
@@ -29,7 +30,8 @@ struct TrainOptions {
   int64_t eval_batch = 1000;    // rows per forward pass when evaluating
   uint64_t seed = 0;            // data order; epoch e uses Rng::derive(seed, e)
   int64_t start_iteration = 0;  // resume: skip this many steps (data order stays exact)
-  // The model's device: each batch is gathered on the host and copied there once per step.
+  // The model's device. The data set's images are put there once (DeviceImages) and each batch
+  // is gathered there from its image indices.
   Device device = Device::Cpu;
 };
 
@@ -95,8 +97,12 @@ class Trainer {
 };
 
 // Mean loss and accuracy of `model` on `data`, in evaluation mode.
-// `device`: the model's (batches are copied there).
+// `device`: the model's (data's images are put there for the call: DeviceImages).
 Evaluation evaluate(nn::Module& model, nn::Loss& loss, const data::Dataset& data,
                     int64_t batch = 1000, Device device = Device::Cpu);
+// The same with data's images already where the model reads them (`images` must hold
+// data.storage(), else InvalidArgument): what Trainer::fit uses at each curve point.
+Evaluation evaluate(nn::Module& model, nn::Loss& loss, const data::Dataset& data, int64_t batch,
+                    DeviceImages& images);
 
 }  // namespace krill::train

@@ -205,6 +205,26 @@ TEST_F(CudaParity, ActivationsMultiplyAndScale) {
   expect_close(y, y_gpu, kExact, "scale");
 }
 
+// Batches made on the device from uint8 images (train::DeviceImages): the same bits, rows in any
+// order and repeated, every byte value among the pixels.
+TEST_F(CudaParity, GatherImagesIsExact) {
+  const int64_t images = 300, features = 13;
+  std::vector<uint8_t> pixels(static_cast<size_t>(images * features));
+  for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<uint8_t>((i * 37) % 256);
+  const std::vector<int64_t> rows = {299, 0, 17, 17, 150, 3, 298, 64};
+  const auto count = static_cast<int64_t>(rows.size());
+  Allocator& memory = allocator(Device::Cuda);
+  void* on_device = memory.allocate(pixels.size());
+  memory.copy_from_host(on_device, pixels.data(), pixels.size());
+  Tensor out({count, features}), out_gpu({count, features}, Device::Cuda);
+  cpu().gather_images(pixels.data(), rows.data(), count, features, out.data());
+  gpu().gather_images(static_cast<const uint8_t*>(on_device), rows.data(), count, features,
+                      out_gpu.data());
+  memory.deallocate(on_device);
+  expect_close(out, out_gpu, kExact, "gather_images");
+  EXPECT_EQ(out[features * 1 + 0], 0.0f);  // row 0's first pixel is byte 0
+}
+
 // The CUDA mask is not the CPU's (cuda_backend.hpp): checked against the law instead. Each value is
 // kept with probability 1 - p, independently of its neighbour: the kept fraction and the fraction
 // of kept neighbour pairs are within 5 standard deviations of 1 - p and (1 - p)^2.

@@ -10,8 +10,10 @@
 #include <cstring>
 #include <limits>
 #include <new>
+#include <string>
 
 #include "core/device.hpp"
+#include "core/error.hpp"
 
 namespace krill::testing {
 
@@ -25,6 +27,10 @@ class FakeDevice final : public Allocator {
   FakeDevice& operator=(const FakeDevice&) = delete;
 
   void* allocate(size_t bytes) override {
+    if (bytes > max_bytes) {
+      ++refusals;
+      throw Error("fake device: out of memory for " + std::to_string(bytes) + " bytes");
+    }
     ++allocations;
     const size_t n = bytes / sizeof(float) + 1;
     auto* p = static_cast<float*>(std::malloc(n * sizeof(float)));
@@ -38,6 +44,7 @@ class FakeDevice final : public Allocator {
   }
   void copy_from_host(void* dst, const void* host, size_t bytes) override {
     ++uploads;
+    uploaded_bytes += bytes;
     std::memcpy(dst, host, bytes);
   }
   void copy_to_host(void* host, const void* src, size_t bytes) override {
@@ -54,6 +61,10 @@ class FakeDevice final : public Allocator {
   }
 
   int allocations = 0, frees = 0, uploads = 0, downloads = 0, device_copies = 0, fills = 0;
+  int refusals = 0;
+  size_t uploaded_bytes = 0;
+  // A larger allocation throws krill::Error, as a full GPU's does (cudaMalloc's out of memory).
+  size_t max_bytes = std::numeric_limits<size_t>::max();
 
  private:
   Allocator* previous_;

@@ -127,11 +127,50 @@ TEST(DataLoader, ReusesBatchMemory) {
   }
 }
 
+// next_indices hands out next()'s batches as storage indices: on a shuffled split view (indices
+// into the storage, not positions in the view), over epochs, with a smaller last batch and with
+// drop_last; it appends, and stays at 0 once the epoch is over.
+TEST(DataLoader, NextIndicesAreNextsBatchesAsStorageIndices) {
+  auto [view, held] = indexed_images(600).split(0.3, 9);  // view: 420 of the 600, not 0..419
+  ASSERT_NE(std::vector<int64_t>(view.indices().begin(), view.indices().end()), iota(420));
+  for (const bool drop_last : {false, true}) {
+    DataLoader pixels(view, {.batch = 50, .seed = 4, .drop_last = drop_last});
+    DataLoader indices(view, {.batch = 50, .seed = 4, .drop_last = drop_last});
+    for (int64_t epoch = 0; epoch < 2; ++epoch) {
+      pixels.start_epoch(epoch);
+      indices.start_epoch(epoch);
+      Batch batch;
+      std::vector<int64_t> images = {-1};  // appended to, not replaced
+      std::vector<int32_t> labels = {-1};
+      int64_t batches = 0;
+      while (pixels.next(batch)) {
+        ++batches;
+        const size_t at = images.size();
+        ASSERT_EQ(indices.next_indices(images, labels), batch.size());
+        ASSERT_EQ(images.size(), at + static_cast<size_t>(batch.size()));
+        ASSERT_EQ(labels.size(), images.size());
+        for (int64_t r = 0; r < batch.size(); ++r) {
+          EXPECT_EQ(images[at + static_cast<size_t>(r)], index_of(batch, r));
+          EXPECT_EQ(labels[at + static_cast<size_t>(r)], batch.labels[static_cast<size_t>(r)]);
+        }
+      }
+      EXPECT_EQ(batches, drop_last ? 8 : 9) << "420 images in batches of 50";
+      EXPECT_EQ(images.front(), -1);
+      EXPECT_EQ(indices.next_indices(images, labels), 0);
+      EXPECT_EQ(indices.next_indices(images, labels), 0);
+    }
+  }
+}
+
 TEST(DataLoader, EmptyDatasetAndBadBatch) {
   DataLoader empty(indexed_images(0), {.batch = 8});
   Batch batch;
   EXPECT_EQ(empty.batches_per_epoch(), 0);
   EXPECT_FALSE(empty.next(batch));
+  std::vector<int64_t> images;
+  std::vector<int32_t> labels;
+  EXPECT_EQ(empty.next_indices(images, labels), 0);
+  EXPECT_TRUE(images.empty());
   Dataset data = indexed_images(5);
   EXPECT_THROW(DataLoader(data, {.batch = 0}), InvalidArgument);
   EXPECT_THROW(DataLoader(data, {.batch = -3}), InvalidArgument);

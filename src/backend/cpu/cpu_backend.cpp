@@ -170,6 +170,16 @@ void CpuBackend::scale(const float* x, float alpha, float* y, int64_t n) {
   for_each_index(n, [=](int64_t i) { y[i] = alpha * x[i]; });
 }
 
+void CpuBackend::gather_images(const uint8_t* pixels, const int64_t* rows, int64_t count,
+                               int64_t features, float* out) {
+  constexpr float kScale = 1.0f / 255.0f;  // data::Dataset::gather's
+  for (int64_t r = 0; r < count; ++r) {
+    const uint8_t* src = pixels + rows[r] * features;
+    float* dst = out + r * features;
+    for (int64_t j = 0; j < features; ++j) dst[j] = static_cast<float>(src[j]) * kScale;
+  }
+}
+
 int64_t CpuBackend::count_correct(const float* scores, const int32_t* labels, int64_t rows,
                                   int64_t cols) {
   int64_t correct = 0;

@@ -59,6 +59,8 @@ class CudaBackend final : public Backend {
                                       int64_t cols, float scale, float* dlogits) override;
   double squared_error(const float* pred, const float* target, int64_t n, float* diff) override;
   void scale(const float* x, float alpha, float* y, int64_t n) override;
+  void gather_images(const uint8_t* pixels, const int64_t* rows, int64_t count, int64_t features,
+                     float* out) override;
   int64_t count_correct(const float* scores, const int32_t* labels, int64_t rows,
                         int64_t cols) override;
   void conv2d_forward(const Conv2dGeometry& g, const Tensor& x, const Tensor& weight,

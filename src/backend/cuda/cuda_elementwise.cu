@@ -214,6 +214,23 @@ void CudaBackend::scale(const float* x, float alpha, float* y, int64_t n) {
       n, [=] __device__(int64_t i) { y[i] = alpha * x[i]; }, "scale");
 }
 
+void CudaBackend::gather_images(const uint8_t* pixels, const int64_t* rows, int64_t count,
+                                int64_t features, float* out) {
+  if (count <= 0 || features <= 0) return;
+  Staging staging;
+  const size_t rows_at = staging.add(rows, count);
+  const auto* device_rows = reinterpret_cast<const int64_t*>(staging.upload() + rows_at);
+  constexpr float kScale = 1.0f / 255.0f;  // data::Dataset::gather's (one rounding: no fma)
+  for_each_index(
+      count * features,
+      [=] __device__(int64_t i) {
+        const int64_t r = i / features;
+        out[i] =
+            static_cast<float>(pixels[device_rows[r] * features + (i - r * features)]) * kScale;
+      },
+      "gather_images");
+}
+
 double CudaBackend::softmax_cross_entropy(const float* logits, const int32_t* labels, int64_t rows,
                                           int64_t cols, float* probs) {
   double loss = 0.0;
