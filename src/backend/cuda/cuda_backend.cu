@@ -92,16 +92,35 @@ void synchronize() {
 
 namespace {
 
-// The thread's cuBLAS handle and scratch block, released when the thread ends (errors ignored
-// there: at the process's exit the CUDA runtime may already be gone).
+// Pinned host memory for Staging::upload. A copy from pageable memory may wait for the work queued
+// on the stream (CUDA's "API synchronization behavior"), so every op that takes labels or
+// per-member values would make the host wait for the GPU, several times a step. Copied into a
+// pinned block first, the upload queues behind that work as a kernel does. A thread uses its
+// blocks in turn and rewrites one only after the event recorded behind its last upload, which
+// has normally long passed (a training step reads its losses back, and waits, once).
+struct PinnedBlock {
+  char* host = nullptr;
+  size_t bytes = 0;
+  cudaEvent_t uploaded = nullptr;
+};
+constexpr int kPinnedBlocks = 16;
+
+// The thread's cuBLAS handle, scratch block and pinned blocks, released when the thread ends
+// (errors ignored there: at the process's exit the CUDA runtime may already be gone).
 struct ThreadResources {
   cublasHandle_t handle = nullptr;
   char* scratch = nullptr;
   size_t scratch_bytes = 0;
+  PinnedBlock pinned[kPinnedBlocks];
+  int next_pinned = 0;
 
   ~ThreadResources() {
     if (handle) api.destroy(handle);
     if (scratch) cudaFree(scratch);
+    for (PinnedBlock& b : pinned) {
+      if (b.uploaded) cudaEventDestroy(b.uploaded);
+      if (b.host) cudaFreeHost(b.host);
+    }
   }
 };
 
@@ -145,10 +164,61 @@ size_t Staging::reserve(size_t bytes) {
   return at;
 }
 
+namespace {
+
+bool is_device_memory(const void* p) {
+  cudaPointerAttributes attributes{};
+  KRILL_CUDA_CHECK(cudaPointerGetAttributes(&attributes, p));
+  return attributes.type == cudaMemoryTypeDevice || attributes.type == cudaMemoryTypeManaged;
+}
+
+// The thread's next pinned block, at least `bytes` long, free to be written.
+PinnedBlock& next_pinned_block(size_t bytes) {
+  PinnedBlock& b = resources.pinned[resources.next_pinned];
+  resources.next_pinned = (resources.next_pinned + 1) % kPinnedBlocks;
+  if (b.uploaded) KRILL_CUDA_CHECK(cudaEventSynchronize(b.uploaded));
+  if (!b.uploaded) KRILL_CUDA_CHECK(cudaEventCreateWithFlags(&b.uploaded, cudaEventDisableTiming));
+  if (b.bytes < bytes) {
+    if (b.host) KRILL_CUDA_CHECK(cudaFreeHost(b.host));
+    b.host = nullptr;
+    b.bytes = 0;
+    const size_t grown = std::max({bytes, 2 * b.bytes, size_t{64 * 1024}});
+    void* p = nullptr;
+    KRILL_CUDA_CHECK(cudaHostAlloc(&p, grown, cudaHostAllocDefault));
+    b.host = static_cast<char*>(p);
+    b.bytes = grown;
+  }
+  return b;
+}
+
+}  // namespace
+
+// Host sources go through a pinned block at their offsets, uploaded in one copy; device sources
+// are copied on the device after it, so that copy's span (which may cross their places) does
+// not overwrite them.
 char* Staging::upload() {
   char* block = device_scratch(size_ == 0 ? 16 : size_);
+  std::vector<const Source*> on_device;
+  PinnedBlock* pinned = nullptr;
+  size_t begin = size_, end = 0;
   for (const Source& s : sources_) {
-    KRILL_CUDA_CHECK(cudaMemcpyAsync(block + s.at, s.values, s.bytes, cudaMemcpyDefault, stream()));
+    if (is_device_memory(s.values)) {
+      on_device.push_back(&s);
+      continue;
+    }
+    if (!pinned) pinned = &next_pinned_block(size_);
+    std::memcpy(pinned->host + s.at, s.values, s.bytes);
+    begin = std::min(begin, s.at);
+    end = std::max(end, s.at + s.bytes);
+  }
+  if (pinned) {
+    KRILL_CUDA_CHECK(cudaMemcpyAsync(block + begin, pinned->host + begin, end - begin,
+                                     cudaMemcpyHostToDevice, stream()));
+    KRILL_CUDA_CHECK(cudaEventRecord(pinned->uploaded, stream()));
+  }
+  for (const Source* s : on_device) {
+    KRILL_CUDA_CHECK(
+        cudaMemcpyAsync(block + s->at, s->values, s->bytes, cudaMemcpyDeviceToDevice, stream()));
   }
   return block;
 }

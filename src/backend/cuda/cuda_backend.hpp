@@ -9,8 +9,10 @@
 // the calls are ordered as they were made. Kernels are asynchronous: what returns a value (the
 // losses, count_correct) and the allocator's copies wait for the thread's stream.
 //
-// Host memory the ops take: labels (and the population ops' per-member arrays) may be host or
-// device memory; they are copied to the thread's scratch (cudaMemcpyDefault) before the launch.
+// Host memory the ops take: labels (and the population ops' per-member arrays, and
+// gather_images' rows) may be host or device memory; they are copied to the thread's scratch
+// before the launch, host arrays through pinned memory, so that the copy does not wait for the
+// work queued before it.
 #pragma once
 
 #include "backend/backend.hpp"

@@ -37,9 +37,10 @@ char* device_scratch(size_t bytes);
 // One op's small inputs and results in the thread's device scratch: add() plans the copy of an
 // array (host or device memory: labels come from the loader, per-member hyperparameters from the
 // trainer), reserve() makes room for results, and upload() makes the copies on the thread's stream
-// (cudaMemcpyDefault) and returns the device block. Offsets are 16-byte aligned. A copy from
-// pageable host memory has left the caller's array when upload() returns (CUDA stages it), though
-// it may first wait for the work queued on the stream: the price of host labels.
+// and returns the device block. Offsets are 16-byte aligned. Host arrays are copied into one of
+// the thread's pinned blocks before upload() returns (the caller may reuse them at once) and
+// uploaded from there behind the work already queued, without waiting for it; device arrays are
+// copied on the device.
 class Staging {
  public:
   template <class T>
