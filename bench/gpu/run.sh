@@ -23,7 +23,11 @@
 #      reported as such).
 #   2. krill: single model at batch 32 and 256 (one epoch each), populations of 16 and 64 at
 #      batch 32 (one epoch per member).
-#   3. PyTorch, if a python3 here imports torch with CUDA (the script says which, or why not):
+#   3. krill tune on the device, with MNIST_DIR only (the studies need real data): a study of 64
+#      random-search trials trained as one population of 64, and a PBT study of 16 members
+#      trained as one population (exploits between its slices), each 1 epoch; each must finish
+#      with every trial complete (its log: $OUT/gpu_tune_*.log, its wall time in the run log).
+#   4. PyTorch, if a python3 here imports torch with CUDA (the script says which, or why not):
 #      single at batch 32 and 256; sequential 16 at batch 32, of which only 4 members are trained
 #      and timed, the time scaled by 16/4 (sequential throughput does not depend on P, so the same
 #      rate is the baseline for P = 64); batched (bmm) 16 and 64 at batch 32. TF32 is off in
@@ -92,6 +96,7 @@ if [[ -n "$data" && ! -d "$data" ]]; then
   echo "run.sh: the MNIST folder $data does not exist" >&2
   exit 2
 fi
+[[ -n "$data" ]] && data="$(cd "$data" && pwd)"  # the study files are written elsewhere
 
 if [[ $smoke -eq 1 ]]; then
   device=cpu
@@ -143,12 +148,12 @@ for test_program in "${tests[@]}"; do
     say "$name: CUDA tests FAILED (status $rc): $test_log"
     grep -B2 -A8 'Failure' "$test_log" | head -60
     failures=$((failures + 1))
-  elif grep -q '^\[  PASSED  \] 0 tests' "$test_log"; then
-    say "no CUDA test in $test_program: it was built without the CUDA backend"
-    [[ $smoke -eq 0 ]] && failures=$((failures + 1))
   elif [[ $skipped -gt 0 ]]; then
     say "$name: CUDA tests SKIPPED ($skipped lines): this krill sees no usable GPU; the reason:"
     grep -m1 -A1 'Skipped' "$test_log" || true
+    [[ $smoke -eq 0 ]] && failures=$((failures + 1))
+  elif grep -q '^\[  PASSED  \] 0 tests' "$test_log"; then
+    say "no CUDA test in $test_program: it was built without the CUDA backend"
     [[ $smoke -eq 0 ]] && failures=$((failures + 1))
   else
     say "$name: CUDA tests passed"
@@ -196,7 +201,67 @@ else
   run_config "krill population 64 b32" "${krill[@]}" --mode population --members 64 --batch 32
 fi
 
-# 3. PyTorch, if importable (with CUDA on the GPU machine).
+# 3. krill tune: whole studies on the device (the executor's populations, PBT's exploits).
+krill_cli="$(dirname "$bench")/krill"
+[[ -z "$bundle" ]] && krill_cli="$root/build/apps/krill/krill"
+tune_study() {
+  local name="$1" trials="$2"
+  shift 2
+  if (( SECONDS - start > BUDGET_S )); then
+    say "krill tune $name: not run, the budget of ${BUDGET_S}s is spent"
+    failures=$((failures + 1))
+    return
+  fi
+  local dir="$outdir/tune-$name"
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  {
+    echo "study: gpu-$name"
+    echo "data: $data"
+    echo "validation: 0.1"
+    echo "objective: val_accuracy"
+    echo "seed: 1"
+    echo "device: $device"
+    echo "model: {hidden: [512, 256], activation: relu}"
+    echo "training: {optimizer: sgd, batch: 32, epochs: 1, eval_every: 400}"
+    printf '%s\n' "$@"
+  } >"$dir/study.yaml"
+  say "krill tune $name: $krill_cli tune $dir/study.yaml (${trials} trials)"
+  local t0=$SECONDS
+  timeout "$PER_RUN_S" "$krill_cli" tune "$dir/study.yaml" "${tune_limit[@]}" \
+    >"$outdir/gpu_tune_$name.log" 2>&1
+  local rc=$?
+  tail -n 12 "$outdir/gpu_tune_$name.log"
+  local expected=$trials
+  [[ $smoke -eq 1 ]] && expected=4
+  if [[ $rc -ne 0 ]]; then
+    say "krill tune $name: FAILED (status $rc, $((SECONDS - t0)) s): $outdir/gpu_tune_$name.log"
+    failures=$((failures + 1))
+  elif ! grep -Eq "^states: +$expected completed" "$outdir/gpu_tune_$name.log"; then
+    say "krill tune $name: FAILED: not all $expected trials completed ($(grep -m1 '^states:' "$outdir/gpu_tune_$name.log"))"
+    failures=$((failures + 1))
+  else
+    say "krill tune $name: done in $((SECONDS - t0)) s (wall, start-up and data loading included)"
+  fi
+}
+if [[ -z "$data" ]]; then
+  say "krill tune: not run (it needs MNIST_DIR)"
+elif [[ ! -x "$krill_cli" ]]; then
+  say "krill tune: no $krill_cli"
+  failures=$((failures + 1))
+else
+  tune_limit=()
+  [[ $smoke -eq 1 ]] && tune_limit=(--trials 4)
+  tune_study random 64 "trials: 64" "sampler: random" "population: 64" \
+    "search: {lr: {type: float, low: 0.001, high: 0.3, log: true}, momentum: {type: float, low: 0.0, high: 0.95}}"
+  if [[ $smoke -eq 0 ]]; then
+    tune_study pbt 16 "population: 16" \
+      "search: {lr: {type: float, low: 0.001, high: 0.3, log: true}}" \
+      "pbt: {population: 16, interval: 400, evolve: [lr]}"
+  fi
+fi
+
+# 4. PyTorch, if importable (with CUDA on the GPU machine).
 python=""
 for p in /usr/bin/python3 python3 python; do
   if command -v "$p" >/dev/null 2>&1 && "$p" -c 'import torch' >/dev/null 2>&1; then
@@ -222,7 +287,7 @@ else
   fi
 fi
 
-# 4. The summary: rates (model-epochs per second) and the ratios the issue asks for.
+# 5. The summary: rates (model-epochs per second) and the ratios the issue asks for.
 awk -v smoke="$smoke" '
   function val(line, key,   s) {
     if (!match(line, "\"" key "\": *[^,}]*")) return ""
