@@ -74,7 +74,11 @@ History Trainer::fit(nn::Module& model, optim::Optimizer& optimizer, nn::Loss& l
   loader.start_epoch(epoch);
   std::vector<int64_t> rows;
   std::vector<int32_t> labels;
-  for (int64_t skip = it % per_epoch; skip > 0; --skip) loader.next_indices(rows, labels);
+  for (int64_t skip = it % per_epoch; skip > 0; --skip) {
+    rows.clear();
+    labels.clear();
+    loader.next_indices(rows, labels);
+  }
 
   RunImages images(train, validation, options_.device);  // where the model reads them
 
