@@ -78,7 +78,7 @@ class Backend {
   virtual void scale(const float* x, float alpha, float* y, int64_t n) = 0;
   // A batch from images kept on this device (train::DeviceImages): row r of out [count, features]
   // is image rows[r] of `pixels` (uint8, `features` per image, image i at pixels + i * features)
-  // as floats, value * (1.0f / 255): data::Dataset::gather's arithmetic, so the same bits. `rows`
+  // as floats, core/pixels.hpp's conversion (data::Dataset::gather's), so the same bits. `rows`
   // is host memory, as labels are (a device backend copies it); out is this device's.
   virtual void gather_images(const uint8_t* pixels, const int64_t* rows, int64_t count,
                              int64_t features, float* out) = 0;

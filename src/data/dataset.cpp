@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "core/error.hpp"
+#include "core/pixels.hpp"
 #include "core/rng.hpp"
 
 namespace krill::data {
@@ -64,7 +65,6 @@ Dataset Dataset::head(int64_t n) const {
 void Dataset::gather(std::span<const int64_t> positions, float* out, int32_t* labels) const {
   const int64_t f = features();
   const uint8_t* pixels = images_ ? images_->pixels.data() : nullptr;
-  constexpr float kScale = 1.0f / 255.0f;  // 255 * kScale rounds to exactly 1.0f
   for (size_t r = 0; r < positions.size(); ++r) {
     const int64_t p = positions[r];
     if (p < 0 || p >= size()) {
@@ -74,7 +74,7 @@ void Dataset::gather(std::span<const int64_t> positions, float* out, int32_t* la
     const int64_t index = indices_[static_cast<size_t>(p)];
     const uint8_t* src = pixels + index * f;
     float* dst = out + static_cast<int64_t>(r) * f;
-    for (int64_t j = 0; j < f; ++j) dst[j] = static_cast<float>(src[j]) * kScale;
+    pixels_to_floats(src, f, dst);
     if (labels) labels[r] = images_->labels[static_cast<size_t>(index)];
   }
 }

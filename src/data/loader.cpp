@@ -29,13 +29,18 @@ void DataLoader::start_epoch(int64_t epoch) {
   cursor_ = 0;
 }
 
-bool DataLoader::next(Batch& batch) {
+int64_t DataLoader::next_size() {
   const int64_t left = data_.size() - cursor_;
   if (left <= 0 || (options_.drop_last && left < options_.batch)) {
     cursor_ = data_.size();
-    return false;
+    return 0;
   }
-  const int64_t b = std::min(options_.batch, left);
+  return std::min(options_.batch, left);
+}
+
+bool DataLoader::next(Batch& batch) {
+  const int64_t b = next_size();
+  if (b == 0) return false;
   batch.x.resize(Shape{b, data_.features()});
   batch.image = data_.shape();
   batch.labels.resize(static_cast<size_t>(b));
@@ -47,12 +52,8 @@ bool DataLoader::next(Batch& batch) {
 }
 
 int64_t DataLoader::next_indices(std::vector<int64_t>& images, std::vector<int32_t>& labels) {
-  const int64_t left = data_.size() - cursor_;
-  if (left <= 0 || (options_.drop_last && left < options_.batch)) {
-    cursor_ = data_.size();
-    return 0;
-  }
-  const int64_t b = std::min(options_.batch, left);
+  const int64_t b = next_size();
+  if (b == 0) return 0;
   const std::span<const int64_t> storage = data_.indices();
   const std::vector<int32_t>& all_labels = data_.images().labels;
   for (int64_t r = cursor_; r < cursor_ + b; ++r) {

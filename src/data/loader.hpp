@@ -42,6 +42,8 @@ class DataLoader {
   const Dataset& dataset() const { return data_; }
 
  private:
+  int64_t next_size();  // the next batch's size; 0 (and the epoch over) when none is left
+
   Dataset data_;
   LoaderOptions options_;
   std::vector<int64_t> order_;

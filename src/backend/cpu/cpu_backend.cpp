@@ -10,6 +10,7 @@
 #include "backend/cpu/onednn.hpp"
 #include "backend/cpu/parallel.hpp"
 #include "core/error.hpp"
+#include "core/pixels.hpp"
 #include "core/rng.hpp"
 
 namespace krill::backend {
@@ -172,11 +173,8 @@ void CpuBackend::scale(const float* x, float alpha, float* y, int64_t n) {
 
 void CpuBackend::gather_images(const uint8_t* pixels, const int64_t* rows, int64_t count,
                                int64_t features, float* out) {
-  constexpr float kScale = 1.0f / 255.0f;  // data::Dataset::gather's
   for (int64_t r = 0; r < count; ++r) {
-    const uint8_t* src = pixels + rows[r] * features;
-    float* dst = out + r * features;
-    for (int64_t j = 0; j < features; ++j) dst[j] = static_cast<float>(src[j]) * kScale;
+    pixels_to_floats(pixels + rows[r] * features, features, out + r * features);
   }
 }
 

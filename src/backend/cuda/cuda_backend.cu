@@ -164,13 +164,13 @@ size_t Staging::reserve(size_t bytes) {
   return at;
 }
 
-namespace {
-
 bool is_device_memory(const void* p) {
   cudaPointerAttributes attributes{};
   KRILL_CUDA_CHECK(cudaPointerGetAttributes(&attributes, p));
   return attributes.type == cudaMemoryTypeDevice || attributes.type == cudaMemoryTypeManaged;
 }
+
+namespace {
 
 // The thread's next pinned block, at least `bytes` long, free to be written.
 PinnedBlock& next_pinned_block(size_t bytes) {
@@ -179,10 +179,10 @@ PinnedBlock& next_pinned_block(size_t bytes) {
   if (b.uploaded) KRILL_CUDA_CHECK(cudaEventSynchronize(b.uploaded));
   if (!b.uploaded) KRILL_CUDA_CHECK(cudaEventCreateWithFlags(&b.uploaded, cudaEventDisableTiming));
   if (b.bytes < bytes) {
+    const size_t grown = std::max({bytes, 2 * b.bytes, size_t{64 * 1024}});
     if (b.host) KRILL_CUDA_CHECK(cudaFreeHost(b.host));
     b.host = nullptr;
     b.bytes = 0;
-    const size_t grown = std::max({bytes, 2 * b.bytes, size_t{64 * 1024}});
     void* p = nullptr;
     KRILL_CUDA_CHECK(cudaHostAlloc(&p, grown, cudaHostAllocDefault));
     b.host = static_cast<char*>(p);
@@ -198,14 +198,10 @@ PinnedBlock& next_pinned_block(size_t bytes) {
 // not overwrite them.
 char* Staging::upload() {
   char* block = device_scratch(size_ == 0 ? 16 : size_);
-  std::vector<const Source*> on_device;
   PinnedBlock* pinned = nullptr;
   size_t begin = size_, end = 0;
   for (const Source& s : sources_) {
-    if (is_device_memory(s.values)) {
-      on_device.push_back(&s);
-      continue;
-    }
+    if (s.on_device) continue;
     if (!pinned) pinned = &next_pinned_block(size_);
     std::memcpy(pinned->host + s.at, s.values, s.bytes);
     begin = std::min(begin, s.at);
@@ -216,9 +212,10 @@ char* Staging::upload() {
                                      cudaMemcpyHostToDevice, stream()));
     KRILL_CUDA_CHECK(cudaEventRecord(pinned->uploaded, stream()));
   }
-  for (const Source* s : on_device) {
+  for (const Source& s : sources_) {
+    if (!s.on_device) continue;
     KRILL_CUDA_CHECK(
-        cudaMemcpyAsync(block + s->at, s->values, s->bytes, cudaMemcpyDeviceToDevice, stream()));
+        cudaMemcpyAsync(block + s.at, s.values, s.bytes, cudaMemcpyDeviceToDevice, stream()));
   }
   return block;
 }

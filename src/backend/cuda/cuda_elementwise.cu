@@ -10,6 +10,7 @@
 
 #include "backend/cuda/cuda_backend.hpp"
 #include "backend/cuda/cuda_util.cuh"
+#include "core/pixels.hpp"
 
 namespace krill::backend {
 
@@ -220,13 +221,12 @@ void CudaBackend::gather_images(const uint8_t* pixels, const int64_t* rows, int6
   Staging staging;
   const size_t rows_at = staging.add(rows, count);
   const auto* device_rows = reinterpret_cast<const int64_t*>(staging.upload() + rows_at);
-  constexpr float kScale = 1.0f / 255.0f;  // data::Dataset::gather's (one rounding: no fma)
+  const float scale = kPixelScale;  // one rounding, as on the CPU (--fmad=false)
   for_each_index(
       count * features,
       [=] __device__(int64_t i) {
         const int64_t r = i / features;
-        out[i] =
-            static_cast<float>(pixels[device_rows[r] * features + (i - r * features)]) * kScale;
+        out[i] = static_cast<float>(pixels[device_rows[r] * features + (i - r * features)]) * scale;
       },
       "gather_images");
 }

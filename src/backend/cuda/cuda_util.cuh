@@ -34,6 +34,9 @@ cublasHandle_t cublas();
 // synchronises, so nothing queued still uses the old block). Contents are not kept across calls.
 char* device_scratch(size_t bytes);
 
+// Whether `p` is device (or managed) memory rather than the host's.
+bool is_device_memory(const void* p);
+
 // One op's small inputs and results in the thread's device scratch: add() plans the copy of an
 // array (host or device memory: labels come from the loader, per-member hyperparameters from the
 // trainer), reserve() makes room for results, and upload() makes the copies on the thread's stream
@@ -47,7 +50,7 @@ class Staging {
   size_t add(const T* values, int64_t count) {
     const size_t bytes = static_cast<size_t>(count) * sizeof(T);
     const size_t at = reserve(bytes);
-    if (bytes > 0) sources_.push_back({at, values, bytes});
+    if (bytes > 0) sources_.push_back({at, values, bytes, is_device_memory(values)});
     return at;
   }
   size_t reserve(size_t bytes);
@@ -58,6 +61,7 @@ class Staging {
     size_t at;
     const void* values;
     size_t bytes;
+    bool on_device;  // else host memory, uploaded through a pinned block
   };
   size_t size_ = 0;
   std::vector<Source> sources_;
