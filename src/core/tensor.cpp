@@ -24,6 +24,23 @@ Tensor Tensor::from(Shape shape, std::span<const float> values) {
   return t;
 }
 
+Tensor Tensor::view(float* data, Shape shape, Device device) {
+  if (shape.numel() > 0 && data == nullptr) {
+    throw InvalidArgument("Tensor::view: null data for shape " + shape.to_string());
+  }
+  Tensor t;
+  t.capacity_ = shape.numel();
+  t.shape_ = std::move(shape);
+  t.device_ = device;
+  t.data_ = data;
+  t.owned_ = false;
+  return t;
+}
+
+const Tensor Tensor::view(const float* data, Shape shape, Device device) {
+  return view(const_cast<float*>(data), std::move(shape), device);  // const: read only
+}
+
 Tensor::Tensor(const Tensor& other) : device_(other.device_) {
   resize(other.shape_);
   if (numel() == 0) return;
@@ -46,7 +63,8 @@ Tensor::Tensor(Tensor&& other) noexcept
     : shape_(std::move(other.shape_)),
       device_(other.device_),
       data_(std::exchange(other.data_, nullptr)),
-      capacity_(std::exchange(other.capacity_, 0)) {
+      capacity_(std::exchange(other.capacity_, 0)),
+      owned_(std::exchange(other.owned_, true)) {
   other.shape_ = Shape{0};
 }
 
@@ -57,6 +75,7 @@ Tensor& Tensor::operator=(Tensor&& other) noexcept {
     device_ = other.device_;
     data_ = std::exchange(other.data_, nullptr);
     capacity_ = std::exchange(other.capacity_, 0);
+    owned_ = std::exchange(other.owned_, true);
   }
   return *this;
 }
@@ -66,14 +85,19 @@ Tensor::~Tensor() {
 }
 
 void Tensor::release() noexcept {
-  if (data_) allocator(device_).deallocate(data_);
+  if (data_ && owned_) allocator(device_).deallocate(data_);
   data_ = nullptr;
   capacity_ = 0;
+  owned_ = true;
 }
 
 void Tensor::resize(const Shape& shape) {
   int64_t n = shape.numel();
   if (n > capacity_) {
+    if (!owned_) {
+      throw ShapeError("a tensor view of " + std::to_string(capacity_) + " values cannot grow to " +
+                       shape.to_string());
+    }
     release();
     data_ =
         static_cast<float*>(allocator(device_).allocate(static_cast<size_t>(n) * sizeof(float)));
@@ -84,6 +108,10 @@ void Tensor::resize(const Shape& shape) {
 
 void Tensor::resize(const Shape& shape, Device device) {
   if (device != device_) {
+    if (!owned_) {
+      throw Error("a tensor view on " + std::string(to_string(device_)) + " cannot move to " +
+                  std::string(to_string(device)));
+    }
     release();
     device_ = device;
   }

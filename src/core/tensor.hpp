@@ -5,6 +5,12 @@
 // Devices: data() is a pointer of the tensor's device, for the backend's kernels; values(),
 // operator[] and from() are the host's view and throw (values) or must not be used on a device
 // tensor. Moving data between devices is explicit: to(device), copy_from(), to_host().
+//
+// Views: Tensor::view(data, shape, device) is a tensor over memory it does not own (a slice of
+// another tensor), for ops that take tensors, e.g. one member's slice of a population's weights.
+// It frees nothing, cannot grow (resize beyond its element count or to another device throws)
+// and must not outlive the memory. A copy of a view is an owning deep copy; a move keeps it a view;
+// assigning to a view replaces it (copy_from writes through it).
 #pragma once
 
 #include <cstdint>
@@ -21,6 +27,10 @@ class Tensor {
   Tensor() = default;
   explicit Tensor(Shape shape, Device device = Device::Cpu);       // zero-filled
   static Tensor from(Shape shape, std::span<const float> values);  // on the CPU
+  // A view of shape.numel() floats at `data` on `device` (above). The const overload is for
+  // reading: it gives a const tensor.
+  static Tensor view(float* data, Shape shape, Device device);
+  static const Tensor view(const float* data, Shape shape, Device device);
 
   Tensor(const Tensor& other);
   Tensor& operator=(const Tensor& other);
@@ -34,6 +44,7 @@ class Tensor {
   int64_t dim(int i) const { return shape_[i]; }
   Device device() const { return device_; }
   bool empty() const { return numel() == 0; }
+  bool is_view() const { return !owned_; }
 
   float* data() { return data_; }
   const float* data() const { return data_; }
@@ -77,6 +88,7 @@ class Tensor {
   Device device_ = Device::Cpu;
   float* data_ = nullptr;
   int64_t capacity_ = 0;
+  bool owned_ = true;  // false: a view (frees nothing, cannot grow)
 };
 
 }  // namespace krill

@@ -143,5 +143,61 @@ TEST(Device, ParsesItsNames) {
   }
 }
 
+// Views: a slice of another tensor's memory, for ops that take tensors (a population member's
+// weights). They free nothing, write through, and refuse to grow or move.
+TEST(TensorView, ReadsAndWritesTheMemoryItViews) {
+  Tensor whole = Tensor::from(Shape{3, 2}, std::vector<float>{1, 2, 3, 4, 5, 6});
+  Tensor row = Tensor::view(whole.data() + 2, Shape{1, 2}, Device::Cpu);
+  EXPECT_TRUE(row.is_view());
+  EXPECT_FALSE(whole.is_view());
+  EXPECT_EQ(row.shape(), Shape({1, 2}));
+  EXPECT_EQ(row[0], 3.0f);
+  row.fill(9.0f);
+  EXPECT_EQ(whole.to_host(), (std::vector<float>{1, 2, 9, 9, 5, 6}));
+  row.copy_from(Tensor::from(Shape{2}, std::vector<float>{7, 8}));  // within its size
+  EXPECT_EQ(whole.to_host(), (std::vector<float>{1, 2, 7, 8, 5, 6}));
+  const float* read_only = whole.data() + 4;
+  const Tensor last = Tensor::view(read_only, Shape{2}, Device::Cpu);
+  EXPECT_EQ(last.to_host(), (std::vector<float>{5, 6}));
+}
+
+TEST(TensorView, FreesNothingAndItsCopyOwnsItsMemory) {
+  testing::FakeDevice gpu;
+  Tensor whole(Shape{4, 3}, Device::Cuda);
+  EXPECT_EQ(gpu.allocations, 1);
+  {
+    Tensor slice = Tensor::view(whole.data() + 3, Shape{3}, Device::Cuda);
+    Tensor moved = std::move(slice);  // still a view
+    EXPECT_TRUE(moved.is_view());
+    Tensor copy(moved);
+    EXPECT_FALSE(copy.is_view());
+    EXPECT_NE(copy.data(), moved.data());
+    EXPECT_EQ(gpu.allocations, 2);
+    EXPECT_EQ(gpu.device_copies, 1);
+    moved = copy;  // assigning replaces the view by an owning copy
+    EXPECT_FALSE(moved.is_view());
+  }
+  EXPECT_EQ(gpu.frees, 2);  // the two copies, never the viewed memory
+  EXPECT_EQ(whole.shape(), Shape({4, 3}));
+}
+
+TEST(TensorView, CannotGrowOrMoveToAnotherDevice) {
+  Tensor whole(Shape{6});
+  Tensor v = Tensor::view(whole.data(), Shape{2, 3}, Device::Cpu);
+  v.resize({3, 2});  // within its size
+  v.resize({2});
+  EXPECT_EQ(v.data(), whole.data());
+  v.resize({2, 3});  // back up to what it views
+  try {
+    v.resize({7});
+    FAIL() << "a view grew";
+  } catch (const ShapeError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("view of 6 values cannot grow to [7]"));
+  }
+  EXPECT_THROW(v.resize({2}, Device::Cuda), Error);
+  EXPECT_THROW(Tensor::view(static_cast<float*>(nullptr), Shape{2}, Device::Cpu), InvalidArgument);
+  EXPECT_NO_THROW(Tensor::view(static_cast<float*>(nullptr), Shape{0}, Device::Cpu));
+}
+
 }  // namespace
 }  // namespace krill
