@@ -47,6 +47,10 @@ class BatchNorm final : public Module {
   Parameter& beta() { return beta_; }
   const Tensor& running_mean() const { return running_mean_; }
   const Tensor& running_var() const { return running_var_; }
+  // Unchecked, for code that keeps the statistics elsewhere (train::Population's slices) and
+  // hands them back as they are, NaN included (load_state checks what it reads).
+  Tensor& running_mean() { return running_mean_; }
+  Tensor& running_var() { return running_var_; }
 
  private:
   BatchNorm(ImageShape input, bool images, BatchNormOptions options);

@@ -9,6 +9,9 @@
 #include "core/error.hpp"
 #include "core/serialize.hpp"
 #include "data/loader.hpp"
+#include "nn/batch_norm.hpp"
+#include "nn/conv2d.hpp"
+#include "nn/pool2d.hpp"
 #include "train/checkpoint.hpp"
 
 namespace krill::train {
@@ -17,28 +20,46 @@ using backend::Transpose;
 
 namespace {
 
-bool is_population_layer(nn::LayerKind kind) {
-  return kind == nn::LayerKind::Dense || kind == nn::LayerKind::Activation ||
-         kind == nn::LayerKind::Dropout || kind == nn::LayerKind::Flatten;
-}
-
 double member_lr(const MemberConfig& m) {
   return m.optimizer == "adam" ? m.adam.lr : m.sgd.lr;
+}
+
+// Slot s's part of a [P, ...] array, as a tensor of `shape` (the part's size is shape's): for
+// the ops that take tensors, which a population calls once per member.
+Tensor part(float* base, int64_t s, Shape shape, Device device) {
+  const int64_t n = shape.numel();
+  return Tensor::view(base + s * n, std::move(shape), device);
+}
+const Tensor part(const float* base, int64_t s, Shape shape, Device device) {
+  const int64_t n = shape.numel();
+  return Tensor::view(base + s * n, std::move(shape), device);
 }
 
 }  // namespace
 
 // A layer of the population: member p's output rows are p*rows .. p*rows+rows-1 of `output`.
+// Dense layers, activations and dropout run once for all members (batched ops); convolution and
+// batch norm once per member on its slices (the solo kernels), pooling once on all rows.
 struct Population::Layer {
   nn::LayerKind kind = nn::LayerKind::Dense;
   nn::Activation activation = nn::Activation::Relu;
-  int64_t in = 0, out = 0;  // features
-  int weight = -1;          // Dense: its weight in params_ (its bias follows)
-  int dropout = -1;         // Dropout: its index among the model's dropout layers
+  int64_t in = 0, out = 0;  // features (an image's C*H*W)
+  int weight = -1;    // Dense, Conv: its weight in params_ (its bias follows); BatchNorm: gamma
+  int dropout = -1;   // Dropout: its index among the model's dropout layers
+  size_t module = 0;  // its module in the solo model (nn::Sequential's index)
+  std::string name;   // the solo module's describe(), for messages
+  backend::Conv2dGeometry conv;
+  backend::Pool2dGeometry pool;
+  backend::BatchNormGeometry norm;
   bool needs_input_grad = true;
   const float* input = nullptr;
   bool input_shared = false;
-  Tensor output, grad_input, mask;
+  Tensor output, grad_input;
+  Tensor mask;       // Dropout: its mask; MaxPool: the argmax
+  Tensor workspace;  // Conv: the backend's
+  // BatchNorm, [P, C]: the running statistics (the member's state, moved with it) and the
+  // training batch's mean and inverse deviation (for backward).
+  Tensor running_mean, running_var, batch_mean, batch_inv_std;
 };
 
 // One parameter of every member: value, grad and optimizer state are [P, <its shape>].
@@ -47,17 +68,6 @@ struct Population::Parameter {
   Tensor value, grad;
   std::vector<Tensor> state;  // SGD: the velocity (when a member has momentum); Adam: m, v
 };
-
-std::string population_problem(const nn::ModelSpec& model) {
-  const std::vector<nn::LayerSpec> layers = model.layers(1);
-  for (size_t i = 0; i < layers.size(); ++i) {
-    if (is_population_layer(layers[i].kind)) continue;
-    return "population training takes dense models (dense, relu, sigmoid, tanh, dropout, "
-           "flatten); layer " +
-           std::to_string(i + 1) + " '" + layers[i].to_string() + "' is not one";
-  }
-  return "";
-}
 
 std::string population_key(const MemberConfig& m, int classes) {
   std::string layers;
@@ -94,9 +104,6 @@ Population::Population(std::vector<MemberConfig> members, ImageShape input, int 
   for (int m = 0; m < count; ++m) {
     const MemberConfig& c = configs_[m];
     const std::string who = "population member " + std::to_string(m);
-    if (const std::string problem = population_problem(c.model); !problem.empty()) {
-      throw InvalidArgument(who + ": " + problem);
-    }
     if (c.optimizer != "sgd" && c.optimizer != "adam") {
       throw InvalidArgument(who + ": unknown optimizer '" + c.optimizer +
                             "', expected sgd or adam");
@@ -112,31 +119,65 @@ Population::Population(std::vector<MemberConfig> members, ImageShape input, int 
     Trainer check(c.train);  // the solo run's checks of the options
   }
 
-  // The shared architecture, from member 0's shapes (equal keys: equal layers).
+  // The shared architecture, from member 0's shapes and solo model (equal keys: equal layers).
   const std::vector<nn::LayerShape> shapes = nn::infer_shapes(configs_[0].model, input, classes);
+  const SoloMember first = build_solo(0);
+  nn::Sequential& net = *first.model;
   bool needed = false;  // Sequential's rule: no input gradient up to the first weighted layer
   int dropouts = 0;
+  size_t module = 0;
   for (const nn::LayerShape& s : shapes) {
-    if (s.layer.kind == nn::LayerKind::Flatten) continue;
+    if (s.layer.kind == nn::LayerKind::Flatten) continue;  // no module: a row is the image
     Layer l;
     l.kind = s.layer.kind;
     l.activation = s.layer.activation;
     l.in = s.in.numel();
     l.out = s.out.numel();
+    l.module = module++;
+    l.name = net[l.module].describe();
     l.needs_input_grad = needed;
-    if (l.kind == nn::LayerKind::Dense) {
+    const auto add_parameters = [&](int64_t weight, int64_t bias) {
       l.weight = static_cast<int>(params_.size());
-      params_.emplace_back().numel = l.out * l.in;
-      params_.emplace_back().numel = l.out;
+      params_.emplace_back().numel = weight;
+      params_.emplace_back().numel = bias;
       needed = true;
+    };
+    switch (l.kind) {
+      case nn::LayerKind::Dense:
+        add_parameters(l.out * l.in, l.out);
+        break;
+      case nn::LayerKind::Conv:
+        l.conv = dynamic_cast<const nn::Conv2d&>(net[l.module]).geometry();
+        add_parameters(l.conv.out_channels * l.conv.patch_size(), l.conv.out_channels);
+        break;
+      case nn::LayerKind::MaxPool:
+      case nn::LayerKind::AvgPool:
+        l.pool = dynamic_cast<const nn::Pool2dLayer&>(net[l.module]).geometry();
+        break;
+      case nn::LayerKind::BatchNorm:
+        l.norm = dynamic_cast<const nn::BatchNorm&>(net[l.module]).geometry();
+        add_parameters(l.norm.channels, l.norm.channels);
+        for (Tensor* t : {&l.running_mean, &l.running_var, &l.batch_mean, &l.batch_inv_std}) {
+          *t = Tensor({count, l.norm.channels}, device);
+        }
+        break;
+      case nn::LayerKind::Dropout:
+        l.dropout = dropouts++;
+        break;
+      case nn::LayerKind::Activation:
+      case nn::LayerKind::Flatten:
+        break;
     }
-    if (l.kind == nn::LayerKind::Dropout) l.dropout = dropouts++;
     layers_.push_back(std::move(l));
+  }
+  if (module != net.size()) {
+    throw Error("population: " + std::to_string(module) + " layers for a solo model of " +
+                std::to_string(net.size()) + " modules");  // a layer kind without its case here
   }
 
   if (params_.empty()) {
     throw InvalidArgument("population: model '" + configs_[0].model.to_string() +
-                          "' has no dense layer to train");
+                          "' has no layer with weights to train");
   }
   bool momentum = false;
   for (const MemberConfig& c : configs_) momentum = momentum || c.sgd.momentum > 0.0;
@@ -157,6 +198,7 @@ Population::Population(std::vector<MemberConfig> members, ImageShape input, int 
       memory.copy_from_host(p.value.data() + m * p.numel, solo_params[i]->value.data(),
                             static_cast<size_t>(p.numel) * sizeof(float));
     }
+    statistics_to_slot(*solo.model, m);
     BinaryWriter streams;
     solo.model->save_streams(streams);
     BinaryReader in(streams.buffer(), "dropout streams");
@@ -233,6 +275,39 @@ void Population::copy_slot(int from, int to) {
     for (Tensor& s : p.state)
       memory.copy(s.data() + to * p.numel, s.data() + from * p.numel, bytes);
   }
+  for (Layer& l : layers_) {
+    if (l.kind != nn::LayerKind::BatchNorm) continue;
+    const int64_t c = l.norm.channels;
+    const size_t bytes = static_cast<size_t>(c) * sizeof(float);
+    for (Tensor* t : {&l.running_mean, &l.running_var}) {
+      memory.copy(t->data() + to * c, t->data() + from * c, bytes);
+    }
+  }
+}
+
+// BatchNorm's running statistics, between a solo model (on the host) and a slot.
+void Population::statistics_to_slot(nn::Sequential& solo, int slot) {
+  Allocator& memory = allocator(device_);
+  for (Layer& l : layers_) {
+    if (l.kind != nn::LayerKind::BatchNorm) continue;
+    auto& norm = dynamic_cast<nn::BatchNorm&>(solo[l.module]);
+    const int64_t c = l.norm.channels;
+    const size_t bytes = static_cast<size_t>(c) * sizeof(float);
+    memory.copy_from_host(l.running_mean.data() + slot * c, norm.running_mean().data(), bytes);
+    memory.copy_from_host(l.running_var.data() + slot * c, norm.running_var().data(), bytes);
+  }
+}
+
+void Population::statistics_from_slot(int slot, nn::Sequential& solo) const {
+  Allocator& memory = allocator(device_);
+  for (const Layer& l : layers_) {
+    if (l.kind != nn::LayerKind::BatchNorm) continue;
+    auto& norm = dynamic_cast<nn::BatchNorm&>(solo[l.module]);
+    const int64_t c = l.norm.channels;
+    const size_t bytes = static_cast<size_t>(c) * sizeof(float);
+    memory.copy_to_host(norm.running_mean().data(), l.running_mean.data() + slot * c, bytes);
+    memory.copy_to_host(norm.running_var().data(), l.running_var.data() + slot * c, bytes);
+  }
 }
 
 void Population::copy_member(int from, int to) {
@@ -272,6 +347,7 @@ void Population::load_member(int member, std::span<const uint8_t> bytes) {
       memory.copy_from_host(p.state[b].data() + slot * p.numel, buffers[b]->data(), bytes_each);
     }
   }
+  statistics_to_slot(*solo.model, slot);
   base_lr_[static_cast<size_t>(member)] = state.base_lr;
 }
 
@@ -319,6 +395,7 @@ SoloMember Population::solo_from_slot(int slot) const {
       memory.copy_to_host(buffers[b]->data(), p.state[b].data() + slot * p.numel, bytes);
     }
   }
+  statistics_from_slot(slot, *out.model);
   BinaryWriter streams;
   for (const Rng& r : dropout_rngs_[static_cast<size_t>(member)]) r.save(streams);
   BinaryReader in(streams.buffer(), "dropout streams");
@@ -373,6 +450,62 @@ const Tensor& Population::forward(const float* x, bool shared, int64_t rows, nn:
         be.gemm_strided_batched(Transpose::No, Transpose::Yes, rows, l.out, l.in, 1.0f, h, l.in,
                                 shared ? 0 : rows * l.in, w.value.data(), l.in, w.numel, 1.0f,
                                 l.output.data(), l.out, rows * l.out, members);
+        shared = false;
+        break;
+      }
+      case nn::LayerKind::Conv: {
+        // Per member: y_p = conv(x_p, W_p) + b_p, the solo kernel on its slices.
+        const Parameter& w = params_[static_cast<size_t>(l.weight)];
+        const Parameter& b = params_[static_cast<size_t>(l.weight) + 1];
+        const int64_t oc = l.conv.out_channels, patch = l.conv.patch_size();
+        l.output.resize({members * rows, l.out}, device_);
+        for (int64_t s = 0; s < members; ++s) {
+          const Tensor x = part(h, shared ? 0 : s, {rows, l.in}, device_);
+          Tensor y = part(l.output.data(), s, {rows, l.out}, device_);
+          be.conv2d_forward(l.conv, x, part(w.value.data(), s, {oc, patch}, device_),
+                            part(b.value.data(), s, {oc}, device_), y, l.workspace);
+        }
+        shared = false;
+        break;
+      }
+      case nn::LayerKind::MaxPool:
+      case nn::LayerKind::AvgPool: {
+        // No weights: one call over every member's rows (or the shared rows, which stay shared).
+        const Tensor x = part(h, 0, {total_rows, l.in}, device_);
+        l.output.resize({total_rows, l.out}, device_);
+        if (l.kind == nn::LayerKind::MaxPool) {
+          l.mask.resize({total_rows, l.out}, device_);
+          be.max_pool2d_forward(l.pool, x, l.output, l.mask);
+        } else {
+          be.avg_pool2d_forward(l.pool, x, l.output);
+        }
+        break;
+      }
+      case nn::LayerKind::BatchNorm: {
+        // Per member, with its statistics (as its solo BatchNorm keeps them).
+        const Parameter& gamma = params_[static_cast<size_t>(l.weight)];
+        const Parameter& beta = params_[static_cast<size_t>(l.weight) + 1];
+        const int64_t c = l.norm.channels;
+        if (mode == nn::Mode::Train && rows * l.norm.spatial < 2) {
+          throw ShapeError(l.name + ": training needs more than one value a channel, got input " +
+                           Shape{rows, l.in}.to_string());
+        }
+        l.output.resize({members * rows, l.out}, device_);
+        for (int64_t s = 0; s < members; ++s) {
+          const Tensor x = part(h, shared ? 0 : s, {rows, l.in}, device_);
+          Tensor y = part(l.output.data(), s, {rows, l.out}, device_);
+          const Tensor g = part(gamma.value.data(), s, {c}, device_);
+          const Tensor bt = part(beta.value.data(), s, {c}, device_);
+          Tensor mean = part(l.running_mean.data(), s, {c}, device_);
+          Tensor var = part(l.running_var.data(), s, {c}, device_);
+          if (mode == nn::Mode::Train) {
+            Tensor batch_mean = part(l.batch_mean.data(), s, {c}, device_);
+            Tensor inv_std = part(l.batch_inv_std.data(), s, {c}, device_);
+            be.batch_norm_forward_train(l.norm, x, g, bt, y, batch_mean, inv_std, mean, var);
+          } else {
+            be.batch_norm_forward_eval(l.norm, x, g, bt, mean, var, y);
+          }
+        }
         shared = false;
         break;
       }
@@ -437,6 +570,54 @@ void Population::backward(const Tensor& dlogits, int64_t rows) {
         be.gemm_strided_batched(Transpose::No, Transpose::No, rows, l.in, l.out, 1.0f, g, l.out,
                                 rows * l.out, w.value.data(), l.in, w.numel, 0.0f,
                                 l.grad_input.data(), l.in, rows * l.in, members);
+        break;
+      }
+      case nn::LayerKind::Conv: {
+        // Per member: dW_p, db_p and (unless the first weighted layer) dx_p.
+        Parameter& w = params_[static_cast<size_t>(l.weight)];
+        Parameter& b = params_[static_cast<size_t>(l.weight) + 1];
+        const int64_t oc = l.conv.out_channels, patch = l.conv.patch_size();
+        l.grad_input.resize({l.needs_input_grad ? members * rows : 0, l.in}, device_);
+        for (int64_t s = 0; s < members; ++s) {
+          const Tensor x = part(l.input, l.input_shared ? 0 : s, {rows, l.in}, device_);
+          Tensor dw = part(w.grad.data(), s, {oc, patch}, device_);
+          Tensor db = part(b.grad.data(), s, {oc}, device_);
+          Tensor dx = part(l.grad_input.data(), l.needs_input_grad ? s : 0,
+                           {l.needs_input_grad ? rows : 0, l.in}, device_);
+          be.conv2d_backward(l.conv, x, part(g, s, {rows, l.out}, device_),
+                             part(w.value.data(), s, {oc, patch}, device_), dw, db,
+                             l.needs_input_grad ? &dx : nullptr, l.workspace);
+        }
+        break;
+      }
+      case nn::LayerKind::MaxPool:
+      case nn::LayerKind::AvgPool: {
+        l.grad_input.resize({members * rows, l.in}, device_);
+        const Tensor dy = part(g, 0, {members * rows, l.out}, device_);
+        if (l.kind == nn::LayerKind::MaxPool) {
+          be.max_pool2d_backward(l.pool, dy, l.mask, l.grad_input);
+        } else {
+          be.avg_pool2d_backward(l.pool, dy, l.grad_input);
+        }
+        break;
+      }
+      case nn::LayerKind::BatchNorm: {
+        Parameter& gamma = params_[static_cast<size_t>(l.weight)];
+        Parameter& beta = params_[static_cast<size_t>(l.weight) + 1];
+        const int64_t c = l.norm.channels;
+        l.grad_input.resize({l.needs_input_grad ? members * rows : 0, l.in}, device_);
+        for (int64_t s = 0; s < members; ++s) {
+          const Tensor x = part(l.input, l.input_shared ? 0 : s, {rows, l.in}, device_);
+          Tensor dgamma = part(gamma.grad.data(), s, {c}, device_);
+          Tensor dbeta = part(beta.grad.data(), s, {c}, device_);
+          Tensor dx = part(l.grad_input.data(), l.needs_input_grad ? s : 0,
+                           {l.needs_input_grad ? rows : 0, l.in}, device_);
+          be.batch_norm_backward(l.norm, x, part(g, s, {rows, l.out}, device_),
+                                 part(gamma.value.data(), s, {c}, device_),
+                                 part(l.batch_mean.data(), s, {c}, device_),
+                                 part(l.batch_inv_std.data(), s, {c}, device_), dgamma, dbeta,
+                                 l.needs_input_grad ? &dx : nullptr);
+        }
         break;
       }
       case nn::LayerKind::Activation: {

@@ -14,9 +14,12 @@
 // report callback leaves: its slices are compacted away (the last active member's slices move
 // down; member ids stay), so later steps cost less and the others go on unchanged.
 //
-// Scope: dense models (dense, relu, sigmoid, tanh, dropout, flatten) with softmax cross-entropy.
-// Convolution, pooling and batch norm populations are not implemented (population_problem says
-// so), nor resuming from a start_iteration.
+// Every layer of nn/model_spec.hpp trains in a population, with softmax cross-entropy. Dense
+// layers, activations, dropout and pooling are one call for all members; convolution and batch
+// norm are one call per member on its slices (Tensor views), so a CNN's convolutions are not yet
+// batched across members (ARCHITECTURE.md, "Room to grow"). Batch norm's running statistics are
+// each member's own state, kept in its slice and moved with it. A population does not resume
+// from a start_iteration.
 #pragma once
 
 #include <cstdint>
@@ -51,9 +54,6 @@ struct MemberConfig {
   uint64_t init_seed = 0;         // nn::build_model's seed: the member's initial weights and masks
 };
 
-// "" when `model` can be trained in a population, else why not ("population training takes dense
-// models; layer 3 'conv:32:5' is not one").
-std::string population_problem(const nn::ModelSpec& model);
 // What members must share to train together: equal keys, one population. The layers with dropout
 // rates left out, the optimizer with its shared options, batch, epochs, iterations, eval_every and
 // eval_batch.
@@ -81,7 +81,7 @@ class Population {
  public:
   // Builds every member's weights as nn::build_model(model, input, classes, init_seed) would, and
   // puts them in their slices on `device`. Throws InvalidArgument for an empty population, a
-  // member whose model population_problem refuses, whose key differs from member 0's (naming the
+  // member whose key differs from member 0's (naming the
   // member and both keys), or whose options the solo optimizer or Trainer would refuse, and
   // ShapeError for a model that does not fit `input` and `classes`.
   Population(std::vector<MemberConfig> members, ImageShape input, int classes,
@@ -142,6 +142,8 @@ class Population {
   void backward(const Tensor& dlogits, int64_t rows);
   void update(const std::vector<float>& lrs);
   void copy_slot(int from, int to);
+  void statistics_to_slot(nn::Sequential& solo, int slot);
+  void statistics_from_slot(int slot, nn::Sequential& solo) const;
   void remove_slot(int slot);
   std::vector<Evaluation> evaluate(const data::Dataset& data, DeviceImages& images);
   void check_data(const data::Dataset& data, const char* what) const;

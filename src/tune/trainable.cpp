@@ -715,10 +715,7 @@ std::string TrainingObjective::group(int64_t number, const hpo::Params& params) 
   try {
     const TrialConfig c = make_config(all);
     const DataShape shape = shape_of(*data_);
-    if (!train::population_problem(c.model).empty() ||
-        !model_problem(c.model, shape.image, shape.classes).empty()) {
-      return "";
-    }
+    if (!model_problem(c.model, shape.image, shape.classes).empty()) return "";
     train::MemberConfig m{c.model, c.optimizer, c.sgd, c.adam, c.train, 0};
     m.train.device = device_;
     return train::population_key(m, static_cast<int>(shape.classes));

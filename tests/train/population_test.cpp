@@ -111,6 +111,7 @@ class PopulationTest : public ::testing::Test {
     }
     return histories;
   }
+  void expect_recipient_continues_as_donor(const std::string& spec, bool through_bytes);
 
   // 600 = 37 * 16 + 8: each epoch ends with a smaller batch.
   data::Dataset train_ = testing::synthetic_dataset(600, kClasses, 1);
@@ -257,19 +258,28 @@ TEST_F(PopulationTest, BaseLrAndScheduleChangesActAsOnTheSoloTrainer) {
   EXPECT_DOUBLE_EQ(histories[0].curve.back().lr, 0.01);
 }
 
-TEST_F(PopulationTest, CopyMemberMakesTheRecipientContinueAsItsDonor) {
-  // Members 0 and 2 differ only in their initial weights: once 2 takes 0's state it trains on
-  // exactly as 0 (same data order, same hyperparameters); member 1 is untouched.
+// Members 0 and 2 differ only in their initial weights: once 2 takes 0's state (by copy_member,
+// or by load_member from 0's checkpoint bytes, PBT's two exploits) it trains on exactly as 0 (same
+// data order, same hyperparameters); member 1 is untouched.
+void PopulationTest::expect_recipient_continues_as_donor(const std::string& spec,
+                                                         bool through_bytes) {
+  SCOPED_TRACE(spec + (through_bytes ? ", load_member" : ", copy_member"));
   std::vector<MemberConfig> members = {
-      member("mlp:16,8", 1, 0.05, 0.9, 1e-4),
-      member("mlp:16,8", 2, 0.1, 0.5, 0.0),
-      member("mlp:16,8", 1, 0.05, 0.9, 1e-4),
+      member(spec, 1, 0.05, 0.9, 1e-4),
+      member(spec, 2, 0.1, 0.5, 0.0),
+      member(spec, 1, 0.05, 0.9, 1e-4),
   };
   members[2].init_seed = 99;
   for (auto& c : members) c.train.eval_every = 20;
   Population pop(members, kImage, kClasses);
   pop.on_report([&](int m, const CurvePoint& p) {
-    if (m == 2 && p.iteration == 40) pop.copy_member(0, 2);
+    if (m == 2 && p.iteration == 40) {
+      if (through_bytes) {
+        pop.load_member(2, pop.checkpoint(0));
+      } else {
+        pop.copy_member(0, 2);
+      }
+    }
     return true;
   });
   const std::vector<History> h = pop.fit(train_, &val_);
@@ -281,32 +291,90 @@ TEST_F(PopulationTest, CopyMemberMakesTheRecipientContinueAsItsDonor) {
       EXPECT_EQ(h[0].curve[i].train_loss, h[2].curve[i].train_loss) << "point " << i;
     }
   }
-  // The weights and optimizer state equal the donor's; the progress too.
+  // The weights, batch norm statistics and optimizer state equal the donor's; the progress too.
   EXPECT_EQ(pop.checkpoint(0), pop.checkpoint(2));
   const SoloRun untouched = solo_run(members[1], train_, &val_);
   expect_same_history(h[1], untouched.history, 1);
   EXPECT_EQ(pop.checkpoint(1), untouched.checkpoint);
 }
 
-TEST_F(PopulationTest, RefusesModelsThatAreNotDense) {
-  EXPECT_EQ(population_problem(nn::parse_model_spec("mlp:512,256")), "");
-  EXPECT_EQ(population_problem(nn::parse_model_spec("flatten,dense:8,relu,dropout:0.5,dense:3")),
-            "");
-  const std::string problem =
-      population_problem(nn::parse_model_spec("conv:8:3,relu,maxpool:2,flatten,dense:3"));
-  EXPECT_NE(problem.find("population training takes dense models"), std::string::npos) << problem;
-  EXPECT_NE(problem.find("layer 1 'conv:8:3'"), std::string::npos) << problem;
-  EXPECT_NE(population_problem(nn::parse_model_spec("flatten,batchnorm,dense:3")).find("batchnorm"),
-            std::string::npos);
+TEST_F(PopulationTest, CopyMemberMakesTheRecipientContinueAsItsDonor) {
+  expect_recipient_continues_as_donor("mlp:16,8", false);
+  expect_recipient_continues_as_donor("mlp:16,8", true);
+}
 
-  MemberConfig conv = member("mlp:8", 1, 0.1, 0, 0);
-  conv.model = nn::parse_model_spec("conv:8:3,relu,flatten,dense:3");
-  try {
-    Population pop({conv}, kImage, kClasses);
-    FAIL() << "a conv population was accepted";
-  } catch (const InvalidArgument& e) {
-    EXPECT_NE(std::string(e.what()).find("layer 1 'conv:8:3'"), std::string::npos) << e.what();
+// Convolutional members (on 1x4x4 images): convolution with stride and padding, both poolings,
+// batch norm on images and on features, dropout; the first weighted layer a convolution, a batch
+// norm, or behind a pooling (which then runs on the evaluation's shared input).
+const char* const kCnn =
+    "conv:4:3:1:1,relu,maxpool:2,conv:6:2,batchnorm,tanh,flatten,dense:8,batchnorm,relu,"
+    "dropout:0.25,dense:3";
+const char* const kCnnNormFirst = "batchnorm,conv:3:2:2,sigmoid,avgpool:1,flatten,dense:3";
+const char* const kCnnPoolFirst = "avgpool:2:1,conv:3:2,relu,maxpool:2:1,flatten,dense:3";
+
+TEST_F(PopulationTest, ConvolutionalMembersEqualTheirSoloRuns) {
+  const std::string dropouts[] = {"dropout:0.25", "dropout:0", "dropout:0.5"};
+  std::vector<MemberConfig> members;
+  for (int m = 0; m < 3; ++m) {
+    std::string spec = kCnn;
+    spec.replace(spec.find("dropout:0.25"), 12, dropouts[m]);
+    members.push_back(member(spec, 40 + m, 0.05 * (m + 1), m == 1 ? 0.0 : 0.9, m * 1e-4));
   }
+  members[2].train.schedule = optim::StepDecay{.every = 30, .factor = 0.5};
+  const std::vector<History> h = expect_members_equal_solo(members);
+  for (const History& one : h) EXPECT_EQ(one.status, RunStatus::Completed);
+  EXPECT_GT(h[0].validation->accuracy, 0.6);  // it learned (3 classes)
+}
+
+TEST_F(PopulationTest, ConvolutionalMembersWithAdamAndOtherFirstLayersEqualTheirSoloRuns) {
+  for (const char* spec : {kCnnNormFirst, kCnnPoolFirst}) {
+    SCOPED_TRACE(spec);
+    std::vector<MemberConfig> members;
+    for (int m = 0; m < 3; ++m) {
+      members.push_back(member(spec, 50 + m, 0.003 * (m + 1), 0.0, m * 1e-3));
+      members.back().optimizer = "adam";
+    }
+    expect_members_equal_solo(members);
+  }
+}
+
+TEST_F(PopulationTest, AConvolutionalMemberThatDivergesLeavesTheOthersAsTheirSoloRuns) {
+  // The diverged member's slots (and batch norm statistics) are taken by the last member's.
+  std::vector<MemberConfig> members = {
+      member(kCnn, 1, 0.05, 0.9, 0.0),
+      member(kCnn, 2, 1e8, 0.9, 0.0),  // diverges
+      member(kCnn, 3, 0.1, 0.0, 0.0),
+  };
+  const SoloRun diverging = solo_run(members[1], train_, &val_);
+  ASSERT_EQ(diverging.history.status, RunStatus::Diverged);  // the test's premise
+  const std::vector<History> h = expect_members_equal_solo(members);
+  EXPECT_EQ(h[1].status, RunStatus::Diverged);
+  EXPECT_EQ(h[2].status, RunStatus::Completed);
+}
+
+TEST_F(PopulationTest, AConvolutionalRecipientContinuesAsItsDonor) {
+  // Without dropout: a recipient keeps its own dropout masks, so it would not follow its donor.
+  std::string spec = kCnn;
+  spec.erase(spec.find(",dropout:0.25"), 13);
+  expect_recipient_continues_as_donor(spec, false);
+  expect_recipient_continues_as_donor(spec, true);
+}
+
+TEST_F(PopulationTest, BatchNormOnASingleValueIsRefusedAsTheSoloRunRefusesIt) {
+  // A batch of one image, flat batch norm: one value a feature.
+  MemberConfig c = member("flatten,dense:8,batchnorm,relu,dense:3", 1, 0.1, 0.0, 0.0);
+  c.train.batch = 1;
+  c.train.iterations = 2;
+  Population pop({c, c}, kImage, kClasses);
+  try {
+    pop.fit(train_, &val_);
+    FAIL() << "trained batch norm on one value a feature";
+  } catch (const ShapeError& e) {
+    EXPECT_NE(std::string(e.what()).find("BatchNorm1d(8): training needs more than one value"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(solo_run(c, train_, &val_), ShapeError);
 }
 
 TEST_F(PopulationTest, BadInputIsRefusedWithAClearMessage) {

@@ -1,7 +1,7 @@
 // Population mode of a study (LocalOptions::population with TrainingObjective as the group
-// objective): trials of one dense architecture train together, and each ends exactly as it would
-// have alone -- its reports, value, state and best weights -- on the CPU bit for bit; trials of
-// other architectures form their own groups; a diverging member fails alone.
+// objective): trials of one architecture (dense or convolutional) train together, and each ends
+// exactly as it would have alone -- its reports, value, state and best weights -- on the CPU bit
+// for bit; trials of other architectures form their own groups; a diverging member fails alone.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -209,12 +209,12 @@ search:
   EXPECT_EQ(completed, 3);
 }
 
-TEST_F(PopulationStudyTest, ModelsThatCannotFormAPopulationTrainAlone) {
+TEST_F(PopulationStudyTest, ConvolutionalTrialsTrainAsOnePopulationAsTheyWouldAlone) {
   const std::string yaml = R"(study: cnn
 trials: 3
 seed: 2
 model:
-  layers: "conv:2:3,relu,flatten,dense:3"
+  layers: "conv:2:3,batchnorm,relu,maxpool:2,flatten,dense:3"
 training:
   iterations: 20
   eval_every: 10
@@ -225,7 +225,7 @@ search:
   const Outcome alone = run(yaml, 1);
   const Outcome together = run(yaml, 4);
   expect_same_trials(alone, together);
-  EXPECT_EQ(population_sizes(together), (std::map<double, int>{{0.0, 3}}));
+  EXPECT_EQ(population_sizes(together), (std::map<double, int>{{3.0, 3}}));
 }
 
 // A PBT study (hpo/pbt.hpp) as one population: the members report each generation together, an
@@ -258,6 +258,36 @@ pbt:
     for (const auto& d : t.decisions) exploits += d.action == hpo::Action::Exploit;
   }
   EXPECT_EQ(exploits, 2) << "one member of four at each of the generations at steps 20 and 40";
+}
+
+// The same with a convolutional model with batch norm, whose running statistics are part of the
+// state an exploit copies.
+TEST_F(PopulationStudyTest, AConvolutionalPbtStudyTrainsAsOnePopulationAsItWouldOnWorkers) {
+  const std::string yaml = R"(study: pbt-cnn
+trials: 4
+seed: 9
+model:
+  layers: "conv:3:3:1:1,batchnorm,relu,avgpool:2,flatten,dense:3"
+training:
+  iterations: 60
+  eval_every: 10
+  batch: 16
+search:
+  lr: {type: float, low: 0.005, high: 0.5, log: true}
+pbt:
+  population: 4
+  interval: 20
+  evolve: [lr]
+)";
+  const Outcome workers = run(yaml, 1, 4);
+  const Outcome together = run(yaml, 4);
+  expect_same_trials(workers, together);
+  int exploits = 0;
+  for (const auto& [n, t] : together.trials) {
+    EXPECT_EQ(population_of(t), 4.0);
+    for (const auto& d : t.decisions) exploits += d.action == hpo::Action::Exploit;
+  }
+  EXPECT_EQ(exploits, 2);
 }
 
 }  // namespace
