@@ -35,6 +35,11 @@ class Backend {
   // Threads used by this backend's kernels (BLAS and element-wise), set once per trial.
   virtual void set_threads(int threads) = 0;
   virtual int threads() const = 0;
+  // Waits until the work this thread queued has run. A device queues kernels per thread (the CUDA
+  // backend: on the thread's own stream), so a thread calls this before another thread reads or
+  // writes the tensors that work touches (a population before its PBT members save or load their
+  // slices on their own threads). The CPU's ops are done when they return: nothing to wait for.
+  virtual void synchronize() {}
 
   // C[m,n] = alpha * op(A)[m,k] * op(B)[k,n] + beta * C
   virtual void gemm(Transpose ta, Transpose tb, int64_t m, int64_t n, int64_t k, float alpha,

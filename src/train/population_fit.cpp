@@ -171,6 +171,9 @@ std::vector<History> Population::fit(const data::Dataset& train, const data::Dat
         interval_loss[m] = 0;
         interval_steps[m] = 0;
       }
+      // The callbacks may read or write slices from other threads (PBT members saving and
+      // loading their states): the step's queued kernels must have run.
+      if (on_report_) be.synchronize();
       std::vector<int> stopped;
       for (int m = 0; m < count; ++m) {  // in member order; a callback may exploit another
         if (!is_active(m) || !on_report_) continue;

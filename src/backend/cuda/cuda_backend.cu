@@ -38,7 +38,10 @@ CublasApi api;
 template <class F>
 void bind(void* library, F& f, const char* name) {
   f = reinterpret_cast<F>(dlsym(library, name));
-  if (!f) throw Error(std::string("cuBLAS has no ") + name + ": " + dlerror());
+  if (!f) {
+    const char* why = dlerror();  // null when the symbol exists with a null value
+    throw Error(std::string("cuBLAS has no ") + name + ": " + (why ? why : "a null symbol"));
+  }
 }
 
 }  // namespace
@@ -103,7 +106,10 @@ struct PinnedBlock {
   size_t bytes = 0;
   cudaEvent_t uploaded = nullptr;
 };
-constexpr int kPinnedBlocks = 16;
+// Enough for the uploads of one step of a deep model between two waits for its losses: an
+// optimizer update per parameter tensor (a CNN with batch norm has 20 and more), labels and batch
+// indices; a block is 64 KiB until a larger upload grows it, and is made when first used.
+constexpr int kPinnedBlocks = 64;
 
 // The thread's cuBLAS handle, scratch block and pinned blocks, released when the thread ends
 // (errors ignored there: at the process's exit the CUDA runtime may already be gone).
@@ -235,7 +241,8 @@ using cuda::stream;
 using cuda::synchronize;
 
 // Device memory for tensors. Copies and fills run on the calling thread's stream and are complete
-// on return (core/device.hpp's contract), so a tensor written by one thread can be read by another.
+// on return (core/device.hpp's contract). They do not wait for kernels another thread queued on its
+// own stream: that thread calls Backend::synchronize() before handing its tensors over.
 class CudaAllocator final : public Allocator {
  public:
   void* allocate(size_t bytes) override {
@@ -318,6 +325,10 @@ CudaBackend::CudaBackend() {
 CudaBackend& cuda_backend() {
   static CudaBackend instance;  // a constructor that throws is tried again on the next call
   return instance;
+}
+
+void CudaBackend::synchronize() {
+  cuda::synchronize();
 }
 
 void CudaBackend::set_threads(int threads) {

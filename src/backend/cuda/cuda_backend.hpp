@@ -7,7 +7,8 @@
 // runs on the calling thread's default stream (cudaStreamPerThread) with that thread's own cuBLAS
 // handle and scratch memory, so the threads never wait for each other's work; within a thread
 // the calls are ordered as they were made. Kernels are asynchronous: what returns a value (the
-// losses, count_correct) and the allocator's copies wait for the thread's stream.
+// losses, count_correct) and the allocator's copies wait for the thread's stream, and only for
+// it: a thread hands tensors its kernels wrote to another thread after synchronize().
 //
 // Host memory the ops take: labels (and the population ops' per-member arrays, and
 // gather_images' rows) may be host or device memory; they are copied to the thread's scratch
@@ -33,6 +34,7 @@ class CudaBackend final : public Backend {
   // One GPU per process: the thread count of a trial does not apply; threads() is 1.
   void set_threads(int threads) override;
   int threads() const override { return 1; }
+  void synchronize() override;
 
   void gemm(Transpose ta, Transpose tb, int64_t m, int64_t n, int64_t k, float alpha,
             const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,

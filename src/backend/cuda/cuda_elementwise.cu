@@ -10,6 +10,7 @@
 
 #include "backend/cuda/cuda_backend.hpp"
 #include "backend/cuda/cuda_util.cuh"
+#include "core/error.hpp"
 #include "core/pixels.hpp"
 
 namespace krill::backend {
@@ -105,6 +106,10 @@ struct RowReduction {
 };
 
 RowReduction stage_row_reduction(const int32_t* labels, int64_t members, int64_t rows) {
+  if (members > 65535) {  // the grid's y dimension, one row of blocks a member
+    throw InvalidArgument("CUDA: a population of " + std::to_string(members) +
+                          " members; the row reductions take at most 65535");
+  }
   Staging staging;
   const unsigned blocks = row_blocks(rows);
   const size_t labels_at = staging.add(labels, members * rows);
