@@ -1,7 +1,8 @@
 // Training on the GPU against training on the CPU, end to end (the op-by-op parity test is
 // tests/backend/cuda_parity_test.cpp): the images gathered on the device are the CPU's bits, and a
 // Trainer run and a Population run on CUDA follow the CPU's runs of the same seeds. Every test
-// skips, printing backend::device_problem, without a usable GPU.
+// skips, printing backend::device_problem, without a usable GPU. So does the hand-over of a
+// population's slices to another thread at a report.
 //
 // Tolerance: the runs start from the same weights and batches, and differ only by the order in
 // which cuBLAS and OpenBLAS add a GEMM's products (~1e-7 relative per product, kProducts in the
@@ -15,6 +16,7 @@
 #include <cmath>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "backend/backend.hpp"
@@ -111,29 +113,64 @@ TEST_F(CudaTraining, ATrainerRunFollowsTheCpus) {
   EXPECT_LT(cpu.curve.back().train_loss, 0.5 * cpu.curve.front().train_loss) << "it learns";
 }
 
+MemberConfig population_member(const std::string& spec, uint64_t seed, double lr) {
+  MemberConfig c;
+  c.model = nn::parse_model_spec(spec);
+  c.sgd = {.lr = lr, .momentum = 0.9, .weight_decay = 1e-4};
+  c.train = {.epochs = 2, .batch = 16, .eval_every = 25, .eval_batch = 64};
+  c.train.seed = seed * 13 + 1;
+  c.init_seed = seed;
+  return c;
+}
+
+// A dense population (batched GEMMs and kernels) and a convolutional one with batch norm (per
+// member convolutions and statistics on slices of the population's tensors).
 TEST_F(CudaTraining, APopulationRunFollowsTheCpus) {
-  auto member = [](uint64_t seed, double lr, double momentum) {
-    MemberConfig c;
-    c.model = nn::parse_model_spec("mlp:32,16");
-    c.sgd = {.lr = lr, .momentum = momentum, .weight_decay = 1e-4};
-    c.train = {.epochs = 2, .batch = 16, .eval_every = 25, .eval_batch = 64};
-    c.train.seed = seed * 13 + 1;
-    c.init_seed = seed;
-    return c;
-  };
-  std::vector<MemberConfig> members;
-  for (uint64_t s = 0; s < 6; ++s) members.push_back(member(s + 1, 0.02 + 0.02 * s, 0.9));
-  auto run = [&](Device device) {
-    Population pop(members, kImage, kClasses, device);
-    return pop.fit(train_, &val_);
-  };
-  const std::vector<History> cpu = run(Device::Cpu);
-  const std::vector<History> gpu = run(Device::Cuda);
-  ASSERT_EQ(gpu.size(), cpu.size());
-  for (size_t m = 0; m < cpu.size(); ++m) {
-    expect_close_histories(cpu[m], gpu[m], "member " + std::to_string(m));
+  for (const char* spec :
+       {"mlp:32,16", "conv:4:3:1:1,batchnorm,relu,maxpool:2,flatten,dense:16,relu,dense:3"}) {
+    SCOPED_TRACE(spec);
+    std::vector<MemberConfig> members;
+    for (uint64_t s = 0; s < 6; ++s) {
+      members.push_back(population_member(spec, s + 1, 0.02 + 0.02 * static_cast<double>(s)));
+    }
+    auto run = [&](Device device) {
+      Population pop(members, kImage, kClasses, device);
+      return pop.fit(train_, &val_);
+    };
+    const std::vector<History> cpu = run(Device::Cpu);
+    const std::vector<History> gpu = run(Device::Cuda);
+    ASSERT_EQ(gpu.size(), cpu.size());
+    for (size_t m = 0; m < cpu.size(); ++m) {
+      expect_close_histories(cpu[m], gpu[m], "member " + std::to_string(m));
+    }
+    EXPECT_NE(cpu[0].curve.back().val_loss, cpu[5].curve.back().val_loss) << "members differ";
   }
-  EXPECT_NE(cpu[0].curve.back().val_loss, cpu[5].curve.back().val_loss) << "members differ";
+}
+
+// A report callback may hand a member's slices to another thread (PBT saves each member's state
+// on a thread of its own): that thread reads the step's result, not memory the step's kernels,
+// queued on the population thread's stream, are still writing. Without validation no evaluation
+// waits for the GPU before the reports.
+TEST_F(CudaTraining, AnotherThreadReadsAMembersSlicesAsTheStepLeftThem) {
+  const std::string spec = "conv:4:3:1:1,batchnorm,relu,flatten,dense:3";
+  std::vector<MemberConfig> members;
+  for (uint64_t s = 0; s < 4; ++s) {
+    members.push_back(population_member(spec, s + 1, 0.05));
+    members.back().train.eval_every = 5;
+  }
+  Population pop(members, kImage, kClasses, Device::Cuda);
+  int compared = 0;
+  pop.on_report([&](int m, const CurvePoint& p) {
+    std::vector<uint8_t> there;
+    std::thread reader([&] { there = pop.checkpoint(m); });
+    reader.join();
+    const std::vector<uint8_t> here = pop.checkpoint(m);  // on the population's own stream
+    EXPECT_EQ(there, here) << "member " << m << " at step " << p.iteration;
+    ++compared;
+    return true;
+  });
+  pop.fit(train_, nullptr);
+  EXPECT_EQ(compared, 4 * 16);  // 76 steps: points at 5, 10, ..., 75 and 76
 }
 
 }  // namespace
