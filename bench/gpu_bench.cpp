@@ -2,8 +2,10 @@
 // bench/gpu/torch_population.py). A plain program, not Google Benchmark, so that it needs only
 // krill's libraries on the GPU machine.
 //
-// The model is the 784-512-256-10 MLP (ReLU; PyTorch's initialisation, FanInUniform), plain
-// SGD with momentum 0.9, softmax cross-entropy, no validation and no evaluation.
+// The model is the 784-512-256-10 MLP (ReLU; PyTorch's initialisation, FanInUniform), or the one
+// --model gives (a convolutional one: its convolutions and batch norms run per member in a
+// population), plain SGD with momentum 0.9, softmax cross-entropy, no validation and no
+// evaluation.
 //  --mode single:     one model, lr 0.05, trained by train::Trainer with TrainOptions.device.
 //  --mode population: P members (--members) trained by one train::Population on the device;
 //                     member p has seeds p+1 (weights and data order) and lr 0.01 + 0.09 p/(P-1)
@@ -22,7 +24,8 @@
 // check, so the clock stops with the device done).
 //
 // Output: one JSON line on stdout: engine, mode, device, batch, members, epochs (model epochs per
-// member trained: fractional with --limit-steps), steps, seconds, model_epochs_per_second
+// member trained: fractional with --limit-steps), steps, seconds, model_epochs_per_second,
+// model (the spec) and model_kind ("conv" when it has a convolution, else "dense"),
 // (members * epochs / seconds), final_losses (the first few members' mean training loss over
 // the run), data, threads. Exit 2 with one line on stderr for bad options or a device that
 // cannot be had (backend::device_problem's message).
@@ -57,6 +60,7 @@ struct Options {
   std::string device = "cpu";
   std::string data;  // empty: synthetic
   std::string mode = "single";
+  std::string model = "mlp:512,256";
   int64_t batch = 32;
   int members = 16;
   int64_t epochs = 1;
@@ -83,10 +87,17 @@ data::Dataset synthetic_mnist(uint64_t seed) {
   return data::Dataset(s);
 }
 
-nn::ModelSpec mlp() {
-  nn::ModelSpec spec = nn::parse_model_spec("mlp:512,256");
+nn::ModelSpec model_of(const Options& o) {
+  nn::ModelSpec spec = nn::parse_model_spec(o.model);
   spec.init = nn::Init::FanInUniform;  // as torch.nn.Linear, so that the losses are comparable
   return spec;
+}
+
+bool has_convolution(const nn::ModelSpec& spec) {
+  for (const nn::LayerSpec& l : spec.layers(kClasses)) {
+    if (l.kind == nn::LayerKind::Conv) return true;
+  }
+  return false;
 }
 
 train::TrainOptions train_options(const Options& o, int64_t iterations, uint64_t seed,
@@ -114,7 +125,7 @@ double seconds_of(const std::function<void()>& f) {
 
 Result run_single(const Options& o, const data::Dataset& train, Device device) {
   auto make = [&](int64_t iterations, Result* out) {
-    auto model = nn::build_model(mlp(), train.shape(), kClasses, o.seed);
+    auto model = nn::build_model(model_of(o), train.shape(), kClasses, o.seed);
     model->to(device);
     optim::Sgd sgd(model->parameters(), {.lr = 0.05, .momentum = 0.9});
     nn::SoftmaxCrossEntropy loss;
@@ -139,7 +150,7 @@ Result run_population(const Options& o, const data::Dataset& train, Device devic
     std::vector<train::MemberConfig> members;
     for (int p = 0; p < o.members; ++p) {
       train::MemberConfig c;
-      c.model = mlp();
+      c.model = model_of(o);
       const double lr = o.members == 1 ? 0.05 : 0.01 + 0.09 * p / (o.members - 1);
       c.sgd = {.lr = lr, .momentum = 0.9};
       const uint64_t seed = o.seed + static_cast<uint64_t>(p);
@@ -208,9 +219,10 @@ int run(const Options& o) {
   fmt::print(
       "{{\"engine\":\"krill\",\"mode\":\"{}\",\"device\":\"{}\",\"batch\":{},\"members\":{},"
       "\"epochs\":{:.6g},\"steps\":{},\"seconds\":{:.6g},\"model_epochs_per_second\":{:.6g},"
-      "\"final_losses\":[{}],\"data\":{},\"threads\":{}}}\n",
+      "\"final_losses\":[{}],\"data\":{},\"threads\":{},\"model\":{},\"model_kind\":\"{}\"}}\n",
       o.mode, o.device, o.batch, members, epochs, r.steps, r.seconds, members * epochs / r.seconds,
-      losses, json_string(o.data.empty() ? "synthetic" : o.data), threads);
+      losses, json_string(o.data.empty() ? "synthetic" : o.data), threads, json_string(o.model),
+      has_convolution(model_of(o)) ? "conv" : "dense");
   std::fflush(stdout);
   return 0;
 }
@@ -223,6 +235,7 @@ int main(int argc, char** argv) {
   app.add_option("--device", o.device, "cpu or cuda")->capture_default_str();
   app.add_option("--data", o.data, "IDX folder (default: synthetic data of MNIST's shape)");
   app.add_option("--mode", o.mode, "single or population")->capture_default_str();
+  app.add_option("--model", o.model, "the model, as krill's model spec")->capture_default_str();
   app.add_option("--batch", o.batch, "batch size")->capture_default_str();
   app.add_option("--members", o.members, "population size (population mode)")
       ->capture_default_str();

@@ -6,6 +6,8 @@
 // Both include what a step costs in training (gathering the batch, forward, loss, backward,
 // update); neither evaluates. Building the models (initialisation) is outside the timing. The
 // counter model_steps/s is member-steps per second: P * kSteps per run.
+//  - BM_CnnPopulationSteps/P/T, BM_CnnSoloSteps/P/T: the same for a small CNN with batch norm
+//    (kCnn), whose convolutions and batch norms a population runs member by member.
 #include <benchmark/benchmark.h>
 
 #include <memory>
@@ -24,6 +26,9 @@ namespace {
 using namespace krill;
 
 constexpr int64_t kSteps = 20;
+constexpr const char* kMlp = "mlp:512,256";
+constexpr const char* kCnn =
+    "conv:16:5,batchnorm,relu,maxpool:2,conv:32:5,relu,maxpool:2,flatten,dense:128,relu,dense:10";
 const ImageShape kImage{1, 28, 28};
 
 const data::Dataset& images() {
@@ -42,9 +47,9 @@ const data::Dataset& images() {
   return set;
 }
 
-train::MemberConfig member(uint64_t seed) {
+train::MemberConfig member(uint64_t seed, const char* spec) {
   train::MemberConfig c;
-  c.model = nn::parse_model_spec("mlp:512,256");
+  c.model = nn::parse_model_spec(spec);
   c.sgd = {.lr = 0.01 * static_cast<double>(1 + seed % 4), .momentum = 0.9};
   c.train = {.iterations = kSteps, .batch = 32, .seed = seed};
   c.init_seed = seed;
@@ -56,11 +61,13 @@ void count(benchmark::State& state, int64_t members) {
       static_cast<double>(members * kSteps), benchmark::Counter::kIsIterationInvariantRate);
 }
 
-void BM_PopulationSteps(benchmark::State& state) {
+void population_steps(benchmark::State& state, const char* spec) {
   const int64_t members = state.range(0);
   backend::backend(Device::Cpu).set_threads(static_cast<int>(state.range(1)));
   std::vector<train::MemberConfig> configs;
-  for (int64_t m = 0; m < members; ++m) configs.push_back(member(static_cast<uint64_t>(m)));
+  for (int64_t m = 0; m < members; ++m) {
+    configs.push_back(member(static_cast<uint64_t>(m), spec));
+  }
   for (auto _ : state) {
     state.PauseTiming();
     train::Population pop(configs, kImage, 10);
@@ -70,13 +77,13 @@ void BM_PopulationSteps(benchmark::State& state) {
   count(state, members);
 }
 
-void BM_SoloSteps(benchmark::State& state) {
+void solo_steps(benchmark::State& state, const char* spec) {
   const int64_t members = state.range(0);
   backend::backend(Device::Cpu).set_threads(static_cast<int>(state.range(1)));
   for (auto _ : state) {
     for (int64_t m = 0; m < members; ++m) {
       state.PauseTiming();
-      const train::MemberConfig c = member(static_cast<uint64_t>(m));
+      const train::MemberConfig c = member(static_cast<uint64_t>(m), spec);
       auto model = nn::build_model(c.model, kImage, 10, c.init_seed);
       optim::Sgd sgd(model->parameters(), c.sgd);
       nn::SoftmaxCrossEntropy loss;
@@ -95,8 +102,28 @@ void members_and_threads(benchmark::internal::Benchmark* b) {
   b->ArgNames({"P", "threads"})->Unit(benchmark::kMillisecond)->UseRealTime();
 }
 
+void BM_PopulationSteps(benchmark::State& state) {
+  population_steps(state, kMlp);
+}
+void BM_SoloSteps(benchmark::State& state) {
+  solo_steps(state, kMlp);
+}
+void BM_CnnPopulationSteps(benchmark::State& state) {
+  population_steps(state, kCnn);
+}
+void BM_CnnSoloSteps(benchmark::State& state) {
+  solo_steps(state, kCnn);
+}
+
+void cnn_members(benchmark::internal::Benchmark* b) {
+  for (int members : {1, 4}) b->Args({members, 1});
+  b->ArgNames({"P", "threads"})->Unit(benchmark::kMillisecond)->UseRealTime();
+}
+
 BENCHMARK(BM_PopulationSteps)->Apply(members_and_threads);
 BENCHMARK(BM_SoloSteps)->Apply(members_and_threads);
+BENCHMARK(BM_CnnPopulationSteps)->Apply(cnn_members);
+BENCHMARK(BM_CnnSoloSteps)->Apply(cnn_members);
 
 }  // namespace
 

@@ -22,7 +22,8 @@
 #      (--gtest_filter='*Cuda*'; a skipped test means the bundle's krill saw no GPU, and is
 #      reported as such).
 #   2. krill: single model at batch 32 and 256 (one epoch each), populations of 16 and 64 at
-#      batch 32 (one epoch per member).
+#      batch 32 (one epoch per member); a small CNN with batch norm, one model and a population
+#      of 16, 200 steps each (a CNN population's convolutions run per member).
 #   3. krill tune on the device, with MNIST_DIR only (the studies need real data): a study of 64
 #      random-search trials trained as one population of 64, and a PBT study of 16 members
 #      trained as one population (exploits between its slices), each 1 epoch; each must finish
@@ -193,12 +194,17 @@ run_config() {
 krill=("$bench" --device "$device" "${data_arg[@]}" "${limit[@]}")
 if ! why="$("$bench" --device "$device" --check 2>&1)"; then
   say "krill cannot use the device: $why"
-  failures=$((failures + 4))
+  failures=$((failures + 6))
 else
   run_config "krill single b32" "${krill[@]}" --mode single --batch 32
   run_config "krill single b256" "${krill[@]}" --mode single --batch 256
   run_config "krill population 16 b32" "${krill[@]}" --mode population --members 16 --batch 32
   run_config "krill population 64 b32" "${krill[@]}" --mode population --members 64 --batch 32
+  # A small CNN (its convolutions and batch norms per member in a population), 200 steps each.
+  cnn=(--model "conv:16:5,batchnorm,relu,maxpool:2,conv:32:5,relu,maxpool:2,flatten,dense:128,relu,dense:10")
+  [[ $smoke -eq 0 ]] && cnn+=(--limit-steps 200)
+  run_config "krill cnn single b32" "${krill[@]}" "${cnn[@]}" --mode single --batch 32
+  run_config "krill cnn population 16 b32" "${krill[@]}" "${cnn[@]}" --mode population --members 16 --batch 32
 fi
 
 # 3. krill tune: whole studies on the device (the executor's populations, PBT's exploits).
@@ -294,6 +300,7 @@ awk -v smoke="$smoke" '
     s = substr(line, RSTART, RLENGTH); sub(/^"[^"]*": */, "", s); gsub(/"/, "", s); return s
   }
   { k = val($0, "engine") " " val($0, "mode") " " val($0, "batch") " " val($0, "members")
+    if (val($0, "model_kind") == "conv") k = k " cnn"
     rate[k] = val($0, "model_epochs_per_second"); steps[k] = val($0, "steps") }
   function r(k) { return (k in rate) ? rate[k] + 0 : 0 }
   function cell(k) { return (k in rate) ? sprintf("%.3f (%s steps)", r(k), steps[k]) : "-" }
@@ -313,8 +320,10 @@ awk -v smoke="$smoke" '
     printf "| population 16, batch 32, vs PyTorch batched (bmm) | %s | %s | %s |\n", cell("krill population 32 16"), cell("torch batched 32 16"), ratio("krill population 32 16", "torch batched 32 16", 2)
     printf "| population 64, batch 32, vs PyTorch sequential (the rate of 16) | %s | %s | %s |\n", cell("krill population 32 64"), cell("torch sequential 32 16"), ratio("krill population 32 64", "torch sequential 32 16", 50)
     printf "| population 64, batch 32, vs PyTorch batched (bmm) | %s | %s | %s |\n", cell("krill population 32 64"), cell("torch batched 32 64"), ratio("krill population 32 64", "torch batched 32 64", 2)
+    printf "| CNN population 16, batch 32, vs one CNN at a time (krill) | %s | %s | %s |\n", cell("krill population 32 16 cnn"), cell("krill single 32 1 cnn"), ratio("krill population 32 16 cnn", "krill single 32 1 cnn", 0)
     print ""
     print "PyTorch sequential: 4 of the 16 members trained and timed, the time scaled by 4."
+    print "CNN: conv:16:5,batchnorm,relu,maxpool:2,conv:32:5,relu,maxpool:2,flatten,dense:128,relu,dense:10, 200 steps; the PyTorch column holds krill'"'"'s single-model rate."
   }' "$results" >"$summary"
 echo
 cat "$summary"
