@@ -77,6 +77,8 @@ class PopulationStudyTest : public ::testing::Test {
     return out;
   }
 
+  void expect_pbt_as_on_workers(const std::string& model, const std::string& evolve);
+
   // Every trial of `together` ended as it did in `alone`: state, value, error and every report.
   static void expect_same_trials(const Outcome& alone, const Outcome& together) {
     ASSERT_EQ(alone.trials.size(), together.trials.size());
@@ -230,13 +232,11 @@ search:
 
 // A PBT study (hpo/pbt.hpp) as one population: the members report each generation together, an
 // exploit loads the donor's slice into the recipient's, and every member ends exactly as in the
-// study trained a member per worker: the same curves, the same exploits and explorations.
-TEST_F(PopulationStudyTest, APbtStudyTrainsAsOnePopulationAsItWouldOnWorkers) {
-  const std::string yaml = R"(study: pbt
-trials: 4
-seed: 9
-model:
-  hidden: "12"
+// study trained a member per worker: the same curves, the same exploits and explorations. The
+// study: 4 members, 60 iterations, a generation every 20.
+void PopulationStudyTest::expect_pbt_as_on_workers(const std::string& model,
+                                                   const std::string& evolve) {
+  const std::string yaml = "study: pbt\ntrials: 4\nseed: 9\nmodel:\n  " + model + R"(
 training:
   iterations: 60
   eval_every: 10
@@ -247,8 +247,7 @@ search:
 pbt:
   population: 4
   interval: 20
-  evolve: [lr, momentum]
-)";
+  evolve: )" + evolve + "\n";
   const Outcome workers = run(yaml, 1, 4);
   const Outcome together = run(yaml, 4);
   expect_same_trials(workers, together);
@@ -260,34 +259,15 @@ pbt:
   EXPECT_EQ(exploits, 2) << "one member of four at each of the generations at steps 20 and 40";
 }
 
+TEST_F(PopulationStudyTest, APbtStudyTrainsAsOnePopulationAsItWouldOnWorkers) {
+  expect_pbt_as_on_workers(R"(hidden: "12")", "[lr, momentum]");
+}
+
 // The same with a convolutional model with batch norm, whose running statistics are part of the
 // state an exploit copies.
 TEST_F(PopulationStudyTest, AConvolutionalPbtStudyTrainsAsOnePopulationAsItWouldOnWorkers) {
-  const std::string yaml = R"(study: pbt-cnn
-trials: 4
-seed: 9
-model:
-  layers: "conv:3:3:1:1,batchnorm,relu,avgpool:2,flatten,dense:3"
-training:
-  iterations: 60
-  eval_every: 10
-  batch: 16
-search:
-  lr: {type: float, low: 0.005, high: 0.5, log: true}
-pbt:
-  population: 4
-  interval: 20
-  evolve: [lr]
-)";
-  const Outcome workers = run(yaml, 1, 4);
-  const Outcome together = run(yaml, 4);
-  expect_same_trials(workers, together);
-  int exploits = 0;
-  for (const auto& [n, t] : together.trials) {
-    EXPECT_EQ(population_of(t), 4.0);
-    for (const auto& d : t.decisions) exploits += d.action == hpo::Action::Exploit;
-  }
-  EXPECT_EQ(exploits, 2);
+  expect_pbt_as_on_workers(R"(layers: "conv:3:3:1:1,batchnorm,relu,avgpool:2,flatten,dense:3")",
+                           "[lr]");
 }
 
 }  // namespace
