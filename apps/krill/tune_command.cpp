@@ -479,7 +479,7 @@ void add_tune_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--device", args->device,
                   "override the study file's device: cpu, or cuda (a build with CUDA and a GPU)");
   cmd->add_option("--population", args->population,
-                  "override the study file's population: trials of one dense architecture trained "
+                  "override the study file's population: trials of one architecture trained "
                   "together in batched kernels, up to N at a time (1: one at a time; auto: 64 on "
                   "cuda, 1 on the CPU, where it does not pay; a PBT study needs 1 or at least its "
                   "population)");
