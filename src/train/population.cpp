@@ -582,8 +582,8 @@ void Population::backward(const Tensor& dlogits, int64_t rows) {
           const Tensor x = part(l.input, l.input_shared ? 0 : s, {rows, l.in}, device_);
           Tensor dw = part(w.grad.data(), s, {oc, patch}, device_);
           Tensor db = part(b.grad.data(), s, {oc}, device_);
-          Tensor dx = part(l.grad_input.data(), l.needs_input_grad ? s : 0,
-                           {l.needs_input_grad ? rows : 0, l.in}, device_);
+          Tensor dx =
+              l.needs_input_grad ? part(l.grad_input.data(), s, {rows, l.in}, device_) : Tensor();
           be.conv2d_backward(l.conv, x, part(g, s, {rows, l.out}, device_),
                              part(w.value.data(), s, {oc, patch}, device_), dw, db,
                              l.needs_input_grad ? &dx : nullptr, l.workspace);
@@ -610,8 +610,8 @@ void Population::backward(const Tensor& dlogits, int64_t rows) {
           const Tensor x = part(l.input, l.input_shared ? 0 : s, {rows, l.in}, device_);
           Tensor dgamma = part(gamma.grad.data(), s, {c}, device_);
           Tensor dbeta = part(beta.grad.data(), s, {c}, device_);
-          Tensor dx = part(l.grad_input.data(), l.needs_input_grad ? s : 0,
-                           {l.needs_input_grad ? rows : 0, l.in}, device_);
+          Tensor dx =
+              l.needs_input_grad ? part(l.grad_input.data(), s, {rows, l.in}, device_) : Tensor();
           be.batch_norm_backward(l.norm, x, part(g, s, {rows, l.out}, device_),
                                  part(gamma.value.data(), s, {c}, device_),
                                  part(l.batch_mean.data(), s, {c}, device_),
