@@ -52,6 +52,93 @@ void Backend::softmax_cross_entropy_batched(const float* logits, const int32_t* 
   }
 }
 
+namespace {
+
+// Member p's part of a population array, as a tensor of `shape` (its size per member).
+Tensor part(float* base, int64_t p, Shape shape, Device device) {
+  const int64_t n = shape.numel();
+  return Tensor::view(base + p * n, std::move(shape), device);
+}
+const Tensor part(const float* base, int64_t p, Shape shape, Device device) {
+  const int64_t n = shape.numel();
+  return Tensor::view(base + p * n, std::move(shape), device);
+}
+
+}  // namespace
+
+void Backend::conv2d_forward_batched(const Conv2dGeometry& g, const float* x, bool x_shared,
+                                     const float* weight, const float* bias, int64_t members,
+                                     int64_t rows, float* y, Tensor& workspace) {
+  const Device d = device();
+  const int64_t in = g.input.numel(), out = g.output().numel();
+  const int64_t oc = g.out_channels, patch = g.patch_size();
+  for (int64_t p = 0; p < members; ++p) {
+    Tensor yp = part(y, p, {rows, out}, d);
+    conv2d_forward(g, part(x, x_shared ? 0 : p, {rows, in}, d), part(weight, p, {oc, patch}, d),
+                   part(bias, p, {oc}, d), yp, workspace);
+  }
+}
+
+void Backend::conv2d_backward_batched(const Conv2dGeometry& g, const float* x, const float* dy,
+                                      const float* weight, int64_t members, int64_t rows,
+                                      float* dweight, float* dbias, float* dx, Tensor& workspace) {
+  const Device d = device();
+  const int64_t in = g.input.numel(), out = g.output().numel();
+  const int64_t oc = g.out_channels, patch = g.patch_size();
+  for (int64_t p = 0; p < members; ++p) {
+    Tensor dw = part(dweight, p, {oc, patch}, d);
+    Tensor db = part(dbias, p, {oc}, d);
+    Tensor dxp = dx ? part(dx, p, {rows, in}, d) : Tensor();
+    conv2d_backward(g, part(x, p, {rows, in}, d), part(dy, p, {rows, out}, d),
+                    part(weight, p, {oc, patch}, d), dw, db, dx ? &dxp : nullptr, workspace);
+  }
+}
+
+void Backend::batch_norm_forward_train_batched(const BatchNormGeometry& g, const float* x,
+                                               const float* gamma, const float* beta,
+                                               int64_t members, int64_t rows, float* y, float* mean,
+                                               float* inv_std, float* running_mean,
+                                               float* running_var) {
+  const Device d = device();
+  const int64_t n = g.sample(), c = g.channels;
+  for (int64_t p = 0; p < members; ++p) {
+    Tensor yp = part(y, p, {rows, n}, d);
+    Tensor mp = part(mean, p, {c}, d), ip = part(inv_std, p, {c}, d);
+    Tensor rm = part(running_mean, p, {c}, d), rv = part(running_var, p, {c}, d);
+    batch_norm_forward_train(g, part(x, p, {rows, n}, d), part(gamma, p, {c}, d),
+                             part(beta, p, {c}, d), yp, mp, ip, rm, rv);
+  }
+}
+
+void Backend::batch_norm_forward_eval_batched(const BatchNormGeometry& g, const float* x,
+                                              bool x_shared, const float* gamma, const float* beta,
+                                              const float* running_mean, const float* running_var,
+                                              int64_t members, int64_t rows, float* y) {
+  const Device d = device();
+  const int64_t n = g.sample(), c = g.channels;
+  for (int64_t p = 0; p < members; ++p) {
+    Tensor yp = part(y, p, {rows, n}, d);
+    batch_norm_forward_eval(g, part(x, x_shared ? 0 : p, {rows, n}, d), part(gamma, p, {c}, d),
+                            part(beta, p, {c}, d), part(running_mean, p, {c}, d),
+                            part(running_var, p, {c}, d), yp);
+  }
+}
+
+void Backend::batch_norm_backward_batched(const BatchNormGeometry& g, const float* x,
+                                          const float* dy, const float* gamma, const float* mean,
+                                          const float* inv_std, int64_t members, int64_t rows,
+                                          float* dgamma, float* dbeta, float* dx) {
+  const Device d = device();
+  const int64_t n = g.sample(), c = g.channels;
+  for (int64_t p = 0; p < members; ++p) {
+    Tensor dg = part(dgamma, p, {c}, d), db = part(dbeta, p, {c}, d);
+    Tensor dxp = dx ? part(dx, p, {rows, n}, d) : Tensor();
+    batch_norm_backward(g, part(x, p, {rows, n}, d), part(dy, p, {rows, n}, d),
+                        part(gamma, p, {c}, d), part(mean, p, {c}, d), part(inv_std, p, {c}, d), dg,
+                        db, dx ? &dxp : nullptr);
+  }
+}
+
 void Backend::count_correct_batched(const float* scores, const int32_t* labels, int64_t members,
                                     int64_t rows, int64_t cols, int64_t* correct) {
   for (int64_t p = 0; p < members; ++p) {

@@ -169,6 +169,33 @@ class Backend {
   virtual void adam_update_batched(float* w, const float* grad, float* m, float* v, int64_t members,
                                    int64_t n, const AdamStep& step, const float* lr,
                                    const float* weight_decay);
+
+  // The image ops of a population, as the single ops above for each member: member p's rows
+  // p*rows .. p*rows+rows-1 of x, y, dy and dx (device memory), its weight, bias, gamma, beta and
+  // statistics at p times their size (weight + p*OC*C*k*k, bias + p*OC, gamma + p*C, ...). A
+  // shared x (`x_shared`, the forward ops) is [rows, ...], the same rows for every member (an
+  // evaluation batch). dx may be null (no input gradient). The defaults call the single op once
+  // per member on Tensor views of its slices (the CPU's: each member computes exactly as its solo
+  // model); the CUDA backend launches each for all members at once.
+  virtual void conv2d_forward_batched(const Conv2dGeometry& g, const float* x, bool x_shared,
+                                      const float* weight, const float* bias, int64_t members,
+                                      int64_t rows, float* y, Tensor& workspace);
+  virtual void conv2d_backward_batched(const Conv2dGeometry& g, const float* x, const float* dy,
+                                       const float* weight, int64_t members, int64_t rows,
+                                       float* dweight, float* dbias, float* dx, Tensor& workspace);
+  virtual void batch_norm_forward_train_batched(const BatchNormGeometry& g, const float* x,
+                                                const float* gamma, const float* beta,
+                                                int64_t members, int64_t rows, float* y,
+                                                float* mean, float* inv_std, float* running_mean,
+                                                float* running_var);
+  virtual void batch_norm_forward_eval_batched(const BatchNormGeometry& g, const float* x,
+                                               bool x_shared, const float* gamma, const float* beta,
+                                               const float* running_mean, const float* running_var,
+                                               int64_t members, int64_t rows, float* y);
+  virtual void batch_norm_backward_batched(const BatchNormGeometry& g, const float* x,
+                                           const float* dy, const float* gamma, const float* mean,
+                                           const float* inv_std, int64_t members, int64_t rows,
+                                           float* dgamma, float* dbeta, float* dx);
 };
 
 // The backend of a device. Throws krill::Error naming what is missing when the device's backend

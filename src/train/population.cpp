@@ -24,22 +24,12 @@ double member_lr(const MemberConfig& m) {
   return m.optimizer == "adam" ? m.adam.lr : m.sgd.lr;
 }
 
-// Slot s's part of a [P, ...] array, as a tensor of `shape` (the part's size is shape's): for
-// the ops that take tensors, which a population calls once per member.
-Tensor part(float* base, int64_t s, Shape shape, Device device) {
-  const int64_t n = shape.numel();
-  return Tensor::view(base + s * n, std::move(shape), device);
-}
-const Tensor part(const float* base, int64_t s, Shape shape, Device device) {
-  const int64_t n = shape.numel();
-  return Tensor::view(base + s * n, std::move(shape), device);
-}
-
 }  // namespace
 
 // A layer of the population: member p's output rows are p*rows .. p*rows+rows-1 of `output`.
-// Dense layers, activations and dropout run once for all members (batched ops); convolution and
-// batch norm once per member on its slices (the solo kernels), pooling once on all rows.
+// Every layer is one backend call for all members: the population ops (`*_batched`, which a
+// device may run as one launch) where members have weights or statistics, else the single op over
+// every member's rows.
 struct Population::Layer {
   nn::LayerKind kind = nn::LayerKind::Dense;
   nn::Activation activation = nn::Activation::Relu;
@@ -454,24 +444,19 @@ const Tensor& Population::forward(const float* x, bool shared, int64_t rows, nn:
         break;
       }
       case nn::LayerKind::Conv: {
-        // Per member: y_p = conv(x_p, W_p) + b_p, the solo kernel on its slices.
+        // Per member: y_p = conv(x_p, W_p) + b_p.
         const Parameter& w = params_[static_cast<size_t>(l.weight)];
         const Parameter& b = params_[static_cast<size_t>(l.weight) + 1];
-        const int64_t oc = l.conv.out_channels, patch = l.conv.patch_size();
         l.output.resize({members * rows, l.out}, device_);
-        for (int64_t s = 0; s < members; ++s) {
-          const Tensor x = part(h, shared ? 0 : s, {rows, l.in}, device_);
-          Tensor y = part(l.output.data(), s, {rows, l.out}, device_);
-          be.conv2d_forward(l.conv, x, part(w.value.data(), s, {oc, patch}, device_),
-                            part(b.value.data(), s, {oc}, device_), y, l.workspace);
-        }
+        be.conv2d_forward_batched(l.conv, h, shared, w.value.data(), b.value.data(), members, rows,
+                                  l.output.data(), l.workspace);
         shared = false;
         break;
       }
       case nn::LayerKind::MaxPool:
       case nn::LayerKind::AvgPool: {
         // No weights: one call over every member's rows (or the shared rows, which stay shared).
-        const Tensor x = part(h, 0, {total_rows, l.in}, device_);
+        const Tensor x = Tensor::view(h, {total_rows, l.in}, device_);
         l.output.resize({total_rows, l.out}, device_);
         if (l.kind == nn::LayerKind::MaxPool) {
           l.mask.resize({total_rows, l.out}, device_);
@@ -485,26 +470,20 @@ const Tensor& Population::forward(const float* x, bool shared, int64_t rows, nn:
         // Per member, with its statistics (as its solo BatchNorm keeps them).
         const Parameter& gamma = params_[static_cast<size_t>(l.weight)];
         const Parameter& beta = params_[static_cast<size_t>(l.weight) + 1];
-        const int64_t c = l.norm.channels;
-        if (mode == nn::Mode::Train && rows * l.norm.spatial < 2) {
-          throw ShapeError(l.name + ": training needs more than one value a channel, got input " +
-                           Shape{rows, l.in}.to_string());
-        }
         l.output.resize({members * rows, l.out}, device_);
-        for (int64_t s = 0; s < members; ++s) {
-          const Tensor x = part(h, shared ? 0 : s, {rows, l.in}, device_);
-          Tensor y = part(l.output.data(), s, {rows, l.out}, device_);
-          const Tensor g = part(gamma.value.data(), s, {c}, device_);
-          const Tensor bt = part(beta.value.data(), s, {c}, device_);
-          Tensor mean = part(l.running_mean.data(), s, {c}, device_);
-          Tensor var = part(l.running_var.data(), s, {c}, device_);
-          if (mode == nn::Mode::Train) {
-            Tensor batch_mean = part(l.batch_mean.data(), s, {c}, device_);
-            Tensor inv_std = part(l.batch_inv_std.data(), s, {c}, device_);
-            be.batch_norm_forward_train(l.norm, x, g, bt, y, batch_mean, inv_std, mean, var);
-          } else {
-            be.batch_norm_forward_eval(l.norm, x, g, bt, mean, var, y);
+        if (mode == nn::Mode::Train) {
+          if (rows * l.norm.spatial < 2) {
+            throw ShapeError(l.name + ": training needs more than one value a channel, got input " +
+                             Shape{rows, l.in}.to_string());
           }
+          be.batch_norm_forward_train_batched(l.norm, h, gamma.value.data(), beta.value.data(),
+                                              members, rows, l.output.data(), l.batch_mean.data(),
+                                              l.batch_inv_std.data(), l.running_mean.data(),
+                                              l.running_var.data());
+        } else {
+          be.batch_norm_forward_eval_batched(l.norm, h, shared, gamma.value.data(),
+                                             beta.value.data(), l.running_mean.data(),
+                                             l.running_var.data(), members, rows, l.output.data());
         }
         shared = false;
         break;
@@ -573,27 +552,21 @@ void Population::backward(const Tensor& dlogits, int64_t rows) {
         break;
       }
       case nn::LayerKind::Conv: {
-        // Per member: dW_p, db_p and (unless the first weighted layer) dx_p.
+        // Per member: dW_p, db_p and (unless the first weighted layer) dx_p. A training forward
+        // never shares its input (only evaluation does), and the backward ops take none.
+        if (l.input_shared) throw Error("population: backward after a shared-input forward");
         Parameter& w = params_[static_cast<size_t>(l.weight)];
         Parameter& b = params_[static_cast<size_t>(l.weight) + 1];
-        const int64_t oc = l.conv.out_channels, patch = l.conv.patch_size();
         l.grad_input.resize({l.needs_input_grad ? members * rows : 0, l.in}, device_);
-        for (int64_t s = 0; s < members; ++s) {
-          const Tensor x = part(l.input, l.input_shared ? 0 : s, {rows, l.in}, device_);
-          Tensor dw = part(w.grad.data(), s, {oc, patch}, device_);
-          Tensor db = part(b.grad.data(), s, {oc}, device_);
-          Tensor dx =
-              l.needs_input_grad ? part(l.grad_input.data(), s, {rows, l.in}, device_) : Tensor();
-          be.conv2d_backward(l.conv, x, part(g, s, {rows, l.out}, device_),
-                             part(w.value.data(), s, {oc, patch}, device_), dw, db,
-                             l.needs_input_grad ? &dx : nullptr, l.workspace);
-        }
+        be.conv2d_backward_batched(l.conv, l.input, g, w.value.data(), members, rows, w.grad.data(),
+                                   b.grad.data(),
+                                   l.needs_input_grad ? l.grad_input.data() : nullptr, l.workspace);
         break;
       }
       case nn::LayerKind::MaxPool:
       case nn::LayerKind::AvgPool: {
         l.grad_input.resize({members * rows, l.in}, device_);
-        const Tensor dy = part(g, 0, {members * rows, l.out}, device_);
+        const Tensor dy = Tensor::view(g, {members * rows, l.out}, device_);
         if (l.kind == nn::LayerKind::MaxPool) {
           be.max_pool2d_backward(l.pool, dy, l.mask, l.grad_input);
         } else {
@@ -602,22 +575,14 @@ void Population::backward(const Tensor& dlogits, int64_t rows) {
         break;
       }
       case nn::LayerKind::BatchNorm: {
+        if (l.input_shared) throw Error("population: backward after a shared-input forward");
         Parameter& gamma = params_[static_cast<size_t>(l.weight)];
         Parameter& beta = params_[static_cast<size_t>(l.weight) + 1];
-        const int64_t c = l.norm.channels;
         l.grad_input.resize({l.needs_input_grad ? members * rows : 0, l.in}, device_);
-        for (int64_t s = 0; s < members; ++s) {
-          const Tensor x = part(l.input, l.input_shared ? 0 : s, {rows, l.in}, device_);
-          Tensor dgamma = part(gamma.grad.data(), s, {c}, device_);
-          Tensor dbeta = part(beta.grad.data(), s, {c}, device_);
-          Tensor dx =
-              l.needs_input_grad ? part(l.grad_input.data(), s, {rows, l.in}, device_) : Tensor();
-          be.batch_norm_backward(l.norm, x, part(g, s, {rows, l.out}, device_),
-                                 part(gamma.value.data(), s, {c}, device_),
-                                 part(l.batch_mean.data(), s, {c}, device_),
-                                 part(l.batch_inv_std.data(), s, {c}, device_), dgamma, dbeta,
-                                 l.needs_input_grad ? &dx : nullptr);
-        }
+        be.batch_norm_backward_batched(l.norm, l.input, g, gamma.value.data(), l.batch_mean.data(),
+                                       l.batch_inv_std.data(), members, rows, gamma.grad.data(),
+                                       beta.grad.data(),
+                                       l.needs_input_grad ? l.grad_input.data() : nullptr);
         break;
       }
       case nn::LayerKind::Activation: {

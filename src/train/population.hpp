@@ -14,12 +14,12 @@
 // report callback leaves: its slices are compacted away (the last active member's slices move
 // down; member ids stay), so later steps cost less and the others go on unchanged.
 //
-// Every layer of nn/model_spec.hpp trains in a population, with softmax cross-entropy. Dense
-// layers, activations, dropout and pooling are one call for all members; convolution and batch
-// norm are one call per member on its slices (Tensor views), so a CNN's convolutions are not yet
-// batched across members (ARCHITECTURE.md, "Room to grow"). Batch norm's running statistics are
-// each member's own state, kept in its slice and moved with it. A population does not resume
-// from a start_iteration.
+// Every layer of nn/model_spec.hpp trains in a population, with softmax cross-entropy. Each layer
+// is one backend call for all members: convolution and batch norm through the backend's
+// population image ops (on the CPU the single op per member; on CUDA one im2col and
+// strided-batched GEMMs, a row of blocks per member). Batch norm's running statistics are each
+// member's own state, kept in its slice and moved with it. A population does not resume from a
+// start_iteration.
 #pragma once
 
 #include <cstdint>

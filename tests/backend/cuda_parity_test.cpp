@@ -11,7 +11,9 @@
 //   kStatistics  1e-5  batch norm and the losses: sums in double in another order, then a float
 //                      rounding that can fall either side; a loss adds rows' logf/expf errors
 //   kProducts    1e-4  GEMM and convolution: cuBLAS and OpenBLAS/oneDNN add k products in
-//                      different orders (k up to a few hundred here: ~k * 2^-24 relative)
+//                      different orders (k up to a few hundred here: ~k * 2^-24 relative; the
+//                      chunked population convolution's weight gradients sum 204,800 random-sign
+//                      products, whose rounding errors add like a random walk, ~sqrt(k) * 2^-24)
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -369,6 +371,71 @@ TEST_F(CudaParity, Conv2dEmptyBatchZeroesTheParameterGradients) {
   for (float v : db.to_host()) ASSERT_EQ(v, 0.0f);
 }
 
+// The population forms (train::Population): `members` of `rows` rows each, every member its own
+// weights; on the CPU the single op per member, on CUDA one launch for all (im2col over every
+// member's images and strided-batched GEMMs, in chunks of members that fit the workspace).
+void expect_population_conv_close(const Conv2dGeometry& g, int64_t members, int64_t rows,
+                                  bool backward) {
+  const int64_t in = g.input.numel(), out = g.output().numel();
+  const int64_t oc = g.out_channels, patch = g.patch_size();
+  SCOPED_TRACE(describe(g) + ", " + std::to_string(members) + " members of " +
+               std::to_string(rows) + " rows");
+  Backend& gpu = backend(Device::Cuda);
+  Tensor x = random_tensor({members * rows, in}, 60), w = random_tensor({members, oc * patch}, 61);
+  Tensor b = random_tensor({members, oc}, 62), dy = random_tensor({members * rows, out}, 63);
+  Tensor x_gpu = gpu_copy(x), w_gpu = gpu_copy(w), b_gpu = gpu_copy(b), dy_gpu = gpu_copy(dy);
+  Tensor y({members * rows, out}), y_gpu({members * rows, out}, Device::Cuda);
+  Tensor workspace, workspace_gpu;
+  for (bool shared : {false, true}) {  // shared: the first `rows` rows for every member
+    SCOPED_TRACE(shared ? "shared input" : "own input");
+    y_gpu.fill(NAN);
+    cpu().conv2d_forward_batched(g, x.data(), shared, w.data(), b.data(), members, rows, y.data(),
+                                 workspace);
+    gpu.conv2d_forward_batched(g, x_gpu.data(), shared, w_gpu.data(), b_gpu.data(), members, rows,
+                               y_gpu.data(), workspace_gpu);
+    expect_close(y, y_gpu, kProducts, "y");
+  }
+  if (!backward) return;
+  Tensor dw(w.shape()), db(b.shape()), dx(x.shape());
+  Tensor dw_gpu(w.shape(), Device::Cuda), db_gpu(b.shape(), Device::Cuda);
+  Tensor dx_gpu(x.shape(), Device::Cuda);
+  dw_gpu.fill(NAN);  // overwritten, not accumulated
+  db_gpu.fill(NAN);
+  dx_gpu.fill(NAN);
+  cpu().conv2d_backward_batched(g, x.data(), dy.data(), w.data(), members, rows, dw.data(),
+                                db.data(), dx.data(), workspace);
+  gpu.conv2d_backward_batched(g, x_gpu.data(), dy_gpu.data(), w_gpu.data(), members, rows,
+                              dw_gpu.data(), db_gpu.data(), dx_gpu.data(), workspace_gpu);
+  expect_close(dw, dw_gpu, kProducts, "dweight");
+  expect_close(db, db_gpu, kProducts, "dbias");
+  expect_close(dx, dx_gpu, kProducts, "dx");
+  dw_gpu.fill(NAN);
+  db_gpu.fill(NAN);
+  gpu.conv2d_backward_batched(g, x_gpu.data(), dy_gpu.data(), w_gpu.data(), members, rows,
+                              dw_gpu.data(), db_gpu.data(), nullptr, workspace_gpu);
+  expect_close(dw, dw_gpu, kProducts, "dweight without dx");
+  expect_close(db, db_gpu, kProducts, "dbias without dx");
+}
+
+TEST_F(CudaParity, PopulationConv2dForwardAndBackward) {
+  const ConvCase cases[] = {
+      {{.input = {3, 8, 8}, .out_channels = 4, .kernel = 3, .stride = 1, .padding = 1}, 3},
+      {{.input = {2, 9, 7}, .out_channels = 3, .kernel = 3, .stride = 2, .padding = 0}, 1},
+      {{.input = {1, 28, 28}, .out_channels = 6, .kernel = 5, .stride = 1, .padding = 2}, 4},
+  };
+  for (const ConvCase& cc : cases) expect_population_conv_close(cc.g, 3, cc.batch, true);
+}
+
+// Members beyond one chunk of the CUDA workspace (2^26 floats): at 200 rows a member the forward
+// takes 2 chunks and the backward with dx 3; at 256 rows one member's backward with dx does not
+// fit, and goes member by member; 16 members on a shared input take 2 chunks.
+TEST_F(CudaParity, PopulationConv2dInChunksOfMembers) {
+  const Conv2dGeometry g{.input = {16, 32, 32}, .out_channels = 16, .kernel = 3, .padding = 1};
+  expect_population_conv_close(g, 3, 200, true);
+  expect_population_conv_close(g, 3, 256, true);
+  expect_population_conv_close(g, 16, 200, false);
+}
+
 TEST_F(CudaParity, PoolingForwardAndBackward) {
   const Pool2dGeometry cases[] = {
       {.input = {3, 8, 8}, .kernel = 2, .stride = 2},
@@ -678,6 +745,66 @@ TEST(CudaDevice, CublasIsLoadedOnDemand) {
   EXPECT_EQ(cublas_problem(), "");
 }
 #endif
+
+// Batch norm of a population: 3 members of 6 rows, each with its own gamma, beta and statistics.
+TEST_F(CudaParity, PopulationBatchNormTrainEvalAndBackward) {
+  const int64_t members = 3, rows = 6;
+  for (int64_t spatial : {int64_t{1}, int64_t{16}}) {
+    const BatchNormGeometry g{.channels = 5, .spatial = spatial};
+    SCOPED_TRACE("spatial " + std::to_string(spatial));
+    const Shape xs{members * rows, g.sample()}, cs{members, g.channels};
+    Tensor x = random_tensor(xs, 70, -2.0f, 3.0f), dy = random_tensor(xs, 71);
+    Tensor gamma = random_tensor(cs, 72, 0.5f, 1.5f), beta = random_tensor(cs, 73);
+    Tensor rmean = random_tensor(cs, 74), rvar = random_tensor(cs, 75, 0.5f, 2.0f);
+    Tensor x_gpu = gpu_copy(x), dy_gpu = gpu_copy(dy), gamma_gpu = gpu_copy(gamma);
+    Tensor beta_gpu = gpu_copy(beta), rmean_gpu = gpu_copy(rmean), rvar_gpu = gpu_copy(rvar);
+    Tensor y(xs), mean(cs), istd(cs);
+    Tensor y_gpu(xs, Device::Cuda), mean_gpu(cs, Device::Cuda), istd_gpu(cs, Device::Cuda);
+    cpu().batch_norm_forward_train_batched(g, x.data(), gamma.data(), beta.data(), members, rows,
+                                           y.data(), mean.data(), istd.data(), rmean.data(),
+                                           rvar.data());
+    gpu().batch_norm_forward_train_batched(g, x_gpu.data(), gamma_gpu.data(), beta_gpu.data(),
+                                           members, rows, y_gpu.data(), mean_gpu.data(),
+                                           istd_gpu.data(), rmean_gpu.data(), rvar_gpu.data());
+    expect_close(y, y_gpu, kStatistics, "train y");
+    expect_close(mean, mean_gpu, kStatistics, "mean");
+    expect_close(istd, istd_gpu, kStatistics, "inv_std");
+    expect_close(rmean, rmean_gpu, kStatistics, "running mean");
+    expect_close(rvar, rvar_gpu, kStatistics, "running variance (unbiased)");
+
+    const Tensor rmean_c = gpu_copy(rmean), rvar_c = gpu_copy(rvar);
+    for (bool shared : {false, true}) {
+      SCOPED_TRACE(shared ? "shared input" : "own input");
+      y_gpu.fill(NAN);
+      cpu().batch_norm_forward_eval_batched(g, x.data(), shared, gamma.data(), beta.data(),
+                                            rmean.data(), rvar.data(), members, rows, y.data());
+      gpu().batch_norm_forward_eval_batched(g, x_gpu.data(), shared, gamma_gpu.data(),
+                                            beta_gpu.data(), rmean_c.data(), rvar_c.data(), members,
+                                            rows, y_gpu.data());
+      expect_close(y, y_gpu, kStatistics, "eval y");
+    }
+
+    // Backward from the CPU's statistics on both.
+    const Tensor mean_c = gpu_copy(mean), istd_c = gpu_copy(istd);
+    Tensor dgamma(cs), dbeta(cs), dx(xs);
+    Tensor dgamma_gpu(cs, Device::Cuda), dbeta_gpu(cs, Device::Cuda), dx_gpu(xs, Device::Cuda);
+    dx_gpu.fill(NAN);
+    cpu().batch_norm_backward_batched(g, x.data(), dy.data(), gamma.data(), mean.data(),
+                                      istd.data(), members, rows, dgamma.data(), dbeta.data(),
+                                      dx.data());
+    gpu().batch_norm_backward_batched(g, x_gpu.data(), dy_gpu.data(), gamma_gpu.data(),
+                                      mean_c.data(), istd_c.data(), members, rows,
+                                      dgamma_gpu.data(), dbeta_gpu.data(), dx_gpu.data());
+    expect_close(dgamma, dgamma_gpu, kStatistics, "dgamma");
+    expect_close(dbeta, dbeta_gpu, kStatistics, "dbeta");
+    expect_close(dx, dx_gpu, kStatistics, "dx");
+    dgamma_gpu.fill(NAN);
+    gpu().batch_norm_backward_batched(g, x_gpu.data(), dy_gpu.data(), gamma_gpu.data(),
+                                      mean_c.data(), istd_c.data(), members, rows,
+                                      dgamma_gpu.data(), dbeta_gpu.data(), nullptr);
+    expect_close(dgamma, dgamma_gpu, kStatistics, "dgamma without dx");
+  }
+}
 
 }  // namespace
 }  // namespace krill::backend

@@ -87,6 +87,24 @@ class CudaBackend final : public Backend {
   void batch_norm_backward(const BatchNormGeometry& g, const Tensor& x, const Tensor& dy,
                            const Tensor& gamma, const Tensor& mean, const Tensor& inv_std,
                            Tensor& dgamma, Tensor& dbeta, Tensor* dx) override;
+  void conv2d_forward_batched(const Conv2dGeometry& g, const float* x, bool x_shared,
+                              const float* weight, const float* bias, int64_t members, int64_t rows,
+                              float* y, Tensor& workspace) override;
+  void conv2d_backward_batched(const Conv2dGeometry& g, const float* x, const float* dy,
+                               const float* weight, int64_t members, int64_t rows, float* dweight,
+                               float* dbias, float* dx, Tensor& workspace) override;
+  void batch_norm_forward_train_batched(const BatchNormGeometry& g, const float* x,
+                                        const float* gamma, const float* beta, int64_t members,
+                                        int64_t rows, float* y, float* mean, float* inv_std,
+                                        float* running_mean, float* running_var) override;
+  void batch_norm_forward_eval_batched(const BatchNormGeometry& g, const float* x, bool x_shared,
+                                       const float* gamma, const float* beta,
+                                       const float* running_mean, const float* running_var,
+                                       int64_t members, int64_t rows, float* y) override;
+  void batch_norm_backward_batched(const BatchNormGeometry& g, const float* x, const float* dy,
+                                   const float* gamma, const float* mean, const float* inv_std,
+                                   int64_t members, int64_t rows, float* dgamma, float* dbeta,
+                                   float* dx) override;
   void sgd_update(float* w, const float* grad, float* velocity, int64_t n, float lr, float momentum,
                   float weight_decay, bool nesterov) override;
   void adam_update(float* w, const float* grad, float* m, float* v, int64_t n,

@@ -7,7 +7,9 @@
 // The chunk is as many samples as fit kWorkspaceFloats in the layer's workspace (at least one).
 // Pooling and col2im gather (one thread per input pixel, windows in the CPU's order) rather than
 // scatter with atomics, so their sums are the CPU's, bit for bit. Batch normalisation: one block
-// per channel, sums in double as on the CPU.
+// per channel, sums in double as on the CPU. The population forms (`*_batched`, at the end) do
+// all members at once: one im2col over their images, strided-batched GEMMs, and a row of blocks
+// per member for the reductions.
 #include <algorithm>
 #include <cmath>
 
@@ -78,11 +80,14 @@ void col2im_chunk(const Conv2dGeometry& g, const float* dcol, int64_t count, flo
 }
 
 // dbias[o] = the sum over samples, in order, of each sample's sum of dy[n, o, :] (the CPU's
-// order): one block per output channel, a thread per sample, thread 0 adding the samples.
+// order): one block per output channel, a thread per sample, thread 0 adding the samples. A
+// population launches a row of blocks per member (blockIdx.y; its `batch` samples and biases).
 __global__ void conv_bias_grad_kernel(const float* dy, int64_t batch, int64_t out_channels,
                                       int64_t pixels, float* dbias) {
   __shared__ float sample_sums[kThreadsPerBlock];
   const int64_t o = blockIdx.x;
+  dy += static_cast<int64_t>(blockIdx.y) * batch * out_channels * pixels;
+  dbias += static_cast<int64_t>(blockIdx.y) * out_channels;
   float total = 0.0f;
   for (int64_t base = 0; base < batch; base += blockDim.x) {
     const int64_t n = base + threadIdx.x;
@@ -104,13 +109,23 @@ __global__ void conv_bias_grad_kernel(const float* dy, int64_t batch, int64_t ou
 }
 
 // Per channel c of x [N, C*S] (blockIdx.x = c): the batch's mean and biased variance in double,
-// then y, mean, inv_std and the running statistics, by cpu_batch_norm.cpp's formulas.
+// then y, mean, inv_std and the running statistics, by cpu_batch_norm.cpp's formulas. A
+// population launches a row of blocks per member (blockIdx.y: its N rows and C statistics).
 __global__ void batch_norm_train_kernel(BatchNormGeometry g, int64_t batch, const float* x,
                                         const float* gamma, const float* beta, float* y,
                                         float* mean, float* inv_std, float* running_mean,
                                         float* running_var) {
   const int64_t c = blockIdx.x, s = g.spatial,
                 stride = g.channels * g.spatial;  // g.sample(), a host function
+  const int64_t member = blockIdx.y, rows_at = member * batch * stride, at_c = member * g.channels;
+  x += rows_at;
+  y += rows_at;
+  gamma += at_c;
+  beta += at_c;
+  mean += at_c;
+  inv_std += at_c;
+  running_mean += at_c;
+  running_var += at_c;
   const int64_t values = batch * s;
   const auto count = static_cast<double>(values);
   auto at = [=](int64_t m) { return m / s * stride + c * s + m % s; };
@@ -140,13 +155,22 @@ __global__ void batch_norm_train_kernel(BatchNormGeometry g, int64_t batch, cons
 }
 
 // Per channel: dbeta = sum dy, dgamma = sum dy xhat (double); dx = gamma inv_std (dy - dbeta/M -
-// xhat dgamma/M) in float, as on the CPU.
+// xhat dgamma/M) in float, as on the CPU. Members by blockIdx.y, as the training forward.
 __global__ void batch_norm_backward_kernel(BatchNormGeometry g, int64_t batch, const float* x,
                                            const float* dy, const float* gamma, const float* mean,
                                            const float* inv_std, float* dgamma, float* dbeta,
                                            float* dx) {
   const int64_t c = blockIdx.x, s = g.spatial,
                 stride = g.channels * g.spatial;  // g.sample(), a host function
+  const int64_t member = blockIdx.y, rows_at = member * batch * stride, at_c = member * g.channels;
+  x += rows_at;
+  dy += rows_at;
+  if (dx) dx += rows_at;
+  gamma += at_c;
+  mean += at_c;
+  inv_std += at_c;
+  dgamma += at_c;
+  dbeta += at_c;
   const int64_t values = batch * s;
   const auto count = static_cast<double>(values);
   auto at = [=](int64_t m) { return m / s * stride + c * s + m % s; };
@@ -171,6 +195,32 @@ __global__ void batch_norm_backward_kernel(BatchNormGeometry g, int64_t batch, c
     const float xhat = (x[at(m)] - mu_f) * istd_f;
     dx[at(m)] = scale * (dy[at(m)] - mean_dy - xhat * mean_dy_xhat);
   }
+}
+
+// A grid of `blocks` blocks for each of `members` (blockIdx.y; at most kMaxGridY members: larger
+// populations go member by member).
+constexpr int64_t kMaxGridY = 65535;
+dim3 member_grid(int64_t blocks, int64_t members) {
+  return dim3(static_cast<unsigned>(blocks), static_cast<unsigned>(members));
+}
+
+// Batch norm in evaluation for `members` of `rows` rows each (x shared: the same rows for all).
+void batch_norm_eval(const BatchNormGeometry& g, const float* in, bool x_shared, int64_t members,
+                     int64_t rows, const float* scale_by, const float* shift_by, const float* mean,
+                     const float* var, float* out) {
+  const int64_t channels = g.channels, s = g.spatial, member_values = rows * g.sample();
+  const double eps = g.eps;
+  for_each_index(
+      members * member_values,
+      [=] __device__(int64_t i) {
+        const int64_t p = i / member_values, own = i % member_values;
+        const int64_t c = own / s % channels, at = p * channels + c;
+        const double scale = scale_by[at] / sqrt(static_cast<double>(var[at]) + eps);
+        const auto scale_f = static_cast<float>(scale);
+        const auto shift_f = static_cast<float>(shift_by[at] - mean[at] * scale);
+        out[i] = in[x_shared ? own : i] * scale_f + shift_f;
+      },
+      "batch_norm_forward_eval");
 }
 
 }  // namespace
@@ -362,22 +412,8 @@ void CudaBackend::batch_norm_forward_eval(const BatchNormGeometry& g, const Tens
                                           const Tensor& gamma, const Tensor& beta,
                                           const Tensor& running_mean, const Tensor& running_var,
                                           Tensor& y) {
-  const int64_t channels = g.channels, s = g.spatial;
-  const double eps = g.eps;
-  const float* in = x.data();
-  const float *scale_by = gamma.data(), *shift_by = beta.data();
-  const float *mean = running_mean.data(), *var = running_var.data();
-  float* out = y.data();
-  for_each_index(
-      x.numel(),
-      [=] __device__(int64_t i) {
-        const int64_t c = i / s % channels;
-        const double scale = scale_by[c] / sqrt(static_cast<double>(var[c]) + eps);
-        const auto scale_f = static_cast<float>(scale);
-        const auto shift_f = static_cast<float>(shift_by[c] - mean[c] * scale);
-        out[i] = in[i] * scale_f + shift_f;
-      },
-      "batch_norm_forward_eval");
+  batch_norm_eval(g, x.data(), false, 1, x.dim(0), gamma.data(), beta.data(), running_mean.data(),
+                  running_var.data(), y.data());
 }
 
 void CudaBackend::batch_norm_backward(const BatchNormGeometry& g, const Tensor& x, const Tensor& dy,
@@ -390,6 +426,136 @@ void CudaBackend::batch_norm_backward(const BatchNormGeometry& g, const Tensor& 
                                                  mean.data(), inv_std.data(), dgamma.data(),
                                                  dbeta.data(), dx ? dx->data() : nullptr);
   KRILL_CUDA_CHECK_LAUNCH("batch_norm_backward");
+}
+
+// The population forms: members side by side. Convolution: one im2col over a chunk of members'
+// images (or once, of the shared rows), then each product one strided-batched GEMM over the
+// members (member p's weights against its own columns), and one kernel for the biases. Batch norm:
+// a row of blocks per member. A member too large for the workspace alone goes member by member.
+void CudaBackend::conv2d_forward_batched(const Conv2dGeometry& g, const float* x, bool x_shared,
+                                         const float* weight, const float* bias, int64_t members,
+                                         int64_t rows, float* y, Tensor& workspace) {
+  const int64_t in_size = g.input.numel(), patch = g.patch_size(), oc = g.out_channels;
+  const int64_t pixels = g.out_height() * g.out_width(), member_cols = rows * pixels;
+  if (members == 0 || member_cols == 0) return;
+  const int64_t shared_floats = x_shared ? patch * member_cols : 0;
+  const int64_t per_member = (x_shared ? 0 : patch * member_cols) + oc * member_cols;
+  if (shared_floats + per_member > kWorkspaceFloats) {
+    Backend::conv2d_forward_batched(g, x, x_shared, weight, bias, members, rows, y, workspace);
+    return;
+  }
+  const int64_t chunk =
+      std::clamp<int64_t>((kWorkspaceFloats - shared_floats) / per_member, 1, members);
+  workspace.resize({shared_floats + chunk * per_member}, Device::Cuda);
+  float* col = workspace.data();
+  float* product = col + (x_shared ? shared_floats : chunk * patch * member_cols);
+  if (x_shared) im2col_chunk(g, x, rows, col);
+  for (int64_t first = 0; first < members; first += chunk) {
+    const int64_t count = std::min(chunk, members - first), cols = count * member_cols;
+    if (!x_shared) im2col_chunk(g, x + first * rows * in_size, count * rows, col);
+    // Y_p [OC, rows*P] = W_p col_p, in product [OC, cols], member p's columns at p*rows*P.
+    gemm_strided_batched(Transpose::No, Transpose::No, oc, member_cols, patch, 1.0f,
+                         weight + first * oc * patch, patch, oc * patch, col,
+                         x_shared ? member_cols : cols, x_shared ? 0 : member_cols, 0.0f, product,
+                         cols, member_cols, count);
+    float* out = y + first * rows * oc * pixels;
+    const float* b = bias + first * oc;
+    for_each_index(
+        count * rows * oc * pixels,
+        [=] __device__(int64_t idx) {
+          const int64_t n = idx / (oc * pixels), o = idx / pixels % oc;
+          out[idx] = product[o * cols + n * pixels + idx % pixels] + b[n / rows * oc + o];
+        },
+        "conv2d_forward_batched bias");
+  }
+}
+
+void CudaBackend::conv2d_backward_batched(const Conv2dGeometry& g, const float* x, const float* dy,
+                                          const float* weight, int64_t members, int64_t rows,
+                                          float* dweight, float* dbias, float* dx,
+                                          Tensor& workspace) {
+  const int64_t in_size = g.input.numel(), patch = g.patch_size(), oc = g.out_channels;
+  const int64_t pixels = g.out_height() * g.out_width(), member_cols = rows * pixels;
+  const int64_t per_member = ((dx ? 2 : 1) * patch + oc) * member_cols;
+  if (members == 0) return;
+  // No sample, a member too large for the workspace, or more members than a grid's rows.
+  if (member_cols == 0 || per_member > kWorkspaceFloats || members > kMaxGridY) {
+    Backend::conv2d_backward_batched(g, x, dy, weight, members, rows, dweight, dbias, dx,
+                                     workspace);
+    return;
+  }
+  conv_bias_grad_kernel<<<member_grid(oc, members), kThreadsPerBlock, 0, cuda::stream()>>>(
+      dy, rows, oc, pixels, dbias);
+  KRILL_CUDA_CHECK_LAUNCH("conv2d_backward_batched bias");
+  const int64_t chunk = std::clamp<int64_t>(kWorkspaceFloats / per_member, 1, members);
+  workspace.resize({chunk * per_member}, Device::Cuda);
+  float* col = workspace.data();
+  float* dy_t = col + chunk * patch * member_cols;
+  float* dcol = dy_t + chunk * oc * member_cols;
+  for (int64_t first = 0; first < members; first += chunk) {
+    const int64_t count = std::min(chunk, members - first), cols = count * member_cols;
+    im2col_chunk(g, x + first * rows * in_size, count * rows, col);
+    const float* grad_out = dy + first * rows * oc * pixels;
+    for_each_index(
+        oc * cols,
+        [=] __device__(int64_t idx) {
+          const int64_t o = idx / cols, n = idx % cols / pixels;
+          dy_t[idx] = grad_out[(n * oc + o) * pixels + idx % pixels];
+        },
+        "conv2d_backward_batched dy");
+    // dW_p [OC, patch] = dyT_p col_p^T;  dcol_p = W_p^T dyT_p (member p's columns at p*rows*P).
+    gemm_strided_batched(Transpose::No, Transpose::Yes, oc, patch, member_cols, 1.0f, dy_t, cols,
+                         member_cols, col, cols, member_cols, 0.0f, dweight + first * oc * patch,
+                         patch, oc * patch, count);
+    if (dx) {
+      gemm_strided_batched(Transpose::Yes, Transpose::No, patch, member_cols, oc, 1.0f,
+                           weight + first * oc * patch, patch, oc * patch, dy_t, cols, member_cols,
+                           0.0f, dcol, cols, member_cols, count);
+      col2im_chunk(g, dcol, count * rows, dx + first * rows * in_size);
+    }
+  }
+}
+
+void CudaBackend::batch_norm_forward_train_batched(const BatchNormGeometry& g, const float* x,
+                                                   const float* gamma, const float* beta,
+                                                   int64_t members, int64_t rows, float* y,
+                                                   float* mean, float* inv_std, float* running_mean,
+                                                   float* running_var) {
+  if (g.channels == 0 || members == 0) return;
+  if (members > kMaxGridY) {
+    Backend::batch_norm_forward_train_batched(g, x, gamma, beta, members, rows, y, mean, inv_std,
+                                              running_mean, running_var);
+    return;
+  }
+  batch_norm_train_kernel<<<member_grid(g.channels, members), kThreadsPerBlock, 0,
+                            cuda::stream()>>>(g, rows, x, gamma, beta, y, mean, inv_std,
+                                              running_mean, running_var);
+  KRILL_CUDA_CHECK_LAUNCH("batch_norm_forward_train_batched");
+}
+
+void CudaBackend::batch_norm_forward_eval_batched(const BatchNormGeometry& g, const float* x,
+                                                  bool x_shared, const float* gamma,
+                                                  const float* beta, const float* running_mean,
+                                                  const float* running_var, int64_t members,
+                                                  int64_t rows, float* y) {
+  batch_norm_eval(g, x, x_shared, members, rows, gamma, beta, running_mean, running_var, y);
+}
+
+void CudaBackend::batch_norm_backward_batched(const BatchNormGeometry& g, const float* x,
+                                              const float* dy, const float* gamma,
+                                              const float* mean, const float* inv_std,
+                                              int64_t members, int64_t rows, float* dgamma,
+                                              float* dbeta, float* dx) {
+  if (g.channels == 0 || members == 0) return;
+  if (members > kMaxGridY) {
+    Backend::batch_norm_backward_batched(g, x, dy, gamma, mean, inv_std, members, rows, dgamma,
+                                         dbeta, dx);
+    return;
+  }
+  batch_norm_backward_kernel<<<member_grid(g.channels, members), kThreadsPerBlock, 0,
+                               cuda::stream()>>>(g, rows, x, dy, gamma, mean, inv_std, dgamma,
+                                                 dbeta, dx);
+  KRILL_CUDA_CHECK_LAUNCH("batch_norm_backward_batched");
 }
 
 }  // namespace krill::backend
