@@ -319,6 +319,21 @@ std::string describe(const Conv2dGeometry& g) {
          std::to_string(g.padding);
 }
 
+// A convolution's gradients on both devices, shaped as its weight, bias and input; the GPU's
+// filled with NaN, so that an op that accumulates into them (or leaves one unwritten) fails.
+struct ConvGradients {
+  ConvGradients(const Tensor& w, const Tensor& b, const Tensor& x)
+      : dw(w.shape()),
+        db(b.shape()),
+        dx(x.shape()),
+        dw_gpu(w.shape(), Device::Cuda),
+        db_gpu(b.shape(), Device::Cuda),
+        dx_gpu(x.shape(), Device::Cuda) {
+    for (Tensor* t : {&dw_gpu, &db_gpu, &dx_gpu}) t->fill(NAN);
+  }
+  Tensor dw, db, dx, dw_gpu, db_gpu, dx_gpu;
+};
+
 TEST_F(CudaParity, Conv2dForwardAndBackward) {
   const ConvCase cases[] = {
       {{.input = {3, 8, 8}, .out_channels = 4, .kernel = 3, .stride = 1, .padding = 1}, 3},
@@ -342,12 +357,8 @@ TEST_F(CudaParity, Conv2dForwardAndBackward) {
     gpu().conv2d_forward(g, x_gpu, w_gpu, b_gpu, y_gpu, workspace_gpu);
     expect_close(y, y_gpu, kProducts, "y");
 
-    Tensor dw(w.shape()), db(b.shape()), dx(x.shape());
-    Tensor dw_gpu(w.shape(), Device::Cuda), db_gpu(b.shape(), Device::Cuda);
-    Tensor dx_gpu(x.shape(), Device::Cuda);
-    dw_gpu.fill(NAN);  // overwritten, not accumulated
-    db_gpu.fill(NAN);
-    dx_gpu.fill(NAN);
+    ConvGradients grads(w, b, x);
+    auto& [dw, db, dx, dw_gpu, db_gpu, dx_gpu] = grads;
     cpu().conv2d_backward(g, x, dy, w, dw, db, &dx, workspace);
     gpu().conv2d_backward(g, x_gpu, dy_gpu, w_gpu, dw_gpu, db_gpu, &dx_gpu, workspace_gpu);
     expect_close(dw, dw_gpu, kProducts, "dweight");
@@ -396,12 +407,8 @@ void expect_population_conv_close(const Conv2dGeometry& g, int64_t members, int6
     expect_close(y, y_gpu, kProducts, "y");
   }
   if (!backward) return;
-  Tensor dw(w.shape()), db(b.shape()), dx(x.shape());
-  Tensor dw_gpu(w.shape(), Device::Cuda), db_gpu(b.shape(), Device::Cuda);
-  Tensor dx_gpu(x.shape(), Device::Cuda);
-  dw_gpu.fill(NAN);  // overwritten, not accumulated
-  db_gpu.fill(NAN);
-  dx_gpu.fill(NAN);
+  ConvGradients grads(w, b, x);
+  auto& [dw, db, dx, dw_gpu, db_gpu, dx_gpu] = grads;
   cpu().conv2d_backward_batched(g, x.data(), dy.data(), w.data(), members, rows, dw.data(),
                                 db.data(), dx.data(), workspace);
   gpu.conv2d_backward_batched(g, x_gpu.data(), dy_gpu.data(), w_gpu.data(), members, rows,
@@ -470,17 +477,37 @@ TEST_F(CudaParity, PoolingForwardAndBackward) {
   }
 }
 
+// Random batch norm operands, on the host and copied to the GPU: x and dy [members * rows, C*S];
+// gamma, beta and the running statistics [C] for one model, [members, C] for a population.
+struct BatchNormOperands {
+  BatchNormOperands(const BatchNormGeometry& g, int64_t rows, int64_t members, uint64_t seed)
+      : xs{members * rows, g.sample()},
+        cs(members == 1 ? Shape{g.channels} : Shape{members, g.channels}),
+        x(random_tensor(xs, seed, -2.0f, 3.0f)),
+        dy(random_tensor(xs, seed + 1)),
+        gamma(random_tensor(cs, seed + 2, 0.5f, 1.5f)),
+        beta(random_tensor(cs, seed + 3)),
+        rmean(random_tensor(cs, seed + 4)),
+        rvar(random_tensor(cs, seed + 5, 0.5f, 2.0f)),
+        x_gpu(gpu_copy(x)),
+        dy_gpu(gpu_copy(dy)),
+        gamma_gpu(gpu_copy(gamma)),
+        beta_gpu(gpu_copy(beta)),
+        rmean_gpu(gpu_copy(rmean)),
+        rvar_gpu(gpu_copy(rvar)) {}
+  Shape xs, cs;
+  Tensor x, dy, gamma, beta, rmean, rvar;
+  Tensor x_gpu, dy_gpu, gamma_gpu, beta_gpu, rmean_gpu, rvar_gpu;
+};
+
 TEST_F(CudaParity, BatchNormTrainEvalAndBackward) {
   for (int64_t spatial : {int64_t{1}, int64_t{16}}) {
     const BatchNormGeometry g{.channels = 5, .spatial = spatial};
     const int64_t batch = 12;
     SCOPED_TRACE("spatial " + std::to_string(spatial));
-    const Shape xs{batch, g.sample()}, cs{g.channels};
-    Tensor x = random_tensor(xs, 26, -2.0f, 3.0f), dy = random_tensor(xs, 27);
-    Tensor gamma = random_tensor(cs, 28, 0.5f, 1.5f), beta = random_tensor(cs, 29);
-    Tensor rmean = random_tensor(cs, 30), rvar = random_tensor(cs, 31, 0.5f, 2.0f);
-    Tensor x_gpu = gpu_copy(x), dy_gpu = gpu_copy(dy), gamma_gpu = gpu_copy(gamma);
-    Tensor beta_gpu = gpu_copy(beta), rmean_gpu = gpu_copy(rmean), rvar_gpu = gpu_copy(rvar);
+    BatchNormOperands o(g, batch, 1, 26);
+    auto& [xs, cs, x, dy, gamma, beta, rmean, rvar, x_gpu, dy_gpu, gamma_gpu, beta_gpu, rmean_gpu,
+           rvar_gpu] = o;
     Tensor y(xs), mean(cs), istd(cs);
     Tensor y_gpu(xs, Device::Cuda), mean_gpu(cs, Device::Cuda), istd_gpu(cs, Device::Cuda);
     cpu().batch_norm_forward_train(g, x, gamma, beta, y, mean, istd, rmean, rvar);
@@ -752,12 +779,9 @@ TEST_F(CudaParity, PopulationBatchNormTrainEvalAndBackward) {
   for (int64_t spatial : {int64_t{1}, int64_t{16}}) {
     const BatchNormGeometry g{.channels = 5, .spatial = spatial};
     SCOPED_TRACE("spatial " + std::to_string(spatial));
-    const Shape xs{members * rows, g.sample()}, cs{members, g.channels};
-    Tensor x = random_tensor(xs, 70, -2.0f, 3.0f), dy = random_tensor(xs, 71);
-    Tensor gamma = random_tensor(cs, 72, 0.5f, 1.5f), beta = random_tensor(cs, 73);
-    Tensor rmean = random_tensor(cs, 74), rvar = random_tensor(cs, 75, 0.5f, 2.0f);
-    Tensor x_gpu = gpu_copy(x), dy_gpu = gpu_copy(dy), gamma_gpu = gpu_copy(gamma);
-    Tensor beta_gpu = gpu_copy(beta), rmean_gpu = gpu_copy(rmean), rvar_gpu = gpu_copy(rvar);
+    BatchNormOperands o(g, rows, members, 70);
+    auto& [xs, cs, x, dy, gamma, beta, rmean, rvar, x_gpu, dy_gpu, gamma_gpu, beta_gpu, rmean_gpu,
+           rvar_gpu] = o;
     Tensor y(xs), mean(cs), istd(cs);
     Tensor y_gpu(xs, Device::Cuda), mean_gpu(cs, Device::Cuda), istd_gpu(cs, Device::Cuda);
     cpu().batch_norm_forward_train_batched(g, x.data(), gamma.data(), beta.data(), members, rows,
