@@ -54,7 +54,10 @@ class PopulationStudyTest : public ::testing::Test {
   // Runs the study of `yaml` with one worker, `population` trials at a time (`workers` for a
   // PBT study trained a member per worker).
   Outcome run(const std::string& yaml, int population, int workers = 1) {
-    const StudyFile file = parse_study_file("data: mnist\n" + yaml, "population.yaml");
+    StudyFile file = parse_study_file("data: mnist\n" + yaml, "population.yaml");
+    // The storage (here only the prefix of PBT members' state files) in the test's folder, apart
+    // from other tests' studies of the same name that run at the same time.
+    file.storage = dir_ / ("p" + std::to_string(population) + ".db");
     store::MemoryStorage storage;
     hpo::StudyRecord record;
     record.name = file.name;
