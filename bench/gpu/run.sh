@@ -323,7 +323,7 @@ awk -v smoke="$smoke" '
     printf "| CNN population 16, batch 32, vs one CNN at a time (krill) | %s | %s | %s |\n", cell("krill population 32 16 cnn"), cell("krill single 32 1 cnn"), ratio("krill population 32 16 cnn", "krill single 32 1 cnn", 0)
     print ""
     print "PyTorch sequential: 4 of the 16 members trained and timed, the time scaled by 4."
-    print "CNN: conv:16:5,batchnorm,relu,maxpool:2,conv:32:5,relu,maxpool:2,flatten,dense:128,relu,dense:10, 200 steps; the PyTorch column holds krill'"'"'s single-model rate."
+    printf "CNN: conv:16:5,batchnorm,relu,maxpool:2,conv:32:5,relu,maxpool:2,flatten,dense:128,relu,dense:10, %s steps; the PyTorch column holds krill'"'"'s single-model rate.\n", smoke ? 5 : 200
   }' "$results" >"$summary"
 echo
 cat "$summary"
