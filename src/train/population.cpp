@@ -111,7 +111,7 @@ Population::Population(std::vector<MemberConfig> members, ImageShape input, int 
 
   // The shared architecture, from member 0's shapes and solo model (equal keys: equal layers).
   const std::vector<nn::LayerShape> shapes = nn::infer_shapes(configs_[0].model, input, classes);
-  const SoloMember first = build_solo(0);
+  SoloMember first = build_solo(0);  // its weights go into slot 0 below
   nn::Sequential& net = *first.model;
   bool needed = false;  // Sequential's rule: no input gradient up to the first weighted layer
   int dropouts = 0;
@@ -181,7 +181,7 @@ Population::Population(std::vector<MemberConfig> members, ImageShape input, int 
   // Every member's initial weights and dropout streams exactly as its solo model's.
   Allocator& memory = allocator(device);
   for (int m = 0; m < count; ++m) {
-    SoloMember solo = build_solo(m);
+    SoloMember solo = m == 0 ? std::move(first) : build_solo(m);
     const std::vector<nn::Parameter*> solo_params = solo.model->parameters();
     for (size_t i = 0; i < params_.size(); ++i) {
       Parameter& p = params_[i];

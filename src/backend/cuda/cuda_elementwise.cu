@@ -10,7 +10,6 @@
 
 #include "backend/cuda/cuda_backend.hpp"
 #include "backend/cuda/cuda_util.cuh"
-#include "core/error.hpp"
 #include "core/pixels.hpp"
 
 namespace krill::backend {
@@ -18,6 +17,7 @@ namespace krill::backend {
 namespace {
 
 using cuda::for_each_index;
+using cuda::kMaxGridY;
 using cuda::kThreadsPerBlock;
 using cuda::Staging;
 
@@ -106,10 +106,6 @@ struct RowReduction {
 };
 
 RowReduction stage_row_reduction(const int32_t* labels, int64_t members, int64_t rows) {
-  if (members > 65535) {  // the grid's y dimension, one row of blocks a member
-    throw InvalidArgument("CUDA: a population of " + std::to_string(members) +
-                          " members; the row reductions take at most 65535");
-  }
   Staging staging;
   const unsigned blocks = row_blocks(rows);
   const size_t labels_at = staging.add(labels, members * rows);
@@ -247,6 +243,10 @@ void CudaBackend::softmax_cross_entropy_batched(const float* logits, const int32
                                                 int64_t members, int64_t rows, int64_t cols,
                                                 float* probs, double* losses) {
   if (members == 0) return;
+  if (members > kMaxGridY) {
+    Backend::softmax_cross_entropy_batched(logits, labels, members, rows, cols, probs, losses);
+    return;
+  }
   const RowReduction staged = stage_row_reduction(labels, members, rows);
   softmax_cross_entropy_kernel<<<dim3(staged.blocks, static_cast<unsigned>(members)),
                                  kThreadsPerBlock, 0, cuda::stream()>>>(
@@ -295,6 +295,10 @@ int64_t CudaBackend::count_correct(const float* scores, const int32_t* labels, i
 void CudaBackend::count_correct_batched(const float* scores, const int32_t* labels, int64_t members,
                                         int64_t rows, int64_t cols, int64_t* correct) {
   if (members == 0) return;
+  if (members > kMaxGridY) {
+    Backend::count_correct_batched(scores, labels, members, rows, cols, correct);
+    return;
+  }
   const RowReduction staged = stage_row_reduction(labels, members, rows);
   count_correct_kernel<<<dim3(staged.blocks, static_cast<unsigned>(members)), kThreadsPerBlock, 0,
                          cuda::stream()>>>(scores, staged.labels, rows, cols, staged.partial);

@@ -21,6 +21,7 @@ namespace krill::backend {
 namespace {
 
 using cuda::for_each_index;
+using cuda::kMaxGridY;
 using cuda::kThreadsPerBlock;
 
 constexpr int64_t kWorkspaceFloats = int64_t{1} << 26;  // 256 MiB of convolution scratch at most
@@ -199,7 +200,6 @@ __global__ void batch_norm_backward_kernel(BatchNormGeometry g, int64_t batch, c
 
 // A grid of `blocks` blocks for each of `members` (blockIdx.y; at most kMaxGridY members: larger
 // populations go member by member).
-constexpr int64_t kMaxGridY = 65535;
 dim3 member_grid(int64_t blocks, int64_t members) {
   return dim3(static_cast<unsigned>(blocks), static_cast<unsigned>(members));
 }

@@ -71,6 +71,9 @@ class Staging {
 void download(void* host, const void* device, size_t bytes);
 
 constexpr int kThreadsPerBlock = 256;
+// The most rows of blocks a grid has (gridDim.y): the population kernels give each member one,
+// and a larger population goes member by member (Backend's default forms).
+constexpr int64_t kMaxGridY = 65535;
 
 inline unsigned blocks_for(int64_t n) {
   const int64_t blocks = (n + kThreadsPerBlock - 1) / kThreadsPerBlock;
