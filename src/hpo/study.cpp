@@ -387,7 +387,12 @@ DecisionRecord Study::decide(int64_t number, const Report& report, Trainable* tr
   std::unique_lock lock(mutex_);  // stoppers keep state: one decision at a time
   TrialRecord* trial = record_report_locked(number, report);
   if (!trial) return rec;
-  if (!generation) return stopper_ ? stopper_decision_locked(*trial, report) : rec;
+  // A trial's final report is a result, not a point to stop at: a rule asked there would call a
+  // trial that trained its whole length "stopped" (as Optuna's loop does when it asks its pruner
+  // after the last step), keeping it out of `best` and below completed trials for TPE.
+  if (!generation) {
+    return stopper_ && !report.last ? stopper_decision_locked(*trial, report) : rec;
+  }
 
   offered_[number] = {report.step, std::move(offered)};
   wait_at_generation_locked(number, report);

@@ -180,6 +180,24 @@ bool ReportSteps::reaches(int64_t step) const {
   return false;
 }
 
+bool ReportSteps::decides_at(int64_t step) const {
+  bool divides = false;
+  for (const int64_t e : every) divides = divides || step % e == 0;
+  for (const Run& r : runs) {
+    if (step < r.last && (divides || (each_epoch && step % r.per_epoch == 0))) return true;
+  }
+  return false;
+}
+
+int64_t ReportSteps::last_decision() const {
+  int64_t out = 0;
+  for (const Run& r : runs) {
+    for (const int64_t e : every) out = std::max(out, (r.last - 1) / e * e);
+    if (each_epoch) out = std::max(out, (r.last - 1) / r.per_epoch * r.per_epoch);
+  }
+  return out;
+}
+
 int64_t ReportSteps::last() const {
   int64_t out = 0;
   for (const Run& r : runs) out = std::max(out, r.last);
@@ -240,55 +258,66 @@ void check_stopping_acts(const StoppingConfig& c, const ReportSteps* steps, int6
       " and the study has " + std::to_string(trials) + (trials == 1 ? " trial" : " trials");
   const std::string reports = steps ? "trials report " + steps->describe() : std::string();
 
+  // The rules that wait for more trials than the study has.
+  if (c.rule == "lcm" && c.lcm.accumulate >= trials) {
+    fail("accumulate", is("accumulate", c.lcm.accumulate) + study_has +
+                           ": lcm decides once that many trials are complete, so it would "
+                           "never act, expected accumulate below the number of trials");
+  }
+  if (c.rule == "median" && c.median.min_trials >= trials) {
+    fail("min_trials", is("min_trials", c.median.min_trials) + study_has +
+                           ": the median rule decides once that many trials are complete, so "
+                           "it would never act, expected min_trials below the number of trials");
+  }
+  if ((c.rule == "asha" || c.rule == "hyperband") && trials <= c.asha.brackets) {
+    const std::string what = c.rule == "asha" ? "the study has " + std::to_string(trials) +
+                                                    " trial: asha compares trials at its rungs"
+                                              : is("brackets", c.asha.brackets) + study_has +
+                                                    ": hyperband compares the trials of a "
+                                                    "bracket at its rungs";
+    fail("brackets", what + ", so it would never act, expected " +
+                         (c.rule == "asha" ? std::string("at least 2 trials")
+                                           : std::string("more trials than brackets")));
+  }
+
+  // The rules that decide at steps no trial reports at before its last: a trial's final report
+  // is its result, no rule is asked there (hpo::Study::decide).
+  if (!steps || c.rule == "none") return;
+  if (steps->last_decision() == 0) {
+    fail("rule", "trials report " + steps->describe() +
+                     ": only at their last step, where no rule stops a trial (it has trained its "
+                     "whole length), so " +
+                     c.rule +
+                     " would never act, expected eval_every below the last step or more than "
+                     "one epoch");
+  }
   if (c.rule == "lcm") {
-    if (c.lcm.accumulate >= trials) {
-      fail("accumulate", is("accumulate", c.lcm.accumulate) + study_has +
-                             ": lcm decides once that many trials are complete, so it would "
-                             "never act, expected accumulate below the number of trials");
-    }
-    if (!steps) return;
     std::vector<int64_t> missed;
     for (const int64_t checkpoint : c.lcm.checkpoints) {
-      if (!steps->reaches(checkpoint)) missed.push_back(checkpoint);
+      if (!steps->decides_at(checkpoint)) missed.push_back(checkpoint);
     }
     if (missed.empty()) return;
     const bool one = missed.size() == 1;
     fail("checkpoints",
          (one ? "checkpoint " : "checkpoints ") + list_text(missed) + (one ? " is" : " are") +
-             " never reached" +
-             (missed.size() == c.lcm.checkpoints.size() ? " (lcm would never act)" : "") + ": " +
-             reports + ", expected checkpoints among these steps");
+             " never reached before a trial's last step (no rule stops a trial that has trained "
+             "its whole length)" +
+             (missed.size() == c.lcm.checkpoints.size() ? ", so lcm would never act" : "") + ": " +
+             reports + ", expected checkpoints among these steps, before the last");
   }
-  if (c.rule == "median") {
-    if (c.median.min_trials >= trials) {
-      fail("min_trials", is("min_trials", c.median.min_trials) + study_has +
-                             ": the median rule decides once that many trials are complete, so "
-                             "it would never act, expected min_trials below the number of trials");
-    }
-    if (steps && c.median.grace > steps->last()) {
-      fail("grace",
-           is("grace", c.median.grace) + ": the median rule decides from that step on, and " +
-               reports +
-               ", so it would never act, expected grace <= " + std::to_string(steps->last()));
-    }
+  if (c.rule == "median" && c.median.grace > steps->last_decision()) {
+    fail("grace", is("grace", c.median.grace) +
+                      ": the median rule decides from that step on, before a trial's last step, "
+                      "and " +
+                      reports + ", so it would never act, expected grace <= " +
+                      std::to_string(steps->last_decision()));
   }
-  if (c.rule == "asha" || c.rule == "hyperband") {
-    if (trials <= c.asha.brackets) {
-      const std::string what = c.rule == "asha" ? "the study has " + std::to_string(trials) +
-                                                      " trial: asha compares trials at its rungs"
-                                                : is("brackets", c.asha.brackets) + study_has +
-                                                      ": hyperband compares the trials of a "
-                                                      "bracket at its rungs";
-      fail("brackets", what + ", so it would never act, expected " +
-                           (c.rule == "asha" ? std::string("at least 2 trials")
-                                             : std::string("more trials than brackets")));
-    }
-    if (steps && c.asha.min_resource > steps->last()) {
-      fail("min_resource", is("min_resource", c.asha.min_resource) + ": " + c.rule +
-                               "'s first rung is at that step, and " + reports +
-                               ", so it would never act, expected min_resource <= " +
-                               std::to_string(steps->last()));
-    }
+  if ((c.rule == "asha" || c.rule == "hyperband") && c.asha.min_resource > steps->last_decision()) {
+    fail("min_resource", is("min_resource", c.asha.min_resource) + ": " + c.rule +
+                             "'s first rung is at that step, a rung decides before a trial's "
+                             "last step, and " +
+                             reports + ", so it would never act, expected min_resource <= " +
+                             std::to_string(steps->last_decision()));
   }
 }
 

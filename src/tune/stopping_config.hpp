@@ -43,6 +43,10 @@ struct ReportSteps {
 
   bool reaches(int64_t step) const;  // some trial reports at `step`
   int64_t last() const;              // the last step any trial reports at
+  // Some trial reports at `step` before its last step: a stopping rule decides there (a trial's
+  // final report is its result, no rule is asked there).
+  bool decides_at(int64_t step) const;
+  int64_t last_decision() const;  // the last step where a rule decides; 0: none
   // What follows "trials report ": "at steps 150 and 300 (one per epoch of 150 batches, the last
   // at step 300)", or "every 7 to 9 iterations and at their last step, 15 to 225".
   std::string describe() const;
@@ -50,8 +54,8 @@ struct ReportSteps {
 
 // Throws InvalidArgument at the option's position when the rule could never act in a study of
 // `trials` trials: lcm's `accumulate` or median's `min_trials` not below `trials`, asha with no
-// two trials in a bracket, an lcm checkpoint no trial reports at, median's `grace` or asha's
-// `min_resource` after the last step trials report at. `steps` null: not known (the search space
+// two trials in a bracket, an lcm checkpoint no trial reports at before its last step, median's
+// `grace` or asha's `min_resource` after the last step where a rule decides. `steps` null: not known (the search space
 // allows too many configurations to list), the checks that need them are skipped.
 void check_stopping_acts(const StoppingConfig& config, const ReportSteps* steps, int64_t trials);
 

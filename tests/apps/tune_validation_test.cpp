@@ -174,9 +174,11 @@ TEST_F(TuneValidationTest, AStoppingRuleThatCanNeverActIsRefused) {
       "stopping:\n  rule: lcm\n  accumulate: 2\n  checkpoints: [100, 200]\n");
   expect_refused(run_krill("tune " + study.string() + " --quiet"),
                  study.string() +
-                     ":12:16: checkpoints 100 and 200 are never reached (lcm would never act): "
-                     "trials report at steps 150 and 300 (one per epoch of 150 batches, the last "
-                     "at step 300), expected checkpoints among these steps");
+                     ":12:16: checkpoints 100 and 200 are never reached before a trial's last "
+                     "step (no rule stops a trial that has trained its whole length), so lcm "
+                     "would never act: trials report at steps 150 and 300 (one per epoch of 150 "
+                     "batches, the last at step 300), expected checkpoints among these steps, "
+                     "before the last");
   // --trials counts: lcm decides once `accumulate` trials are complete.
   write_study(
       "subset: 1500\ntraining:\n  batch: 8\n  epochs: 2\n"

@@ -298,6 +298,30 @@ TEST(Study, AStopperStopsTrialsAndEveryDecisionIsStored) {
   EXPECT_THROW(Study(record(8), space(), make_sampler("random", 9), storage), InvalidArgument);
 }
 
+TEST(Study, AStopperIsNotAskedAtATrialsFinalReport) {
+  // The rule would stop every trial below 0.9 from its second report on; trials that report
+  // twice, the second time as their last, train their whole length and are Completed.
+  store::MemoryStorage storage;
+  auto stopper = std::make_unique<ThresholdStopper>();
+  Study study(record(6), space(), make_sampler("random", 9), storage, std::move(stopper));
+  study.optimize([&](Trial& t) {
+    const double x = t.float_param("x");
+    const double score = 1.0 - (x - 0.5) * (x - 0.5);
+    EXPECT_TRUE(t.report(10, score));
+    EXPECT_TRUE(t.report(20, score, {}, /*last=*/true));
+    return score;
+  });
+  int below = 0;
+  for (const auto& t : study.trials()) {
+    below += *t.value < 0.9;
+    EXPECT_EQ(t.state, TrialState::Completed) << t.number;
+    EXPECT_EQ(t.reports.size(), 2u) << t.number;
+    ASSERT_EQ(t.decisions.size(), 1u) << t.number << ": no decision at the final report";
+    EXPECT_EQ(t.decisions[0].step, 10);
+  }
+  EXPECT_GT(below, 0) << "no trial the rule would have stopped: the test checks nothing";
+}
+
 TEST(Study, StoppingDecisionsAreDeterministicForASerialRun) {
   // A toy curve per trial: rises towards 1 - (x - 0.5)^2, reported at 10 steps.
   const Objective curve = [](Trial& t) {

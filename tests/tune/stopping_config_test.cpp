@@ -116,14 +116,19 @@ TEST(StoppingConfig, LcmCheckpointsNoTrialReportsAtAreRefused) {
   // One point per epoch of 125 batches, 2 epochs: steps 125 and 250.
   const std::string two_epochs = "  batch: 64\n  epochs: 2\n";
   EXPECT_EQ(never_acts(two_epochs, "  rule: lcm\n  accumulate: 5\n  checkpoints: [100, 200]\n"),
-            "s.yaml:10:16: checkpoints 100 and 200 are never reached (lcm would never act): "
+            "s.yaml:10:16: checkpoints 100 and 200 are never reached before a trial's last step "
+            "(no rule stops a trial that has trained its whole length), so lcm would never act: "
             "trials report at steps 125 and 250 (one per epoch of 125 batches, the last at step "
-            "250), expected checkpoints among these steps");
+            "250), expected checkpoints among these steps, before the last");
   EXPECT_EQ(never_acts(two_epochs, "  rule: lcm\n  accumulate: 5\n  checkpoints: [125, 200]\n"),
-            "s.yaml:10:16: checkpoint 200 is never reached: trials report at steps 125 and 250 "
+            "s.yaml:10:16: checkpoint 200 is never reached before a trial's last step (no rule "
+            "stops a trial that has trained its whole length): trials report at steps 125 and 250 "
             "(one per epoch of 125 batches, the last at step 250), expected checkpoints among "
-            "these steps");
-  EXPECT_EQ(never_acts(two_epochs, "  rule: lcm\n  accumulate: 5\n  checkpoints: [125, 250]\n"),
+            "these steps, before the last");
+  // 250 is every trial's last step: its report is the trial's result, not a point to stop at.
+  EXPECT_THAT(never_acts(two_epochs, "  rule: lcm\n  accumulate: 5\n  checkpoints: [125, 250]\n"),
+              HasSubstr("checkpoint 250 is never reached before a trial's last step"));
+  EXPECT_EQ(never_acts(two_epochs, "  rule: lcm\n  accumulate: 5\n  checkpoints: [125]\n"),
             "(accepted)");
   // eval_every 50 up to 250: 50, 100, ..., 250.
   EXPECT_EQ(never_acts(two_epochs + "  eval_every: 50\n",
@@ -131,9 +136,10 @@ TEST(StoppingConfig, LcmCheckpointsNoTrialReportsAtAreRefused) {
             "(accepted)");
   EXPECT_EQ(never_acts("  iterations: 500\n  eval_every: 25\n",
                        "  rule: lcm\n  accumulate: 5\n  checkpoints: [110, 200, 600]\n"),
-            "s.yaml:10:16: checkpoints 110 and 600 are never reached: trials report at steps 25, "
-            "50, 75, ..., 500 (every 25 iterations, the last at step 500), expected checkpoints "
-            "among these steps");
+            "s.yaml:10:16: checkpoints 110 and 600 are never reached before a trial's last step "
+            "(no rule stops a trial that has trained its whole length): trials report at steps "
+            "25, 50, 75, ..., 500 (every 25 iterations, the last at step 500), expected "
+            "checkpoints among these steps, before the last");
 }
 
 TEST(StoppingConfig, ACheckpointSomeConfigurationReachesIsKept) {
@@ -151,11 +157,14 @@ TEST(StoppingConfig, ACheckpointSomeConfigurationReachesIsKept) {
     }
     return "(accepted)";
   };
-  EXPECT_EQ(check("40, 60, 300"), "(accepted)");  // each reached by one eval_every or the end
+  EXPECT_EQ(check("40, 60, 280"), "(accepted)");  // each reached by one eval_every
+  EXPECT_THAT(check("40, 60, 300"),               // 300: every trial's last step
+              HasSubstr("checkpoint 300 is never reached before a trial's last step"));
   EXPECT_EQ(check("50"),
-            "s.yaml:11:16: checkpoint 50 is never reached (lcm would never act): trials report "
-            "every 40 to 60 iterations and at their last step, 300, expected checkpoints among "
-            "these steps");
+            "s.yaml:11:16: checkpoint 50 is never reached before a trial's last step (no rule "
+            "stops a trial that has trained its whole length), so lcm would never act: trials "
+            "report every 40 to 60 iterations and at their last step, 300, expected checkpoints "
+            "among these steps, before the last");
 }
 
 TEST(StoppingConfig, RulesWaitingForMoreTrialsThanTheStudyHasAreRefused) {
@@ -168,7 +177,8 @@ TEST(StoppingConfig, RulesWaitingForMoreTrialsThanTheStudyHasAreRefused) {
             "s.yaml:8:15: 'accumulate' is 5 and the study has 5 trials: lcm decides once that "
             "many trials are complete, so it would never act, expected accumulate below the number "
             "of trials");
-  EXPECT_EQ(never_acts(training, "  rule: lcm\n  accumulate: 5\n", 6), "(accepted)");
+  EXPECT_EQ(never_acts(training + "  epochs: 2\n", "  rule: lcm\n  accumulate: 5\n", 6),
+            "(accepted)");
   EXPECT_EQ(never_acts(training, "  rule: median\n  min_trials: 3\n", 2),
             "s.yaml:8:15: 'min_trials' is 3 and the study has 2 trials: the median rule decides "
             "once that many trials are complete, so it would never act, expected min_trials below "
@@ -184,16 +194,34 @@ TEST(StoppingConfig, RulesWaitingForMoreTrialsThanTheStudyHasAreRefused) {
 
 TEST(StoppingConfig, RulesStartingAfterTheLastStepAreRefused) {
   EXPECT_EQ(never_acts("  iterations: 500\n  eval_every: 100\n", "  rule: median\n  grace: 1000\n"),
-            "s.yaml:9:10: 'grace' is 1000: the median rule decides from that step on, and trials "
-            "report at steps 100, 200, 300, ..., 500 (every 100 iterations, the last at step 500), "
-            "so it would never act, expected grace <= 500");
-  EXPECT_EQ(never_acts("  iterations: 500\n", "  rule: median\n  grace: 500\n"), "(accepted)");
-  // asha's default first rung is step 100; one epoch of 64 batches of 125 ends at step 64.
-  EXPECT_EQ(never_acts("  batch: 125\n", "  rule: asha\n"),
-            "s.yaml:7:9: 'min_resource' is 100 (the default): asha's first rung is at that step, "
-            "and trials report at step 64 (one per epoch of 64 batches, the last at step 64), so "
-            "it would never act, expected min_resource <= 64");
-  EXPECT_EQ(never_acts("  batch: 125\n  epochs: 2\n", "  rule: asha\n"), "(accepted)");
+            "s.yaml:9:10: 'grace' is 1000: the median rule decides from that step on, before a "
+            "trial's last step, and trials report at steps 100, 200, 300, ..., 500 (every 100 "
+            "iterations, the last at step 500), so it would never act, expected grace <= 400");
+  // Step 500 is the last: the trial's result, no rule decides there.
+  EXPECT_THAT(
+      never_acts("  iterations: 500\n  eval_every: 100\n", "  rule: median\n  grace: 500\n"),
+      HasSubstr("expected grace <= 400"));
+  EXPECT_EQ(never_acts("  iterations: 500\n  eval_every: 100\n", "  rule: median\n  grace: 400\n"),
+            "(accepted)");
+  // asha's default first rung is step 100; two epochs of 64 batches of 125 report at 64 and at
+  // their last step, 128.
+  EXPECT_EQ(never_acts("  batch: 125\n  epochs: 2\n", "  rule: asha\n"),
+            "s.yaml:8:9: 'min_resource' is 100 (the default): asha's first rung is at that step, "
+            "a rung decides before a trial's last step, and trials report at steps 64 and 128 "
+            "(one per epoch of 64 batches, the last at step 128), so it would never act, expected "
+            "min_resource <= 64");
+  EXPECT_EQ(never_acts("  batch: 125\n  epochs: 3\n", "  rule: asha\n"), "(accepted)");
+}
+
+TEST(StoppingConfig, RulesOfTrialsThatReportOnlyAtTheirLastStepAreRefused) {
+  // One epoch of 64 batches of 125 and no eval_every: a single point, the trial's result.
+  EXPECT_EQ(never_acts("  batch: 125\n", "  rule: median\n  min_trials: 3\n"),
+            "s.yaml:7:9: trials report at step 64 (one per epoch of 64 batches, the last at step "
+            "64): only at their last step, where no rule stops a trial (it has trained its whole "
+            "length), so median would never act, expected eval_every below the last step or more "
+            "than one epoch");
+  EXPECT_EQ(never_acts("  batch: 125\n  eval_every: 32\n", "  rule: median\n  min_trials: 3\n"),
+            "(accepted)");
 }
 
 TEST(StoppingConfig, TooManyConfigurationsToListSkipsTheStepChecks) {
