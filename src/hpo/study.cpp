@@ -297,6 +297,7 @@ void Study::tell(TrialRecord trial) {
       running_trials_.erase(it);
     }
     if (pbt_) {  // a generation may have waited for this member only
+      live_step_.erase(trial.number);
       waiting_.erase(trial.number);
       offered_.erase(trial.number);
       donor_state_.erase(trial.number);
@@ -349,6 +350,13 @@ TrialRecord* Study::record_report_locked(int64_t number, const Report& report) {
   auto it = running_trials_.find(number);
   if (it == running_trials_.end()) return nullptr;
   keep_by_step(it->second.reports, report);
+  if (pbt_) {
+    live_step_[number] = report.step;
+    // A decision at this step or later is one a re-queued member made before its run died,
+    // after the state it restarts from: it is made again.
+    std::erase_if(it->second.decisions,
+                  [&](const DecisionRecord& d) { return d.step >= report.step; });
+  }
   return &it->second;
 }
 
@@ -469,7 +477,8 @@ void Study::release_generations_locked() {
     if (started < record_.n_trials && !cancelled() && !closing_) break;
     bool behind = false;
     for (const auto& [n, t] : running_trials_) {
-      if (t.reports.empty() || t.reports.back().step < step) behind = true;
+      const auto live = live_step_.find(n);
+      if (live == live_step_.end() || live->second < step) behind = true;
     }
     if (behind) break;
 

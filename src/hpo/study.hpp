@@ -211,6 +211,10 @@ class Study {
   // the donor state each recipient is to load.
   using State = std::shared_ptr<const std::vector<uint8_t>>;
   std::map<int64_t, int64_t> waiting_;
+  // The last step each running member reported in this run. A re-queued member keeps its stored
+  // curve (for the ranking and the lineage) but restarts from an earlier generation: only what it
+  // reports now tells whether a generation still waits for it.
+  std::map<int64_t, int64_t> live_step_;
   std::vector<Released> released_;
   std::map<int64_t, std::pair<int64_t, State>> offered_;
   std::map<int64_t, State> donor_state_;

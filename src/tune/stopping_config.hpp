@@ -55,8 +55,9 @@ struct ReportSteps {
 // Throws InvalidArgument at the option's position when the rule could never act in a study of
 // `trials` trials: lcm's `accumulate` or median's `min_trials` not below `trials`, asha with no
 // two trials in a bracket, an lcm checkpoint no trial reports at before its last step, median's
-// `grace` or asha's `min_resource` after the last step where a rule decides. `steps` null: not known (the search space
-// allows too many configurations to list), the checks that need them are skipped.
+// `grace` or asha's `min_resource` after the last step where a rule decides. `steps` null: not
+// known (the search space allows too many configurations to list), the checks that need them are
+// skipped.
 void check_stopping_acts(const StoppingConfig& config, const ReportSteps* steps, int64_t trials);
 
 // nullptr for "none".

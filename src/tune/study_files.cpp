@@ -25,10 +25,22 @@ int64_t number_in(std::string_view text, std::string_view head, std::string_view
   return std::stoll(std::string(digits));
 }
 
-// Whether `rest` is "trial-<N>.ckpt" or "member-<N>.state", optionally with ".tmp".
+// {N, S} of "member-<N>.step-<S>.state", or {-1, -1}.
+std::pair<int64_t, int64_t> member_step_in(std::string_view rest) {
+  const size_t dot = rest.find('.');
+  if (dot == std::string_view::npos) return {-1, -1};
+  const int64_t number = number_in(std::string(rest.substr(0, dot)) + ".", "member-", ".");
+  const int64_t step = number_in(rest.substr(dot + 1), "step-", ".state");
+  if (number < 0 || step < 0) return {-1, -1};
+  return {number, step};
+}
+
+// Whether `rest` is "trial-<N>.ckpt", "member-<N>.step-<S>.state" or an earlier krill's
+// "member-<N>.state", optionally with ".tmp".
 bool is_study_file_suffix(std::string_view rest) {
   if (rest.ends_with(".tmp")) rest.remove_suffix(4);
-  return number_in(rest, "trial-", ".ckpt") >= 0 || number_in(rest, "member-", ".state") >= 0;
+  return number_in(rest, "trial-", ".ckpt") >= 0 || number_in(rest, "member-", ".state") >= 0 ||
+         member_step_in(rest).first >= 0;
 }
 
 // Visits the files whose names start with `<prefix>.`, with what follows that.
@@ -78,10 +90,22 @@ fs::path checkpoint_file(const fs::path& prefix, int64_t number) {
   return p;
 }
 
-fs::path member_state_file(const fs::path& prefix, int64_t number) {
+fs::path member_state_file(const fs::path& prefix, int64_t number, int64_t step) {
   fs::path p = prefix;
-  p += ".member-" + std::to_string(number) + ".state";
+  p += ".member-" + std::to_string(number) + ".step-" + std::to_string(step) + ".state";
   return p;
+}
+
+std::map<int64_t, std::vector<int64_t>> member_state_files(const fs::path& prefix) {
+  std::map<int64_t, std::vector<int64_t>> out;
+  if (prefix.empty()) return out;
+  files_starting(prefix, [&](const fs::path&, std::string_view rest) {
+    if (const auto [number, step] = member_step_in(rest); number >= 0) {
+      out[number].push_back(step);
+    }
+  });
+  for (auto& [number, steps] : out) std::sort(steps.begin(), steps.end());
+  return out;
 }
 
 std::vector<fs::path> study_files(const fs::path& storage, const std::string& study) {

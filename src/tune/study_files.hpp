@@ -1,12 +1,13 @@
 // The files a study keeps beside its database, named by database, study and trial so that the
 // studies of one database never share one: `<storage>.<study>.trial-<N>.ckpt`, the weights of the
-// study's best trial, and `<storage>.<study>.member-<N>.state`, a PBT member's state while it
-// trains. `krill tune` writes them; `krill study delete|rename|copy` deletes, renames and copies
+// study's best trial, and `<storage>.<study>.member-<N>.step-<S>.state`, a PBT member's state while
+// it trains. `krill tune` writes them; `krill study delete|rename|copy` deletes, renames and copies
 // them with their study.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -28,8 +29,13 @@ std::filesystem::path study_files_prefix(const std::filesystem::path& storage,
                                          const std::string& study);
 // `<prefix>.trial-<N>.ckpt`: the weights of trial N, kept while it is the best.
 std::filesystem::path checkpoint_file(const std::filesystem::path& prefix, int64_t number);
-// `<prefix>.member-<N>.state`: PBT member N's state.
-std::filesystem::path member_state_file(const std::filesystem::path& prefix, int64_t number);
+// `<prefix>.member-<N>.step-<S>.state`: PBT member N's state at generation step S (a member
+// keeps its last two: see TrainingObjective).
+std::filesystem::path member_state_file(const std::filesystem::path& prefix, int64_t number,
+                                        int64_t step);
+// The member states that exist under `prefix`: member number -> its steps, ascending (no `.tmp`
+// of a write that did not finish).
+std::map<int64_t, std::vector<int64_t>> member_state_files(const std::filesystem::path& prefix);
 
 // The study's files that exist beside the storage (of both kinds, and a `.tmp` left by a write
 // that did not finish), by name: another study's, even one whose name starts with this one's,

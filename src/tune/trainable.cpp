@@ -575,9 +575,50 @@ TrainingObjective::TrainingObjective(const StudyFile& file, std::shared_ptr<cons
   }
 }
 
-std::filesystem::path TrainingObjective::member_state_of(int64_t number) const {
+std::filesystem::path TrainingObjective::member_state_of(int64_t number, int64_t step) const {
   if (member_prefix_.empty()) return {};
-  return member_state_file(member_prefix_, number);
+  return member_state_file(member_prefix_, number, step);
+}
+
+int64_t TrainingObjective::member_resume_step() const {
+  if (member_prefix_.empty()) return 0;
+  std::lock_guard lock(mutex_);
+  if (!resume_step_) {
+    std::optional<int64_t> earliest;
+    for (const auto& [number, steps] : member_state_files(member_prefix_)) {
+      earliest = std::min(earliest.value_or(steps.back()), steps.back());
+    }
+    resume_step_ = earliest.value_or(0);
+  }
+  return *resume_step_;
+}
+
+void TrainingObjective::save_member_state(int64_t number, int64_t step,
+                                          std::span<const uint8_t> bytes) const {
+  if (member_prefix_.empty()) return;
+  train::write_checkpoint_file(member_state_of(number, step), bytes);
+  const auto all = member_state_files(member_prefix_);
+  const auto it = all.find(number);
+  if (it == all.end()) return;
+  // Keeps this state and the one before it (a killed run's members may resume from either).
+  const std::vector<int64_t>& steps = it->second;
+  const auto at = std::lower_bound(steps.begin(), steps.end(), step);
+  if (at == steps.end() || at == steps.begin()) return;
+  for (auto old = steps.begin(); old + 1 < at; ++old) {
+    std::error_code ec;
+    std::filesystem::remove(member_state_of(number, *old), ec);
+  }
+}
+
+void TrainingObjective::remove_member_states(int64_t number) const {
+  if (member_prefix_.empty()) return;
+  const auto all = member_state_files(member_prefix_);
+  if (const auto it = all.find(number); it != all.end()) {
+    for (const int64_t step : it->second) {
+      std::error_code ec;
+      std::filesystem::remove(member_state_of(number, step), ec);
+    }
+  }
 }
 
 std::filesystem::path TrainingObjective::checkpoint_of(int64_t number) const {
@@ -611,16 +652,21 @@ double TrainingObjective::operator()(hpo::Trial& trial) {
   int threads = trial.threads();
   cpu.set_threads(threads);
   hpo::Params params = trial.params();
-  // A PBT member that was training when its run ended resumes from the state it saved at its
-  // last generation: its hyperparameters then, its weights, optimizer state and step.
-  const std::filesystem::path member_file = member_state_of(trial.number());
-  struct RemoveState {  // a member that ends (however) no longer resumes
-    const std::filesystem::path& file;
-    ~RemoveState() {
-      std::error_code ec;
-      if (!file.empty()) std::filesystem::remove(file, ec);
+  // A PBT member that was training when its run ended resumes from the state it saved at the
+  // generation every member resumes from (member_resume_step): its hyperparameters then, its
+  // weights, optimizer state and step.
+  const bool pbt_member = !member_prefix_.empty() && pbt_interval_ > 0;
+  const int64_t resume_step = pbt_member ? member_resume_step() : 0;
+  const std::filesystem::path member_file =
+      resume_step > 0 ? member_state_of(trial.number(), resume_step) : std::filesystem::path();
+  struct RemoveStates {  // a member that ends (however) no longer resumes
+    const TrainingObjective& o;
+    bool pbt_member;
+    int64_t number;
+    ~RemoveStates() {
+      if (pbt_member) o.remove_member_states(number);
     }
-  } remove_state{member_file};
+  } remove_states{*this, pbt_member, trial.number()};
   std::vector<uint8_t> resumed;
   std::optional<MemberBytes> saved;  // views into `resumed`
   if (!member_file.empty() && std::filesystem::exists(member_file)) {
@@ -663,6 +709,9 @@ double TrainingObjective::operator()(hpo::Trial& trial) {
   });
   Member member(fixed_, run, trainer, params, steps.done);
   trial.attach(&member);
+  // A member starting from step 0 saves its state at once, so that a killed run's members all
+  // have one and resume from one generation (a member that ended has none).
+  if (pbt_member && !saved && resume_step == 0) save_member_state(trial.number(), 0, member.save());
   struct Detach {  // however the trial ends
     hpo::Trial& trial;
     ~Detach() { trial.attach(nullptr); }
@@ -672,8 +721,8 @@ double TrainingObjective::operator()(hpo::Trial& trial) {
     const bool go_on = report_point(trial, p, last);
     // A PBT generation decided (and may have replaced this member's state): save it, so that a
     // resumed study continues from here.
-    if (!member_file.empty() && pbt_interval_ > 0 && !last && p.iteration % pbt_interval_ == 0) {
-      train::write_checkpoint_file(member_file, member.save());
+    if (pbt_member && !last && p.iteration % pbt_interval_ == 0) {
+      save_member_state(trial.number(), p.iteration, member.save());
     }
     // Another process of the study may have joined (or left) this host: take the new share.
     if (const int now = trial.threads(); now != threads) cpu.set_threads(threads = now);
@@ -707,8 +756,11 @@ double TrainingObjective::operator()(hpo::Trial& trial) {
 
 std::string TrainingObjective::group(int64_t number, const hpo::Params& params) const {
   // A PBT member resuming from its saved state starts mid-run: alone (a population starts at 0).
-  if (const auto file = member_state_of(number); !file.empty() && std::filesystem::exists(file)) {
-    return "";
+  if (pbt_interval_ > 0 && member_resume_step() > 0) {
+    if (const auto file = member_state_of(number, member_resume_step());
+        !file.empty() && std::filesystem::exists(file)) {
+      return "";
+    }
   }
   hpo::Params all = fixed_;
   for (const auto& [name, value] : params) all[name] = value;
@@ -833,11 +885,16 @@ void TrainingObjective::run(const std::vector<hpo::Trial*>& trials, const Finish
       for (hpo::Trial* t : trials) t->attach(nullptr);
     }
   } detach{trials};
-  auto save_member = [&](size_t m) {
-    if (const auto file = member_state_of(trials[m]->number()); !file.empty()) {
-      train::write_checkpoint_file(file, trainables[m]->save());
-    }
+  const bool pbt_members = !member_prefix_.empty() && pbt_interval_ > 0;
+  auto save_member = [&](size_t m, int64_t step) {
+    if (pbt_members) save_member_state(trials[m]->number(), step, trainables[m]->save());
   };
+  // Members start at step 0 (group() keeps resumed ones out): each saves its state at once, as a
+  // solo member does, unless the study resumes from a later generation (then this member had
+  // none at it, and starting afresh it leaves the others' cut alone).
+  if (pbt_members && member_resume_step() == 0) {
+    for (size_t m = 0; m < count; ++m) save_member(m, 0);
+  }
   std::vector<std::pair<int, train::CurvePoint>> generation;  // the points waiting to report
   population.on_report([&](int m, const train::CurvePoint& p) {
     const bool last = p.iteration == planned;
@@ -857,7 +914,7 @@ void TrainingObjective::run(const std::vector<hpo::Trial*>& trials, const Finish
         try {
           const auto [member, point] = generation[i];
           report_point(*trials[static_cast<size_t>(member)], point, false);
-          save_member(static_cast<size_t>(member));
+          save_member(static_cast<size_t>(member), point.iteration);
         } catch (...) {
           errors[i] = std::current_exception();
         }
@@ -894,10 +951,7 @@ void TrainingObjective::run(const std::vector<hpo::Trial*>& trials, const Finish
   };
   auto end_member = [&](size_t m, const train::History& h) {
     training[m] = 0;
-    if (const auto file = member_state_of(trials[m]->number()); !file.empty()) {
-      std::error_code ec;
-      std::filesystem::remove(file, ec);  // a member that ends no longer resumes
-    }
+    if (pbt_members) remove_member_states(trials[m]->number());  // it no longer resumes
     finish(m, result_of(m, h));
   };
   // A member that leaves early is settled at once: a PBT generation waits on every member that

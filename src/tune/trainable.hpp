@@ -128,11 +128,17 @@ class TrainingObjective final : public hpo::GroupObjective {
   // population's training run.
   std::string group(int64_t number, const hpo::Params& params) const override;
   void run(const std::vector<hpo::Trial*>& trials, const Finish& finish) override;
-  // A PBT study's member state file, `<storage>.<study>.member-<N>.state` (of the study file's
-  // storage and name), written at each generation while the member trains and removed when it
-  // ends, from which a re-queued member resumes; empty for a study without PBT or with in-memory
-  // storage.
-  std::filesystem::path member_state_of(int64_t number) const;
+  // A PBT study's member state files, `<storage>.<study>.member-<N>.step-<S>.state` (of the study
+  // file's storage and name; empty for a study without PBT or with in-memory storage): a member
+  // writes its state when it starts (step 0) and after each generation's decision, keeps its last
+  // two and removes them when it ends.
+  std::filesystem::path member_state_of(int64_t number, int64_t step) const;
+  // The generation every re-queued member of a killed run resumes from, so that all restart from
+  // one consistent cut: the earliest of the members' latest states (0: from the start; members
+  // that ended have none). Members can be one generation apart when a run dies (one saved its
+  // state at step s + interval, another had not yet saved s + interval), and every member still
+  // has its state at that step (it keeps two). Found once, when the first member asks.
+  int64_t member_resume_step() const;
   // The steps done and planned, summed over the trials running now: for a progress line (read
   // from any thread).
   struct Steps {
@@ -175,6 +181,10 @@ class TrainingObjective final : public hpo::GroupObjective {
   std::filesystem::path prefix_;
   std::filesystem::path member_prefix_;  // PBT member states (empty: none)
   int64_t pbt_interval_ = 0;
+  mutable std::optional<int64_t> resume_step_;  // member_resume_step(), once found (mutex_)
+  // Writes member `number`'s state at `step` and removes its states before the previous one.
+  void save_member_state(int64_t number, int64_t step, std::span<const uint8_t> bytes) const;
+  void remove_member_states(int64_t number) const;  // a member that ends no longer resumes
   mutable std::mutex mutex_;
   struct Running {  // a running trial's steps: `done` written by its thread at every step
     std::atomic<int64_t> done{0};

@@ -565,9 +565,11 @@ TEST_F(TuneMpiTest, AKilledPbtJobResumesItsMembers) {
   const fs::path db = dir_ / "pbt-kill.db";
   auto job = start(5, study, "pbt-kill-1.log");
   const auto deadline = Clock::now() + kTimeout;
-  auto saved = [&] {
+  auto saved = [&] {  // members' states after the first generation (each saves step 0 first)
     int n = 0;
-    for (const auto& e : fs::directory_iterator(dir_)) n += e.path().string().ends_with(".state");
+    for (const auto& e : fs::directory_iterator(dir_)) {
+      n += e.path().string().ends_with(".step-1000.state");
+    }
     return n;
   };
   while (saved() < 4 && Clock::now() < deadline && job->running()) {

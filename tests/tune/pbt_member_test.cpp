@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <vector>
 
@@ -148,6 +149,17 @@ TEST_F(PbtMemberTest, ARecipientKeepsItsOwnDropoutStream) {
   EXPECT_TRUE(exploited);
 }
 
+// The member state files of `dir` (a study's, `b.db.pbt.member-<N>.step-<S>.state`), by name.
+std::vector<std::string> member_files(const fs::path& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (name.find(".member-") != std::string::npos) out.push_back(name);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 TEST_F(PbtMemberTest, AResumedMemberContinuesFromItsLastGeneration) {
   std::vector<hpo::Report> whole;
   double whole_value = 0;
@@ -159,42 +171,70 @@ TEST_F(PbtMemberTest, AResumedMemberContinuesFromItsLastGeneration) {
                    return go_on(r);
                  }));
     whole_value = objective(t);
-    EXPECT_FALSE(fs::exists(objective.member_state_of(0))) << "an ended member's state goes";
+    EXPECT_TRUE(member_files(dir_).empty()) << "an ended member's states go";
   }
 
   const fs::path db = dir_ / "b.db";
-  const fs::path saved = dir_ / "saved.state";
+  const fs::path saved = dir_ / "saved";
+  fs::create_directories(saved);
   {
     TrainingObjective objective(file(db), data(), db, std::nullopt);
-    const fs::path state = objective.member_state_of(0);
-    EXPECT_EQ(state.filename(), "b.db.pbt.member-0.state");
+    EXPECT_EQ(objective.member_state_of(0, 40).filename(), "b.db.pbt.member-0.step-40.state");
     hpo::Trial t(0, {{"lr", 0.2}}, hpo::ReportHost([&](const hpo::Report& r, hpo::Trainable*) {
                    if (r.step == 50) {  // the run dies here: its last generation was step 40
-                     fs::copy_file(state, saved);
+                     // It keeps its last two states (the one it started with is gone).
+                     EXPECT_THAT(member_files(dir_),
+                                 ElementsAre("b.db.pbt.member-0.step-20.state",
+                                             "b.db.pbt.member-0.step-40.state"));
+                     for (const std::string& name : member_files(dir_)) {
+                       fs::copy_file(dir_ / name, saved / name);
+                     }
                      throw Error("killed");
                    }
                    return go_on(r);
                  }));
     EXPECT_THROW(objective(t), Error);
-    fs::rename(saved, state);  // what a killed process leaves
   }
-  TrainingObjective objective(file(db), data(), db, std::nullopt);
-  std::vector<hpo::Report> resumed;
-  hpo::Trial t(0, {{"lr", 0.2}}, hpo::ReportHost([&](const hpo::Report& r, hpo::Trainable* m) {
-                 if (resumed.empty()) {
-                   EXPECT_EQ(m->step(), 50);
-                 }
-                 resumed.push_back(r);
-                 return go_on(r);
-               }));
-  EXPECT_EQ(objective(t), whole_value);
-  EXPECT_EQ(t.attrs().at("resumed_step"), 40);
-  ASSERT_EQ(resumed.size(), 2u);
-  EXPECT_EQ(resumed[0].step, 50);
-  for (size_t i = 0; i < resumed.size(); ++i) {
-    EXPECT_EQ(resumed[i].value, whole[4 + i].value) << "step " << resumed[i].step;
-    EXPECT_EQ(resumed[i].metrics, whole[4 + i].metrics) << "step " << resumed[i].step;
-  }
+  // What a killed process leaves; `other`: a second member's states too, when that member had
+  // saved only up to `other` (-1: none: a member that ended).
+  const auto killed = [&](int64_t other) {
+    for (const std::string& name : member_files(saved)) fs::copy_file(saved / name, dir_ / name);
+    if (other >= 0) {
+      fs::copy_file(saved / "b.db.pbt.member-0.step-20.state",
+                    dir_ / ("b.db.pbt.member-1.step-" + std::to_string(other) + ".state"));
+    }
+  };
+  const auto resume = [&](int64_t from) {
+    TrainingObjective objective(file(db), data(), db, std::nullopt);
+    EXPECT_EQ(objective.member_resume_step(), from);
+    std::vector<hpo::Report> resumed;
+    hpo::Trial t(0, {{"lr", 0.2}}, hpo::ReportHost([&](const hpo::Report& r, hpo::Trainable* m) {
+                   if (resumed.empty()) {
+                     EXPECT_EQ(m->step(), from + 10);
+                   }
+                   resumed.push_back(r);
+                   return go_on(r);
+                 }));
+    EXPECT_EQ(objective(t), whole_value) << "resumed from step " << from;
+    EXPECT_EQ(t.attrs().at("resumed_step"), from);
+    const size_t first = static_cast<size_t>(from / 10);
+    ASSERT_EQ(resumed.size(), whole.size() - first);
+    for (size_t i = 0; i < resumed.size(); ++i) {
+      EXPECT_EQ(resumed[i].step, whole[first + i].step);
+      EXPECT_EQ(resumed[i].value, whole[first + i].value) << "step " << resumed[i].step;
+      EXPECT_EQ(resumed[i].metrics, whole[first + i].metrics) << "step " << resumed[i].step;
+    }
+    for (const std::string& name : member_files(dir_)) {
+      EXPECT_THAT(name, ::testing::Not(::testing::HasSubstr("member-0."))) << "it ended";
+      fs::remove(dir_ / name);
+    }
+  };
+  killed(-1);
+  resume(40);
+  // Members one generation apart (the other one had not saved step 40 when the run died): all
+  // restart from step 20, the generation both have, and this one ends as if uninterrupted.
+  killed(20);
+  resume(20);
 }
 
 }  // namespace

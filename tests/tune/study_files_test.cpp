@@ -20,7 +20,7 @@ TEST(StudyFiles, AreNamedByDatabaseStudyAndTrial) {
   const fs::path prefix = study_files_prefix("/runs/shared.db", "lr-sweep");
   EXPECT_EQ(prefix, "/runs/shared.db.lr-sweep");
   EXPECT_EQ(checkpoint_file(prefix, 12), "/runs/shared.db.lr-sweep.trial-12.ckpt");
-  EXPECT_EQ(member_state_file(prefix, 3), "/runs/shared.db.lr-sweep.member-3.state");
+  EXPECT_EQ(member_state_file(prefix, 3, 400), "/runs/shared.db.lr-sweep.member-3.step-400.state");
   EXPECT_EQ(study_files_prefix(":memory:", "s"), fs::path());
   EXPECT_EQ(study_files_prefix("", "s"), fs::path());
   // A server's study keeps its files in the working folder, named by database.
@@ -60,15 +60,27 @@ class StudyFilesOnDisk : public ::testing::Test {
 TEST_F(StudyFilesOnDisk, FindTheStudysFilesAndNoOthers) {
   for (const char* name :
        {"s.db", "s.db.a.trial-3.ckpt", "s.db.a.member-0.state", "s.db.a.trial-4.ckpt.tmp",
-        "s.db.a.b.trial-1.ckpt", "s.db.a.trial-.ckpt", "s.db.a.trial-x.ckpt", "s.db.a.notes.txt",
-        "s.db.trial-2.ckpt", "t.db.a.trial-3.ckpt", "s.db.ab.trial-5.ckpt"}) {
+        "s.db.a.member-1.step-200.state", "s.db.a.member-1.step-100.state",
+        "s.db.a.member-2.step-0.state.tmp", "s.db.a.member-x.step-1.state",
+        "s.db.a.member-1.step-.state", "s.db.a.b.member-3.step-100.state", "s.db.a.b.trial-1.ckpt",
+        "s.db.a.trial-.ckpt", "s.db.a.trial-x.ckpt", "s.db.a.notes.txt", "s.db.trial-2.ckpt",
+        "t.db.a.trial-3.ckpt", "s.db.ab.trial-5.ckpt"}) {
     touch(name);
   }
   const fs::path db = dir_ / "s.db";
   EXPECT_EQ(study_files(db, "a"),
-            (std::vector<fs::path>{dir_ / "s.db.a.member-0.state", dir_ / "s.db.a.trial-3.ckpt",
-                                   dir_ / "s.db.a.trial-4.ckpt.tmp"}));
-  EXPECT_EQ(study_files(db, "a.b"), std::vector<fs::path>{dir_ / "s.db.a.b.trial-1.ckpt"});
+            (std::vector<fs::path>{
+                dir_ / "s.db.a.member-0.state", dir_ / "s.db.a.member-1.step-100.state",
+                dir_ / "s.db.a.member-1.step-200.state", dir_ / "s.db.a.member-2.step-0.state.tmp",
+                dir_ / "s.db.a.trial-3.ckpt", dir_ / "s.db.a.trial-4.ckpt.tmp"}));
+  EXPECT_EQ(study_files(db, "a.b"),
+            (std::vector<fs::path>{dir_ / "s.db.a.b.member-3.step-100.state",
+                                   dir_ / "s.db.a.b.trial-1.ckpt"}));
+  // A PBT study's member states, by member and step (not an earlier krill's, nor a `.tmp`).
+  EXPECT_EQ(member_state_files(study_files_prefix(db, "a")),
+            (std::map<int64_t, std::vector<int64_t>>{{1, {100, 200}}}));
+  EXPECT_EQ(member_state_files(study_files_prefix(db, "a.b")),
+            (std::map<int64_t, std::vector<int64_t>>{{3, {100}}}));
   EXPECT_TRUE(study_files(db, "none").empty());
   EXPECT_TRUE(study_files(":memory:", "a").empty());
 
