@@ -221,6 +221,13 @@ void add_export_command(CLI::App& app, int& exit_code) {
       // The same JSON as `krill report` embeds: study, dims, trials with curves and metrics.
       out << report::to_json(report::load_report_data(*storage, chosen.name)) << '\n';
     }
+    // A full disk (or /dev/full) fails the write, not the open: say so instead of success.
+    out.flush();
+    if (file.is_open()) file.close();
+    if (!out) {
+      throw DataError((args->output.empty() ? std::string("standard output") : args->output) +
+                      ": write failed");
+    }
     exit_code = 0;
   });
 }

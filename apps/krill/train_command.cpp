@@ -86,8 +86,9 @@ void validate(const TrainArgs& a) {
   check(a.validation >= 0 && a.validation < 1, "--validation",
         fmt::format("must be a fraction in [0, 1), got {}", a.validation));
   check(a.subset >= 0, "--subset", fmt::format("must be >= 0 (0: all images), got {}", a.subset));
-  check(a.threads >= 0, "--threads",
-        fmt::format("must be >= 1 (0 = all cores), got {}", a.threads));
+  // OpenMP cannot start tens of thousands of threads (libgomp fails, or crashes).
+  check(a.threads >= 0 && a.threads <= 1024, "--threads",
+        fmt::format("must be from 1 to 1024 (0 = all cores), got {}", a.threads));
   check(!a.nesterov || a.momentum > 0, "--nesterov", "needs --momentum > 0");
 }
 

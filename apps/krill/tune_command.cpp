@@ -155,9 +155,11 @@ Prepared prepare(const TuneArgs& a, bool with_train = true) {
         " trains at once, expected 1 (a member per worker) or at least " +
         std::to_string(file.pbt->options.population));
   }
-  if (a.threads < 0) {
+  // OpenMP cannot start tens of thousands of threads (libgomp fails, or crashes): a bound far
+  // above any machine's cores.
+  if (a.threads < 0 || a.threads > 1024) {
     throw InvalidArgument("--threads is " + std::to_string(a.threads) +
-                          ", expected an integer >= 1 (or 0: cores / workers)");
+                          ", expected an integer from 1 to 1024 (or 0: cores / workers)");
   }
   if (file.pbt) {  // the population trains at once: one worker per member
     const int64_t population = file.pbt->options.population;

@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -20,16 +21,27 @@ namespace {
 void run_at_once(const std::vector<std::function<void()>>& jobs) {
   std::vector<std::thread> threads;
   std::vector<std::exception_ptr> errors(jobs.size());
+  std::exception_ptr start_error;
   for (size_t i = 0; i < jobs.size(); ++i) {
-    threads.emplace_back([&, i] {
-      try {
-        jobs[i]();
-      } catch (...) {
-        errors[i] = std::current_exception();
-      }
-    });
+    try {
+      threads.emplace_back([&, i] {
+        try {
+          jobs[i]();
+        } catch (...) {
+          errors[i] = std::current_exception();
+        }
+      });
+    } catch (const std::system_error& e) {  // the system has no thread (or memory) left for it
+      start_error = std::make_exception_ptr(
+          Error("could not start worker thread " + std::to_string(i + 1) + " of " +
+                std::to_string(jobs.size()) + " (" + e.what() +
+                "): ask for fewer workers (--workers, or `workers:` in the study file)"));
+      break;
+    }
   }
+  // The workers that started take the study's trials; the error is said once they are done.
   for (auto& t : threads) t.join();
+  if (start_error) std::rethrow_exception(start_error);
   for (auto& e : errors) {
     if (e) std::rethrow_exception(e);
   }

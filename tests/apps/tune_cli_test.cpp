@@ -96,6 +96,12 @@ TEST_F(TuneCliTest, TunesShowsAndExports) {
   auto json = run_krill("export " + (dir_ / "crash.db").string() + " --format json");
   ASSERT_EQ(json.exit_code, 0) << json.output;
   EXPECT_THAT(json.output, HasSubstr("\"curve\":[[25,"));
+  // A write that fails (a full disk: /dev/full) is an error, not a silent success.
+  if (fs::exists("/dev/full")) {
+    auto full = run_krill("export " + (dir_ / "crash.db").string() + " --format json -o /dev/full");
+    EXPECT_EQ(full.exit_code, 2) << full.output;
+    EXPECT_THAT(full.output, HasSubstr("/dev/full: write failed"));
+  }
 
   // The report, like the figures, goes into folders that do not exist yet.
   const fs::path page = dir_ / "new" / "sub" / "report.html";

@@ -115,7 +115,11 @@ TEST_F(TuneValidationTest, OverridesOutOfRangeAreRefused) {
                  "--workers is 0, expected an integer >= 1 (or no --workers: as many as the "
                  "cores allow)");
   expect_refused(run_krill(tune + "--threads -1"),
-                 "--threads is -1, expected an integer >= 1 (or 0: cores / workers)");
+                 "--threads is -1, expected an integer from 1 to 1024 (or 0: cores / workers)");
+  // libgomp cannot start tens of thousands of threads (it failed, or crashed, before the bound).
+  expect_refused(run_krill(tune + "--threads 100000"),
+                 "--threads is 100000, expected an integer from 1 to 1024 (or 0: cores / "
+                 "workers)");
 }
 
 // `device: cuda` (or --device cuda) where the CUDA backend cannot be had (not built, or no GPU)
