@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
@@ -53,15 +54,28 @@ struct TuneArgs {
 
 std::atomic<bool> g_cancel{false};
 std::atomic<int> g_interrupts{0};
+std::atomic<int> g_exit_code{130};  // 128 + the signal: 130 for Ctrl-C, 143 for SIGTERM
 
 // Runs on krill's signal thread (signals.hpp), not in a signal handler.
-void on_interrupt(int) {
+void on_interrupt(int signal) {
   // The database holds every finished trial (each is committed as it ends). The first Ctrl-C lets
   // the running trials finish; the second stops now: the ticker thread marks this run's running
   // trials abandoned (optimize_and_report) and quits, and the next run re-runs them with their
   // parameters; a third quits at once, whatever that thread is doing.
+  if (signal == SIGTERM) {
+    // timeout(1), Slurm at a job's time limit and systemd send SIGTERM and then, a grace period
+    // later, SIGKILL: waiting for the running trials could take all of it (or forever). So it
+    // stops now, as a second Ctrl-C does, and the next run re-runs the running trials.
+    g_exit_code.store(143);
+    g_cancel.store(true);
+    if (g_interrupts.exchange(2) >= 2) std::_Exit(143);
+    fmt::print(stderr,
+               "\nkrill tune: terminated (SIGTERM): stopping now; the running trials are left for "
+               "the next run, which re-runs them with their parameters\n");
+    return;
+  }
   const int n = g_interrupts.fetch_add(1);
-  if (n >= 2) std::_Exit(130);
+  if (n >= 2) std::_Exit(g_exit_code.load());
   g_cancel.store(true);
   fmt::print(stderr, "{}",
              n == 0 ? "\nkrill tune: stopping: the running trials finish first (Ctrl-C again to "
@@ -287,7 +301,7 @@ int optimize_and_report(hpo::Study& study, hpo::Executor& executor,
             study.storage().remove_run(study.run().id);
           } catch (const std::exception&) {  // the heartbeat stops: the lease's grace frees them
           }
-          std::_Exit(130);
+          std::_Exit(g_exit_code.load());
         }
         if (std::chrono::steady_clock::now() - last_draw >= std::chrono::seconds(1)) {
           last_draw = std::chrono::steady_clock::now();
@@ -317,11 +331,13 @@ int optimize_and_report(hpo::Study& study, hpo::Executor& executor,
   }
   if (g_cancel.load()) {
     fmt::print(stderr, "krill tune: interrupted; run the same command again to resume\n");
-    return 130;
+    return g_exit_code.load();
   }
   // A run whose every trial failed is a broken set-up, not a result: say so, and why.
   if (const auto p = study.progress(); p.finished_here > 0 && p.failed_here == p.finished_here) {
-    fmt::print(stderr, "krill: error: all {} trials of this run failed; the first: {}\n",
+    // A Diverged trial counts here too (a NaN loss): the message says which kinds there were.
+    fmt::print(stderr,
+               "krill: error: all {} trials of this run failed or diverged; the first: {}\n",
                p.finished_here, p.first_error);
     return 1;
   }

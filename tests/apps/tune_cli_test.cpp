@@ -9,6 +9,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <map>
 #include <set>
@@ -58,6 +59,8 @@ class TuneCliTest : public ::testing::Test {
     return file;
   }
 
+  void expect_stopped_now(const std::function<void(pid_t)>& stop, int exit_code,
+                          const std::string& said);
   fs::path dir_;
 };
 
@@ -273,26 +276,26 @@ TEST_F(TuneCliTest, CtrlCStopsCleanlyAndTheNextRunResumes) {
   EXPECT_EQ(storage->trials(storage->studies().at(0).id).size(), static_cast<size_t>(kTrials));
 }
 
-TEST_F(TuneCliTest, ASecondCtrlCStopsNowAndTheNextRunReRunsTheAbandonedTrial) {
+// Stops a `krill tune` in its first trial by `stop(pid)`, which must stop it now (exit
+// `exit_code`, saying `said`), leaving the running trial to the next run, which runs it again.
+void TuneCliTest::expect_stopped_now(const std::function<void(pid_t)>& stop, int exit_code,
+                                     const std::string& said) {
   constexpr int kTrials = 3;
-  const fs::path study = write_study(kTrials, "256,256", 20000);  // seconds: Ctrl-C comes first
+  const fs::path study = write_study(kTrials, "256,256", 20000);  // seconds: the stop comes first
   const fs::path db = dir_ / "crash.db";
   const fs::path log = dir_ / "tune.log";
   const pid_t pid = spawn_tune(study, log);
   ASSERT_GE(pid, 0);
   ASSERT_TRUE(wait_for_trials(db, 1, /*finished_only=*/false));
-  kill(pid, SIGINT);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  kill(pid, SIGINT);
+  stop(pid);
   int status = 0;
   waitpid(pid, &status, 0);  // at once: the running trial is not waited for
   ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status) << "\n"
                                  << read_file(log);
-  EXPECT_EQ(WEXITSTATUS(status), 130);
+  EXPECT_EQ(WEXITSTATUS(status), exit_code);
   {
     const std::string out = read_file(log);
-    EXPECT_THAT(out, HasSubstr("stopping now: the running trials are left for the next run"))
-        << out;
+    EXPECT_THAT(out, HasSubstr(said)) << out;
   }
   krill::hpo::TrialRecord abandoned;
   {
@@ -317,6 +320,24 @@ TEST_F(TuneCliTest, ASecondCtrlCStopsNowAndTheNextRunReRunsTheAbandonedTrial) {
   EXPECT_EQ(trials.front().state, krill::hpo::TrialState::Completed);
 }
 
+TEST_F(TuneCliTest, ASecondCtrlCStopsNowAndTheNextRunReRunsTheAbandonedTrial) {
+  expect_stopped_now(
+      [](pid_t pid) {
+        kill(pid, SIGINT);
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        kill(pid, SIGINT);
+      },
+      130, "stopping now: the running trials are left for the next run");
+}
+
+// timeout(1), Slurm and systemd send SIGTERM, then SIGKILL after a grace period: one SIGTERM
+// stops now (128 + 15), as a second Ctrl-C does.
+TEST_F(TuneCliTest, SigtermStopsNowAndTheNextRunReRunsTheAbandonedTrial) {
+  expect_stopped_now([](pid_t pid) { kill(pid, SIGTERM); }, 143,
+                     "terminated (SIGTERM): stopping now; the running trials are left for the "
+                     "next run");
+}
+
 TEST_F(TuneCliTest, ABadStudyFileIsOneLineWithItsPosition) {
   const fs::path file = dir_ / "bad.yaml";
   std::ofstream(file) << "study: bad\ndata: fashion-mnist\ntrials: 3\nsearch:\n"
@@ -336,8 +357,9 @@ TEST_F(TuneCliTest, ARunWhoseEveryTrialFailedExitsNonZeroWithTheFirstError) {
                       << "search:\n  lr: {type: choice, values: [1.0e+30, 2.0e+30]}\n";
   auto r = run_krill("tune " + file.string() + " --quiet --threads 1");
   EXPECT_EQ(r.exit_code, 1) << r.output;
-  EXPECT_THAT(r.output, HasSubstr("krill: error: all 2 trials of this run failed; the first: "
-                                  "trial 0: loss not finite at iteration"));
+  EXPECT_THAT(r.output,
+              HasSubstr("krill: error: all 2 trials of this run failed or diverged; the first: "
+                        "trial 0: loss not finite at iteration"));
   // The summary says why (an all-failed study used to show nothing but "no completed trial").
   EXPECT_THAT(r.output, HasSubstr("trial 0 diverged: loss not finite at iteration")) << r.output;
   EXPECT_THAT(r.output, HasSubstr("trial 1 diverged: loss not finite at iteration")) << r.output;
