@@ -5,6 +5,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -90,6 +91,10 @@ void validate(const TrainArgs& a) {
   check(a.threads >= 0 && a.threads <= 1024, "--threads",
         fmt::format("must be from 1 to 1024 (0 = all cores), got {}", a.threads));
   check(!a.nesterov || a.momentum > 0, "--nesterov", "needs --momentum > 0");
+  // Before training, not after it: the weights would be lost.
+  std::error_code ec;
+  check(a.save.empty() || !std::filesystem::is_directory(a.save, ec), "--save",
+        fmt::format("{} is a folder, expected a checkpoint file's path", a.save));
 }
 
 // Prefixes errors from parsers with the option they came from.

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <zlib.h>
 
+#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -155,19 +156,34 @@ void save_checkpoint_file(const std::filesystem::path& file, nn::Module& model,
 }
 
 void write_checkpoint_file(const std::filesystem::path& file, std::span<const uint8_t> bytes) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(file, ec)) {
+    throw DataError(file.string() + ": a folder, expected a checkpoint file's path");
+  }
   std::filesystem::path tmp = file;
   tmp += ".tmp";
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw DataError(tmp.string() + ": cannot open for writing");
+    if (!out) {
+      throw DataError(tmp.string() + ": cannot open for writing (" + std::strerror(errno) + ")");
+    }
     out.write(reinterpret_cast<const char*>(bytes.data()),
               static_cast<std::streamsize>(bytes.size()));
     if (!out.flush()) throw DataError(tmp.string() + ": write failed (disk full?)");
   }
-  std::filesystem::rename(tmp, file);
+  std::filesystem::rename(tmp, file, ec);
+  if (ec) {
+    std::error_code ignored;
+    std::filesystem::remove(tmp, ignored);
+    throw DataError(file.string() + ": cannot write (" + ec.message() + ")");
+  }
 }
 
 std::vector<uint8_t> read_checkpoint_file(const std::filesystem::path& file) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(file, ec)) {
+    throw DataError(file.string() + ": a folder, expected a checkpoint file");
+  }
   std::ifstream in(file, std::ios::binary);
   if (!in) throw DataError(file.string() + ": cannot open checkpoint (no such file?)");
   std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),

@@ -1016,14 +1016,26 @@ StudyFile load_study_file(const fs::path& file) {
   if (!fs::exists(status)) throw DataError(prefix + "no such file)");
   if (fs::is_directory(status)) throw DataError(prefix + "a folder, expected a YAML file)");
   std::ifstream in(file, std::ios::binary);
-  std::ostringstream text;
-  if (in) text << in.rdbuf();
+  // A study file is a page of YAML: read at most kMaxStudyFileBytes (a device such as /dev/zero,
+  // or a huge file given by mistake, would otherwise fill the memory).
+  constexpr size_t kMaxStudyFileBytes = size_t{4} << 20;
+  std::string text;
+  if (in) {
+    std::vector<char> chunk(64 * 1024);
+    while (in.read(chunk.data(), static_cast<std::streamsize>(chunk.size())) || in.gcount() > 0) {
+      text.append(chunk.data(), static_cast<size_t>(in.gcount()));
+      if (text.size() > kMaxStudyFileBytes) {
+        throw DataError(file.string() + " is larger than 4 MiB, expected a study file (YAML text)");
+      }
+    }
+    if (!in.bad()) in.clear();  // the end of the file, not an error
+  }
   if (!in || in.bad()) {
     std::string reason = std::strerror(errno);
     if (!reason.empty()) reason[0] = static_cast<char>(std::tolower(reason[0]));
     throw DataError(prefix + reason + ")");
   }
-  if (const auto what = not_text(text.str())) {
+  if (const auto what = not_text(text)) {
     if (what->starts_with("a SQLite")) {
       throw DataError(file.string() +
                       " is a SQLite database, not a study file (YAML): krill show " +
@@ -1032,7 +1044,7 @@ StudyFile load_study_file(const fs::path& file) {
     throw DataError(file.string() + " is " + *what + ", expected a study file (YAML text)");
   }
   Parser parser(file.string(), file.parent_path(), true);
-  StudyFile study = parser.parse(text.str(), file.stem().string());
+  StudyFile study = parser.parse(text, file.stem().string());
   study.path = file;
   return study;
 }

@@ -63,6 +63,8 @@ std::string study_name_problem(const std::string& name) {
   if (name.empty()) return "an empty name";
   if (name == "." || name == "..") return "'" + name + "'";
   if (name.find('/') != std::string::npos) return "a name with '/'";
+  // A file name (NAME_MAX: 255 bytes) holds `<database>.<name>.member-<N>.step-<S>.state.tmp`.
+  if (name.size() > kMaxStudyName) return "a name of " + std::to_string(name.size()) + " bytes";
   const bool control = std::any_of(name.begin(), name.end(), [](char c) {
     return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
   });
