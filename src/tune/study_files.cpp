@@ -29,7 +29,7 @@ int64_t number_in(std::string_view text, std::string_view head, std::string_view
 std::pair<int64_t, int64_t> member_step_in(std::string_view rest) {
   const size_t dot = rest.find('.');
   if (dot == std::string_view::npos) return {-1, -1};
-  const int64_t number = number_in(std::string(rest.substr(0, dot)) + ".", "member-", ".");
+  const int64_t number = number_in(rest.substr(0, dot + 1), "member-", ".");
   const int64_t step = number_in(rest.substr(dot + 1), "step-", ".state");
   if (number < 0 || step < 0) return {-1, -1};
   return {number, step};
