@@ -3,6 +3,10 @@
 
 #include <CLI/CLI.hpp>
 #include <exception>
+#include <string>
+#include <vector>
+
+#include "command_line.hpp"
 
 #include "core/error.hpp"
 #include "openmp_env.hpp"
@@ -27,6 +31,11 @@ int main(int argc, char** argv) {
   krill::cli::add_export_command(app, exit_code);
   krill::cli::add_best_command(app, exit_code);
   krill::cli::add_report_command(app, exit_code);
+  krill::cli::read_integers_strictly(app);
+  if (const auto error = krill::cli::unknown_word(app, {argv + 1, argv + argc})) {
+    fmt::print(stderr, "krill: error: {}\n", *error);
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -127,6 +127,10 @@ void add_show_command(CLI::App& app, int& exit_code) {
                 "every trial (state, value, parameters, seed, times, reason) and the processes "
                 "(README lists the fields)");
   cmd->callback([args, &exit_code] {
+    if (args->top < 0) {
+      throw InvalidArgument(
+          fmt::format("--top: must be >= 0 (0: no list of trials), got {}", args->top));
+    }
     auto storage = open_existing(args->db);
     auto studies = chosen_studies(*storage, args->db, args->study);
     if (args->json) {

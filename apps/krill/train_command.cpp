@@ -90,6 +90,12 @@ void validate(const TrainArgs& a) {
   // OpenMP cannot start tens of thousands of threads (libgomp fails, or crashes).
   check(a.threads >= 0 && a.threads <= 1024, "--threads",
         fmt::format("must be from 1 to 1024 (0 = all cores), got {}", a.threads));
+  // Adam would train as if they were not given.
+  check(a.optimizer != "adam" || a.momentum == 0, "--momentum",
+        "is SGD's: adam has no momentum to set (its beta1 is 0.9), expected --optimizer sgd or no "
+        "--momentum");
+  check(a.optimizer != "adam" || !a.nesterov, "--nesterov",
+        "is SGD's: adam has no Nesterov momentum, expected --optimizer sgd or no --nesterov");
   check(!a.nesterov || a.momentum > 0, "--nesterov", "needs --momentum > 0");
   // Before training, not after it: the weights would be lost.
   std::error_code ec;
@@ -363,8 +369,16 @@ void add_train_command(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_flag("--json", args->json, "print the result as one JSON object");
   cmd->add_flag("--quiet,-q", args->quiet, "no progress output");
-  cmd->add_option("--save", args->save, "write a checkpoint (weights + optimizer state) here");
-  cmd->add_option("--resume", args->resume, "continue from a checkpoint written by --save");
+  // An empty path would be taken for no option at all: no checkpoint written, none read.
+  const CLI::Validator a_path(
+      [](const std::string& path) {
+        return path.empty() ? std::string("is empty, expected a checkpoint file's path") : "";
+      },
+      "", "path");
+  cmd->add_option("--save", args->save, "write a checkpoint (weights + optimizer state) here")
+      ->check(a_path);
+  cmd->add_option("--resume", args->resume, "continue from a checkpoint written by --save")
+      ->check(a_path);
   cmd->callback([args, cmd, &exit_code] {
     args->activation_given = cmd->count("--activation") > 0;
     args->dropout_given = cmd->count("--dropout") > 0;

@@ -225,6 +225,9 @@ class Parser {
     return yaml::param_value(src_, info, node, at, label);
   }
   void check_combinations(const YAML::Node& root) const;
+  void check_unused() const;
+  std::string never_text(const std::string& name, const std::string& value,
+                         const std::string& fallback) const;
   // Whether a trial can have `value` for parameter `name`: fixed to it, searched over it, or left
   // at it (`fallback`, the default).
   bool can_be(const std::string& name, const hpo::ParamValue& value,
@@ -811,6 +814,7 @@ void Parser::check_combinations(const YAML::Node& root) const {
       }
     }
   }
+  check_unused();
   if (has("hidden")) {
     for (const char* other : {"width", "depth"}) {
       if (has(other)) {
@@ -858,6 +862,49 @@ void Parser::check_combinations(const YAML::Node& root) const {
     src_.fail(find("sampler") ? find("sampler")->value : root,
               "sampler 'grid' without a dimension of type grid, expected at least one under "
               "search:");
+  }
+}
+
+// "is constant (the default)", "is 'adam' (at 6:14)", "is never 'exp' (its values at 9:3: constant
+// or step)": what a text parameter is, said where it never is `value`.
+std::string Parser::never_text(const std::string& name, const std::string& value,
+                               const std::string& fallback) const {
+  if (!has(name)) return "is " + fallback + " (the default)";
+  const std::string at = yaml::line_column(where_.at(name).Mark());
+  const auto& list = candidates_.at(name);
+  if (out_.fixed.contains(name))
+    return "is '" + std::get<std::string>(list.front()) + "' (at " + at + ")";
+  Strings names;
+  for (const auto& v : list) names.push_back(std::get<std::string>(v));
+  return "is never '" + value + "' (its values at " + at + ": " + yaml::one_of(names) + ")";
+}
+
+// A parameter that no trial uses would be set, or searched, and change nothing: a schedule's
+// parameter where no trial has that schedule, SGD's momentum where every trial uses adam.
+void Parser::check_unused() const {
+  static const std::pair<const char*, const char*> kScheduleParams[] = {
+      {"decay_every", "step"}, {"decay_factor", "step"}, {"gamma", "exp"},
+      {"warmup", "cosine"},    {"min_factor", "cosine"},
+  };
+  for (const auto& [param, schedule] : kScheduleParams) {
+    if (!has(param) || can_be("schedule", std::string(schedule), std::string("constant"))) continue;
+    src_.fail(where_.at(param), std::string("'") + param + "' is the " + schedule +
+                                    " schedule's, but schedule " +
+                                    never_text("schedule", schedule, "constant") +
+                                    ", expected schedule " + schedule + " (or no '" + param + "')");
+  }
+  const bool sgd = can_be("optimizer", std::string("sgd"), std::string("sgd"));
+  // momentum: 0 and nesterov: 0 are what adam has, and say nothing wrong.
+  const auto only_zero = [&](const char* name) {
+    const auto it = out_.fixed.find(name);
+    return it != out_.fixed.end() && same_value(it->second, 0.0);
+  };
+  for (const char* param : {"momentum", "nesterov"}) {
+    if (sgd || !has(param) || only_zero(param)) continue;
+    src_.fail(where_.at(param), std::string("'") + param + "' is SGD's, but optimizer " +
+                                    never_text("optimizer", "sgd", "sgd") +
+                                    ": adam has no momentum, expected optimizer sgd (or no '" +
+                                    param + "')");
   }
 }
 

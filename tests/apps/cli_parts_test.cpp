@@ -2,7 +2,11 @@
 // pace (the work done before it, a resumed study's trials, counts in the total but not in the pace:
 // a resumed study of 12 trials with 10 done showed "ETA 0.4 s" when about 4 s were left), and the
 // reasons `krill show` gives.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <memory>
 
 #include "apps/krill/progress.hpp"
 
@@ -163,6 +167,112 @@ TEST(StudySummary, APbtStudyShowsTheBestMembersScheduleAndFinalParameters) {
   EXPECT_EQ(no_pbt.find("PBT"), std::string::npos) << no_pbt;
   EXPECT_EQ(no_pbt.find("schedule"), std::string::npos) << no_pbt;
   EXPECT_NE(no_pbt.find("best parameters: batch=32 lr=0.04\n"), std::string::npos) << no_pbt;
+}
+
+}  // namespace
+
+#include "apps/krill/command_line.hpp"
+
+namespace {
+
+using krill::cli::integer_error;
+using krill::cli::read_integers_strictly;
+using krill::cli::unknown_word;
+using ::testing::HasSubstr;
+
+// A command line shaped as krill's: commands, a command with commands of its own, options.
+struct Commands {
+  CLI::App app{"test"};
+  int64_t batch = 0;
+  uint64_t seed = 0;
+  std::string file;
+  Commands() {
+    CLI::App* train = app.add_subcommand("train", "");
+    train->add_option("--batch", batch, "");
+    train->add_option("--seed", seed, "");
+    train->add_option("file", file, "");
+    CLI::App* study = app.add_subcommand("study", "");
+    study->add_subcommand("rename", "")->add_option("names", file, "");
+    study->add_subcommand("delete", "");
+    read_integers_strictly(app);
+  }
+  std::optional<std::string> unknown(std::vector<std::string> args) {
+    return unknown_word(app, args);
+  }
+};
+
+TEST(CommandLine, AMisspelledCommandIsNamedWithTheNearestOne) {
+  Commands c;
+  const auto top = c.unknown({"trian", "--batch", "3"});
+  ASSERT_TRUE(top);
+  EXPECT_THAT(*top, HasSubstr("unknown command 'trian' of `krill`, did you mean 'train'?"));
+  EXPECT_THAT(*top, HasSubstr("the commands: train or study"));
+  const auto nested = c.unknown({"study", "renme", "a", "b"});
+  ASSERT_TRUE(nested);
+  EXPECT_THAT(*nested, HasSubstr("unknown command 'renme' of `krill study`, did you mean "
+                                 "'rename'?"));
+  const auto far = c.unknown({"xyzzy"});
+  ASSERT_TRUE(far);
+  EXPECT_THAT(*far, ::testing::Not(HasSubstr("did you mean")));
+  EXPECT_THAT(*far, HasSubstr("unknown command 'xyzzy'"));
+}
+
+TEST(CommandLine, AMisspelledOptionIsNamedWithTheNearestOneOfItsCommand) {
+  Commands c;
+  const auto e = c.unknown({"train", "--bacth=4", "f"});
+  ASSERT_TRUE(e);
+  EXPECT_THAT(*e, HasSubstr("unknown option '--bacth' of `krill train`, did you mean '--batch'?"));
+  // An option of another command is unknown here.
+  const auto other = c.unknown({"study", "--seed", "1"});
+  ASSERT_TRUE(other);
+  EXPECT_THAT(*other, HasSubstr("unknown option '--seed' of `krill study`"));
+}
+
+TEST(CommandLine, KnownWordsValuesAndPositionalsAreLeftToTheParser) {
+  Commands c;
+  EXPECT_FALSE(c.unknown({}));
+  EXPECT_FALSE(c.unknown({"train", "--batch", "-3", "--seed=2", "trian.yaml"}));
+  EXPECT_FALSE(c.unknown({"train", "--", "--not-an-option"}));
+  EXPECT_FALSE(c.unknown({"study", "rename", "old", "new"}));
+  EXPECT_FALSE(c.unknown({"--help"}));
+  EXPECT_FALSE(c.unknown({"train", "-h"}));
+}
+
+TEST(CommandLine, IntegersAreDecimalAndInTheirTypesRange) {
+  EXPECT_EQ(integer_error("0", true), "");
+  EXPECT_EQ(integer_error("18446744073709551615", true), "");   // 2^64 - 1
+  EXPECT_EQ(integer_error("-9223372036854775808", false), "");  // -2^63
+  EXPECT_THAT(integer_error("18446744073709551616", true),
+              HasSubstr("'18446744073709551616' is out of range, expected an integer from 0 to "
+                        "18446744073709551615"));
+  EXPECT_THAT(integer_error("9223372036854775808", false), HasSubstr("is out of range"));
+  for (const char* bad : {"-1", "0x10", "1e3", "", " 1", "1.5", "+3", "12abc"}) {
+    EXPECT_THAT(integer_error(bad, true), HasSubstr("is not a decimal integer")) << bad;
+  }
+  EXPECT_THAT(integer_error("0x10", false),
+              HasSubstr("expected an integer from -9223372036854775808 to 9223372036854775807"));
+}
+
+TEST(CommandLine, IntegerOptionsReadDecimalsStrictly) {
+  const auto parse = [](std::vector<std::string> args) {
+    auto c = std::make_unique<Commands>();
+    std::reverse(args.begin(), args.end());  // CLI11 takes them last first
+    c->app.parse(args);
+    return c;
+  };
+  // Leading zeros are decimal, not octal (CLI11 alone reads "010" as 8).
+  EXPECT_EQ(parse({"train", "--batch", "010"})->batch, 10);
+  EXPECT_EQ(parse({"train", "--batch", "-010"})->batch, -10);
+  EXPECT_EQ(parse({"train", "--seed", "18446744073709551615"})->seed, 18446744073709551615u);
+  // CLI11 alone: 2^64 - 1 for -1, the largest value for one too large.
+  EXPECT_THROW(parse({"train", "--seed", "-1"}), CLI::ValidationError);
+  EXPECT_THROW(parse({"train", "--seed", "99999999999999999999999"}), CLI::ValidationError);
+  EXPECT_THROW(parse({"train", "--batch", "0x10"}), CLI::ValidationError);
+  try {
+    parse({"train", "--seed", "-1"});
+  } catch (const CLI::ValidationError& e) {
+    EXPECT_THAT(std::string(e.what()), HasSubstr("--seed: '-1' is not a decimal integer"));
+  }
 }
 
 }  // namespace

@@ -223,6 +223,37 @@ TEST_F(CliTest, BadSchedule) {
   expect_error(run(train_args("--schedule step:0:0.95")), {"--schedule", "step:0:0.95"});
 }
 
+TEST_F(CliTest, AdamRefusesSgdsMomentum) {
+  // Adam has no momentum: the run would train as if the options were not given.
+  expect_error(run(train_args("--optimizer adam --momentum 0.9")),
+               {"--momentum", "adam has no momentum", "--optimizer sgd"});
+  expect_error(run(train_args("--optimizer adam --nesterov")), {"--nesterov", "SGD's"});
+}
+
+TEST_F(CliTest, AnEmptyCheckpointPathIsRefused) {
+  // Not taken for no --save (no checkpoint written, nothing said) or no --resume.
+  expect_error(run(train_args("--save ''")), {"--save", "is empty"});
+  expect_error(run(train_args("--resume ''")), {"--resume", "is empty"});
+}
+
+TEST_F(CliTest, IntegersAreReadAsTheyAreWritten) {
+  // "-1" was 18446744073709551615, a seed too large the largest seed.
+  expect_error(run(train_args("--seed -1")), {"--seed", "'-1' is not a decimal integer"});
+  expect_error(run(train_args("--split-seed 99999999999999999999")),
+               {"--split-seed", "is out of range", "18446744073709551615"});
+  // "010" was octal 8.
+  Result r = run(train_args("--batch 010 --json"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("\"batch\":10,"));
+}
+
+TEST(Cli, AMisspelledCommandOrOptionIsNamed) {
+  expect_error(run("tunee x.yaml"), {"unknown command 'tunee'", "did you mean 'tune'?"});
+  expect_error(run("study renam db a b"), {"'renam' of `krill study`", "'rename'"});
+  expect_error(run("train --epoch 2"), {"unknown option '--epoch' of `krill train`", "'--epochs'"});
+  expect_error(run("show --top -1 missing.db"), {"--top", "must be >= 0", "got -1"});
+}
+
 TEST_F(CliTest, DivergedRunIsAResultNotACrash) {
   Result r = run(train_args("--lr 1e30 --json"));
   EXPECT_EQ(r.exit_code, 3) << r.output;

@@ -85,8 +85,7 @@ model:
   hidden: [1048576]
   dropout: 0
 training:
-  optimizer: adam
-  nesterov: 1
+  nesterov: 0
   iterations: 0
   lr: 1.0e-9
   schedule: step
@@ -98,8 +97,30 @@ search:
 )",
                                        "edges.yaml");
   EXPECT_EQ(s.fixed.at("hidden"), hpo::ParamValue{std::string("1048576")});
-  // nesterov without momentum is sgd's rule: with adam it is ignored, as a trial ignores it.
-  EXPECT_EQ(s.fixed.at("nesterov"), hpo::ParamValue{int64_t{1}});
+  EXPECT_EQ(s.fixed.at("nesterov"), hpo::ParamValue{int64_t{0}});
+}
+
+// What no trial uses is refused (below, BadStudyFile); what some trials use is not.
+TEST(StudyFile, ParametersSomeTrialsUseLoad) {
+  // gamma only for the exp trials, warmup for the cosine ones, momentum and nesterov for the sgd
+  // ones.
+  const StudyFile s = parse_study_file(R"(data: mnist
+trials: 4
+training:
+  gamma: 0.99
+  momentum: 0.9
+  nesterov: 1
+search:
+  schedule: {type: choice, values: [constant, exp, cosine]}
+  optimizer: {type: choice, values: [sgd, adam]}
+  warmup: {type: int, low: 0, high: 100, when: {schedule: cosine}}
+)",
+                                       "some.yaml");
+  EXPECT_EQ(s.fixed.at("gamma"), hpo::ParamValue{0.99});
+  // momentum 0 and nesterov 0 are what adam has: written down, they say nothing wrong.
+  EXPECT_NO_THROW(parse_study_file(
+      "data: mnist\ntrials: 4\ntraining:\n  optimizer: adam\n  momentum: 0\n  nesterov: 0\n",
+      "zero.yaml"));
 }
 
 TEST(StudyFile, DocumentedExampleParses) {
@@ -602,6 +623,28 @@ const BadFile kBadFiles[] = {
     {"SearchedExpWithoutGamma",
      "data: mnist\ntrials: 4\nsearch:\n  schedule: {type: choice, values: [constant, exp]}\n",
      "4:3", "schedule 'exp' without 'gamma'"},
+    // A parameter no trial uses: set or searched, it would change nothing.
+    {"GammaWithoutExp", "data: mnist\ntrials: 4\ntraining:\n  gamma: 0.9\n", "4:10",
+     "'gamma' is the exp schedule's, but schedule is constant (the default), expected schedule "
+     "exp (or no 'gamma')"},
+    {"WarmupWithStep",
+     "data: mnist\ntrials: 4\ntraining:\n  schedule: step\n  decay_every: 10\n  decay_factor: "
+     "0.5\n  warmup: 5\n",
+     "7:11", "'warmup' is the cosine schedule's, but schedule is 'step' (at 4:13)"},
+    {"SearchedDecayEveryWithoutStep",
+     "data: mnist\ntrials: 4\ntraining:\n  gamma: 0.9\nsearch:\n  schedule: {type: choice, "
+     "values: [constant, exp]}\n  decay_every: {type: int, low: 10, high: 100}\n",
+     "7:3",
+     "'decay_every' is the step schedule's, but schedule is never 'step' (its values at 6:3: "
+     "constant or exp)"},
+    {"MomentumWithAdam", "data: mnist\ntrials: 4\ntraining:\n  optimizer: adam\n  momentum: 0.9\n",
+     "5:13",
+     "'momentum' is SGD's, but optimizer is 'adam' (at 4:14): adam has no momentum, expected "
+     "optimizer sgd (or no 'momentum')"},
+    {"SearchedNesterovWithAdam",
+     "data: mnist\ntrials: 4\ntraining:\n  optimizer: adam\nsearch:\n  nesterov: {type: choice, "
+     "values: [0, 1]}\n",
+     "6:3", "'nesterov' is SGD's, but optimizer is 'adam' (at 4:14)"},
     {"HiddenAndWidth", "data: mnist\ntrials: 4\nmodel:\n  hidden: 64\n  width: 32\n", "5:10",
      "'width' and 'hidden' (at 4:11) are both set"},
     {"GridSamplerWithoutGrid",

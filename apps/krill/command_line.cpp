@@ -1,0 +1,126 @@
+#include "command_line.hpp"
+
+#include <charconv>
+#include <cstdint>
+#include <limits>
+
+#include "tune/yaml_util.hpp"
+
+namespace krill::cli {
+namespace {
+
+std::string suggestion(const std::string& word, const std::vector<std::string>& known) {
+  const auto near = tune::yaml::suggest(word, known);
+  return near ? ", did you mean '" + *near + "'?" : "";
+}
+
+CLI::App* subcommand_named(CLI::App& app, const std::string& name) {
+  const auto found = app.get_subcommands([&](CLI::App* s) { return s->get_name() == name; });
+  return found.empty() ? nullptr : found.front();
+}
+
+std::vector<std::string> subcommand_names(CLI::App& app) {
+  std::vector<std::string> names;
+  for (const CLI::App* s : app.get_subcommands([](CLI::App*) { return true; })) {
+    if (!s->get_name().empty()) names.push_back(s->get_name());  // not option groups
+  }
+  return names;
+}
+
+std::vector<std::string> long_option_names(CLI::App& app) {
+  std::vector<std::string> names;
+  for (const CLI::Option* o : app.get_options()) {
+    for (const auto& n : o->get_lnames()) names.push_back("--" + n);
+  }
+  return names;
+}
+
+// "krill", "krill study", "krill study rename".
+std::string command_path(const CLI::App& app) {
+  const CLI::App* parent = app.get_parent();
+  return parent ? command_path(*parent) + " " + app.get_name() : std::string("krill");
+}
+
+// "007" -> "7", "-0" -> "0", "-010" -> "-10", of a text integer_error accepts.
+std::string canonical_integer(const std::string& text) {
+  const bool negative = text.starts_with('-');
+  const size_t digits = text.find_first_not_of('0', negative ? 1 : 0);
+  if (digits == std::string::npos) return "0";
+  return (negative ? "-" : "") + text.substr(digits);
+}
+
+}  // namespace
+
+std::optional<std::string> unknown_word(CLI::App& app, const std::vector<std::string>& args) {
+  CLI::App* level = &app;
+  for (const auto& arg : args) {
+    if (arg == "--") break;  // the rest are positionals
+    if (arg.starts_with("--")) {
+      const std::string name = arg.substr(0, arg.find('='));
+      if (name.size() > 2 && !level->get_option_no_throw(name)) {
+        return "unknown option '" + name + "' of `" + command_path(*level) + "`" +
+               suggestion(name, long_option_names(*level)) + " (see " + command_path(*level) +
+               " --help)";
+      }
+      continue;
+    }
+    // A short option, a negative number, or a word: only a level with subcommands, whose
+    // options take no values, says what a word must be.
+    if (arg.starts_with('-')) continue;
+    const auto commands = subcommand_names(*level);
+    if (commands.empty()) continue;
+    if (CLI::App* sub = subcommand_named(*level, arg)) {
+      level = sub;
+      continue;
+    }
+    return "unknown command '" + arg + "' of `" + command_path(*level) + "`" +
+           suggestion(arg, commands) + " (the commands: " + tune::yaml::one_of(commands) +
+           "; see " + command_path(*level) + " --help)";
+  }
+  return std::nullopt;
+}
+
+std::string integer_error(const std::string& text, bool is_unsigned) {
+  const char* first = text.data();
+  const char* last = text.data() + text.size();
+  std::from_chars_result read{};
+  if (is_unsigned) {
+    uint64_t v = 0;
+    read = std::from_chars(first, last, v);  // no sign for an unsigned type: "-1" stops at once
+  } else {
+    int64_t v = 0;
+    read = std::from_chars(first, last, v);
+  }
+  const std::string range =
+      is_unsigned ? "an integer from 0 to " + std::to_string(std::numeric_limits<uint64_t>::max())
+                  : "an integer from " + std::to_string(std::numeric_limits<int64_t>::min()) +
+                        " to " + std::to_string(std::numeric_limits<int64_t>::max());
+  if (read.ec == std::errc::result_out_of_range)
+    return "'" + text + "' is out of range, expected " + range;
+  if (read.ec != std::errc{} || read.ptr != last || text.empty()) {
+    return "'" + text + "' is not a decimal integer, expected " + range;
+  }
+  return "";
+}
+
+void read_integers_strictly(CLI::App& app) {
+  for (CLI::Option* o : app.get_options()) {
+    const std::string type = o->get_type_name();
+    if (o->get_expected_min() == 0 || (type != "INT" && type != "UINT")) continue;
+    const bool is_unsigned = type == "UINT";
+    // A transform, not a check: CLI11 then reads the text with strtoll's base 0, where "010"
+    // is octal 8, so the text it reads is the integer's canonical form.
+    o->transform(CLI::Validator(
+        [is_unsigned](std::string& text) {
+          std::string error = integer_error(text, is_unsigned);
+          if (error.empty()) text = canonical_integer(text);
+          return error;
+        },
+        "", "integer"));
+  }
+  for (CLI::App* s : app.get_subcommands([](CLI::App*) { return true; })) {
+    read_integers_strictly(*s);
+  }
+}
+
+}  // namespace krill::cli

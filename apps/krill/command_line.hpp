@@ -1,0 +1,29 @@
+// Checks of krill's command line that CLI11 (Debian's 2.1) does not make, or makes in words a user
+// cannot act on: a misspelled command or option named with the nearest known one (CLI11: "A
+// subcommand is required", "The following arguments were not expected"), and integers read
+// strictly (CLI11 reads "-1" as 18446744073709551615 for an unsigned option, "010" as 8, and
+// clamps an overflowing value to the largest one instead of refusing it).
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace krill::cli {
+
+// The error for the first word of `args` (the command line without the program's name) that names
+// no command or option of `app` where it stands, such as "unknown command 'tunee', did you mean
+// 'tune'? (the commands: train, tune, ...)"; nullopt when every command and option is known (the
+// rest is for CLI11 to check). Words after "--" and option values are not looked at.
+std::optional<std::string> unknown_word(CLI::App& app, const std::vector<std::string>& args);
+
+// Makes every integer option of `app` and its subcommands accept only a decimal integer in the
+// range of its type (INT: a 64-bit signed one, UINT: 0 to 2^64 - 1), naming the option, the value
+// and what was expected.
+void read_integers_strictly(CLI::App& app);
+
+// The same check as a function: the error, or an empty string when `text` is such an integer.
+std::string integer_error(const std::string& text, bool is_unsigned);
+
+}  // namespace krill::cli
