@@ -40,7 +40,7 @@ report::ReportData load(const ReportArgs& args) {
   if (!hpo::is_server_url(args.db) && !std::filesystem::exists(args.db)) {
     throw DataError(db + ": no such study database");
   }
-  auto storage = store::open_storage(args.db);
+  auto storage = store::open_storage(args.db, store::Access::Read);
   try {
     return report::load_report_data(*storage, args.study);
   } catch (const InvalidArgument& e) {

@@ -11,8 +11,9 @@
 namespace krill::cli {
 
 // Opens an existing study database; DataError when the file is missing (reading never creates
-// one).
-std::unique_ptr<hpo::Storage> open_existing(const std::string& path);
+// one). `read_only`: for a command that only reads (show, export, best), which then reads a file
+// this user may not write (store::Access::Read).
+std::unique_ptr<hpo::Storage> open_existing(const std::string& path, bool read_only = false);
 
 // The study of `db` named `name`. Throws InvalidArgument "<option>: no study 'x' in db (it holds:
 // a, b)".

@@ -9,7 +9,7 @@
 
 namespace krill::store {
 
-std::unique_ptr<hpo::Storage> open_storage(const std::filesystem::path& path) {
+std::unique_ptr<hpo::Storage> open_storage(const std::filesystem::path& path, Access access) {
   const std::string location = path.string();
   if (location == ":memory:") return std::make_unique<MemoryStorage>();
   if (hpo::is_server_url(location)) {
@@ -21,7 +21,9 @@ std::unique_ptr<hpo::Storage> open_storage(const std::filesystem::path& path) {
                     "(scripts/install-deps.sh) and build it again");
 #endif
   }
-  return std::make_unique<SqliteStorage>(path);
+  return std::make_unique<SqliteStorage>(path, access == Access::Read
+                                                   ? SqliteStorage::Open::WhereReadOnly
+                                                   : SqliteStorage::Open::ReadWrite);
 }
 
 bool has_postgres() {

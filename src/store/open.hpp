@@ -13,7 +13,13 @@ namespace krill::store {
 // Throws DataError naming the file (or the URL, its password masked) when it is not a krill
 // database, or one of another schema version, or cannot be opened; for a URL also when the server
 // cannot be reached or refuses the login, or krill was built without libpq.
-std::unique_ptr<hpo::Storage> open_storage(const std::filesystem::path& path);
+//
+// `Access::Read`: for a program that only reads (krill show, export, best, report). A SQLite file
+// this process may not write, or in a folder it may not write, is then opened read-only (another
+// user's study, a read-only mount: SqliteStorage's read_only); a write through it fails.
+enum class Access { ReadWrite, Read };
+std::unique_ptr<hpo::Storage> open_storage(const std::filesystem::path& path,
+                                           Access access = Access::ReadWrite);
 
 // Whether this krill was built with PostgreSQL (libpq).
 bool has_postgres();

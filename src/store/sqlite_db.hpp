@@ -22,12 +22,38 @@ namespace krill::store::sqlite {
   throw DataError(file + ": " + std::string(doing) + ": " + message);
 }
 
+// How a Connection opens its file: to read and write (created when missing), to read only, or to
+// read only a file that nothing writes (SQLite's immutable=1: no locks, no -shm file, which a
+// WAL database otherwise needs created beside it, in a folder that may not be writable).
+enum class Open { ReadWrite, ReadOnly, Immutable };
+
+// "file:/a%3Fb/c.db?immutable=1": a path as a URI (RFC 3986: '?', '#' and '%' escaped).
+inline std::string immutable_uri(const std::string& file) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string uri = "file:";
+  for (const char c : file) {
+    if (c == '?' || c == '#' || c == '%') {
+      uri += '%';
+      uri += kHex[static_cast<unsigned char>(c) >> 4];
+      uri += kHex[static_cast<unsigned char>(c) & 15];
+    } else {
+      uri += c;
+    }
+  }
+  return uri + "?immutable=1";
+}
+
 class Connection {
  public:
-  // Opens or creates `file` (its folder must exist; SQLite creates the file lazily).
-  explicit Connection(const std::string& file) : file_(file) {
-    const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-    int rc = sqlite3_open_v2(file.c_str(), &db_, flags, nullptr);
+  // Opens `file` (ReadWrite: creates it when missing; its folder must exist, SQLite creates the
+  // file lazily).
+  explicit Connection(const std::string& file, Open open = Open::ReadWrite) : file_(file) {
+    int flags = SQLITE_OPEN_NOMUTEX;
+    if (open == Open::ReadWrite) flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    if (open != Open::ReadWrite) flags |= SQLITE_OPEN_READONLY;
+    if (open == Open::Immutable) flags |= SQLITE_OPEN_URI;
+    const std::string name = open == Open::Immutable ? immutable_uri(file) : file;
+    int rc = sqlite3_open_v2(name.c_str(), &db_, flags, nullptr);
     if (rc != SQLITE_OK) {
       std::string message = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
       sqlite3_close_v2(db_);

@@ -1,9 +1,12 @@
 #include "store/sqlite_storage.hpp"
 
+#include <unistd.h>
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <thread>
 #include <type_traits>
@@ -67,7 +70,8 @@ struct SqliteDb {
   int batch_depth = 0;                                      // begin_batch() calls not yet ended
   std::array<std::unique_ptr<Statement>, kSqlCount> cache;  // destroyed before db
 
-  explicit SqliteDb(const std::string& file) : db(file) {}
+  explicit SqliteDb(const std::string& file, sqlite::Open open = sqlite::Open::ReadWrite)
+      : db(file, open) {}
 
   Statement& stmt(Sql id) {
     if (!cache[id]) cache[id] = std::make_unique<Statement>(db, kSql[id]);
@@ -132,13 +136,53 @@ std::string trial_name(int64_t study_id, int64_t number) {
 
 }  // namespace
 
-SqliteStorage::SqliteStorage(const std::filesystem::path& path) : path_(path) {
+namespace {
+
+// Why this process may not write `file` (or create it) and create files in `folder` (SQLite's
+// -wal, -shm and -journal files); nullopt when it may.
+std::optional<std::string> why_not_writable(const std::filesystem::path& file,
+                                            const std::filesystem::path& folder) {
+  if (::access(folder.c_str(), W_OK) != 0) {
+    return "its folder " + folder.string() + " may not be written by this user (" +
+           std::strerror(errno) + "), where SQLite writes a database's -wal and -shm files";
+  }
+  if (::access(file.c_str(), W_OK) != 0 && errno != ENOENT) {
+    return "it may not be written by this user (" + std::string(std::strerror(errno)) + ")";
+  }
+  return std::nullopt;
+}
+
+// The schema version written in a file's meta table, checked: DataError when it is not a version
+// this krill reads.
+int schema_version(const std::string& file, const std::string& text) {
+  size_t used = 0;
+  int v = -1;
+  try {
+    v = std::stoi(text, &used);
+  } catch (const std::exception&) {
+  }
+  if (used != text.size() || v < 0 || v > kSchemaVersion) {
+    throw DataError(file + ": krill database schema version " + text +
+                    ", this krill reads version " + std::to_string(kSchemaVersion) + " and older");
+  }
+  return v;
+}
+
+}  // namespace
+
+SqliteStorage::SqliteStorage(const std::filesystem::path& path, Open open) : path_(path) {
   const std::string file = path.string();
   const std::filesystem::path folder = path.has_parent_path() ? path.parent_path() : ".";
   std::error_code ec;
   if (!std::filesystem::is_directory(folder, ec)) {
     throw DataError(file + ": folder " + folder.string() + " does not exist");
   }
+  const auto why_not = why_not_writable(path, folder);
+  if (open == Open::ReadOnly || (open == Open::WhereReadOnly && why_not)) {
+    open_read_only();
+    return;
+  }
+  if (why_not) throw DataError(file + ": cannot be opened to write: " + *why_not);
   impl_ = std::make_unique<detail::SqliteDb>(file);
   sqlite::Connection& db = impl_->db;
   sqlite3_busy_timeout(db.get(), kBusyTimeoutMs);
@@ -172,23 +216,61 @@ SqliteStorage::SqliteStorage(const std::filesystem::path& path) : path_(path) {
 // Applies kMigrations[v], kMigrations[v + 1]... each in its own write transaction that also
 // writes the new version; a process that finds the file already migrated by another (they wait
 // for each other's BEGIN IMMEDIATE) skips what was done.
+void SqliteStorage::open_read_only() {
+  const std::string file = path_.string();
+  const auto read = [&](sqlite::Open open, std::string& version) {
+    impl_ = std::make_unique<detail::SqliteDb>(file, open);
+    sqlite3_busy_timeout(impl_->db.get(), kBusyTimeoutMs);
+    impl_->db.exec("BEGIN");
+    const Contents contents = inspect(impl_->db, version);
+    impl_->db.exec("COMMIT");
+    return contents;
+  };
+  std::string version;
+  Contents contents = Contents::Empty;
+  try {
+    contents = read(sqlite::Open::ReadOnly, version);
+  } catch (const DataError&) {
+    // A WAL database needs its -shm file, which SQLite cannot create in a folder it may not
+    // write. Without a -wal file the database file holds every change: it is read as a file
+    // nothing writes (no -shm, no locks).
+    const int code = sqlite3_errcode(impl_->db.get()) & 0xff;
+    if (code != SQLITE_CANTOPEN && code != SQLITE_READONLY) throw;
+    std::error_code ec;
+    if (std::filesystem::exists(file + "-wal", ec)) {
+      throw DataError(file +
+                      ": cannot be read here: its folder may not be written by this user, "
+                      "and its changes in " +
+                      file + "-wal need a " + file +
+                      "-shm file beside "
+                      "it (SQLite's WAL); read it as a user who may write the folder, or copy the "
+                      "database with its -wal file to a folder you may write");
+    }
+    contents = read(sqlite::Open::Immutable, version);
+  }
+  if (contents == Contents::Foreign) {
+    throw DataError(file + ": not a krill study database (no krill meta table)");
+  }
+  if (contents == Contents::Empty) {
+    throw DataError(file +
+                    ": an empty file, no krill study database yet (and it may not be "
+                    "written by this user, to make it one)");
+  }
+  if (schema_version(file, version) < kSchemaVersion) {
+    throw DataError(file + ": krill database schema version " + version +
+                    ", older than this "
+                    "krill's " +
+                    std::to_string(kSchemaVersion) +
+                    ", and it may not be written "
+                    "by this user to upgrade it: open it once as a user who may write it and its "
+                    "folder (krill show does)");
+  }
+}
+
 void SqliteStorage::migrate(std::string version) {
   const std::string file = path_.string();
   sqlite::Connection& db = impl_->db;
-  auto parse = [&](const std::string& text) {
-    size_t used = 0;
-    int v = -1;
-    try {
-      v = std::stoi(text, &used);
-    } catch (const std::exception&) {
-    }
-    if (used != text.size() || v < 0 || v > kSchemaVersion) {
-      throw DataError(file + ": krill database schema version " + text +
-                      ", this krill reads version " + std::to_string(kSchemaVersion) +
-                      " and older");
-    }
-    return v;
-  };
+  auto parse = [&](const std::string& text) { return schema_version(file, text); };
   for (int v = parse(version); v < kSchemaVersion; v = parse(version)) {
     db.exec("BEGIN IMMEDIATE");
     try {

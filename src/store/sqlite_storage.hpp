@@ -30,10 +30,22 @@ inline constexpr int kSchemaVersion = static_cast<int>(sqlite::kMigrations.size(
 
 class SqliteStorage final : public hpo::Storage {
  public:
+  // How a SqliteStorage opens its file: ReadWrite as a writer does; ReadOnly to read, without
+  // the schema's creation, migration or the switch to WAL (a write fails); WhereReadOnly as
+  // ReadOnly where this process may not write the file or its folder (another user's study, a
+  // read-only mount), else as ReadWrite (for `krill show`, `export`, `report`).
+  enum class Open { ReadWrite, ReadOnly, WhereReadOnly };
+
   // Opens `path`, creating the file and the schema when it is missing or empty, and migrating
   // the file of an older krill. Throws DataError naming the file when its folder does not exist,
-  // or it is not a SQLite database, or not a krill one, or one of a newer schema version.
-  explicit SqliteStorage(const std::filesystem::path& path);
+  // or it is not a SQLite database, or not a krill one, or one of a newer schema version, or this
+  // process may not write it or its folder (where SQLite keeps a WAL database's -wal and -shm).
+  //
+  // Read-only, the file is read as a file nothing writes (no -shm file, no locks) when SQLite
+  // cannot create the -shm file a WAL database needs and no -wal file is there (nothing not yet
+  // in the database). Throws DataError as above, and when the file is missing or empty, of an
+  // older schema (neither can be read without writing), or its -wal file cannot be read.
+  explicit SqliteStorage(const std::filesystem::path& path, Open open = Open::ReadWrite);
   ~SqliteStorage() override;
   SqliteStorage(const SqliteStorage&) = delete;
   SqliteStorage& operator=(const SqliteStorage&) = delete;
@@ -76,8 +88,9 @@ class SqliteStorage final : public hpo::Storage {
   void end_batch() noexcept override;
 
  private:
-  void end_rollback() noexcept;       // mutex_ held
-  void migrate(std::string version);  // from `version` to kSchemaVersion (constructor only)
+  void end_rollback() noexcept;  // mutex_ held
+  void migrate(std::string version);
+  void open_read_only();  // from `version` to kSchemaVersion (constructor only)
 
   std::filesystem::path path_;
   std::mutex mutex_;

@@ -12,6 +12,8 @@
 
 #include <atomic>
 #include <fstream>
+#include <functional>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <string>
@@ -21,6 +23,7 @@
 #include "core/error.hpp"
 #include "store/memory_storage.hpp"
 #include "store/open.hpp"
+#include "store/sqlite_db.hpp"
 #include "store_test_util.hpp"
 
 namespace krill::store {
@@ -449,6 +452,190 @@ TEST(SqliteStorage, RefusesAMissingFolderWithoutCreatingIt) {
   EXPECT_THAT(message, HasSubstr(path.string()));
   EXPECT_THAT(message, HasSubstr("folder " + folder.string() + " does not exist"));
   EXPECT_FALSE(std::filesystem::exists(folder));
+}
+
+// A reader of a file it may not write (another user's study, a read-only mount): read-only, it
+// reads what a writer stored, changes nothing, and a write fails naming the file.
+std::string file_bytes(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+hpo::StudyRecord stored_study(const std::filesystem::path& path) {
+  hpo::StudyRecord study = sample_study("s");
+  SqliteStorage storage(path);
+  study.id = storage.create_study(study);
+  for (int64_t n = 0; n < 2; ++n) store(storage, study.id, finished_trial(n));
+  return study;
+}
+
+TEST(SqliteStorage, ReadOnlyReadsWhatWasStoredAndChangesNothing) {
+  TempDb db;
+  const hpo::StudyRecord study = stored_study(db.path());
+  ASSERT_FALSE(std::filesystem::exists(db.path().string() + "-wal"));  // the writer checkpointed
+  const std::string before = file_bytes(db.path());
+  {
+    SqliteStorage reader(db.path(), SqliteStorage::Open::ReadOnly);
+    ASSERT_EQ(reader.studies().size(), 1u);
+    expect_same_study(*reader.find_study("s"), study);
+    const auto trials = reader.trials(study.id);
+    ASSERT_EQ(trials.size(), 2u);
+    for (int64_t n = 0; n < 2; ++n) expect_same_trial(trials[n], finished_trial(n));
+    try {
+      reader.create_study(sample_study("t"));
+      ADD_FAILURE() << "a read-only storage wrote";
+    } catch (const DataError& e) {
+      EXPECT_THAT(e.what(), HasSubstr(db.path().string()));
+      EXPECT_THAT(e.what(), HasSubstr("readonly"));
+    }
+  }
+  EXPECT_EQ(file_bytes(db.path()), before);
+}
+
+// Runs `read` as a user who may not write `folder` (mode 0555): in this process when it is not
+// root; as root, which writes any folder, in a child process that became uid 65534 (nobody).
+// Returns what `read` returns.
+std::string read_without_write_access(const std::filesystem::path& folder,
+                                      const std::function<std::string()>& read) {
+  namespace fs = std::filesystem;
+  fs::permissions(folder, fs::perms::owner_write | fs::perms::group_write | fs::perms::others_write,
+                  fs::perm_options::remove);
+  std::string result;
+  if (::geteuid() != 0) {
+    result = read();
+  } else {
+    int out[2];
+    EXPECT_EQ(::pipe(out), 0);
+    const pid_t child = ::fork();
+    if (child == 0) {
+      ::close(out[0]);
+      const std::string r = ::setgid(65534) == 0 && ::setuid(65534) == 0
+                                ? read()
+                                : std::string("could not become uid 65534");
+      [[maybe_unused]] const auto n = ::write(out[1], r.data(), r.size());
+      ::_exit(0);
+    }
+    ::close(out[1]);
+    char buffer[4096];
+    for (ssize_t n; (n = ::read(out[0], buffer, sizeof buffer)) > 0;) result.append(buffer, n);
+    ::close(out[0]);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  fs::permissions(folder, fs::perms::owner_write, fs::perm_options::add);
+  return result;
+}
+
+// As `krill show` opens a database (Open::WhereReadOnly): the trials' values, or the error.
+std::string read_as_show_does(const std::filesystem::path& path, bool try_a_write = false) {
+  try {
+    SqliteStorage reader(path, SqliteStorage::Open::WhereReadOnly);
+    std::string values;
+    for (const auto& t : reader.trials(reader.studies().at(0).id)) {
+      values += std::to_string(*t.value) + " ";
+    }
+    if (try_a_write) reader.create_study(sample_study("t"));
+    return values;
+  } catch (const DataError& e) {
+    return std::string("DataError: ") + e.what();
+  }
+}
+
+// Another user's study (or one on a read-only mount): read where SQLite cannot create the -shm
+// file a WAL database needs beside it. With no -wal file, the database file holds every change and
+// is read as a file nothing writes, its path written as a URI ('?', '#' and '%' escaped).
+TEST(SqliteStorage, AReaderReadsAStudyItMayNotWrite) {
+  EXPECT_EQ(sqlite::immutable_uri("/a?b#c%d/s.db"), "file:/a%3Fb%23c%25d/s.db?immutable=1");
+  TempDb base;
+  const std::filesystem::path folder = base.path().string() + "_odd ?#%25 name";
+  std::filesystem::create_directory(folder);
+  const std::filesystem::path path = folder / "study.db";
+  stored_study(path);
+  ASSERT_FALSE(std::filesystem::exists(path.string() + "-wal"));  // the writer checkpointed
+  const std::string before = file_bytes(path);
+  const std::string expected = std::to_string(*finished_trial(0).value) + " " +
+                               std::to_string(*finished_trial(1).value) + " ";
+  EXPECT_EQ(read_without_write_access(folder, [&] { return read_as_show_does(path); }), expected);
+  const std::string write =
+      read_without_write_access(folder, [&] { return read_as_show_does(path, true); });
+  EXPECT_THAT(write, HasSubstr("DataError: " + path.string()));
+  EXPECT_THAT(write, HasSubstr("readonly"));
+  EXPECT_EQ(file_bytes(path), before);
+  EXPECT_FALSE(std::filesystem::exists(path.string() + "-shm"));
+  // A writer there is told why it cannot write, before it starts.
+  const std::string writer = read_without_write_access(folder, [&] {
+    try {
+      SqliteStorage storage(path);
+      return std::string("opened to write");
+    } catch (const DataError& e) {
+      return std::string(e.what());
+    }
+  });
+  EXPECT_THAT(writer, HasSubstr(path.string() + ": cannot be opened to write: its folder " +
+                                folder.string() + " may not be written by this user"));
+  std::filesystem::remove_all(folder);
+}
+
+// A study being written: the reader uses the writer's -shm file, read-only, and reads what the
+// writer stored in the -wal file too. A -wal file without its -shm file (copied away, or left by a
+// writer that died) cannot be read without writing: refused, saying what to do, not read without
+// the changes it holds.
+TEST(SqliteStorage, AReaderReadsAStudyBeingWrittenAndRefusesAWalItCannotRead) {
+  namespace fs = std::filesystem;
+  TempDb base;
+  const fs::path live = base.path().string() + "_live", copy = base.path().string() + "_copy";
+  fs::create_directory(live);
+  fs::create_directory(copy);
+  hpo::StudyRecord study = sample_study("s");
+  {
+    SqliteStorage writer(live / "study.db");
+    study.id = writer.create_study(study);
+    store(writer, study.id, finished_trial(0));
+    ASSERT_TRUE(fs::exists(live / "study.db-wal"));
+    ASSERT_TRUE(fs::exists(live / "study.db-shm"));
+    EXPECT_EQ(read_without_write_access(live, [&] { return read_as_show_does(live / "study.db"); }),
+              std::to_string(*finished_trial(0).value) + " ");
+    for (const char* file : {"study.db", "study.db-wal"}) fs::copy_file(live / file, copy / file);
+  }
+  const std::string refused =
+      read_without_write_access(copy, [&] { return read_as_show_does(copy / "study.db"); });
+  EXPECT_THAT(refused,
+              HasSubstr("DataError: " + (copy / "study.db").string() + ": cannot be read here"));
+  EXPECT_THAT(refused, HasSubstr("copy the database with its -wal file to a folder you may write"));
+  fs::remove_all(live);
+  fs::remove_all(copy);
+}
+
+// What cannot be read without writing it: an empty file, an older schema.
+TEST(SqliteStorage, ReadOnlyRefusesWhatOnlyAWriterCanRead) {
+  TempDb empty;
+  std::ofstream(empty.path()).close();
+  try {
+    SqliteStorage reader(empty.path(), SqliteStorage::Open::ReadOnly);
+    ADD_FAILURE() << "read an empty file";
+  } catch (const DataError& e) {
+    EXPECT_THAT(e.what(), HasSubstr(empty.path().string() + ": an empty file"));
+  }
+  EXPECT_EQ(std::filesystem::file_size(empty.path()), 0u);
+  TempDb old;
+  make_database_of_version(old.path(), 2);
+  try {
+    SqliteStorage reader(old.path(), SqliteStorage::Open::ReadOnly);
+    ADD_FAILURE() << "read an older schema";
+  } catch (const DataError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("schema version 2, older than this krill's 4"));
+  }
+  EXPECT_EQ(raw_sql(old.path(), "SELECT value FROM meta WHERE key = 'schema_version'"), "2");
+}
+
+// Where this process may write, a reader opens as a writer does (an empty file gets the schema).
+TEST(SqliteStorage, WhereReadOnlyOpensAWritableFileAsAWriter) {
+  TempDb db;
+  std::ofstream(db.path()).close();
+  SqliteStorage storage(db.path(), SqliteStorage::Open::WhereReadOnly);
+  EXPECT_TRUE(storage.studies().empty());
+  EXPECT_EQ(raw_sql(db.path(), "SELECT value FROM meta WHERE key = 'program'"), "krill");
 }
 
 TEST(OpenStorage, MemoryOrSqliteByPath) {
