@@ -86,7 +86,13 @@ bool run_is_gone(const RunRecord& run, double now, double grace) {
       if (!read_proc_stat(run.pid, state, start)) return true;        // no such process
       if (state == 'Z' || state == 'X') return true;                  // killed, not yet reaped
       if (run.pid_start != 0 && start != run.pid_start) return true;  // the pid was reused
-      return false;  // alive on this host: its heartbeat does not matter
+      // Stopped (SIGSTOP, Ctrl-Z, a debugger): it may never go on, so it is gone once silent past
+      // the grace period, as a process on another host; it takes its trials back, if still
+      // free, when it goes on (Study::heartbeat_loop).
+      if (state == 'T' || state == 't') return now - run.heartbeat > grace;
+      // Alive on this host: its heartbeat does not matter (a machine back from sleep finds every
+      // heartbeat old, but no process gone).
+      return false;
     }
     if (::kill(static_cast<pid_t>(run.pid), 0) != 0 && errno == ESRCH) return true;
   }

@@ -4,9 +4,11 @@
 // a trial whose run is gone is re-queued with its number and its stored parameters.
 //
 // A run is gone when, on this host, its process no longer exists (or is a zombie, or the pid now
-// belongs to a process started at another time), or, on any host, its heartbeat is older than the
+// belongs to a process started at another time, or it is stopped (SIGSTOP, Ctrl-Z) and its
+// heartbeat is older than the grace period), or, on another host, its heartbeat is older than the
 // grace period. The pid check makes a killed process's trials free at once on one machine; the
-// heartbeat covers other machines sharing a database, and a process that hangs.
+// heartbeat covers other machines sharing a database, and processes that hang there. A running
+// process on this host is never gone: a machine back from sleep finds every heartbeat old.
 #pragma once
 
 #include <cstdint>

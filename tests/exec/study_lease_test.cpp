@@ -1,7 +1,7 @@
 // The trial lifecycle of a Study (hpo/lease.hpp): trials re-queued with their stored parameters
 // (also for samplers that learn from the history), runs that join a study, waiting for the last
 // trials of other runs, and studies killed (SIGKILL, on SQLite) once or twice and resumed, with a
-// stopper and with two workers.
+// stopper and with two workers; and when a run is gone.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -62,6 +62,50 @@ double score(Trial& t) {
     if (!t.report(step, 1.0 - (x - 0.5) * (x - 0.5) * step / 40.0)) break;
   }
   return 1.0 - (x - 0.5) * (x - 0.5);
+}
+
+// When a run is gone (hpo/lease.hpp), for a child process in each state it can be in.
+TEST(RunIsGone, OnThisHostByItsProcessAndWhenStoppedByItsHeartbeat) {
+  const double now = wall_seconds(), grace = 60;
+  RunRecord me = this_run();
+  me.heartbeat = now - 1000;
+  EXPECT_FALSE(run_is_gone(me, now, grace));  // alive on this host: its heartbeat does not matter
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    for (;;) ::pause();
+  }
+  RunRecord other = me;
+  other.pid = child;
+  other.pid_start = 0;  // unknown: not compared
+  EXPECT_FALSE(run_is_gone(other, now, grace));
+  int status = 0;
+  ::kill(child, SIGSTOP);
+  ASSERT_EQ(::waitpid(child, &status, WUNTRACED), child);
+  ASSERT_TRUE(WIFSTOPPED(status));
+  EXPECT_TRUE(run_is_gone(other, now, grace));  // stopped and silent past the grace period
+  other.heartbeat = now - 10;
+  EXPECT_FALSE(run_is_gone(other, now, grace));  // stopped a moment ago
+  ::kill(child, SIGCONT);
+  ASSERT_EQ(::waitpid(child, &status, WCONTINUED), child);
+  other.heartbeat = now - 1000;
+  EXPECT_FALSE(run_is_gone(other, now, grace));  // going on again
+  other.pid_start = 1;                           // another process's start: the pid was reused
+  EXPECT_TRUE(run_is_gone(other, now, grace));
+  other.pid_start = 0;
+  ::kill(child, SIGKILL);
+  siginfo_t info{};
+  ASSERT_EQ(::waitid(P_PID, static_cast<id_t>(child), &info, WEXITED | WNOWAIT), 0);
+  EXPECT_TRUE(run_is_gone(other, now, grace));  // a zombie, not yet reaped
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  other.heartbeat = now;
+  EXPECT_TRUE(run_is_gone(other, now, grace));  // no such process, whatever its heartbeat
+  // On another host, the heartbeat alone.
+  other.host = me.host + "-elsewhere";
+  other.heartbeat = now - 10;
+  EXPECT_FALSE(run_is_gone(other, now, grace));
+  other.heartbeat = now - 1000;
+  EXPECT_TRUE(run_is_gone(other, now, grace));
 }
 
 TEST(StudyLease, ARequeuedTrialKeepsItsParametersWithASamplerThatLearns) {
