@@ -289,6 +289,7 @@ void Study::tell(TrialRecord trial) {
       storage_.finish_trial(record_.id, trial);
     } catch (const LeaseLost&) {
       stored = false;  // another run holds the trial now: its attempt is the one that counts
+      lost_here_.push_back(trial.number);
     }
     // The curve so far travels with the trial into the history (stoppers match against it).
     if (auto it = running_trials_.find(trial.number); it != running_trials_.end()) {
@@ -602,6 +603,7 @@ void Study::optimize(const Objective& objective, const OptimizeOptions& options)
     finished_at_start_ = finished_;
     finished_here_ = failed_here_ = 0;
     first_error_.clear();
+    lost_here_.clear();
   }
   struct Reset {
     Study* s;
@@ -662,6 +664,7 @@ StudyProgress Study::progress_locked() const {
   p.finished_here = finished_here_;
   p.failed_here = failed_here_;
   p.first_error = first_error_;
+  p.lost_here = lost_here_;
   if (active_) {
     p.elapsed = wall_seconds() - started_at_;
     const int64_t done_here = std::max<int64_t>(finished_here_, finished_ - finished_at_start_);

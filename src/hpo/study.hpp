@@ -75,6 +75,9 @@ struct StudyProgress {
   int64_t finished_here = 0;  // by this run, in this optimize() call
   int64_t failed_here = 0;
   std::string first_error;  // of the first trial of this call that failed or diverged
+  // Trials of this call another run took back while this one was silent past the grace period
+  // (stopped, or cut off from the database): run there, their results here dropped (LeaseLost).
+  std::vector<int64_t> lost_here;
   int64_t total = 0;
   std::optional<double> best;
   double elapsed = 0;  // seconds in this optimize() call
@@ -232,6 +235,7 @@ class Study {
   int64_t finished_here_ = 0;
   int64_t failed_here_ = 0;
   std::string first_error_;
+  std::vector<int64_t> lost_here_;
   std::condition_variable trial_ended_;  // a trial of this run ended, or the study is closing
   std::condition_variable closing_cv_;   // the heartbeat's sleep, cut short by the destructor
 

@@ -184,6 +184,28 @@ TEST(StudyLease, AskWaitsForTheLastTrialsOfOtherRunsAndTakesThemBackWhenTheyGo) 
   EXPECT_EQ(b.progress().finished, 2);
 }
 
+// A run taken for gone (silent past the grace period: stopped, or cut off from the database) whose
+// trial another run took: its result is dropped, and its progress says which trial it lost.
+TEST(StudyLease, ARunWhoseTrialWasTakenBackSaysItLostIt) {
+  store::MemoryStorage storage;
+  Study a(record(2), space(), make_sampler("random", 2), storage);
+  Study b(record(2), space(), make_sampler("random", 2), storage);
+  auto t0 = a.ask();
+  ASSERT_TRUE(t0);
+  storage.remove_run(a.run().id);  // as a run taken for gone is
+  auto taken = b.ask();
+  ASSERT_TRUE(taken);
+  EXPECT_EQ(taken->number, t0->number);
+  b.run_trial(*taken, score);
+  a.run_trial(*t0, score);  // a goes on, and finishes what b has finished
+  EXPECT_EQ(a.progress().lost_here, std::vector<int64_t>{t0->number});
+  EXPECT_EQ(a.progress().finished_here, 0);
+  EXPECT_TRUE(b.progress().lost_here.empty());
+  const auto trials = storage.trials(a.record().id);
+  ASSERT_EQ(trials.size(), 1u);
+  EXPECT_EQ(trials[0].owner, b.run().id);  // b's attempt is the one stored
+}
+
 // A child process that runs `body` on its own storage connection and is expected to kill itself.
 template <class Body>
 void run_child_expecting_sigkill(Body body) {
