@@ -1,5 +1,6 @@
 #include "command_line.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <limits>
@@ -77,7 +78,20 @@ std::optional<std::string> unknown_word(CLI::App& app, const std::vector<std::st
            suggestion(arg, commands) + " (the commands: " + tune::yaml::one_of(commands) +
            "; see " + command_path(*level) + " --help)";
   }
+  // Ended where a command must follow, with no option (--help, --version) asked instead.
+  const auto commands = subcommand_names(*level);
+  const bool options = std::any_of(args.begin(), args.end(),
+                                   [](const std::string& a) { return a.starts_with('-'); });
+  if (!commands.empty() && !options) {
+    return "`" + command_path(*level) + "` needs a command: " + tune::yaml::one_of(commands) +
+           " (see " + command_path(*level) + " --help)";
+  }
   return std::nullopt;
+}
+
+std::string parsed_command(const CLI::App& app) {
+  const auto parsed = app.get_subcommands();
+  return parsed.empty() ? command_path(app) : parsed_command(*parsed.front());
 }
 
 std::string integer_error(const std::string& text, bool is_unsigned) {

@@ -14,9 +14,14 @@ namespace krill::cli {
 
 // The error for the first word of `args` (the command line without the program's name) that names
 // no command or option of `app` where it stands, such as "unknown command 'tunee', did you mean
-// 'tune'? (the commands: train, tune, ...)"; nullopt when every command and option is known (the
-// rest is for CLI11 to check). Words after "--" and option values are not looked at.
+// 'tune'? (the commands: train, tune, ...)", or "`krill study` needs a command: delete, rename or
+// copy" where none follows; nullopt when every command and option is known (the rest is for CLI11
+// to check). Words after "--" and option values are not looked at.
 std::optional<std::string> unknown_word(CLI::App& app, const std::vector<std::string>& args);
+
+// The command a parse of `app` reached, even one that failed: "krill", "krill train", "krill
+// study rename".
+std::string parsed_command(const CLI::App& app);
 
 // Makes every integer option of `app` and its subcommands accept only a decimal integer in the
 // range of its type (INT: a 64-bit signed one, UINT: 0 to 2^64 - 1), naming the option, the value

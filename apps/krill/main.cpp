@@ -45,7 +45,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    fmt::print(stderr, "krill: error: {} (see krill --help)\n", e.what());
+    fmt::print(stderr, "krill: error: {} (see {} --help)\n", e.what(),
+               krill::cli::parsed_command(app));
     return 2;
   } catch (const krill::Error& e) {
     fmt::print(stderr, "krill: error: {}\n", e.what());

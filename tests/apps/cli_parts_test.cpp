@@ -211,6 +211,9 @@ TEST(CommandLine, AMisspelledCommandIsNamedWithTheNearestOne) {
   ASSERT_TRUE(nested);
   EXPECT_THAT(*nested, HasSubstr("unknown command 'renme' of `krill study`, did you mean "
                                  "'rename'?"));
+  const auto none = c.unknown({"study"});
+  ASSERT_TRUE(none);
+  EXPECT_EQ(*none, "`krill study` needs a command: rename or delete (see krill study --help)");
   const auto far = c.unknown({"xyzzy"});
   ASSERT_TRUE(far);
   EXPECT_THAT(*far, ::testing::Not(HasSubstr("did you mean")));
@@ -230,11 +233,12 @@ TEST(CommandLine, AMisspelledOptionIsNamedWithTheNearestOneOfItsCommand) {
 
 TEST(CommandLine, KnownWordsValuesAndPositionalsAreLeftToTheParser) {
   Commands c;
-  EXPECT_FALSE(c.unknown({}));
+  EXPECT_THAT(c.unknown({}).value_or(""), HasSubstr("`krill` needs a command: train or study"));
   EXPECT_FALSE(c.unknown({"train", "--batch", "-3", "--seed=2", "trian.yaml"}));
   EXPECT_FALSE(c.unknown({"train", "--", "--not-an-option"}));
   EXPECT_FALSE(c.unknown({"study", "rename", "old", "new"}));
   EXPECT_FALSE(c.unknown({"--help"}));
+  EXPECT_FALSE(c.unknown({"study", "--help"}));
   EXPECT_FALSE(c.unknown({"train", "-h"}));
 }
 
