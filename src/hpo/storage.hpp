@@ -44,8 +44,9 @@ struct StudyRecord {
   double created = 0;     // seconds since the epoch
 };
 
-// Thrown by finish_trial() when the trial's lease now belongs to another run (its owner was taken
-// for gone and the trial re-queued): the result is dropped, the other run's attempt counts.
+// Thrown by finish_trial(), add_report() and add_decision() when the trial's lease now belongs to
+// another run (its owner was taken for gone and the trial re-queued): the result is dropped, the
+// other run's attempt counts.
 class LeaseLost : public Error {
  public:
   using Error::Error;
@@ -110,10 +111,22 @@ class Storage {
   virtual Claim claim_trial(int64_t study_id, const ClaimRequest& request) = 0;
   // Inserts a Running trial (number, params, started, worker, owner) as it is given.
   virtual void start_trial(int64_t study_id, const TrialRecord& trial) = 0;
-  virtual void add_report(int64_t study_id, int64_t number, const Report& report) = 0;
+  // Stores a report (one per step; a repeated step replaces it). `owner`: when not empty and the
+  // stored trial is owned by another run, throws LeaseLost and stores nothing, as finish_trial:
+  // the attempt of a run taken for gone (stopped, cut off from the database) ends at its next
+  // report, and its curve does not mix with the new attempt's.
+  virtual void add_report(int64_t study_id, int64_t number, const Report& report,
+                          const std::string& owner) = 0;
+  void add_report(int64_t study_id, int64_t number, const Report& report) {
+    add_report(study_id, number, report, std::string());
+  }
   // Stores a decision (one per step; a repeated step replaces it), with an exploit's donor and
-  // new parameters.
-  virtual void add_decision(int64_t study_id, int64_t number, const DecisionRecord& decision) = 0;
+  // new parameters. `owner` as for add_report.
+  virtual void add_decision(int64_t study_id, int64_t number, const DecisionRecord& decision,
+                            const std::string& owner) = 0;
+  void add_decision(int64_t study_id, int64_t number, const DecisionRecord& decision) {
+    add_decision(study_id, number, decision, std::string());
+  }
   // Stores the final state, value, error, attrs and finish time of a trial. When trial.owner is
   // set and the stored trial is owned by another run, throws LeaseLost and stores nothing.
   virtual void finish_trial(int64_t study_id, const TrialRecord& trial) = 0;

@@ -361,7 +361,8 @@ TrialRecord* Study::record_report_locked(int64_t number, const Report& report) {
   return &it->second;
 }
 
-DecisionRecord Study::stopper_decision_locked(TrialRecord& trial, const Report& report) {
+DecisionRecord Study::stopper_decision_locked(TrialRecord& trial, const Report& report,
+                                              const std::string& owner) {
   std::vector<TrialRecord> running;
   running.reserve(running_trials_.size());
   for (const auto& [n, t] : running_trials_) running.push_back(t);
@@ -372,12 +373,17 @@ DecisionRecord Study::stopper_decision_locked(TrialRecord& trial, const Report& 
   rec.action = d.stop ? Action::Stop : Action::Continue;
   rec.reason = d.reason;
   rec.prediction = d.prediction;
-  storage_.add_decision(record_.id, trial.number, rec);
+  storage_.add_decision(record_.id, trial.number, rec, owner);
   keep_by_step(trial.decisions, rec);
   return rec;
 }
 
 DecisionRecord Study::decide(int64_t number, const Report& report, Trainable* trainable) {
+  return decide_as(number, report, trainable, run_.id);
+}
+
+DecisionRecord Study::decide_as(int64_t number, const Report& report, Trainable* trainable,
+                                const std::string& owner) {
   const bool generation = pbt_ && pbt_->decides_at(report);
   State offered;
   if (generation) {
@@ -388,7 +394,9 @@ DecisionRecord Study::decide(int64_t number, const Report& report, Trainable* tr
     }
     offered = std::make_shared<const std::vector<uint8_t>>(trainable->save());
   }
-  storage_.add_report(record_.id, number, report);
+  // LeaseLost when another run took the trial back (this one was taken for gone): the attempt
+  // ends here, its curve kept apart from the new attempt's (tell() then drops it).
+  storage_.add_report(record_.id, number, report, owner);
   if (wall_seconds() - local_runs_at_.load() > 0.25) refresh_local_runs();
   DecisionRecord rec;
   rec.step = report.step;
@@ -400,7 +408,7 @@ DecisionRecord Study::decide(int64_t number, const Report& report, Trainable* tr
   // trial that trained its whole length "stopped" (as Optuna's loop does when it asks its pruner
   // after the last step), keeping it out of `best` and below completed trials for TPE.
   if (!generation) {
-    return stopper_ && !report.last ? stopper_decision_locked(*trial, report) : rec;
+    return stopper_ && !report.last ? stopper_decision_locked(*trial, report, owner) : rec;
   }
 
   offered_[number] = {report.step, std::move(offered)};
@@ -437,7 +445,10 @@ DecisionRecord Study::decide(int64_t number, const Report& report, Trainable* tr
 }
 
 std::vector<Study::Released> Study::submit(int64_t number, const Report& report) {
-  if (!pbt_ || !pbt_->decides_at(report)) return {{number, decide(number, report)}};
+  // Not checked against the lease, as decide() does: the MPI manager that calls this owns every
+  // lease of its run, and would need the protocol to end a worker's attempt (tell() drops a lost
+  // one's result).
+  if (!pbt_ || !pbt_->decides_at(report)) return {{number, decide_as(number, report, nullptr, {})}};
   storage_.add_report(record_.id, number, report);
   std::lock_guard lock(mutex_);
   if (!record_report_locked(number, report)) {
@@ -506,6 +517,8 @@ void Study::release_generations_locked() {
     for (const PbtMember& m : members) {
       if (!m.waiting) continue;
       const DecisionRecord& d = decisions.at(next++);
+      // A generation's decisions for every waiting member at once: not checked against the
+      // lease (one member's lost lease must not stall the others; its report was).
       storage_.add_decision(record_.id, m.number, d);
       keep_by_step(running_trials_.at(m.number).decisions, d);
       if (d.action == Action::Exploit) {

@@ -195,7 +195,11 @@ class Study {
   void refresh_local_runs();
   // Stores the report, and keeps it with the running trial (for stoppers and PBT); mutex_ held.
   TrialRecord* record_report_locked(int64_t number, const Report& report);
-  DecisionRecord stopper_decision_locked(TrialRecord& trial, const Report& report);
+  // `owner`: the run whose lease the report and decision are checked against ('' for none).
+  DecisionRecord stopper_decision_locked(TrialRecord& trial, const Report& report,
+                                         const std::string& owner);
+  DecisionRecord decide_as(int64_t number, const Report& report, Trainable* trainable,
+                           const std::string& owner);
   // PBT: a member waits at `report.step`; mutex_ held.
   void wait_at_generation_locked(int64_t number, const Report& report);
   // PBT: decides every generation whose members have all arrived (or finished) and moves the

@@ -185,9 +185,25 @@ void MemoryStorage::start_trial(int64_t study_id, const TrialRecord& trial) {
   running_[study_id].insert(trial.number);
 }
 
-void MemoryStorage::add_report(int64_t study_id, int64_t number, const Report& report) {
+namespace {
+
+// The error of a call made by `owner` on a trial that `stored` (another run) holds now.
+hpo::LeaseLost lease_lost(int64_t study_id, int64_t number, const std::string& stored,
+                          const std::string& owner) {
+  return hpo::LeaseLost("trial " + std::to_string(number) + " of study with id " +
+                        std::to_string(study_id) + " was re-queued to run " + stored +
+                        " (this run, " + owner + ", was taken for gone)");
+}
+
+}  // namespace
+
+void MemoryStorage::add_report(int64_t study_id, int64_t number, const Report& report,
+                               const std::string& owner) {
   std::lock_guard lock(mutex_);
-  std::vector<Report>& reports = trial(study_id, number).reports;
+  TrialRecord& stored = trial(study_id, number);
+  if (!owner.empty() && stored.owner != owner)
+    throw lease_lost(study_id, number, stored.owner, owner);
+  std::vector<Report>& reports = stored.reports;
   auto it = std::lower_bound(reports.begin(), reports.end(), report.step,
                              [](const Report& r, int64_t step) { return r.step < step; });
   if (it != reports.end() && it->step == report.step) {
@@ -198,9 +214,12 @@ void MemoryStorage::add_report(int64_t study_id, int64_t number, const Report& r
 }
 
 void MemoryStorage::add_decision(int64_t study_id, int64_t number,
-                                 const hpo::DecisionRecord& decision) {
+                                 const hpo::DecisionRecord& decision, const std::string& owner) {
   std::lock_guard lock(mutex_);
-  auto& decisions = trial(study_id, number).decisions;
+  TrialRecord& stored = trial(study_id, number);
+  if (!owner.empty() && stored.owner != owner)
+    throw lease_lost(study_id, number, stored.owner, owner);
+  auto& decisions = stored.decisions;
   auto it =
       std::lower_bound(decisions.begin(), decisions.end(), decision.step,
                        [](const hpo::DecisionRecord& d, int64_t step) { return d.step < step; });
@@ -215,9 +234,7 @@ void MemoryStorage::finish_trial(int64_t study_id, const TrialRecord& trial) {
   std::lock_guard lock(mutex_);
   TrialRecord& stored = this->trial(study_id, trial.number);
   if (!trial.owner.empty() && stored.owner != trial.owner) {
-    throw hpo::LeaseLost("trial " + std::to_string(trial.number) + " of study with id " +
-                         std::to_string(study_id) + " was re-queued to run " + stored.owner +
-                         " (this run, " + trial.owner + ", was taken for gone)");
+    throw lease_lost(study_id, trial.number, stored.owner, trial.owner);
   }
   stored.state = trial.state;
   if (trial.state != TrialState::Running) running_[study_id].erase(trial.number);

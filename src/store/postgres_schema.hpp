@@ -226,17 +226,31 @@ inline constexpr std::array<const char*, kSqlCount> kSql = {
     "INSERT INTO trials (study_id, number, state, value, error, started, finished, worker, owner, "
     "requeues) VALUES ($1, $2, 'running', NULL, '', $3, 0, $4, $5, $6)",
     "INSERT INTO params (study_id, number, name, kind, value) VALUES ($1, $2, $3, $4, $5)",
-    "INSERT INTO reports (study_id, number, step, value) VALUES ($1, $2, $3, $4) "
+    // A running trial's reports and decisions: only of a trial the reporting run owns (the last
+    // parameter: '' for anyone), as kFinishTrial; none written tells a lost lease (or no trial).
+    "INSERT INTO reports (study_id, number, step, value) "
+    "SELECT $1::bigint, $2::bigint, $3::bigint, $4::double precision WHERE EXISTS (SELECT 1 FROM "
+    "trials t WHERE t.study_id = $1 AND t.number = $2 AND ($5::text = '' OR t.owner = $5::text)) "
     "ON CONFLICT (study_id, number, step) DO UPDATE SET value = excluded.value",
-    "INSERT INTO report_metrics (study_id, number, step, name, value) VALUES ($1, $2, $3, $4, $5) "
+    "INSERT INTO report_metrics (study_id, number, step, name, value) "
+    "SELECT $1::bigint, $2::bigint, $3::bigint, $4::text, $5::double precision WHERE EXISTS "
+    "(SELECT 1 FROM trials t WHERE t.study_id = $1 AND t.number = $2 AND ($6::text = '' OR "
+    "t.owner = $6::text)) "
     "ON CONFLICT (study_id, number, step, name) DO UPDATE SET value = excluded.value",
     "INSERT INTO decisions (study_id, number, step, decision, reason, prediction, donor, "
-    "donor_step) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (study_id, number, step) DO "
+    "donor_step) SELECT $1::bigint, $2::bigint, $3::bigint, $4::text, $5::text, "
+    "$6::double precision, $7::bigint, $8::bigint WHERE EXISTS (SELECT 1 FROM trials t WHERE "
+    "t.study_id = $1 AND t.number = $2 AND ($9::text = '' OR t.owner = $9::text)) "
+    "ON CONFLICT (study_id, number, step) DO "
     "UPDATE SET decision = excluded.decision, reason = excluded.reason, "
     "prediction = excluded.prediction, donor = excluded.donor, donor_step = excluded.donor_step",
-    "DELETE FROM decision_params WHERE study_id = $1 AND number = $2 AND step = $3",
+    "DELETE FROM decision_params WHERE study_id = $1 AND number = $2 AND step = $3 AND EXISTS "
+    "(SELECT 1 FROM trials t WHERE t.study_id = $1 AND t.number = $2 AND ($4::text = '' OR "
+    "t.owner = $4::text))",
     "INSERT INTO decision_params (study_id, number, step, name, kind, value) "
-    "VALUES ($1, $2, $3, $4, $5, $6)",
+    "SELECT $1::bigint, $2::bigint, $3::bigint, $4::text, $5::text, $6::text WHERE EXISTS "
+    "(SELECT 1 FROM trials t WHERE t.study_id = $1 AND t.number = $2 AND ($7::text = '' OR "
+    "t.owner = $7::text))",
     // $7: the finishing run ('' for anyone); a trial re-queued to another run is left alone.
     "UPDATE trials SET state = $3, value = $4, error = $5, finished = $6 "
     "WHERE study_id = $1 AND number = $2 AND ($7::text = '' OR owner = $7::text)",

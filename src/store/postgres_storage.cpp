@@ -829,18 +829,33 @@ void PostgresStorage::start_trial(int64_t study_id, const TrialRecord& trial) {
   transact(*impl_, Call::Once, [&] { insert_trial(*impl_, study_id, trial); });
 }
 
-void PostgresStorage::add_report(int64_t study_id, int64_t number, const Report& report) {
+// After a report's or a decision's statements wrote nothing (their first statement changed no
+// row): InvalidArgument when there is no such trial, else LeaseLost (another run owns it).
+[[noreturn]] void PostgresStorage::refuse_unowned(int64_t study_id, int64_t number,
+                                                  const std::string& owner) {
+  PgDb& db = *impl_;
+  const Result stored = transact(db, Call::Repeatable, [&] {
+    return db.run(kSelectOwner, {study_id, number});
+  });
+  if (stored.rows() == 0) db.invalid("no " + trial_name(study_id, number));
+  throw hpo::LeaseLost(location_ + ": " + trial_name(study_id, number) + " was re-queued to run " +
+                       stored.text(0, 0) + " (this run, " + owner + ", was taken for gone)");
+}
+
+void PostgresStorage::add_report(int64_t study_id, int64_t number, const Report& report,
+                                 const std::string& owner) {
   std::lock_guard lock(mutex_);
   std::vector<Statement> statements;
-  statements.push_back({kUpsertReport, {study_id, number, report.step, report.value}});
+  statements.push_back({kUpsertReport, {study_id, number, report.step, report.value, owner}});
   for (const auto& [name, value] : report.metrics) {
-    statements.push_back({kUpsertMetric, {study_id, number, report.step, name, value}});
+    statements.push_back({kUpsertMetric, {study_id, number, report.step, name, value, owner}});
   }
-  together(*impl_, Call::Lazy, statements, {{kForeignKey, "no " + trial_name(study_id, number)}});
+  const auto results = together(*impl_, Call::Lazy, statements, {});
+  if (results.at(0).changes() == 0) refuse_unowned(study_id, number, owner);
 }
 
 void PostgresStorage::add_decision(int64_t study_id, int64_t number,
-                                   const hpo::DecisionRecord& decision) {
+                                   const hpo::DecisionRecord& decision, const std::string& owner) {
   std::lock_guard lock(mutex_);
   const bool exploit = decision.action == hpo::Action::Exploit;
   std::vector<Statement> statements;
@@ -848,16 +863,17 @@ void PostgresStorage::add_decision(int64_t study_id, int64_t number,
       {kUpsertDecision,
        {study_id, number, decision.step, hpo::to_string(decision.action), decision.reason,
         decision.prediction, exploit ? Arg(decision.donor) : Arg(std::nullopt),
-        exploit ? Arg(decision.donor_step) : Arg(std::nullopt)}});
-  statements.push_back({kDeleteDecisionParams, {study_id, number, decision.step}});
+        exploit ? Arg(decision.donor_step) : Arg(std::nullopt), owner}});
+  statements.push_back({kDeleteDecisionParams, {study_id, number, decision.step, owner}});
   if (exploit) {
     for (const auto& [name, value] : decision.params) {
       auto [kind, text] = param_args(value);
-      statements.push_back(
-          {kInsertDecisionParam, {study_id, number, decision.step, name, kind, std::move(text)}});
+      statements.push_back({kInsertDecisionParam,
+                            {study_id, number, decision.step, name, kind, std::move(text), owner}});
     }
   }
-  together(*impl_, Call::Lazy, statements, {{kForeignKey, "no " + trial_name(study_id, number)}});
+  const auto results = together(*impl_, Call::Lazy, statements, {});
+  if (results.at(0).changes() == 0) refuse_unowned(study_id, number, owner);
 }
 
 // The state, then the attrs, in one round trip: the attrs' statements only touch a trial that the

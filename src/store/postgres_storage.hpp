@@ -63,8 +63,12 @@ class PostgresStorage final : public hpo::Storage {
   // One transaction holding the study's claim lock: claims of every process take turns.
   hpo::Claim claim_trial(int64_t study_id, const hpo::ClaimRequest& request) override;
   void start_trial(int64_t study_id, const hpo::TrialRecord& trial) override;
-  void add_report(int64_t study_id, int64_t number, const hpo::Report& report) override;
-  void add_decision(int64_t study_id, int64_t number, const hpo::DecisionRecord& decision) override;
+  using hpo::Storage::add_decision;
+  using hpo::Storage::add_report;  // and add_decision: the forms without an owner
+  void add_report(int64_t study_id, int64_t number, const hpo::Report& report,
+                  const std::string& owner) override;
+  void add_decision(int64_t study_id, int64_t number, const hpo::DecisionRecord& decision,
+                    const std::string& owner) override;
   // A NaN value is stored as no value, as SQLite does; NaN reports, attrs and params round-trip.
   void finish_trial(int64_t study_id, const hpo::TrialRecord& trial) override;
   std::vector<hpo::TrialRecord> trials(int64_t study_id) override;
@@ -76,6 +80,7 @@ class PostgresStorage final : public hpo::Storage {
   void end_batch() noexcept override;
 
  private:
+  [[noreturn]] void refuse_unowned(int64_t study_id, int64_t number, const std::string& owner);
   void migrate();
 
   std::string location_;

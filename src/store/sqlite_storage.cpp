@@ -605,9 +605,23 @@ void SqliteStorage::start_trial(int64_t study_id, const TrialRecord& trial) {
   tx.commit();
 }
 
-void SqliteStorage::add_report(int64_t study_id, int64_t number, const Report& report) {
+// Throws LeaseLost when the trial is owned by another run than `owner` (not empty), and
+// InvalidArgument when there is no such trial; in the caller's transaction.
+void SqliteStorage::check_owner(int64_t study_id, int64_t number, const std::string& owner) {
+  Use q(impl_->stmt(kSelectOwner));
+  q->bind(1, study_id).bind(2, number);
+  if (!q->step()) impl_->invalid("no " + trial_name(study_id, number));
+  if (q->text(0) == owner) return;
+  throw hpo::LeaseLost(impl_->db.file() + ": " + trial_name(study_id, number) +
+                       " was re-queued to run " + q->text(0) + " (this run, " + owner +
+                       ", was taken for gone)");
+}
+
+void SqliteStorage::add_report(int64_t study_id, int64_t number, const Report& report,
+                               const std::string& owner) {
   std::lock_guard lock(mutex_);
   Transaction tx(*impl_, true);
+  if (!owner.empty()) check_owner(study_id, number, owner);
   {
     Use q(impl_->stmt(kUpsertReport));
     q->bind(1, study_id).bind(2, number).bind(3, report.step).bind(4, report.value);
@@ -624,9 +638,10 @@ void SqliteStorage::add_report(int64_t study_id, int64_t number, const Report& r
 }
 
 void SqliteStorage::add_decision(int64_t study_id, int64_t number,
-                                 const hpo::DecisionRecord& decision) {
+                                 const hpo::DecisionRecord& decision, const std::string& owner) {
   std::lock_guard lock(mutex_);
   Transaction tx(*impl_, true);
+  if (!owner.empty()) check_owner(study_id, number, owner);
   const bool exploit = decision.action == hpo::Action::Exploit;
   {
     Use q(impl_->stmt(kUpsertDecision));
@@ -666,14 +681,7 @@ void SqliteStorage::finish_trial(int64_t study_id, const TrialRecord& trial) {
       .bind(6, trial.finished)
       .bind(7, trial.owner)
       .run();
-  if (impl_->db.changes() == 0) {
-    Use q(impl_->stmt(kSelectOwner));
-    q->bind(1, study_id).bind(2, trial.number);
-    if (!q->step()) impl_->invalid("no " + trial_name(study_id, trial.number));
-    throw hpo::LeaseLost(impl_->db.file() + ": " + trial_name(study_id, trial.number) +
-                         " was re-queued to run " + q->text(0) + " (this run, " + trial.owner +
-                         ", was taken for gone)");
-  }
+  if (impl_->db.changes() == 0) check_owner(study_id, trial.number, trial.owner);
   impl_->stmt(kDeleteAttrs).bind(1, study_id).bind(2, trial.number).run();
   Statement& insert = impl_->stmt(kInsertAttr);
   for (const auto& [key, value] : trial.attrs) {

@@ -72,8 +72,12 @@ class SqliteStorage final : public hpo::Storage {
   // study is missing or the number taken.
   void start_trial(int64_t study_id, const hpo::TrialRecord& trial) override;
   // A repeated step replaces the value stored for it.
-  void add_report(int64_t study_id, int64_t number, const hpo::Report& report) override;
-  void add_decision(int64_t study_id, int64_t number, const hpo::DecisionRecord& decision) override;
+  using hpo::Storage::add_decision;
+  using hpo::Storage::add_report;  // and add_decision: the forms without an owner
+  void add_report(int64_t study_id, int64_t number, const hpo::Report& report,
+                  const std::string& owner) override;
+  void add_decision(int64_t study_id, int64_t number, const hpo::DecisionRecord& decision,
+                    const std::string& owner) override;
   // Stores state, value, error, attrs (replacing earlier ones) and finished. A NaN value is
   // stored as no value (SQLite has no NaN); NaN reports, attrs and float params round-trip.
   void finish_trial(int64_t study_id, const hpo::TrialRecord& trial) override;
@@ -90,7 +94,10 @@ class SqliteStorage final : public hpo::Storage {
  private:
   void end_rollback() noexcept;  // mutex_ held
   void migrate(std::string version);
-  void open_read_only();  // from `version` to kSchemaVersion (constructor only)
+  void open_read_only();
+  void check_owner(
+      int64_t study_id, int64_t number,
+      const std::string& owner);  // from `version` to kSchemaVersion (constructor only)
 
   std::filesystem::path path_;
   std::mutex mutex_;

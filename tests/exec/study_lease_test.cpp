@@ -197,13 +197,24 @@ TEST(StudyLease, ARunWhoseTrialWasTakenBackSaysItLostIt) {
   ASSERT_TRUE(taken);
   EXPECT_EQ(taken->number, t0->number);
   b.run_trial(*taken, score);
-  a.run_trial(*t0, score);  // a goes on, and finishes what b has finished
+  // a goes on: its next report finds the trial b's, and its attempt ends there.
+  int reports = 0;
+  a.run_trial(*t0, [&](Trial& t) {
+    for (int step = 10; step <= 40; step += 10) {
+      ++reports;
+      t.report(step, -1.0);
+    }
+    return -1.0;
+  });
+  EXPECT_EQ(reports, 1);
   EXPECT_EQ(a.progress().lost_here, std::vector<int64_t>{t0->number});
   EXPECT_EQ(a.progress().finished_here, 0);
   EXPECT_TRUE(b.progress().lost_here.empty());
   const auto trials = storage.trials(a.record().id);
   ASSERT_EQ(trials.size(), 1u);
-  EXPECT_EQ(trials[0].owner, b.run().id);  // b's attempt is the one stored
+  EXPECT_EQ(trials[0].owner, b.run().id);  // b's attempt is the one stored, curve and all
+  EXPECT_NE(trials[0].value, -1.0);
+  for (const Report& r : trials[0].reports) EXPECT_NE(r.value, -1.0) << "at step " << r.step;
 }
 
 // A child process that runs `body` on its own storage connection and is expected to kill itself.

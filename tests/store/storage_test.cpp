@@ -472,6 +472,26 @@ TEST_P(StorageTest, ClaimRequeuesTheTrialsOfGoneRunsWithTheirParameters) {
   EXPECT_THROW(storage_->finish_trial(id, late), hpo::LeaseLost);
   EXPECT_EQ(storage_->trials(id).at(0).state, TrialState::Running);
   EXPECT_TRUE(storage_->trials(id).at(0).attrs.empty()) << "a lost lease stores nothing";
+  // Nor a report or a decision of it: the new attempt's curve is its own.
+  EXPECT_THROW(storage_->add_report(id, 0, {10, 0.5, {{"lr", 0.1}}}, "dead"), hpo::LeaseLost);
+  hpo::DecisionRecord exploit{.step = 10, .action = hpo::Action::Exploit, .reason = "r"};
+  exploit.donor = 1;
+  exploit.donor_step = 10;
+  exploit.params = {{"x", 0.5}};
+  EXPECT_THROW(storage_->add_decision(id, 0, exploit, "dead"), hpo::LeaseLost);
+  EXPECT_TRUE(storage_->trials(id).at(0).reports.empty());
+  EXPECT_TRUE(storage_->trials(id).at(0).decisions.empty());
+  // The owner's, or one that names no owner (copy_study), are stored; of no trial, refused.
+  storage_->add_report(id, 0, {10, 0.5, {{"lr", 0.1}}}, "me");
+  storage_->add_report(id, 0, {20, 0.25});
+  storage_->add_decision(id, 0, exploit, "me");
+  const TrialRecord reported = storage_->trials(id).at(0);
+  ASSERT_EQ(reported.reports.size(), 2u);
+  EXPECT_EQ(reported.reports[0].metrics.at("lr"), 0.1);
+  ASSERT_EQ(reported.decisions.size(), 1u);
+  EXPECT_EQ(reported.decisions[0].params.at("x"), hpo::ParamValue{0.5});
+  EXPECT_THROW(storage_->add_report(id, 99, {10, 0.5}, "me"), InvalidArgument);
+  EXPECT_THROW(storage_->add_decision(id, 99, exploit, "me"), InvalidArgument);
   late.owner = "me";
   storage_->finish_trial(id, late);
   EXPECT_EQ(storage_->trials(id).at(0).value, 1.0);

@@ -309,8 +309,10 @@ class BrokenSource final : public hpo::Storage {
   std::vector<hpo::RunRecord> runs(int64_t) override { unused(); }
   hpo::Claim claim_trial(int64_t, const hpo::ClaimRequest&) override { unused(); }
   void start_trial(int64_t, const TrialRecord&) override { unused(); }
-  void add_report(int64_t, int64_t, const hpo::Report&) override { unused(); }
-  void add_decision(int64_t, int64_t, const hpo::DecisionRecord&) override { unused(); }
+  void add_report(int64_t, int64_t, const hpo::Report&, const std::string&) override { unused(); }
+  void add_decision(int64_t, int64_t, const hpo::DecisionRecord&, const std::string&) override {
+    unused();
+  }
   void finish_trial(int64_t, const TrialRecord&) override { unused(); }
 
  private:
