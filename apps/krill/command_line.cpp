@@ -54,20 +54,23 @@ std::string canonical_integer(const std::string& text) {
 
 std::optional<std::string> unknown_word(CLI::App& app, const std::vector<std::string>& args) {
   CLI::App* level = &app;
-  for (const auto& arg : args) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
     if (arg == "--") break;  // the rest are positionals
-    if (arg.starts_with("--")) {
+    if (arg.starts_with('-')) {
+      // An option's values, given as the next words, are not looked at ("--study --odd-name").
       const std::string name = arg.substr(0, arg.find('='));
-      if (name.size() > 2 && !level->get_option_no_throw(name)) {
-        return "unknown option '" + name + "' of `" + command_path(*level) + "`" +
-               suggestion(name, long_option_names(*level)) + " (see " + command_path(*level) +
-               " --help)";
+      const CLI::Option* option = name.size() > 1 ? level->get_option_no_throw(name) : nullptr;
+      if (option && name.size() == arg.size()) {
+        i += static_cast<size_t>(std::max(0, option->get_items_expected_min()));
       }
-      continue;
+      if (option || !arg.starts_with("--") || name.size() == 2) continue;  // -3, -q: CLI11's
+      return "unknown option '" + name + "' of `" + command_path(*level) + "`" +
+             suggestion(name, long_option_names(*level)) + " (see " + command_path(*level) +
+             " --help)";
     }
-    // A short option, a negative number, or a word: only a level with subcommands, whose
-    // options take no values, says what a word must be.
-    if (arg.starts_with('-')) continue;
+    // A word: only a level with subcommands, whose options take no values, says what a word
+    // must be.
     const auto commands = subcommand_names(*level);
     if (commands.empty()) continue;
     if (CLI::App* sub = subcommand_named(*level, arg)) {
@@ -119,7 +122,8 @@ std::string integer_error(const std::string& text, bool is_unsigned) {
 
 void read_integers_strictly(CLI::App& app) {
   for (CLI::Option* o : app.get_options()) {
-    const std::string type = o->get_type_name();
+    // "INT", or "INT:INT in [0 - 65535]" with a validator's description.
+    const std::string type = o->get_type_name().substr(0, o->get_type_name().find(':'));
     if (o->get_expected_min() == 0 || (type != "INT" && type != "UINT")) continue;
     const bool is_unsigned = type == "UINT";
     // A transform, not a check: CLI11 then reads the text with strtoll's base 0, where "010"

@@ -379,7 +379,9 @@ DecisionRecord Study::stopper_decision_locked(TrialRecord& trial, const Report& 
 }
 
 DecisionRecord Study::decide(int64_t number, const Report& report, Trainable* trainable) {
-  return decide_as(number, report, trainable, run_.id);
+  // A PBT member's report is not checked against the lease: a member that left at it would
+  // stall the others of its generation, which wait for every member not finished.
+  return decide_as(number, report, trainable, pbt_ ? std::string() : run_.id);
 }
 
 DecisionRecord Study::decide_as(int64_t number, const Report& report, Trainable* trainable,
@@ -517,8 +519,8 @@ void Study::release_generations_locked() {
     for (const PbtMember& m : members) {
       if (!m.waiting) continue;
       const DecisionRecord& d = decisions.at(next++);
-      // A generation's decisions for every waiting member at once: not checked against the
-      // lease (one member's lost lease must not stall the others; its report was).
+      // A generation's decisions, for every waiting member at once: not checked against the
+      // lease (PBT reports are not either: decide()).
       storage_.add_decision(record_.id, m.number, d);
       keep_by_step(running_trials_.at(m.number).decisions, d);
       if (d.action == Action::Exploit) {
@@ -577,10 +579,12 @@ void Study::run_trials(std::vector<TrialRecord> recs, GroupObjective& objective,
   std::vector<std::unique_ptr<Trial>> trials;
   std::vector<Trial*> pointers;
   for (const TrialRecord& rec : recs) {
+    // Not checked against the lease: the members train together, and one that threw at its
+    // report would end the others (tell() drops a lost member's result).
     trials.push_back(std::make_unique<Trial>(
         rec.number, rec.params,
         ReportHost([this, number = rec.number](const Report& r, Trainable* t) {
-          return decide(number, r, t);
+          return decide_as(number, r, t, std::string());
         })));
     trials.back()->set_resources(rec.worker, thread_budget);
     pointers.push_back(trials.back().get());

@@ -142,7 +142,8 @@ class Study {
   // PBT study a report at a PBT step waits for its generation's decision; with a Trainable its
   // state is offered to the generation's recipients, and an Exploit is carried out (the donor's
   // state loaded, the new hyperparameters set) before it returns. Without one at a PBT step:
-  // InvalidArgument (the objective must attach one, hpo::Trial::attach).
+  // InvalidArgument (the objective must attach one, hpo::Trial::attach). Outside PBT, LeaseLost
+  // when another run has taken the trial back (this one was taken for gone): the attempt ends.
   DecisionRecord decide(int64_t number, const Report& report, Trainable* trainable = nullptr);
 
   // decide() without the wait, for an executor that serves many workers from one thread (the MPI

@@ -27,10 +27,11 @@ namespace krill::store::sqlite {
 // WAL database otherwise needs created beside it, in a folder that may not be writable).
 enum class Open { ReadWrite, ReadOnly, Immutable };
 
-// "file:/a%3Fb/c.db?immutable=1": a path as a URI (RFC 3986: '?', '#' and '%' escaped).
+// "file:///a%3Fb/c.db?immutable=1": a path as a URI (RFC 3986: '?', '#' and '%' escaped; an
+// absolute path after an empty authority, so that "//x" is not read as a host).
 inline std::string immutable_uri(const std::string& file) {
   static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string uri = "file:";
+  std::string uri = file.starts_with('/') ? "file://" : "file:";
   for (const char c : file) {
     if (c == '?' || c == '#' || c == '%') {
       uri += '%';

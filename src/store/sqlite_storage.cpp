@@ -1,5 +1,6 @@
 #include "store/sqlite_storage.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 #include <algorithm>
 #include <array>
@@ -142,11 +143,12 @@ namespace {
 // -wal, -shm and -journal files); nullopt when it may.
 std::optional<std::string> why_not_writable(const std::filesystem::path& file,
                                             const std::filesystem::path& folder) {
-  if (::access(folder.c_str(), W_OK) != 0) {
+  // The effective user's rights (faccessat's AT_EACCESS), as the kernel checks the writes.
+  if (::faccessat(AT_FDCWD, folder.c_str(), W_OK, AT_EACCESS) != 0) {
     return "its folder " + folder.string() + " may not be written by this user (" +
            std::strerror(errno) + "), where SQLite writes a database's -wal and -shm files";
   }
-  if (::access(file.c_str(), W_OK) != 0 && errno != ENOENT) {
+  if (::faccessat(AT_FDCWD, file.c_str(), W_OK, AT_EACCESS) != 0 && errno != ENOENT) {
     return "it may not be written by this user (" + std::string(std::strerror(errno)) + ")";
   }
   return std::nullopt;
@@ -213,9 +215,8 @@ SqliteStorage::SqliteStorage(const std::filesystem::path& path, Open open) : pat
   db.exec("PRAGMA foreign_keys = ON");
 }
 
-// Applies kMigrations[v], kMigrations[v + 1]... each in its own write transaction that also
-// writes the new version; a process that finds the file already migrated by another (they wait
-// for each other's BEGIN IMMEDIATE) skips what was done.
+// Read-only: the file as it is, or as a file nothing writes where SQLite can make no -shm file
+// (the constructor's comment in sqlite_storage.hpp).
 void SqliteStorage::open_read_only() {
   const std::string file = path_.string();
   const auto read = [&](sqlite::Open open, std::string& version) {
@@ -234,9 +235,16 @@ void SqliteStorage::open_read_only() {
     // A WAL database needs its -shm file, which SQLite cannot create in a folder it may not
     // write. Without a -wal file the database file holds every change: it is read as a file
     // nothing writes (no -shm, no locks).
+    if (!impl_) throw;  // not opened at all (a file this user may not read): SQLite's reason
     const int code = sqlite3_errcode(impl_->db.get()) & 0xff;
     if (code != SQLITE_CANTOPEN && code != SQLITE_READONLY) throw;
     std::error_code ec;
+    if (std::filesystem::exists(file + "-journal", ec)) {
+      throw DataError(file + ": cannot be read here: " + file +
+                      "-journal holds a write that "
+                      "did not end (a krill that died creating the database); open it once as a "
+                      "user who may write it and its folder");
+    }
     if (std::filesystem::exists(file + "-wal", ec)) {
       throw DataError(file +
                       ": cannot be read here: its folder may not be written by this user, "
@@ -267,6 +275,9 @@ void SqliteStorage::open_read_only() {
   }
 }
 
+// Applies kMigrations[v], kMigrations[v + 1]... each in its own write transaction that also
+// writes the new version; a process that finds the file already migrated by another (they wait
+// for each other's BEGIN IMMEDIATE) skips what was done.
 void SqliteStorage::migrate(std::string version) {
   const std::string file = path_.string();
   sqlite::Connection& db = impl_->db;

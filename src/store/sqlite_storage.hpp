@@ -92,12 +92,11 @@ class SqliteStorage final : public hpo::Storage {
   void end_batch() noexcept override;
 
  private:
-  void end_rollback() noexcept;  // mutex_ held
-  void migrate(std::string version);
+  void end_rollback() noexcept;       // mutex_ held
+  void migrate(std::string version);  // from `version` to kSchemaVersion (constructor only)
   void open_read_only();
-  void check_owner(
-      int64_t study_id, int64_t number,
-      const std::string& owner);  // from `version` to kSchemaVersion (constructor only)
+  // LeaseLost when `owner` does not hold the trial; in the caller's transaction.
+  void check_owner(int64_t study_id, int64_t number, const std::string& owner);
 
   std::filesystem::path path_;
   std::mutex mutex_;

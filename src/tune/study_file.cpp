@@ -893,7 +893,10 @@ void Parser::check_unused() const {
                                     never_text("schedule", schedule, "constant") +
                                     ", expected schedule " + schedule + " (or no '" + param + "')");
   }
-  const bool sgd = can_be("optimizer", std::string("sgd"), std::string("sgd"));
+  // A conditional optimizer is sgd, its default, where it is not active.
+  const auto optimizer = out_.space.index_of("optimizer");
+  const bool sgd = can_be("optimizer", std::string("sgd"), std::string("sgd")) ||
+                   (optimizer && out_.space.condition(*optimizer));
   // momentum: 0 and nesterov: 0 are what adam has, and say nothing wrong.
   const auto only_zero = [&](const char* name) {
     const auto it = out_.fixed.find(name);

@@ -185,12 +185,15 @@ struct Commands {
   CLI::App app{"test"};
   int64_t batch = 0;
   uint64_t seed = 0;
+  int port = 0;
   std::string file;
   Commands() {
     CLI::App* train = app.add_subcommand("train", "");
     train->add_option("--batch", batch, "");
     train->add_option("--seed", seed, "");
     train->add_option("file", file, "");
+    train->add_option("--study", file, "");
+    train->add_option("--port", port, "")->check(CLI::Range(0, 65535));
     CLI::App* study = app.add_subcommand("study", "");
     study->add_subcommand("rename", "")->add_option("names", file, "");
     study->add_subcommand("delete", "");
@@ -236,6 +239,9 @@ TEST(CommandLine, KnownWordsValuesAndPositionalsAreLeftToTheParser) {
   EXPECT_THAT(c.unknown({}).value_or(""), HasSubstr("`krill` needs a command: train or study"));
   EXPECT_FALSE(c.unknown({"train", "--batch", "-3", "--seed=2", "trian.yaml"}));
   EXPECT_FALSE(c.unknown({"train", "--", "--not-an-option"}));
+  // An option's value that looks like an option is its value.
+  EXPECT_FALSE(c.unknown({"train", "--study", "--odd-name", "f"}));
+  EXPECT_TRUE(c.unknown({"train", "--study=x", "--odd-name"}));
   EXPECT_FALSE(c.unknown({"study", "rename", "old", "new"}));
   EXPECT_FALSE(c.unknown({"--help"}));
   EXPECT_FALSE(c.unknown({"study", "--help"}));
@@ -267,6 +273,9 @@ TEST(CommandLine, IntegerOptionsReadDecimalsStrictly) {
   // Leading zeros are decimal, not octal (CLI11 alone reads "010" as 8).
   EXPECT_EQ(parse({"train", "--batch", "010"})->batch, 10);
   EXPECT_EQ(parse({"train", "--batch", "-010"})->batch, -10);
+  // Also an option with a validator of its own (its type name is "INT:INT in [0 - 65535]").
+  EXPECT_EQ(parse({"train", "--port", "010"})->port, 10);
+  EXPECT_THROW(parse({"train", "--port", "0x10"}), CLI::ValidationError);
   EXPECT_EQ(parse({"train", "--seed", "18446744073709551615"})->seed, 18446744073709551615u);
   // CLI11 alone: 2^64 - 1 for -1, the largest value for one too large.
   EXPECT_THROW(parse({"train", "--seed", "-1"}), CLI::ValidationError);

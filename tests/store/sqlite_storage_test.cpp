@@ -546,7 +546,9 @@ std::string read_as_show_does(const std::filesystem::path& path, bool try_a_writ
 // file a WAL database needs beside it. With no -wal file, the database file holds every change and
 // is read as a file nothing writes, its path written as a URI ('?', '#' and '%' escaped).
 TEST(SqliteStorage, AReaderReadsAStudyItMayNotWrite) {
-  EXPECT_EQ(sqlite::immutable_uri("/a?b#c%d/s.db"), "file:/a%3Fb%23c%25d/s.db?immutable=1");
+  EXPECT_EQ(sqlite::immutable_uri("/a?b#c%d/s.db"), "file:///a%3Fb%23c%25d/s.db?immutable=1");
+  EXPECT_EQ(sqlite::immutable_uri("//a/s.db"), "file:////a/s.db?immutable=1");  // not host "a"
+  EXPECT_EQ(sqlite::immutable_uri("s.db"), "file:s.db?immutable=1");
   TempDb base;
   const std::filesystem::path folder = base.path().string() + "_odd ?#%25 name";
   std::filesystem::create_directory(folder);
@@ -574,6 +576,10 @@ TEST(SqliteStorage, AReaderReadsAStudyItMayNotWrite) {
   });
   EXPECT_THAT(writer, HasSubstr(path.string() + ": cannot be opened to write: its folder " +
                                 folder.string() + " may not be written by this user"));
+  // A file this user may not read either: SQLite's reason, not a crash.
+  std::filesystem::permissions(path, std::filesystem::perms::none);
+  EXPECT_THAT(read_without_write_access(folder, [&] { return read_as_show_does(path); }),
+              HasSubstr("DataError: " + path.string() + ": cannot open"));
   std::filesystem::remove_all(folder);
 }
 

@@ -117,6 +117,12 @@ search:
 )",
                                        "some.yaml");
   EXPECT_EQ(s.fixed.at("gamma"), hpo::ParamValue{0.99});
+  // A conditional optimizer is sgd where it is not active: momentum is used there.
+  EXPECT_NO_THROW(
+      parse_study_file("data: mnist\ntrials: 4\ntraining:\n  momentum: 0.9\nsearch:\n"
+                       "  tuned: {type: choice, values: [0, 1]}\n"
+                       "  optimizer: {type: choice, values: [adam], when: {tuned: 1}}\n",
+                       "conditional.yaml"));
   // momentum 0 and nesterov 0 are what adam has: written down, they say nothing wrong.
   EXPECT_NO_THROW(parse_study_file(
       "data: mnist\ntrials: 4\ntraining:\n  optimizer: adam\n  momentum: 0\n  nesterov: 0\n",
