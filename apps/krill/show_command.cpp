@@ -131,7 +131,7 @@ void add_show_command(CLI::App& app, int& exit_code) {
       throw InvalidArgument(
           fmt::format("--top: must be >= 0 (0: no list of trials), got {}", args->top));
     }
-    auto storage = open_existing(args->db, /*read_only=*/true);
+    auto storage = open_existing(args->db, store::Access::Read);
     auto studies = chosen_studies(*storage, args->db, args->study);
     if (args->json) {
       std::vector<ShownStudy> shown;
@@ -159,7 +159,7 @@ void add_studies_command(CLI::App& app, int& exit_code) {
                   "a study database written by krill tune (a SQLite file or a postgresql:// URL)")
       ->required();
   cmd->callback([db, &exit_code] {
-    auto storage = open_existing(*db, /*read_only=*/true);
+    auto storage = open_existing(*db, store::Access::Read);
     const auto studies = storage->studies();
     if (studies.empty()) {
       fmt::print("{}: no study yet\n", hpo::display_location(*db));
@@ -208,7 +208,7 @@ void add_export_command(CLI::App& app, int& exit_code) {
     if (args->curves && args->format != "csv") {
       throw InvalidArgument("--curves is a CSV layout; the JSON export holds the curves already");
     }
-    auto storage = open_existing(args->db, /*read_only=*/true);
+    auto storage = open_existing(args->db, store::Access::Read);
     const hpo::StudyRecord chosen = one_study(*storage, args->db, args->study);
     const auto trials = storage->trials(chosen.id);
     std::ofstream file;

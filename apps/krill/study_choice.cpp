@@ -17,11 +17,11 @@ std::string names_of(const std::vector<hpo::StudyRecord>& studies) {
 
 }  // namespace
 
-std::unique_ptr<hpo::Storage> open_existing(const std::string& path, bool read_only) {
+std::unique_ptr<hpo::Storage> open_existing(const std::string& path, store::Access access) {
   if (!hpo::is_server_url(path) && !std::filesystem::exists(path)) {
     throw DataError(path + ": no such study database");
   }
-  return store::open_storage(path, read_only ? store::Access::Read : store::Access::ReadWrite);
+  return store::open_storage(path, access);
 }
 
 hpo::StudyRecord study_named(hpo::Storage& storage, const std::string& db, const std::string& name,

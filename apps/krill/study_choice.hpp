@@ -7,13 +7,15 @@
 #include <vector>
 
 #include "hpo/storage.hpp"
+#include "store/open.hpp"
 
 namespace krill::cli {
 
 // Opens an existing study database; DataError when the file is missing (reading never creates
-// one). `read_only`: for a command that only reads (show, export, best), which then reads a file
-// this user may not write (store::Access::Read).
-std::unique_ptr<hpo::Storage> open_existing(const std::string& path, bool read_only = false);
+// one). store::Access::Read for a command that only reads (studies, show, export, best, the
+// source of study copy): it then reads a file this user may not write.
+std::unique_ptr<hpo::Storage> open_existing(const std::string& path,
+                                            store::Access access = store::Access::ReadWrite);
 
 // The study of `db` named `name`. Throws InvalidArgument "<option>: no study 'x' in db (it holds:
 // a, b)".

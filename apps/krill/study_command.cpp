@@ -120,7 +120,7 @@ void run_rename(const StudyArgs& a) {
 }
 
 void run_copy(const StudyArgs& a) {
-  auto from = open_existing(a.db, /*read_only=*/true);
+  auto from = open_existing(a.db, store::Access::Read);
   const hpo::StudyRecord study = one_study(*from, a.db, a.study);
   const std::string name = a.new_name.empty() ? study.name : a.new_name;
   check_new_name(name, "--as");

@@ -332,11 +332,12 @@ int optimize_and_report(hpo::Study& study, hpo::Executor& executor,
   }
   if (const auto lost = study.progress().lost_here; !lost.empty()) {
     fmt::print(stderr,
-               "krill tune: {} of this process (trial {}) taken back by another process while "
+               "krill tune: {} of this process ({} {}) taken back by another process while "
                "this one was silent for over {:.0f} s (stopped, or cut off from the database): "
                "run there, this process's result dropped\n",
                lost.size() == 1 ? "1 trial" : fmt::format("{} trials", lost.size()),
-               fmt::join(lost, ", "), hpo::LeaseOptions{}.grace);
+               lost.size() == 1 ? "trial" : "trials", fmt::join(lost, ", "),
+               hpo::LeaseOptions{}.grace);
   }
   if (g_cancel.load()) {
     fmt::print(stderr, "krill tune: interrupted; run the same command again to resume\n");

@@ -31,8 +31,9 @@ class MemoryStorage final : public hpo::Storage {
   std::vector<hpo::RunRecord> runs(int64_t study_id) override;
   hpo::Claim claim_trial(int64_t study_id, const hpo::ClaimRequest& request) override;
   void start_trial(int64_t study_id, const hpo::TrialRecord& trial) override;
+  // Storage's forms without an owner, beside the overrides below.
   using hpo::Storage::add_decision;
-  using hpo::Storage::add_report;  // and add_decision: the forms without an owner
+  using hpo::Storage::add_report;
   void add_report(int64_t study_id, int64_t number, const hpo::Report& report,
                   const std::string& owner) override;
   void add_decision(int64_t study_id, int64_t number, const hpo::DecisionRecord& decision,

@@ -16,7 +16,7 @@ namespace krill::store {
 //
 // `Access::Read`: for a program that only reads (krill show, export, best, report). A SQLite file
 // this process may not write, or in a folder it may not write, is then opened read-only (another
-// user's study, a read-only mount: SqliteStorage's read_only); a write through it fails.
+// user's study, a read-only mount: SqliteStorage::Open::WhereReadOnly); a write through it fails.
 enum class Access { ReadWrite, Read };
 std::unique_ptr<hpo::Storage> open_storage(const std::filesystem::path& path,
                                            Access access = Access::ReadWrite);

@@ -829,8 +829,8 @@ void PostgresStorage::start_trial(int64_t study_id, const TrialRecord& trial) {
   transact(*impl_, Call::Once, [&] { insert_trial(*impl_, study_id, trial); });
 }
 
-// After a report's or a decision's statements wrote nothing (their first statement changed no
-// row): InvalidArgument when there is no such trial, else LeaseLost (another run owns it).
+// After a call's owner-guarded statements wrote nothing (the first changed no row):
+// InvalidArgument when there is no such trial, else LeaseLost (another run owns it).
 [[noreturn]] void PostgresStorage::refuse_unowned(int64_t study_id, int64_t number,
                                                   const std::string& owner) {
   PgDb& db = *impl_;
@@ -892,14 +892,7 @@ void PostgresStorage::finish_trial(int64_t study_id, const TrialRecord& trial) {
     statements.push_back({kInsertOwnedAttr, {study_id, trial.number, key, v, trial.owner}});
   }
   const auto results = together(db, Call::Repeatable, statements, {});
-  if (results.at(0).changes() > 0) return;
-  const Result owner = transact(db, Call::Repeatable, [&] {
-    return db.run(kSelectOwner, {study_id, trial.number});
-  });
-  if (owner.rows() == 0) db.invalid("no " + trial_name(study_id, trial.number));
-  throw hpo::LeaseLost(location_ + ": " + trial_name(study_id, trial.number) +
-                       " was re-queued to run " + owner.text(0, 0) + " (this run, " + trial.owner +
-                       ", was taken for gone)");
+  if (results.at(0).changes() == 0) refuse_unowned(study_id, trial.number, trial.owner);
 }
 
 std::vector<TrialRecord> PostgresStorage::trials(int64_t study_id) {

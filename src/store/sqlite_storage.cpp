@@ -240,19 +240,15 @@ void SqliteStorage::open_read_only() {
     if (code != SQLITE_CANTOPEN && code != SQLITE_READONLY) throw;
     std::error_code ec;
     if (std::filesystem::exists(file + "-journal", ec)) {
-      throw DataError(file + ": cannot be read here: " + file +
-                      "-journal holds a write that "
-                      "did not end (a krill that died creating the database); open it once as a "
+      throw DataError(file + ": cannot be read here: " + file + "-journal holds a write that did " +
+                      "not end (a krill that died creating the database); open it once as a " +
                       "user who may write it and its folder");
     }
     if (std::filesystem::exists(file + "-wal", ec)) {
-      throw DataError(file +
-                      ": cannot be read here: its folder may not be written by this user, "
-                      "and its changes in " +
-                      file + "-wal need a " + file +
-                      "-shm file beside "
-                      "it (SQLite's WAL); read it as a user who may write the folder, or copy the "
-                      "database with its -wal file to a folder you may write");
+      throw DataError(file + ": cannot be read here: its folder may not be written by this " +
+                      "user, and its changes in " + file + "-wal need a " + file + "-shm file " +
+                      "beside it (SQLite's WAL); read it as a user who may write the folder, " +
+                      "or copy the database with its -wal file to a folder you may write");
     }
     contents = read(sqlite::Open::Immutable, version);
   }
@@ -260,18 +256,14 @@ void SqliteStorage::open_read_only() {
     throw DataError(file + ": not a krill study database (no krill meta table)");
   }
   if (contents == Contents::Empty) {
-    throw DataError(file +
-                    ": an empty file, no krill study database yet (and it may not be "
+    throw DataError(file + ": an empty file, no krill study database yet (and it may not be " +
                     "written by this user, to make it one)");
   }
   if (schema_version(file, version) < kSchemaVersion) {
-    throw DataError(file + ": krill database schema version " + version +
-                    ", older than this "
-                    "krill's " +
-                    std::to_string(kSchemaVersion) +
-                    ", and it may not be written "
-                    "by this user to upgrade it: open it once as a user who may write it and its "
-                    "folder (krill show does)");
+    throw DataError(file + ": krill database schema version " + version + ", older than this " +
+                    "krill's " + std::to_string(kSchemaVersion) + ", and it may not be written " +
+                    "by this user to upgrade it: open it once as a user who may write it and " +
+                    "its folder (krill show does)");
   }
 }
 

@@ -72,8 +72,9 @@ class SqliteStorage final : public hpo::Storage {
   // study is missing or the number taken.
   void start_trial(int64_t study_id, const hpo::TrialRecord& trial) override;
   // A repeated step replaces the value stored for it.
+  // Storage's forms without an owner, beside the overrides below.
   using hpo::Storage::add_decision;
-  using hpo::Storage::add_report;  // and add_decision: the forms without an owner
+  using hpo::Storage::add_report;
   void add_report(int64_t study_id, int64_t number, const hpo::Report& report,
                   const std::string& owner) override;
   void add_decision(int64_t study_id, int64_t number, const hpo::DecisionRecord& decision,
