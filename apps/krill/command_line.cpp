@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstdint>
 #include <limits>
+#include <regex>
 
 #include "tune/yaml_util.hpp"
 
@@ -97,7 +98,7 @@ std::string parsed_command(const CLI::App& app) {
   return parsed.empty() ? command_path(app) : parsed_command(*parsed.front());
 }
 
-std::string integer_error(const std::string& text, bool is_unsigned) {
+std::string integer_error(const std::string& text, bool is_unsigned, const std::string& expected) {
   const char* first = text.data();
   const char* last = text.data() + text.size();
   std::from_chars_result read{};
@@ -109,9 +110,10 @@ std::string integer_error(const std::string& text, bool is_unsigned) {
     read = std::from_chars(first, last, v);
   }
   const std::string range =
-      is_unsigned ? "an integer from 0 to " + std::to_string(std::numeric_limits<uint64_t>::max())
-                  : "an integer from " + std::to_string(std::numeric_limits<int64_t>::min()) +
-                        " to " + std::to_string(std::numeric_limits<int64_t>::max());
+      !expected.empty() ? expected
+      : is_unsigned ? "an integer from 0 to " + std::to_string(std::numeric_limits<uint64_t>::max())
+                    : "an integer from " + std::to_string(std::numeric_limits<int64_t>::min()) +
+                          " to " + std::to_string(std::numeric_limits<int64_t>::max());
   if (read.ec == std::errc::result_out_of_range)
     return "'" + text + "' is out of range, expected " + range;
   if (read.ec != std::errc{} || read.ptr != last || text.empty()) {
@@ -120,17 +122,37 @@ std::string integer_error(const std::string& text, bool is_unsigned) {
   return "";
 }
 
+std::string parse_error_message(const CLI::ParseError& e) {
+  const std::string what = e.what();
+  // CLI11's "Could not convert: --threads = 99999999999": a decimal integer (read_integers_strictly
+  // let it through) beyond the range of the option's type, narrower than 64 bits.
+  static const std::regex conversion("Could not convert: (\\S+) = (-?[0-9]+)");
+  std::smatch m;
+  if (dynamic_cast<const CLI::ConversionError*>(&e) && std::regex_match(what, m, conversion)) {
+    return m[1].str() + ": '" + m[2].str() + "' is too " +
+           (m[2].str().starts_with('-') ? "small" : "large") + " for this option";
+  }
+  return what;
+}
+
 void read_integers_strictly(CLI::App& app) {
   for (CLI::Option* o : app.get_options()) {
     // "INT", or "INT:INT in [0 - 65535]" with a validator's description.
     const std::string type = o->get_type_name().substr(0, o->get_type_name().find(':'));
     if (o->get_expected_min() == 0 || (type != "INT" && type != "UINT")) continue;
     const bool is_unsigned = type == "UINT";
+    // A CLI::Range's bounds, from its description "INT in [0 - 65535]", are what is expected.
+    static const std::regex range_text("in \\[(-?[0-9]+) - (-?[0-9]+)\\]");
+    std::smatch m;
+    const std::string& type_name = o->get_type_name();
+    const std::string expected = std::regex_search(type_name, m, range_text)
+                                     ? "an integer from " + m[1].str() + " to " + m[2].str()
+                                     : "";
     // A transform, not a check: CLI11 then reads the text with strtoll's base 0, where "010"
     // is octal 8, so the text it reads is the integer's canonical form.
     o->transform(CLI::Validator(
-        [is_unsigned](std::string& text) {
-          std::string error = integer_error(text, is_unsigned);
+        [is_unsigned, expected](std::string& text) {
+          std::string error = integer_error(text, is_unsigned, expected);
           if (error.empty()) text = canonical_integer(text);
           return error;
         },

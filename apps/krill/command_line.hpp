@@ -25,10 +25,17 @@ std::string parsed_command(const CLI::App& app);
 
 // Makes every integer option of `app` and its subcommands accept only a decimal integer in the
 // range of its type (INT: a 64-bit signed one, UINT: 0 to 2^64 - 1), naming the option, the value
-// and what was expected.
+// and what was expected (a CLI::Range's bounds where the option has one). A value in that range
+// but beyond a narrower type (an int) is CLI11's ConversionError: see parse_error_message.
 void read_integers_strictly(CLI::App& app);
 
-// The same check as a function: the error, or an empty string when `text` is such an integer.
-std::string integer_error(const std::string& text, bool is_unsigned);
+// The same check as a function: the error, or an empty string when `text` is such an integer;
+// `expected` replaces the type's range in the error where not empty.
+std::string integer_error(const std::string& text, bool is_unsigned,
+                          const std::string& expected = "");
+
+// What to tell a user of a parse error: its message, but "--threads: '99999999999' is too large for
+// this option" for CLI11's "Could not convert: --threads = 99999999999".
+std::string parse_error_message(const CLI::ParseError& e);
 
 }  // namespace krill::cli

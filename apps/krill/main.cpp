@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    fmt::print(stderr, "krill: error: {} (see {} --help)\n", e.what(),
+    fmt::print(stderr, "krill: error: {} (see {} --help)\n", krill::cli::parse_error_message(e),
                krill::cli::parsed_command(app));
     return 2;
   } catch (const krill::Error& e) {

@@ -176,6 +176,7 @@ TEST(StudySummary, APbtStudyShowsTheBestMembersScheduleAndFinalParameters) {
 namespace {
 
 using krill::cli::integer_error;
+using krill::cli::parse_error_message;
 using krill::cli::read_integers_strictly;
 using krill::cli::unknown_word;
 using ::testing::HasSubstr;
@@ -186,6 +187,7 @@ struct Commands {
   int64_t batch = 0;
   uint64_t seed = 0;
   int port = 0;
+  int threads = 0;
   std::string file;
   Commands() {
     CLI::App* train = app.add_subcommand("train", "");
@@ -194,6 +196,7 @@ struct Commands {
     train->add_option("file", file, "");
     train->add_option("--study", file, "");
     train->add_option("--port", port, "")->check(CLI::Range(0, 65535));
+    train->add_option("--threads", threads, "");
     CLI::App* study = app.add_subcommand("study", "");
     study->add_subcommand("rename", "")->add_option("names", file, "");
     study->add_subcommand("delete", "");
@@ -283,9 +286,35 @@ TEST(CommandLine, IntegerOptionsReadDecimalsStrictly) {
   EXPECT_THROW(parse({"train", "--batch", "0x10"}), CLI::ValidationError);
   try {
     parse({"train", "--seed", "-1"});
+    ADD_FAILURE() << "--seed -1 was read";
   } catch (const CLI::ValidationError& e) {
     EXPECT_THAT(std::string(e.what()), HasSubstr("--seed: '-1' is not a decimal integer"));
   }
+}
+
+TEST(CommandLine, AnIntegerOutsideItsOptionsRangeIsNamedWithIt) {
+  const auto error = [](std::vector<std::string> args) -> std::string {
+    Commands c;
+    std::reverse(args.begin(), args.end());
+    try {
+      c.app.parse(args);
+    } catch (const CLI::ParseError& e) {
+      return parse_error_message(e);
+    }
+    return "";
+  };
+  // A CLI::Range's bounds are the range named (was the 64-bit one).
+  EXPECT_THAT(error({"train", "--port", "0x10"}),
+              HasSubstr("'0x10' is not a decimal integer, expected an integer from 0 to 65535"));
+  EXPECT_THAT(error({"train", "--port", "70000"}), HasSubstr("70000"));
+  // In the 64-bit range but not an int's: CLI11 said "Could not convert: --threads = ...".
+  EXPECT_EQ(error({"train", "--threads", "99999999999"}),
+            "--threads: '99999999999' is too large for this option");
+  EXPECT_EQ(error({"train", "--threads", "-99999999999"}),
+            "--threads: '-99999999999' is too small for this option");
+  EXPECT_EQ(error({"train", "--threads", "2147483647"}), "");
+  // Other parse errors keep CLI11's words.
+  EXPECT_THAT(error({"train", "--batch"}), HasSubstr("--batch"));
 }
 
 }  // namespace
