@@ -384,6 +384,19 @@ DecisionRecord Study::decide(int64_t number, const Report& report, Trainable* tr
   return decide_as(number, report, trainable, pbt_ ? std::string() : run_.id);
 }
 
+DecisionRecord Study::decide_or_leave(int64_t number, const Report& report, Trainable* trainable) {
+  if (pbt_) return decide_as(number, report, trainable, std::string());  // as decide()
+  try {
+    return decide_as(number, report, trainable, run_.id);
+  } catch (const LeaseLost&) {
+    DecisionRecord rec;
+    rec.step = report.step;
+    rec.action = Action::Stop;
+    rec.reason = "taken back by another run (this one was silent past the grace period)";
+    return rec;
+  }
+}
+
 DecisionRecord Study::decide_as(int64_t number, const Report& report, Trainable* trainable,
                                 const std::string& owner) {
   const bool generation = pbt_ && pbt_->decides_at(report);
@@ -447,10 +460,10 @@ DecisionRecord Study::decide_as(int64_t number, const Report& report, Trainable*
 }
 
 std::vector<Study::Released> Study::submit(int64_t number, const Report& report) {
-  // Not checked against the lease, as decide() does: the MPI manager that calls this owns every
-  // lease of its run, and would need the protocol to end a worker's attempt (tell() drops a lost
-  // one's result).
-  if (!pbt_ || !pbt_->decides_at(report)) return {{number, decide_as(number, report, nullptr, {})}};
+  // A worker's trial this run lost (the manager was taken for gone) is told to stop; its result
+  // is then dropped by tell().
+  if (!pbt_ || !pbt_->decides_at(report))
+    return {{number, decide_or_leave(number, report, nullptr)}};
   storage_.add_report(record_.id, number, report);
   std::lock_guard lock(mutex_);
   if (!record_report_locked(number, report)) {
@@ -579,12 +592,12 @@ void Study::run_trials(std::vector<TrialRecord> recs, GroupObjective& objective,
   std::vector<std::unique_ptr<Trial>> trials;
   std::vector<Trial*> pointers;
   for (const TrialRecord& rec : recs) {
-    // Not checked against the lease: the members train together, and one that threw at its
-    // report would end the others (tell() drops a lost member's result).
+    // The members train together: one another run took back leaves at its report (a throw
+    // would end the others), and tell() drops its result.
     trials.push_back(std::make_unique<Trial>(
         rec.number, rec.params,
         ReportHost([this, number = rec.number](const Report& r, Trainable* t) {
-          return decide_as(number, r, t, std::string());
+          return decide_or_leave(number, r, t);
         })));
     trials.back()->set_resources(rec.worker, thread_budget);
     pointers.push_back(trials.back().get());

@@ -143,7 +143,8 @@ class Study {
   // state is offered to the generation's recipients, and an Exploit is carried out (the donor's
   // state loaded, the new hyperparameters set) before it returns. Without one at a PBT step:
   // InvalidArgument (the objective must attach one, hpo::Trial::attach). Outside PBT, LeaseLost
-  // when another run has taken the trial back (this one was taken for gone): the attempt ends.
+  // when another run has taken the trial back (this one was taken for gone): the attempt ends
+  // (a population's member and an MPI worker are told to stop instead: decide_or_leave).
   DecisionRecord decide(int64_t number, const Report& report, Trainable* trainable = nullptr);
 
   // decide() without the wait, for an executor that serves many workers from one thread (the MPI
@@ -201,6 +202,11 @@ class Study {
                                          const std::string& owner);
   DecisionRecord decide_as(int64_t number, const Report& report, Trainable* trainable,
                            const std::string& owner);
+  // decide() for an attempt that cannot end by throwing: a member of a population (a throw would
+  // end the others) or a worker's trial the MPI manager answers. Outside PBT, a trial another run
+  // has taken back gets a Stop (not stored) instead of LeaseLost: the member leaves while the
+  // others train on, the worker is told to stop, and tell() drops the result.
+  DecisionRecord decide_or_leave(int64_t number, const Report& report, Trainable* trainable);
   // PBT: a member waits at `report.step`; mutex_ held.
   void wait_at_generation_locked(int64_t number, const Report& report);
   // PBT: decides every generation whose members have all arrived (or finished) and moves the

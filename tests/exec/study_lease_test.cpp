@@ -217,6 +217,97 @@ TEST(StudyLease, ARunWhoseTrialWasTakenBackSaysItLostIt) {
   for (const Report& r : trials[0].reports) EXPECT_NE(r.value, -1.0) << "at step " << r.step;
 }
 
+// Members trained together (as a population is), round after round; each leaves when a report
+// says stop, and `between` runs before each round after the first.
+class Together final : public GroupObjective {
+ public:
+  std::function<void(int64_t step)> between;
+  std::map<int64_t, int> reports;  // by trial number
+  std::string group(int64_t, const Params&) const override { return "all"; }
+  void run(const std::vector<Trial*>& trials, const Finish& finish) override {
+    std::vector<char> active(trials.size(), 1);
+    for (int64_t step = 10; step <= 40; step += 10) {
+      if (step > 10 && between) between(step);
+      for (size_t i = 0; i < trials.size(); ++i) {
+        if (!active[i]) continue;
+        ++reports[trials[i]->number()];
+        if (!trials[i]->report(step, 0.5)) {
+          active[i] = 0;
+          finish(i, 0.5);
+        }
+      }
+    }
+    for (size_t i = 0; i < trials.size(); ++i) {
+      if (active[i]) finish(i, 1.0);
+    }
+  }
+};
+
+// A member of a population whose trial another run took back leaves at its next report (a throw
+// would have ended the whole population); the others train to their end and are stored.
+TEST(StudyLease, APopulationsMemberAnotherRunTookBackLeavesAndTheOthersTrainOn) {
+  store::MemoryStorage storage;
+  Study a(record(2), space(), make_sampler("random", 2), storage);
+  Study b(record(2), space(), make_sampler("random", 2), storage);
+  auto t0 = a.ask();
+  auto t1 = a.ask();
+  ASSERT_TRUE(t0 && t1);
+  Together together;
+  together.between = [&](int64_t step) {
+    if (step != 20) return;
+    storage.remove_run(a.run().id);  // as a run taken for gone is
+    auto taken = b.ask();            // the lowest-numbered trial: t0
+    ASSERT_TRUE(taken);
+    ASSERT_EQ(taken->number, t0->number);
+    b.run_trial(*taken, score);
+  };
+  a.run_trials({*t0, *t1}, together, [] { return 1; });
+  EXPECT_EQ(together.reports[t0->number], 2);  // step 20's report was refused: it left there
+  EXPECT_EQ(together.reports[t1->number], 4);
+  EXPECT_EQ(a.progress().lost_here, std::vector<int64_t>{t0->number});
+  EXPECT_EQ(a.progress().finished_here, 1);
+  const auto trials = storage.trials(a.record().id);
+  ASSERT_EQ(trials.size(), 2u);
+  for (const TrialRecord& t : trials) {
+    if (t.number == t0->number) {
+      EXPECT_EQ(t.owner, b.run().id);  // b's attempt, curve and all
+      for (const Report& r : t.reports) EXPECT_NE(r.value, 0.5) << "at step " << r.step;
+    } else {
+      EXPECT_EQ(t.state, TrialState::Completed);
+      EXPECT_EQ(t.value, 1.0);
+      EXPECT_EQ(t.reports.size(), 4u);
+    }
+  }
+}
+
+// The MPI manager's run, taken for gone, answers a worker's report of a trial another run took
+// with a stop (the worker's attempt ends there), stores nothing of it, and drops its result.
+TEST(StudyLease, TheMpiManagerTellsAWorkerToStopATrialItsRunLost) {
+  store::MemoryStorage storage;
+  Study a(record(1), space(), make_sampler("random", 1), storage);
+  Study b(record(1), space(), make_sampler("random", 1), storage);
+  auto t0 = a.ask();
+  ASSERT_TRUE(t0);
+  EXPECT_FALSE(a.submit(t0->number, Report(10, 0.25)).at(0).decision.stops());
+  storage.remove_run(a.run().id);
+  auto taken = b.ask();
+  ASSERT_TRUE(taken);
+  const auto released = a.submit(t0->number, Report(20, 0.5));
+  ASSERT_EQ(released.size(), 1u);
+  EXPECT_EQ(released[0].number, t0->number);
+  EXPECT_TRUE(released[0].decision.stops());
+  EXPECT_THAT(released[0].decision.reason, ::testing::HasSubstr("taken back by another run"));
+  TrialRecord result = *t0;
+  settle(result, Outcome::Returned, 0.5, "", true);
+  a.tell(result);
+  EXPECT_EQ(a.progress().lost_here, std::vector<int64_t>{t0->number});
+  const auto trials = storage.trials(a.record().id);
+  ASSERT_EQ(trials.size(), 1u);
+  EXPECT_EQ(trials[0].owner, b.run().id);
+  EXPECT_EQ(trials[0].state, TrialState::Running);
+  ASSERT_EQ(trials[0].reports.size(), 0u);  // a's step 10 went with the lease; step 20 refused
+}
+
 // A child process that runs `body` on its own storage connection and is expected to kill itself.
 template <class Body>
 void run_child_expecting_sigkill(Body body) {
