@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -330,7 +331,8 @@ int optimize_and_report(hpo::Study& study, hpo::Executor& executor,
       best && std::filesystem::exists(objective.checkpoint_of(best->number))) {
     fmt::print("best weights: {}\n", objective.checkpoint_of(best->number).string());
   }
-  if (const auto lost = study.progress().lost_here; !lost.empty()) {
+  if (auto lost = study.progress().lost_here; !lost.empty()) {
+    std::sort(lost.begin(), lost.end());  // in the order they ended: "trials 1, 0"
     fmt::print(stderr,
                "krill tune: {} of this process ({} {}) taken back by another process while "
                "this one was silent for over {:.0f} s (stopped, or cut off from the database): "
