@@ -98,9 +98,13 @@ void validate(const TrainArgs& a) {
         "is SGD's: adam has no Nesterov momentum, expected --optimizer sgd or no --nesterov");
   check(!a.nesterov || a.momentum > 0, "--nesterov", "needs --momentum > 0");
   // Before training, not after it: the weights would be lost.
-  std::error_code ec;
-  check(a.save.empty() || !std::filesystem::is_directory(a.save, ec), "--save",
-        fmt::format("{} is a folder, expected a checkpoint file's path", a.save));
+  if (!a.save.empty()) {
+    try {
+      train::checkpoint_target(a.save);
+    } catch (const DataError& e) {
+      check(false, "--save", e.what());
+    }
+  }
 }
 
 // Prefixes errors from parsers with the option they came from.

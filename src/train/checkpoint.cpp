@@ -155,11 +155,48 @@ void save_checkpoint_file(const std::filesystem::path& file, nn::Module& model,
   write_checkpoint_file(file, save_checkpoint(model, optimizer, state));
 }
 
-void write_checkpoint_file(const std::filesystem::path& file, std::span<const uint8_t> bytes) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(file, ec)) {
-    throw DataError(file.string() + ": a folder, expected a checkpoint file's path");
+namespace {
+
+const char* kind_of(std::filesystem::file_type type) {
+  switch (type) {
+    case std::filesystem::file_type::directory:
+      return "a folder";
+    case std::filesystem::file_type::character:
+      return "a character device";
+    case std::filesystem::file_type::block:
+      return "a block device";
+    case std::filesystem::file_type::fifo:
+      return "a FIFO";
+    case std::filesystem::file_type::socket:
+      return "a socket";
+    default:
+      return "not a regular file";
   }
+}
+
+}  // namespace
+
+std::filesystem::path checkpoint_target(const std::filesystem::path& file) {
+  namespace fs = std::filesystem;
+  fs::path target = file;
+  std::error_code ec;
+  for (int hops = 0; fs::is_symlink(fs::symlink_status(target, ec)); ++hops) {
+    if (hops == 40) throw DataError(file.string() + ": too many levels of symbolic links");
+    const fs::path next = fs::read_symlink(target, ec);
+    if (ec) throw DataError(file.string() + ": cannot read the link (" + ec.message() + ")");
+    target = next.is_absolute() ? next : target.parent_path() / next;
+  }
+  const fs::file_status status = fs::status(target, ec);
+  if (status.type() != fs::file_type::not_found && status.type() != fs::file_type::regular && !ec) {
+    throw DataError(file.string() + ": " + kind_of(status.type()) +
+                    ", expected a checkpoint file's path (a new or a regular file)");
+  }
+  return target;
+}
+
+void write_checkpoint_file(const std::filesystem::path& path, std::span<const uint8_t> bytes) {
+  std::error_code ec;
+  const std::filesystem::path file = checkpoint_target(path);
   std::filesystem::path tmp = file;
   tmp += ".tmp";
   {

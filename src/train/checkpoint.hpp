@@ -39,8 +39,14 @@ TrainState load_checkpoint(std::span<const uint8_t> bytes, nn::Module& model,
 
 void save_checkpoint_file(const std::filesystem::path& file, nn::Module& model,
                           const optim::Optimizer& optimizer, const TrainState& state);
-// Writes checkpoint bytes (from save_checkpoint, here or on another rank) the same way.
+// Writes checkpoint bytes (from save_checkpoint, here or on another rank): a new file beside the
+// target and renames it into place (a crash leaves the old file).
+// A symbolic link is written through (its target replaced, the link kept); DataError where the
+// path is not a new or a regular file (a folder, a device, a FIFO: a rename would replace it).
 void write_checkpoint_file(const std::filesystem::path& file, std::span<const uint8_t> bytes);
+// The file write_checkpoint_file(file) replaces (a link's target), or DataError as it would give:
+// a check before training, so that its weights are not lost at the end.
+std::filesystem::path checkpoint_target(const std::filesystem::path& file);
 // The bytes of a file written by write_checkpoint_file (any format: a PBT member state too).
 std::vector<uint8_t> read_checkpoint_file(const std::filesystem::path& file);
 TrainState load_checkpoint_file(const std::filesystem::path& file, nn::Module& model,

@@ -6,6 +6,9 @@
 
 #include <zlib.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstring>
 #include <filesystem>
 #include <limits>
@@ -353,6 +356,52 @@ TEST_F(CheckpointTest, MissingFileIsAClearError) {
     EXPECT_THAT(e.what(), HasSubstr("no such file"));
   }
   EXPECT_EQ(a.weights(), before);
+}
+
+// A checkpoint is written through a symbolic link (into its target, the link kept), and never
+// over a device, a FIFO or a folder: the write renames a new file into place, which turned
+// `--save /dev/full` (as root) into a regular file.
+TEST(CheckpointFile, IsWrittenThroughALinkAndNeverOverAFileThatIsNotRegular) {
+  namespace fs = std::filesystem;
+  const fs::path dir =
+      fs::temp_directory_path() / ("krill_ckpt_kinds_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "sub");
+  const std::vector<uint8_t> bytes = {1, 2, 3, 4};
+  // A dangling link, a relative one, through two links: the final target gets the bytes.
+  fs::create_symlink("sub/target.ckpt", dir / "link");
+  fs::create_symlink("link", dir / "link2");
+  write_checkpoint_file(dir / "link2", bytes);
+  EXPECT_TRUE(fs::is_symlink(fs::symlink_status(dir / "link")));
+  EXPECT_TRUE(fs::is_symlink(fs::symlink_status(dir / "link2")));
+  EXPECT_EQ(read_checkpoint_file(dir / "sub/target.ckpt"), bytes);
+  EXPECT_EQ(read_checkpoint_file(dir / "link2"), bytes);
+  // Written again: replaced in the target, the links still links.
+  write_checkpoint_file(dir / "link", std::vector<uint8_t>{9});
+  EXPECT_EQ(read_checkpoint_file(dir / "sub/target.ckpt"), std::vector<uint8_t>{9});
+  EXPECT_TRUE(fs::is_symlink(fs::symlink_status(dir / "link")));
+  // A FIFO, a folder, a link to a device: refused by name, left as they were.
+  ASSERT_EQ(::mkfifo((dir / "fifo").c_str(), 0600), 0);
+  fs::create_symlink("/dev/null", dir / "null");
+  const std::vector<std::pair<fs::path, std::string>> refused = {
+      {dir / "fifo", "a FIFO"}, {dir / "sub", "a folder"}, {dir / "null", "a character device"}};
+  for (const auto& [path, kind] : refused) {
+    try {
+      write_checkpoint_file(path, bytes);
+      ADD_FAILURE() << "wrote over " << path;
+    } catch (const DataError& e) {
+      EXPECT_THAT(e.what(), HasSubstr(path.string() + ": " + kind)) << e.what();
+    }
+  }
+  EXPECT_EQ(fs::status(dir / "fifo").type(), fs::file_type::fifo);
+  EXPECT_TRUE(fs::is_symlink(fs::symlink_status(dir / "null")));
+  EXPECT_EQ(fs::status("/dev/null").type(), fs::file_type::character);
+  EXPECT_FALSE(fs::exists(dir / "fifo.tmp"));
+  // A loop of links is an error, not a hang.
+  fs::create_symlink("loop_b", dir / "loop_a");
+  fs::create_symlink("loop_a", dir / "loop_b");
+  EXPECT_THROW(write_checkpoint_file(dir / "loop_a", bytes), DataError);
+  fs::remove_all(dir);
 }
 
 // A model and its optimizer on a device (a counting stand-in for a GPU's memory) save the same
