@@ -70,14 +70,15 @@ nvidia-smi -L || true
 log=$(mktemp)
 status=0
 for tests in krill_backend_tests krill_train_tests; do
-  "$here/bin/$tests" --gtest_filter='Cuda*' "$@" > "$log" 2>&1 || status=1
+  # A hang must not take the device's whole time: each program has 180 s.
+  timeout 180 "$here/bin/$tests" --gtest_filter='Cuda*' "$@" > "$log" 2>&1 || status=1
   cat "$log"
   if grep -q '^\[  SKIPPED \]' "$log"; then
     echo "run.sh: the CUDA tests of $tests were skipped (no usable GPU?): see above" >&2
     status=1
   fi
 done
-"$here/bin/krill_backend_tests" "$@" > "$log" 2>&1 || { cat "$log"; status=1; }
+timeout 180 "$here/bin/krill_backend_tests" "$@" > "$log" 2>&1 || { cat "$log"; status=1; }
 tail -n 3 "$log"
 rm -f "$log"
 exit $status

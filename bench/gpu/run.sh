@@ -74,9 +74,14 @@ if [[ $smoke -eq 0 && -z "$bundle" ]]; then
   echo "usage: run.sh BUNDLE [MNIST_DIR] [--out FILE] | run.sh --cpu-smoke [BUNDLE] [--out FILE]" >&2
   exit 2
 fi
+host_env=(env)
 if [[ -n "$bundle" ]]; then
   bench="$bundle/bin/krill_gpu_bench"
   tests=("$bundle/bin/krill_backend_tests" "$bundle/bin/krill_train_tests")
+  # Python runs with the machine's own library path: the bundle's Debian libraries (libstdc++,
+  # libgomp, libssl...) are older than an Ubuntu 24.04 torch's extension modules want.
+  if [[ -n "${LD_LIBRARY_PATH+set}" ]]; then host_env=(env "LD_LIBRARY_PATH=$LD_LIBRARY_PATH")
+  else host_env=(env -u LD_LIBRARY_PATH); fi
   export LD_LIBRARY_PATH="$bundle/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   # cuBLAS is not in the bundle: krill looks for it on the library path, then in
   # /usr/local/cuda/lib64. A machine whose CUDA libraries came with pip (PyTorch's nvidia-cublas
@@ -270,7 +275,7 @@ fi
 # 4. PyTorch, if importable (with CUDA on the GPU machine).
 python=""
 for p in /usr/bin/python3 python3 python; do
-  if command -v "$p" >/dev/null 2>&1 && "$p" -c 'import torch' >/dev/null 2>&1; then
+  if command -v "$p" >/dev/null 2>&1 && "${host_env[@]}" "$p" -c 'import torch' >/dev/null 2>&1; then
     python="$(command -v "$p")"
     break
   fi
@@ -279,12 +284,12 @@ if [[ -z "$python" ]]; then
   say "PyTorch: no python3 here imports torch$(command -v python3 >/dev/null || echo ' (no python3 at all)'): the PyTorch baselines are NOT run"
   failures=$((failures + 5))
 else
-  say "PyTorch: $("$python" -c 'import sys, torch; print(sys.executable, "torch", torch.__version__, "CUDA", torch.version.cuda, "GPU available:", torch.cuda.is_available())' 2>&1)"
-  if [[ $device == cuda ]] && ! "$python" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' >/dev/null 2>&1; then
+  say "PyTorch: $("${host_env[@]}" "$python" -c 'import sys, torch; print(sys.executable, "torch", torch.__version__, "CUDA", torch.version.cuda, "GPU available:", torch.cuda.is_available())' 2>&1)"
+  if [[ $device == cuda ]] && ! "${host_env[@]}" "$python" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' >/dev/null 2>&1; then
     say "PyTorch sees no GPU (a CPU-only torch, or no driver): the PyTorch baselines are NOT run"
     failures=$((failures + 5))
   else
-    torch_run=("$python" "$here/torch_population.py" --device "$device" "${data_arg[@]}" "${limit[@]}")
+    torch_run=("${host_env[@]}" "$python" "$here/torch_population.py" --device "$device" "${data_arg[@]}" "${limit[@]}")
     run_config "torch single b32" "${torch_run[@]}" --mode single --batch 32
     run_config "torch single b256" "${torch_run[@]}" --mode single --batch 256
     run_config "torch sequential 16 b32 (4 timed, x4)" "${torch_run[@]}" --mode sequential --members 16 --timed-members 4 --batch 32

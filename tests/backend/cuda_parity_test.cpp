@@ -14,6 +14,7 @@
 //                      different orders (k up to a few hundred here: ~k * 2^-24 relative; the
 //                      chunked population convolution's weight gradients sum 204,800 random-sign
 //                      products, whose rounding errors add like a random walk, ~sqrt(k) * 2^-24)
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -694,6 +695,25 @@ TEST_F(CudaParity, TensorsMoveBetweenHostAndDevice) {
   moved.resize({4}, Device::Cuda);
   moved.copy_from_host(std::vector<float>{1, 2, 3, 4});
   EXPECT_EQ(moved.to_host(), (std::vector<float>{1, 2, 3, 4}));
+}
+
+// An allocation the GPU cannot hold is an error that says so, and the device works on after it:
+// cudaMalloc's failure stayed the thread's last error, which the next kernel's launch check then
+// reported as its own (a trial after one that ran out of memory failed at its first op, and
+// DeviceImages' fallback to the host could not work).
+TEST_F(CudaParity, AnAllocationTooLargeIsAnErrorAndTheDeviceWorksOn) {
+  try {
+    Tensor huge({int64_t{1} << 42}, Device::Cuda);  // 16 TiB
+    ADD_FAILURE() << "allocated 16 TiB on the GPU";
+  } catch (const Error& e) {
+    EXPECT_THAT(std::string(e.what()), ::testing::HasSubstr("out of GPU memory: 16384.00 GiB"));
+  }
+  const int64_t n = 1000;
+  Tensor x = random_tensor({n}, 12, -3.0f, 3.0f);
+  Tensor x_gpu = gpu_copy(x), y({n}), y_gpu({n}, Device::Cuda);
+  cpu().relu_forward(x.data(), y.data(), n);
+  gpu().relu_forward(x_gpu.data(), y_gpu.data(), n);
+  expect_close(y, y_gpu, kExact, "relu after a failed allocation");
 }
 
 // Trials call the backend from several threads at once: each thread has its stream, cuBLAS handle

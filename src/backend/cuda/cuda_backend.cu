@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdio>
 #include <string>
 
 #include "backend/cuda/cuda_backend.hpp"
@@ -37,6 +38,7 @@ CublasApi api;
 
 template <class F>
 void bind(void* library, F& f, const char* name) {
+  (void)dlerror();  // a failed dlopen's message is not this lookup's
   f = reinterpret_cast<F>(dlsym(library, name));
   if (!f) {
     const char* why = dlerror();  // null when the symbol exists with a null value
@@ -79,6 +81,10 @@ void load_cublas() {
 
 void check(cudaError_t status, const char* call) {
   if (status == cudaSuccess) return;
+  // A failure that is not sticky (cudaMalloc's out of memory, a bad copy) stays the thread's last
+  // error: the next launch check would report it as its own (a caught allocation failure made the
+  // next kernel "fail"). Cleared, as PyTorch's allocator does; a sticky error stays.
+  (void)cudaGetLastError();
   throw Error(std::string(call) + " failed: " + cudaGetErrorName(status) + " (" +
               cudaGetErrorString(status) + ")");
 }
@@ -138,11 +144,16 @@ cublasHandle_t cublas() {
   if (!resources.handle) {
     cublasHandle_t handle = nullptr;
     KRILL_CUDA_CHECK(api.create(&handle));
+    try {
+      KRILL_CUDA_CHECK(api.set_stream(handle, stream()));
+      // FP32 arithmetic, never TF32 (which CUBLAS_TF32_TENSOR_OP_MATH would allow): parity with
+      // the CPU backend matters more than the tensor cores' speed on krill's small products.
+      KRILL_CUDA_CHECK(api.set_math_mode(handle, CUBLAS_DEFAULT_MATH));
+    } catch (...) {
+      api.destroy(handle);  // kept, it would run on the legacy stream with default settings
+      throw;
+    }
     resources.handle = handle;
-    KRILL_CUDA_CHECK(api.set_stream(handle, stream()));
-    // FP32 arithmetic, never TF32 (which CUBLAS_TF32_TENSOR_OP_MATH would allow): parity with
-    // the CPU backend matters more than the tensor cores' speed on krill's small products.
-    KRILL_CUDA_CHECK(api.set_math_mode(handle, CUBLAS_DEFAULT_MATH));
   }
   return resources.handle;
 }
@@ -240,6 +251,12 @@ namespace {
 using cuda::stream;
 using cuda::synchronize;
 
+std::string gib(size_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2f GiB", static_cast<double>(bytes) / (1024.0 * 1024 * 1024));
+  return text;
+}
+
 // Device memory for tensors. Copies and fills run on the calling thread's stream and are complete
 // on return (core/device.hpp's contract). They do not wait for kernels another thread queued on its
 // own stream: that thread calls Backend::synchronize() before handing its tensors over.
@@ -247,7 +264,15 @@ class CudaAllocator final : public Allocator {
  public:
   void* allocate(size_t bytes) override {
     void* p = nullptr;
-    KRILL_CUDA_CHECK(cudaMalloc(&p, bytes));
+    const cudaError_t status = cudaMalloc(&p, bytes);
+    if (status == cudaErrorMemoryAllocation) {
+      size_t free = 0, total = 0;
+      (void)cudaGetLastError();
+      (void)cudaMemGetInfo(&free, &total);
+      throw Error("out of GPU memory: " + gib(bytes) + " asked for, " + gib(free) + " free of " +
+                  gib(total));
+    }
+    KRILL_CUDA_CHECK(status);
     return p;
   }
   void deallocate(void* p) noexcept override { cudaFree(p); }
