@@ -2,7 +2,11 @@
 #include <fmt/core.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <exception>
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -54,6 +58,16 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     fmt::print(stderr, "krill: internal error: {}\n", e.what());
     return 70;
+  }
+  // Whatever a command printed must have reached its reader: a full disk (`krill show --json >
+  // out.json`) fails the writes, not the command, and would otherwise exit 0 with the results lost.
+  std::cout.flush();
+  const bool flushed = std::fflush(stdout) == 0;
+  const int error = errno;
+  if (!flushed || std::ferror(stdout) || !std::cout) {
+    fmt::print(stderr, "krill: error: standard output: write failed{}\n",
+               flushed ? std::string() : fmt::format(" ({})", std::strerror(error)));
+    return exit_code != 0 ? exit_code : 2;
   }
   return exit_code;
 }

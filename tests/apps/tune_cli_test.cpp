@@ -104,6 +104,21 @@ TEST_F(TuneCliTest, TunesShowsAndExports) {
     auto full = run_krill("export " + (dir_ / "crash.db").string() + " --format json -o /dev/full");
     EXPECT_EQ(full.exit_code, 2) << full.output;
     EXPECT_THAT(full.output, HasSubstr("/dev/full: write failed"));
+    // Every command's standard output too (they exited 0 with the results lost); krill's stderr,
+    // where it says so, goes to the pipe.
+    const std::string db = (dir_ / "crash.db").string();
+    for (const std::string args : {"show " + db, "show " + db + " --json", "studies " + db,
+                                   "best " + db, "best " + db + " --json"}) {
+      FILE* pipe =
+          popen((std::string(KRILL_BINARY) + " " + args + " 2>&1 >/dev/full").c_str(), "r");
+      ASSERT_NE(pipe, nullptr);
+      std::string said;
+      std::array<char, 4096> buf;
+      while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) said.append(buf.data(), n);
+      const int status = pclose(pipe);
+      EXPECT_EQ(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 2) << args << ": " << said;
+      EXPECT_THAT(said, HasSubstr("krill: error: standard output: write failed")) << args;
+    }
   }
 
   // The report, like the figures, goes into folders that do not exist yet.
