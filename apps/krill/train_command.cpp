@@ -172,7 +172,10 @@ void write_result(const TrainArgs& a, const nn::ModelSpec& spec, int64_t params,
   fmt::print("iterations      {} ({:.2f} epochs)\n", h.iterations, epochs_done);
   fmt::print("train time      {:.2f} s ({:.3f} ms/step, {} threads)\n", h.train_seconds,
              h.iterations ? 1e3 * h.train_seconds / h.iterations : 0.0, threads);
-  fmt::print("train loss      {:.4f}\n", h.final_train_loss);
+  // NaN: no curve point before a divergence.
+  fmt::print("train loss      {}\n", std::isfinite(h.final_train_loss)
+                                         ? fmt::format("{:.4f}", h.final_train_loss)
+                                         : std::string("-"));
   if (h.validation) {
     fmt::print("validation      loss {:.4f}  accuracy {:.2f}%\n", h.validation->loss,
                100 * h.validation->accuracy);

@@ -196,6 +196,7 @@ std::vector<History> Population::fit(const data::Dataset& train, const data::Dat
       h.validation =
           Evaluation{h.curve.back().val_loss, h.curve.back().val_accuracy, validation->size()};
     }
+    mark_diverged_weights(h);
   }
   return histories;
 }

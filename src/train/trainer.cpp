@@ -151,7 +151,15 @@ History Trainer::fit(nn::Module& model, optim::Optimizer& optimizer, nn::Loss& l
             ? evaluate(model, loss, *validation, options_.eval_batch, *images.validation())
             : Evaluation{h.curve.back().val_loss, h.curve.back().val_accuracy, validation->size()};
   }
+  mark_diverged_weights(h);
   return h;
+}
+
+void mark_diverged_weights(History& h) {
+  if (h.status == RunStatus::Diverged || !h.validation || std::isfinite(h.validation->loss)) return;
+  h.status = RunStatus::Diverged;
+  h.diverged_at = h.iterations;
+  h.validation.reset();
 }
 
 Evaluation evaluate(nn::Module& model, nn::Loss& loss, const data::Dataset& data, int64_t batch,

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -61,9 +62,16 @@ struct History {
   int64_t diverged_at = -1;      // the step whose loss was not finite
   std::vector<CurvePoint> curve;
   double train_seconds = 0;
-  double final_train_loss = 0;           // mean over the last curve interval
+  // Mean over the last curve interval; NaN before the first curve point (a divergence there).
+  double final_train_loss = std::numeric_limits<double>::quiet_NaN();
   std::optional<Evaluation> validation;  // at the end
 };
+
+// The last step can leave the weights non-finite with its own loss finite (a huge weight decay):
+// the model then evaluates to NaN. A run whose final validation loss is not finite is Diverged at
+// its last iteration (its validation dropped), as a step's loss that is not finite makes it; the
+// Trainer and the population both apply it.
+void mark_diverged_weights(History& h);
 
 // Called at each curve point; return false to stop training (status Stopped).
 using ReportCallback = std::function<bool(const CurvePoint&)>;

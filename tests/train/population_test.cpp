@@ -189,6 +189,27 @@ TEST_F(PopulationTest, ADivergingMemberLeavesAtItsSoloStepAndTheOthersGoOn) {
   EXPECT_EQ(histories[2].status, RunStatus::Completed);
 }
 
+// A member whose last step leaves its weights non-finite (its loss finite) is diverged, as its
+// solo run is (Trainer: mark_diverged_weights), and the others are not.
+TEST_F(PopulationTest, AMemberWhoseLastStepLeftItsWeightsNonFiniteIsDivergedAsAlone) {
+  for (int64_t n = 1; n <= 8; ++n) {
+    std::vector<MemberConfig> members = {member("mlp:16,8", 1, 0.05, 0.9, 0.0),
+                                         member("mlp:16,8", 2, 0.1, 0.0, 1e10)};
+    for (MemberConfig& c : members) c.train = {.iterations = n, .batch = 16, .eval_every = n};
+    const SoloRun alone = solo_run(members[1], train_, &val_);
+    if (alone.history.status != RunStatus::Diverged || alone.history.curve.empty()) continue;
+    ASSERT_EQ(alone.history.diverged_at, n);  // the premise: the last step's point was finite
+    ASSERT_TRUE(std::isfinite(alone.history.curve.back().train_loss));
+    auto histories = expect_members_equal_solo(members);
+    EXPECT_EQ(histories[1].status, RunStatus::Diverged);
+    EXPECT_EQ(histories[1].diverged_at, n);
+    EXPECT_FALSE(histories[1].validation);
+    EXPECT_EQ(histories[0].status, RunStatus::Completed);
+    return;
+  }
+  FAIL() << "no length of run ends on a step that leaves the weights non-finite";
+}
+
 TEST_F(PopulationTest, AMemberStoppedByTheCallbackLeavesTheRestUnchanged) {
   std::vector<MemberConfig> members;
   for (uint64_t s = 1; s <= 4; ++s) {

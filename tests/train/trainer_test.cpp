@@ -106,6 +106,32 @@ TEST_F(TrainerTest, ANonFiniteLossIsADivergedRunNotACrash) {
   EXPECT_FALSE(h.validation);
 }
 
+// A huge weight decay can leave the weights non-finite after a step whose own loss was finite: a
+// run that ends there evaluates to NaN, and is diverged (it was "completed", with a validation
+// loss of NaN), at its last step, without a validation.
+TEST_F(TrainerTest, WeightsLeftNonFiniteByTheLastStepAreADivergedRun) {
+  int last_step_cases = 0;
+  for (int64_t n = 1; n <= 8; ++n) {
+    auto model = nn::build_model(nn::parse_model_spec("mlp:16"), 16, 3, 1);
+    optim::Sgd sgd(model->parameters(), {.lr = 0.1, .weight_decay = 1e10});
+    nn::SoftmaxCrossEntropy loss;
+    History h = Trainer({.iterations = n, .batch = 10, .eval_every = n})
+                    .fit(*model, sgd, loss, train_, &val_);
+    if (h.status != RunStatus::Diverged) {
+      ASSERT_TRUE(h.validation) << n;
+      EXPECT_TRUE(std::isfinite(h.validation->loss)) << n;
+      continue;
+    }
+    EXPECT_FALSE(h.validation) << n;
+    EXPECT_EQ(h.iterations, h.diverged_at) << n;
+    if (h.diverged_at == n && !h.curve.empty() && std::isfinite(h.curve.back().train_loss)) {
+      EXPECT_FALSE(std::isfinite(h.curve.back().val_loss)) << n;
+      ++last_step_cases;
+    }
+  }
+  EXPECT_GT(last_step_cases, 0);  // the premise: some length ends on such a step
+}
+
 TEST_F(TrainerTest, RejectsBadOptions) {
   EXPECT_THROW(Trainer({.batch = 0}), InvalidArgument);
   EXPECT_THROW(Trainer({.epochs = 0}), InvalidArgument);
