@@ -15,7 +15,8 @@ std::string best_so_far_chart(const std::vector<hpo::TrialRecord>& trials, hpo::
       done.push_back(&t);
     }
   }
-  if (done.empty() || width < 2 || height < 2) return "";
+  // One point is no progress to draw (and its axis would be made up): the summary lists it.
+  if (done.size() < 2 || width < 2 || height < 2) return "";
   std::stable_sort(done.begin(), done.end(),
                    [](auto* a, auto* b) { return a->finished < b->finished; });
 
@@ -29,12 +30,17 @@ std::string best_so_far_chart(const std::vector<hpo::TrialRecord>& trials, hpo::
   }
   const auto [lo_it, hi_it] = std::minmax_element(values.begin(), values.end());
   const double lo = *lo_it, hi = *hi_it;
-  const double span = hi > lo ? hi - lo : 1.0;
+  // Every value equal: one row, in the middle, labelled with it (an axis from lo - 1 to lo put
+  // an accuracy of 0.125 beside the label -0.875).
+  const bool flat = !(hi > lo);
+  const double span = flat ? 1.0 : hi - lo;
+  const int flat_row = (height - 1) / 2;  // from the bottom
 
   // Columns: one per trial while they fit, else each column covers a run of trials.
   const size_t n = values.size();
   const size_t cols = std::min<size_t>(n, static_cast<size_t>(width));
   auto row_of = [&](double v) {
+    if (flat) return flat_row;
     return static_cast<int>(std::lround((v - lo) / span * (height - 1)));  // 0 = bottom
   };
   std::vector<std::string> grid(static_cast<size_t>(height), std::string(cols, ' '));
@@ -47,8 +53,8 @@ std::string best_so_far_chart(const std::vector<hpo::TrialRecord>& trials, hpo::
   }
   std::string out;
   for (int r = 0; r < height; ++r) {
-    const double label = hi - span * r / (height - 1);
-    const bool labelled = r == 0 || r == height - 1;
+    const double label = flat ? hi : hi - span * r / (height - 1);
+    const bool labelled = flat ? r == height - 1 - flat_row : r == 0 || r == height - 1;
     out += fmt::format("{:>10} |{}\n", labelled ? fmt::format("{:.4g}", label) : "",
                        grid[static_cast<size_t>(r)]);
   }

@@ -63,6 +63,22 @@ TEST(BestSoFarChart, SkipsFailedTrialsAndSaysNothingWithoutValues) {
   EXPECT_EQ(at(l[0], 1), '*');  // the failed trial takes no column
 }
 
+// One trial is no curve (its axis was made up: 0.125 drawn beside the label -0.875, and the x
+// axis read "11"); equal values are one row in the middle, labelled with the value.
+TEST(BestSoFarChart, OneTrialDrawsNothingAndEqualValuesOneLabelledRow) {
+  EXPECT_EQ(best_so_far_chart(trials({0.125}), hpo::Direction::Maximize, 60, 5), "");
+  EXPECT_EQ(best_so_far_chart(trials({0.125, NAN}), hpo::Direction::Maximize, 60, 5), "");
+  auto l = lines(best_so_far_chart(trials({0.225, 0.225, 0.225}), hpo::Direction::Maximize, 60, 5));
+  ASSERT_GE(l.size(), 7u);
+  for (size_t c = 0; c < 3; ++c) EXPECT_EQ(at(l[2], c), '*') << c;
+  EXPECT_EQ(l[2].substr(0, l[2].find('|')), "     0.225 ");
+  for (size_t r : {0, 1, 3, 4}) {
+    EXPECT_EQ(l[r].substr(0, l[r].find('|')), std::string(11, ' ')) << "row " << r << " labelled";
+    EXPECT_EQ(l[r].find_first_not_of(' ', l[r].find('|') + 1), std::string::npos) << r;
+  }
+  EXPECT_EQ(l[6], std::string(12, ' ') + "1 3");  // the x axis: trials 1 to 3, under columns 1-3
+}
+
 TEST(BestSoFarChart, ManyTrialsFitTheWidth) {
   std::vector<double> v;
   for (int i = 0; i < 500; ++i) v.push_back(static_cast<double>(i % 37));
