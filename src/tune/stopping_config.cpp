@@ -120,9 +120,7 @@ StoppingConfig parse_stopping(const yaml::Source& src, const yaml::Entry& sectio
     if (e.key == "min_resource") c.asha.min_resource = integer(src, e, 1);
     if (e.key == "max_resource") c.asha.max_resource = integer(src, e, 0);
     if (e.key == "eta") {
-      c.asha.eta = number(src, e, 1, 1e6);
-      if (c.asha.eta < 1.01)
-        src.fail(e.at(), "'eta' is " + yaml::describe(e.value) + ", expected at least 1.01");
+      c.asha.eta = number(src, e, 1.01, 1e6);  // 1 would promote every trial at every rung
     }
     if (e.key == "brackets") c.asha.brackets = static_cast<int>(integer(src, e, 1));
   }

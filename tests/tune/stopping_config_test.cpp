@@ -84,6 +84,13 @@ TEST(StoppingConfig, ErrorsSayWhereAndWhat) {
               HasSubstr("s.yaml:8:3: 'curve' is an option of lcm, not median"));
   EXPECT_THAT(error_of("  rule: asha\n  min_resource: 100\n  max_resource: 50\n"),
               HasSubstr("stopping:"));
+  // One range, the one that is checked (0.5 was told [1.0, ...], then 1.0 "at least 1.01").
+  for (const char* eta : {"0.5", "1.0", "1.005"}) {
+    EXPECT_THAT(error_of(std::string("  rule: asha\n  eta: ") + eta + "\n"),
+                HasSubstr("s.yaml:8:8: 'eta' is '" + std::string(eta) +
+                          "', expected a number in [1.01, 1e+06]"));
+  }
+  EXPECT_EQ(error_of("  rule: asha\n  eta: 1.01\n"), "(accepted)");
 }
 
 TEST(StoppingConfig, AsValidRuleWithAFinalRungOnItsFirstIsRefused) {
