@@ -187,9 +187,12 @@ Prepared prepare(const TuneArgs& a, bool with_train = true) {
     }
     if (file.workers == 0) file.workers = pbt_in_populations ? 1 : static_cast<int>(population);
     if (!pbt_in_populations && file.workers < population) {
-      throw InvalidArgument("--workers is " + std::to_string(file.workers) +
-                            ", but the PBT population of " + std::to_string(population) +
-                            " trains at once, expected at least " + std::to_string(population));
+      throw InvalidArgument(
+          (a.workers ? std::string("--workers") : file.where("workers") + "'workers'") + " is " +
+          std::to_string(file.workers) + ", but the PBT population of " +
+          std::to_string(population) + " trains at once, expected at least " +
+          std::to_string(population) + " (a member per worker), or --population at least " +
+          std::to_string(population) + " (the members trained together)");
     }
   }
   auto data = tune::load_study_data(file, with_train);

@@ -780,12 +780,17 @@ void Parser::check_combinations(const YAML::Node& root) const {
                                          ") do not combine: PBT replaces the least fit members "
                                          "instead of stopping them, expected one of the two");
   }
-  if (out_.pbt && out_.workers > 0 && out_.workers < out_.pbt->options.population) {
-    src_.fail(find("workers")->value, "'workers' is " + std::to_string(out_.workers) +
-                                          ", but the PBT population of " +
-                                          std::to_string(out_.pbt->options.population) +
-                                          " trains at once, expected no 'workers' or at least " +
-                                          std::to_string(out_.pbt->options.population));
+  // Members on workers need one each; trained together (`population` at least the PBT's, or auto
+  // on cuda: 64) they need none each (STUDY-FILE.md).
+  const int64_t members = out_.pbt ? out_.pbt->options.population : 0;
+  const int together = out_.population == 0 && out_.device == Device::Cuda ? 64 : out_.population;
+  if (out_.pbt && out_.workers > 0 && out_.workers < members &&
+      !(together > 1 && together >= members)) {
+    src_.fail(find("workers")->value,
+              "'workers' is " + std::to_string(out_.workers) + ", but the PBT population of " +
+                  std::to_string(members) + " trains at once, expected no 'workers', at least " +
+                  std::to_string(members) + " (a member per worker), or 'population' at least " +
+                  std::to_string(members) + " (the members trained together)");
   }
   if (const auto it = candidates_.find("schedule"); it != candidates_.end()) {
     for (const auto& schedule : it->second) {

@@ -101,7 +101,16 @@ TEST(PbtConfig, MistakesAreRefusedWhereTheyAreWritten) {
             "expected no 'trials' or 4");
   EXPECT_EQ(error_of(kHead + "pbt: {population: 4}\nworkers: 2\n"),
             "s.yaml:9:10: 'workers' is 2, but the PBT population of 4 trains at once, expected "
-            "no 'workers' or at least 4");
+            "no 'workers', at least 4 (a member per worker), or 'population' at least 4 (the "
+            "members trained together)");
+  // Trained together, the members need no worker each (it was refused, as STUDY-FILE.md says
+  // it should not be); auto on cuda is 64.
+  EXPECT_NO_THROW(
+      parse_study_file(kHead + "pbt: {population: 4}\nworkers: 1\npopulation: 4\n", "s.yaml"));
+  EXPECT_NO_THROW(
+      parse_study_file(kHead + "pbt: {population: 4}\nworkers: 1\ndevice: cuda\n", "s.yaml"));
+  EXPECT_THAT(error_of(kHead + "pbt: {population: 4}\nworkers: 1\npopulation: 2\n"),
+              HasSubstr("'workers' is 1, but the PBT population of 4"));
   EXPECT_THAT(error_of(kHead + "pbt: {population: 4}\nstopping: {rule: median}\n"),
               HasSubstr("s.yaml:8:1: pbt and stopping: (rule median) do not combine"));
 }
