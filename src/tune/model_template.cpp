@@ -164,6 +164,17 @@ std::vector<std::string> template_names(std::string_view layers) {
   return names;
 }
 
+std::vector<std::string> required_template_names(std::string_view layers) {
+  std::vector<std::string> names;
+  for (const Item& i : TemplateParser(layers).parse()) {
+    if (i.is_group) continue;
+    for (const auto& n : i.names) {
+      if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
+    }
+  }
+  return names;
+}
+
 std::string expand_layers(std::string_view layers, const hpo::Params& params) {
   if (layers.find_first_of("{}[]") == std::string_view::npos) return std::string(layers);
   std::vector<std::string> parts;

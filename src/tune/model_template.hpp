@@ -22,6 +22,9 @@ namespace krill::tune {
 // `layers` when a brace or bracket is unbalanced, or a name is empty or not [A-Za-z0-9_.-].
 std::vector<std::string> template_names(std::string_view layers);
 
+// The names `layers` needs in every trial: those outside any group `[ ... ]`, each once.
+std::vector<std::string> required_template_names(std::string_view layers);
+
 // `layers` with each `{name}` replaced by hpo::to_string of its value in `params` and each group
 // whose names all have values unwrapped; groups naming a parameter without a value are dropped.
 // Throws InvalidArgument when a name outside any group has no value ("'{width2}' has no value

@@ -964,6 +964,18 @@ std::vector<std::string> Parser::check_layers() const {
       src_.fail(at, e.what());
     }
     used.insert(used.end(), names.begin(), names.end());
+    // A name every trial needs that no trial has: each would fail when it builds its model.
+    for (const std::string& name : names.empty() ? names : required_template_names(text)) {
+      if (has(name)) continue;
+      std::vector<std::string> known;  // the study's searched and fixed names
+      for (const auto& [key, node] : where_) known.push_back(key);
+      const auto near = yaml::suggest(name, known);
+      src_.fail(at, "layers '" + text + "': '{" + name +
+                        "}' is neither searched nor fixed, expected '" + name +
+                        "' under search:, model: or training:" +
+                        (near ? " (did you mean '" + *near + "'?)" : "") +
+                        ", or its layers in [ ] to make them optional");
+    }
     const bool list =
         names.empty() ? spec.is_list : !(text.starts_with("mlp:") || text.starts_with("linear"));
     for (const char* option : {"activation", "dropout"}) {

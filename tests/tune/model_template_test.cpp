@@ -25,6 +25,10 @@ TEST(ModelTemplate, ListsItsNamesOnceInOrder) {
   EXPECT_EQ(template_names("conv:{f}:{k},relu,[conv:{f2}:{k},relu,[dense:{w}]],dense:10"),
             (std::vector<std::string>{"f", "k", "f2", "w"}));
   EXPECT_TRUE(template_names("conv:32:5,relu,flatten,dense:10").empty());
+  // Those every trial needs: outside the groups.
+  EXPECT_EQ(required_template_names("conv:{f}:{k},relu,[conv:{f2}:{k},relu,[dense:{w}]],dense:10"),
+            (std::vector<std::string>{"f", "k"}));
+  EXPECT_TRUE(required_template_names("[dense:{w}],dense:10").empty());
 }
 
 TEST(ModelTemplate, FillsInValuesOfEveryKind) {

@@ -772,6 +772,15 @@ const BadFile kBadFiles[] = {
      "'learning_rate' is not a training parameter, and neither layers ({learning_rate}) nor a "
      "condition (when:) names it, expected a training parameter (did you mean 'lr'?) or "
      "{learning_rate} in layers"},
+    // Every trial would fail building its model (it was found only then, after the database
+    // was made); a name in a group [ ] may be absent.
+    {"TemplateNameNeitherSearchedNorFixed",
+     "data: mnist\ntrials: 4\nmodel:\n  layers: \"conv:{filter}:3,relu,[dense:{w2}],flatten,"
+     "dense:10\"\nsearch:\n  filters: {type: int, low: 4, high: 8}\n",
+     "4:11",
+     "layers 'conv:{filter}:3,relu,[dense:{w2}],flatten,dense:10': '{filter}' is neither searched "
+     "nor fixed, expected 'filter' under search:, model: or training: (did you mean 'filters'?), "
+     "or its layers in [ ] to make them optional"},
     {"OwnNameWithoutLayers", "data: mnist\ntrials: 4\nmodel:\n  filters: 8\n", "4:3",
      "unknown key 'filters'"},
     {"DuplicateKey", "data: mnist\ntrials: 4\ndata: fashion-mnist\n", "3:1",
