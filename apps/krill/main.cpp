@@ -7,6 +7,7 @@
 #include <cstring>
 #include <exception>
 #include <iostream>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,11 @@ int main(int argc, char** argv) {
   } catch (const krill::Error& e) {
     fmt::print(stderr, "krill: error: {}\n", e.what());
     return 2;
+  } catch (const std::bad_alloc&) {
+    fmt::print(stderr,
+               "krill: error: out of memory (a model, batch or data set larger than this "
+               "machine holds)\n");
+    return 1;
   } catch (const std::exception& e) {
     fmt::print(stderr, "krill: internal error: {}\n", e.what());
     return 70;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <new>
 #include <sstream>
 #include <utility>
 
@@ -578,6 +579,8 @@ void Study::conclude(TrialRecord rec, const Trial& trial, const GroupObjective::
       std::rethrow_exception(std::get<std::exception_ptr>(result));
     } catch (const Diverged& e) {
       settle(rec, Outcome::Diverged, 0, e.what(), false);
+    } catch (const std::bad_alloc&) {  // what() says only "std::bad_alloc"
+      settle(rec, Outcome::Threw, 0, "out of memory (std::bad_alloc)", false);
     } catch (const std::exception& e) {
       settle(rec, Outcome::Threw, 0, e.what(), false);
     }

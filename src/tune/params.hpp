@@ -61,6 +61,10 @@ std::optional<std::vector<int64_t>> parse_widths(std::string_view text);
 // The largest model a trial or `krill train` builds: 2^30 parameters, 4 GiB of float32 weights,
 // which training keeps again as gradients and optimizer state.
 inline constexpr int64_t kMaxModelParameters = int64_t{1} << 30;
+// The most values one layer of a model holds for one image (its output, or a convolution's
+// unfolded input): 2^28, 1 GiB of float32, which a batch multiplies. A network for images of the
+// sizes krill reads holds a few million at most; past this, a padding or a pool made it by mistake.
+inline constexpr int64_t kMaxImageValues = int64_t{1} << 28;
 // Weights and biases of the MLP inputs -> hidden... -> classes; saturates at INT64_MAX.
 int64_t mlp_parameters(std::span<const int64_t> hidden, int64_t inputs, int64_t classes);
 // "" when the MLP fits kMaxModelParameters, else what is wrong and expected: "a model of

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <map>
 #include <set>
@@ -176,13 +177,45 @@ TrialConfig make_config(const hpo::Params& p) {
   return c;
 }
 
+namespace {
+// "" when every layer of `shapes` holds at most kMaxImageValues values an image, else which does
+// not (checked before anything is allocated: it was std::bad_alloc, or a machine swapping).
+std::string activation_problem(const std::vector<nn::LayerShape>& shapes,
+                               const nn::ModelSpec& model) {
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    const nn::LayerShape& s = shapes[i];
+    // Its output, and a convolution's unfolded input (im2col), for one image; in doubles: a
+    // padding of 1000 around 2^20 filters overflows an int64.
+    const double out_plane = static_cast<double>(s.out.height) * static_cast<double>(s.out.width);
+    double values = static_cast<double>(s.out.channels) * out_plane;
+    if (s.layer.kind == nn::LayerKind::Conv) {
+      values =
+          std::max(values, static_cast<double>(s.in.channels) *
+                               static_cast<double>(s.layer.kernel * s.layer.kernel) * out_plane);
+    }
+    if (values <= static_cast<double>(kMaxImageValues)) continue;
+    char text[64];
+    const double gib = values * 4 / (1 << 30);
+    std::snprintf(text, sizeof text,
+                  gib < 10 ? "%.3g values an image (%.1f GiB" : "%.3g values an image (%.0f GiB",
+                  values, gib);
+    return "layers " + model.to_string() + ": layer " + std::to_string(i + 1) + " '" +
+           s.layer.to_string() + "' holds " + text +
+           " of float32, times the batch), expected at most " + std::to_string(kMaxImageValues) +
+           " (1 GiB an image)";
+  }
+  return "";
+}
+}  // namespace
+
 std::string model_problem(const nn::ModelSpec& model, ImageShape input, int64_t classes) {
   if (!model.is_list) return mlp_problem(model.hidden, input.numel(), classes);
   try {
     const auto shapes = nn::infer_shapes(model, input, static_cast<int>(classes));
     const std::string problem =
         model_size_problem(nn::parameter_count(shapes), "images " + input.to_string(), classes);
-    return problem.empty() ? problem : "layers " + model.to_string() + " make " + problem;
+    if (!problem.empty()) return "layers " + model.to_string() + " make " + problem;
+    return activation_problem(shapes, model);
   } catch (const ShapeError& e) {
     return e.what();
   }

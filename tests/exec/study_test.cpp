@@ -84,6 +84,17 @@ TEST(Study, FailuresAndDivergenceAreResultsNotCrashes) {
   EXPECT_EQ(study.progress().failed, 6);
 }
 
+// A trial out of memory says so (std::bad_alloc's what() is only "std::bad_alloc").
+TEST(Study, ATrialOutOfMemoryFailsSayingSo) {
+  store::MemoryStorage storage;
+  Study study(record(1), space(), make_sampler("random", 2), storage);
+  study.optimize([](Trial&) -> double { throw std::bad_alloc(); });
+  const auto trials = study.trials();
+  ASSERT_EQ(trials.size(), 1u);
+  EXPECT_EQ(trials[0].state, TrialState::Failed);
+  EXPECT_EQ(trials[0].error, "out of memory (std::bad_alloc)");
+}
+
 TEST(Study, AFixedSeedProposesTheSameTrials) {
   store::MemoryStorage a, b, c;
   Study sa(record(10), space(), make_sampler("random", 7), a);

@@ -4,6 +4,7 @@
 // point at `data:` in the study file.
 #include "tune/trainable.hpp"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -49,6 +50,26 @@ TEST(CheckStudyData, LayersMustFitTheImages) {
           "data: mnist\ntrials: 4\nmodel:\n"
           "  layers: \"conv:32:5,relu,maxpool:2,conv:64:5,relu,maxpool:2,flatten,dense:10\"\n"),
       "(accepted)");
+}
+
+// A layer whose output (or a convolution's unfolded input) for one image is over 2^28 values:
+// the padding of 1000 below made 4.2e9 (16 GiB an image), which ended in std::bad_alloc.
+TEST(CheckStudyData, LayersHoldingTooManyValuesAnImageAreRefused) {
+  EXPECT_EQ(error_of("data: mnist\ntrials: 4\nmodel:\n"
+                     "  layers: \"conv:1024:1:1:1000,avgpool:1024,flatten,dense:10\"\n"),
+            "s.yaml:4:11: layers conv:1024:1:1:1000,avgpool:1024,flatten,dense:10: layer 1 "
+            "'conv:1024:1:1:1000' holds 4.21e+09 values an image (16 GiB of float32, times the "
+            "batch), expected at most 268435456 (1 GiB an image)");
+  // The unfolded input of a convolution: 64 channels x 11 x 11 taps x 196 x 196 = 2.97e8 (its
+  // input, 64 x 206 x 206, and its output, 196 x 196, are small).
+  EXPECT_THAT(error_of("data: mnist\ntrials: 4\nmodel:\n"
+                       "  layers: \"conv:64:3:1:90,conv:1:11:1:0,flatten,dense:10\"\n"),
+              ::testing::HasSubstr(
+                  "layer 2 'conv:1:11' holds 2.97e+08 values an image (1.1 GiB of float32"));
+  // Just under: 2^28 values exactly (1024 filters x 512 x 512, from 28 + 2 x 242).
+  EXPECT_EQ(error_of("data: mnist\ntrials: 4\nmodel:\n"
+                     "  layers: \"conv:1024:1:1:242,avgpool:512,flatten,dense:10\"\n"),
+            "(accepted)");
 }
 
 TEST(CheckStudyData, ModelsTooLargeToAllocateAreRefused) {
