@@ -108,7 +108,11 @@ void print_study_summary(const hpo::StudyRecord& study, const std::vector<hpo::T
     ++counts[t.state];
     if (t.finished > t.started) compute += t.finished - t.started;
   }
-  fmt::print("study '{}': {} trials of {} ({} {})\n", study.name, trials.size(), study.n_trials,
+  const auto held = static_cast<int64_t>(trials.size());
+  fmt::print("study '{}': {} ({} {})\n", study.name,
+             held > study.n_trials
+                 ? fmt::format("{} trials, more than its budget of {}", held, study.n_trials)
+                 : fmt::format("{} trials of {}", held, study.n_trials),
              study.objective, hpo::to_string(study.direction));
   std::string states;
   for (auto s : {hpo::TrialState::Completed, hpo::TrialState::Stopped, hpo::TrialState::Failed,

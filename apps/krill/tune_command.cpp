@@ -213,6 +213,15 @@ std::unique_ptr<hpo::Study> open_study(const tune::StudyFile& file, hpo::Storage
                                       tune::make_pbt(file.pbt, file.space, file.seed));
 }
 
+// "3 of 10 trials done", or, where a lower budget (--trials) leaves nothing to run, "10 trials
+// done, the budget is 5: none to run" (was "10 of 5 trials done").
+std::string trials_done(int64_t finished, int64_t total) {
+  if (finished > total) {
+    return fmt::format("{} trials done, the budget is {}: none to run", finished, total);
+  }
+  return fmt::format("{} of {} trials done", finished, total);
+}
+
 // ", joining 2 other processes", ", resuming" or "": what the study held when this run began.
 std::string study_state(hpo::Study& study, int64_t finished) {
   size_t others = 0;  // live processes on this study besides this one
@@ -221,8 +230,8 @@ std::string study_state(hpo::Study& study, int64_t finished) {
               !hpo::run_is_gone(run, hpo::wall_seconds(), hpo::LeaseOptions{}.grace);
   }
   return others > 0 ? fmt::format(", joining {} other process{}", others, others == 1 ? "" : "es")
-         : finished > 0 ? ", resuming"
-                        : "";
+         : finished > 0 && finished < study.record().n_trials ? ", resuming"
+                                                              : "";
 }
 
 // The best weights go beside the database, named by study (none for an in-memory study).
@@ -376,9 +385,8 @@ int run_local(const TuneArgs& a) {
                                 .population = p.file.population});
   if (!a.quiet) {
     fmt::print(
-        stderr,
-        "krill tune: study '{}' in {} ({} of {} trials done{}), {} workers x {} threads{}\n",
-        p.file.name, hpo::display_location(p.file.storage.string()), before.finished, before.total,
+        stderr, "krill tune: study '{}' in {} ({}{}), {} workers x {} threads{}\n", p.file.name,
+        hpo::display_location(p.file.storage.string()), trials_done(before.finished, before.total),
         study_state(*study, before.finished), executor.workers(), executor.threads_per_worker(),
         (p.file.device == Device::Cpu ? "" : ", on " + std::string(to_string(p.file.device))) +
             (p.file.population > 1 ? fmt::format(", populations of up to {}", p.file.population)
@@ -454,10 +462,11 @@ int run_mpi(const TuneArgs& a) {
     const auto before = study->progress();
     if (!a.quiet) {
       fmt::print(stderr,
-                 "krill tune: study '{}' in {} ({} of {} trials done{}), MPI: rank 0 manages, "
+                 "krill tune: study '{}' in {} ({}{}), MPI: rank 0 manages, "
                  "{} worker ranks x {} threads\n",
-                 p->file.name, hpo::display_location(p->file.storage.string()), before.finished,
-                 before.total, study_state(*study, before.finished), mpi.size() - 1, threads);
+                 p->file.name, hpo::display_location(p->file.storage.string()),
+                 trials_done(before.finished, before.total), study_state(*study, before.finished),
+                 mpi.size() - 1, threads);
     }
     tune::TrainingObjective objective = make_objective(*study, *p);
     struct Keeper final : exec::mpi::WeightsKeeper {

@@ -132,6 +132,13 @@ TEST_F(TuneCliTest, TunesShowsAndExports) {
   ASSERT_EQ(again.exit_code, 0) << again.output;
   auto csv2 = run_krill("export " + (dir_ / "crash.db").string() + " --format csv");
   EXPECT_EQ(csv2.output, csv.output);
+  // A budget below the trials done: said so (it read "4 of 2 trials done, resuming").
+  auto lower = run_krill("tune " + study.string() + " --threads 1 --trials 2");
+  ASSERT_EQ(lower.exit_code, 0) << lower.output;
+  EXPECT_THAT(lower.output, HasSubstr("(4 trials done, the budget is 2: none to run), "));
+  EXPECT_THAT(lower.output, HasSubstr("study 'crash': 4 trials, more than its budget of 2 ("));
+  EXPECT_EQ(run_krill("export " + (dir_ / "crash.db").string() + " --format csv").output,
+            csv.output);
 }
 
 // --storage overrides the study file's storage: another SQLite file, or a PostgreSQL database
