@@ -24,6 +24,7 @@ struct StudyArgs {
   std::string db;
   std::string study;
   std::string new_name;
+  bool as_given = false;  // copy: --as given (an empty --as is refused, not the default)
   std::string destination;
   bool force = false;
 };
@@ -122,7 +123,7 @@ void run_rename(const StudyArgs& a) {
 void run_copy(const StudyArgs& a) {
   auto from = open_existing(a.db, store::Access::Read);
   const hpo::StudyRecord study = one_study(*from, a.db, a.study);
-  const std::string name = a.new_name.empty() ? study.name : a.new_name;
+  const std::string name = a.as_given ? a.new_name : study.name;
   check_new_name(name, "--as");
   const std::string source = hpo::display_location(a.db);
   const std::string destination = hpo::display_location(a.destination);
@@ -228,9 +229,11 @@ void add_study_command(CLI::App& app, int& exit_code) {
                   "it may be the source, with --as")
       ->required();
   cmd->add_option("--study", copy->study, "the study to copy (default: the source's only study)");
-  cmd->add_option("--as", copy->new_name,
-                  "its name in the destination (default: its name; refused if taken there)");
-  cmd->callback([copy, &exit_code] {
+  auto* as =
+      cmd->add_option("--as", copy->new_name,
+                      "its name in the destination (default: its name; refused if taken there)");
+  cmd->callback([copy, as, &exit_code] {
+    copy->as_given = as->count() > 0;
     run_copy(*copy);
     exit_code = 0;
   });

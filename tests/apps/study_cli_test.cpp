@@ -179,6 +179,10 @@ TEST_F(StudyCliTest, DeleteRenameAndCopyAStudyWithItsFiles) {
   auto again = run_krill("study copy " + db_ + " " + other + " --study c --as d");
   EXPECT_EQ(again.exit_code, 2) << again.output;
   EXPECT_THAT(again.output, HasSubstr(other + " already has a study 'd'"));
+  // An empty --as is refused, as rename's empty NEW is (it was taken for no --as).
+  auto empty = run_krill("study copy " + db_ + " " + other + " --study c --as ''");
+  EXPECT_EQ(empty.exit_code, 2) << empty.output;
+  EXPECT_THAT(empty.output, HasSubstr("--as is an empty name"));
   // ... and within the same database, under another name.
   ASSERT_EQ(run_krill("study copy " + db_ + " " + db_ + " --study c --as e").exit_code, 0);
   EXPECT_EQ(trials_of(db_, "e"), 2u);
