@@ -288,7 +288,7 @@ int optimize_and_report(hpo::Study& study, hpo::Executor& executor,
     const auto steps = objective.running_steps();  // none on the MPI manager: workers train
     progress.update(
         p.finished, p.total,
-        fmt::format("running {}{} failed {} best {}", p.running,
+        fmt::format("running {}{} failed/diverged {} best {}", p.running,
                     steps.planned > 0 ? fmt::format(" ({:.0f}% of their steps)",
                                                     100.0 * static_cast<double>(steps.done) /
                                                         static_cast<double>(steps.planned))
