@@ -437,7 +437,29 @@ int run_mpi(const TuneArgs& a) {
   std::optional<Prepared> p;
   std::unique_ptr<hpo::Storage> storage;
   std::unique_ptr<hpo::Study> study;
-  if (!agree([&] { p = prepare(a, /*with_train=*/mpi.rank() != 0); })) return 2;
+  if (!agree([&] {
+        p = prepare(a, /*with_train=*/mpi.rank() != 0);
+        // What a job of this size cannot do, before anything is created.
+        if (p->file.pbt) {
+          const auto problem =
+              exec::mpi::pbt_ranks_problem(mpi.size(), p->file.pbt->options.population);
+          if (!problem.empty()) throw InvalidArgument(problem);
+        }
+        if (a.population && *a.population != "1" && *a.population != "auto") {
+          throw InvalidArgument("--population " + *a.population +
+                                ": under MPI each worker rank trains one trial at a time "
+                                "(populations train in one process), expected no --population");
+        }
+      })) {
+    return 2;
+  }
+  if (mpi.rank() == 0 && p->file.population > 1 && p->file.positions.contains("population") &&
+      !a.quiet) {
+    fmt::print(stderr,
+               "krill tune: {}'population' is {}, not used under MPI: each worker rank trains one "
+               "trial at a time\n",
+               p->file.where("population"), p->file.population);
+  }
   if (!agree([&] {
         if (mpi.rank() != 0) return;
         storage = store::open_storage(p->file.storage);

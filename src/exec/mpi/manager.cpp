@@ -5,6 +5,13 @@
 
 namespace krill::exec::mpi {
 
+std::string pbt_ranks_problem(int ranks, int64_t population) {
+  if (ranks - 1 >= population) return "";
+  return "pbt: the population of " + std::to_string(population) +
+         " members trains at once, one per worker rank; this job has " + std::to_string(ranks - 1) +
+         " (run it on " + std::to_string(population + 1) + " ranks or more)";
+}
+
 Manager::Manager(hpo::Study& study, Transport& transport, ManagerOptions options)
     : study_(study), transport_(transport), options_(options) {
   if (transport_.size() < 2) {
@@ -13,12 +20,11 @@ Manager::Manager(hpo::Study& study, Transport& transport, ManagerOptions options
                           " manages, the others train (run it without MPI to train here)");
   }
   if (options_.batch < 1) throw InvalidArgument("the manager's batch must be >= 1");
-  if (const hpo::Pbt* pbt = study_.pbt();
-      pbt && transport_.size() - 1 < pbt->options().population) {
-    throw InvalidArgument("pbt: the population of " + std::to_string(pbt->options().population) +
-                          " members trains at once, one per worker rank; this job has " +
-                          std::to_string(transport_.size() - 1) + " (run it on " +
-                          std::to_string(pbt->options().population + 1) + " ranks or more)");
+  if (const hpo::Pbt* pbt = study_.pbt()) {
+    if (auto problem = pbt_ranks_problem(transport_.size(), pbt->options().population);
+        !problem.empty()) {
+      throw InvalidArgument(problem);
+    }
   }
   workers_.resize(static_cast<size_t>(transport_.size()));
 }

@@ -57,6 +57,11 @@ struct ManagerStats {
   double busy_seconds = 0;  // handling messages, committing and answering (not waiting for them)
 };
 
+// "" when a job of `ranks` ranks can train a PBT population of `population` members (one per
+// worker rank: ranks - 1 >= population), else the error; checked by `krill tune` before anything
+// is created, and by the Manager.
+std::string pbt_ranks_problem(int ranks, int64_t population);
+
 class Manager {
  public:
   // The workers are every rank but this one (the transport's rank).
