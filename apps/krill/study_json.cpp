@@ -44,7 +44,7 @@ void write_study(JsonWriter& j, const ShownStudy& shown,
   int64_t requeues = 0;
   for (const auto& t : shown.trials) {
     ++counts[t.state];
-    if (t.finished > t.started) compute += t.finished - t.started;
+    compute += hpo::compute_seconds(t);
     requeues += t.requeues;
   }
   j.begin_object();

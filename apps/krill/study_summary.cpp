@@ -106,7 +106,7 @@ void print_study_summary(const hpo::StudyRecord& study, const std::vector<hpo::T
   double compute = 0;
   for (const auto& t : trials) {
     ++counts[t.state];
-    if (t.finished > t.started) compute += t.finished - t.started;
+    compute += hpo::compute_seconds(t);
   }
   const auto held = static_cast<int64_t>(trials.size());
   fmt::print("study '{}': {} ({} {})\n", study.name,

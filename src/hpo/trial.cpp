@@ -120,6 +120,14 @@ bool Trial::report(int64_t step, double value, std::map<std::string, double> met
   return !stop_;
 }
 
+double compute_seconds(const TrialRecord& trial) {
+  if (!(trial.finished > trial.started)) return 0;
+  const auto population = trial.attrs.find("population");
+  const double share =
+      population != trial.attrs.end() && population->second > 1 ? population->second : 1;
+  return (trial.finished - trial.started) / share;
+}
+
 void settle(TrialRecord& trial, Outcome outcome, double value, const std::string& error,
             bool stopped) {
   trial.value.reset();

@@ -78,6 +78,12 @@ enum class Outcome {
   Threw,     // threw an exception: `error` says what
   Diverged,  // threw hpo::Diverged: `error` says where
 };
+
+// The compute a finished trial took: its wall time (finished - started; 0 when unknown), divided
+// by its attribute `population` where it trained together with others (P members in one pass of
+// batched kernels, each charged 1/P: each was charged the whole pass, 4x the work for 4 members).
+double compute_seconds(const TrialRecord& trial);
+
 // Makes `outcome` the trial's final state, the one rule for every executor: a finite value is
 // Completed, or Stopped when an early-stopping rule ended the trial; NaN/Inf is Diverged ("the
 // objective returned nan"); Diverged is Diverged and any other exception Failed, with `error`.

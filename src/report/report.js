@@ -868,7 +868,9 @@
     d.trials.forEach(function (t) {
       counts[t.state] = (counts[t.state] || 0) + 1;
       if (t.finished !== null && t.started > 0 && t.finished > t.started) {
-        compute += t.finished - t.started;
+        // A member trained together with others is charged its share (hpo::compute_seconds).
+        var together = t.attrs && t.attrs.population > 1 ? t.attrs.population : 1;
+        compute += (t.finished - t.started) / together;
       }
     });
     var stateRows = STATES.map(function (s) {

@@ -110,5 +110,20 @@ TEST(Trial, Attributes) {
   EXPECT_EQ(trial.attrs().at("test_accuracy"), 0.91);
 }
 
+// A trial's compute: its wall time, a population member's share of its pass (each of 4 members
+// trained together was charged the whole pass: the study's compute read 4x its run).
+TEST(Trial, ComputeIsTheWallTimeOrAPopulationMembersShare) {
+  TrialRecord t;
+  t.started = 100.0;
+  t.finished = 108.0;
+  EXPECT_EQ(compute_seconds(t), 8.0);
+  t.attrs["population"] = 4;
+  EXPECT_EQ(compute_seconds(t), 2.0);
+  t.attrs["population"] = 1;
+  EXPECT_EQ(compute_seconds(t), 8.0);
+  t.finished = 0;  // not finished, or not known
+  EXPECT_EQ(compute_seconds(t), 0.0);
+}
+
 }  // namespace
 }  // namespace krill::hpo
