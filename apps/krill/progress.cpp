@@ -8,9 +8,11 @@
 
 namespace krill::cli {
 
-double eta_seconds(double elapsed, int64_t done, int64_t total, int64_t done_before) {
+std::optional<double> eta_seconds(double elapsed, int64_t done, int64_t total,
+                                  int64_t done_before) {
+  if (done >= total) return 0.0;
   const int64_t done_here = done - done_before;
-  if (done_here <= 0) return 0.0;
+  if (done_here <= 0) return std::nullopt;
   return elapsed / static_cast<double>(done_here) *
          static_cast<double>(std::max<int64_t>(0, total - done));
 }
@@ -30,17 +32,18 @@ void Progress::update(int64_t done, int64_t total, const std::string& detail) {
   last_draw_ = now;
   const double elapsed = std::chrono::duration<double>(now - start_).count();
   const double frac = static_cast<double>(done) / static_cast<double>(total);
-  const double eta = eta_seconds(elapsed, done, total, done_before_);
+  const auto eta_value = eta_seconds(elapsed, done, total, done_before_);
+  const std::string eta = eta_value ? fmt::format("{:.1f}s", *eta_value) : std::string("-");
   if (tty_) {
     constexpr int kWidth = 28;
     const int filled = static_cast<int>(frac * kWidth);
     std::string bar(static_cast<size_t>(filled), '=');
     if (filled < kWidth) bar += '>' + std::string(static_cast<size_t>(kWidth - filled - 1), ' ');
-    fmt::print(stderr, "\r{} [{}] {}/{} {:3.0f}% {} {:.1f}s ETA {:.1f}s\x1b[K", label_, bar, done,
-               total, 100 * frac, detail, elapsed, eta);
+    fmt::print(stderr, "\r{} [{}] {}/{} {:3.0f}% {} {:.1f}s ETA {}\x1b[K", label_, bar, done, total,
+               100 * frac, detail, elapsed, eta);
     drawn_ = true;
   } else {
-    fmt::print(stderr, "{} {}/{} ({:.0f}%) {} elapsed {:.1f}s ETA {:.1f}s\n", label_, done, total,
+    fmt::print(stderr, "{} {}/{} ({:.0f}%) {} elapsed {:.1f}s ETA {}\n", label_, done, total,
                100 * frac, detail, elapsed, eta);
   }
   std::fflush(stderr);

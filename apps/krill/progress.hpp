@@ -5,13 +5,16 @@
 #include <chrono>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 
 namespace krill::cli {
 
 // Seconds left at this run's pace: `done` of `total` after `elapsed` seconds, of which
-// `done_before` were done before this run began (they took none of its time); 0 before any.
-double eta_seconds(double elapsed, int64_t done, int64_t total, int64_t done_before = 0);
+// `done_before` were done before this run began (they took none of its time); 0 when all are
+// done; nullopt while this run has done none (no pace yet: shown as "ETA -", it read 0.0 s).
+std::optional<double> eta_seconds(double elapsed, int64_t done, int64_t total,
+                                  int64_t done_before = 0);
 
 class Progress {
  public:

@@ -230,8 +230,11 @@ std::string study_state(hpo::Study& study, int64_t finished) {
               !hpo::run_is_gone(run, hpo::wall_seconds(), hpo::LeaseOptions{}.grace);
   }
   return others > 0 ? fmt::format(", joining {} other process{}", others, others == 1 ? "" : "es")
-         : finished > 0 && finished < study.record().n_trials ? ", resuming"
-                                                              : "";
+         // Trials held but none finished: a run killed before its first trial ended (a PBT
+         // population resumes its members from their states).
+         : finished < study.record().n_trials && (finished > 0 || !study.trials().empty())
+             ? ", resuming"
+             : "";
 }
 
 // The best weights go beside the database, named by study (none for an in-memory study).
@@ -385,9 +388,11 @@ int run_local(const TuneArgs& a) {
                                 .population = p.file.population});
   if (!a.quiet) {
     fmt::print(
-        stderr, "krill tune: study '{}' in {} ({}{}), {} workers x {} threads{}\n", p.file.name,
+        stderr, "krill tune: study '{}' in {} ({}{}), {} worker{} x {} thread{}{}\n", p.file.name,
         hpo::display_location(p.file.storage.string()), trials_done(before.finished, before.total),
-        study_state(*study, before.finished), executor.workers(), executor.threads_per_worker(),
+        study_state(*study, before.finished), executor.workers(),
+        executor.workers() == 1 ? "" : "s", executor.threads_per_worker(),
+        executor.threads_per_worker() == 1 ? "" : "s",
         (p.file.device == Device::Cpu ? "" : ", on " + std::string(to_string(p.file.device))) +
             (p.file.population > 1 ? fmt::format(", populations of up to {}", p.file.population)
                                    : std::string()));
@@ -485,10 +490,10 @@ int run_mpi(const TuneArgs& a) {
     if (!a.quiet) {
       fmt::print(stderr,
                  "krill tune: study '{}' in {} ({}{}), MPI: rank 0 manages, "
-                 "{} worker ranks x {} threads\n",
+                 "{} worker rank{} x {} thread{}\n",
                  p->file.name, hpo::display_location(p->file.storage.string()),
                  trials_done(before.finished, before.total), study_state(*study, before.finished),
-                 mpi.size() - 1, threads);
+                 mpi.size() - 1, mpi.size() == 2 ? "" : "s", threads, threads == 1 ? "" : "s");
     }
     tune::TrainingObjective objective = make_objective(*study, *p);
     struct Keeper final : exec::mpi::WeightsKeeper {

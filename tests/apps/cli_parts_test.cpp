@@ -15,13 +15,15 @@ namespace {
 using krill::cli::eta_seconds;
 
 TEST(Progress, TheEtaIsAtThisRunsPace) {
-  EXPECT_DOUBLE_EQ(eta_seconds(2.0, 1, 12, 0), 22.0);  // 2 s a trial, 11 left
+  EXPECT_DOUBLE_EQ(eta_seconds(2.0, 1, 12, 0).value(), 22.0);  // 2 s a trial, 11 left
   // Resumed with 10 of 12 done: one trial in 2 s, one left: 2 s (not 2 / 11 x 1).
-  EXPECT_DOUBLE_EQ(eta_seconds(2.0, 11, 12, 10), 2.0);
-  EXPECT_DOUBLE_EQ(eta_seconds(2.0, 12, 12, 10), 0.0);  // done
-  EXPECT_DOUBLE_EQ(eta_seconds(5.0, 10, 12, 10), 0.0);  // nothing finished yet in this run
+  EXPECT_DOUBLE_EQ(eta_seconds(2.0, 11, 12, 10).value(), 2.0);
+  EXPECT_DOUBLE_EQ(eta_seconds(2.0, 12, 12, 10).value(), 0.0);  // done
+  // Nothing finished yet in this run: no pace, no estimate (it said 0.0 s).
+  EXPECT_FALSE(eta_seconds(5.0, 10, 12, 10));
+  EXPECT_FALSE(eta_seconds(5.0, 0, 12, 0));
   // A training resumed at step 500 of 1,000: 100 steps in 1 s, 400 left.
-  EXPECT_DOUBLE_EQ(eta_seconds(1.0, 600, 1000, 500), 4.0);
+  EXPECT_DOUBLE_EQ(eta_seconds(1.0, 600, 1000, 500).value(), 4.0);
 }
 
 }  // namespace

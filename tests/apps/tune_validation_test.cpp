@@ -152,7 +152,7 @@ TEST_F(TuneValidationTest, OverridesGivenTakeEffect) {
   const fs::path study = write_study("workers: 2\ntraining:\n  iterations: 20\n");
   auto r = run_krill("tune " + study.string() + " --trials 2 --workers 1 --threads 1");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_THAT(r.output, HasSubstr("(0 of 2 trials done), 1 workers x 1 threads"));
+  EXPECT_THAT(r.output, HasSubstr("(0 of 2 trials done), 1 worker x 1 thread"));
   auto storage = krill::store::open_storage(dir_ / "check.db");
   EXPECT_EQ(storage->trials(storage->studies().at(0).id).size(), 2u);
 }
