@@ -9,6 +9,7 @@
 #include <iostream>
 #include <new>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "command_line.hpp"
@@ -56,6 +57,14 @@ int main(int argc, char** argv) {
   } catch (const krill::Error& e) {
     fmt::print(stderr, "krill: error: {}\n", e.what());
     return 2;
+  } catch (const std::system_error& e) {
+    // fmt::print throws when a write fails (output past stdio's buffer): a full disk, not a bug.
+    if (std::ferror(stdout)) {
+      fmt::print(stderr, "krill: error: standard output: write failed ({})\n", e.code().message());
+      return 2;
+    }
+    fmt::print(stderr, "krill: internal error: {}\n", e.what());
+    return 70;
   } catch (const std::bad_alloc&) {
     fmt::print(stderr,
                "krill: error: out of memory (a model, batch or data set larger than this "

@@ -64,6 +64,25 @@ TEST_F(CliTest, TrainsAndReportsJson) {
   EXPECT_THAT(r.output, HasSubstr("\"curve\":[{\"iteration\":23"));
 }
 
+// Output past stdio's buffer that cannot be written (a full disk): fmt throws at the write, which
+// read "internal error: cannot write to file" (exit 70); smaller output fails at the final flush.
+TEST_F(CliTest, AFullDiskIsAWriteErrorNotAnInternalOne) {
+  if (!fs::exists("/dev/full")) GTEST_SKIP() << "no /dev/full here";
+  for (const char* every : {"1", "0"}) {  // a curve point each step (over 4 KiB), or each epoch
+    const std::string command = std::string(KRILL_BINARY) + " " +
+                                train_args(std::string("--json --eval-every ") + every) +
+                                " 2>&1 >/dev/full";
+    FILE* pipe = popen(command.c_str(), "r");
+    ASSERT_NE(pipe, nullptr);
+    std::string said;
+    std::array<char, 4096> buf;
+    while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) said.append(buf.data(), n);
+    const int status = pclose(pipe);
+    EXPECT_EQ(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 2) << every << ": " << said;
+    EXPECT_THAT(said, HasSubstr("krill: error: standard output: write failed")) << every;
+  }
+}
+
 TEST_F(CliTest, SameSeedOneThreadIsBitIdentical) {
   auto strip_times = [](std::string s) {
     // Drop the timing and memory fields, which legitimately vary.
