@@ -78,6 +78,7 @@ std::vector<History> Population::fit(const data::Dataset& train, const data::Dat
       if (status == RunStatus::Stopped && validate) {
         h.validation =
             Evaluation{h.curve.back().val_loss, h.curve.back().val_accuracy, validation->size()};
+        mark_diverged_weights(h);  // as Trainer does after a callback's stop
       }
       gone_[m] = checkpoint(static_cast<int>(m));
     }

@@ -205,6 +205,19 @@ TEST_F(PopulationTest, AMemberWhoseLastStepLeftItsWeightsNonFiniteIsDivergedAsAl
     EXPECT_EQ(histories[1].diverged_at, n);
     EXPECT_FALSE(histories[1].validation);
     EXPECT_EQ(histories[0].status, RunStatus::Completed);
+
+    // Stopped by the callback at that step, in a longer run: diverged too, as alone (the
+    // population's stopped members were not marked).
+    for (MemberConfig& c : members) c.train = {.iterations = 2 * n, .batch = 16, .eval_every = n};
+    Population pop(members, kImage, kClasses);
+    pop.on_report([&](int m, const CurvePoint& p) { return !(m == 1 && p.iteration == n); });
+    const std::vector<History> stopped = pop.fit(train_, &val_);
+    const SoloRun stopped_alone = solo_run(
+        members[1], train_, &val_, [&](Trainer&, const CurvePoint& p) { return p.iteration != n; });
+    EXPECT_EQ(stopped_alone.history.status, RunStatus::Diverged);
+    expect_same_history(stopped[1], stopped_alone.history, 1);
+    EXPECT_EQ(stopped[1].status, RunStatus::Diverged);
+    EXPECT_EQ(stopped[1].diverged_at, n);
     return;
   }
   FAIL() << "no length of run ends on a step that leaves the weights non-finite";
