@@ -82,6 +82,8 @@ enum class Outcome {
 // The compute a finished trial took: its wall time (finished - started; 0 when unknown), divided
 // by its attribute `population` where it trained together with others (P members in one pass of
 // batched kernels, each charged 1/P: each was charged the whole pass, 4x the work for 4 members).
+// `population` is the size the pass started with: where members leave early (stopped, diverged),
+// the last ones' share grows and this charges them too little.
 double compute_seconds(const TrialRecord& trial);
 
 // Makes `outcome` the trial's final state, the one rule for every executor: a finite value is
