@@ -971,8 +971,10 @@ std::vector<std::string> Parser::check_layers() const {
       for (const auto& [key, node] : where_) known.push_back(key);
       const auto near = yaml::suggest(name, known);
       src_.fail(at, "layers '" + text + "': '{" + name +
-                        "}' is neither searched nor fixed, expected '" + name +
-                        "' under search:, model: or training:" +
+                        "}' is neither searched nor fixed, expected '" + name + "' under " +
+                        (find_training_param(name)
+                             ? std::string("search: or ") + find_training_param(name)->section + ":"
+                             : std::string("search: or model:")) +
                         (near ? " (did you mean '" + *near + "'?)" : "") +
                         ", or its layers in [ ] to make them optional");
     }

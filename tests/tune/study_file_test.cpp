@@ -779,8 +779,12 @@ const BadFile kBadFiles[] = {
      "dense:10\"\nsearch:\n  filters: {type: int, low: 4, high: 8}\n",
      "4:11",
      "layers 'conv:{filter}:3,relu,[dense:{w2}],flatten,dense:10': '{filter}' is neither searched "
-     "nor fixed, expected 'filter' under search:, model: or training: (did you mean 'filters'?), "
-     "or its layers in [ ] to make them optional"},
+     "nor fixed, expected 'filter' under search: or model: (did you mean 'filters'?), or its "
+     "layers in [ ] to make them optional"},
+    // A training parameter goes under training: (the study's own name may not: unknown key).
+    {"TemplateTrainingParameterNotGiven",
+     "data: mnist\ntrials: 4\nmodel:\n  layers: \"flatten,dense:{batch},dense:10\"\n", "4:11",
+     "'{batch}' is neither searched nor fixed, expected 'batch' under search: or training:"},
     {"OwnNameWithoutLayers", "data: mnist\ntrials: 4\nmodel:\n  filters: 8\n", "4:3",
      "unknown key 'filters'"},
     {"DuplicateKey", "data: mnist\ntrials: 4\ndata: fashion-mnist\n", "3:1",

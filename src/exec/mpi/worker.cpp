@@ -1,6 +1,7 @@
 #include "exec/mpi/worker.hpp"
 
 #include <map>
+#include <new>
 #include <string>
 
 namespace krill::exec::mpi {
@@ -146,6 +147,9 @@ WorkerStats run_worker(Transport& transport, const hpo::Objective& objective,
     } catch (const hpo::Diverged& e) {
       result.outcome = Outcome::Diverged;
       result.error = e.what();
+    } catch (const std::bad_alloc&) {  // what() says only "std::bad_alloc" (Study::conclude)
+      result.outcome = Outcome::Threw;
+      result.error = "out of memory (std::bad_alloc)";
     } catch (const std::exception& e) {
       result.outcome = Outcome::Threw;
       result.error = e.what();
