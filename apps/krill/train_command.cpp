@@ -2,9 +2,12 @@
 
 #include <fmt/core.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -99,11 +102,23 @@ void validate(const TrainArgs& a) {
   check(!a.nesterov || a.momentum > 0, "--nesterov", "needs --momentum > 0");
   // Before training, not after it: the weights would be lost.
   if (!a.save.empty()) {
+    std::filesystem::path target;
     try {
-      train::checkpoint_target(a.save);
+      target = train::checkpoint_target(a.save);
     } catch (const DataError& e) {
       check(false, "--save", e.what());
     }
+    // The new file is made beside the target, then renamed over it.
+    const std::filesystem::path folder =
+        target.has_parent_path() ? target.parent_path() : std::filesystem::path(".");
+    std::error_code ec;
+    check(std::filesystem::is_directory(folder, ec), "--save",
+          fmt::format("{}: its folder {} does not exist", a.save, folder.string()));
+    const bool writable = ::access(folder.c_str(), W_OK) == 0;
+    const int why = errno;
+    check(writable, "--save",
+          fmt::format("{}: its folder {} may not be written ({})", a.save, folder.string(),
+                      std::strerror(why)));
   }
 }
 

@@ -108,7 +108,9 @@ struct Prepared {
 };
 
 // `with_train` false (the MPI manager): the test set alone, the data checks left to the workers.
-Prepared prepare(const TuneArgs& a, bool with_train = true) {
+// `under_mpi`: each worker rank trains one trial at a time, so the workers and populations of a
+// local run are not checked (nor used).
+Prepared prepare(const TuneArgs& a, bool with_train = true, bool under_mpi = false) {
   tune::StudyFile file = tune::load_study_file(a.file);
   // An option given takes effect or is refused.
   if (a.study) {
@@ -162,7 +164,7 @@ Prepared prepare(const TuneArgs& a, bool with_train = true) {
   // worker.
   const bool pbt_in_populations =
       file.pbt && file.population > 1 && file.population >= file.pbt->options.population;
-  if (file.pbt && file.population > 1 && !pbt_in_populations) {
+  if (file.pbt && file.population > 1 && !pbt_in_populations && !under_mpi) {
     throw InvalidArgument(
         (a.population
              ? "--population " + *a.population
@@ -186,7 +188,7 @@ Prepared prepare(const TuneArgs& a, bool with_train = true) {
                             std::to_string(population) + "), expected no --trials");
     }
     if (file.workers == 0) file.workers = pbt_in_populations ? 1 : static_cast<int>(population);
-    if (!pbt_in_populations && file.workers < population) {
+    if (!pbt_in_populations && file.workers < population && !under_mpi) {
       throw InvalidArgument(
           (a.workers ? std::string("--workers") : file.where("workers") + "'workers'") + " is " +
           std::to_string(file.workers) + ", but the PBT population of " +
@@ -443,27 +445,27 @@ int run_mpi(const TuneArgs& a) {
   std::unique_ptr<hpo::Storage> storage;
   std::unique_ptr<hpo::Study> study;
   if (!agree([&] {
-        p = prepare(a, /*with_train=*/mpi.rank() != 0);
+        if (a.population && *a.population != "1" && *a.population != "auto") {
+          throw InvalidArgument("--population " + *a.population +
+                                ": under MPI each worker rank trains one trial at a time "
+                                "(populations train in one process), expected no --population");
+        }
+        p = prepare(a, /*with_train=*/mpi.rank() != 0, /*under_mpi=*/true);
         // What a job of this size cannot do, before anything is created.
         if (p->file.pbt) {
           const auto problem =
               exec::mpi::pbt_ranks_problem(mpi.size(), p->file.pbt->options.population);
           if (!problem.empty()) throw InvalidArgument(problem);
         }
-        if (a.population && *a.population != "1" && *a.population != "auto") {
-          throw InvalidArgument("--population " + *a.population +
-                                ": under MPI each worker rank trains one trial at a time "
-                                "(populations train in one process), expected no --population");
-        }
       })) {
     return 2;
   }
   if (mpi.rank() == 0 && p->file.population > 1 && p->file.positions.contains("population") &&
-      !a.quiet) {
+      !a.population && !a.quiet) {
     fmt::print(stderr,
-               "krill tune: {}'population' is {}, not used under MPI: each worker rank trains one "
+               "krill tune: {}'population' is not used under MPI: each worker rank trains one "
                "trial at a time\n",
-               p->file.where("population"), p->file.population);
+               p->file.where("population"));
   }
   if (!agree([&] {
         if (mpi.rank() != 0) return;

@@ -255,6 +255,17 @@ TEST_F(CliTest, AnEmptyCheckpointPathIsRefused) {
   expect_error(run(train_args("--resume ''")), {"--resume", "is empty"});
 }
 
+// --save is checked before training (its weights were lost at the end): a folder that does not
+// exist, a path that is a folder, a device.
+TEST_F(CliTest, ACheckpointPathThatCannotBeWrittenIsRefusedBeforeTraining) {
+  const std::string missing = (dir_ / "missing" / "run.ckpt").string();
+  expect_error(run(train_args("--save " + missing)),
+               {"--save", "its folder " + (dir_ / "missing").string() + " does not exist"});
+  expect_error(run(train_args("--save " + dir_.string())), {"--save", "a folder"});
+  expect_error(run(train_args("--save /dev/null")), {"--save", "/dev/null: a character device"});
+  EXPECT_FALSE(fs::exists(dir_ / "missing"));
+}
+
 TEST_F(CliTest, IntegersAreReadAsTheyAreWritten) {
   // "-1" was 18446744073709551615, a seed too large the largest seed.
   expect_error(run(train_args("--seed -1")), {"--seed", "'-1' is not a decimal integer"});

@@ -568,6 +568,17 @@ TEST_F(TuneMpiTest, APbtPopulationGivesTheSameLineageAsLocally) {
                                            "trial at a time"))
       << grouped->describe();
   EXPECT_FALSE(fs::exists(dir_ / "grouped.db"));
+  // A study file's population, which a local run checks against the PBT's, is not used under
+  // MPI: the ranks are what is refused (it was told to raise a population MPI does not use).
+  auto file_population =
+      start(3, write_study("pbt-pop2", "64", 800, pbt + "population: 2\n"), "pbt-pop2.log");
+  const auto file_code = file_population->wait(kTimeout);
+  ASSERT_TRUE(file_code) << file_population->describe();
+  EXPECT_EQ(*file_code, 2) << file_population->describe();
+  EXPECT_THAT(file_population->output(), HasSubstr("one per worker rank; this job has 2"))
+      << file_population->describe();
+  EXPECT_THAT(file_population->output(), ::testing::Not(HasSubstr("'population' is 2")))
+      << file_population->describe();
 }
 
 // A PBT job killed after its first generation: the same command resumes every member from the
