@@ -20,6 +20,7 @@ using ::testing::Not;
 using Result = krill::testing::CliResult;
 using krill::testing::Json;
 using krill::testing::parse_json;
+using krill::testing::run_krill_stdout_to;
 using krill::testing::write_idx;
 
 Result run(const std::string& args) {
@@ -69,17 +70,10 @@ TEST_F(CliTest, TrainsAndReportsJson) {
 TEST_F(CliTest, AFullDiskIsAWriteErrorNotAnInternalOne) {
   if (!fs::exists("/dev/full")) GTEST_SKIP() << "no /dev/full here";
   for (const char* every : {"1", "0"}) {  // a curve point each step (over 4 KiB), or each epoch
-    const std::string command = std::string(KRILL_BINARY) + " " +
-                                train_args(std::string("--json --eval-every ") + every) +
-                                " 2>&1 >/dev/full";
-    FILE* pipe = popen(command.c_str(), "r");
-    ASSERT_NE(pipe, nullptr);
-    std::string said;
-    std::array<char, 4096> buf;
-    while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) said.append(buf.data(), n);
-    const int status = pclose(pipe);
-    EXPECT_EQ(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 2) << every << ": " << said;
-    EXPECT_THAT(said, HasSubstr("krill: error: standard output: write failed")) << every;
+    const auto r =
+        run_krill_stdout_to(train_args(std::string("--json --eval-every ") + every), "/dev/full");
+    EXPECT_EQ(r.exit_code, 2) << every << ": " << r.output;
+    EXPECT_THAT(r.output, HasSubstr("krill: error: standard output: write failed")) << every;
   }
 }
 

@@ -22,8 +22,8 @@ struct CliResult {
   std::string output;  // stdout and stderr
 };
 
-inline CliResult run_krill(const std::string& args) {
-  const std::string cmd = std::string(KRILL_BINARY) + " " + args + " 2>&1";
+// Runs a shell command line; its output is what the command writes to the pipe (its stdout).
+inline CliResult run_shell(const std::string& cmd) {
   FILE* pipe = popen(cmd.c_str(), "r");
   if (!pipe) return {-1, "popen failed"};
   std::string out;
@@ -31,6 +31,15 @@ inline CliResult run_krill(const std::string& args) {
   while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
   const int status = pclose(pipe);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+inline CliResult run_krill(const std::string& args) {
+  return run_shell(std::string(KRILL_BINARY) + " " + args + " 2>&1");
+}
+
+// krill with its standard output sent to `file` (e.g. /dev/full); `output` is its stderr.
+inline CliResult run_krill_stdout_to(const std::string& args, const std::string& file) {
+  return run_shell(std::string(KRILL_BINARY) + " " + args + " 2>&1 >" + file);
 }
 
 inline void put_be32(std::ofstream& f, uint32_t v) {

@@ -25,6 +25,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using krill::testing::run_krill;
+using krill::testing::run_krill_stdout_to;
 using krill::testing::spawn_tune;
 using krill::testing::wait_for_trials;
 using ::testing::HasSubstr;
@@ -109,15 +110,9 @@ TEST_F(TuneCliTest, TunesShowsAndExports) {
     const std::string db = (dir_ / "crash.db").string();
     for (const std::string args : {"show " + db, "show " + db + " --json", "studies " + db,
                                    "best " + db, "best " + db + " --json"}) {
-      FILE* pipe =
-          popen((std::string(KRILL_BINARY) + " " + args + " 2>&1 >/dev/full").c_str(), "r");
-      ASSERT_NE(pipe, nullptr);
-      std::string said;
-      std::array<char, 4096> buf;
-      while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) said.append(buf.data(), n);
-      const int status = pclose(pipe);
-      EXPECT_EQ(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 2) << args << ": " << said;
-      EXPECT_THAT(said, HasSubstr("krill: error: standard output: write failed")) << args;
+      const auto r = run_krill_stdout_to(args, "/dev/full");
+      EXPECT_EQ(r.exit_code, 2) << args << ": " << r.output;
+      EXPECT_THAT(r.output, HasSubstr("krill: error: standard output: write failed")) << args;
     }
   }
 
