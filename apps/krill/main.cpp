@@ -42,6 +42,12 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "krill: error: {}\n", *error);
     return 2;
   }
+  // Results a command printed that did not reach its reader (a full disk): `why` is the reason,
+  // where known.
+  const auto output_lost = [](const std::string& why) {
+    fmt::print(stderr, "krill: error: standard output: write failed{}\n",
+               why.empty() ? why : " (" + why + ")");
+  };
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -60,7 +66,7 @@ int main(int argc, char** argv) {
   } catch (const std::system_error& e) {
     // fmt::print throws when a write fails (output past stdio's buffer): a full disk, not a bug.
     if (std::ferror(stdout)) {
-      fmt::print(stderr, "krill: error: standard output: write failed ({})\n", e.code().message());
+      output_lost(e.code().message());
       return 2;
     }
     fmt::print(stderr, "krill: internal error: {}\n", e.what());
@@ -80,8 +86,7 @@ int main(int argc, char** argv) {
   const bool flushed = std::fflush(stdout) == 0;
   const int error = errno;
   if (!flushed || std::ferror(stdout) || !std::cout) {
-    fmt::print(stderr, "krill: error: standard output: write failed{}\n",
-               flushed ? std::string() : fmt::format(" ({})", std::strerror(error)));
+    output_lost(flushed ? std::string() : std::strerror(error));
     return exit_code != 0 ? exit_code : 2;
   }
   return exit_code;

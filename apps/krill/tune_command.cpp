@@ -553,7 +553,7 @@ void add_tune_command(CLI::App& app, int& exit_code) {
                   "override the study file's population: trials of one architecture trained "
                   "together in batched kernels, up to N at a time (1: one at a time; auto: 64 on "
                   "cuda, 1 on the CPU, where it does not pay; a PBT study needs 1 or at least its "
-                  "population)");
+                  "population; not under MPI, where each worker rank trains one trial at a time)");
   cmd->add_option("--threads", args->threads,
                   "threads per trial (default 0: cores / workers / krill processes of the study "
                   "on this machine, re-evaluated as they come and go); lower it when other jobs "

@@ -101,19 +101,19 @@ TEST_F(TuneCliTest, TunesShowsAndExports) {
   ASSERT_EQ(json.exit_code, 0) << json.output;
   EXPECT_THAT(json.output, HasSubstr("\"curve\":[[25,"));
   // A write that fails (a full disk: /dev/full) is an error, not a silent success.
-  if (fs::exists("/dev/full")) {
-    auto full = run_krill("export " + (dir_ / "crash.db").string() + " --format json -o /dev/full");
-    EXPECT_EQ(full.exit_code, 2) << full.output;
-    EXPECT_THAT(full.output, HasSubstr("/dev/full: write failed"));
-    // Every command's standard output too (they exited 0 with the results lost); krill's stderr,
-    // where it says so, goes to the pipe.
-    const std::string db = (dir_ / "crash.db").string();
-    for (const std::string args : {"show " + db, "show " + db + " --json", "studies " + db,
-                                   "best " + db, "best " + db + " --json"}) {
-      const auto r = run_krill_stdout_to(args, "/dev/full");
-      EXPECT_EQ(r.exit_code, 2) << args << ": " << r.output;
-      EXPECT_THAT(r.output, HasSubstr("krill: error: standard output: write failed")) << args;
-    }
+  ASSERT_TRUE(fs::exists("/dev/full"))
+      << "the full-disk device of Linux, which this test writes to";
+  auto full = run_krill("export " + (dir_ / "crash.db").string() + " --format json -o /dev/full");
+  EXPECT_EQ(full.exit_code, 2) << full.output;
+  EXPECT_THAT(full.output, HasSubstr("/dev/full: write failed"));
+  // Every command's standard output too (they exited 0 with the results lost); krill's stderr,
+  // where it says so, goes to the pipe.
+  const std::string db = (dir_ / "crash.db").string();
+  for (const std::string args : {"show " + db, "show " + db + " --json", "studies " + db,
+                                 "best " + db, "best " + db + " --json"}) {
+    const auto r = run_krill_stdout_to(args, "/dev/full");
+    EXPECT_EQ(r.exit_code, 2) << args << ": " << r.output;
+    EXPECT_THAT(r.output, HasSubstr("krill: error: standard output: write failed")) << args;
   }
 
   // The report, like the figures, goes into folders that do not exist yet.
