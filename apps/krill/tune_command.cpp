@@ -358,6 +358,14 @@ int optimize_and_report(hpo::Study& study, hpo::Executor& executor,
                lost.size() == 1 ? "trial" : "trials", fmt::join(lost, ", "),
                hpo::LeaseOptions{}.grace);
   }
+  if (auto left = study.progress().left_here; !left.empty()) {
+    std::sort(left.begin(), left.end());
+    fmt::print(stderr,
+               "krill tune: the population stopped with them: {} ({} {}) left running in the "
+               "database, to resume from their saved states once this process has ended\n",
+               left.size() == 1 ? "1 member" : fmt::format("{} members", left.size()),
+               left.size() == 1 ? "trial" : "trials", fmt::join(left, ", "));
+  }
   if (g_cancel.load()) {
     fmt::print(stderr, "krill tune: interrupted; run the same command again to resume\n");
     return g_exit_code.load();

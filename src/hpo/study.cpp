@@ -237,7 +237,7 @@ Study::Handout Study::try_ask(int worker) {
 }
 
 Study::Handout Study::try_ask_locked(int worker) {
-  if (cancelled() || closing_) return {};
+  if (cancelled() || closing_ || pbt_left_) return {};
   ClaimRequest request;
   request.owner = run_.id;
   request.worker = worker;
@@ -286,11 +286,22 @@ void Study::tell(TrialRecord trial) {
   bool stored = true;
   {
     std::lock_guard lock(mutex_);
-    try {
-      storage_.finish_trial(record_.id, trial);
-    } catch (const LeaseLost&) {
-      stored = false;  // another run holds the trial now: its attempt is the one that counts
-      lost_here_.push_back(trial.number);
+    if (pbt_left_) {
+      // This run's population stopped: a member another run holds is lost; one still held here is
+      // left Running, re-queued once this run ends, and resumed from its saved states.
+      stored = false;
+      bool held = false;
+      for (const TrialRecord& t : storage_.trials(record_.id)) {
+        if (t.number == trial.number) held = t.owner == run_.id;
+      }
+      (held ? left_here_ : lost_here_).push_back(trial.number);
+    } else {
+      try {
+        storage_.finish_trial(record_.id, trial);
+      } catch (const LeaseLost&) {
+        stored = false;  // another run holds the trial now: its attempt is the one that counts
+        lost_here_.push_back(trial.number);
+      }
     }
     // The curve so far travels with the trial into the history (stoppers match against it).
     if (auto it = running_trials_.find(trial.number); it != running_trials_.end()) {
@@ -380,27 +391,51 @@ DecisionRecord Study::stopper_decision_locked(TrialRecord& trial, const Report& 
 }
 
 DecisionRecord Study::decide(int64_t number, const Report& report, Trainable* trainable) {
-  // A PBT member's report is not checked against the lease: a member that left at it would
-  // stall the others of its generation, which wait for every member not finished.
-  return decide_as(number, report, trainable, pbt_ ? std::string() : run_.id);
+  // A PBT member that throws would stall its generation, which waits for every member.
+  if (pbt_) return decide_or_leave(number, report, trainable);
+  return decide_as(number, report, trainable, run_.id);
 }
 
+namespace {
+
+DecisionRecord lost_stop(int64_t step) {
+  DecisionRecord rec;
+  rec.step = step;
+  rec.action = Action::Stop;
+  rec.reason = "taken back by another run (this one was silent past the grace period)";
+  rec.lost = true;
+  return rec;
+}
+
+}  // namespace
+
 DecisionRecord Study::decide_or_leave(int64_t number, const Report& report, Trainable* trainable) {
-  if (pbt_) return decide_as(number, report, trainable, std::string());  // as decide()
   try {
     return decide_as(number, report, trainable, run_.id);
   } catch (const LeaseLost&) {
-    DecisionRecord rec;
-    rec.step = report.step;
-    rec.action = Action::Stop;
-    rec.reason = "taken back by another run (this one was silent past the grace period)";
-    return rec;
+    if (pbt_) {
+      std::lock_guard lock(mutex_);
+      leave_population_locked();
+    }
+    return lost_stop(report.step);
   }
+}
+
+void Study::leave_population_locked() {
+  pbt_left_ = true;
+  for (const auto& [n, step] : waiting_) released_.push_back({n, lost_stop(step)});
+  waiting_.clear();
+  generation_cv_.notify_all();
+  trial_ended_.notify_all();  // ask() no longer waits: this run hands out nothing more
 }
 
 DecisionRecord Study::decide_as(int64_t number, const Report& report, Trainable* trainable,
                                 const std::string& owner) {
   const bool generation = pbt_ && pbt_->decides_at(report);
+  if (pbt_ && !owner.empty()) {  // this run's population stopped: nothing more is stored
+    std::lock_guard lock(mutex_);
+    if (pbt_left_) return lost_stop(report.step);
+  }
   State offered;
   if (generation) {
     if (!trainable) {
@@ -427,6 +462,7 @@ DecisionRecord Study::decide_as(int64_t number, const Report& report, Trainable*
     return stopper_ && !report.last ? stopper_decision_locked(*trial, report, owner) : rec;
   }
 
+  if (pbt_left_) return lost_stop(report.step);  // stopped while this report was stored
   offered_[number] = {report.step, std::move(offered)};
   wait_at_generation_locked(number, report);
   const auto poll = std::chrono::duration<double>(active_ ? active_->poll_seconds : 0.1);
@@ -436,6 +472,10 @@ DecisionRecord Study::decide_as(int64_t number, const Report& report, Trainable*
     if (it != released_.end()) {
       rec = std::move(it->decision);
       released_.erase(it);
+      break;
+    }
+    if (pbt_left_) {
+      rec = lost_stop(report.step);
       break;
     }
     generation_cv_.wait_for(lock, poll);
@@ -462,9 +502,10 @@ DecisionRecord Study::decide_as(int64_t number, const Report& report, Trainable*
 
 std::vector<Study::Released> Study::submit(int64_t number, const Report& report) {
   // A worker's trial this run lost (the manager was taken for gone) is told to stop; its result
-  // is then dropped by tell().
-  if (!pbt_ || !pbt_->decides_at(report))
-    return {{number, decide_or_leave(number, report, nullptr)}};
+  // is then dropped by tell(). Not a PBT member's: its worker would then remove the member's
+  // saved states, now the other attempt's (a Decision does not carry `lost`).
+  if (pbt_ && !pbt_->decides_at(report)) return {{number, decide_as(number, report, nullptr, {})}};
+  if (!pbt_) return {{number, decide_or_leave(number, report, nullptr)}};
   storage_.add_report(record_.id, number, report);
   std::lock_guard lock(mutex_);
   if (!record_report_locked(number, report)) {
@@ -495,6 +536,7 @@ Params Study::member_params_locked(const TrialRecord& t) const {
 }
 
 void Study::release_generations_locked() {
+  if (pbt_left_) return;  // leave_population_locked() released every waiting member
   bool released = false;
   while (!waiting_.empty()) {
     int64_t step = waiting_.begin()->second;
@@ -637,6 +679,7 @@ void Study::optimize(const Objective& objective, const OptimizeOptions& options)
     finished_here_ = failed_here_ = 0;
     first_error_.clear();
     lost_here_.clear();
+    left_here_.clear();
   }
   struct Reset {
     Study* s;
@@ -698,6 +741,7 @@ StudyProgress Study::progress_locked() const {
   p.failed_here = failed_here_;
   p.first_error = first_error_;
   p.lost_here = lost_here_;
+  p.left_here = left_here_;
   if (active_) {
     p.elapsed = wall_seconds() - started_at_;
     const int64_t done_here = std::max<int64_t>(finished_here_, finished_ - finished_at_start_);

@@ -78,6 +78,10 @@ struct StudyProgress {
   // Trials of this call another run took back while this one was silent past the grace period
   // (stopped, or cut off from the database): run there, their results here dropped (LeaseLost).
   std::vector<int64_t> lost_here;
+  // PBT members of this call left running in the database, for a later resume: once one member
+  // was taken back, its population here cannot go on (a generation ranks all of them), so the
+  // others stop without a result and are re-queued when this process ends.
+  std::vector<int64_t> left_here;
   int64_t total = 0;
   std::optional<double> best;
   double elapsed = 0;  // seconds in this optimize() call
@@ -144,7 +148,9 @@ class Study {
   // state loaded, the new hyperparameters set) before it returns. Without one at a PBT step:
   // InvalidArgument (the objective must attach one, hpo::Trial::attach). Outside PBT, LeaseLost
   // when another run has taken the trial back (this one was taken for gone): the attempt ends
-  // (a population's member and an MPI worker are told to stop instead: decide_or_leave).
+  // (a population's member and an MPI worker are told to stop instead: decide_or_leave). In a
+  // PBT study every member is told to stop then (a Stop with `lost`, not stored): its population
+  // cannot go on without the member taken back.
   DecisionRecord decide(int64_t number, const Report& report, Trainable* trainable = nullptr);
 
   // decide() without the wait, for an executor that serves many workers from one thread (the MPI
@@ -207,6 +213,8 @@ class Study {
   // has taken back gets a Stop (not stored) instead of LeaseLost: the member leaves while the
   // others train on, the worker is told to stop, and tell() drops the result.
   DecisionRecord decide_or_leave(int64_t number, const Report& report, Trainable* trainable);
+  // PBT: a member of this run was taken back; every member here stops; mutex_ held.
+  void leave_population_locked();
   // PBT: a member waits at `report.step`; mutex_ held.
   void wait_at_generation_locked(int64_t number, const Report& report);
   // PBT: decides every generation whose members have all arrived (or finished) and moves the
@@ -247,6 +255,10 @@ class Study {
   int64_t failed_here_ = 0;
   std::string first_error_;
   std::vector<int64_t> lost_here_;
+  std::vector<int64_t> left_here_;
+  // PBT: a member of this run was taken back, so this run's population stops (pbt_left_stop):
+  // no more trials handed out, no more reports or decisions stored; mutex_.
+  bool pbt_left_ = false;
   std::condition_variable trial_ended_;  // a trial of this run ended, or the study is closing
   std::condition_variable closing_cv_;   // the heartbeat's sleep, cut short by the destructor
 

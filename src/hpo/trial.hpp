@@ -53,6 +53,10 @@ struct DecisionRecord {
   int64_t donor = -1;       // Exploit: the trial copied
   int64_t donor_step = -1;  // Exploit: the step of the donor's state
   Params params;            // Exploit: the recipient's hyperparameters from now on
+  // Stop: another run took the trial back (this one was taken for gone). The attempt ends, and
+  // nothing of it is kept: not stored, and a PBT member leaves its saved states (now the other
+  // attempt's) alone. Not stored, not sent to an MPI worker.
+  bool lost = false;
   bool stops() const { return action == Action::Stop; }
 };
 

@@ -692,14 +692,15 @@ double TrainingObjective::operator()(hpo::Trial& trial) {
   const int64_t resume_step = pbt_member ? member_resume_step() : 0;
   const std::filesystem::path member_file =
       resume_step > 0 ? member_state_of(trial.number(), resume_step) : std::filesystem::path();
-  struct RemoveStates {  // a member that ends (however) no longer resumes
+  struct RemoveStates {  // a member that ends (however) no longer resumes...
     const TrainingObjective& o;
     bool pbt_member;
-    int64_t number;
+    const hpo::Trial& trial;
     ~RemoveStates() {
-      if (pbt_member) o.remove_member_states(number);
+      // ...unless another run took it back: the states are that attempt's now.
+      if (pbt_member && !trial.last_decision().lost) o.remove_member_states(trial.number());
     }
-  } remove_states{*this, pbt_member, trial.number()};
+  } remove_states{*this, pbt_member, trial};
   std::vector<uint8_t> resumed;
   std::optional<MemberBytes> saved;  // views into `resumed`
   if (!member_file.empty() && std::filesystem::exists(member_file)) {
@@ -754,7 +755,7 @@ double TrainingObjective::operator()(hpo::Trial& trial) {
     const bool go_on = report_point(trial, p, last);
     // A PBT generation decided (and may have replaced this member's state): save it, so that a
     // resumed study continues from here.
-    if (pbt_member && !last && p.iteration % pbt_interval_ == 0) {
+    if (pbt_member && !last && p.iteration % pbt_interval_ == 0 && !trial.last_decision().lost) {
       save_member_state(trial.number(), p.iteration, member.save());
     }
     // Another process of the study may have joined (or left) this host: take the new share.
@@ -931,6 +932,10 @@ void TrainingObjective::run(const std::vector<hpo::Trial*>& trials, const Finish
   std::vector<std::pair<int, train::CurvePoint>> generation;  // the points waiting to report
   population.on_report([&](int m, const train::CurvePoint& p) {
     const bool last = p.iteration == planned;
+    if (trials[static_cast<size_t>(m)]->last_decision().lost) {  // told so at a generation
+      training[static_cast<size_t>(m)] = 0;
+      return false;
+    }
     if (pbt_interval_ <= 0 || last || p.iteration % pbt_interval_ != 0) {
       const bool go_on = report_point(*trials[static_cast<size_t>(m)], p, last);
       if (!go_on) training[static_cast<size_t>(m)] = 0;
@@ -946,8 +951,10 @@ void TrainingObjective::run(const std::vector<hpo::Trial*>& trials, const Finish
       threads.emplace_back([&, i] {
         try {
           const auto [member, point] = generation[i];
-          report_point(*trials[static_cast<size_t>(member)], point, false);
-          save_member(static_cast<size_t>(member), point.iteration);
+          // A member another run took back (lost) leaves at its next point, its states kept.
+          if (report_point(*trials[static_cast<size_t>(member)], point, false)) {
+            save_member(static_cast<size_t>(member), point.iteration);
+          }
         } catch (...) {
           errors[i] = std::current_exception();
         }
@@ -958,7 +965,7 @@ void TrainingObjective::run(const std::vector<hpo::Trial*>& trials, const Finish
     for (auto& e : errors) {
       if (e) std::rethrow_exception(e);
     }
-    return true;  // PBT continues or exploits, never stops
+    return !trials[static_cast<size_t>(m)]->last_decision().lost;  // PBT itself never stops
   });
 
   auto result_of = [&](size_t m, const train::History& h) -> Result {
@@ -984,7 +991,8 @@ void TrainingObjective::run(const std::vector<hpo::Trial*>& trials, const Finish
   };
   auto end_member = [&](size_t m, const train::History& h) {
     training[m] = 0;
-    if (pbt_members) remove_member_states(trials[m]->number());  // it no longer resumes
+    // It no longer resumes, unless another run took it back: the states are that attempt's.
+    if (pbt_members && !trials[m]->last_decision().lost) remove_member_states(trials[m]->number());
     finish(m, result_of(m, h));
   };
   // A member that leaves early is settled at once: a PBT generation waits on every member that

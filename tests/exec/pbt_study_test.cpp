@@ -224,6 +224,65 @@ TEST(PbtStudy, TooFewWorkersOrNoTrainableAreRefused) {
   }
 }
 
+// A population whose run was taken for gone (silent past the grace period) while another run
+// took a member back stops at once, all of it: a generation ranks every member, so the others
+// cannot go on. Nothing more of it is stored (no report past the take, no decision), the member
+// taken is lost, and the others are left Running, to be resumed once this run has ended.
+TEST(PbtStudy, APopulationWhoseMemberAnotherRunTookBackStopsAndLeavesTheOthersToResume) {
+  store::MemoryStorage storage;
+  auto a = open(storage);
+  std::unique_ptr<Study> b;
+  std::mutex taking;
+  constexpr int64_t kTakenAt = 160;     // between its reports at 150 and 200
+  std::map<int64_t, int64_t> ended_at;  // trial -> the step it stopped after
+  const Objective objective = [&](Trial& trial) {
+    Toy toy(trial.float_param("lr"));
+    trial.attach(&toy);
+    int64_t s = 1;
+    for (; s <= kSteps; ++s) {
+      toy.train_step();
+      if (trial.number() == 0 && s == kTakenAt) {
+        std::lock_guard lock(taking);
+        storage.remove_run(a->run().id);  // as a run taken for gone is
+        b = open(storage);
+        auto taken = b->ask();  // the lowest-numbered member: trial 0
+        EXPECT_TRUE(taken && taken->number == 0);
+      }
+      if (s % kEvery == 0 && !trial.report(s, toy.w(), {}, s == kSteps)) break;
+    }
+    trial.attach(nullptr);
+    std::lock_guard lock(taking);
+    ended_at[trial.number()] = s;
+    return toy.w();
+  };
+  exec::LocalExecutor executor({.workers = kPopulation, .threads_per_worker = 1});
+  a->optimize(objective, with(executor));  // returns: no member waits for trial 0
+  const StudyProgress p = a->progress();
+  EXPECT_EQ(p.lost_here, std::vector<int64_t>{0});
+  EXPECT_THAT(p.left_here, ::testing::UnorderedElementsAre(1, 2, 3));
+  EXPECT_EQ(p.finished_here, 0);
+  ASSERT_EQ(ended_at.size(), static_cast<size_t>(kPopulation));
+  EXPECT_EQ(ended_at[0], 200) << "trial 0's report at step 200 was refused: it stopped there";
+  for (const auto& [n, step] : ended_at) {
+    EXPECT_LE(step, 200) << "trial " << n << " trained past the generation at 200";
+  }
+  for (const TrialRecord& t : storage.trials(a->record().id)) {
+    EXPECT_EQ(t.state, TrialState::Running) << "trial " << t.number;
+    EXPECT_EQ(t.owner, t.number == 0 ? b->run().id : a->run().id) << "trial " << t.number;
+    for (const DecisionRecord& d : t.decisions) {
+      EXPECT_LT(d.step, 200) << "trial " << t.number << ": a decision of the stopped population";
+    }
+    for (const Report& r : t.reports) {
+      EXPECT_LE(r.step, t.number == 0 ? 150 : 200) << "trial " << t.number;
+    }
+  }
+  // Once this run ends, the members it left are re-queued to the run that resumes the study.
+  a.reset();
+  std::vector<int64_t> resumed;
+  while (auto t = b->try_ask().trial) resumed.push_back(t->number);
+  EXPECT_EQ(resumed, (std::vector<int64_t>{1, 2, 3}));
+}
+
 TEST(PbtStudy, ALivePopulationCannotBeJoined) {
   store::MemoryStorage storage;
   auto first = open(storage);
