@@ -134,7 +134,7 @@ auto parse_option(const char* option, F&& parse) {
 
 void write_result(const TrainArgs& a, const nn::ModelSpec& spec, int64_t params, int threads,
                   const train::History& h, const train::Evaluation& test, int64_t train_size,
-                  int64_t val_size) {
+                  int64_t val_size, int classes) {
   const double epochs_done =
       static_cast<double>(h.iterations) / std::ceil(static_cast<double>(train_size) / a.batch);
   if (a.json) {
@@ -145,6 +145,7 @@ void write_result(const TrainArgs& a, const nn::ModelSpec& spec, int64_t params,
     j.field("data", a.data);
     j.field("train_size", train_size);
     j.field("validation_size", val_size);
+    j.field("classes", classes);
     j.field("batch", a.batch);
     j.field("optimizer", a.optimizer);
     j.field("lr", a.lr);
@@ -269,8 +270,13 @@ int run_train(const TrainArgs& a) {
   options.start_iteration = start;
   train::Trainer trainer(options);
   // A checkpoint at or past the end: say so, rather than train nothing silently.
-  if (const int64_t total = trainer.total_iterations(train_set);
-      !a.resume.empty() && start >= total) {
+  int64_t total = 0;
+  try {
+    total = trainer.total_iterations(train_set);
+  } catch (const InvalidArgument& e) {  // too many epochs to count their steps
+    throw InvalidArgument(std::string("--epochs: ") + e.what());
+  }
+  if (!a.resume.empty() && start >= total) {
     throw InvalidArgument(
         a.resume + " is at iteration " + std::to_string(start) + " and " +
         (a.iterations > 0 ? "--iterations is " + std::to_string(a.iterations)
@@ -282,9 +288,10 @@ int run_train(const TrainArgs& a) {
   }
   if (!a.json && !a.quiet) {
     fmt::print(stderr,
-               "krill train: {} ({} parameters) on {} ({} train, {} validation, {} test), {}\n",
+               "krill train: {} ({} parameters) on {} ({} train, {} validation, {} test; {} "
+               "classes), {}\n",
                spec.to_string(), model->parameter_count(), folder.string(), train_set.size(),
-               val_set.size(), test.size(),
+               val_set.size(), test.size(), train_set.classes(),
                config.train.device == Device::Cpu ? fmt::format("{} threads", threads) : a.device);
   }
   Progress progress("train", a.quiet || a.json, start);
@@ -313,7 +320,7 @@ int run_train(const TrainArgs& a) {
     test_eval = train::evaluate(*model, *loss, test, 1000, config.train.device);
   }
   write_result(a, spec, model->parameter_count(), threads, h, test_eval, train_set.size(),
-               val_set.size());
+               val_set.size(), train_set.classes());
   return h.status == train::RunStatus::Diverged ? 3 : 0;
 }
 

@@ -115,6 +115,14 @@ ImageSet make_image_set(const IdxArray& images, const IdxArray& labels, int clas
     throw DataError(labels_name + ": " + std::to_string(labels.values.size()) + " values for " +
                     std::to_string(labels.dims[0]) + " labels");
   }
+  for (size_t d = 1; d < images.dims.size(); ++d) {
+    if (images.dims[d] < 1) {
+      throw DataError(images_name + ": images are " +
+                      dims_text({images.dims.begin() + 1, images.dims.end()}) + " (" +
+                      (channels ? "channels x rows x cols" : "rows x cols") +
+                      "), expected sizes of at least 1");
+    }
+  }
   ImageSet set;
   set.count = images.dims[0];
   set.channels = channels ? images.dims[1] : 1;
@@ -148,6 +156,14 @@ std::optional<fs::path> find_idx(const fs::path& folder, const std::string& name
 
 }  // namespace
 
+int classes_of(const IdxArray& train_labels, const IdxArray& test_labels) {
+  int largest = 0;
+  for (const IdxArray* labels : {&train_labels, &test_labels}) {
+    for (const uint8_t label : labels->values) largest = std::max<int>(largest, label);
+  }
+  return std::max(2, largest + 1);  // labels all 0: a second class with no images
+}
+
 TrainTest load_idx(const std::filesystem::path& folder, int classes, bool with_train) {
   std::error_code ec;
   if (!fs::exists(folder, ec)) throw DataError(folder.string() + ": no such folder");
@@ -169,13 +185,18 @@ TrainTest load_idx(const std::filesystem::path& folder, int classes, bool with_t
     throw DataError(folder.string() + ": missing " + missing +
                     " (expected the four MNIST-style IDX files, optionally gzipped)");
   }
-  auto load = [&](const fs::path& images, const fs::path& labels) {
-    return std::make_shared<const ImageSet>(make_image_set(
-        read_idx(images), read_idx(labels), classes, images.string(), labels.string()));
+  // The labels first: the class count is read from them (both files', so that a process that
+  // reads only the test images builds the same model as one that trains).
+  IdxArray train_labels = read_idx(files[1]);
+  IdxArray test_labels = read_idx(files[3]);
+  if (classes == 0) classes = classes_of(train_labels, test_labels);
+  auto load = [&](const fs::path& images, const fs::path& labels, IdxArray& label_array) {
+    return std::make_shared<const ImageSet>(
+        make_image_set(read_idx(images), label_array, classes, images.string(), labels.string()));
   };
-  if (!with_train) return {Dataset(), Dataset(load(files[2], files[3]))};
-  auto train = load(files[0], files[1]);
-  auto test = load(files[2], files[3]);
+  if (!with_train) return {Dataset(), Dataset(load(files[2], files[3], test_labels))};
+  auto train = load(files[0], files[1], train_labels);
+  auto test = load(files[2], files[3], test_labels);
   if (train->shape() != test->shape()) {
     // "28x28" for one channel, "3x32x32" for several
     const auto size = [](const ImageSet& s) {

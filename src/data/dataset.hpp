@@ -66,11 +66,16 @@ struct TrainTest {
 };
 
 // Loads a folder of MNIST-style IDX files: train-images-idx3-ubyte, train-labels-idx1-ubyte,
-// t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each optionally with .gz. Throws DataError when
-// a file is missing or bad, when image and label counts differ, or when a label is >= classes.
-// With `with_train` false the training files are looked for but not read (train stays empty):
+// t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each optionally with .gz. `classes` 0: the
+// data's own count, one more than the largest label of either labels file (classes_of: 10 for
+// MNIST, 2 for labels 0 and 1; a label missing below the largest is a class with no images, as
+// PyTorch's cross-entropy counts it). Throws DataError when a file is missing or bad, when image
+// and label counts differ, or when a label is >= classes. With `with_train` false the training
+// images are looked for but not read (train stays empty; its labels are, for the class count):
 // for a process that only scores the test set.
-TrainTest load_idx(const std::filesystem::path& folder, int classes = 10, bool with_train = true);
+TrainTest load_idx(const std::filesystem::path& folder, int classes = 0, bool with_train = true);
+// One more than the largest label of the two labels files, and at least 2.
+int classes_of(const IdxArray& train_labels, const IdxArray& test_labels);
 
 // Makes an ImageSet from parsed IDX arrays, checking that they fit together: images of rank 3
 // (count x rows x cols: one channel, as MNIST) or rank 4 (count x channels x rows x cols, NCHW);

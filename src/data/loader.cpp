@@ -67,7 +67,8 @@ int64_t DataLoader::next_indices(std::vector<int64_t>& images, std::vector<int32
 
 int64_t DataLoader::batches_per_epoch() const {
   const int64_t n = data_.size();
-  return options_.drop_last ? n / options_.batch : (n + options_.batch - 1) / options_.batch;
+  // Not (n + batch - 1) / batch: it overflows for a batch near INT64_MAX.
+  return n / options_.batch + (!options_.drop_last && n % options_.batch != 0 ? 1 : 0);
 }
 
 }  // namespace krill::data

@@ -211,6 +211,12 @@ std::vector<LayerSpec> ModelSpec::layers(int classes) const {
   return out;
 }
 
+int ModelSpec::outputs(int classes) const {
+  if (!is_list || list.empty() || list.back().kind != LayerKind::Dense) return classes;
+  const int64_t n = list.back().size;
+  return n > classes && n <= std::numeric_limits<int>::max() ? static_cast<int>(n) : classes;
+}
+
 ModelSpec parse_model_spec(std::string_view text) {
   const std::string_view spec = trim(text);
   if (spec == "linear" || spec.starts_with("mlp:")) return parse_shorthand(spec);
@@ -233,6 +239,7 @@ std::vector<LayerShape> infer_shapes(const ModelSpec& spec, ImageShape input, in
                           std::to_string(classes) +
                           " classes: expected positive sizes and at least 2 classes");
   }
+  classes = spec.outputs(classes);  // a last dense:N may cover more classes than the data has
   const std::vector<LayerSpec> layers = spec.layers(classes);
   const std::string model = spec.to_string();
   std::vector<LayerShape> out;

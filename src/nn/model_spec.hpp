@@ -64,6 +64,11 @@ struct ModelSpec {
   // The layers of the network for `classes` outputs: the list, or the shorthand's
   // flatten, dense:W1, <activation>, [dropout:P,] ..., dense:<classes>.
   std::vector<LayerSpec> layers(int classes) const;
+  // The network's outputs for data of `classes` classes: a list's last dense:N when N covers
+  // them (labels below N, as PyTorch's cross-entropy takes them: a model made for MNIST's 10
+  // classes trains on data of 3), else `classes` (the shorthand's, or a list that ends otherwise
+  // and is refused by infer_shapes).
+  int outputs(int classes) const;
 };
 
 // Throws InvalidArgument quoting the spec, naming the layer (its position and text) that is

@@ -84,7 +84,8 @@ Population::Population(std::vector<MemberConfig> members, ImageShape input, int 
                        Device device)
     : configs_(std::move(members)),
       input_(input),
-      classes_(classes),
+      // The models' outputs (a last dense:N may cover more classes than the data has).
+      classes_(configs_.empty() ? classes : configs_[0].model.outputs(classes)),
       device_(device),
       features_(input.numel()) {
   if (configs_.empty()) throw InvalidArgument("population: no members");

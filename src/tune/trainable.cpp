@@ -253,7 +253,7 @@ std::shared_ptr<const StudyData> load_study_data(const StudyFile& file, bool wit
     }
   }
   try {
-    auto [train, test] = data::load_idx(data::resolve_data(file.data), 10, with_train);
+    auto [train, test] = data::load_idx(data::resolve_data(file.data), 0, with_train);
     if (!with_train) return std::make_shared<const StudyData>(StudyData{{}, {}, test});
     if (file.subset > 0) train = train.head(file.subset);
     auto [fit, validation] = train.split(file.validation, file.seed);
@@ -313,7 +313,12 @@ std::optional<ReportSteps> report_steps(const StudyFile& file, int64_t train_siz
       for (const int64_t iterations : values["iterations"]) {
         int64_t last = iterations;
         if (last == 0 && __builtin_mul_overflow(epochs, per_epoch, &last)) {
-          last = std::numeric_limits<int64_t>::max();
+          throw InvalidArgument(file.where("epochs") + std::to_string(epochs) + " epochs of " +
+                                std::to_string(per_epoch) + " batches (" +
+                                std::to_string(train_size) + " training images, batch " +
+                                std::to_string(batch) + ") are more steps than can be counted " +
+                                "(at most " + std::to_string(std::numeric_limits<int64_t>::max()) +
+                                "), expected fewer epochs");
         }
         runs.insert({last, per_epoch});
       }

@@ -79,7 +79,7 @@ DataShape shape_of(const StudyData& data);
 
 // The steps at which the study's trials report, from the batch, epochs, iterations and eval_every
 // each configuration of its search space can have; nullopt when that is more than 100,000
-// configurations.
+// configurations. InvalidArgument at `epochs` for more steps than an int64 counts.
 std::optional<ReportSteps> report_steps(const StudyFile& file, int64_t train_size);
 
 // The checks of a study that need its data, made before anything runs (and before its database

@@ -187,12 +187,24 @@ TEST_F(CliTest, ImageAndLabelCountsDiffer) {
   expect_error(run(train_args()), {"train-labels-idx1-ubyte", "400", "399"});
 }
 
-TEST_F(CliTest, LabelOutsideTheClasses) {
+// The labels say how many classes there are (it was always 10: a label of 10 or more was refused,
+// and 2-class data trained 10 outputs): the shorthand's last layer has one output per class,
+// and a list's last dense:N may have more (labels below N), not fewer.
+TEST_F(CliTest, TheLabelsSayHowManyClasses) {
+  Result three = run(train_args("--json"));  // the synthetic labels: 0, 1 and 2
+  ASSERT_EQ(three.exit_code, 0) << three.output;
+  EXPECT_THAT(three.output, HasSubstr("\"parameters\":323,"));  // 16 x 16 + 16, 16 x 3 + 3
+  EXPECT_THAT(three.output, HasSubstr("\"classes\":3,"));
   auto d = krill::testing::synthetic_dataset(400, 3, 1);
   std::vector<uint8_t> labels(d.images().labels.begin(), d.images().labels.end());
   labels[17] = 12;
   write_idx(dir_ / "train-labels-idx1-ubyte", {400}, labels);
-  expect_error(run(train_args()), {"train-labels-idx1-ubyte", "12", "17"});
+  Result thirteen = run(train_args("--json"));
+  ASSERT_EQ(thirteen.exit_code, 0) << thirteen.output;
+  EXPECT_THAT(thirteen.output, HasSubstr("\"classes\":13,"));
+  expect_error(run(train_args("--model flatten,dense:10")),
+               {"--model", "'dense:10' ends the model with 10 flat features, expected 13 outputs"});
+  EXPECT_EQ(run(train_args("--model flatten,dense:16")).exit_code, 0);
 }
 
 TEST_F(CliTest, UnknownModelSpec) {
@@ -218,8 +230,8 @@ TEST_F(CliTest, AModelWhoseShapesDoNotFitNamesTheLayer) {
                {"--model", "layer 3 'conv:4:3' has a 3x3 window, larger than its input [4, 2, 2]"});
   expect_error(run(train_args("--model conv:4:3,relu,dense:10")),
                {"layer 3 'dense:10' takes flat features, gets an image [4, 2, 2]", "flatten"});
-  expect_error(run(train_args("--model conv:4:3,relu,flatten,dense:3")),
-               {"layer 4 'dense:3' ends the model with 3 flat features, expected 10 outputs"});
+  expect_error(run(train_args("--model conv:4:3,relu,flatten,dense:2")),
+               {"layer 4 'dense:2' ends the model with 2 flat features, expected 3 outputs"});
 }
 
 TEST_F(CliTest, ShorthandOptionsBesideAListOfLayersAreRefused) {

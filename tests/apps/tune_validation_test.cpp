@@ -75,10 +75,11 @@ const BadValue kBadValues[] = {
      "6:27: 'low' of 'batch' is '0', expected an integer >= 1"},
     {"DropoutRangeToOne", "search:\n  dropout: {type: float, low: 0.0, high: 1.0}\n",
      "6:42: 'high' of 'dropout' is '1.0', expected a number in [0, 1)"},
-    // Refused once the data is known (16 inputs, 3 classes), without allocating the model.
+    // Refused once the data is known (16 inputs, 3 classes: 16e6 + 1e6, 1e12 + 1e6, 3e6 + 3),
+    // without allocating the model.
     {"ModelTooLarge", "model:\n  hidden: [1000000, 1000000]\n",
-     "6:11: hidden widths 1000000,1000000 make a model of 1000028000010 parameters for 16 "
-     "inputs and 10 classes (3725 GiB of float32 weights), expected at most 1073741824 "
+     "6:11: hidden widths 1000000,1000000 make a model of 1000021000003 parameters for 16 "
+     "inputs and 3 classes (3725 GiB of float32 weights), expected at most 1073741824 "
      "parameters (4 GiB)"},
 };
 

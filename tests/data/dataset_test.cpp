@@ -123,6 +123,21 @@ TEST(MakeImageSet, RejectsLabelOutsideClasses) {
   EXPECT_THROW(make_image_set(idx({1, 1, 1}, {0}), idx({1}, {0}), 0, "i", "l"), InvalidArgument);
 }
 
+// An image of no rows, columns or channels: refused by the file's name (it was taken, and the
+// model then refused for its input size, naming no file).
+TEST(MakeImageSet, RejectsImagesWithASizeOfZero) {
+  EXPECT_THAT(data_error([] {
+                make_image_set(idx({2, 0, 8}, {}), idx({2}, {0, 1}), 10, "imgs.idx", "lbls.idx");
+              }),
+              HasSubstr("imgs.idx: images are 0x8 (rows x cols), expected sizes of at least 1"));
+  EXPECT_THAT(data_error([] {
+                make_image_set(idx({1, 0, 2, 2}, {}), idx({1}, {0}), 10, "imgs.idx", "lbls.idx");
+              }),
+              HasSubstr("imgs.idx: images are 0x2x2 (channels x rows x cols)"));
+  // No images at all is an empty set, not a bad one.
+  EXPECT_EQ(make_image_set(idx({0, 3, 3}, {}), idx({0}, {}), 10, "i", "l").count, 0);
+}
+
 // --- load_idx ---------------------------------------------------------------------------------
 
 // Writes an MNIST-style folder: `train` and `test` images of rows x cols, labels i % 10.
@@ -165,6 +180,27 @@ TEST(LoadIdx, LoadsGzipAndRawFolders) {
     EXPECT_EQ(data.test.label(11), 1);
     EXPECT_EQ(data.train.images().pixels[7], 21);
   }
+}
+
+// The class count is the data's: one more than the largest label of either file (labels that
+// skip values leave classes with no images); a test-set-only load counts the same (the MPI
+// manager's model must match its workers').
+TEST(LoadIdx, TheClassCountIsOneMoreThanTheLargestLabelOfEitherFile) {
+  TempDir dir;
+  write_folder(dir, 6, 4, 4, 5, /*gz=*/false);
+  write_raw(dir / "train-labels-idx1-ubyte", idx_bytes({6}, {0, 1, 1, 0, 1, 0}));
+  write_raw(dir / "t10k-labels-idx1-ubyte", idx_bytes({4}, {1, 0, 0, 1}));
+  EXPECT_EQ(load_idx(dir.path()).train.classes(), 2);
+  write_raw(dir / "t10k-labels-idx1-ubyte", idx_bytes({4}, {1, 0, 4, 1}));
+  TrainTest data = load_idx(dir.path());
+  EXPECT_EQ(data.train.classes(), 5);
+  EXPECT_EQ(data.test.classes(), 5);
+  write_raw(dir / "train-labels-idx1-ubyte", idx_bytes({6}, {0, 1, 1, 0, 99, 0}));
+  EXPECT_EQ(load_idx(dir.path()).train.classes(), 100);
+  EXPECT_EQ(load_idx(dir.path(), 0, /*with_train=*/false).test.classes(), 100);
+  // A count given is checked against the labels.
+  EXPECT_THAT(data_error([&] { load_idx(dir.path(), 10); }),
+              HasSubstr("train-labels-idx1-ubyte: label 99 at index 4 is outside the 10 classes"));
 }
 
 // The MPI manager reads the test set alone: the training files must be there, but are not read

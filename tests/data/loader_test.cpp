@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "core/error.hpp"
@@ -87,6 +88,15 @@ TEST(DataLoader, LastBatchSmallerUnlessDropped) {
   while (drop.next(batch)) sizes.push_back(batch.size());
   EXPECT_EQ(sizes, (std::vector<int64_t>{4, 4}));
   EXPECT_EQ(drop.batches_per_epoch(), 2);
+
+  // A batch near INT64_MAX: one batch of all 10 (ceil as (n + batch - 1) / batch overflowed).
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  DataLoader huge(data, {.batch = kMax, .seed = 1});
+  EXPECT_EQ(huge.batches_per_epoch(), 1);
+  ASSERT_TRUE(huge.next(batch));
+  EXPECT_EQ(batch.size(), 10);
+  EXPECT_FALSE(huge.next(batch));
+  EXPECT_EQ(DataLoader(data, {.batch = kMax, .drop_last = true}).batches_per_epoch(), 0);
 
   DataLoader exact(indexed_images(8), {.batch = 4, .drop_last = true});
   EXPECT_EQ(exact.batches_per_epoch(), 2);

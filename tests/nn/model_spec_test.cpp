@@ -114,9 +114,15 @@ TEST(ModelSpec, ShapeErrorsNameTheLayer) {
               HasSubstr("layer 2 'conv:8:3' takes images, gets 784 flat features"));
   EXPECT_THAT(error("conv:8:5,maxpool:2,conv:8:5,maxpool:2,conv:8:5,flatten,dense:10"),
               HasSubstr("layer 5 'conv:8:5' has a 5x5 window, larger than its input [8, 4, 4]"));
-  EXPECT_THAT(error("conv:8:3,flatten,dense:12"),
-              HasSubstr("layer 3 'dense:12' ends the model with 12 flat features, expected 10 "
+  EXPECT_THAT(error("conv:8:3,flatten,dense:8"),
+              HasSubstr("layer 3 'dense:8' ends the model with 8 flat features, expected 10 "
                         "outputs, one per class"));
+  // More outputs than classes: labels below 12 (as PyTorch's cross-entropy takes them).
+  EXPECT_EQ(error("conv:8:3,flatten,dense:12"), "(accepted)");
+  EXPECT_EQ(parse_model_spec("conv:8:3,flatten,dense:12").outputs(10), 12);
+  EXPECT_EQ(parse_model_spec("conv:8:3,flatten,dense:8").outputs(10), 10);
+  EXPECT_EQ(parse_model_spec("mlp:64").outputs(3), 3);
+  EXPECT_EQ(parse_model_spec("flatten,dense:12,relu").outputs(10), 10);
   EXPECT_THAT(error("conv:10:28"), HasSubstr("ends the model with an image [10, 1, 1]"));
   EXPECT_EQ(error("conv:8:3:1:1,maxpool:28,flatten,dense:10"), "(accepted)");  // 28x28 kept
 }

@@ -346,6 +346,19 @@ const char* const kCnn =
 const char* const kCnnNormFirst = "batchnorm,conv:3:2:2,sigmoid,avgpool:1,flatten,dense:3";
 const char* const kCnnPoolFirst = "avgpool:2:1,conv:3:2,relu,maxpool:2:1,flatten,dense:3";
 
+// A last dense:10 on data of 3 classes (labels below 10): ten outputs a member, as its solo
+// model has, in the batched loss and accuracy too.
+TEST_F(PopulationTest, MembersWithMoreOutputsThanClassesEqualTheirSoloRuns) {
+  const std::string spec = "flatten,dense:8,relu,dense:10";
+  Population pop({member(spec, 1, 0.05, 0.9, 0.0)}, kImage, kClasses);
+  EXPECT_EQ(pop.extract(0).model->parameter_count(), 16 * 8 + 8 + 8 * 10 + 10);
+  const std::vector<History> h = expect_members_equal_solo({
+      member(spec, 1, 0.05, 0.9, 0.0),
+      member(spec, 2, 0.1, 0.0, 1e-4),
+  });
+  for (const History& one : h) EXPECT_EQ(one.status, RunStatus::Completed);
+}
+
 TEST_F(PopulationTest, ConvolutionalMembersEqualTheirSoloRuns) {
   const std::string dropouts[] = {"dropout:0.25", "dropout:0", "dropout:0.5"};
   std::vector<MemberConfig> members;

@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
+#include <string>
 #include <vector>
 
 #include "backend/backend.hpp"
@@ -136,6 +138,36 @@ TEST_F(TrainerTest, RejectsBadOptions) {
   EXPECT_THROW(Trainer({.batch = 0}), InvalidArgument);
   EXPECT_THROW(Trainer({.epochs = 0}), InvalidArgument);
   EXPECT_THROW(Trainer({.iterations = -1}), InvalidArgument);
+}
+
+// A batch or an epoch count near INT64_MAX: a batch larger than the data is the whole data (one
+// step an epoch; ceil(n / batch) written as (n + batch - 1) / batch overflowed, to a division by
+// zero), and more steps than an int64 counts are refused (they wrapped to a negative total and a
+// run that trained nothing and said "completed").
+TEST_F(TrainerTest, HugeBatchesAndEpochCountsNeitherOverflowNorWrap) {
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  Net s(1, 0.05);
+  Trainer whole({.epochs = 2, .batch = kMax, .seed = 3});
+  EXPECT_EQ(whole.total_iterations(train_), 2);
+  const History h = whole.fit(*s.model, *s.sgd, s.loss, train_, &val_);
+  EXPECT_EQ(h.status, RunStatus::Completed);
+  EXPECT_EQ(h.iterations, 2);
+  EXPECT_EQ(h.curve.size(), 2u);
+  // 600 images, batch 16: 38 batches an epoch.
+  EXPECT_EQ(Trainer({.epochs = kMax / 38, .batch = 16}).total_iterations(train_), kMax / 38 * 38);
+  for (const int64_t epochs : {kMax / 38 + 1, kMax, int64_t{485440633518672411}}) {
+    try {  // 485440633518672411 x 38 wraps to a small positive count
+      Trainer({.epochs = epochs, .batch = 16}).total_iterations(train_);
+      ADD_FAILURE() << epochs << " epochs were counted";
+    } catch (const InvalidArgument& e) {
+      EXPECT_NE(std::string(e.what()).find(std::to_string(epochs) + " epochs of 38 batches"),
+                std::string::npos)
+          << e.what();
+    }
+  }
+  Net t(1, 0.05);
+  EXPECT_THROW(Trainer({.epochs = kMax, .batch = 16}).fit(*t.model, *t.sgd, t.loss, train_, &val_),
+               InvalidArgument);
 }
 
 TEST_F(TrainerTest, EvaluateCountsCorrectRows) {

@@ -42,9 +42,11 @@ TEST(CheckStudyData, LayersMustFitTheImages) {
             "s.yaml:4:3: layers flatten,dense:1048576,dense:1048576,dense:10 make a model of "
             "1100346294282 parameters for images [1, 28, 28] and 10 classes (4099 GiB of float32 "
             "weights), expected at most 1073741824 parameters (4 GiB)");
-  EXPECT_EQ(error_of("data: mnist\ntrials: 4\nmodel:\n  layers: \"flatten,dense:12\"\n"),
-            "s.yaml:4:11: model 'flatten,dense:12': layer 2 'dense:12' ends the model with 12 flat "
+  EXPECT_EQ(error_of("data: mnist\ntrials: 4\nmodel:\n  layers: \"flatten,dense:8\"\n"),
+            "s.yaml:4:11: model 'flatten,dense:8': layer 2 'dense:8' ends the model with 8 flat "
             "features, expected 10 outputs, one per class (end with flatten and dense:10)");
+  EXPECT_EQ(error_of("data: mnist\ntrials: 4\nmodel:\n  layers: \"flatten,dense:12\"\n"),
+            "(accepted)");  // outputs for 12 classes; the data's 10 use 10 of them
   EXPECT_EQ(
       error_of(
           "data: mnist\ntrials: 4\nmodel:\n"
@@ -135,6 +137,21 @@ TEST(CheckStudyData, ReportStepsFollowTheTrainer) {
   EXPECT_FALSE(steps->reaches(400));  // past every run
   EXPECT_EQ(steps->describe(),
             "once per epoch of 80 to 125 batches and at their last step, 240 to 375");
+}
+
+// More steps than an int64 counts: refused at `epochs` (the trainer's count wrapped, to trials
+// that trained a few steps, or none, and said "completed").
+TEST(CheckStudyData, EpochsOfMoreStepsThanCanBeCountedAreRefused) {
+  // 8000 images at batch 32: 250 batches an epoch.
+  EXPECT_EQ(error_of("data: mnist\ntrials: 4\ntraining:\n  epochs: 9223372036854775807\n"),
+            "s.yaml:4:11: 9223372036854775807 epochs of 250 batches (8000 training images, batch "
+            "32) are more steps than can be counted (at most 9223372036854775807), expected fewer "
+            "epochs");
+  EXPECT_THAT(error_of("data: mnist\ntrials: 4\nsearch:\n"
+                       "  epochs: {type: choice, values: [2, 36893488147419104]}\n"),
+              ::testing::StartsWith("s.yaml:4:3: 36893488147419104 epochs of 250 batches"));
+  EXPECT_EQ(error_of("data: mnist\ntrials: 4\ntraining:\n  epochs: 36893488147419103\n"),
+            "(accepted)");  // 250 x that is 9223372036854775750
 }
 
 TEST(CheckStudyData, AConditionalDimensionsDefaultCountsWhereItIsAbsent) {
