@@ -159,7 +159,9 @@ Best find_best(hpo::Storage& storage, const std::string& db, const std::string& 
   }
   b.seed = tune::trial_seed(settings.seed, b.trial.number);
   b.args = retrain_args(settings, report::final_params(b.trial), *b.seed);
-  if (!settings.pbt.empty() || !report::exploits_of(b.trial).empty()) {
+  // A PBT member never replaced trained alone, with its own hyperparameters: it reproduces.
+  const auto threads = b.trial.attrs.find("threads");  // the most it trained with
+  if (!report::exploits_of(b.trial).empty()) {
     b.weights_path = weights_path_text(trials, b.trial.number);
     b.note =
         "a PBT study: the best member's weights were trained by several members in turn, each "
@@ -167,6 +169,11 @@ Best find_best(hpo::Storage& storage, const std::string& db, const std::string& 
         b.weights_path +
         "); the command trains the final hyperparameters from the start, so it does not "
         "reproduce the PBT schedule or its value";
+  } else if (threads != b.trial.attrs.end() && threads->second > 1) {
+    b.note = fmt::format(
+        "the trial trained with {} threads, the command with 1: its sums run in another order, "
+        "so its {} may differ in the last digits",
+        threads->second, b.study.objective);
   } else {
     b.reproduces = true;
   }
@@ -230,7 +237,9 @@ void print_text(const Best& b, const std::string& db) {
         "train it again (the same {} when the study ran its trials with --threads 1):\n  {}\n",
         b.study.objective, shell_command(b.args));
   } else {
-    fmt::print("its final hyperparameters, trained from the start:\n  {}\nnote: {}\n",
+    fmt::print("{}:\n  {}\nnote: {}\n",
+               report::exploits_of(t).empty() ? "train it again"
+                                              : "its final hyperparameters, trained from the start",
                shell_command(b.args), b.note);
   }
 }
@@ -244,8 +253,9 @@ void add_best_command(CLI::App& app, int& exit_code) {
   cmd->footer(
       "The best trial: its value, parameters, seed, test accuracy and best-weights checkpoint. "
       "The command gives the trial's data, split, seed, model, optimizer, schedule and length, "
-      "with --threads 1: when the study ran its trials with --threads 1, it trains to exactly "
-      "the trial's value. A PBT member's weights passed through other members' hyperparameters: "
+      "with --threads 1: when the trial trained with 1 thread (its attribute `threads`), it "
+      "trains to exactly the trial's value. A PBT member's weights passed through other members' "
+      "hyperparameters: "
       "its command trains its final ones from the start and does not reproduce its value. A "
       "study without a completed trial is an error (exit code 2).");
   cmd->add_option("database", args->db,

@@ -688,6 +688,7 @@ bool TrainingObjective::report_point(hpo::Trial& trial, const train::CurvePoint&
 double TrainingObjective::operator()(hpo::Trial& trial) {
   backend::Backend& cpu = backend::backend(Device::Cpu);
   int threads = trial.threads();
+  int most_threads = threads;  // the share may change as other processes join or leave
   cpu.set_threads(threads);
   hpo::Params params = trial.params();
   // A PBT member that was training when its run ended resumes from the state it saved at the
@@ -765,12 +766,14 @@ double TrainingObjective::operator()(hpo::Trial& trial) {
     }
     // Another process of the study may have joined (or left) this host: take the new share.
     if (const int now = trial.threads(); now != threads) cpu.set_threads(threads = now);
+    most_threads = std::max(most_threads, threads);
     return go_on;
   });
   const train::History h =
       trainer.fit(*run.model, *run.optimizer, loss, data_->train, &data_->validation);
   trial.set_attr("iterations", static_cast<double>(h.iterations));
   trial.set_attr("train_seconds", h.train_seconds);
+  trial.set_attr("threads", most_threads);
   if (h.status == train::RunStatus::Diverged) {
     throw hpo::Diverged("loss not finite at iteration " + std::to_string(h.diverged_at));
   }
@@ -866,7 +869,8 @@ class TrainingObjective::PopulationMember final : public hpo::Trainable {
 
 void TrainingObjective::run(const std::vector<hpo::Trial*>& trials, const Finish& finish) {
   if (trials.empty()) return;
-  backend::backend(Device::Cpu).set_threads(trials.front()->threads());
+  const int group_threads = trials.front()->threads();
+  backend::backend(Device::Cpu).set_threads(group_threads);
   std::vector<train::MemberConfig> members;
   for (hpo::Trial* trial : trials) {
     hpo::Params all = fixed_;
@@ -978,6 +982,7 @@ void TrainingObjective::run(const std::vector<hpo::Trial*>& trials, const Finish
     trial.set_attr("iterations", static_cast<double>(h.iterations));
     trial.set_attr("train_seconds", h.train_seconds);
     trial.set_attr("population", static_cast<double>(count));
+    trial.set_attr("threads", group_threads);
     if (h.status == train::RunStatus::Diverged) {
       return std::make_exception_ptr(
           hpo::Diverged("loss not finite at iteration " + std::to_string(h.diverged_at)));

@@ -150,6 +150,7 @@ TEST_F(BestCliTest, CommandTrainsTheBestTrialToItsValue) {
     EXPECT_EQ(b["study"].string, name);
     EXPECT_TRUE(b["reproduces"].boolean);
     EXPECT_TRUE(b["note"].is_null());
+    EXPECT_EQ(b["attrs"]["threads"].number, 1);  // what tune's --threads 1 gave it
     const std::string command = b["command"].string;
     ASSERT_THAT(command, StartsWith("krill train "));
     EXPECT_THAT(command, HasSubstr("'" + data_.string() + "'"));
@@ -256,6 +257,54 @@ TEST_F(BestCliTest, APbtStudysCommandSaysItDoesNotReproduce) {
   EXPECT_THAT(text.output, HasSubstr("final (PBT)   lr=0.0625\n"));
   EXPECT_THAT(text.output, HasSubstr("note: a PBT study"));
   EXPECT_THAT(text.output, Not(HasSubstr("train it again")));
+}
+
+// A PBT member never replaced trained alone with its own hyperparameters: its command reproduces
+// it (it said "trained by several members in turn" and reproduces: false).
+TEST_F(BestCliTest, APbtMemberNeverReplacedReproduces) {
+  std::string config = kConfig;
+  config.replace(config.find("stopping: median(warmup=1)"), std::string::npos,
+                 "pbt: pbt(population=2, interval=10)");
+  auto best = trial(0, hpo::TrialState::Completed, 0.8);
+  auto member = trial(1, hpo::TrialState::Completed, 0.6);
+  hpo::DecisionRecord exploit = decision(10, hpo::Action::Exploit, "pbt: bottom quantile");
+  exploit.donor = 0;
+  exploit.donor_step = 10;
+  exploit.params = {{"lr", 0.0625}};
+  member.decisions = {exploit};
+  const fs::path db = dir_ / "pbt.db";
+  write_study(db, "pbt", config, {best, member});
+  const auto r = run_krill("best " + db.string() + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const Json b = parse_json(r.output);
+  EXPECT_EQ(b["number"].number, 0);
+  EXPECT_TRUE(b["reproduces"].boolean);
+  EXPECT_TRUE(b["note"].is_null());
+  EXPECT_THAT(b["command"].string, HasSubstr(" --lr 0.001 "));
+}
+
+// A trial that trained with more threads than the command's one: its sums ran in another order,
+// so the command says it may differ in the last digits (reproduces: false), as the text did.
+TEST_F(BestCliTest, ATrialTrainedWithSeveralThreadsIsNotSaidToReproduce) {
+  auto several = trial(0, hpo::TrialState::Completed, 0.8);
+  several.attrs["threads"] = 2;
+  auto one = trial(1, hpo::TrialState::Completed, 0.6);
+  one.attrs["threads"] = 1;
+  const fs::path db = dir_ / "threads.db";
+  write_study(db, "threads", kConfig, {several, one});
+  const auto r = run_krill("best " + db.string() + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const Json b = parse_json(r.output);
+  EXPECT_FALSE(b["reproduces"].boolean);
+  EXPECT_THAT(b["note"].string, HasSubstr("the trial trained with 2 threads, the command with 1"));
+  const auto text = run_krill("best " + db.string());
+  EXPECT_THAT(text.output, HasSubstr("train it again:\n"));
+  EXPECT_THAT(text.output, HasSubstr("note: the trial trained with 2 threads"));
+  // Trial 1 alone (one thread) reproduces.
+  const fs::path db1 = dir_ / "one.db";
+  write_study(db1, "one", kConfig, {one});
+  EXPECT_TRUE(
+      parse_json(run_krill("best " + db1.string() + " --json").output)["reproduces"].boolean);
 }
 
 TEST_F(BestCliTest, ShowJsonHoldsWhatShowPrints) {
