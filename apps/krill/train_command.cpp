@@ -254,6 +254,12 @@ int run_train(const TrainArgs& a) {
   if (a.subset > 0) full_train = full_train.head(a.subset);
   auto [train_set, val_set] = full_train.split(a.validation, a.split_seed.value_or(a.seed));
 
+  if (const auto problem =
+          tune::batch_problem(spec, train_set.shape(), train_set.classes(), train_set.size(),
+                              config.train.batch, config.train.iterations);
+      !problem.empty()) {
+    throw InvalidArgument("--batch " + std::to_string(config.train.batch) + ": " + problem);
+  }
   auto [model, opt] = parse_option("--model", [&] {
     return tune::build_model_and_optimizer(config, train_set.shape(), train_set.classes(), a.seed);
   });

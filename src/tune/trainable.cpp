@@ -221,6 +221,38 @@ std::string model_problem(const nn::ModelSpec& model, ImageShape input, int64_t 
   }
 }
 
+std::string batch_problem(const nn::ModelSpec& model, ImageShape input, int64_t classes,
+                          int64_t train_size, int64_t batch, int64_t iterations) {
+  if (train_size < 1 || batch < 1) return "";
+  int64_t smallest = std::min(batch, train_size);
+  // The last batch of an epoch, unless training ends before it.
+  const int64_t per_epoch = train_size / batch + (train_size % batch != 0);
+  if (train_size > batch && train_size % batch != 0 &&
+      (iterations <= 0 || iterations >= per_epoch)) {
+    smallest = train_size % batch;
+  }
+  if (smallest > 1) return "";
+  std::vector<nn::LayerShape> shapes;
+  try {
+    shapes = nn::infer_shapes(model, input, static_cast<int>(classes));
+  } catch (const ShapeError&) {
+    return "";  // model_problem says what
+  }
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    const nn::LayerShape& s = shapes[i];
+    if (s.layer.kind != nn::LayerKind::BatchNorm) continue;
+    if (s.image_in && s.in.height * s.in.width > 1) continue;  // values a channel: batch x H x W
+    const bool always = batch == 1 || train_size == 1;
+    return "layer " + std::to_string(i + 1) + " '" + s.layer.to_string() +
+           "' normalises each feature over a batch, but " +
+           (always ? std::string("every batch") : "the last batch of each epoch") +
+           " holds 1 image (" + std::to_string(train_size) + " training images, batch " +
+           std::to_string(batch) + "): expected batches of at least 2 images (a batch size " +
+           (always ? "above 1" : "that leaves more than 1") + ")";
+  }
+  return "";
+}
+
 ModelAndOptimizer build_model_and_optimizer(const TrialConfig& config, ImageShape input,
                                             int classes, uint64_t seed) {
   if (const auto problem = model_problem(config.model, input, classes); !problem.empty()) {
@@ -669,6 +701,12 @@ TrainingObjective::Run TrainingObjective::build(const hpo::Params& all, uint64_t
   r.config.train.device = device_;
   // The model's inputs and classes; the test set has the same (the manager holds it alone).
   const data::Dataset& shape = data_->train.storage() ? data_->train : data_->test;
+  if (const auto problem =
+          batch_problem(r.config.model, shape.shape(), shape.classes(), data_->train.size(),
+                        r.config.train.batch, r.config.train.iterations);
+      !problem.empty()) {
+    throw InvalidArgument(problem);  // before training, not at the first epoch's end
+  }
   auto built = build_model_and_optimizer(r.config, shape.shape(), shape.classes(), seed);
   r.model = std::move(built.model);
   r.optimizer = std::move(built.optimizer);
@@ -882,6 +920,12 @@ void TrainingObjective::run(const std::vector<hpo::Trial*>& trials, const Finish
     members.push_back({c.model, c.optimizer, c.sgd, c.adam, c.train, seed});
   }
   const DataShape shape = shape_of(*data_);
+  if (const auto problem =
+          batch_problem(members.front().model, shape.image, shape.classes, shape.train,
+                        members.front().train.batch, members.front().train.iterations);
+      !problem.empty()) {
+    throw InvalidArgument(problem);  // the members share their layers and batch
+  }
   train::Population population(members, shape.image, static_cast<int>(shape.classes), device_);
   const size_t count = trials.size();
   const int64_t planned = train::Trainer(members.front().train).total_iterations(data_->train);

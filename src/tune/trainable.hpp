@@ -46,6 +46,15 @@ TrialConfig make_config(const hpo::Params& params);
 // the model's size. Computed without allocating anything.
 std::string model_problem(const nn::ModelSpec& model, ImageShape input, int64_t classes);
 
+// "" unless `train_size` images at `batch` leave a batch of one image (a batch of 1, one image,
+// or the last batch of an epoch, when training of `iterations` steps, 0 for whole epochs, gets
+// there) where `model` has a batch norm over flat features
+// (or 1x1 images), which cannot normalise a single value: then the layer and the batch, said
+// before training rather than at the epoch's end (as PyTorch's "Expected more than 1 value per
+// channel when training").
+std::string batch_problem(const nn::ModelSpec& model, ImageShape input, int64_t classes,
+                          int64_t train_size, int64_t batch, int64_t iterations);
+
 // The network and optimizer of a configuration, initialised from `seed`: the one path from
 // parameters to a model, taken by a study's trials and by `krill train`. Throws InvalidArgument
 // with model_problem's text before allocating anything.

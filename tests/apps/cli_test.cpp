@@ -207,6 +207,16 @@ TEST_F(CliTest, TheLabelsSayHowManyClasses) {
   EXPECT_EQ(run(train_args("--model flatten,dense:16")).exit_code, 0);
 }
 
+// 360 training images at batch 359 leave a last batch of 1, which a flat batch norm cannot
+// train on: refused before training, naming the batch and the layer.
+TEST_F(CliTest, ABatchOfOneImageForAFlatBatchNormIsRefusedBeforeTraining) {
+  expect_error(run(train_args("--model flatten,dense:8,batchnorm,relu,dense:3 --batch 359")),
+               {"--batch 359: layer 3 'batchnorm'", "the last batch of each epoch holds 1 image",
+                "360 training images"});
+  EXPECT_EQ(run(train_args("--model flatten,dense:8,batchnorm,relu,dense:3 --batch 358")).exit_code,
+            0);
+}
+
 TEST_F(CliTest, UnknownModelSpec) {
   expect_error(run(train_args("--model resnet50")), {"--model", "resnet50", "mlp:"});
 }

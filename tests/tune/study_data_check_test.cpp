@@ -12,6 +12,7 @@
 #include <string>
 
 #include "core/error.hpp"
+#include "nn/model_spec.hpp"
 
 namespace krill::tune {
 namespace {
@@ -164,6 +165,34 @@ TEST(CheckStudyData, AConditionalDimensionsDefaultCountsWhereItIsAbsent) {
   ASSERT_TRUE(steps);
   EXPECT_EQ(steps->runs, (std::vector<ReportSteps::Run>{{.last = 80, .per_epoch = 80},
                                                         {.last = 250, .per_epoch = 250}}));
+}
+
+// A batch of one image where a batch norm normalises flat features failed at that step (the
+// last of the first epoch), naming neither the batch nor the data; it is said before training.
+TEST(BatchProblem, ABatchOfOneImageForAFlatBatchNormIsSaidBeforeTraining) {
+  const nn::ModelSpec flat = nn::parse_model_spec("flatten,dense:32,batchnorm,relu,dense:10");
+  const ImageShape mnist{1, 28, 28};
+  // 900 images at batch 31: 29 batches of 31 and one of 1.
+  EXPECT_EQ(batch_problem(flat, mnist, 10, 900, 31, 0),
+            "layer 3 'batchnorm' normalises each feature over a batch, but the last batch of each "
+            "epoch holds 1 image (900 training images, batch 31): expected batches of at least 2 "
+            "images (a batch size that leaves more than 1)");
+  EXPECT_EQ(batch_problem(flat, mnist, 10, 900, 30, 0), "");   // 30 batches of 30
+  EXPECT_EQ(batch_problem(flat, mnist, 10, 900, 32, 0), "");   // the last holds 4
+  EXPECT_EQ(batch_problem(flat, mnist, 10, 900, 31, 29), "");  // training ends before it
+  EXPECT_NE(batch_problem(flat, mnist, 10, 900, 31, 30), "");
+  EXPECT_THAT(batch_problem(flat, mnist, 10, 900, 1, 5),
+              ::testing::HasSubstr("but every batch holds 1 image"));
+  EXPECT_THAT(batch_problem(flat, mnist, 10, 1, 32, 0),
+              ::testing::HasSubstr("but every batch holds 1 image (1 training images"));
+  // A batch norm over images normalises batch x rows x cols values a channel; none: no problem.
+  const nn::ModelSpec conv = nn::parse_model_spec("conv:4:3,batchnorm,relu,flatten,dense:10");
+  EXPECT_EQ(batch_problem(conv, mnist, 10, 900, 1, 0), "");
+  EXPECT_EQ(batch_problem(nn::parse_model_spec("mlp:32"), mnist, 10, 900, 1, 0), "");
+  // ... unless the images are 1x1 by then.
+  EXPECT_NE(batch_problem(nn::parse_model_spec("conv:4:28,batchnorm,flatten,dense:10"), mnist, 10,
+                          900, 1, 0),
+            "");
 }
 
 TEST(LoadStudyData, AMissingFolderIsReportedAtItsKey) {
