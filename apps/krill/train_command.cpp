@@ -253,6 +253,15 @@ int run_train(const TrainArgs& a) {
   auto [full_train, test] = data::load_idx(folder);
   if (a.subset > 0) full_train = full_train.head(a.subset);
   auto [train_set, val_set] = full_train.split(a.validation, a.split_seed.value_or(a.seed));
+  if (full_train.size() == 0) {  // else the trainer's "training set is empty", naming nothing
+    throw DataError(folder.string() + ": the training files hold no images");
+  }
+  if (train_set.size() == 0) {
+    throw InvalidArgument(fmt::format(
+        "--validation {}: leaves none of the {} training images to train on, expected a "
+        "smaller fraction",
+        a.validation, full_train.size()));
+  }
 
   if (const auto problem =
           tune::batch_problem(spec, train_set.shape(), train_set.classes(), train_set.size(),

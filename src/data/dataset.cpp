@@ -146,10 +146,22 @@ ImageSet make_image_set(const IdxArray& images, const IdxArray& labels, int clas
 namespace {
 
 // The file `name` or `name.gz` in `folder` (the plain file when both exist: it reads faster).
+// Throws DataError for one of those names that is there but not a file (a folder, a FIFO, a
+// device), rather than call it missing.
 std::optional<fs::path> find_idx(const fs::path& folder, const std::string& name) {
   std::error_code ec;
   for (const fs::path& p : {folder / name, folder / (name + ".gz")}) {
     if (fs::is_regular_file(p, ec)) return p;
+  }
+  for (const fs::path& p : {folder / name, folder / (name + ".gz")}) {
+    const fs::file_status st = fs::status(p, ec);
+    if (ec || !fs::exists(st)) continue;
+    const char* kind = fs::is_directory(st)                                 ? "a folder"
+                       : fs::is_fifo(st)                                    ? "a FIFO"
+                       : fs::is_socket(st)                                  ? "a socket"
+                       : fs::is_block_file(st) || fs::is_character_file(st) ? "a device"
+                                                                            : "not a file";
+    throw DataError(p.string() + " is " + kind + ", expected an IDX file");
   }
   return std::nullopt;
 }

@@ -128,11 +128,13 @@ std::string bytes_text(uint64_t n) {
 }
 
 std::string dims_text(const std::vector<int64_t>& dims) {
+  constexpr size_t kShown = 6;  // a corrupt header may have 255 dimensions
   std::string s;
-  for (size_t i = 0; i < dims.size(); ++i) {
+  for (size_t i = 0; i < dims.size() && i < kShown; ++i) {
     if (i > 0) s += 'x';
     s += std::to_string(dims[i]);
   }
+  if (dims.size() > kShown) s += "x... (rank " + std::to_string(dims.size()) + ")";
   return s;
 }
 
@@ -182,8 +184,8 @@ IdxArray read_idx(const std::filesystem::path& file) {
   const int rank = magic[3];
   if (magic[0] != 0 || magic[1] != 0 || rank == 0) {
     fail(file, "wrong IDX magic " + hex(magic_value, 8) +
-                   ", expected 0x00000801 or 0x00000803 (an IDX file of unsigned bytes: 0x000008 "
-                   "then the rank)");
+                   ", expected 0x000008 then the rank (an IDX file of unsigned bytes: "
+                   "0x00000801 for labels, 0x00000803 or 0x00000804 for images)");
   }
   if (type != 0x08) {
     fail(file, "unsupported IDX element type " + hex(type, 2) + " (" + type_name(type) +

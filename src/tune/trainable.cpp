@@ -362,7 +362,10 @@ std::optional<ReportSteps> report_steps(const StudyFile& file, int64_t train_siz
 
 void check_study_data(const StudyFile& file, const DataShape& data) {
   if (data.train < 1 || data.validation < 1) {
-    const std::string key = file.positions.contains("subset") ? "subset" : "validation";
+    const std::string key = data.train + data.validation == 0       ? "data"  // no images at all
+                            : file.positions.contains("subset")     ? "subset"
+                            : file.positions.contains("validation") ? "validation"
+                                                                    : "data";
     throw InvalidArgument(file.where(key) + "the data leaves " + std::to_string(data.train) +
                           " training and " + std::to_string(data.validation) +
                           " validation images (subset " + std::to_string(file.subset) +

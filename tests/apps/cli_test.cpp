@@ -217,6 +217,15 @@ TEST_F(CliTest, ABatchOfOneImageForAFlatBatchNormIsRefusedBeforeTraining) {
             0);
 }
 
+// No image left to train on: said by the option or the file, not "training set is empty".
+TEST_F(CliTest, NoTrainingImagesNamesTheValidationOrTheFiles) {
+  expect_error(run(train_args("--validation 0.999999")),
+               {"--validation 0.999999: leaves none of the 400 training images"});
+  write_idx(dir_ / "train-images-idx3-ubyte", {0, 4, 4}, {});
+  write_idx(dir_ / "train-labels-idx1-ubyte", {0}, {});
+  expect_error(run(train_args()), {dir_.string() + ": the training files hold no images"});
+}
+
 TEST_F(CliTest, UnknownModelSpec) {
   expect_error(run(train_args("--model resnet50")), {"--model", "resnet50", "mlp:"});
 }

@@ -2,6 +2,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <chrono>
@@ -240,6 +241,21 @@ TEST(LoadIdx, MissingFolderOrFiles) {
   EXPECT_THAT(data_error([&] { load_idx(dir.path()); }),
               AllOf(HasSubstr(dir.path().string()), HasSubstr("missing t10k-labels-idx1-ubyte"),
                     ::testing::Not(HasSubstr("train-images"))));
+}
+
+// One of the four names that is there but not a file is said to be what it is, not "missing".
+TEST(LoadIdx, ANameThatIsNotAFileIsSaidWhatItIs) {
+  TempDir dir;
+  write_folder(dir, 5, 5, 4, 5, /*gz=*/false);
+  std::filesystem::remove(dir / "train-labels-idx1-ubyte");
+  std::filesystem::create_directory(dir / "train-labels-idx1-ubyte");
+  EXPECT_THAT(
+      data_error([&] { load_idx(dir.path()); }),
+      HasSubstr((dir / "train-labels-idx1-ubyte").string() + " is a folder, expected an IDX file"));
+  std::filesystem::remove(dir / "train-labels-idx1-ubyte");
+  ASSERT_EQ(::mkfifo((dir / "train-labels-idx1-ubyte.gz").c_str(), 0600), 0);
+  EXPECT_THAT(data_error([&] { load_idx(dir.path()); }),
+              HasSubstr("train-labels-idx1-ubyte.gz is a FIFO, expected an IDX file"));
 }
 
 TEST(LoadIdx, ReportsBadFilesByName) {

@@ -102,10 +102,22 @@ TEST(ReadIdx, WrongMagic) {
   write_raw(dir / "bad", {0x12, 0x34, 0x56, 0x78, 0, 0, 0, 1, 5});
   EXPECT_THAT(read_error(dir / "bad"),
               AllOf(HasSubstr((dir / "bad").string() + ": wrong IDX magic 0x12345678"),
-                    HasSubstr("expected 0x00000801 or 0x00000803")));
+                    HasSubstr("expected 0x000008 then the rank (an IDX file of unsigned bytes: "
+                              "0x00000801 for labels, 0x00000803 or 0x00000804 for images)")));
   write_gz(dir / "rank0.gz", {0, 0, 8, 0});
   EXPECT_THAT(read_error(dir / "rank0.gz"),
               AllOf(HasSubstr("rank0.gz"), HasSubstr("wrong IDX magic 0x00000800")));
+}
+
+// A header of 255 dimensions (a corrupt file) is named by its first few and its rank, not by
+// all 255.
+TEST(ReadIdx, AHeaderOfManyDimensionsIsShownShort) {
+  TempDir dir;
+  std::vector<uint8_t> bytes = {0, 0, 8, 255};
+  for (int i = 0; i < 255; ++i) bytes.insert(bytes.end(), {0, 0, 1, 0});  // 256 each
+  write_raw(dir / "wide", bytes);
+  EXPECT_THAT(read_error(dir / "wide"),
+              HasSubstr("header says 256x256x256x256x256x256x... (rank 255) bytes of data"));
 }
 
 TEST(ReadIdx, UnsupportedElementType) {
