@@ -39,8 +39,10 @@ void compare(std::vector<std::string>& changes, const std::string& field, const 
   auto kept = [&](const std::string& s) {
     std::vector<std::string> out;
     for (auto& line : lines_of(s)) {
-      const bool skipped = std::any_of(skip.begin(), skip.end(),
-                                       [&](const std::string& p) { return line.starts_with(p); });
+      // A blank line separates sections (`stopping:`, `pbt:`): one added or removed is no change.
+      const bool skipped =
+          line.empty() ||
+          std::any_of(skip.begin(), skip.end(), [&](const auto& p) { return line.starts_with(p); });
       if (!skipped) out.push_back(std::move(line));
     }
     return out;

@@ -244,6 +244,23 @@ TEST(Study, ResumesWhenTheStoredSettingsHoldAnotherName) {
   }
 }
 
+// A section added to the settings comes after a blank line (`stopping:`, `pbt:`): the change
+// is the section's line, not an empty item besides (it read "+'' +'stopping: median(...)'").
+TEST(Study, ASectionAddedIsOneChangeWithoutAnEmptyItem) {
+  store::MemoryStorage storage;
+  StudyRecord before = record(2, "sections");
+  before.config = "seed: 1";
+  Study(before, space(), make_sampler("random", 1), storage).optimize(toy);
+  StudyRecord now = record(2, "sections");
+  now.config = "seed: 1\n\nstopping: median(min_trials=5)";
+  try {
+    Study(now, space(), make_sampler("random", 1), storage);
+    ADD_FAILURE() << "accepted an added stopping rule";
+  } catch (const InvalidArgument& e) {
+    EXPECT_THAT(e.what(), HasSubstr("(settings: +'stopping: median(min_trials=5)'):"));
+  }
+}
+
 TEST(Study, GridStopsWhenExhausted) {
   store::MemoryStorage storage;
   SearchSpace grid{{"a", GridDim{{int64_t{1}, int64_t{2}, int64_t{3}}}},
