@@ -358,6 +358,12 @@ int optimize_and_report(hpo::Study& study, hpo::Executor& executor,
                lost.size() == 1 ? "trial" : "trials", fmt::join(lost, ", "),
                hpo::LeaseOptions{}.grace);
   }
+  if (const auto p = study.progress(); p.exhausted && p.finished < p.total) {
+    fmt::print(stderr,
+               "krill tune: the {} sampler has no more trials to propose ({} in the study, below "
+               "the budget of {}): the study is complete\n",
+               file.sampler.name, study.trials().size(), p.total);
+  }
   if (auto left = study.progress().left_here; !left.empty()) {
     std::sort(left.begin(), left.end());
     fmt::print(stderr,

@@ -257,6 +257,7 @@ Study::Handout Study::try_ask_locked(int worker) {
   if (wall_seconds() - local_runs_at_.load() > 0.25) refresh_local_runs();
   request.started = wall_seconds();
   Claim claim = storage_.claim_trial(record_.id, request);
+  exhausted_ = exhausted_ || claim.exhausted;
   if (claim.finished != finished_) reload_history();  // other runs finished trials
   if (claim.trial) {
     ++running_;
@@ -744,6 +745,7 @@ StudyProgress Study::progress_locked() const {
   p.first_error = first_error_;
   p.lost_here = lost_here_;
   p.left_here = left_here_;
+  p.exhausted = exhausted_;
   if (active_) {
     p.elapsed = wall_seconds() - started_at_;
     const int64_t done_here = std::max<int64_t>(finished_here_, finished_ - finished_at_start_);

@@ -82,6 +82,9 @@ struct StudyProgress {
   // was taken back, its population here cannot go on (a generation ranks all of them), so the
   // others stop without a result and are re-queued when this process ends.
   std::vector<int64_t> left_here;
+  // The sampler has no more trials to propose (a grid whose every point is a trial): the study
+  // ends there, below its budget if that was larger.
+  bool exhausted = false;
   int64_t total = 0;
   std::optional<double> best;
   double elapsed = 0;  // seconds in this optimize() call
@@ -259,6 +262,7 @@ class Study {
   // PBT: a member of this run was taken back, so this run's population stops (pbt_left_stop):
   // no more trials handed out, no more reports or decisions stored; mutex_.
   bool pbt_left_ = false;
+  bool exhausted_ = false;               // a claim found the sampler exhausted; mutex_
   std::condition_variable trial_ended_;  // a trial of this run ended, or the study is closing
   std::condition_variable closing_cv_;   // the heartbeat's sleep, cut short by the destructor
 

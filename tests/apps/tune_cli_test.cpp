@@ -394,6 +394,26 @@ TEST_F(TuneCliTest, ARunWhoseEveryTrialFailedExitsNonZeroWithTheFirstError) {
   EXPECT_THAT(csv.output, HasSubstr(",diverged,loss not finite at iteration")) << csv.output;
 }
 
+// A grid with fewer points than the budget: the study ends with the grid, and says so (it
+// showed "3 trials of 5" and, resumed, did nothing without a word).
+TEST_F(TuneCliTest, AGridSmallerThanTheBudgetSaysTheStudyIsComplete) {
+  const fs::path file = dir_ / "grid.yaml";
+  std::ofstream(file) << "study: grid\ndata: " << (dir_ / "data").string()
+                      << "\ntrials: 5\nworkers: 1\nsampler: grid\ntraining:\n  iterations: 10\n"
+                      << "search:\n  lr: {type: grid, values: [0.01, 0.02, 0.03]}\n";
+  const std::string said =
+      "krill tune: the grid sampler has no more trials to propose (3 in the study, below the "
+      "budget of 5): the study is complete";
+  for (int run = 0; run < 2; ++run) {  // and again when resumed
+    auto r = run_krill("tune " + file.string() + " --quiet --threads 1");
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_THAT(r.output, HasSubstr(said)) << "run " << run;
+  }
+  // A budget the grid fills says nothing of it.
+  auto three = run_krill("tune " + file.string() + " --quiet --threads 1 --trials 3");
+  EXPECT_THAT(three.output, ::testing::Not(HasSubstr("no more trials to propose")));
+}
+
 // Two studies in one database: `krill studies` lists them, `show --study` picks one.
 TEST_F(TuneCliTest, StudiesListsTheStudiesOfADatabase) {
   const fs::path first = write_study(3, "8", 20);
