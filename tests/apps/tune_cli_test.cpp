@@ -414,6 +414,25 @@ TEST_F(TuneCliTest, AGridSmallerThanTheBudgetSaysTheStudyIsComplete) {
   EXPECT_THAT(three.output, ::testing::Not(HasSubstr("no more trials to propose")));
 }
 
+// The test set scores the study's best trial only: a best of an earlier run that a later run's
+// trial supersedes gives up its test score (both kept one, read as two bests).
+TEST_F(TuneCliTest, ASupersededBestGivesUpItsTestScore) {
+  const fs::path file = dir_ / "best.yaml";
+  std::ofstream(file) << "study: best\ndata: " << (dir_ / "data").string()
+                      << "\ntrials: 2\nworkers: 1\nsampler: grid\ntraining:\n  iterations: 60\n"
+                      << "search:\n  lr: {type: grid, values: [0.0001, 0.05]}\n";
+  ASSERT_EQ(run_krill("tune " + file.string() + " --quiet --threads 1 --trials 1").exit_code, 0);
+  ASSERT_EQ(run_krill("tune " + file.string() + " --quiet --threads 1").exit_code, 0);
+  auto storage = krill::store::open_storage(dir_ / "best.db");
+  const auto trials = storage->trials(storage->find_study("best")->id);
+  ASSERT_EQ(trials.size(), 2u);
+  ASSERT_GT(*trials[1].value, *trials[0].value) << "the later trial is not the better one";
+  EXPECT_FALSE(trials[0].attrs.contains("test_accuracy"));
+  EXPECT_FALSE(trials[0].attrs.contains("test_loss"));
+  EXPECT_TRUE(trials[1].attrs.contains("test_accuracy"));
+  EXPECT_TRUE(trials[0].attrs.contains("val_accuracy"));  // its other results stay
+}
+
 // Two studies in one database: `krill studies` lists them, `show --study` picks one.
 TEST_F(TuneCliTest, StudiesListsTheStudiesOfADatabase) {
   const fs::path first = write_study(3, "8", 20);
