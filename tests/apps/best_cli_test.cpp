@@ -229,21 +229,28 @@ TEST_F(BestCliTest, AStudyWithoutTrainingSettingsHasNoCommand) {
   EXPECT_THAT(text.output, HasSubstr("no krill train command"));
 }
 
-// A PBT member's weights passed through other members' hyperparameters: the command trains its
-// final ones, and says that it does not reproduce the study's value.
-TEST_F(BestCliTest, APbtStudysCommandSaysItDoesNotReproduce) {
+// A PBT study's settings and two members of values `value0` and `value1`: trial 1 copied trial 0
+// at step 10, and trains with lr 0.0625 from then on.
+std::pair<std::string, std::vector<hpo::TrialRecord>> pbt_members(double value0, double value1) {
   std::string config = kConfig;
   config.replace(config.find("stopping: median(warmup=1)"), std::string::npos,
                  "pbt: pbt(population=2, interval=10)");
-  auto donor = trial(0, hpo::TrialState::Completed, 0.6);
-  auto member = trial(1, hpo::TrialState::Completed, 0.8);
+  auto donor = trial(0, hpo::TrialState::Completed, value0);
+  auto member = trial(1, hpo::TrialState::Completed, value1);
   hpo::DecisionRecord exploit = decision(10, hpo::Action::Exploit, "pbt: bottom quantile");
   exploit.donor = 0;
   exploit.donor_step = 10;
   exploit.params = {{"lr", 0.0625}};
   member.decisions = {exploit};
+  return {config, {donor, member}};
+}
+
+// A PBT member's weights passed through other members' hyperparameters: the command trains its
+// final ones, and says that it does not reproduce the study's value.
+TEST_F(BestCliTest, APbtStudysCommandSaysItDoesNotReproduce) {
   const fs::path db = dir_ / "pbt.db";
-  write_study(db, "pbt", config, {donor, member});
+  const auto [config, members] = pbt_members(0.6, 0.8);
+  write_study(db, "pbt", config, members);
   const auto r = run_krill("best " + db.string() + " --json");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const Json b = parse_json(r.output);
@@ -262,18 +269,9 @@ TEST_F(BestCliTest, APbtStudysCommandSaysItDoesNotReproduce) {
 // A PBT member never replaced trained alone with its own hyperparameters: its command reproduces
 // it (it said "trained by several members in turn" and reproduces: false).
 TEST_F(BestCliTest, APbtMemberNeverReplacedReproduces) {
-  std::string config = kConfig;
-  config.replace(config.find("stopping: median(warmup=1)"), std::string::npos,
-                 "pbt: pbt(population=2, interval=10)");
-  auto best = trial(0, hpo::TrialState::Completed, 0.8);
-  auto member = trial(1, hpo::TrialState::Completed, 0.6);
-  hpo::DecisionRecord exploit = decision(10, hpo::Action::Exploit, "pbt: bottom quantile");
-  exploit.donor = 0;
-  exploit.donor_step = 10;
-  exploit.params = {{"lr", 0.0625}};
-  member.decisions = {exploit};
   const fs::path db = dir_ / "pbt.db";
-  write_study(db, "pbt", config, {best, member});
+  const auto [config, members] = pbt_members(0.8, 0.6);
+  write_study(db, "pbt", config, members);
   const auto r = run_krill("best " + db.string() + " --json");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const Json b = parse_json(r.output);
