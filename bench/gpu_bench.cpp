@@ -125,7 +125,7 @@ double seconds_of(const std::function<void()>& f) {
 
 Result run_single(const Options& o, const data::Dataset& train, Device device) {
   auto make = [&](int64_t iterations, Result* out) {
-    auto model = nn::build_model(model_of(o), train.shape(), kClasses, o.seed);
+    auto model = nn::build_model(model_of(o), train.shape(), train.classes(), o.seed);
     model->to(device);
     optim::Sgd sgd(model->parameters(), {.lr = 0.05, .momentum = 0.9});
     nn::SoftmaxCrossEntropy loss;
@@ -161,10 +161,10 @@ Result run_population(const Options& o, const data::Dataset& train, Device devic
     return members;
   };
   {
-    train::Population warm(configs(1), train.shape(), kClasses, device);
+    train::Population warm(configs(1), train.shape(), train.classes(), device);
     warm.fit(train);
   }
-  train::Population pop(configs(o.limit_steps), train.shape(), kClasses, device);
+  train::Population pop(configs(o.limit_steps), train.shape(), train.classes(), device);
   std::vector<train::History> hs;
   Result r;
   r.seconds = seconds_of([&] { hs = pop.fit(train); });
@@ -210,7 +210,7 @@ int run(const Options& o) {
   const Result r = population ? run_population(o, train, device) : run_single(o, train, device);
 
   const int members = population ? o.members : 1;
-  const int64_t per_epoch = (train.size() + o.batch - 1) / o.batch;
+  const int64_t per_epoch = train.size() / o.batch + (train.size() % o.batch != 0);
   const double epochs = static_cast<double>(r.steps) / static_cast<double>(per_epoch);
   std::string losses;
   for (size_t i = 0; i < r.losses.size() && i < static_cast<size_t>(kLossesShown); ++i) {

@@ -169,6 +169,11 @@ Best find_best(hpo::Storage& storage, const std::string& db, const std::string& 
         b.weights_path +
         "); the command trains the final hyperparameters from the start, so it does not "
         "reproduce the PBT schedule or its value";
+  } else if (b.trial.attrs.contains("gpu")) {
+    b.note = fmt::format(
+        "the trial trained on a GPU, the command on the CPU (add --device cuda to train there): "
+        "its sums run in another order, so its {} may differ in the last digits",
+        b.study.objective);
   } else if (threads != b.trial.attrs.end() && threads->second > 1) {
     b.note = fmt::format(
         "the trial trained with {} threads, the command with 1: its sums run in another order, "
@@ -233,9 +238,10 @@ void print_text(const Best& b, const std::string& db) {
   if (b.args.empty()) {
     fmt::print("{}\n", b.note);
   } else if (b.reproduces) {
-    fmt::print(
-        "train it again (the same {} when the study ran its trials with --threads 1):\n  {}\n",
-        b.study.objective, shell_command(b.args));
+    fmt::print("train it again (the same {}{}):\n  {}\n", b.study.objective,
+               t.attrs.contains("threads") ? ": the trial trained with 1 thread on the CPU"
+                                           : " when the study ran its trials with --threads 1",
+               shell_command(b.args));
   } else {
     fmt::print("{}:\n  {}\nnote: {}\n",
                report::exploits_of(t).empty() ? "train it again"
@@ -253,8 +259,9 @@ void add_best_command(CLI::App& app, int& exit_code) {
   cmd->footer(
       "The best trial: its value, parameters, seed, test accuracy and best-weights checkpoint. "
       "The command gives the trial's data, split, seed, model, optimizer, schedule and length, "
-      "with --threads 1: when the trial trained with 1 thread (its attribute `threads`), it "
-      "trains to exactly the trial's value. A PBT member's weights passed through other members' "
+      "with --threads 1: when the trial trained with 1 thread on the CPU (its attributes "
+      "`threads` and `gpu`), it trains to exactly the trial's value. A PBT member's weights passed "
+      "through other members' "
       "hyperparameters: "
       "its command trains its final ones from the start and does not reproduce its value. A "
       "study without a completed trial is an error (exit code 2).");

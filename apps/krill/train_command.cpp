@@ -267,7 +267,10 @@ int run_train(const TrainArgs& a) {
           tune::batch_problem(spec, train_set.shape(), train_set.classes(), train_set.size(),
                               config.train.batch, config.train.iterations);
       !problem.empty()) {
-    throw InvalidArgument("--batch " + std::to_string(config.train.batch) + ": " + problem);
+    // One training image: the data's doing (--subset, --validation), not the batch's.
+    throw InvalidArgument(train_set.size() == 1
+                              ? problem
+                              : "--batch " + std::to_string(config.train.batch) + ": " + problem);
   }
   auto [model, opt] = parse_option("--model", [&] {
     return tune::build_model_and_optimizer(config, train_set.shape(), train_set.classes(), a.seed);
@@ -303,10 +306,14 @@ int run_train(const TrainArgs& a) {
   }
   if (!a.json && !a.quiet) {
     fmt::print(stderr,
-               "krill train: {} ({} parameters) on {} ({} train, {} validation, {} test; {} "
+               "krill train: {} ({} parameters{}) on {} ({} train, {} validation, {} test; {} "
                "classes), {}\n",
-               spec.to_string(), model->parameter_count(), folder.string(), train_set.size(),
-               val_set.size(), test.size(), train_set.classes(),
+               spec.to_string(), model->parameter_count(),
+               // A last dense:N above the classes: said, in case the output layer was forgotten.
+               spec.outputs(train_set.classes()) != train_set.classes()
+                   ? fmt::format(", {} outputs", spec.outputs(train_set.classes()))
+                   : "",
+               folder.string(), train_set.size(), val_set.size(), test.size(), train_set.classes(),
                config.train.device == Device::Cpu ? fmt::format("{} threads", threads) : a.device);
   }
   Progress progress("train", a.quiet || a.json, start);

@@ -366,7 +366,7 @@ int optimize_and_report(hpo::Study& study, hpo::Executor& executor,
                lost.size() == 1 ? "trial" : "trials", fmt::join(lost, ", "),
                hpo::LeaseOptions{}.grace);
   }
-  if (const auto p = study.progress(); p.exhausted && p.finished < p.total) {
+  if (const auto p = study.progress(); p.exhausted && p.finished < p.total && !g_cancel.load()) {
     fmt::print(stderr,
                "krill tune: the {} sampler has no more trials to propose ({} in the study, below "
                "the budget of {}): the study is complete\n",

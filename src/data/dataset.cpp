@@ -84,11 +84,6 @@ ImageSet make_image_set(const IdxArray& images, const IdxArray& labels, int clas
   if (classes <= 0) {
     throw InvalidArgument("classes = " + std::to_string(classes) + ", expected at least 1");
   }
-  auto dims_text = [](const std::vector<int64_t>& dims) {
-    std::string s;
-    for (size_t i = 0; i < dims.size(); ++i) s += (i ? "x" : "") + std::to_string(dims[i]);
-    return s;
-  };
   if (images.dims.size() != 3 && images.dims.size() != 4) {
     throw DataError(images_name + ": images have rank " + std::to_string(images.dims.size()) +
                     " (" + dims_text(images.dims) +
@@ -199,7 +194,7 @@ TrainTest load_idx(const std::filesystem::path& folder, int classes, bool with_t
   }
   // The labels first: the class count is read from them (both files', so that a process that
   // reads only the test images builds the same model as one that trains).
-  IdxArray train_labels = read_idx(files[1]);
+  IdxArray train_labels = with_train || classes == 0 ? read_idx(files[1]) : IdxArray{};
   IdxArray test_labels = read_idx(files[3]);
   if (classes == 0) classes = classes_of(train_labels, test_labels);
   auto load = [&](const fs::path& images, const fs::path& labels, IdxArray& label_array) {

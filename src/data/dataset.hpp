@@ -71,8 +71,8 @@ struct TrainTest {
 // MNIST, 2 for labels 0 and 1; a label missing below the largest is a class with no images, as
 // PyTorch's cross-entropy counts it). Throws DataError when a file is missing or bad, when image
 // and label counts differ, or when a label is >= classes. With `with_train` false the training
-// images are looked for but not read (train stays empty; its labels are, for the class count):
-// for a process that only scores the test set.
+// images are looked for but not read (train stays empty; its labels are when `classes` is 0, for
+// the class count): for a process that only scores the test set.
 TrainTest load_idx(const std::filesystem::path& folder, int classes = 0, bool with_train = true);
 // One more than the largest label of the two labels files, and at least 2.
 int classes_of(const IdxArray& train_labels, const IdxArray& test_labels);

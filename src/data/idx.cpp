@@ -127,17 +127,6 @@ std::string bytes_text(uint64_t n) {
   return std::to_string(n) + (n == 1 ? " byte" : " bytes");
 }
 
-std::string dims_text(const std::vector<int64_t>& dims) {
-  constexpr size_t kShown = 6;  // a corrupt header may have 255 dimensions
-  std::string s;
-  for (size_t i = 0; i < dims.size() && i < kShown; ++i) {
-    if (i > 0) s += 'x';
-    s += std::to_string(dims[i]);
-  }
-  if (dims.size() > kShown) s += "x... (rank " + std::to_string(dims.size()) + ")";
-  return s;
-}
-
 // Reads `n` data bytes, growing the buffer as gzip data arrives so that a lying header in a small
 // file cannot make us allocate gigabytes.
 std::vector<uint8_t> read_data(Source& src, const fs::path& file, uint64_t n,
@@ -170,6 +159,17 @@ std::vector<uint8_t> read_data(Source& src, const fs::path& file, uint64_t n,
 }
 
 }  // namespace
+
+std::string dims_text(const std::vector<int64_t>& dims) {
+  constexpr size_t kShown = 6;  // a corrupt header may have 255 dimensions
+  std::string s;
+  for (size_t i = 0; i < dims.size() && i < kShown; ++i) {
+    if (i > 0) s += 'x';
+    s += std::to_string(dims[i]);
+  }
+  if (dims.size() > kShown) s += "x... (rank " + std::to_string(dims.size()) + ")";
+  return s;
+}
 
 IdxArray read_idx(const std::filesystem::path& file) {
   Source src(file);

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <string>
 #include <vector>
 
 namespace krill::data {
@@ -17,5 +18,8 @@ struct IdxArray {
 // Throws DataError naming the file and what was wrong: missing file, wrong magic, unsupported
 // element type, truncated data, trailing bytes, corrupt gzip stream.
 IdxArray read_idx(const std::filesystem::path& file);
+
+// "60000x28x28"; past six dimensions, the first six and the rank (a corrupt header may have 255).
+std::string dims_text(const std::vector<int64_t>& dims);
 
 }  // namespace krill::data

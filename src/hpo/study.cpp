@@ -281,6 +281,10 @@ Study::Handout Study::try_ask_locked(int worker) {
 }
 
 void Study::tell(TrialRecord trial) {
+  tell(std::move(trial), false);
+}
+
+void Study::tell(TrialRecord trial, bool lost_attempt) {
   if (trial.state == TrialState::Running) {
     throw InvalidArgument("tell(): trial " + std::to_string(trial.number) + " is still running");
   }
@@ -289,9 +293,10 @@ void Study::tell(TrialRecord trial) {
   bool stored = true;
   {
     std::lock_guard lock(mutex_);
-    if (pbt_left_) {
-      // This run's population stopped: a member another run holds is lost; one still held here is
-      // left Running, re-queued once this run ends, and resumed from its saved states.
+    if (pbt_left_ && lost_attempt) {
+      // This run's population stopped this member: another run holds it (lost), or this one
+      // still does (left Running, re-queued once this run ends, resumed from its saved states).
+      // A member that ended as it would have (it finished first) is stored below.
       stored = false;
       bool held = false;
       for (const TrialRecord& t : storage_.trials(record_.id)) {
@@ -632,7 +637,7 @@ void Study::conclude(TrialRecord rec, const Trial& trial, const GroupObjective::
   }
   rec.attrs = trial.attrs();
   rec.finished = wall_seconds();
-  tell(std::move(rec));
+  tell(std::move(rec), trial.last_decision().lost);
 }
 
 void Study::run_trials(std::vector<TrialRecord> recs, GroupObjective& objective,

@@ -195,6 +195,9 @@ class Study {
 
  private:
   bool better(double a, double b) const;
+  // tell(), for an attempt the study stopped because its population left (`lost_attempt`: its
+  // last decision was a lost Stop): not stored.
+  void tell(TrialRecord trial, bool lost_attempt);
   // Settles a trial that ran (its value, or the exception it ended with) and tells it.
   void conclude(TrialRecord rec, const Trial& trial, const GroupObjective::Result& result);
   Handout try_ask_locked(int worker);  // mutex_ held
@@ -259,8 +262,9 @@ class Study {
   std::string first_error_;
   std::vector<int64_t> lost_here_;
   std::vector<int64_t> left_here_;
-  // PBT: a member of this run was taken back, so this run's population stops (pbt_left_stop):
-  // no more trials handed out, no more reports or decisions stored; mutex_.
+  // PBT: a member of this run was taken back, so this run's population stops
+  // (leave_population_locked): no more trials handed out, no more reports or decisions stored;
+  // mutex_.
   bool pbt_left_ = false;
   bool exhausted_ = false;               // a claim found the sampler exhausted; mutex_
   std::condition_variable trial_ended_;  // a trial of this run ended, or the study is closing

@@ -299,7 +299,7 @@ std::vector<LayerShape> infer_shapes(const ModelSpec& spec, ImageShape input, in
     const size_t last = layers.size() - 1;
     fail(last, "ends the model with " + got() + ", expected " + std::to_string(classes) +
                    " outputs, one per class (end with flatten and dense:" +
-                   std::to_string(classes) + ")");
+                   std::to_string(classes) + ", or a dense:N with more)");
   }
   return out;
 }

@@ -1,6 +1,7 @@
 #include "tune/stopping_config.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 
 #include "core/error.hpp"
@@ -207,7 +208,10 @@ std::string ReportSteps::describe() const {
     const Run& r = runs.front();
     const int64_t interval = each_epoch ? r.per_epoch : every.front();
     std::vector<int64_t> steps;
-    for (int64_t s = interval; s < r.last && steps.size() < 4; s += interval) steps.push_back(s);
+    for (int64_t s = interval; s < r.last && steps.size() < 4; s += interval) {
+      steps.push_back(s);
+      if (s > std::numeric_limits<int64_t>::max() - interval) break;  // s + interval overflows
+    }
     std::string text = "at steps ";
     if (steps.size() == 4) {
       text += std::to_string(steps[0]) + ", " + std::to_string(steps[1]) + ", " +

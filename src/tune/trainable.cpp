@@ -242,10 +242,13 @@ std::string batch_problem(const nn::ModelSpec& model, ImageShape input, int64_t 
     const nn::LayerShape& s = shapes[i];
     if (s.layer.kind != nn::LayerKind::BatchNorm) continue;
     if (s.image_in && s.in.height * s.in.width > 1) continue;  // values a channel: batch x H x W
-    const bool always = batch == 1 || train_size == 1;
-    return "layer " + std::to_string(i + 1) + " '" + s.layer.to_string() +
-           "' normalises each feature over a batch, but " +
-           (always ? std::string("every batch") : "the last batch of each epoch") +
+    const std::string layer = "layer " + std::to_string(i + 1) + " '" + s.layer.to_string() +
+                              "' normalises each " + "feature over a batch, but ";
+    if (train_size == 1) {
+      return layer + "the training set holds 1 image: expected at least 2";
+    }
+    const bool always = batch == 1;
+    return layer + (always ? std::string("every batch") : "the last batch of each epoch") +
            " holds 1 image (" + std::to_string(train_size) + " training images, batch " +
            std::to_string(batch) + "): expected batches of at least 2 images (a batch size " +
            (always ? "above 1" : "that leaves more than 1") + ")";
@@ -815,6 +818,7 @@ double TrainingObjective::operator()(hpo::Trial& trial) {
   trial.set_attr("iterations", static_cast<double>(h.iterations));
   trial.set_attr("train_seconds", h.train_seconds);
   trial.set_attr("threads", most_threads);
+  if (device_ != Device::Cpu) trial.set_attr("gpu", 1);  // for krill best: not the CPU's sums
   if (h.status == train::RunStatus::Diverged) {
     throw hpo::Diverged("loss not finite at iteration " + std::to_string(h.diverged_at));
   }
@@ -1030,6 +1034,7 @@ void TrainingObjective::run(const std::vector<hpo::Trial*>& trials, const Finish
     trial.set_attr("train_seconds", h.train_seconds);
     trial.set_attr("population", static_cast<double>(count));
     trial.set_attr("threads", group_threads);
+    if (device_ != Device::Cpu) trial.set_attr("gpu", 1);
     if (h.status == train::RunStatus::Diverged) {
       return std::make_exception_ptr(
           hpo::Diverged("loss not finite at iteration " + std::to_string(h.diverged_at)));
@@ -1068,8 +1073,13 @@ TrainingObjective::Steps TrainingObjective::running_steps() const {
   Steps sum;
   std::lock_guard lock(mutex_);
   for (const auto& [number, r] : running_) {
-    sum.done += r->done.load(std::memory_order_relaxed);
-    sum.planned += r->planned;
+    // Saturated: a trial may plan up to INT64_MAX steps.
+    if (__builtin_add_overflow(sum.done, r->done.load(std::memory_order_relaxed), &sum.done)) {
+      sum.done = std::numeric_limits<int64_t>::max();
+    }
+    if (__builtin_add_overflow(sum.planned, r->planned, &sum.planned)) {
+      sum.planned = std::numeric_limits<int64_t>::max();
+    }
   }
   return sum;
 }

@@ -72,8 +72,8 @@ struct StudyData {
   data::Dataset test;
 };
 // Errors (a missing folder, a bad IDX file) start with the position of `data:` in the study file.
-// With `with_train` false only the test set is read (train and validation stay empty): the MPI
-// manager scores the best trial and trains none.
+// With `with_train` false only the test set is read, and the training labels for the class count
+// (train and validation stay empty): the MPI manager scores the best trial and trains none.
 std::shared_ptr<const StudyData> load_study_data(const StudyFile& file, bool with_train = true);
 
 // What the checks of a study that need its data know of it.

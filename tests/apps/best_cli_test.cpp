@@ -298,6 +298,14 @@ TEST_F(BestCliTest, ATrialTrainedWithSeveralThreadsIsNotSaidToReproduce) {
   const auto text = run_krill("best " + db.string());
   EXPECT_THAT(text.output, HasSubstr("train it again:\n"));
   EXPECT_THAT(text.output, HasSubstr("note: the trial trained with 2 threads"));
+  // A trial trained on a GPU: not the CPU's sums either.
+  auto gpu = one;
+  gpu.attrs["gpu"] = 1;
+  const fs::path db_gpu = dir_ / "gpu.db";
+  write_study(db_gpu, "gpu", kConfig, {gpu});
+  const Json g = parse_json(run_krill("best " + db_gpu.string() + " --json").output);
+  EXPECT_FALSE(g["reproduces"].boolean);
+  EXPECT_THAT(g["note"].string, HasSubstr("the trial trained on a GPU, the command on the CPU"));
   // Trial 1 alone (one thread) reproduces.
   const fs::path db1 = dir_ / "one.db";
   write_study(db1, "one", kConfig, {one});

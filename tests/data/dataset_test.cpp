@@ -204,8 +204,9 @@ TEST(LoadIdx, TheClassCountIsOneMoreThanTheLargestLabelOfEitherFile) {
               HasSubstr("train-labels-idx1-ubyte: label 99 at index 4 is outside the 10 classes"));
 }
 
-// The MPI manager reads the test set alone: the training files must be there, but are not read
-// (a broken one is the workers' to report).
+// The MPI manager reads the test set alone: the training files must be there, but the images are
+// not read (a broken file is the workers' to report); the labels are when the class count is the
+// data's (classes 0), a given count is not.
 TEST(LoadIdx, TheTestSetAlone) {
   TempDir dir;
   write_folder(dir, 30, 12, 4, 5, /*gz=*/false);
@@ -217,6 +218,10 @@ TEST(LoadIdx, TheTestSetAlone) {
   EXPECT_EQ(data.test.features(), 20);
   EXPECT_EQ(data.test.label(11), 1);
   EXPECT_THROW(load_idx(dir.path()), DataError);
+  write_raw(dir / "train-labels-idx1-ubyte", {0, 1, 2});       // not an IDX file either
+  EXPECT_EQ(load_idx(dir.path(), 10, false).test.size(), 12);  // a given count: not read
+  EXPECT_THAT(data_error([&] { load_idx(dir.path(), 0, false); }),
+              HasSubstr("train-labels-idx1-ubyte"));  // the data's count: read
   std::filesystem::remove(dir / "train-images-idx3-ubyte");
   EXPECT_THAT(data_error([&] { load_idx(dir.path(), 10, false); }),
               HasSubstr("missing train-images-idx3-ubyte"));

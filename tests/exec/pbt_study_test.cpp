@@ -283,6 +283,35 @@ TEST(PbtStudy, APopulationWhoseMemberAnotherRunTookBackStopsAndLeavesTheOthersTo
   EXPECT_EQ(resumed, (std::vector<int64_t>{1, 2, 3}));
 }
 
+// A member that ended as it would have (its last report taken before the population left) keeps
+// its result: only the attempts the population stopped are dropped or left.
+TEST(PbtStudy, AMemberThatEndedBeforeThePopulationLeftIsStored) {
+  store::MemoryStorage storage;
+  auto a = open(storage);
+  std::vector<TrialRecord> members;
+  for (int i = 0; i < kPopulation; ++i) members.push_back(*a->ask());
+  EXPECT_FALSE(a->decide(3, Report(50, 0.5)).stops());
+  storage.remove_run(a->run().id);  // as a run taken for gone is
+  auto b = open(storage);
+  ASSERT_EQ(b->ask()->number, 0);
+  const DecisionRecord left = a->decide(0, Report(50, 0.5));
+  EXPECT_TRUE(left.stops());
+  EXPECT_TRUE(left.lost);
+  const DecisionRecord after = a->decide(1, Report(50, 0.5));  // the population has left
+  EXPECT_TRUE(after.lost);
+  TrialRecord done = members[3];
+  settle(done, Outcome::Returned, 0.75, "", false);
+  a->tell(done);  // it finished before: stored, with its lease
+  const StudyProgress p = a->progress();
+  EXPECT_EQ(p.finished_here, 1);
+  EXPECT_TRUE(p.left_here.empty());
+  for (const TrialRecord& t : storage.trials(a->record().id)) {
+    if (t.number != 3) continue;
+    EXPECT_EQ(t.state, TrialState::Completed);
+    EXPECT_EQ(t.value, 0.75);
+  }
+}
+
 TEST(PbtStudy, ALivePopulationCannotBeJoined) {
   store::MemoryStorage storage;
   auto first = open(storage);

@@ -45,7 +45,8 @@ TEST(CheckStudyData, LayersMustFitTheImages) {
             "weights), expected at most 1073741824 parameters (4 GiB)");
   EXPECT_EQ(error_of("data: mnist\ntrials: 4\nmodel:\n  layers: \"flatten,dense:8\"\n"),
             "s.yaml:4:11: model 'flatten,dense:8': layer 2 'dense:8' ends the model with 8 flat "
-            "features, expected 10 outputs, one per class (end with flatten and dense:10)");
+            "features, expected 10 outputs, one per class (end with flatten and dense:10, or a "
+            "dense:N with more)");
   EXPECT_EQ(error_of("data: mnist\ntrials: 4\nmodel:\n  layers: \"flatten,dense:12\"\n"),
             "(accepted)");  // outputs for 12 classes; the data's 10 use 10 of them
   EXPECT_EQ(
@@ -189,7 +190,7 @@ TEST(BatchProblem, ABatchOfOneImageForAFlatBatchNormIsSaidBeforeTraining) {
   EXPECT_THAT(batch_problem(flat, mnist, 10, 900, 1, 5),
               ::testing::HasSubstr("but every batch holds 1 image"));
   EXPECT_THAT(batch_problem(flat, mnist, 10, 1, 32, 0),
-              ::testing::HasSubstr("but every batch holds 1 image (1 training images"));
+              ::testing::HasSubstr("but the training set holds 1 image: expected at least 2"));
   // A batch norm over images normalises batch x rows x cols values a channel; none: no problem.
   const nn::ModelSpec conv = nn::parse_model_spec("conv:4:3,batchnorm,relu,flatten,dense:10");
   EXPECT_EQ(batch_problem(conv, mnist, 10, 900, 1, 0), "");
