@@ -46,6 +46,7 @@
 #include "core/error.hpp"
 #include "core/rng.hpp"
 #include "data/dataset.hpp"
+#include "data/loader.hpp"
 #include "nn/losses.hpp"
 #include "nn/model_spec.hpp"
 #include "optim/sgd.hpp"
@@ -210,7 +211,7 @@ int run(const Options& o) {
   const Result r = population ? run_population(o, train, device) : run_single(o, train, device);
 
   const int members = population ? o.members : 1;
-  const int64_t per_epoch = train.size() / o.batch + (train.size() % o.batch != 0);
+  const int64_t per_epoch = data::batches_per_epoch(train.size(), o.batch);
   const double epochs = static_cast<double>(r.steps) / static_cast<double>(per_epoch);
   std::string losses;
   for (size_t i = 0; i < r.losses.size() && i < static_cast<size_t>(kLossesShown); ++i) {

@@ -356,29 +356,34 @@ int optimize_and_report(hpo::Study& study, hpo::Executor& executor,
       best && std::filesystem::exists(objective.checkpoint_of(best->number))) {
     fmt::print("best weights: {}\n", objective.checkpoint_of(best->number).string());
   }
-  if (auto lost = study.progress().lost_here; !lost.empty()) {
-    std::sort(lost.begin(), lost.end());  // in the order they ended: "trials 1, 0"
+  // "4 trials" and "trials 0, 1, 2, 3", in number order (they are kept in the order they ended).
+  const auto counted = [](const std::vector<int64_t>& numbers, const char* noun) {
+    return fmt::format("{} {}{}", numbers.size(), noun, numbers.size() == 1 ? "" : "s");
+  };
+  const auto named = [](std::vector<int64_t> numbers) {
+    std::sort(numbers.begin(), numbers.end());
+    return fmt::format("{} {}", numbers.size() == 1 ? "trial" : "trials", fmt::join(numbers, ", "));
+  };
+  const hpo::StudyProgress ended = study.progress();
+  if (!ended.lost_here.empty()) {
     fmt::print(stderr,
-               "krill tune: {} of this process ({} {}) taken back by another process while "
-               "this one was silent for over {:.0f} s (stopped, or cut off from the database): "
-               "run there, this process's result dropped\n",
-               lost.size() == 1 ? "1 trial" : fmt::format("{} trials", lost.size()),
-               lost.size() == 1 ? "trial" : "trials", fmt::join(lost, ", "),
+               "krill tune: {} of this process ({}) taken back by another process while this one "
+               "was silent for over {:.0f} s (stopped, or cut off from the database): run there, "
+               "this process's result dropped\n",
+               counted(ended.lost_here, "trial"), named(ended.lost_here),
                hpo::LeaseOptions{}.grace);
   }
-  if (const auto p = study.progress(); p.exhausted && p.finished < p.total && !g_cancel.load()) {
+  if (ended.exhausted && ended.finished < ended.total && !g_cancel.load()) {
     fmt::print(stderr,
                "krill tune: the {} sampler has no more trials to propose ({} in the study, below "
                "the budget of {}): the study is complete\n",
-               file.sampler.name, study.trials().size(), p.total);
+               file.sampler.name, study.trials().size(), ended.total);
   }
-  if (auto left = study.progress().left_here; !left.empty()) {
-    std::sort(left.begin(), left.end());
+  if (!ended.left_here.empty()) {
     fmt::print(stderr,
-               "krill tune: the population stopped with them: {} ({} {}) left running in the "
+               "krill tune: the population stopped with them: {} ({}) left running in the "
                "database, to resume from their saved states once this process has ended\n",
-               left.size() == 1 ? "1 member" : fmt::format("{} members", left.size()),
-               left.size() == 1 ? "trial" : "trials", fmt::join(left, ", "));
+               counted(ended.left_here, "member"), named(ended.left_here));
   }
   if (g_cancel.load()) {
     fmt::print(stderr, "krill tune: interrupted; run the same command again to resume\n");

@@ -66,9 +66,7 @@ int64_t DataLoader::next_indices(std::vector<int64_t>& images, std::vector<int32
 }
 
 int64_t DataLoader::batches_per_epoch() const {
-  const int64_t n = data_.size();
-  // Not (n + batch - 1) / batch: it overflows for a batch near INT64_MAX.
-  return n / options_.batch + (!options_.drop_last && n % options_.batch != 0 ? 1 : 0);
+  return data::batches_per_epoch(data_.size(), options_.batch, options_.drop_last);
 }
 
 }  // namespace krill::data

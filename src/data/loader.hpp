@@ -50,4 +50,10 @@ class DataLoader {
   int64_t cursor_ = 0;
 };
 
+// ceil(size / batch), the batches of an epoch (the last may be smaller), without overflowing
+// for a batch near INT64_MAX as (size + batch - 1) / batch did; with `drop_last`, size / batch.
+inline int64_t batches_per_epoch(int64_t size, int64_t batch, bool drop_last = false) {
+  return size / batch + (!drop_last && size % batch != 0 ? 1 : 0);
+}
+
 }  // namespace krill::data

@@ -512,8 +512,8 @@ std::vector<Study::Released> Study::submit(int64_t number, const Report& report)
   // A worker's trial this run lost (the manager was taken for gone) is told to stop; its result
   // is then dropped by tell(). Not a PBT member's: its worker would then remove the member's
   // saved states, now the other attempt's (a Decision does not carry `lost`).
-  if (pbt_ && !pbt_->decides_at(report)) return {{number, decide_as(number, report, nullptr, {})}};
   if (!pbt_) return {{number, decide_or_leave(number, report, nullptr)}};
+  if (!pbt_->decides_at(report)) return {{number, decide_as(number, report, nullptr, {})}};
   storage_.add_report(record_.id, number, report);
   std::lock_guard lock(mutex_);
   if (!record_report_locked(number, report)) {

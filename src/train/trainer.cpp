@@ -53,12 +53,12 @@ void Trainer::set_base_lr(double lr) {
 
 int64_t Trainer::total_iterations(const data::Dataset& train) const {
   if (options_.iterations > 0) return options_.iterations;
-  const int64_t per_epoch = train.size() / options_.batch + (train.size() % options_.batch != 0);
+  const int64_t per_epoch = data::batches_per_epoch(train.size(), options_.batch);
   int64_t total = 0;
   if (__builtin_mul_overflow(options_.epochs, per_epoch, &total)) {
     throw InvalidArgument(
         std::to_string(options_.epochs) + " epochs of " + std::to_string(per_epoch) +
-        " batches are more steps than can be " + "counted (at most " +
+        " batches are more steps than can be counted (at most " +
         std::to_string(std::numeric_limits<int64_t>::max()) + "), expected fewer epochs");
   }
   return total;

@@ -11,6 +11,7 @@
 #include "backend/backend.hpp"
 #include "core/error.hpp"
 #include "core/serialize.hpp"
+#include "data/loader.hpp"
 #include "train/checkpoint.hpp"
 #include "train/population.hpp"
 #include "tune/model_template.hpp"
@@ -226,7 +227,7 @@ std::string batch_problem(const nn::ModelSpec& model, ImageShape input, int64_t 
   if (train_size < 1 || batch < 1) return "";
   int64_t smallest = std::min(batch, train_size);
   // The last batch of an epoch, unless training ends before it.
-  const int64_t per_epoch = train_size / batch + (train_size % batch != 0);
+  const int64_t per_epoch = data::batches_per_epoch(train_size, batch);
   if (train_size > batch && train_size % batch != 0 &&
       (iterations <= 0 || iterations >= per_epoch)) {
     smallest = train_size % batch;
@@ -243,7 +244,7 @@ std::string batch_problem(const nn::ModelSpec& model, ImageShape input, int64_t 
     if (s.layer.kind != nn::LayerKind::BatchNorm) continue;
     if (s.image_in && s.in.height * s.in.width > 1) continue;  // values a channel: batch x H x W
     const std::string layer = "layer " + std::to_string(i + 1) + " '" + s.layer.to_string() +
-                              "' normalises each " + "feature over a batch, but ";
+                              "' normalises each feature over a batch, but ";
     if (train_size == 1) {
       return layer + "the training set holds 1 image: expected at least 2";
     }
@@ -343,7 +344,7 @@ std::optional<ReportSteps> report_steps(const StudyFile& file, int64_t train_siz
   }
   std::set<ReportSteps::Run> runs;
   for (const int64_t batch : values["batch"]) {
-    const int64_t per_epoch = train_size / batch + (train_size % batch != 0 ? 1 : 0);
+    const int64_t per_epoch = data::batches_per_epoch(train_size, batch);
     for (const int64_t epochs : values["epochs"]) {
       for (const int64_t iterations : values["iterations"]) {
         int64_t last = iterations;
