@@ -109,8 +109,8 @@ TEST_F(TuneCliTest, TunesShowsAndExports) {
   // Every command's standard output too (they exited 0 with the results lost); krill's stderr,
   // where it says so, goes to the pipe.
   const std::string db = (dir_ / "crash.db").string();
-  for (const std::string args : {"show " + db, "show " + db + " --json", "studies " + db,
-                                 "best " + db, "best " + db + " --json"}) {
+  for (const std::string& args : {"show " + db, "show " + db + " --json", "studies " + db,
+                                  "best " + db, "best " + db + " --json"}) {
     const auto r = run_krill_stdout_to(args, "/dev/full");
     EXPECT_EQ(r.exit_code, 2) << args << ": " << r.output;
     EXPECT_THAT(r.output, HasSubstr("krill: error: standard output: write failed")) << args;

@@ -474,7 +474,10 @@ TEST_P(StorageTest, ClaimRequeuesTheTrialsOfGoneRunsWithTheirParameters) {
   EXPECT_TRUE(storage_->trials(id).at(0).attrs.empty()) << "a lost lease stores nothing";
   // Nor a report or a decision of it: the new attempt's curve is its own.
   EXPECT_THROW(storage_->add_report(id, 0, {10, 0.5, {{"lr", 0.1}}}, "dead"), hpo::LeaseLost);
-  hpo::DecisionRecord exploit{.step = 10, .action = hpo::Action::Exploit, .reason = "r"};
+  hpo::DecisionRecord exploit;
+  exploit.step = 10;
+  exploit.action = hpo::Action::Exploit;
+  exploit.reason = "r";
   exploit.donor = 1;
   exploit.donor_step = 10;
   exploit.params = {{"x", 0.5}};

@@ -71,7 +71,9 @@ class PopulationStudyTest : public ::testing::Test {
     exec::LocalExecutor executor(
         {.workers = workers, .threads_per_worker = 1, .population = population});
     executor.set_group_objective(&objective);
-    study.optimize(objective.objective(), {.executor = &executor});
+    hpo::OptimizeOptions options;
+    options.executor = &executor;
+    study.optimize(objective.objective(), options);
     Outcome out;
     for (const auto& t : study.trials()) out.trials[t.number] = t;
     if (auto best = study.best_trial()) {

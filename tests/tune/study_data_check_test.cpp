@@ -118,10 +118,14 @@ TEST(CheckStudyData, BothSetsMustHoldImages) {
       "s.yaml:3:9: the data leaves 4 training and 0 validation images (subset 4, validation "
       "0.1), expected at least one of each");
   // Neither line in the file: at `data` (it had no position); no images at all: at `data` too.
-  EXPECT_THAT(error_of("data: mnist\ntrials: 4\n", {.train = 1, .validation = 0}),
-              ::testing::StartsWith("s.yaml:1:7: the data leaves 1 training and 0 validation"));
-  EXPECT_THAT(error_of("data: mnist\ntrials: 4\nvalidation: 0.1\n", {.train = 0, .validation = 0}),
-              ::testing::StartsWith("s.yaml:1:7: the data leaves 0 training and 0 validation"));
+  EXPECT_THAT(
+      error_of("data: mnist\ntrials: 4\n",
+               {.train = 1, .validation = 0, .features = 784, .classes = 10, .image = {1, 28, 28}}),
+      ::testing::StartsWith("s.yaml:1:7: the data leaves 1 training and 0 validation"));
+  EXPECT_THAT(
+      error_of("data: mnist\ntrials: 4\nvalidation: 0.1\n",
+               {.train = 0, .validation = 0, .features = 784, .classes = 10, .image = {1, 28, 28}}),
+      ::testing::StartsWith("s.yaml:1:7: the data leaves 0 training and 0 validation"));
 }
 
 TEST(CheckStudyData, ReportStepsFollowTheTrainer) {
