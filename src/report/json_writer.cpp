@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "core/utf8.hpp"
+
 namespace krill::report {
 
 void JsonWriter::separate() {
@@ -35,7 +37,19 @@ void JsonWriter::key(std::string_view k) {
 void JsonWriter::value(std::string_view v) {
   separate();
   out_ += '"';
-  for (char c : v) {
+  for (size_t i = 0; i < v.size(); ++i) {
+    const char c = v[i];
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      // JSON is UTF-8: other bytes (a file name in Latin-1 in an error) become U+FFFD.
+      const size_t n = utf8_sequence(v.substr(i));
+      if (n == 0) {
+        out_ += "\\ufffd";
+      } else {
+        out_.append(v.substr(i, n));
+        i += n - 1;
+      }
+      continue;
+    }
     switch (c) {
       case '"':
         out_ += "\\\"";

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string_view>
 
+#include "core/utf8.hpp"
 #include "hpo/storage.hpp"
 
 namespace krill::tune {
@@ -69,6 +70,7 @@ std::string study_name_problem(const std::string& name) {
     return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
   });
   if (control) return "a name with a control character";
+  if (!is_utf8(name)) return "a name that is not UTF-8 text";
   return "";
 }
 

@@ -15,12 +15,13 @@
 namespace krill::tune {
 
 // What is wrong with `name` as a study's name, "" when nothing: it names files, so it is not
-// empty, has no '/' and no control character, and is not "." or "..". kStudyNameRule says so.
+// empty, UTF-8 text with no '/' and no control character, and is not "." or "..". kStudyNameRule
+// says so.
 std::string study_name_problem(const std::string& name);
 inline constexpr size_t kMaxStudyName = 120;
 inline constexpr const char* kStudyNameRule =
-    "a name that can be part of a file name (not empty, at most 120 bytes, no '/' or control "
-    "character, not '.' or '..')";
+    "a name that can be part of a file name (UTF-8 text, not empty, at most 120 bytes, no '/' or "
+    "control character, not '.' or '..')";
 
 // `<storage>.<study>`, the start of the study's file names; empty for an in-memory storage
 // (":memory:", or no storage), which keeps no files. A server's study (postgresql://...) keeps

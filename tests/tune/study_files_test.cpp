@@ -41,6 +41,9 @@ TEST(StudyFiles, NamesThatCannotNameAFileAreRefused) {
   EXPECT_EQ(study_name_problem("."), "'.'");
   EXPECT_EQ(study_name_problem("a\tb"), "a name with a control character");
   EXPECT_EQ(study_name_problem("a\nb"), "a name with a control character");
+  // JSON output (krill show --json, export) is UTF-8: a name of other bytes made it invalid.
+  EXPECT_EQ(study_name_problem("bad\xffname"), "a name that is not UTF-8 text");
+  EXPECT_EQ(study_name_problem("caf\xe9"), "a name that is not UTF-8 text");
   // Its files' names must fit in 255 bytes (a 250-byte name failed every trial at its checkpoint).
   EXPECT_EQ(study_name_problem(std::string(120, 'a')), "");
   EXPECT_EQ(study_name_problem(std::string(121, 'a')), "a name of 121 bytes");
