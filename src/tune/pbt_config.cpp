@@ -20,11 +20,13 @@ const Strings kFixedDuringTraining{"optimizer",  "batch",   "epochs", "iteration
                                    "eval_every", "hidden",  "width",  "depth",
                                    "activation", "dropout", "init"};
 
-int64_t integer(const yaml::Source& src, const yaml::Entry& e, int64_t min) {
+int64_t integer(const yaml::Source& src, const yaml::Entry& e, int64_t min,
+                std::optional<int64_t> max = std::nullopt) {
   const auto v = yaml::is_plain(e.value) ? yaml::parse_int(e.value.Scalar()) : std::nullopt;
-  if (!v || *v < min) {
-    src.fail(e.at(), "'" + e.key + "' is " + yaml::describe(e.value) +
-                         ", expected an integer >= " + std::to_string(min));
+  if (!v || *v < min || (max && *v > *max)) {
+    src.fail(e.at(), "'" + e.key + "' is " + yaml::describe(e.value) + ", expected an integer " +
+                         (max ? "from " + std::to_string(min) + " to " + std::to_string(*max)
+                              : ">= " + std::to_string(min)));
   }
   return *v;
 }
@@ -58,7 +60,9 @@ PbtConfig parse_pbt(const yaml::Source& src, const yaml::Entry& section,
   for (const auto& e : entries) {
     yaml::check_known(src, e, kKeys);
     c.positions[e.key] = src.where(e.at().Mark());
-    if (e.key == "population") c.options.population = integer(src, e, 2);
+    // Members on workers are a thread each, on MPI a rank each, all at once; their states are
+    // files: the same bound as `population`'s.
+    if (e.key == "population") c.options.population = integer(src, e, 2, kMaxPbtPopulation);
     if (e.key == "interval") c.options.interval = integer(src, e, 1);
     if (e.key == "quantile") {
       c.options.quantile = number(src, e.value, "'quantile'", 0, 0.5, true, e.at());
@@ -112,6 +116,13 @@ PbtConfig parse_pbt(const yaml::Source& src, const yaml::Entry& section,
     }
   }
   for (const std::string& name : c.options.evolve) {
+    if (!find_training_param(name)) {  // no hyperparameter of krill's: a misspelling?
+      const auto near = yaml::suggest(name, searched);
+      throw InvalidArgument(at + "pbt evolves '" + name + "', which is no hyperparameter" +
+                            (near ? ", did you mean '" + *near + "'?" : "") + " (the search has " +
+                            (searched.empty() ? std::string("nothing") : yaml::one_of(searched)) +
+                            ")");
+    }
     if (!evolvable(name)) {
       throw InvalidArgument(at + "pbt cannot evolve '" + name +
                             "': it changes the model, the optimizer or the length of training, "

@@ -13,6 +13,9 @@
 
 namespace krill::tune {
 
+// The most members a population may have (as the study file's `population`).
+inline constexpr int64_t kMaxPbtPopulation = 4096;
+
 struct PbtConfig {
   hpo::PbtOptions options;
   // "<file>:<line>:<column>: " of the section ("pbt") and of each option written (by name).

@@ -59,7 +59,11 @@ TEST(PbtConfig, DefaultsAndOptions) {
 
 TEST(PbtConfig, MistakesAreRefusedWhereTheyAreWritten) {
   EXPECT_EQ(error_of(kHead + "pbt: {population: 1}\n"),
-            "s.yaml:8:19: 'population' is '1', expected an integer >= 2");
+            "s.yaml:8:19: 'population' is '1', expected an integer from 2 to 4096");
+  // A member per worker thread or rank, all at once: 100000 started that many threads.
+  EXPECT_EQ(error_of(kHead + "pbt: {population: 4097}\n"),
+            "s.yaml:8:19: 'population' is '4097', expected an integer from 2 to 4096");
+  EXPECT_EQ(parse_study_file(kHead + "pbt: {population: 4096}\n", "s.yaml").trials, 4096);
   EXPECT_EQ(error_of(kHead + "pbt: {interval: 0}\n"),
             "s.yaml:8:17: 'interval' is '0', expected an integer >= 1");
   EXPECT_EQ(error_of(kHead + "pbt: {quantile: 0.6}\n"),
@@ -73,6 +77,12 @@ TEST(PbtConfig, MistakesAreRefusedWhereTheyAreWritten) {
   EXPECT_THAT(error_of(kHead + "pbt: {populaton: 4}\n"),
               HasSubstr("s.yaml:8:7: unknown key 'populaton', did you mean 'population'?"));
   EXPECT_THAT(error_of(kHead + "pbt: 4\n"), HasSubstr("s.yaml:8:6: "));
+  // A name that is no hyperparameter at all: a misspelling, not one that "changes the model".
+  EXPECT_EQ(error_of(kHead + "pbt: {evolve: [lrr]}\n"),
+            "s.yaml:8:15: pbt evolves 'lrr', which is no hyperparameter, did you mean 'lr'? (the "
+            "search has lr)");
+  EXPECT_EQ(error_of(kHead + "pbt: {evolve: [zzz]}\n"),
+            "s.yaml:8:15: pbt evolves 'zzz', which is no hyperparameter (the search has lr)");
   EXPECT_EQ(error_of(kHead + "pbt: {evolve: momentum}\n"),
             "s.yaml:8:15: pbt evolves 'momentum', which is not under search: (it has lr), "
             "expected a dimension to start the population from, e.g. momentum: {type: float, "
