@@ -194,12 +194,13 @@ TrainTest load_idx(const std::filesystem::path& folder, int classes, bool with_t
   }
   // The labels first: the class count is read from them (both files', so that a process that
   // reads only the test images builds the same model as one that trains).
-  IdxArray train_labels = with_train || classes == 0 ? read_idx(files[1]) : IdxArray{};
-  IdxArray test_labels = read_idx(files[3]);
+  IdxArray train_labels =
+      with_train || classes == 0 ? read_idx(files[1], IdxKind::Labels) : IdxArray{};
+  IdxArray test_labels = read_idx(files[3], IdxKind::Labels);
   if (classes == 0) classes = classes_of(train_labels, test_labels);
   auto load = [&](const fs::path& images, const fs::path& labels, IdxArray& label_array) {
-    return std::make_shared<const ImageSet>(
-        make_image_set(read_idx(images), label_array, classes, images.string(), labels.string()));
+    return std::make_shared<const ImageSet>(make_image_set(
+        read_idx(images, IdxKind::Images), label_array, classes, images.string(), labels.string()));
   };
   if (!with_train) return {Dataset(), Dataset(load(files[2], files[3], test_labels))};
   auto train = load(files[0], files[1], train_labels);
@@ -241,12 +242,13 @@ std::filesystem::path resolve_data(const std::string& name_or_folder) {
   }
   const fs::path dir = name_or_folder;
   if (!fs::exists(dir, ec)) {
-    throw DataError("--data " + name_or_folder +
-                    ": no such folder (expected a folder of IDX files or 'fashion-mnist')");
+    throw DataError(
+        "--data " + name_or_folder +
+        ": no such folder (expected a folder of IDX files, 'fashion-mnist' or 'mnist')");
   }
   if (!fs::is_directory(dir, ec)) {
     throw DataError("--data " + name_or_folder +
-                    ": not a folder (expected a folder of IDX files or 'fashion-mnist')");
+                    ": not a folder (expected a folder of IDX files, 'fashion-mnist' or 'mnist')");
   }
   return dir;
 }

@@ -171,7 +171,7 @@ std::string dims_text(const std::vector<int64_t>& dims) {
   return s;
 }
 
-IdxArray read_idx(const std::filesystem::path& file) {
+IdxArray read_idx(const std::filesystem::path& file, IdxKind kind) {
   Source src(file);
   uint8_t magic[4];
   size_t got = src.read(magic, 4);
@@ -190,6 +190,15 @@ IdxArray read_idx(const std::filesystem::path& file) {
   if (type != 0x08) {
     fail(file, "unsupported IDX element type " + hex(type, 2) + " (" + type_name(type) +
                    "), only unsigned byte (0x08) is supported");
+  }
+  if (kind == IdxKind::Labels && rank != 1) {
+    fail(file, "IDX magic " + hex(magic_value, 8) + " says rank " + std::to_string(rank) +
+                   ", expected a labels file: 0x00000801 (rank 1, one label per image)");
+  }
+  if (kind == IdxKind::Images && rank != 3 && rank != 4) {
+    fail(file, "IDX magic " + hex(magic_value, 8) + " says rank " + std::to_string(rank) +
+                   ", expected an images file: 0x00000803 (N x height x width) or 0x00000804 "
+                   "(N x channels x height x width)");
   }
 
   IdxArray array;
@@ -213,6 +222,14 @@ IdxArray read_idx(const std::filesystem::path& file) {
     n = n > (kMaxDataBytes + 1) / u ? kMaxDataBytes + 1 : n * u;
   }
   const std::string dims = dims_text(array.dims);
+  if (kind == IdxKind::Images) {
+    for (size_t i = 1; i < array.dims.size(); ++i) {
+      if (array.dims[i] == 0) {
+        fail(file, "header says images of " + dims + ": dimension " + std::to_string(i + 1) +
+                       " is 0, expected every dimension of an image >= 1");
+      }
+    }
+  }
   if (n > kMaxDataBytes) {
     fail(file, "header says " + dims + " bytes of data, over the 16 GiB (" +
                    std::to_string(kMaxDataBytes) + " bytes) krill accepts: a corrupt header?");

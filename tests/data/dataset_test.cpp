@@ -289,9 +289,10 @@ TEST(ResolveData, FolderPath) {
   TempDir dir;
   EXPECT_EQ(resolve_data(dir.path().string()), dir.path());
   const std::string absent = (dir / "absent").string();
-  EXPECT_THAT(data_error([&] { resolve_data(absent); }),
-              HasSubstr("--data " + absent +
-                        ": no such folder (expected a folder of IDX files or 'fashion-mnist')"));
+  EXPECT_THAT(
+      data_error([&] { resolve_data(absent); }),
+      HasSubstr("--data " + absent +
+                ": no such folder (expected a folder of IDX files, 'fashion-mnist' or 'mnist')"));
 }
 
 TEST(ResolveData, FashionMnist) {

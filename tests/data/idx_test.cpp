@@ -27,9 +27,9 @@ std::vector<uint8_t> iota_bytes(size_t n, uint8_t start = 0) {
 }
 
 // The message of the DataError that reading `file` throws ("" and a failure if none).
-std::string read_error(const std::filesystem::path& file) {
+std::string read_error(const std::filesystem::path& file, IdxKind kind = IdxKind::Any) {
   try {
-    read_idx(file);
+    read_idx(file, kind);
   } catch (const DataError& e) {
     return e.what();
   }
@@ -107,6 +107,36 @@ TEST(ReadIdx, WrongMagic) {
   write_gz(dir / "rank0.gz", {0, 0, 8, 0});
   EXPECT_THAT(read_error(dir / "rank0.gz"),
               AllOf(HasSubstr("rank0.gz"), HasSubstr("wrong IDX magic 0x00000800")));
+}
+
+// Read as labels or images, a file of another rank, or images with a dimension of 0, is said to be
+// that, from the header (read as any array, its dimensions would swallow the data's first bytes
+// and the data would be "trailing").
+TEST(ReadIdx, LabelsAndImagesAreCheckedByRank) {
+  TempDir dir;
+  // 2 images of 1x2 read as labels; 1 image of 1x1x1x1 (rank 5) read as images.
+  write_raw(dir / "images", {0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2, 1, 2, 3, 4});
+  write_raw(dir / "rank5",
+            {0, 0, 8, 5, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 7});
+  EXPECT_EQ(read_error(dir / "images", IdxKind::Labels),
+            (dir / "images").string() +
+                ": IDX magic 0x00000803 says rank 3, expected a labels file: 0x00000801 (rank 1, "
+                "one label per image)");
+  EXPECT_EQ(read_idx(dir / "images", IdxKind::Images).dims, (std::vector<int64_t>{2, 1, 2}));
+  EXPECT_EQ(read_error(dir / "rank5", IdxKind::Images),
+            (dir / "rank5").string() +
+                ": IDX magic 0x00000805 says rank 5, expected an images file: 0x00000803 (N x "
+                "height x width) or 0x00000804 (N x channels x height x width)");
+  EXPECT_EQ(read_idx(dir / "rank5").values, (std::vector<uint8_t>{7}));
+  write_raw(dir / "flat", {0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 28, 1, 2});
+  EXPECT_EQ(read_error(dir / "flat", IdxKind::Images),
+            (dir / "flat").string() +
+                ": header says images of 2x0x28: dimension 2 is 0, expected every dimension of an "
+                "image >= 1");
+  write_raw(dir / "none", {0, 0, 8, 3, 0, 0, 0, 0, 0, 0, 0, 28, 0, 0, 0, 28});
+  EXPECT_EQ(read_idx(dir / "none", IdxKind::Images).dims, (std::vector<int64_t>{0, 28, 28}));
+  write_raw(dir / "labels", {0, 0, 8, 1, 0, 0, 0, 2, 4, 5});
+  EXPECT_EQ(read_idx(dir / "labels", IdxKind::Labels).values, (std::vector<uint8_t>{4, 5}));
 }
 
 // A header of 255 dimensions (a corrupt file) is named by its first few and its rank, not by
