@@ -273,6 +273,7 @@ void add_best_command(CLI::App& app, int& exit_code) {
                 "print it as one JSON object: number, value, params, final_params, seed, attrs, "
                 "checkpoint, command, argv, reproduces, note");
   cmd->callback([args, &exit_code] {
+    args->db = database_location(args->db, "database");
     auto storage = open_existing(args->db, store::Access::Read);
     const Best best = find_best(*storage, args->db, args->study);
     const std::string db = hpo::display_location(args->db);

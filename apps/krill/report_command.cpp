@@ -17,6 +17,7 @@
 #include "report/report_data.hpp"
 #include "report/svg_figures.hpp"
 #include "store/open.hpp"
+#include "study_choice.hpp"
 
 namespace krill::cli {
 
@@ -163,6 +164,7 @@ void add_report_command(CLI::App& app, int& exit_code) {
   output->excludes(serve_flag);
   figures->excludes(serve_flag);
   cmd->callback([args, &exit_code] {
+    args->db = database_location(args->db, "database");
     if (args->serve) {
       serve(*args);
     } else {

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <ctime>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -118,7 +119,9 @@ void add_show_command(CLI::App& app, int& exit_code) {
   cmd->add_option("database", args->db,
                   "a study database written by krill tune (a SQLite file or a postgresql:// URL)")
       ->required();
-  cmd->add_option("--top", args->top, "how many of the best trials to list")->capture_default_str();
+  cmd->add_option("--top", args->top, "how many of the best trials to list (0: none)")
+      ->check(CLI::Range(int64_t{0}, std::numeric_limits<int64_t>::max()))
+      ->capture_default_str();
   cmd->add_flag("--all", args->all,
                 "list every trial, in number order, with its state and why it stopped or failed");
   cmd->add_option("--study", args->study, "show this study only (default: every study)");
@@ -127,10 +130,7 @@ void add_show_command(CLI::App& app, int& exit_code) {
                 "every trial (state, value, parameters, seed, times, reason) and the processes "
                 "(README lists the fields)");
   cmd->callback([args, &exit_code] {
-    if (args->top < 0) {
-      throw InvalidArgument(
-          fmt::format("--top: must be >= 0 (0: no list of trials), got {}", args->top));
-    }
+    args->db = database_location(args->db, "database");
     auto storage = open_existing(args->db, store::Access::Read);
     auto studies = chosen_studies(*storage, args->db, args->study);
     if (args->json) {
@@ -159,6 +159,7 @@ void add_studies_command(CLI::App& app, int& exit_code) {
                   "a study database written by krill tune (a SQLite file or a postgresql:// URL)")
       ->required();
   cmd->callback([db, &exit_code] {
+    *db = database_location(*db, "database");
     auto storage = open_existing(*db, store::Access::Read);
     const auto studies = storage->studies();
     if (studies.empty()) {
@@ -208,6 +209,7 @@ void add_export_command(CLI::App& app, int& exit_code) {
     if (args->curves && args->format != "csv") {
       throw InvalidArgument("--curves is a CSV layout; the JSON export holds the curves already");
     }
+    args->db = database_location(args->db, "database");
     auto storage = open_existing(args->db, store::Access::Read);
     const hpo::StudyRecord chosen = one_study(*storage, args->db, args->study);
     const auto trials = storage->trials(chosen.id);

@@ -17,6 +17,17 @@ std::string names_of(const std::vector<hpo::StudyRecord>& studies) {
 
 }  // namespace
 
+std::string database_location(const std::string& value, const std::string& what) {
+  if (hpo::is_server_url(value)) return value;
+  if (value.rfind("sqlite:///", 0) == 0 && value.size() > 10) return value.substr(10);
+  if (value.empty() || value.find("://") != std::string::npos) {
+    throw InvalidArgument(what + " is '" + hpo::display_location(value) +
+                          "', expected a SQLite file path, sqlite:///path or "
+                          "postgresql://user@host:port/dbname");
+  }
+  return value;
+}
+
 std::unique_ptr<hpo::Storage> open_existing(const std::string& path, store::Access access) {
   if (!hpo::is_server_url(path) && !std::filesystem::exists(path)) {
     throw DataError(path + ": no such study database");

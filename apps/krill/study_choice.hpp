@@ -11,6 +11,13 @@
 
 namespace krill::cli {
 
+// A database as a command line names it (krill tune's --storage, the other commands' database):
+// a SQLite file's path, or the same as sqlite:///path, as in a study file (three slashes, then the
+// path: sqlite:////abs/s.db is /abs/s.db), or a server's database (postgresql://user@host/db),
+// kept as written. Throws InvalidArgument "<what> is 'mysql://...', expected ..." for another
+// scheme or an empty value.
+std::string database_location(const std::string& value, const std::string& what);
+
 // Opens an existing study database; DataError when the file is missing (reading never creates
 // one). store::Access::Read for a command that only reads (studies, show, export, best, the
 // source of study copy): it then reads a file this user may not write.

@@ -121,16 +121,17 @@ void run_rename(const StudyArgs& a) {
 }
 
 void run_copy(const StudyArgs& a) {
-  auto from = open_existing(a.db, store::Access::Read);
+  // A server's database is one storage when its URL is the same; a file when it is the same file,
+  // then opened to write (the copy goes into it).
+  std::error_code ec;
+  const bool same_file = a.db == a.destination || fs::equivalent(a.db, a.destination, ec);
+  auto from = open_existing(a.db, same_file ? store::Access::ReadWrite : store::Access::Read);
   const hpo::StudyRecord study = one_study(*from, a.db, a.study);
   const std::string name = a.as_given ? a.new_name : study.name;
   check_new_name(name, "--as");
   const std::string source = hpo::display_location(a.db);
   const std::string destination = hpo::display_location(a.destination);
-  // A server's database is one storage when its URL is the same; a file when it is the same file.
   // A copy into a server's database never removes it (a failed copy leaves nothing there).
-  std::error_code ec;
-  const bool same_file = a.db == a.destination || fs::equivalent(a.db, a.destination, ec);
   const bool existed = same_file || hpo::is_server_url(a.destination) || fs::exists(a.destination);
   std::unique_ptr<hpo::Storage> opened = same_file ? nullptr : store::open_storage(a.destination);
   hpo::Storage& to = same_file ? *from : *opened;
@@ -195,6 +196,7 @@ void add_study_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--force", del->force,
                 "delete it even while a krill tune process runs it (that process then fails)");
   cmd->callback([del, &exit_code] {
+    del->db = database_location(del->db, "database");
     run_delete(*del);
     exit_code = 0;
   });
@@ -211,6 +213,7 @@ void add_study_command(CLI::App& app, int& exit_code) {
   cmd->add_option("NEW", ren->new_name, "its new name (not taken in the database)")->required();
   cmd->add_flag("--force", ren->force, "rename it even while a krill tune process runs it");
   cmd->callback([ren, &exit_code] {
+    ren->db = database_location(ren->db, "database");
     run_rename(*ren);
     exit_code = 0;
   });
@@ -234,6 +237,8 @@ void add_study_command(CLI::App& app, int& exit_code) {
                       "its name in the destination (default: its name; refused if taken there)");
   cmd->callback([copy, as, &exit_code] {
     copy->as_given = as->count() > 0;
+    copy->db = database_location(copy->db, "source");
+    copy->destination = database_location(copy->destination, "destination");
     run_copy(*copy);
     exit_code = 0;
   });

@@ -1,4 +1,5 @@
 #include "tune_command.hpp"
+#include "study_choice.hpp"
 
 #include <fmt/core.h>
 #include <fmt/format.h>
@@ -86,20 +87,6 @@ void on_interrupt(int signal) {
                       "which re-runs them with their parameters\n");
 }
 
-// --storage: a SQLite file (a path, relative to the working folder, or sqlite:///path as in a
-// study file), or a server's database (postgresql://user@host:port/dbname).
-std::filesystem::path storage_option(const std::string& value) {
-  if (hpo::is_server_url(value) || value == ":memory:") return value;
-  if (value.rfind("sqlite:///", 0) == 0 && value.size() > 10) return value.substr(10);
-  const size_t scheme = value.find("://");
-  if (value.empty() || scheme != std::string::npos) {
-    throw InvalidArgument("--storage is '" + hpo::display_location(value) +
-                          "', expected a SQLite file path, sqlite:///path or "
-                          "postgresql://user@host:port/dbname");
-  }
-  return value;
-}
-
 // The study file with the command line's overrides, and its data, checked: a study that cannot
 // run leaves nothing behind (no database is created or opened before this).
 struct Prepared {
@@ -120,7 +107,7 @@ Prepared prepare(const TuneArgs& a, bool with_train = true, bool under_mpi = fal
     file.name =
         *a.study;  // the storage stays the file's: one file, several studies in one database
   }
-  if (a.storage) file.storage = storage_option(*a.storage);
+  if (a.storage) file.storage = database_location(*a.storage, "--storage");
   if (a.trials) {
     if (*a.trials < 1) {
       throw InvalidArgument("--trials is " + std::to_string(*a.trials) +

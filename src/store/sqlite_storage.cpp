@@ -151,6 +151,20 @@ std::optional<std::string> why_not_writable(const std::filesystem::path& file,
   if (::faccessat(AT_FDCWD, file.c_str(), W_OK, AT_EACCESS) != 0 && errno != ENOENT) {
     return "it may not be written by this user (" + std::string(std::strerror(errno)) + ")";
   }
+  // Every process that opens a WAL database writes its -shm file, and a writer its -wal file: one
+  // left by another user (who read the database from a folder both may write) stops the writes.
+  for (const std::string suffix : {"-shm", "-wal"}) {
+    const std::string side = file.string() + suffix;
+    if (::faccessat(AT_FDCWD, side.c_str(), W_OK, AT_EACCESS) != 0 && errno != ENOENT) {
+      return "its " + suffix + " file " + side + " may not be written by this user (" +
+             std::strerror(errno) + "), and SQLite's WAL writes it: " +
+             (suffix == "-shm"
+                  ? "remove it when no process has the database open (SQLite makes it again), "
+                    "or have its owner make it writable"
+                  : "have its owner make it writable (removing it would lose the changes it "
+                    "holds)");
+    }
+  }
   return std::nullopt;
 }
 
@@ -196,6 +210,9 @@ SqliteStorage::SqliteStorage(const std::filesystem::path& path, Open open) : pat
   db.exec("COMMIT");
   if (contents == Contents::Foreign) {
     throw DataError(file + ": not a krill study database (no krill meta table)");
+  }
+  if (contents == Contents::Empty && open == Open::WhereReadOnly) {  // a command that reads
+    throw DataError(file + ": an empty file, no krill study database yet (krill tune makes one)");
   }
   migrate(contents == Contents::Empty ? "0" : version);
   // WAL is a property of the file (kept once set); the others are per connection. SQLite may

@@ -32,14 +32,16 @@ class SqliteStorage final : public hpo::Storage {
  public:
   // How a SqliteStorage opens its file: ReadWrite as a writer does; ReadOnly to read, without
   // the schema's creation, migration or the switch to WAL (a write fails); WhereReadOnly as
-  // ReadOnly where this process may not write the file or its folder (another user's study, a
-  // read-only mount), else as ReadWrite (for `krill show`, `export`, `report`).
+  // ReadOnly where this process may not write the file, its folder or its -shm or -wal file
+  // (another user's study, a read-only mount), else as ReadWrite, but an empty file is refused, not
+  // made a database (for `krill show`, `export`, `report`).
   enum class Open { ReadWrite, ReadOnly, WhereReadOnly };
 
   // Opens `path`, creating the file and the schema when it is missing or empty, and migrating
   // the file of an older krill. Throws DataError naming the file when its folder does not exist,
   // or it is not a SQLite database, or not a krill one, or one of a newer schema version, or this
-  // process may not write it or its folder (where SQLite keeps a WAL database's -wal and -shm).
+  // process may not write it, its folder (where SQLite keeps a WAL database's -wal and -shm) or
+  // its -wal or -shm file.
   //
   // Read-only, the file is read as a file nothing writes (no -shm file, no locks) when SQLite
   // cannot create the -shm file a WAL database needs and no -wal file is there (nothing not yet

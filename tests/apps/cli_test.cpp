@@ -307,7 +307,11 @@ TEST(Cli, AMisspelledCommandOrOptionIsNamed) {
   expect_error(run("tunee x.yaml"), {"unknown command 'tunee'", "did you mean 'tune'?"});
   expect_error(run("study renam db a b"), {"'renam' of `krill study`", "'rename'"});
   expect_error(run("train --epoch 2"), {"unknown option '--epoch' of `krill train`", "'--epochs'"});
-  expect_error(run("show --top -1 missing.db"), {"--top", "must be >= 0", "got -1"});
+  expect_error(run("show --top -1 missing.db"), {"--top: Value -1 not in range 0 to"});
+  // Not an integer: the range --top takes (it said the whole int64 range).
+  expect_error(run("show --top abc missing.db"),
+               {"--top: 'abc' is not a decimal integer, expected an integer from 0 to "
+                "9223372036854775807"});
 }
 
 TEST_F(CliTest, DivergedRunIsAResultNotACrash) {

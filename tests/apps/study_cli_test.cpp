@@ -10,6 +10,7 @@
 #include <fstream>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "apps/cli_util.hpp"
 #include "apps/tune_process_util.hpp"
@@ -198,6 +199,65 @@ TEST_F(StudyCliTest, DeleteRenameAndCopyAStudyWithItsFiles) {
   EXPECT_EQ(study_files(),
             (std::set<std::string>{"other.db.d.trial-1.ckpt", "shared.db.b.trial-1.ckpt",
                                    "shared.db.e.trial-1.ckpt"}));
+}
+
+// Every command names a SQLite database as krill tune --storage and study files do, sqlite:///path
+// included (the reading commands took it for a file of that name); another scheme is refused. An
+// empty file is not made a database by a command that only reads.
+TEST_F(StudyCliTest, EveryCommandTakesTheStorageUrlFormAndReadingLeavesAnEmptyFileEmpty) {
+  ASSERT_EQ(tune(write_study(), "--study a").exit_code, 0);
+  const std::string url = "sqlite:///" + db_;  // db_ is absolute: sqlite:////tmp/...
+  ASSERT_EQ(url.rfind("sqlite:////", 0), 0u);
+  for (const std::string& command :
+       std::vector<std::string>{"studies " + url, "show " + url, "export " + url, "best " + url,
+                                "report " + url + " -o " + (dir_ / "r.html").string()}) {
+    const auto r = run_krill(command);
+    EXPECT_EQ(r.exit_code, 0) << command << "\n" << r.output;
+  }
+  const std::string other = (dir_ / "other.db").string();
+  const auto copied = run_krill("study copy " + url + " sqlite:///" + other);
+  ASSERT_EQ(copied.exit_code, 0) << copied.output;
+  EXPECT_EQ(trials_of(other, "a"), 2u);
+  const auto renamed = run_krill("study rename sqlite:///" + other + " a b");
+  ASSERT_EQ(renamed.exit_code, 0) << renamed.output;
+  EXPECT_EQ(trials_of(other, "b"), 2u);
+  EXPECT_EQ(run_krill("study delete sqlite:///" + other + " --study b").exit_code, 0);
+  EXPECT_EQ(trials_of(other, "b"), 0u);
+  const auto mysql = run_krill("studies mysql://me@host/x");
+  EXPECT_EQ(mysql.exit_code, 2) << mysql.output;
+  EXPECT_THAT(mysql.output, HasSubstr("database is 'mysql://me@host/x', expected a SQLite file "
+                                      "path, sqlite:///path or postgresql://"));
+  const auto copy_to = run_krill("study copy " + db_ + " mysql://me@host/x");
+  EXPECT_EQ(copy_to.exit_code, 2) << copy_to.output;
+  EXPECT_THAT(copy_to.output, HasSubstr("destination is 'mysql://me@host/x'"));
+
+  const fs::path empty = dir_ / "empty.db";
+  std::ofstream(empty).close();
+  for (const std::string& command : std::vector<std::string>{
+           "studies ", "show ", "export ", "best ", "report -o " + (dir_ / "e.html").string() + " ",
+           "study copy --as x "}) {
+    const std::string line =
+        command + empty.string() + (command.starts_with("study") ? " " + other : std::string());
+    const auto r = run_krill(line);
+    EXPECT_EQ(r.exit_code, 2) << line << "\n" << r.output;
+    EXPECT_THAT(r.output, HasSubstr(empty.string() + ": an empty file, no krill study database "
+                                                     "yet (krill tune makes one)"))
+        << line;
+    EXPECT_EQ(fs::file_size(empty), 0u) << line;
+  }
+}
+
+// A study's name is UTF-8 text: JSON output (show --json, export, best --json) of another name's
+// bytes was invalid.
+TEST_F(StudyCliTest, AStudyNameThatIsNotUtf8IsRefused) {
+  const auto r = tune(write_study(), "--study 'bad\xffname'");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("--study is a name that is not UTF-8 text"));
+  EXPECT_FALSE(fs::exists(db_));
+  ASSERT_EQ(tune(write_study(), "--study a").exit_code, 0);
+  const auto renamed = run_krill("study rename " + db_ + " a 'caf\xe9'");
+  EXPECT_EQ(renamed.exit_code, 2) << renamed.output;
+  EXPECT_THAT(renamed.output, HasSubstr("NEW is a name that is not UTF-8 text"));
 }
 
 TEST_F(StudyCliTest, AStudyThatAProcessRunsIsNotDeletedOrRenamedWithoutForce) {

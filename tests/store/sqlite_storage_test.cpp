@@ -492,14 +492,9 @@ TEST(SqliteStorage, ReadOnlyReadsWhatWasStoredAndChangesNothing) {
   EXPECT_EQ(file_bytes(db.path()), before);
 }
 
-// Runs `read` as a user who may not write `folder` (mode 0555): in this process when it is not
-// root; as root, which writes any folder, in a child process that became uid 65534 (nobody).
-// Returns what `read` returns.
-std::string read_without_write_access(const std::filesystem::path& folder,
-                                      const std::function<std::string()>& read) {
-  namespace fs = std::filesystem;
-  fs::permissions(folder, fs::perms::owner_write | fs::perms::group_write | fs::perms::others_write,
-                  fs::perm_options::remove);
+// Runs `read` where file modes apply: in this process when it is not root; as root, which writes
+// any file, in a child process that became uid 65534 (nobody). Returns what `read` returns.
+std::string run_where_modes_apply(const std::function<std::string()>& read) {
   std::string result;
   if (::geteuid() != 0) {
     result = read();
@@ -523,6 +518,16 @@ std::string read_without_write_access(const std::filesystem::path& folder,
     ::waitpid(child, &status, 0);
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   }
+  return result;
+}
+
+// Runs `read` as a user who may not write `folder` (mode 0555). Returns what `read` returns.
+std::string read_without_write_access(const std::filesystem::path& folder,
+                                      const std::function<std::string()>& read) {
+  namespace fs = std::filesystem;
+  fs::permissions(folder, fs::perms::owner_write | fs::perms::group_write | fs::perms::others_write,
+                  fs::perm_options::remove);
+  std::string result = run_where_modes_apply(read);
   fs::permissions(folder, fs::perms::owner_write, fs::perm_options::add);
   return result;
 }
@@ -613,6 +618,43 @@ TEST(SqliteStorage, AReaderReadsAStudyBeingWrittenAndRefusesAWalItCannotRead) {
   fs::remove_all(copy);
 }
 
+// A -shm (or -wal) file this user may not write, though the database and its folder may be
+// written (left by another user who read the database from a folder both may write): a writer is
+// told which file and what to do before it starts, not "attempt to write a readonly database" at
+// its first write; a reader reads the study.
+TEST(SqliteStorage, AWriterIsToldOfASharedMemoryFileItMayNotWrite) {
+  namespace fs = std::filesystem;
+  TempDb base;
+  const fs::path folder = base.path().string() + "_shared";
+  fs::create_directory(folder);
+  const fs::path path = folder / "study.db";
+  stored_study(path);
+  ASSERT_FALSE(fs::exists(path.string() + "-shm"));  // the writer's connection is closed
+  fs::permissions(folder, fs::perms::all);
+  fs::permissions(path, fs::perms::all & ~(fs::perms::owner_exec | fs::perms::group_exec |
+                                           fs::perms::others_exec));
+  for (const char* suffix : {"-shm", "-wal"}) {
+    const fs::path side = path.string() + suffix;
+    std::ofstream(side).close();
+    fs::permissions(side, fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
+    const std::string writer = run_where_modes_apply([&] {
+      try {
+        SqliteStorage storage(path);
+        return std::string("opened to write");
+      } catch (const DataError& e) {
+        return std::string(e.what());
+      }
+    });
+    EXPECT_THAT(writer, HasSubstr(path.string() + ": cannot be opened to write: its " + suffix +
+                                  " file " + side.string() + " may not be written by this user"));
+    const std::string expected = std::to_string(*finished_trial(0).value) + " " +
+                                 std::to_string(*finished_trial(1).value) + " ";
+    EXPECT_EQ(run_where_modes_apply([&] { return read_as_show_does(path); }), expected) << suffix;
+    fs::remove(side);
+  }
+  fs::remove_all(folder);
+}
+
 // What cannot be read without writing it: an empty file, an older schema.
 TEST(SqliteStorage, ReadOnlyRefusesWhatOnlyAWriterCanRead) {
   TempDb empty;
@@ -635,13 +677,28 @@ TEST(SqliteStorage, ReadOnlyRefusesWhatOnlyAWriterCanRead) {
   EXPECT_EQ(raw_sql(old.path(), "SELECT value FROM meta WHERE key = 'schema_version'"), "2");
 }
 
-// Where this process may write, a reader opens as a writer does (an empty file gets the schema).
+// Where this process may write, a reader opens as a writer does: an older schema is upgraded
+// (what ReadOnly's error asks for). An empty file is not made a database by a command that reads.
 TEST(SqliteStorage, WhereReadOnlyOpensAWritableFileAsAWriter) {
-  TempDb db;
-  std::ofstream(db.path()).close();
-  SqliteStorage storage(db.path(), SqliteStorage::Open::WhereReadOnly);
-  EXPECT_TRUE(storage.studies().empty());
-  EXPECT_EQ(raw_sql(db.path(), "SELECT value FROM meta WHERE key = 'program'"), "krill");
+  TempDb old;
+  make_database_of_version(old.path(), 2);
+  {
+    SqliteStorage storage(old.path(), SqliteStorage::Open::WhereReadOnly);
+    EXPECT_TRUE(storage.studies().empty());
+  }
+  EXPECT_EQ(raw_sql(old.path(), "SELECT value FROM meta WHERE key = 'schema_version'"),
+            std::to_string(kSchemaVersion));
+  TempDb empty;
+  std::ofstream(empty.path()).close();
+  try {
+    SqliteStorage reader(empty.path(), SqliteStorage::Open::WhereReadOnly);
+    ADD_FAILURE() << "read an empty file";
+  } catch (const DataError& e) {
+    EXPECT_EQ(std::string(e.what()), empty.path().string() +
+                                         ": an empty file, no krill study database yet (krill "
+                                         "tune makes one)");
+  }
+  EXPECT_EQ(std::filesystem::file_size(empty.path()), 0u);
 }
 
 TEST(OpenStorage, MemoryOrSqliteByPath) {
