@@ -394,9 +394,19 @@ tune::TrainingObjective make_objective(hpo::Study& study, const Prepared& p) {
                                  stored_best ? stored_best->number : -1);
 }
 
+// The study's database; where the study file names it, an error is said at that line.
+std::unique_ptr<hpo::Storage> open_study_storage(const tune::StudyFile& file, const TuneArgs& a) {
+  try {
+    return store::open_storage(file.storage);
+  } catch (const DataError& e) {
+    if (a.storage || !file.positions.contains("storage")) throw;
+    throw DataError(file.where("storage") + "'storage': " + e.what());
+  }
+}
+
 int run_local(const TuneArgs& a) {
   const Prepared p = prepare(a);
-  auto storage = store::open_storage(p.file.storage);
+  auto storage = open_study_storage(p.file, a);
   auto study = open_study(p.file, *storage);
   const auto before = study->progress();
   exec::LocalExecutor executor({.workers = p.file.workers,
@@ -483,7 +493,7 @@ int run_mpi(const TuneArgs& a) {
   }
   if (!agree([&] {
         if (mpi.rank() != 0) return;
-        storage = store::open_storage(p->file.storage);
+        storage = open_study_storage(p->file, a);
         study = open_study(p->file, *storage);
       })) {
     return 2;

@@ -297,9 +297,11 @@ std::vector<LayerShape> infer_shapes(const ModelSpec& spec, ImageShape input, in
   }
   if (is_image || shape.numel() != classes) {
     const size_t last = layers.size() - 1;
+    // The classes are the labels' (0 to the largest): one label of 255 makes 256.
     fail(last, "ends the model with " + got() + ", expected " + std::to_string(classes) +
-                   " outputs, one per class (end with flatten and dense:" +
-                   std::to_string(classes) + ", or a dense:N with more)");
+                   " outputs, one per class of labels 0 to " + std::to_string(classes - 1) +
+                   " (end with flatten and dense:" + std::to_string(classes) +
+                   ", or a dense:N with more)");
   }
   return out;
 }

@@ -193,6 +193,10 @@ SqliteStorage::SqliteStorage(const std::filesystem::path& path, Open open) : pat
   if (!std::filesystem::is_directory(folder, ec)) {
     throw DataError(file + ": folder " + folder.string() + " does not exist");
   }
+  if (std::filesystem::is_directory(path, ec)) {
+    throw DataError(file + ": a folder, expected a study database file (e.g. " +
+                    (path / "study.db").string() + ")");
+  }
   const auto why_not = why_not_writable(path, folder);
   if (open == Open::ReadOnly || (open == Open::WhereReadOnly && why_not)) {
     open_read_only();

@@ -125,19 +125,23 @@ StoppingConfig parse_stopping(const yaml::Source& src, const yaml::Entry& sectio
     }
     if (e.key == "brackets") c.asha.brackets = static_cast<int>(integer(src, e, 1));
   }
-  try {
-    make_stopper(c);  // the rules' own checks (e.g. max_resource < min_resource)
-  } catch (const InvalidArgument& err) {
-    src.fail(section.key_node, std::string("stopping: ") + err.what());
-  }
+  // At the line of max_resource, before the rule's own check (at `stopping`, which allowed
+  // max_resource equal to min_resource, where the rule would never act).
   for (const auto& e : entries) {
     if (e.key == "max_resource" && c.asha.max_resource != 0 &&
         c.asha.max_resource <= c.asha.min_resource) {
-      src.fail(e.at(), "'max_resource' is " + std::to_string(c.asha.max_resource) +
-                           ", the first rung (min_resource " + std::to_string(c.asha.min_resource) +
+      src.fail(e.at(), "'max_resource' is " + std::to_string(c.asha.max_resource) + ", " +
+                           (c.asha.max_resource == c.asha.min_resource ? "the first rung"
+                                                                       : "below the first rung") +
+                           " (min_resource " + std::to_string(c.asha.min_resource) +
                            "): " + c.rule +
                            " would never act, expected 0 (no last rung) or above min_resource");
     }
+  }
+  try {
+    make_stopper(c);  // the rules' own checks
+  } catch (const InvalidArgument& err) {
+    src.fail(section.key_node, std::string("stopping: ") + err.what());
   }
   c.positions["stopping"] = src.where(section.key_node.Mark());
   for (const auto& e : entries) c.positions[e.key] = src.where(e.at().Mark());

@@ -151,6 +151,19 @@ TEST_F(TuneCliTest, StorageOptionOverridesTheStudyFiles) {
   EXPECT_NE(r.exit_code, 0);
   EXPECT_THAT(r.output, HasSubstr("--storage is 'mysql://me:***@host/db', expected a SQLite file "
                                   "path, sqlite:///path or postgresql://user@host:port/dbname"));
+  // The file's storage that cannot be opened is said at its line; --storage's by the option; a
+  // folder is said to be one (SQLite: "unable to open database file").
+  const std::string missing = (dir_ / "none" / "x.db").string();
+  std::ofstream(study, std::ios::app) << "storage: " << missing << "\n";
+  r = run_krill("tune " + study.string() + " --quiet --threads 1");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_THAT(r.output, HasSubstr(study.string() + ":18:10: 'storage': " + missing + ": folder " +
+                                  (dir_ / "none").string() + " does not exist"));
+  r = run_krill("tune " + study.string() + " --quiet --threads 1 --storage " + dir_.string());
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("krill: error: " + dir_.string() +
+                                  ": a folder, expected a study database file (e.g. " +
+                                  (dir_ / "study.db").string() + ")"));
 
   KRILL_REQUIRE_PG(server);
   krill::testing::PgTempDb db(server);

@@ -82,8 +82,11 @@ TEST(StoppingConfig, ErrorsSayWhereAndWhat) {
                         "val_loss"));
   EXPECT_THAT(error_of("  rule: median\n  curve: val_loss\n"),
               HasSubstr("s.yaml:8:3: 'curve' is an option of lcm, not median"));
-  EXPECT_THAT(error_of("  rule: asha\n  min_resource: 100\n  max_resource: 50\n"),
-              HasSubstr("stopping:"));
+  // At max_resource's line, the same rule as when it equals min_resource (it said "or >=
+  // min_resource" at `stopping`).
+  EXPECT_EQ(error_of("  rule: asha\n  min_resource: 100\n  max_resource: 50\n"),
+            "s.yaml:9:17: 'max_resource' is 50, below the first rung (min_resource 100): asha "
+            "would never act, expected 0 (no last rung) or above min_resource");
   // One range, the one that is checked (0.5 was told [1.0, ...], then 1.0 "at least 1.01").
   for (const char* eta : {"0.5", "1.0", "1.005"}) {
     EXPECT_THAT(error_of(std::string("  rule: asha\n  eta: ") + eta + "\n"),

@@ -45,7 +45,8 @@ TEST(CheckStudyData, LayersMustFitTheImages) {
             "weights), expected at most 1073741824 parameters (4 GiB)");
   EXPECT_EQ(error_of("data: mnist\ntrials: 4\nmodel:\n  layers: \"flatten,dense:8\"\n"),
             "s.yaml:4:11: model 'flatten,dense:8': layer 2 'dense:8' ends the model with 8 flat "
-            "features, expected 10 outputs, one per class (end with flatten and dense:10, or a "
+            "features, expected 10 outputs, one per class of labels 0 to 9 (end with flatten and "
+            "dense:10, or a "
             "dense:N with more)");
   EXPECT_EQ(error_of("data: mnist\ntrials: 4\nmodel:\n  layers: \"flatten,dense:12\"\n"),
             "(accepted)");  // outputs for 12 classes; the data's 10 use 10 of them
