@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "command_line.hpp"
 #include "core/error.hpp"
 #include "hpo/study.hpp"
 #include "nn/model_spec.hpp"
@@ -85,17 +86,6 @@ std::vector<std::string> retrain_args(const tune::StoredSettings& s, const hpo::
   add("--schedule", optim::to_string(c.train.schedule));
   add("--threads", "1");
   return args;
-}
-
-// A word as a POSIX shell reads it back: as it is when it has no special character, else in
-// single quotes.
-std::string shell_word(const std::string& word) {
-  constexpr std::string_view kPlain =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-+=.,:/@%";
-  if (!word.empty() && word.find_first_not_of(kPlain) == std::string::npos) return word;
-  std::string out = "'";
-  for (char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
 }
 
 std::string shell_command(const std::vector<std::string>& args) {

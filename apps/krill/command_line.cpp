@@ -98,6 +98,15 @@ std::string parsed_command(const CLI::App& app) {
   return parsed.empty() ? command_path(app) : parsed_command(*parsed.front());
 }
 
+std::string shell_word(const std::string& word) {
+  constexpr std::string_view kPlain =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-+=.,:/@%";
+  if (!word.empty() && word.find_first_not_of(kPlain) == std::string::npos) return word;
+  std::string out = "'";
+  for (char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
 std::string integer_error(const std::string& text, bool is_unsigned, const std::string& expected) {
   const char* first = text.data();
   const char* last = text.data() + text.size();

@@ -34,6 +34,10 @@ void read_integers_strictly(CLI::App& app);
 std::string integer_error(const std::string& text, bool is_unsigned,
                           const std::string& expected = "");
 
+// A word as a POSIX shell reads it back, for a command krill prints to be run: as it is when it
+// has no special character, else in single quotes ("my study" -> 'my study').
+std::string shell_word(const std::string& word);
+
 // What to tell a user of a parse error: its message, but "--threads: '99999999999' is too large for
 // this option" for CLI11's "Could not convert: --threads = 99999999999".
 std::string parse_error_message(const CLI::ParseError& e);

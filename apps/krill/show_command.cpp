@@ -168,9 +168,9 @@ void add_studies_command(CLI::App& app, int& exit_code) {
       return;
     }
     constexpr auto kRow =
-        "{:<24} {:<9} {:>7} {:>9} {:>7} {:>6} {:>8} {:>7}  {:>10}  {:<19}  {:<19}\n";
-    fmt::print(kRow, "study", "direction", "trials", "completed", "stopped", "failed", "running",
-               "budget", "best", "created", "last activity");
+        "{:<24} {:<9} {:>7} {:>9} {:>7} {:>6} {:>8} {:>7} {:>7}  {:>10}  {:<19}  {:<19}\n";
+    fmt::print(kRow, "study", "direction", "trials", "completed", "stopped", "failed", "diverged",
+               "running", "budget", "best", "created", "last activity");
     for (const auto& s : studies) {
       const auto trials = storage->trials(s.id);
       std::map<hpo::TrialState, int> counts;
@@ -182,7 +182,7 @@ void add_studies_command(CLI::App& app, int& exit_code) {
       const auto best = hpo::best_of(trials, s.direction);
       fmt::print(kRow, s.name, hpo::to_string(s.direction), trials.size(),
                  counts[hpo::TrialState::Completed], counts[hpo::TrialState::Stopped],
-                 counts[hpo::TrialState::Failed] + counts[hpo::TrialState::Diverged],
+                 counts[hpo::TrialState::Failed], counts[hpo::TrialState::Diverged],
                  counts[hpo::TrialState::Running], s.n_trials,
                  best ? fmt::format("{:.4f}", *best->value) : "-",
                  local_time(s.created, false, "-"), local_time(last, false, "-"));

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "command_line.hpp"
 #include "core/error.hpp"
 #include "hpo/lease.hpp"
 #include "hpo/storage.hpp"
@@ -98,8 +99,8 @@ void run_rename(const StudyArgs& a) {
   }
   if (storage->find_study(a.new_name)) {
     throw InvalidArgument("study '" + a.new_name + "' already exists in " + db +
-                          ": choose another name, or delete it first (krill study delete " + db +
-                          " --study " + a.new_name + ")");
+                          ": choose another name, or delete it first (krill study delete " +
+                          shell_word(db) + " --study " + shell_word(a.new_name) + ")");
   }
   refuse_while_running(*storage, study, db, "rename", a.force);
   storage->rename_study(study.id, a.new_name);
@@ -139,7 +140,7 @@ void run_copy(const StudyArgs& a) {
     throw InvalidArgument(fmt::format(
         "{} already has a study '{}': choose another name with --as, or delete it first (krill "
         "study delete {} --study {})",
-        destination, name, destination, name));
+        destination, name, shell_word(destination), shell_word(name)));
   }
   const auto trials = from->trials(study.id);
   try {

@@ -248,8 +248,8 @@ TEST_F(StudyCliTest, EveryCommandTakesTheStorageUrlFormAndReadingLeavesAnEmptyFi
 }
 
 // A study's name is UTF-8 text: JSON output (show --json, export, best --json) of another name's
-// bytes was invalid.
-TEST_F(StudyCliTest, AStudyNameThatIsNotUtf8IsRefused) {
+// bytes was invalid. A name in a command krill says to run is quoted for the shell.
+TEST_F(StudyCliTest, StudyNamesAreUtf8AndQuotedInTheCommandsSaid) {
   const auto r = tune(write_study(), "--study 'bad\xffname'");
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_THAT(r.output, HasSubstr("--study is a name that is not UTF-8 text"));
@@ -258,6 +258,13 @@ TEST_F(StudyCliTest, AStudyNameThatIsNotUtf8IsRefused) {
   const auto renamed = run_krill("study rename " + db_ + " a 'caf\xe9'");
   EXPECT_EQ(renamed.exit_code, 2) << renamed.output;
   EXPECT_THAT(renamed.output, HasSubstr("NEW is a name that is not UTF-8 text"));
+  ASSERT_EQ(tune(write_study(), "--study 'my study'").exit_code, 0);
+  const auto taken = run_krill("study rename " + db_ + " a 'my study'");
+  EXPECT_EQ(taken.exit_code, 2) << taken.output;
+  EXPECT_THAT(taken.output, HasSubstr("(krill study delete " + db_ + " --study 'my study')"));
+  const auto copy = run_krill("study copy " + db_ + " " + db_ + " --study a --as 'my study'");
+  EXPECT_EQ(copy.exit_code, 2) << copy.output;
+  EXPECT_THAT(copy.output, HasSubstr("(krill study delete " + db_ + " --study 'my study')"));
 }
 
 TEST_F(StudyCliTest, AStudyThatAProcessRunsIsNotDeletedOrRenamedWithoutForce) {

@@ -405,6 +405,11 @@ TEST_F(TuneCliTest, ARunWhoseEveryTrialFailedExitsNonZeroWithTheFirstError) {
   // ... and the export, in its reason column.
   auto csv = run_krill("export " + (dir_ / "diverge.db").string());
   EXPECT_THAT(csv.output, HasSubstr(",diverged,loss not finite at iteration")) << csv.output;
+  // ... and krill studies counts them as diverged, not failed.
+  auto studies = run_krill("studies " + (dir_ / "diverge.db").string());
+  EXPECT_THAT(studies.output, HasSubstr(" diverged ")) << studies.output;
+  EXPECT_THAT(studies.output, ::testing::ContainsRegex("\n\\S+ +maximize +2 +0 +0 +0 +2 +0 +2 "))
+      << studies.output;
 }
 
 // A grid with fewer points than the budget: the study ends with the grid, and says so (it
@@ -464,8 +469,8 @@ TEST_F(TuneCliTest, StudiesListsTheStudiesOfADatabase) {
   auto studies = run_krill("studies " + db);
   ASSERT_EQ(studies.exit_code, 0) << studies.output;
   EXPECT_THAT(studies.output, HasSubstr("last activity"));
-  EXPECT_THAT(studies.output, ::testing::ContainsRegex("\ncrash +maximize +3 +3 +0 +0 +0 +3 "));
-  EXPECT_THAT(studies.output, ::testing::ContainsRegex("\nother +maximize +2 +2 +0 +0 +0 +2 "));
+  EXPECT_THAT(studies.output, ::testing::ContainsRegex("\ncrash +maximize +3 +3 +0 +0 +0 +0 +3 "));
+  EXPECT_THAT(studies.output, ::testing::ContainsRegex("\nother +maximize +2 +2 +0 +0 +0 +0 +2 "));
   auto one = run_krill("show " + db + " --study other");
   ASSERT_EQ(one.exit_code, 0) << one.output;
   EXPECT_THAT(one.output, HasSubstr("study 'other': 2 trials of 2"));
