@@ -17,8 +17,11 @@ namespace krill::exec {
 namespace {
 
 // Runs each job on a thread of its own and waits for all; then rethrows the first exception, a
-// storage failure (trials' exceptions are their results, never thrown here).
-void run_at_once(const std::vector<std::function<void()>>& jobs) {
+// storage failure (trials' exceptions are their results, never thrown here). Where a thread cannot
+// be started, `on_start_failure` (if any) runs before the wait: a PBT population's members wait
+// for each other, and would wait forever for one that never started.
+void run_at_once(const std::vector<std::function<void()>>& jobs,
+                 const std::function<void()>& on_start_failure = {}) {
   std::vector<std::thread> threads;
   std::vector<std::exception_ptr> errors(jobs.size());
   std::exception_ptr start_error;
@@ -36,6 +39,7 @@ void run_at_once(const std::vector<std::function<void()>>& jobs) {
           Error("could not start worker thread " + std::to_string(i + 1) + " of " +
                 std::to_string(jobs.size()) + " (" + e.what() +
                 "): ask for fewer workers (--workers, or `workers:` in the study file)"));
+      if (on_start_failure) on_start_failure();
       break;
     }
   }
@@ -103,7 +107,10 @@ void LocalExecutor::run(hpo::Study& study, const hpo::Objective& objective) {
   }
   std::vector<std::function<void()>> jobs;
   for (int w = 0; w < workers_; ++w) jobs.emplace_back([&work, w] { work(w); });
-  run_at_once(jobs);
+  // Other trials go on with the workers that started; a population cannot wait for its members
+  // that did not.
+  run_at_once(jobs, pbt ? std::function<void()>([&study] { study.stop_handing_out(); })
+                        : std::function<void()>());
 }
 
 // A PBT population, all of whose members train at once: the members are taken together and each

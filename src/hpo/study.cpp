@@ -238,8 +238,15 @@ Study::Handout Study::try_ask(int worker) {
   return try_ask_locked(worker);
 }
 
+void Study::stop_handing_out() {
+  std::lock_guard lock(mutex_);
+  stopped_ = true;
+  if (pbt_) release_generations_locked();
+  trial_ended_.notify_all();
+}
+
 Study::Handout Study::try_ask_locked(int worker) {
-  if (cancelled() || closing_ || pbt_left_) return {};
+  if (cancelled() || closing_ || pbt_left_ || stopped_) return {};
   ClaimRequest request;
   request.owner = run_.id;
   request.worker = worker;
@@ -552,7 +559,7 @@ void Study::release_generations_locked() {
     // Every member must be at `step` or past it: none still to start (unless the study no longer
     // hands out trials), none running behind.
     const auto started = finished_ + static_cast<int64_t>(running_trials_.size());
-    if (started < record_.n_trials && !cancelled() && !closing_) break;
+    if (started < record_.n_trials && !cancelled() && !closing_ && !stopped_) break;
     bool behind = false;
     for (const auto& [n, t] : running_trials_) {
       const auto live = live_step_.find(n);

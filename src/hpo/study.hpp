@@ -192,6 +192,10 @@ class Study {
   std::optional<TrialRecord> best_of(const std::vector<TrialRecord>& trials) const;
   StudyProgress progress() const;
   bool cancelled() const;
+  // Hands out no more trials (ask() returns nullopt), and a PBT generation no longer waits for
+  // members not started: for an executor that cannot start the workers a population needs (the
+  // members that started finish without the others, which the next run starts).
+  void stop_handing_out();
 
  private:
   bool better(double a, double b) const;
@@ -267,6 +271,7 @@ class Study {
   // mutex_.
   bool pbt_left_ = false;
   bool exhausted_ = false;               // a claim found the sampler exhausted; mutex_
+  bool stopped_ = false;                 // stop_handing_out(); mutex_
   std::condition_variable trial_ended_;  // a trial of this run ended, or the study is closing
   std::condition_variable closing_cv_;   // the heartbeat's sleep, cut short by the destructor
 

@@ -312,6 +312,26 @@ TEST(PbtStudy, AMemberThatEndedBeforeThePopulationLeftIsStored) {
   }
 }
 
+// An executor that could not start every member's worker (no thread left): the members that
+// started are not left waiting for the others at their first generation, which runs without
+// them, and no further member is handed out (the next run starts them).
+TEST(PbtStudy, AGenerationDoesNotWaitForMembersThatCannotStart) {
+  store::MemoryStorage storage;
+  auto study = open(storage);
+  ASSERT_EQ(study->ask()->number, 0);
+  ASSERT_EQ(study->ask()->number, 1);
+  EXPECT_TRUE(study->submit(0, Report(kInterval, 1.0)).empty());
+  EXPECT_TRUE(study->submit(1, Report(kInterval, 2.0)).empty()) << "2 of 4 members started";
+  study->stop_handing_out();
+  const auto released = study->take_released();
+  ASSERT_EQ(released.size(), 2u);
+  for (const auto& r : released) {
+    EXPECT_EQ(r.decision.step, kInterval);
+    EXPECT_FALSE(r.decision.stops());
+  }
+  EXPECT_FALSE(study->ask().has_value());
+}
+
 TEST(PbtStudy, ALivePopulationCannotBeJoined) {
   store::MemoryStorage storage;
   auto first = open(storage);
