@@ -470,9 +470,10 @@ int run_mpi(const TuneArgs& a) {
   std::unique_ptr<hpo::Study> study;
   if (!agree([&] {
         if (a.population && *a.population != "1" && *a.population != "auto") {
-          throw InvalidArgument("--population " + *a.population +
-                                ": under MPI each worker rank trains one trial at a time "
-                                "(populations train in one process), expected no --population");
+          throw InvalidArgument(
+              "--population " + *a.population +
+              ": under MPI each worker rank trains one trial at a time "
+              "(populations train in one process), expected no --population, 1 or auto");
         }
         p = prepare(a, /*with_train=*/mpi.rank() != 0, /*under_mpi=*/true);
         // What a job of this size cannot do, before anything is created.
@@ -577,7 +578,8 @@ void add_tune_command(CLI::App& app, int& exit_code) {
                   "override the study file's population: trials of one architecture trained "
                   "together in batched kernels, up to N at a time (1: one at a time; auto: 64 on "
                   "cuda, 1 on the CPU, where it does not pay; a PBT study needs 1 or at least its "
-                  "population; not under MPI, where each worker rank trains one trial at a time)");
+                  "population; under MPI only 1 or auto, as each worker rank trains one trial at a "
+                  "time)");
   cmd->add_option("--threads", args->threads,
                   "threads per trial (default 0: cores / workers / krill processes of the study "
                   "on this machine, re-evaluated as they come and go); lower it when other jobs "
