@@ -373,7 +373,13 @@ int optimize_and_report(hpo::Study& study, hpo::Executor& executor,
                counted(ended.left_here, "member"), named(ended.left_here));
   }
   if (g_cancel.load()) {
-    fmt::print(stderr, "krill tune: interrupted; run the same command again to resume\n");
+    // The trials that were running when Ctrl-C came may have been the study's last.
+    fmt::print(stderr, "{}",
+               ended.finished >= ended.total
+                   ? "krill tune: interrupted, but every trial had finished: the "
+                     "study is complete\n"
+                   : "krill tune: interrupted; run the same command again to "
+                     "resume\n");
     return g_exit_code.load();
   }
   // A run whose every trial failed is a broken set-up, not a result: say so, and why.

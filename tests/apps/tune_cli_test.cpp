@@ -306,6 +306,31 @@ TEST_F(TuneCliTest, CtrlCStopsCleanlyAndTheNextRunResumes) {
   EXPECT_EQ(storage->trials(storage->studies().at(0).id).size(), static_cast<size_t>(kTrials));
 }
 
+// A Ctrl-C in the study's last trial: the trial finishes, and the study is complete: nothing to
+// resume (it said to run the command again).
+TEST_F(TuneCliTest, CtrlCInTheLastTrialSaysTheStudyIsComplete) {
+  const fs::path study = write_study(1, "256,256", 12000);  // the Ctrl-C comes first
+  const fs::path db = dir_ / "crash.db";
+  const fs::path log = dir_ / "tune.log";
+  const pid_t pid = spawn_tune(study, log);
+  ASSERT_GE(pid, 0);
+  ASSERT_TRUE(wait_for_trials(db, 1, /*finished_only=*/false));
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130);  // interrupted all the same
+  const std::string out = read_file(log);
+  EXPECT_THAT(out, HasSubstr("stopping: the running trials finish first")) << out;
+  EXPECT_THAT(out, HasSubstr("interrupted, but every trial had finished: the study is complete"))
+      << out;
+  EXPECT_THAT(out, ::testing::Not(HasSubstr("to resume"))) << out;
+  auto storage = krill::store::open_storage(db);
+  const auto trials = storage->trials(storage->studies().at(0).id);
+  ASSERT_EQ(trials.size(), 1u);
+  EXPECT_EQ(trials[0].state, krill::hpo::TrialState::Completed);
+}
+
 // Stops a `krill tune` in its first trial by `stop(pid)`, which must stop it now (exit
 // `exit_code`, saying `said`), leaving the running trial to the next run, which runs it again.
 void TuneCliTest::expect_stopped_now(const std::function<void(pid_t)>& stop, int exit_code,
