@@ -1,5 +1,4 @@
 #include "tune_command.hpp"
-#include "study_choice.hpp"
 
 #include <fmt/core.h>
 #include <fmt/format.h>
@@ -32,6 +31,7 @@
 #include "progress.hpp"
 #include "signals.hpp"
 #include "store/open.hpp"
+#include "study_choice.hpp"
 #include "study_summary.hpp"
 #include "tune/study_file.hpp"
 #include "tune/study_files.hpp"
@@ -374,12 +374,10 @@ int optimize_and_report(hpo::Study& study, hpo::Executor& executor,
   }
   if (g_cancel.load()) {
     // The trials that were running when Ctrl-C came may have been the study's last.
-    fmt::print(stderr, "{}",
-               ended.finished >= ended.total
-                   ? "krill tune: interrupted, but every trial had finished: the "
-                     "study is complete\n"
-                   : "krill tune: interrupted; run the same command again to "
-                     "resume\n");
+    const bool complete = ended.finished >= ended.total;
+    fmt::print(stderr, "krill tune: {}\n",
+               complete ? "interrupted, but every trial had finished: the study is complete"
+                        : "interrupted; run the same command again to resume");
     return g_exit_code.load();
   }
   // A run whose every trial failed is a broken set-up, not a result: say so, and why.

@@ -259,6 +259,7 @@ void CudaBackend::conv2d_backward(const Conv2dGeometry& g, const Tensor& x, cons
   if (batch == 0 || pixels == 0) {  // no sample to overwrite the gradients with
     dweight.zero();
     dbias.zero();
+    if (dx) dx->zero();  // as the CPU's: no output pixel takes from an input
     return;
   }
   conv_bias_grad_kernel<<<static_cast<unsigned>(out_channels), kThreadsPerBlock, 0,
