@@ -38,10 +38,7 @@ struct ReportArgs {
 // The study's data, read afresh; errors name the database.
 report::ReportData load(const ReportArgs& args) {
   const std::string db = hpo::display_location(args.db);
-  if (!hpo::is_server_url(args.db) && !std::filesystem::exists(args.db)) {
-    throw DataError(db + ": no such study database");
-  }
-  auto storage = store::open_storage(args.db, store::Access::Read);
+  auto storage = open_existing(args.db, store::Access::Read);
   try {
     return report::load_report_data(*storage, args.study);
   } catch (const InvalidArgument& e) {

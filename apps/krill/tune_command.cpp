@@ -136,9 +136,10 @@ Prepared prepare(const TuneArgs& a, bool with_train = true, bool under_mpi = fal
       file.population = 0;
     } else {
       const auto n = tune::yaml::parse_uint(*a.population);
-      if (!n || *n < 1 || *n > 4096) {
+      if (!n || *n < 1 || *n > static_cast<uint64_t>(tune::kMaxPopulation)) {
         throw InvalidArgument("--population is '" + *a.population +
-                              "', expected auto or an integer from 1 to 4096");
+                              "', expected auto or an integer from 1 to " +
+                              std::to_string(tune::kMaxPopulation));
       }
       file.population = static_cast<int>(*n);
     }

@@ -62,7 +62,7 @@ PbtConfig parse_pbt(const yaml::Source& src, const yaml::Entry& section,
     c.positions[e.key] = src.where(e.at().Mark());
     // Members on workers are a thread each, on MPI a rank each, all at once; their states are
     // files: the same bound as `population`'s.
-    if (e.key == "population") c.options.population = integer(src, e, 2, kMaxPbtPopulation);
+    if (e.key == "population") c.options.population = integer(src, e, 2, kMaxPopulation);
     if (e.key == "interval") c.options.interval = integer(src, e, 1);
     if (e.key == "quantile") {
       c.options.quantile = number(src, e.value, "'quantile'", 0, 0.5, true, e.at());

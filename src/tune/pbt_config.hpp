@@ -13,8 +13,9 @@
 
 namespace krill::tune {
 
-// The most members a population may have (as the study file's `population`).
-inline constexpr int64_t kMaxPbtPopulation = 4096;
+// The most trials a population may have: `population` (trained together) and `pbt.population`
+// (a worker thread or rank each, all at once).
+inline constexpr int64_t kMaxPopulation = 4096;
 
 struct PbtConfig {
   hpo::PbtOptions options;

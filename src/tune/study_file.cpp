@@ -300,9 +300,10 @@ StudyFile Parser::parse(const std::string& text, const std::string& default_name
       out_.population = 0;
     } else {
       const auto n = yaml::is_plain(e->value) ? yaml::parse_uint(e->value.Scalar()) : std::nullopt;
-      if (!n || *n < 1 || *n > 4096) {
+      if (!n || *n < 1 || *n > static_cast<uint64_t>(kMaxPopulation)) {
         src_.fail(e->at(), "'population' is " + describe(e->value) +
-                               ", expected auto or an integer from 1 to 4096");
+                               ", expected auto or an integer from 1 to " +
+                               std::to_string(kMaxPopulation));
       }
       out_.population = static_cast<int>(*n);
     }
